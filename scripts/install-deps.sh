@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what a bare Debian 12 machine lacks to build, run and test Loupe.
+# Idempotent: does nothing (and needs no network) when everything is present.
+set -euo pipefail
+
+pkgs=(build-essential cmake ninja-build ccache pkg-config
+      libboost1.81-dev libgrpc++-dev libssl-dev zlib1g-dev rapidjson-dev
+      liblz4-dev libzstd-dev libgtest-dev libgmock-dev libbenchmark-dev
+      clang-14 libclang-rt-14-dev)
+# Node.js may come from another Debian-format repository already set up on the machine.
+command -v node >/dev/null || pkgs+=(nodejs)
+command -v npm >/dev/null || pkgs+=(npm)
+if [ "${LOUPE_WITH_BROWSER:-0}" = 1 ]; then pkgs+=(chromium); fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

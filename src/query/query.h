@@ -1,0 +1,117 @@
+// Range queries over a Store: transaction lists, X-View scatter, time series,
+// per-endpoint statistics, traces. Pure computations over Store::Scan/Get;
+// api/ turns the results into JSON. Semantics are in docs/api.md.
+//
+// Thread-safety: stateless functions; safe to call concurrently.
+#ifndef LOUPE_QUERY_QUERY_H_
+#define LOUPE_QUERY_QUERY_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "store/store.h"
+
+namespace loupe::query {
+
+// ---- transactions list ----
+enum class TxSort { kNewest, kSlowest, kSqlTime, kExternalTime };
+
+struct TxListRow {
+  model::TxId id;
+  model::TraceId trace_id;
+  std::string service, instance, endpoint, user, client_ip, http_method, error_type;
+  int64_t start_us, end_us;
+  int32_t status;
+  bool error;
+  model::Summary summary;
+};
+
+struct TxList {
+  std::vector<TxListRow> rows;
+  bool truncated = false;  // more rows matched than `limit`
+};
+
+Result<TxList> ListTransactions(const store::Store& s, store::ProjectId p,
+                                const store::TxFilter& f, size_t limit, TxSort sort);
+
+// ---- X-View ----
+// Exact points when at most max_points match; otherwise a density grid of
+// x_bins (time) × y_bins (log-scaled elapsed) with counts and error counts.
+struct XViewPoints {
+  std::vector<model::TxId> id;
+  std::vector<int64_t> end_us;
+  std::vector<int64_t> elapsed_us;
+  std::vector<uint8_t> error;
+};
+
+struct XViewBins {
+  int64_t from_us = 0, to_us = 0;
+  int x_bins = 0, y_bins = 0;
+  double y_min_ms = 0, y_max_ms = 0;  // log scale between these
+  std::vector<uint32_t> count;         // x_bins * y_bins, row-major by x
+  std::vector<uint32_t> errors;
+};
+
+struct XView {
+  bool binned = false;
+  uint64_t total = 0;  // matching transactions
+  XViewPoints points;  // when !binned, ordered by end_us
+  XViewBins bins;      // when binned
+};
+
+struct XViewOptions {
+  size_t max_points = 200'000;
+  int x_bins = 600;
+  int y_bins = 100;
+};
+
+Result<XView> ComputeXView(const store::Store& s, store::ProjectId p, const store::TxFilter& f,
+                           const XViewOptions& o);
+
+// ---- series ----
+enum class Metric { kTps, kResponseTime, kErrorRate, kCount, kErrors };
+enum class GroupBy { kNone, kService, kInstance, kEndpoint };
+
+struct SeriesLine {
+  std::string key;             // "" when not grouped
+  std::vector<double> values;  // one per bucket; NaN where no data (response_time)
+};
+
+struct Series {
+  int64_t from_us = 0;  // aligned down to step
+  int64_t step_us = 0;
+  size_t buckets = 0;
+  std::vector<SeriesLine> lines;  // at most max_groups; the rest folded into "(other)"
+};
+
+Result<Series> ComputeSeries(const store::Store& s, store::ProjectId p, const store::TxFilter& f,
+                             Metric metric, int64_t step_us, GroupBy group_by,
+                             size_t max_groups = 20);
+
+// ---- endpoints (application status) ----
+struct EndpointStats {
+  std::string service;
+  std::string endpoint;
+  uint64_t count = 0;
+  uint64_t errors = 0;
+  double avg_ms = 0, max_ms = 0, p50_ms = 0, p95_ms = 0, p99_ms = 0;
+  double avg_sql_count = 0, avg_sql_ms = 0, avg_external_ms = 0;
+};
+
+Result<std::vector<EndpointStats>> ComputeEndpoints(const store::Store& s, store::ProjectId p,
+                                                    const store::TxFilter& f);
+
+// ---- traces ----
+struct TraceTx {
+  model::Transaction tx;
+  model::TxId parent_tx = 0;  // the transaction holding tx.parent_span_id; 0 if none
+};
+
+Result<std::vector<TraceTx>> GetTrace(const store::Store& s, store::ProjectId p,
+                                      const model::TraceId& trace);
+
+}  // namespace loupe::query
+
+#endif  // LOUPE_QUERY_QUERY_H_

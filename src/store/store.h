@@ -1,0 +1,148 @@
+// Store: where transactions, profiles and instance records live.
+//
+// Two implementations stand behind this interface and one conformance suite
+// (src/testing/store_conformance.h): MemStore (in memory, for tests and the
+// interim default) and the embedded engine (durable, docs/format/). A
+// ClickHouse store follows for scale-out.
+//
+// Semantics every implementation keeps:
+//  - Append is idempotent on (project, transaction id): a transaction already
+//    stored is skipped (so a span batch replayed from a log, or a root span
+//    sent twice, is stored once). Late steps are merged into their transaction
+//    and de-duplicated by span id; late steps of an unknown transaction are
+//    dropped and counted in Stats().
+//  - A successful Append is visible to every read that starts after it returns.
+//    Durable stores return from Append only once the batch is durable.
+//  - Time filters apply to a transaction's END time: from_us <= end_us < to_us.
+//  - Projects never see each other's data.
+//
+// Thread-safety: all methods may be called concurrently.
+#ifndef LOUPE_STORE_STORE_H_
+#define LOUPE_STORE_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "model/transaction.h"
+
+namespace loupe::store {
+
+using ProjectId = uint32_t;
+
+// Steps that arrived after their transaction was written.
+struct LateSteps {
+  model::TxId tx = 0;
+  std::vector<model::Step> steps;
+};
+
+struct WriteBatch {
+  std::vector<model::Transaction> transactions;
+  std::vector<LateSteps> late_steps;
+  bool empty() const { return transactions.empty() && late_steps.empty(); }
+};
+
+// Filters of list, scatter and statistics queries. Empty strings match all;
+// string filters are exact matches.
+struct TxFilter {
+  int64_t from_us = 0;
+  int64_t to_us = std::numeric_limits<int64_t>::max();
+  std::string service;
+  std::string instance;
+  std::string endpoint;
+  std::string user;
+  std::string client_ip;
+  int64_t min_elapsed_us = 0;
+  int64_t max_elapsed_us = std::numeric_limits<int64_t>::max();
+  bool errors_only = false;
+};
+
+// One row of the transaction table: everything lists, the scatter and
+// statistics need, without the profile. String views and dictionary ids stay
+// valid for the duration of the Scan callback only. *_id values are small
+// dense ids, stable within one store instance, for cheap grouping.
+struct TxRow {
+  model::TxId id = 0;
+  model::TraceId trace_id{};
+  int64_t start_us = 0;
+  int64_t end_us = 0;
+  int32_t status = 0;
+  bool error = false;
+  uint32_t service_id = 0, instance_id = 0, endpoint_id = 0;
+  std::string_view service, instance, endpoint, user, client_ip, http_method, error_type;
+  model::Summary summary;
+  int64_t elapsed_us() const { return end_us - start_us; }
+};
+
+enum class ScanOrder {
+  kAny,          // fastest; no ordering promise
+  kNewestFirst,  // descending end_us, so a caller with a limit can stop early
+};
+
+// Visitor of Scan: receives batches of matching rows; returns false to stop.
+using RowVisitor = std::function<bool(std::span<const TxRow>)>;
+
+// An agent/service instance as seen by ingest.
+struct InstanceInfo {
+  std::string service;
+  std::string instance;
+  std::string host;
+  std::string kind;          // telemetry.sdk.language or agent kind ("cpp", "nodejs", ...)
+  std::string sdk;           // "opentelemetry 1.26.0", "loupe-cpp 0.1"
+  int64_t first_seen_us = 0;
+  int64_t last_seen_us = 0;
+};
+
+struct StoreStats {
+  uint64_t transactions = 0;    // stored (all projects)
+  uint64_t steps = 0;
+  uint64_t duplicates_skipped = 0;
+  uint64_t late_steps_merged = 0;
+  uint64_t late_steps_orphaned = 0;  // late steps whose transaction was unknown
+  uint64_t bytes = 0;  // approximate memory or disk use
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Writes a batch for one project. On error nothing of the batch may be
+  // assumed written; callers retry the whole batch (idempotence makes it safe).
+  virtual Status Append(ProjectId project, WriteBatch batch) = 0;
+
+  // Calls visit with batches of rows matching filter, in `order`.
+  virtual Status Scan(ProjectId project, const TxFilter& filter, ScanOrder order,
+                      const RowVisitor& visit) const = 0;
+
+  // One transaction with its profile; NotFound if absent.
+  virtual Result<model::Transaction> Get(ProjectId project, model::TxId id) const = 0;
+
+  // All transactions of a trace, with profiles, ordered by start time.
+  virtual Result<std::vector<model::Transaction>> GetTrace(
+      ProjectId project, const model::TraceId& trace) const = 0;
+
+  // Records that an instance was seen (keeps the earliest first_seen and latest last_seen).
+  virtual Status PutInstance(ProjectId project, const InstanceInfo& info) = 0;
+  virtual Result<std::vector<InstanceInfo>> ListInstances(ProjectId project) const = 0;
+
+  virtual StoreStats Stats() const = 0;
+
+  // Makes everything appended so far durable and stops background work.
+  // Further calls may fail with Unavailable.
+  virtual Status Close() = 0;
+};
+
+// An in-memory store. Data lives until the process ends. `max_transactions`
+// bounds memory: past it the oldest transactions (by end time) are evicted.
+std::unique_ptr<Store> NewMemStore(size_t max_transactions = 20'000'000);
+
+}  // namespace loupe::store
+
+#endif  // LOUPE_STORE_STORE_H_
