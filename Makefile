@@ -23,6 +23,7 @@ build: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 test: build
+	LOUPE_WITH_BROWSER=1 scripts/install-deps.sh
 	scripts/run-tests.sh $(BUILD_DIR)
 
 demo: build

@@ -1,0 +1,180 @@
+#include "ingest/otlp_grpc_receiver.h"
+
+#include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/grpcpp.h>
+
+#include <vector>
+
+#include "ingest/otlp_http_receiver.h"
+#include "wire/otlp_proto.h"
+#include "wire/otlp_response.h"
+
+namespace loupe::ingest {
+namespace {
+
+constexpr char kExportMethod[] = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+struct Shared {
+  auth::Registry* registry;
+  Pipeline* pipeline;
+  MetricsRegistry* metrics;
+  OtlpGrpcOptions options;
+
+  void Count(const char* result) {
+    metrics
+        ->GetCounter("loupe_ingest_requests_total",
+                     "OTLP export requests by transport and result.",
+                     {{"transport", "grpc"}, {"result", result}})
+        ->Inc();
+  }
+};
+
+// One unary Export call: read the request, process it, write and finish.
+class ExportReactor final : public grpc::ServerGenericBidiReactor {
+ public:
+  ExportReactor(Shared* shared, grpc::GenericCallbackServerContext* ctx)
+      : shared_(shared), ctx_(ctx) {
+    if (ctx->method() != kExportMethod) {
+      shared_->Count("unimplemented");
+      Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                          "Loupe accepts " + std::string(kExportMethod) + " only"));
+      return;
+    }
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      // Client half-closed without a message, or the call was cancelled.
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request message"));
+      return;
+    }
+    grpc::Status status = Process();
+    if (!status.ok()) {
+      Finish(status);
+      return;
+    }
+    StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  std::string_view Metadata(const char* key) const {
+    auto it = ctx_->client_metadata().find(key);
+    if (it == ctx_->client_metadata().end()) return {};
+    return std::string_view(it->second.data(), it->second.size());
+  }
+
+  grpc::Status Process() {
+    std::string_view key = BearerToken(Metadata("authorization"));
+    if (key.empty()) key = Metadata("x-loupe-key");
+    if (key.empty()) {
+      shared_->Count("unauthenticated");
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                          "missing ingest key: send metadata 'authorization: Bearer <key>'");
+    }
+    auto project = shared_->registry->AuthenticateIngestKey(key);
+    if (!project.ok()) {
+      shared_->Count("unauthenticated");
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "unknown ingest key");
+    }
+    std::vector<grpc::Slice> slices;
+    if (!request_.Dump(&slices).ok()) {
+      shared_->Count("malformed");
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "unreadable message");
+    }
+    std::string body;
+    body.reserve(request_.Length());
+    for (const auto& s : slices) body.append(reinterpret_cast<const char*>(s.begin()), s.size());
+
+    model::SpanBatch batch;
+    Status s = wire::DecodeTracesProto(body, shared_->options.limits, &batch);
+    if (!s.ok()) {
+      shared_->Count("malformed");
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "malformed protobuf: " + s.message());
+    }
+    auto result = shared_->pipeline->Submit(*project, batch);
+    if (!result.ok()) {
+      shared_->Count("unavailable");
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, result.status().message());
+    }
+    shared_->Count("ok");
+    uint64_t rejected = result->rejected_spans + batch.invalid_spans;
+    std::string message = result->message;
+    if (batch.invalid_spans > 0) {
+      if (!message.empty()) message += "; ";
+      message += std::to_string(batch.invalid_spans) + " spans with invalid trace or span ids";
+    }
+    std::string out = wire::EncodeExportResponseProto(static_cast<int64_t>(rejected), message);
+    grpc::Slice slice(out);
+    response_ = grpc::ByteBuffer(&slice, 1);
+    return grpc::Status::OK;
+  }
+
+  Shared* shared_;
+  grpc::GenericCallbackServerContext* ctx_;
+  grpc::ByteBuffer request_;
+  grpc::ByteBuffer response_;
+};
+
+class Service final : public grpc::CallbackGenericService {
+ public:
+  explicit Service(Shared* shared) : shared_(shared) {}
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override {
+    return new ExportReactor(shared_, ctx);
+  }
+
+ private:
+  Shared* shared_;
+};
+
+class GrpcReceiver final : public OtlpGrpcReceiver {
+ public:
+  GrpcReceiver(Shared shared) : shared_(std::move(shared)), service_(&shared_) {}
+
+  Status Init() {
+    grpc::ServerBuilder b;
+    std::string addr = shared_.options.bind_address + ":" + std::to_string(shared_.options.port);
+    b.AddListeningPort(addr, grpc::InsecureServerCredentials(), &port_);
+    b.SetMaxReceiveMessageSize(static_cast<int>(shared_.options.max_message_bytes));
+    b.RegisterCallbackGenericService(&service_);
+    server_ = b.BuildAndStart();
+    if (!server_ || port_ == 0) {
+      return Status::Unavailable("cannot listen for OTLP/gRPC on " + addr);
+    }
+    return Status::OK();
+  }
+
+  uint16_t port() const override { return static_cast<uint16_t>(port_); }
+
+  void Stop() override {
+    if (server_) {
+      server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      server_->Wait();
+      server_.reset();
+    }
+  }
+
+  ~GrpcReceiver() override { Stop(); }
+
+ private:
+  Shared shared_;
+  Service service_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<OtlpGrpcReceiver>> OtlpGrpcReceiver::Start(auth::Registry* registry,
+                                                                  Pipeline* pipeline,
+                                                                  MetricsRegistry* metrics,
+                                                                  OtlpGrpcOptions options) {
+  auto r = std::make_unique<GrpcReceiver>(Shared{registry, pipeline, metrics, options});
+  Status s = r->Init();
+  if (!s.ok()) return s;
+  return std::unique_ptr<OtlpGrpcReceiver>(std::move(r));
+}
+
+}  // namespace loupe::ingest

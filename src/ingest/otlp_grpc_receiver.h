@@ -1,0 +1,47 @@
+// OTLP/gRPC trace receiver on the OTLP gRPC port (4317):
+// opentelemetry.proto.collector.trace.v1.TraceService/Export.
+//
+// Implemented as a gRPC generic service over raw bytes, so the same
+// hand-written decoder (wire/otlp_proto.h) serves HTTP and gRPC. Metadata
+// `authorization: Bearer <ingest key>` (or `x-loupe-key`) selects the project.
+// Status codes follow the OTLP spec: INVALID_ARGUMENT malformed,
+// UNAUTHENTICATED bad key, UNAVAILABLE overloaded (retryable),
+// RESOURCE_EXHAUSTED over the message size limit, UNIMPLEMENTED other methods.
+//
+// Thread-safety: gRPC runs reactors on its own threads; the receiver is thread-safe.
+#ifndef LOUPE_INGEST_OTLP_GRPC_RECEIVER_H_
+#define LOUPE_INGEST_OTLP_GRPC_RECEIVER_H_
+
+#include <memory>
+#include <string>
+
+#include "auth/registry.h"
+#include "common/metrics.h"
+#include "common/status.h"
+#include "ingest/pipeline.h"
+#include "wire/decode_limits.h"
+
+namespace loupe::ingest {
+
+struct OtlpGrpcOptions {
+  std::string bind_address = "0.0.0.0";
+  uint16_t port = 4317;
+  size_t max_message_bytes = 20u << 20;
+  wire::DecodeLimits limits;
+};
+
+class OtlpGrpcReceiver {
+ public:
+  virtual ~OtlpGrpcReceiver() = default;
+  virtual uint16_t port() const = 0;
+  virtual void Stop() = 0;  // stops accepting; waits for in-flight calls
+
+  static Result<std::unique_ptr<OtlpGrpcReceiver>> Start(auth::Registry* registry,
+                                                         Pipeline* pipeline,
+                                                         MetricsRegistry* metrics,
+                                                         OtlpGrpcOptions options);
+};
+
+}  // namespace loupe::ingest
+
+#endif  // LOUPE_INGEST_OTLP_GRPC_RECEIVER_H_

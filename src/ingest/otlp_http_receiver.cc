@@ -1,0 +1,195 @@
+#include "ingest/otlp_http_receiver.h"
+
+#include <strings.h>
+
+#include "wire/gzip.h"
+#include "wire/otlp_json.h"
+#include "wire/otlp_proto.h"
+#include "wire/otlp_response.h"
+
+namespace loupe::ingest {
+namespace {
+
+constexpr std::string_view kTracesPath = "/v1/traces";
+
+// gRPC status codes used in google.rpc.Status bodies.
+constexpr int kGrpcInvalidArgument = 3;
+constexpr int kGrpcNotFound = 5;
+constexpr int kGrpcResourceExhausted = 8;
+constexpr int kGrpcUnimplemented = 12;
+constexpr int kGrpcUnavailable = 14;
+constexpr int kGrpcUnauthenticated = 16;
+
+bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && ::strncasecmp(s.data(), prefix.data(), prefix.size()) == 0;
+}
+
+std::string_view MediaType(std::string_view content_type) {
+  size_t semi = content_type.find(';');
+  std::string_view t = content_type.substr(0, semi);
+  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+  return t;
+}
+
+}  // namespace
+
+std::string_view BearerToken(std::string_view authorization) {
+  if (!StartsWithNoCase(authorization, "bearer ")) return {};
+  std::string_view t = authorization.substr(7);
+  while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+  return t;
+}
+
+OtlpHttpReceiver::OtlpHttpReceiver(auth::Registry* registry, Pipeline* pipeline,
+                                   MetricsRegistry* metrics, OtlpHttpOptions options)
+    : registry_(registry), pipeline_(pipeline), options_(options), metrics_(metrics) {
+  requests_ok_ = metrics->GetCounter("loupe_ingest_requests_total",
+                                     "OTLP export requests by transport and result.",
+                                     {{"transport", "http"}, {"result", "ok"}});
+  body_bytes_ = metrics->GetHistogram("loupe_ingest_request_bytes",
+                                      "Decompressed OTLP/HTTP request body sizes.",
+                                      {1 << 10, 16 << 10, 128 << 10, 1 << 20, 4 << 20, 20 << 20});
+}
+
+void OtlpHttpReceiver::Fail(Encoding enc, int http_status, int grpc_code,
+                            const std::string& message, const char* reason,
+                            net::HttpResponse* resp) {
+  metrics_
+      ->GetCounter("loupe_ingest_requests_total", "OTLP export requests by transport and result.",
+                   {{"transport", "http"}, {"result", reason}})
+      ->Inc();
+  resp->status = http_status;
+  if (enc == Encoding::kJson) {
+    resp->content_type = "application/json";
+    resp->body = wire::EncodeRpcStatusJson(grpc_code, message);
+  } else {
+    resp->content_type = "application/x-protobuf";
+    resp->body = wire::EncodeRpcStatusProto(grpc_code, message);
+  }
+  if (http_status == 429 || http_status == 503) resp->headers.emplace_back("Retry-After", "1");
+}
+
+bool OtlpHttpReceiver::CheckHeaders(const net::HttpRequest& req, net::HttpResponse* resp) {
+  Encoding enc = MediaType(req.Header("content-type")) == "application/json" ? Encoding::kJson
+                                                                              : Encoding::kProto;
+  if (req.path != kTracesPath) {
+    if (req.path == "/v1/metrics" || req.path == "/v1/logs") {
+      Fail(enc, 404, kGrpcUnimplemented,
+           "this Loupe server accepts traces only (POST /v1/traces); " + req.path +
+               " is not supported yet",
+           "unsupported_signal", resp);
+    } else {
+      Fail(enc, 404, kGrpcNotFound, "unknown path " + req.path + "; OTLP traces go to /v1/traces",
+           "not_found", resp);
+    }
+    return false;
+  }
+  if (req.method != "POST") {
+    Fail(enc, 405, kGrpcInvalidArgument, "use POST for /v1/traces", "bad_method", resp);
+    resp->headers.emplace_back("Allow", "POST");
+    return false;
+  }
+  std::string_view key = BearerToken(req.Header("authorization"));
+  if (key.empty()) key = req.Header("x-loupe-key");
+  if (key.empty()) {
+    Fail(enc, 401, kGrpcUnauthenticated,
+         "missing ingest key: send 'Authorization: Bearer <ingest key>'", "unauthenticated", resp);
+    return false;
+  }
+  if (!registry_->AuthenticateIngestKey(key).ok()) {
+    Fail(enc, 401, kGrpcUnauthenticated, "unknown ingest key", "unauthenticated", resp);
+    return false;
+  }
+  return true;
+}
+
+void OtlpHttpReceiver::Handle(net::HttpRequest& req, net::HttpResponse* resp) {
+  if (!CheckHeaders(req, resp)) return;
+  std::string_view key = BearerToken(req.Header("authorization"));
+  if (key.empty()) key = req.Header("x-loupe-key");
+  auto project = registry_->AuthenticateIngestKey(key);
+  std::string_view media = MediaType(req.Header("content-type"));
+  Encoding enc;
+  if (media == "application/x-protobuf" || media == "application/protobuf") {
+    enc = Encoding::kProto;
+  } else if (media == "application/json") {
+    enc = Encoding::kJson;
+  } else {
+    Fail(Encoding::kProto, 415, kGrpcInvalidArgument,
+         "unsupported Content-Type '" + std::string(media) +
+             "': use application/x-protobuf or application/json",
+         "unsupported_media_type", resp);
+    return;
+  }
+
+  std::string inflated;
+  std::string* body = &req.body;
+  std::string_view encoding = req.Header("content-encoding");
+  if (encoding == "gzip") {
+    Status s = wire::Gunzip(req.body, options_.max_body_bytes, &inflated);
+    if (!s.ok()) {
+      if (s.code() == Status::Code::kResourceExhausted) {
+        Fail(enc, 413, kGrpcResourceExhausted, s.message(), "too_large", resp);
+      } else {
+        Fail(enc, 400, kGrpcInvalidArgument, "bad gzip body: " + s.message(), "bad_gzip", resp);
+      }
+      return;
+    }
+    body = &inflated;
+  } else if (!encoding.empty() && encoding != "identity") {
+    Fail(enc, 415, kGrpcInvalidArgument,
+         "unsupported Content-Encoding '" + std::string(encoding) + "': use gzip or none",
+         "unsupported_encoding", resp);
+    return;
+  }
+  if (body->size() > options_.max_body_bytes) {
+    Fail(enc, 413, kGrpcResourceExhausted,
+         "body of " + std::to_string(body->size()) + " bytes exceeds the limit of " +
+             std::to_string(options_.max_body_bytes),
+         "too_large", resp);
+    return;
+  }
+  body_bytes_->Observe(static_cast<double>(body->size()));
+
+  model::SpanBatch batch;
+  Status s = enc == Encoding::kProto ? wire::DecodeTracesProto(*body, options_.limits, &batch)
+                                     : wire::DecodeTracesJson(body, options_.limits, &batch);
+  if (!s.ok()) {
+    Fail(enc, 400, kGrpcInvalidArgument,
+         std::string(enc == Encoding::kProto ? "malformed protobuf: " : "malformed JSON: ") +
+             s.message(),
+         "malformed", resp);
+    return;
+  }
+
+  auto result = pipeline_->Submit(*project, batch);
+  if (!result.ok()) {
+    const Status& e = result.status();
+    if (e.code() == Status::Code::kUnavailable) {
+      Fail(enc, 503, kGrpcUnavailable, e.message(), "unavailable", resp);
+    } else if (e.code() == Status::Code::kResourceExhausted) {
+      Fail(enc, 503, kGrpcUnavailable, e.message(), "store_full", resp);
+    } else {
+      Fail(enc, 500, 13, "internal error storing spans", "internal", resp);
+    }
+    return;
+  }
+  requests_ok_->Inc();
+  uint64_t rejected = result->rejected_spans + batch.invalid_spans;
+  std::string message = result->message;
+  if (batch.invalid_spans > 0) {
+    if (!message.empty()) message += "; ";
+    message += std::to_string(batch.invalid_spans) + " spans with invalid trace or span ids";
+  }
+  resp->status = 200;
+  if (enc == Encoding::kJson) {
+    resp->content_type = "application/json";
+    resp->body = wire::EncodeExportResponseJson(static_cast<int64_t>(rejected), message);
+  } else {
+    resp->content_type = "application/x-protobuf";
+    resp->body = wire::EncodeExportResponseProto(static_cast<int64_t>(rejected), message);
+  }
+}
+
+}  // namespace loupe::ingest

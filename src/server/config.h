@@ -1,0 +1,57 @@
+// Command-line and environment configuration of `loupe server`.
+//
+// Every flag --foo-bar can also be set from the environment as LOUPE_FOO_BAR;
+// a flag on the command line wins over the environment, which wins over the
+// default. `loupe server --help` prints the table below.
+#ifndef LOUPE_SERVER_CONFIG_H_
+#define LOUPE_SERVER_CONFIG_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace loupe::server {
+
+struct ServerConfig {
+  std::string data_dir = "loupe-data";
+  std::string bind = "0.0.0.0";
+  int http_port = 7070;
+  int otlp_http_port = 4318;
+  int otlp_grpc_port = 4317;
+  std::string web_dir;  // empty: auto-detect beside the binary
+  std::string store = "memory";
+  int64_t max_transactions = 20'000'000;
+  int http_threads = 4;
+  int ingest_threads = 8;
+  int max_inflight = 64;
+  std::string log_level = "info";
+};
+
+struct FlagSpec {
+  std::string name;  // "data-dir"
+  std::string help;
+  std::string default_value;
+};
+
+// The flags of `loupe server`, in help order.
+std::vector<FlagSpec> ServerFlags();
+
+// Parses args (without the program and subcommand names) and env (name →
+// value). InvalidArgument names the bad flag or value. *help is set when
+// --help/-h was given.
+Result<ServerConfig> ParseServerConfig(const std::vector<std::string>& args,
+                                       const std::map<std::string, std::string>& env,
+                                       bool* help);
+
+// "LOUPE_DATA_DIR" for "data-dir".
+std::string EnvName(const std::string& flag);
+
+std::string ServerHelp();
+std::string MainHelp();
+
+}  // namespace loupe::server
+
+#endif  // LOUPE_SERVER_CONFIG_H_

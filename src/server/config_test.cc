@@ -1,0 +1,56 @@
+#include "server/config.h"
+
+#include "gtest/gtest.h"
+
+namespace loupe::server {
+namespace {
+
+TEST(ServerConfig, DefaultsWithoutFlagsOrEnv) {
+  bool help;
+  auto c = ParseServerConfig({}, {}, &help);
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE(help);
+  EXPECT_EQ(c->http_port, 7070);
+  EXPECT_EQ(c->otlp_http_port, 4318);
+  EXPECT_EQ(c->otlp_grpc_port, 4317);
+}
+
+TEST(ServerConfig, FlagsBeatEnvironmentWhichBeatsDefaults) {
+  bool help;
+  auto c = ParseServerConfig({"--http-port", "8080", "--data-dir=/tmp/x"},
+                             {{"LOUPE_HTTP_PORT", "9090"}, {"LOUPE_OTLP_GRPC_PORT", "5317"}},
+                             &help);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->http_port, 8080);
+  EXPECT_EQ(c->otlp_grpc_port, 5317);
+  EXPECT_EQ(c->data_dir, "/tmp/x");
+}
+
+TEST(ServerConfig, EveryFlagHasAnEnvironmentName) {
+  for (const auto& f : ServerFlags()) {
+    std::string env = EnvName(f.name);
+    EXPECT_EQ(env.rfind("LOUPE_", 0), 0u);
+    EXPECT_NE(ServerHelp().find(env), std::string::npos) << env;
+  }
+  EXPECT_EQ(EnvName("otlp-http-port"), "LOUPE_OTLP_HTTP_PORT");
+}
+
+TEST(ServerConfig, BadValuesNameTheFlag) {
+  bool help;
+  auto c = ParseServerConfig({"--http-port", "70000"}, {}, &help);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("--http-port"), std::string::npos);
+  EXPECT_FALSE(ParseServerConfig({"--nope", "1"}, {}, &help).ok());
+  EXPECT_FALSE(ParseServerConfig({"--http-port"}, {}, &help).ok());
+  EXPECT_FALSE(ParseServerConfig({}, {{"LOUPE_HTTP_PORT", "abc"}}, &help).ok());
+  EXPECT_FALSE(ParseServerConfig({"--store", "oracle"}, {}, &help).ok());
+}
+
+TEST(ServerConfig, HelpFlag) {
+  bool help;
+  ASSERT_TRUE(ParseServerConfig({"--help"}, {}, &help).ok());
+  EXPECT_TRUE(help);
+}
+
+}  // namespace
+}  // namespace loupe::server

@@ -1,0 +1,230 @@
+// loupe: the single binary. Wires the stages of ARCHITECTURE.md §2 and owns
+// start and stop: receivers → pipeline (assembler → store → live) → api.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/api.h"
+#include "auth/registry.h"
+#include "common/clock.h"
+#include "common/logging.h"
+#include "common/metrics.h"
+#include "ingest/otlp_grpc_receiver.h"
+#include "ingest/otlp_http_receiver.h"
+#include "ingest/pipeline.h"
+#include "live/live_state.h"
+#include "net/http_server.h"
+#include "server/config.h"
+#include "store/store.h"
+
+extern char** environ;
+
+namespace loupe::server {
+namespace {
+
+constexpr char kVersion[] = "0.1.0";
+
+std::map<std::string, std::string> Environment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e; ++e) {
+    std::string kv(*e);
+    size_t eq = kv.find('=');
+    if (eq != std::string::npos && kv.rfind("LOUPE_", 0) == 0) {
+      env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+  }
+  return env;
+}
+
+bool IsDir(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+Status MakeDirs(const std::string& path) {
+  std::string cur;
+  for (size_t i = 0; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') {
+      if (!cur.empty() && !IsDir(cur) && ::mkdir(cur.c_str(), 0700) != 0 && errno != EEXIST) {
+        return Status::IoError("creating " + cur + ": " + std::strerror(errno));
+      }
+    }
+    if (i < path.size()) cur.push_back(path[i]);
+  }
+  return Status::OK();
+}
+
+// web/dist beside the build directory (build/loupe → web/dist), or web/ beside an installed binary.
+std::string FindWebDir() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "";
+  buf[n] = 0;
+  std::string dir(buf);
+  dir = dir.substr(0, dir.rfind('/'));
+  for (const std::string& c : {dir + "/../web/dist", dir + "/web", dir + "/../share/loupe/web"}) {
+    if (IsDir(c)) {
+      char real[PATH_MAX];
+      if (::realpath(c.c_str(), real)) return real;
+    }
+  }
+  return "";
+}
+
+int RunServer(const std::vector<std::string>& args) {
+  bool help = false;
+  auto parsed = ParseServerConfig(args, Environment(), &help);
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "loupe server: %s\n", parsed.status().message().c_str());
+    return 2;
+  }
+  if (help) {
+    std::fputs(ServerHelp().c_str(), stdout);
+    return 0;
+  }
+  ServerConfig cfg = *parsed;
+  if (cfg.log_level == "debug") SetLogLevel(LogLevel::kDebug);
+  if (cfg.log_level == "warn") SetLogLevel(LogLevel::kWarning);
+  if (cfg.log_level == "error") SetLogLevel(LogLevel::kError);
+
+  // Block the stop signals in every thread; main waits for them below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  Status s = MakeDirs(cfg.data_dir);
+  if (!s.ok()) {
+    LogError("cannot create data directory: " + s.message());
+    return 1;
+  }
+  auth::InitialCredentials creds;
+  auto registry = auth::Registry::Open(cfg.data_dir, &creds);
+  if (!registry.ok()) {
+    LogError("opening credentials in " + cfg.data_dir + ": " + registry.status().message());
+    return 1;
+  }
+
+  MetricsRegistry* metrics = MetricsRegistry::Default();
+  Clock* clock = Clock::Real();
+  std::unique_ptr<store::Store> store = store::NewMemStore(static_cast<size_t>(cfg.max_transactions));
+  live::LiveState live(clock, live::LiveOptions{});
+
+  ingest::PipelineOptions popts;
+  popts.max_inflight = cfg.max_inflight;
+  ingest::Pipeline pipeline(store.get(), &live, clock, metrics, popts);
+  pipeline.Start();
+
+  // OTLP/HTTP.
+  ingest::OtlpHttpReceiver otlp_http(registry->get(), &pipeline, metrics, {});
+  net::HttpServerOptions oh;
+  oh.bind_address = cfg.bind;
+  oh.port = static_cast<uint16_t>(cfg.otlp_http_port);
+  oh.threads = cfg.ingest_threads;
+  auto otlp_http_server = net::HttpServer::Start(
+      oh, [&](net::HttpRequest& rq, net::HttpResponse* rs) { otlp_http.Handle(rq, rs); },
+      [&](const net::HttpRequest& rq, net::HttpResponse* rs) {
+        return otlp_http.CheckHeaders(rq, rs);
+      });
+  if (!otlp_http_server.ok()) {
+    LogError("OTLP/HTTP receiver: " + otlp_http_server.status().message());
+    return 1;
+  }
+
+  // OTLP/gRPC.
+  ingest::OtlpGrpcOptions og;
+  og.bind_address = cfg.bind;
+  og.port = static_cast<uint16_t>(cfg.otlp_grpc_port);
+  auto grpc = ingest::OtlpGrpcReceiver::Start(registry->get(), &pipeline, metrics, og);
+  if (!grpc.ok()) {
+    LogError("OTLP/gRPC receiver: " + grpc.status().message());
+    return 1;
+  }
+
+  // Query API, live stream and dashboard.
+  api::ApiOptions aopts;
+  aopts.web_dir = cfg.web_dir.empty() ? FindWebDir() : cfg.web_dir;
+  api::Api api(api::ApiDeps{store.get(), registry->get(), &live, metrics, clock}, aopts);
+  api.Start();
+  net::HttpServerOptions ah;
+  ah.bind_address = cfg.bind;
+  ah.port = static_cast<uint16_t>(cfg.http_port);
+  ah.threads = cfg.http_threads;
+  ah.max_body_bytes = 1 << 20;
+  auto api_server = net::HttpServer::Start(
+      ah, [&](net::HttpRequest& rq, net::HttpResponse* rs) { api.Handle(rq, rs); }, nullptr,
+      [&](const net::HttpRequest& rq, net::HttpResponse* reject,
+          std::shared_ptr<net::WebSocketConnection> c) {
+        return api.HandleWebSocket(rq, reject, std::move(c));
+      });
+  if (!api_server.ok()) {
+    LogError("HTTP API: " + api_server.status().message());
+    return 1;
+  }
+
+  if (!creds.api_token.empty()) {
+    // Printed once, on first start only (ARCHITECTURE.md §5); never logged again.
+    std::printf(
+        "\nCreated project '%s'. Keep these; they are shown only once:\n"
+        "  ingest key: %s\n  API token:  %s\n"
+        "(also in %s/initial-credentials.json, mode 0600)\n\n",
+        creds.project.c_str(), creds.ingest_key.c_str(), creds.api_token.c_str(),
+        cfg.data_dir.c_str());
+    std::fflush(stdout);
+  }
+  LogInfo("loupe " + std::string(kVersion) + " serving: dashboard+API http://" + cfg.bind + ":" +
+          std::to_string((*api_server)->port()) + "  OTLP/HTTP :" +
+          std::to_string((*otlp_http_server)->port()) + "  OTLP/gRPC :" +
+          std::to_string((*grpc)->port()) + "  data " + cfg.data_dir + "  store " + cfg.store +
+          (aopts.web_dir.empty() ? "  (no dashboard files found; build web/)" : ""));
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  LogInfo(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", stopping");
+
+  // Stop taking new data first, then drain, then stop serving queries.
+  (*otlp_http_server)->Stop();
+  (*grpc)->Stop();
+  pipeline.Stop();
+  api.Stop();
+  (*api_server)->Stop();
+  s = store->Close();
+  if (!s.ok()) {
+    LogError("closing store: " + s.message());
+    return 1;
+  }
+  LogInfo("stopped cleanly");
+  return 0;
+}
+
+}  // namespace
+}  // namespace loupe::server
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+    std::fputs(loupe::server::MainHelp().c_str(), stdout);
+    return args.empty() ? 2 : 0;
+  }
+  if (args[0] == "version" || args[0] == "--version") {
+    std::printf("loupe %s\n", loupe::server::kVersion);
+    return 0;
+  }
+  if (args[0] == "server") {
+    return loupe::server::RunServer(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
+  std::fprintf(stderr, "loupe: unknown command '%s'\n\n%s", args[0].c_str(),
+               loupe::server::MainHelp().c_str());
+  return 2;
+}
