@@ -1,0 +1,112 @@
+// Typed client for the Loupe HTTP API (docs/api.md). One instance per signed-in session.
+
+import type {
+  ActiveResponse, EndpointStats, Instance, Metric, Project, SeriesResponse, Summary, Trace,
+  TxDetail, TxSummary, XViewResponse, ApiErrorBody,
+} from './types';
+
+/** An API failure with the HTTP status and the server's error code (or `network`). */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export type Params = Record<string, string | number | boolean | null | undefined>;
+
+/** Builds a query string, leaving out empty values; `true` becomes 1 (as in `error=1`). */
+export function queryString(params: Params): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined || v === null || v === '' || v === false) continue;
+    if (typeof v === 'number' && !Number.isFinite(v)) continue;
+    q.set(k, v === true ? '1' : String(v));
+  }
+  const s = q.toString();
+  return s ? '?' + s : '';
+}
+
+export class Api {
+  /** Called on every 401 so the app can send the user back to the sign-in page. */
+  onUnauthorized: (() => void) | null = null;
+
+  constructor(
+    readonly token: string,
+    public project: string,
+    private readonly base = '',
+  ) {}
+
+  async get<T>(path: string, params: Params = {}, signal?: AbortSignal): Promise<T> {
+    const url = this.base + '/api/v1' + path + queryString({ project: this.project, ...params });
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        headers: { Authorization: 'Bearer ' + this.token, Accept: 'application/json' },
+        cache: 'no-store',
+        signal: signal ?? null,
+      });
+    } catch (e) {
+      if (e instanceof DOMException && e.name === 'AbortError') throw e;
+      throw new ApiError(0, 'network', 'Cannot reach the Loupe server');
+    }
+    if (!res.ok) {
+      let code = 'http_' + res.status;
+      let message = res.statusText || 'HTTP ' + res.status;
+      try {
+        const body = (await res.json()) as ApiErrorBody;
+        if (body.error?.code) code = body.error.code;
+        if (body.error?.message) message = body.error.message;
+      } catch {
+        /* not JSON: keep the status text */
+      }
+      if (res.status === 401) this.onUnauthorized?.();
+      throw new ApiError(res.status, code, message);
+    }
+    return (await res.json()) as T;
+  }
+
+  projects(): Promise<{ projects: Project[] }> {
+    return this.get('/projects', { project: undefined });
+  }
+  instances(signal?: AbortSignal): Promise<{ instances: Instance[] }> {
+    return this.get('/instances', {}, signal);
+  }
+  transactions(params: Params, signal?: AbortSignal): Promise<{ transactions: TxSummary[]; truncated: boolean }> {
+    return this.get('/transactions', params, signal);
+  }
+  transaction(id: string, signal?: AbortSignal): Promise<TxDetail> {
+    return this.get('/transactions/' + encodeURIComponent(id), {}, signal);
+  }
+  trace(traceId: string, signal?: AbortSignal): Promise<Trace> {
+    return this.get('/traces/' + encodeURIComponent(traceId), {}, signal);
+  }
+  xview(params: Params, signal?: AbortSignal): Promise<XViewResponse> {
+    return this.get('/xview', params, signal);
+  }
+  series(metric: Metric, params: Params, signal?: AbortSignal): Promise<SeriesResponse> {
+    return this.get('/series', { metric, ...params }, signal);
+  }
+  endpoints(params: Params, signal?: AbortSignal): Promise<{ endpoints: EndpointStats[] }> {
+    return this.get('/endpoints', params, signal);
+  }
+  summary(signal?: AbortSignal): Promise<Summary> {
+    return this.get('/summary', {}, signal);
+  }
+  active(params: Params = {}, signal?: AbortSignal): Promise<ActiveResponse> {
+    return this.get('/active', params, signal);
+  }
+
+  /** WebSocket URL of the live stream (the token goes in the query: browsers cannot set
+   *  headers on WebSockets). */
+  liveUrl(): string {
+    const loc = window.location;
+    const proto = loc.protocol === 'https:' ? 'wss:' : 'ws:';
+    const host = this.base ? new URL(this.base).host : loc.host;
+    return proto + '//' + host + '/api/v1/live' + queryString({ token: this.token, project: this.project });
+  }
+}

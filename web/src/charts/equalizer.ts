@@ -1,0 +1,61 @@
+// The active-service equalizer: one vertical bar per instance, stacked by elapsed band
+// (normal / slow / very slow). DOM bars: a few hundred instances at most per screen, and each
+// bar is a click target.
+
+import { h, replace } from '../ui/dom';
+
+export interface EqBar {
+  key: string;
+  service: string;
+  instance: string;
+  up: boolean;
+  counts: [number, number, number];
+  /** False while no active-service data exists for the instance (shown as "–", not 0). */
+  known: boolean;
+}
+
+export class Equalizer {
+  readonly el: HTMLElement;
+  private readonly bars: HTMLElement;
+  onClick: ((key: string) => void) | null = null;
+  selected = '';
+
+  constructor(parent: HTMLElement) {
+    this.el = h('div', { class: 'equalizer', testid: 'equalizer' });
+    this.bars = h('div', { class: 'eq-bars' });
+    this.el.appendChild(this.bars);
+    parent.appendChild(this.el);
+  }
+
+  render(bars: EqBar[]): void {
+    let max = 4;
+    for (const b of bars) max = Math.max(max, b.counts[0] + b.counts[1] + b.counts[2]);
+    const cols = bars.map((b) => {
+      const total = b.counts[0] + b.counts[1] + b.counts[2];
+      const stack = h('div', { class: 'eq-stack' });
+      // Bottom-up: normal, slow, very slow.
+      for (let band = 0; band < 3; band++) {
+        const n = b.counts[band as 0 | 1 | 2];
+        if (!n) continue;
+        const seg = h('div', { class: 'eq-seg eq-band' + band, title: n + ['', ' slow', ' very slow'][band]! });
+        seg.style.height = (100 * n) / max + '%';
+        stack.appendChild(seg);
+      }
+      const col = h(
+        'button',
+        {
+          class: 'eq-col' + (b.key === this.selected ? ' selected' : '') + (b.up ? '' : ' down'),
+          title: b.service + ' / ' + b.instance + (b.up ? '' : ' (not reporting)'),
+          attrs: { 'data-instance': b.instance, type: 'button' },
+          on: { click: () => this.onClick?.(b.key) },
+        },
+        h('div', { class: 'eq-count', text: b.known ? String(total) : '–' }),
+        stack,
+        h('div', { class: 'eq-name', text: b.instance }),
+      );
+      return col;
+    });
+    replace(this.bars, ...cols);
+    this.el.setAttribute('data-instances', String(bars.length));
+  }
+}
