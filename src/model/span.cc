@@ -39,7 +39,7 @@ void SpanBatch::Clear() {
   attrs.clear();
   events.clear();
   arena.clear();
-  truncated_values = dropped_attributes = dropped_events = 0;
+  truncated_values = dropped_attributes = dropped_events = invalid_spans = 0;
 }
 
 }  // namespace loupe::model

@@ -99,6 +99,9 @@ struct SpanBatch {
   uint64_t truncated_values = 0;
   uint64_t dropped_attributes = 0;
   uint64_t dropped_events = 0;
+  // Spans skipped because their ids are invalid (trace_id not 16 bytes or all
+  // zero, span_id not 8 bytes or zero, parent_span_id neither empty nor 8 bytes).
+  uint64_t invalid_spans = 0;
 
   std::string_view Own(std::string s) { return arena.emplace_back(std::move(s)); }
   const KeyValue* Find(AttrRange r, std::string_view key) const;

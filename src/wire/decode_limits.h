@@ -1,0 +1,50 @@
+// Limits that bound what an OTLP decoder keeps from one export request.
+//
+// The decoders in wire/ apply these to hostile input so that one request can
+// cost at most a bounded amount of memory per span. What a limit cuts is not an
+// error: it is counted in the SpanBatch counters (truncated_values,
+// dropped_attributes, dropped_events) and, per span, in Span::dropped_*.
+// Only max_spans and max_depth reject the whole request (InvalidArgument).
+//
+// Thread-safety: a plain value.
+#ifndef LOUPE_WIRE_DECODE_LIMITS_H_
+#define LOUPE_WIRE_DECODE_LIMITS_H_
+
+#include <cstddef>
+
+namespace loupe::wire {
+
+struct DecodeLimits {
+  // Attributes kept per span; the rest are counted in Span::dropped_attributes
+  // and SpanBatch::dropped_attributes.
+  size_t max_attributes_per_span = 128;
+  // Attributes kept per resource; the rest are counted in
+  // SpanBatch::dropped_attributes.
+  size_t max_attributes_per_resource = 128;
+  // Events kept per span; the rest are counted in Span::dropped_events and
+  // SpanBatch::dropped_events.
+  size_t max_events_per_span = 128;
+  // Attributes kept per span event; the rest are counted in
+  // SpanBatch::dropped_attributes (a SpanEvent has no counter of its own).
+  size_t max_attributes_per_event = 32;
+  // Longest string kept for an attribute value, span/event name, status
+  // message or scope name, in bytes. Longer strings are cut at a UTF-8
+  // character boundary (never inside a multibyte sequence); bytes values are
+  // cut so that their hex rendering fits; array/kvlist renderings keep the
+  // leading elements that fit and stay valid JSON. Each cut value counts once
+  // in SpanBatch::truncated_values.
+  size_t max_value_bytes = 8192;
+  // Attributes whose key is longer than this (or empty) are dropped and
+  // counted as dropped attributes.
+  size_t max_key_bytes = 256;
+  // More span messages than this in one request -> InvalidArgument.
+  size_t max_spans = 1000000;
+  // Deepest AnyValue nesting accepted: an attribute's value is level 1, the
+  // elements of an array or kvlist value at level n are at level n + 1.
+  // Deeper -> InvalidArgument. Values above 64 are treated as 64.
+  int max_depth = 8;
+};
+
+}  // namespace loupe::wire
+
+#endif  // LOUPE_WIRE_DECODE_LIMITS_H_

@@ -1,0 +1,817 @@
+#include "wire/otlp_json.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "wire/json_writer.h"
+
+namespace loupe::wire {
+namespace {
+
+using internal::BoundedJsonWriter;
+using model::AttrValue;
+using rapidjson::SizeType;
+using rapidjson::Value;
+
+constexpr int kMaxSupportedDepth = 64;
+// No kParseValidateEncodingFlag: RapidJSON 1.1.0's validator reads up to 3
+// bytes past the end of the buffer on a truncated multibyte sequence (found
+// by otlp_json_fuzz), so the body is validated by FindInvalidByte() instead.
+constexpr unsigned kParseFlags =
+    rapidjson::kParseIterativeFlag | rapidjson::kParseFullPrecisionFlag;
+
+constexpr std::string_view kSpanKindNames[] = {
+    "SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL", "SPAN_KIND_SERVER",
+    "SPAN_KIND_CLIENT",      "SPAN_KIND_PRODUCER", "SPAN_KIND_CONSUMER",
+};
+constexpr std::string_view kStatusCodeNames[] = {
+    "STATUS_CODE_UNSET",
+    "STATUS_CODE_OK",
+    "STATUS_CODE_ERROR",
+};
+
+// Where a value sits in the document, for error messages. Lives on the stack
+// of the decoding functions; rendered only when reporting an error.
+struct Path {
+  const Path* parent = nullptr;
+  std::string_view name;  // member name; empty for an array element
+  size_t index = 0;       // array index when name is empty
+
+  std::string ToString() const {
+    std::vector<const Path*> chain;
+    for (const Path* p = this; p != nullptr && p->parent != nullptr; p = p->parent) {
+      chain.push_back(p);
+    }
+    std::string s;
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+      if ((*it)->name.empty()) {
+        s += '[' + std::to_string((*it)->index) + ']';
+      } else {
+        if (!s.empty()) s += '.';
+        s += (*it)->name;
+      }
+    }
+    return s.empty() ? "(root)" : s;
+  }
+};
+
+// True if `name` is the member's JSON name or its proto field name.
+inline bool Is(std::string_view name, std::string_view json_name, std::string_view proto_name) {
+  return name == json_name || name == proto_name;
+}
+
+inline std::string_view Str(const Value& v) { return {v.GetString(), v.GetStringLength()}; }
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Decodes exactly n bytes from 2n hex digits; false if hex is anything else.
+bool HexToBytes(std::string_view hex, uint8_t* out, size_t n) {
+  if (hex.size() != 2 * n) return false;
+  for (size_t i = 0; i < n; ++i) {
+    int hi = HexDigit(hex[2 * i]), lo = HexDigit(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  return true;
+}
+
+int Base64Digit(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+' || c == '-') return 62;
+  if (c == '/' || c == '_') return 63;
+  return -1;
+}
+
+// Standard or URL-safe base64, padding optional. False on any other input.
+bool Base64Decode(std::string_view in, std::string* out) {
+  size_t padding = 0;
+  while (!in.empty() && in.back() == '=' && padding < 2) {
+    in.remove_suffix(1);
+    ++padding;
+  }
+  if (in.size() % 4 == 1) return false;
+  if (padding > 0 && (in.size() + padding) % 4 != 0) return false;
+  out->clear();
+  out->reserve(in.size() * 3 / 4);
+  uint32_t bits = 0;
+  int nbits = 0;
+  for (char c : in) {
+    int d = Base64Digit(c);
+    if (d < 0) return false;
+    bits = (bits << 6) | static_cast<uint32_t>(d);
+    nbits += 6;
+    if (nbits >= 8) {
+      nbits -= 8;
+      out->push_back(static_cast<char>((bits >> nbits) & 0xFF));
+    }
+  }
+  return true;
+}
+
+// Returns the offset of the first byte that is NUL (which would end in-situ
+// parsing early) or not part of well-formed UTF-8, or npos if there is none.
+size_t FindInvalidByte(std::string_view s) {
+  constexpr uint64_t kOnes = 0x0101010101010101, kHighBits = 0x8080808080808080;
+  const auto* begin = reinterpret_cast<const uint8_t*>(s.data());
+  const auto* end = begin + s.size();
+  const uint8_t* p = begin;
+  while (p < end) {
+    if (end - p >= 8) {  // fast path: 8 ASCII bytes, none of them NUL
+      uint64_t w;
+      std::memcpy(&w, p, 8);
+      if ((w & kHighBits) == 0 && ((w - kOnes) & ~w & kHighBits) == 0) {
+        p += 8;
+        continue;
+      }
+    }
+    if (*p < 0x80) {
+      if (*p == 0) return static_cast<size_t>(p - begin);
+      ++p;
+      continue;
+    }
+    size_t n = internal::Utf8SequenceLength(p, end);
+    if (n == 0) return static_cast<size_t>(p - begin);
+    p += n;
+  }
+  return std::string_view::npos;
+}
+
+inline uint32_t SaturatingAdd(uint32_t a, uint32_t b) {
+  uint32_t r;
+  return __builtin_add_overflow(a, b, &r) ? std::numeric_limits<uint32_t>::max() : r;
+}
+
+class JsonDecoder {
+ public:
+  JsonDecoder(const DecodeLimits& limits, model::SpanBatch* out)
+      : limits_(limits),
+        max_depth_(limits.max_depth < 1                    ? 1
+                   : limits.max_depth > kMaxSupportedDepth ? kMaxSupportedDepth
+                                                           : limits.max_depth),
+        out_(out) {}
+
+  Status Decode(std::string* body) {
+    out_->Clear();
+    if (size_t bad = FindInvalidByte(*body); bad != std::string_view::npos) {
+      return Status::InvalidArgument(std::string("invalid OTLP JSON at byte ") +
+                                     std::to_string(bad) +
+                                     ((*body)[bad] == '\0' ? ": NUL byte" : ": invalid UTF-8"));
+    }
+    // The default MemoryPoolAllocator also makes destroying a deeply nested
+    // document non-recursive.
+    rapidjson::Document doc;
+    doc.ParseInsitu<kParseFlags>(body->data());
+    if (doc.HasParseError()) {
+      return Status::InvalidArgument(std::string("invalid OTLP JSON at byte ") +
+                                     std::to_string(doc.GetErrorOffset()) + ": " +
+                                     rapidjson::GetParseError_En(doc.GetParseError()));
+    }
+    Path root;
+    if (!doc.IsObject()) {
+      Fail(root, "expected an object");
+    } else {
+      DecodeRequest(doc, root);
+    }
+    return status_;
+  }
+
+ private:
+  [[gnu::cold, gnu::noinline]] bool Fail(const Path& path, std::string_view what) {
+    status_ =
+        Status::InvalidArgument("invalid OTLP JSON: " + path.ToString() + ": " + std::string(what));
+    return false;
+  }
+
+  [[gnu::cold, gnu::noinline]] bool TooDeep(const Path& path) {
+    return Fail(path, "AnyValue nested deeper than " + std::to_string(max_depth_) + " levels");
+  }
+
+  bool ExpectObject(const Value& v, const Path& path) {
+    return v.IsObject() ? true : Fail(path, "expected an object");
+  }
+
+  // Calls f(element, element_path) for each element of the array v; null is
+  // an empty array.
+  template <typename F>
+  bool ForEach(const Value& v, const Path& path, F&& f) {
+    if (v.IsNull()) return true;
+    if (!v.IsArray()) return Fail(path, "expected an array");
+    for (SizeType i = 0; i < v.Size(); ++i) {
+      Path element{&path, {}, i};
+      if (!f(v[i], element)) return false;
+    }
+    return true;
+  }
+
+  // Null leaves *out unchanged (an absent field).
+  bool GetString(const Value& v, const Path& path, std::string_view* out) {
+    if (v.IsString()) {
+      *out = Str(v);
+      return true;
+    }
+    return v.IsNull() ? true : Fail(path, "expected a string");
+  }
+
+  bool GetUint64(const Value& v, const Path& path, uint64_t* out) {
+    if (v.IsUint64()) {
+      *out = v.GetUint64();
+      return true;
+    }
+    if (v.IsDouble()) {
+      double d = v.GetDouble();
+      if (d >= 0 && d < 18446744073709551616.0 && std::trunc(d) == d) {
+        *out = static_cast<uint64_t>(d);
+        return true;
+      }
+    } else if (v.IsString()) {
+      std::string_view s = Str(v);
+      auto r = std::from_chars(s.data(), s.data() + s.size(), *out);
+      if (!s.empty() && r.ec == std::errc() && r.ptr == s.data() + s.size()) return true;
+    } else if (v.IsNull()) {
+      return true;
+    }
+    return Fail(path, "expected an unsigned 64-bit integer (number or decimal string)");
+  }
+
+  bool GetInt64(const Value& v, const Path& path, int64_t* out) {
+    if (v.IsInt64()) {
+      *out = v.GetInt64();
+      return true;
+    }
+    if (v.IsDouble()) {
+      double d = v.GetDouble();
+      if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 && std::trunc(d) == d) {
+        *out = static_cast<int64_t>(d);
+        return true;
+      }
+    } else if (v.IsString()) {
+      std::string_view s = Str(v);
+      auto r = std::from_chars(s.data(), s.data() + s.size(), *out);
+      if (!s.empty() && r.ec == std::errc() && r.ptr == s.data() + s.size()) return true;
+    } else if (v.IsNull()) {
+      return true;
+    }
+    return Fail(path, "expected a signed 64-bit integer (number or decimal string)");
+  }
+
+  bool GetUint32(const Value& v, const Path& path, uint32_t* out) {
+    uint64_t u = *out;
+    if (!GetUint64(v, path, &u)) return false;
+    if (u > std::numeric_limits<uint32_t>::max()) return Fail(path, "exceeds 32 bits");
+    *out = static_cast<uint32_t>(u);
+    return true;
+  }
+
+  bool GetDouble(const Value& v, const Path& path, double* out) {
+    if (v.IsNumber()) {
+      *out = v.GetDouble();
+      return true;
+    }
+    if (v.IsString()) {
+      std::string_view s = Str(v);
+      if (s == "NaN") {
+        *out = std::numeric_limits<double>::quiet_NaN();
+        return true;
+      }
+      if (s == "Infinity" || s == "-Infinity") {
+        *out = s[0] == '-' ? -std::numeric_limits<double>::infinity()
+                           : std::numeric_limits<double>::infinity();
+        return true;
+      }
+      auto r = std::from_chars(s.data(), s.data() + s.size(), *out);
+      if (!s.empty() && r.ec == std::errc() && r.ptr == s.data() + s.size()) return true;
+    } else if (v.IsNull()) {
+      return true;
+    }
+    return Fail(path, "expected a number");
+  }
+
+  // An enum as its number or its name; unknown numbers and names are -1.
+  template <size_t N>
+  bool GetEnum(const Value& v, const Path& path, const std::string_view (&names)[N], int* out) {
+    if (v.IsNull()) return true;
+    if (v.IsInt64() || v.IsUint64()) {
+      *out = v.IsInt64() && v.GetInt64() >= 0 && v.GetInt64() < static_cast<int64_t>(N)
+                 ? static_cast<int>(v.GetInt64())
+                 : -1;
+      return true;
+    }
+    if (v.IsString()) {
+      *out = -1;
+      for (size_t i = 0; i < N; ++i) {
+        if (Str(v) == names[i]) *out = static_cast<int>(i);
+      }
+      return true;
+    }
+    return Fail(path, "expected an enum number or name");
+  }
+
+  std::string_view LimitString(std::string_view s) {
+    if (s.size() <= limits_.max_value_bytes) [[likely]] {
+      return s;
+    }
+    ++out_->truncated_values;
+    return internal::TruncateUtf8(s, limits_.max_value_bytes);
+  }
+
+  bool DecodeRequest(const Value& request, const Path& path) {
+    for (const auto& m : request.GetObject()) {
+      std::string_view name = Str(m.name);
+      if (Is(name, "resourceSpans", "resource_spans")) {
+        Path p{&path, name};
+        if (!ForEach(m.value, p, [this](const Value& v, const Path& vp) {
+              return DecodeResourceSpans(v, vp);
+            })) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  bool DecodeResourceSpans(const Value& v, const Path& path) {
+    if (!ExpectObject(v, path)) return false;
+    const auto index = static_cast<uint32_t>(out_->resources.size());
+    const auto attrs_begin = static_cast<uint32_t>(out_->attrs.size());
+    for (const auto& m : v.GetObject()) {
+      std::string_view name = Str(m.name);
+      if (name == "resource" && !m.value.IsNull()) {
+        Path p{&path, name};
+        if (!ExpectObject(m.value, p) || !DecodeResource(m.value, p, attrs_begin)) return false;
+      }
+    }
+    model::Resource& resource = out_->resources.emplace_back();
+    resource.attrs = {attrs_begin, static_cast<uint32_t>(out_->attrs.size()) - attrs_begin};
+    for (const auto& m : v.GetObject()) {
+      std::string_view name = Str(m.name);
+      if (Is(name, "scopeSpans", "scope_spans") ||
+          Is(name, "instrumentationLibrarySpans", "instrumentation_library_spans")) {
+        Path p{&path, name};
+        if (!ForEach(m.value, p, [this, index](const Value& e, const Path& ep) {
+              return DecodeScopeSpans(e, ep, index);
+            })) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  bool DecodeResource(const Value& v, const Path& path, uint32_t attrs_begin) {
+    uint32_t dropped = 0;
+    for (const auto& m : v.GetObject()) {
+      std::string_view name = Str(m.name);
+      if (name == "attributes") {
+        Path p{&path, name};
+        if (!DecodeAttributes(m.value, p, attrs_begin, limits_.max_attributes_per_resource,
+                              &dropped)) {
+          return false;
+        }
+      }
+    }
+    out_->dropped_attributes += dropped;
+    return true;
+  }
+
+  bool DecodeScopeSpans(const Value& v, const Path& path, uint32_t resource) {
+    if (!ExpectObject(v, path)) return false;
+    std::string_view scope_name;
+    for (const auto& m : v.GetObject()) {
+      std::string_view name = Str(m.name);
+      if ((name == "scope" || Is(name, "instrumentationLibrary", "instrumentation_library")) &&
+          !m.value.IsNull()) {
+        Path p{&path, name};
+        if (!ExpectObject(m.value, p)) return false;
+        for (const auto& s : m.value.GetObject()) {
+          if (Str(s.name) == "name") {
+            Path sp{&p, "name"};
+            if (!GetString(s.value, sp, &scope_name)) return false;
+          }
+        }
+      }
+    }
+    scope_name = LimitString(scope_name);
+    for (const auto& m : v.GetObject()) {
+      std::string_view name = Str(m.name);
+      if (name == "spans") {
+        Path p{&path, name};
+        if (!ForEach(m.value, p, [&](const Value& e, const Path& ep) {
+              return DecodeSpan(e, ep, resource, scope_name);
+            })) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  // Reads an id member. Null leaves the id absent; a string that is not hex of
+  // the right size makes *ok false (an invalid span, not a malformed request).
+  bool GetId(const Value& v, const Path& path, uint8_t* out, size_t n, bool allow_empty, bool* ok) {
+    if (v.IsNull()) return true;
+    if (!v.IsString()) return Fail(path, "expected a hex string");
+    std::string_view hex = Str(v);
+    if (allow_empty && hex.empty()) {
+      std::memset(out, 0, n);
+      *ok = true;
+      return true;
+    }
+    *ok = HexToBytes(hex, out, n);
+    return true;
+  }
+
+  bool DecodeSpan(const Value& v, const Path& path, uint32_t resource,
+                  std::string_view scope_name) {
+    model::SpanBatch& batch = *out_;
+    if (spans_seen_ >= limits_.max_spans) {
+      return Fail(path, "request has more than " + std::to_string(limits_.max_spans) + " spans");
+    }
+    ++spans_seen_;
+    if (!ExpectObject(v, path)) return false;
+
+    model::Span span;
+    span.resource = resource;
+    span.scope_name = scope_name;
+    const auto attrs_begin = static_cast<uint32_t>(batch.attrs.size());
+    const size_t arena_mark = batch.arena.size();
+    const uint64_t truncated_mark = batch.truncated_values;
+    bool trace_id_ok = true, span_id_ok = true, parent_ok = true;
+    uint8_t id[8];
+    uint32_t sender_dropped_attrs = 0, sender_dropped_events = 0, dropped_attrs = 0;
+    const Value* events = nullptr;
+    Path events_path;
+    for (const auto& m : v.GetObject()) {
+      std::string_view name = Str(m.name);
+      Path p{&path, name};
+      const Value& value = m.value;
+      bool ok = true;
+      if (Is(name, "traceId", "trace_id")) {
+        ok = GetId(value, p, span.trace_id.data(), span.trace_id.size(), false, &trace_id_ok);
+      } else if (Is(name, "spanId", "span_id")) {
+        std::memset(id, 0, sizeof id);
+        ok = GetId(value, p, id, sizeof id, false, &span_id_ok);
+        span.span_id = span_id_ok ? LoadBig64(id) : 0;
+      } else if (Is(name, "parentSpanId", "parent_span_id")) {
+        std::memset(id, 0, sizeof id);
+        ok = GetId(value, p, id, sizeof id, true, &parent_ok);
+        span.parent_span_id = parent_ok ? LoadBig64(id) : 0;
+      } else if (name == "name") {
+        ok = GetString(value, p, &span.name);
+        span.name = LimitString(span.name);
+      } else if (name == "kind") {
+        int kind = 0;
+        ok = GetEnum(value, p, kSpanKindNames, &kind);
+        span.kind = kind < 0 ? model::SpanKind::kUnspecified : static_cast<model::SpanKind>(kind);
+      } else if (Is(name, "startTimeUnixNano", "start_time_unix_nano")) {
+        ok = GetUint64(value, p, &span.start_unix_nano);
+      } else if (Is(name, "endTimeUnixNano", "end_time_unix_nano")) {
+        ok = GetUint64(value, p, &span.end_unix_nano);
+      } else if (name == "attributes") {
+        ok = DecodeAttributes(value, p, attrs_begin, limits_.max_attributes_per_span,
+                              &dropped_attrs);
+      } else if (Is(name, "droppedAttributesCount", "dropped_attributes_count")) {
+        ok = GetUint32(value, p, &sender_dropped_attrs);
+      } else if (name == "events") {
+        if (!value.IsNull() && !value.IsArray()) return Fail(p, "expected an array");
+        events = &value;
+        events_path = p;
+      } else if (Is(name, "droppedEventsCount", "dropped_events_count")) {
+        ok = GetUint32(value, p, &sender_dropped_events);
+      } else if (name == "status") {
+        ok = DecodeStatus(value, p, &span);
+      } else if (name == "flags") {
+        ok = GetUint32(value, p, &span.flags);
+      }
+      if (!ok) return false;
+    }
+
+    if (!trace_id_ok || !span_id_ok || !parent_ok || span.trace_id == model::TraceId{} ||
+        span.span_id == 0) {
+      batch.attrs.resize(attrs_begin);
+      while (batch.arena.size() > arena_mark) batch.arena.pop_back();
+      batch.truncated_values = truncated_mark;
+      ++batch.invalid_spans;
+      return true;
+    }
+
+    span.attrs = {attrs_begin, static_cast<uint32_t>(batch.attrs.size()) - attrs_begin};
+    span.dropped_attributes = SaturatingAdd(sender_dropped_attrs, dropped_attrs);
+    batch.dropped_attributes += dropped_attrs;
+
+    span.events_begin = static_cast<uint32_t>(batch.events.size());
+    uint32_t dropped_events = 0;
+    if (events != nullptr) {
+      if (!ForEach(*events, events_path, [&](const Value& e, const Path& ep) {
+            if (batch.events.size() - span.events_begin >= limits_.max_events_per_span) {
+              ++dropped_events;
+              return true;
+            }
+            return DecodeEvent(e, ep);
+          })) {
+        return false;
+      }
+    }
+    span.events_count = static_cast<uint32_t>(batch.events.size()) - span.events_begin;
+    span.dropped_events = SaturatingAdd(sender_dropped_events, dropped_events);
+    batch.dropped_events += dropped_events;
+    batch.spans.push_back(span);
+    return true;
+  }
+
+  static uint64_t LoadBig64(const uint8_t* p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v = v << 8 | p[i];
+    return v;
+  }
+
+  bool DecodeStatus(const Value& v, const Path& path, model::Span* span) {
+    if (v.IsNull()) return true;
+    if (!ExpectObject(v, path)) return false;
+    for (const auto& m : v.GetObject()) {
+      std::string_view name = Str(m.name);
+      Path p{&path, name};
+      if (name == "message") {
+        if (!GetString(m.value, p, &span->status_message)) return false;
+        span->status_message = LimitString(span->status_message);
+      } else if (name == "code") {
+        int code = 0;
+        if (!GetEnum(m.value, p, kStatusCodeNames, &code)) return false;
+        span->status = code < 0 ? model::SpanStatus::kUnset : static_cast<model::SpanStatus>(code);
+      }
+    }
+    return true;
+  }
+
+  bool DecodeEvent(const Value& v, const Path& path) {
+    if (!ExpectObject(v, path)) return false;
+    model::SpanEvent event;
+    event.attrs.begin = static_cast<uint32_t>(out_->attrs.size());
+    uint32_t dropped = 0;
+    for (const auto& m : v.GetObject()) {
+      std::string_view name = Str(m.name);
+      Path p{&path, name};
+      bool ok = true;
+      if (Is(name, "timeUnixNano", "time_unix_nano")) {
+        ok = GetUint64(m.value, p, &event.time_unix_nano);
+      } else if (name == "name") {
+        ok = GetString(m.value, p, &event.name);
+        event.name = LimitString(event.name);
+      } else if (name == "attributes") {
+        ok = DecodeAttributes(m.value, p, event.attrs.begin, limits_.max_attributes_per_event,
+                              &dropped);
+      }
+      if (!ok) return false;
+    }
+    event.attrs.count = static_cast<uint32_t>(out_->attrs.size()) - event.attrs.begin;
+    out_->dropped_attributes += dropped;
+    out_->events.push_back(event);
+    return true;
+  }
+
+  // Appends the KeyValues of the array v to out_->attrs, keeping at most `cap`
+  // for the owner whose attributes start at attrs_begin and dropping those
+  // with an unusable key; counts what it does not keep in *dropped.
+  bool DecodeAttributes(const Value& v, const Path& path, uint32_t attrs_begin, size_t cap,
+                        uint32_t* dropped) {
+    return ForEach(v, path, [&](const Value& e, const Path& ep) {
+      if (out_->attrs.size() - attrs_begin >= cap) {
+        ++*dropped;
+        return true;
+      }
+      if (!ExpectObject(e, ep)) return false;
+      model::KeyValue kv;
+      for (const auto& m : e.GetObject()) {
+        std::string_view name = Str(m.name);
+        Path p{&ep, name};
+        if (name == "key") {
+          if (!GetString(m.value, p, &kv.key)) return false;
+        } else if (name == "value") {
+          if (!DecodeAnyValue(m.value, p, &kv.value)) return false;
+        }
+      }
+      if (kv.key.empty() || kv.key.size() > limits_.max_key_bytes) {
+        ++*dropped;
+        return true;
+      }
+      out_->attrs.push_back(kv);
+      return true;
+    });
+  }
+
+  bool DecodeBytes(const Value& v, const Path& path, std::string* raw) {
+    if (!v.IsString()) return Fail(path, "expected a base64 string");
+    if (!Base64Decode(Str(v), raw)) return Fail(path, "invalid base64");
+    return true;
+  }
+
+  // An attribute's value (nesting level 1). Members set in order, so the last
+  // oneof member present wins; null members are absent.
+  bool DecodeAnyValue(const Value& v, const Path& path, AttrValue* out) {
+    if (v.IsNull()) return true;
+    if (!ExpectObject(v, path)) return false;
+    for (const auto& m : v.GetObject()) {
+      std::string_view name = Str(m.name);
+      const Value& value = m.value;
+      if (value.IsNull()) continue;
+      Path p{&path, name};
+      if (Is(name, "stringValue", "string_value")) {
+        if (!value.IsString()) return Fail(p, "expected a string");
+        out->type = AttrValue::Type::kString;
+        out->s = LimitString(Str(value));
+      } else if (Is(name, "boolValue", "bool_value")) {
+        if (!value.IsBool()) return Fail(p, "expected true or false");
+        out->type = AttrValue::Type::kBool;
+        out->b = value.GetBool();
+      } else if (Is(name, "intValue", "int_value")) {
+        if (!GetInt64(value, p, &out->i)) return false;
+        out->type = AttrValue::Type::kInt;
+      } else if (Is(name, "doubleValue", "double_value")) {
+        if (!GetDouble(value, p, &out->d)) return false;
+        out->type = AttrValue::Type::kDouble;
+      } else if (Is(name, "arrayValue", "array_value") || Is(name, "kvlistValue", "kvlist_value")) {
+        const bool is_array = name[0] == 'a';
+        BoundedJsonWriter w(limits_.max_value_bytes);
+        if (!(is_array ? RenderArray(value, p, 2, &w) : RenderKvList(value, p, 2, &w))) {
+          return false;
+        }
+        if (w.truncated()) ++out_->truncated_values;
+        out->type = is_array ? AttrValue::Type::kArray : AttrValue::Type::kKvList;
+        out->s = out_->Own(std::move(w.text()));
+      } else if (Is(name, "bytesValue", "bytes_value")) {
+        std::string raw;
+        if (!DecodeBytes(value, p, &raw)) return false;
+        std::string_view bytes = raw;
+        if (bytes.size() > limits_.max_value_bytes / 2) {
+          bytes = bytes.substr(0, limits_.max_value_bytes / 2);
+          ++out_->truncated_values;
+        }
+        std::string hex;
+        internal::AppendHex(bytes, &hex);
+        out->type = AttrValue::Type::kBytes;
+        out->s = out_->Own(std::move(hex));
+      }
+    }
+    return true;
+  }
+
+  // Returns the "values" array of an ArrayValue/KeyValueList object, or null.
+  bool GetValues(const Value& v, const Path& path, const Value** values, Path* values_path) {
+    *values = nullptr;
+    if (!ExpectObject(v, path)) return false;
+    for (const auto& m : v.GetObject()) {
+      if (Str(m.name) == "values") {
+        *values_path = Path{&path, "values"};
+        if (!m.value.IsNull() && !m.value.IsArray()) return Fail(*values_path, "expected an array");
+        *values = m.value.IsArray() ? &m.value : nullptr;
+      }
+    }
+    return true;
+  }
+
+  // Renders an ArrayValue whose elements are at nesting level `depth`.
+  bool RenderArray(const Value& v, const Path& path, int depth, BoundedJsonWriter* w) {
+    if (depth > max_depth_) return TooDeep(path);
+    const Value* values;
+    Path vp;
+    if (!GetValues(v, path, &values, &vp)) return false;
+    w->Open('[');
+    for (SizeType i = 0; values != nullptr && i < values->Size() && !w->full(); ++i) {
+      Path ep{&vp, {}, i};
+      size_t mark = w->BeginElement();
+      if (!RenderAnyValue((*values)[i], ep, depth, w)) return false;
+      w->EndElement(mark);
+    }
+    w->Close(']');
+    return true;
+  }
+
+  // Renders a KeyValueList whose values are at nesting level `depth`.
+  bool RenderKvList(const Value& v, const Path& path, int depth, BoundedJsonWriter* w) {
+    if (depth > max_depth_) return TooDeep(path);
+    const Value* values;
+    Path vp;
+    if (!GetValues(v, path, &values, &vp)) return false;
+    w->Open('{');
+    for (SizeType i = 0; values != nullptr && i < values->Size() && !w->full(); ++i) {
+      Path ep{&vp, {}, i};
+      const Value& kv = (*values)[i];
+      if (!ExpectObject(kv, ep)) return false;
+      std::string_view key;
+      const Value* value = nullptr;
+      Path value_path;
+      for (const auto& m : kv.GetObject()) {
+        std::string_view name = Str(m.name);
+        if (name == "key") {
+          Path kp{&ep, name};
+          if (!GetString(m.value, kp, &key)) return false;
+        } else if (name == "value") {
+          value = &m.value;
+          value_path = Path{&ep, name};
+        }
+      }
+      size_t mark = w->BeginElement();
+      if (!w->Key(key)) {
+        w->DropElement(mark);
+        break;
+      }
+      if (value == nullptr) {
+        w->Null();
+      } else if (!RenderAnyValue(*value, value_path, depth, w)) {
+        return false;
+      }
+      w->EndElement(mark);
+    }
+    w->Close('}');
+    return true;
+  }
+
+  // Renders an AnyValue at nesting level `depth`: its last non-null member,
+  // or null.
+  bool RenderAnyValue(const Value& v, const Path& path, int depth, BoundedJsonWriter* w) {
+    if (v.IsNull()) {
+      w->Null();
+      return true;
+    }
+    if (!ExpectObject(v, path)) return false;
+    const Value* last = nullptr;
+    std::string_view last_name;
+    for (const auto& m : v.GetObject()) {
+      std::string_view name = Str(m.name);
+      if (m.value.IsNull()) continue;
+      if (Is(name, "stringValue", "string_value") || Is(name, "boolValue", "bool_value") ||
+          Is(name, "intValue", "int_value") || Is(name, "doubleValue", "double_value") ||
+          Is(name, "arrayValue", "array_value") || Is(name, "kvlistValue", "kvlist_value") ||
+          Is(name, "bytesValue", "bytes_value")) {
+        last = &m.value;
+        last_name = name;
+      }
+    }
+    if (last == nullptr) {
+      w->Null();
+      return true;
+    }
+    Path p{&path, last_name};
+    switch (last_name[0]) {
+      case 's':
+        if (!last->IsString()) return Fail(p, "expected a string");
+        w->String(Str(*last));
+        return true;
+      case 'b':
+        if (last_name[1] == 'o') {
+          if (!last->IsBool()) return Fail(p, "expected true or false");
+          w->Bool(last->GetBool());
+        } else {
+          std::string raw;
+          if (!DecodeBytes(*last, p, &raw)) return false;
+          w->HexString(raw);
+        }
+        return true;
+      case 'i': {
+        int64_t i = 0;
+        if (!GetInt64(*last, p, &i)) return false;
+        w->Int(i);
+        return true;
+      }
+      case 'd': {
+        double d = 0;
+        if (!GetDouble(*last, p, &d)) return false;
+        w->Double(d);
+        return true;
+      }
+      case 'a':
+        return RenderArray(*last, p, depth + 1, w);
+      default:  // kvlistValue
+        return RenderKvList(*last, p, depth + 1, w);
+    }
+  }
+
+  const DecodeLimits& limits_;
+  const int max_depth_;
+  model::SpanBatch* out_;
+  size_t spans_seen_ = 0;
+  Status status_;
+};
+
+}  // namespace
+
+Status DecodeTracesJson(std::string* body, const DecodeLimits& limits,
+                        model::SpanBatch* out) noexcept {
+  return JsonDecoder(limits, out).Decode(body);
+}
+
+}  // namespace loupe::wire

@@ -1,0 +1,73 @@
+#include "wire/otlp_response.h"
+
+#include "wire/json_writer.h"
+
+namespace loupe::wire {
+namespace {
+
+void AppendVarint(uint64_t v, std::string* out) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+void AppendTag(uint32_t field, uint32_t wire_type, std::string* out) {
+  AppendVarint(uint64_t{field} << 3 | wire_type, out);
+}
+
+void AppendLengthDelimited(uint32_t field, std::string_view bytes, std::string* out) {
+  AppendTag(field, 2, out);
+  AppendVarint(bytes.size(), out);
+  out->append(bytes);
+}
+
+}  // namespace
+
+std::string EncodeExportResponseProto(int64_t rejected_spans, std::string_view error_message) {
+  std::string partial;
+  if (rejected_spans != 0) {
+    AppendTag(1, 0, &partial);
+    AppendVarint(static_cast<uint64_t>(rejected_spans), &partial);  // int64: two's complement
+  }
+  if (!error_message.empty()) AppendLengthDelimited(2, error_message, &partial);
+  std::string out;
+  if (!partial.empty()) AppendLengthDelimited(1, partial, &out);
+  return out;
+}
+
+std::string EncodeExportResponseJson(int64_t rejected_spans, std::string_view error_message) {
+  if (rejected_spans == 0 && error_message.empty()) return "{}";
+  std::string out = "{\"partialSuccess\":{";
+  if (rejected_spans != 0) {
+    out += "\"rejectedSpans\":\"" + std::to_string(rejected_spans) + "\"";
+    if (!error_message.empty()) out += ',';
+  }
+  if (!error_message.empty()) {
+    out += "\"errorMessage\":";
+    internal::AppendJsonString(error_message, &out);
+  }
+  out += "}}";
+  return out;
+}
+
+std::string EncodeRpcStatusProto(int code, std::string_view message) {
+  std::string out;
+  if (code != 0) {
+    AppendTag(1, 0, &out);
+    // int32: negative values are sign-extended to 64 bits (10 bytes).
+    AppendVarint(static_cast<uint64_t>(static_cast<int64_t>(code)), &out);
+  }
+  if (!message.empty()) AppendLengthDelimited(2, message, &out);
+  return out;
+}
+
+std::string EncodeRpcStatusJson(int code, std::string_view message) {
+  std::string out = "{\"code\":" + std::to_string(code) + ",\"message\":";
+  internal::AppendJsonString(message, &out);
+  out += '}';
+  return out;
+}
+
+}  // namespace loupe::wire

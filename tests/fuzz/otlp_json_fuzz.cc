@@ -1,0 +1,23 @@
+// libFuzzer target: DecodeTracesJson on arbitrary bytes, with default and
+// with tiny limits; a successful decode must satisfy BatchChecker.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "batch_invariants.h"
+#include "wire/otlp_json.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace loupe;
+  for (const wire::DecodeLimits& limits : {wire::DecodeLimits{}, fuzz::TinyLimits()}) {
+    std::string body(reinterpret_cast<const char*>(data), size);  // parsed in situ
+    model::SpanBatch batch;
+    Status st = wire::DecodeTracesJson(&body, limits, &batch);
+    if (st.ok()) {
+      fuzz::BatchChecker(batch, body, limits).Check();
+    } else {
+      LOUPE_FUZZ_CHECK(st.code() == Status::Code::kInvalidArgument);
+    }
+  }
+  return 0;
+}
