@@ -79,6 +79,16 @@ class ExportReactor final : public grpc::ServerGenericBidiReactor {
       shared_->Count("unauthenticated");
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "unknown ingest key");
     }
+    int64_t reserve = static_cast<int64_t>(request_.Length());
+    if (!shared_->pipeline->ReserveBytes(reserve)) {
+      shared_->Count("unavailable");
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "ingest memory budget in use; retry later");
+    }
+    struct Release {
+      Pipeline* p;
+      int64_t n;
+      ~Release() { p->ReleaseBytes(n); }
+    } release{shared_->pipeline, reserve};
     std::vector<grpc::Slice> slices;
     if (!request_.Dump(&slices).ok()) {
       shared_->Count("malformed");
@@ -92,7 +102,7 @@ class ExportReactor final : public grpc::ServerGenericBidiReactor {
     Status s = wire::DecodeTracesProto(body, shared_->options.limits, &batch);
     if (!s.ok()) {
       shared_->Count("malformed");
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "malformed protobuf: " + s.message());
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, s.message());
     }
     auto result = shared_->pipeline->Submit(*project, batch);
     if (!result.ok()) {

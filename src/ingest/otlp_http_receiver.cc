@@ -123,10 +123,28 @@ void OtlpHttpReceiver::Handle(net::HttpRequest& req, net::HttpResponse* resp) {
     return;
   }
 
+  // Bound the memory of requests in flight: reserve the body now and the
+  // inflated size once known; released when the request is answered.
+  struct Reservation {
+    Pipeline* p;
+    int64_t n = 0;
+    bool Add(int64_t more) {
+      if (!p->ReserveBytes(more)) return false;
+      n += more;
+      return true;
+    }
+    ~Reservation() { p->ReleaseBytes(n); }
+  } reservation{pipeline_};
+  if (!reservation.Add(static_cast<int64_t>(req.body.size()))) {
+    Fail(enc, 503, kGrpcUnavailable, "ingest memory budget in use; retry later", "unavailable",
+         resp);
+    return;
+  }
+
   std::string inflated;
   std::string* body = &req.body;
   std::string_view encoding = req.Header("content-encoding");
-  if (encoding == "gzip") {
+  if (encoding == "gzip" || encoding == "deflate") {
     Status s = wire::Gunzip(req.body, options_.max_body_bytes, &inflated);
     if (!s.ok()) {
       if (s.code() == Status::Code::kResourceExhausted) {
@@ -137,9 +155,14 @@ void OtlpHttpReceiver::Handle(net::HttpRequest& req, net::HttpResponse* resp) {
       return;
     }
     body = &inflated;
+    if (!reservation.Add(static_cast<int64_t>(inflated.size()))) {
+      Fail(enc, 503, kGrpcUnavailable, "ingest memory budget in use; retry later", "unavailable",
+           resp);
+      return;
+    }
   } else if (!encoding.empty() && encoding != "identity") {
     Fail(enc, 415, kGrpcInvalidArgument,
-         "unsupported Content-Encoding '" + std::string(encoding) + "': use gzip or none",
+         "unsupported Content-Encoding '" + std::string(encoding) + "': use gzip, deflate or none",
          "unsupported_encoding", resp);
     return;
   }
@@ -156,10 +179,7 @@ void OtlpHttpReceiver::Handle(net::HttpRequest& req, net::HttpResponse* resp) {
   Status s = enc == Encoding::kProto ? wire::DecodeTracesProto(*body, options_.limits, &batch)
                                      : wire::DecodeTracesJson(body, options_.limits, &batch);
   if (!s.ok()) {
-    Fail(enc, 400, kGrpcInvalidArgument,
-         std::string(enc == Encoding::kProto ? "malformed protobuf: " : "malformed JSON: ") +
-             s.message(),
-         "malformed", resp);
+    Fail(enc, 400, kGrpcInvalidArgument, s.message(), "malformed", resp);
     return;
   }
 

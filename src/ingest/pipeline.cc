@@ -93,6 +93,18 @@ Result<SubmitResult> Pipeline::Submit(store::ProjectId project, const model::Spa
   return r;
 }
 
+bool Pipeline::ReserveBytes(int64_t bytes) {
+  int64_t before = inflight_bytes_.fetch_add(bytes);
+  if (before > 0 && before + bytes > options_.max_inflight_bytes) {
+    inflight_bytes_.fetch_sub(bytes);
+    batches_rejected_overload_->Inc();
+    return false;
+  }
+  return true;
+}
+
+void Pipeline::ReleaseBytes(int64_t bytes) { inflight_bytes_.fetch_sub(bytes); }
+
 void Pipeline::Start() {
   ticker_ = std::thread([this] { TickLoop(); });
 }

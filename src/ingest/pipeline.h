@@ -35,6 +35,10 @@ namespace loupe::ingest {
 
 struct PipelineOptions {
   int max_inflight = 64;
+  // Decompressed request bytes being decoded and processed at once. A decoded
+  // batch can take ~11x its body in memory (wire/ measurement), so this bounds
+  // ingest memory; past it requests get 503/UNAVAILABLE with a retry hint.
+  int64_t max_inflight_bytes = int64_t{128} << 20;
   AssemblerOptions assembler;
 };
 
@@ -56,6 +60,12 @@ class Pipeline {
   // later), others from the store.
   Result<SubmitResult> Submit(store::ProjectId project, const model::SpanBatch& batch);
 
+  // Reserves `bytes` of the in-flight body budget; false when it is spent
+  // (always true for a request alone in the budget, so one maximal request
+  // is never refused). Pair every true with ReleaseBytes.
+  bool ReserveBytes(int64_t bytes);
+  void ReleaseBytes(int64_t bytes);
+
   void Start();  // starts the tick thread
   void Stop();   // flushes pending spans into the store; idempotent
 
@@ -70,6 +80,7 @@ class Pipeline {
   Assembler assembler_;
 
   std::atomic<int> inflight_{0};
+  std::atomic<int64_t> inflight_bytes_{0};
   std::atomic<bool> stopping_{false};
   std::mutex tick_mu_;
   std::condition_variable tick_cv_;
