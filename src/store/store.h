@@ -49,8 +49,19 @@ struct WriteBatch {
   bool empty() const { return transactions.empty() && late_steps.empty(); }
 };
 
+// TxRow fields a Scan caller reads (TxFilter::fields). id, start_us, end_us
+// and error are always filled.
+enum TxFields : uint32_t {
+  kFieldTraceId = 1u << 0,  // trace_id
+  kFieldStatus = 1u << 1,   // status, error_type
+  kFieldGroups = 1u << 2,   // service/instance/endpoint and their *_id
+  kFieldClient = 1u << 3,   // user, client_ip, http_method
+  kFieldSummary = 1u << 4,  // summary
+  kFieldAll = (1u << 5) - 1,
+};
+
 // Filters of list, scatter and statistics queries. Empty strings match all;
-// string filters are exact matches.
+// string filters are exact matches; elapsed bounds are inclusive.
 struct TxFilter {
   int64_t from_us = 0;
   int64_t to_us = std::numeric_limits<int64_t>::max();
@@ -59,9 +70,13 @@ struct TxFilter {
   std::string endpoint;
   std::string user;
   std::string client_ip;
-  int64_t min_elapsed_us = 0;
+  int64_t min_elapsed_us = 0;  // <= 0: no lower bound
   int64_t max_elapsed_us = std::numeric_limits<int64_t>::max();
   bool errors_only = false;
+  // Not a filter: a projection hint (TxFields bits). A store may leave TxRow
+  // fields outside the mask default-valued, so a columnar store reads fewer
+  // columns; one that ignores the hint and fills everything is correct.
+  uint32_t fields = kFieldAll;
 };
 
 // One row of the transaction table: everything lists, the scatter and
@@ -117,7 +132,8 @@ class Store {
   // assumed written; callers retry the whole batch (idempotence makes it safe).
   virtual Status Append(ProjectId project, WriteBatch batch) = 0;
 
-  // Calls visit with batches of rows matching filter, in `order`.
+  // Calls visit with batches of rows matching filter, in `order`. A store may
+  // hold a read lock while visit runs: visit must not call into the store.
   virtual Status Scan(ProjectId project, const TxFilter& filter, ScanOrder order,
                       const RowVisitor& visit) const = 0;
 

@@ -1,0 +1,692 @@
+// Query computations over Store::Scan. Each function makes one pass over the
+// matching rows (ComputeSeries makes two with group_by or an open time range;
+// ListTransactions by a non-time sort reads its winners with Get), asks the
+// store only for the TxRow fields it uses (TxFilter::fields), keeps per-row
+// work to a few loads and adds, and allocates per result row or per group,
+// never per scanned row. Timings quoted below are CPU time from
+// bench/query_benchmark.cc (one hour at 1,000 TPS).
+#include "query/query.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <unordered_map>
+#include <utility>
+
+namespace loupe::query {
+namespace {
+
+using store::ScanOrder;
+using store::TxFilter;
+using store::TxRow;
+
+constexpr int64_t kOpenTo = std::numeric_limits<int64_t>::max();
+constexpr size_t kMaxSeriesBuckets = 1'000'000;
+constexpr size_t kMaxXViewCells = 10'000'000;
+
+bool HasFrom(const TxFilter& f) { return f.from_us > 0; }
+bool HasTo(const TxFilter& f) { return f.to_us != kOpenTo; }
+
+int64_t FloorDiv(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+void CopyRow(const TxRow& r, TxListRow* out) {
+  out->id = r.id;
+  out->trace_id = r.trace_id;
+  out->service.assign(r.service);
+  out->instance.assign(r.instance);
+  out->endpoint.assign(r.endpoint);
+  out->user.assign(r.user);
+  out->client_ip.assign(r.client_ip);
+  out->http_method.assign(r.http_method);
+  out->error_type.assign(r.error_type);
+  out->start_us = r.start_us;
+  out->end_us = r.end_us;
+  out->status = r.status;
+  out->error = r.error;
+  out->summary = r.summary;
+}
+
+void CopyTx(const model::Transaction& t, TxListRow* out) {
+  out->id = t.id;
+  out->trace_id = t.trace_id;
+  out->service = t.service;
+  out->instance = t.instance;
+  out->endpoint = t.endpoint;
+  out->user = t.user;
+  out->client_ip = t.client_ip;
+  out->http_method = t.http_method;
+  out->error_type = t.error_type;
+  out->start_us = t.start_us;
+  out->end_us = t.end_us;
+  out->status = t.status;
+  out->error = t.error;
+  out->summary = t.summary;
+}
+
+int64_t SortKey(const TxRow& r, TxSort sort) {
+  switch (sort) {
+    case TxSort::kSlowest:
+      return r.elapsed_us();
+    case TxSort::kSqlTime:
+      return r.summary.sql_us;
+    case TxSort::kExternalTime:
+      return r.summary.external_us;
+    case TxSort::kNewest:
+      return r.end_us;
+  }
+  return 0;
+}
+
+// Ranking of the bounded heap: larger key first, then newer, then larger id.
+struct Ranked {
+  int64_t key;
+  int64_t end_us;
+  model::TxId id;
+};
+bool Before(const Ranked& a, const Ranked& b) {
+  if (a.key != b.key) return a.key > b.key;
+  if (a.end_us != b.end_us) return a.end_us > b.end_us;
+  return a.id > b.id;
+}
+
+// ---- log-scaled y bins ----
+// Cell k holds elapsed values v (µs) with lower(k) <= v < lower(k+1), where
+// lower(k) = y_min * (y_max / y_min)^(k / n), except that values below y_min
+// fall into cell 0 and values at or above y_max into cell n-1.
+//
+// Bin() looks the cell up by the double's exponent and top 7 mantissa bits
+// (sub-ranges 0.54 % wide), then steps up past at most one edge when cells
+// are wider than a sub-range (scale_ <= 128 cells per doubling), else
+// loops. A log-based guess with a data-dependent correction loop cost ~40 %
+// of an hour's binned X-View.
+class YBins {
+ public:
+  YBins(double y_min_us, double y_max_us, int n) : n_(n), edge_(n + 1) {
+    const double log_min = std::log2(y_min_us);
+    const double span = std::log2(y_max_us) - log_min;
+    for (int k = 0; k <= n; ++k) edge_[k] = std::exp2(log_min + span * k / n);
+    edge_[0] = -std::numeric_limits<double>::infinity();
+    edge_[n] = std::numeric_limits<double>::infinity();
+    one_step_ = n / span <= kSub;
+    table_.resize(kExponents * kSub);
+    int k = 0;
+    for (size_t i = 0; i < table_.size(); ++i) {
+      double lo = std::bit_cast<double>((i + kBase) << kShift);
+      while (lo >= edge_[k + 1]) ++k;
+      table_[i] = k;
+    }
+  }
+  int Bin(int64_t elapsed_us) const {
+    if (elapsed_us < 1) return 0;
+    const auto v = static_cast<double>(elapsed_us);
+    const uint64_t i = (std::bit_cast<uint64_t>(v) >> kShift) - kBase;
+    if (i >= table_.size()) return n_ - 1;
+    int k = table_[i];
+    if (one_step_) return k + (v >= edge_[k + 1]);
+    while (v >= edge_[k + 1]) ++k;
+    return k;
+  }
+
+ private:
+  static constexpr int kSub = 128;       // sub-ranges per doubling: 7 mantissa bits
+  static constexpr int kShift = 52 - 7;  // keeps exponent and 7 mantissa bits
+  static constexpr uint64_t kBase = uint64_t{1023} << 7;  // 1.0
+  static constexpr size_t kExponents = 48;                // 1 µs .. 2^48 µs
+  int n_;
+  std::vector<double> edge_;
+  std::vector<int32_t> table_;
+  bool one_step_;
+};
+
+// Cell x holds end times t with floor((t - from) * n / (to - from)) == x,
+// clamped to [0, n). Computed with a multiply and corrected against exact
+// integer cell edges (a division per row was ~10 % of an hour's X-View).
+class XBins {
+ public:
+  XBins(int64_t from, int64_t to, int n) : from_(from), n_(n), edge_(n + 2) {
+    const __int128 width = std::max<__int128>(1, static_cast<__int128>(to) - from);
+    // edge_[x] = smallest offset in cell x = ceil(x * width / n).
+    for (int x = 0; x <= n; ++x) {
+      __int128 e = (x * width + n - 1) / n;
+      edge_[x] = static_cast<int64_t>(std::min<__int128>(e, std::numeric_limits<int64_t>::max()));
+    }
+    edge_[0] = std::numeric_limits<int64_t>::min();
+    edge_[n] = std::numeric_limits<int64_t>::max();
+    scale_ = n / static_cast<double>(width);
+  }
+  // The first end time of cell x (x in [1, n)).
+  int64_t Lower(int x) const { return from_ + edge_[x]; }
+  int Bin(int64_t t) const {
+    int64_t off = t - from_;
+    double g = static_cast<double>(off) * scale_;
+    int x = g <= 0 ? 0 : g >= n_ - 1 ? n_ - 1 : static_cast<int>(g);
+    while (off < edge_[x]) --x;       // rounding puts the guess within one
+    while (off >= edge_[x + 1]) ++x;  // cell; these run at most once
+    return x;
+  }
+
+ private:
+  int64_t from_;
+  int n_;
+  std::vector<int64_t> edge_;
+  double scale_;
+};
+
+// Nearest-rank percentile of v (which it partially reorders): the value at
+// rank ceil(p * n), 1-based. `from` is a prefix already known to hold values
+// <= the answer (from an earlier, smaller percentile).
+int64_t Percentile(std::vector<int64_t>& v, double p, size_t from) {
+  size_t n = v.size();
+  auto rank = static_cast<size_t>(std::ceil(p * static_cast<double>(n) - 1e-9));
+  size_t idx = std::clamp<size_t>(rank, 1, n) - 1;
+  from = std::min(from, idx);
+  std::nth_element(v.begin() + static_cast<ptrdiff_t>(from),
+                   v.begin() + static_cast<ptrdiff_t>(idx), v.end());
+  return v[idx];
+}
+
+// The end-time range [from, to) of the rows matching f (from > to if none).
+Status DataRange(const store::Store& s, store::ProjectId p, const TxFilter& f, int64_t* from,
+                 int64_t* to) {
+  int64_t lo = std::numeric_limits<int64_t>::max(), hi = std::numeric_limits<int64_t>::min();
+  TxFilter narrow = f;
+  narrow.fields = 0;
+  Status st = s.Scan(p, narrow, ScanOrder::kAny, [&](std::span<const TxRow> rows) {
+    for (const TxRow& r : rows) {
+      lo = std::min(lo, r.end_us);
+      hi = std::max(hi, r.end_us);
+    }
+    return true;
+  });
+  *from = lo;
+  *to = hi == std::numeric_limits<int64_t>::min() ? hi : hi + 1;
+  return st;
+}
+
+uint32_t GroupId(const TxRow& r, GroupBy g) {
+  switch (g) {
+    case GroupBy::kService:
+      return r.service_id;
+    case GroupBy::kInstance:
+      return r.instance_id;
+    case GroupBy::kEndpoint:
+      return r.endpoint_id;
+    case GroupBy::kNone:
+      return 0;
+  }
+  return 0;
+}
+
+std::string_view GroupName(const TxRow& r, GroupBy g) {
+  switch (g) {
+    case GroupBy::kService:
+      return r.service;
+    case GroupBy::kInstance:
+      return r.instance;
+    case GroupBy::kEndpoint:
+      return r.endpoint;
+    case GroupBy::kNone:
+      return {};
+  }
+  return {};
+}
+
+struct Buckets {
+  std::vector<uint64_t> count, errors;
+  std::vector<int64_t> elapsed_sum;
+  explicit Buckets(size_t n) : count(n), errors(n), elapsed_sum(n) {}
+};
+
+}  // namespace
+
+Result<TxList> ListTransactions(const store::Store& s, store::ProjectId p, const TxFilter& f,
+                                size_t limit, TxSort sort) {
+  TxList out;
+  if (sort == TxSort::kNewest) {
+    out.rows.reserve(std::min<size_t>(limit, 4096));
+    TxFilter all = f;
+    all.fields = store::kFieldAll;
+    Status st = s.Scan(p, all, ScanOrder::kNewestFirst, [&](std::span<const TxRow> rows) {
+      for (const TxRow& r : rows) {
+        if (out.rows.size() == limit) {
+          out.truncated = true;
+          return false;
+        }
+        CopyRow(r, &out.rows.emplace_back());
+      }
+      return true;
+    });
+    if (!st.ok()) return st.Annotate("listing transactions");
+    return out;
+  }
+
+  // Top `limit` by key in a bounded min-heap (worst on top) over a narrow
+  // scan (ids, times and the summary only); then the winners are read by id.
+  // Copying full rows while ranking made this a full-width scan: 82 ms CPU for
+  // an hour at 1,000 TPS.
+  TxFilter narrow = f;
+  narrow.fields = sort == TxSort::kSlowest ? 0u : uint32_t{store::kFieldSummary};
+  std::vector<Ranked> heap;
+  heap.reserve(std::min<size_t>(limit, 1 << 16));
+  uint64_t matched = 0;
+  Status st = s.Scan(p, narrow, ScanOrder::kAny, [&](std::span<const TxRow> rows) {
+    matched += rows.size();
+    if (limit == 0) return true;
+    for (const TxRow& r : rows) {
+      Ranked c{SortKey(r, sort), r.end_us, r.id};
+      if (heap.size() < limit) {
+        heap.push_back(c);
+        std::push_heap(heap.begin(), heap.end(), Before);
+      } else if (Before(c, heap.front())) {
+        std::pop_heap(heap.begin(), heap.end(), Before);
+        heap.back() = c;
+        std::push_heap(heap.begin(), heap.end(), Before);
+      }
+    }
+    return true;
+  });
+  if (!st.ok()) return st.Annotate("listing transactions");
+  std::sort_heap(heap.begin(), heap.end(), Before);
+  out.rows.reserve(heap.size());
+  for (const Ranked& r : heap) {
+    Result<model::Transaction> tx = s.Get(p, r.id);
+    if (tx.ok()) {
+      CopyTx(*tx, &out.rows.emplace_back());
+    } else if (tx.status().code() != Status::Code::kNotFound) {  // NotFound: evicted meanwhile
+      return tx.status().Annotate("listing transactions");
+    }
+  }
+  out.truncated = matched > limit;
+  return out;
+}
+
+Result<XView> ComputeXView(const store::Store& s, store::ProjectId p, const TxFilter& f,
+                           const XViewOptions& o) {
+  if (o.x_bins < 1 || o.y_bins < 1 ||
+      static_cast<size_t>(o.x_bins) * static_cast<size_t>(o.y_bins) > kMaxXViewCells) {
+    return Status::InvalidArgument("x_bins and y_bins must be >= 1 with at most 10M cells");
+  }
+  XView out;
+  XViewPoints& pts = out.points;
+  XViewBins& b = out.bins;
+  b.x_bins = o.x_bins;
+  b.y_bins = o.y_bins;
+  b.from_us = f.from_us;
+  b.to_us = f.to_us;
+  // Past max_points with a known x range, a row is kept as one word
+  // (x << 48 | error << 47 | elapsed) until the y range is known: 8 bytes a
+  // row instead of 17 (end, elapsed, error), which cut an hour's X-View by a
+  // third. With an open range the x range is the data's: keep end times.
+  constexpr uint64_t kElMask = (uint64_t{1} << 47) - 1;
+  const bool pack = HasFrom(f) && HasTo(f) && o.x_bins < (1 << 16);
+  XBins xbins(pack ? f.from_us : 0, pack ? f.to_us : 1, o.x_bins);
+  // Reused across calls on a thread: growing a fresh 29 MB vector per query
+  // spent ~10 % in page faults and copies.
+  thread_local std::vector<uint64_t> tl_packed;
+  std::vector<uint64_t> packed;
+  packed.swap(tl_packed);
+  packed.clear();
+  struct Return {  // hands the buffer back unless it is very large
+    std::vector<uint64_t>& from;
+    ~Return() {
+      if (from.capacity() <= (size_t{64} << 20) / sizeof(uint64_t)) tl_packed.swap(from);
+    }
+  } give_back{packed};
+  // Rows come newest first, so x only decreases: step it down instead of
+  // computing it per row.
+  int cur_x = o.x_bins - 1;
+  auto pack_row = [&](int64_t end, int64_t el, bool err) {
+    while (cur_x > 0 && end < xbins.Lower(cur_x)) --cur_x;
+    uint64_t e = static_cast<uint64_t>(std::clamp<int64_t>(el, 0, kElMask));
+    packed.push_back(static_cast<uint64_t>(cur_x) << 48 | uint64_t{err} << 47 | e);
+  };
+
+  int64_t min_el = std::numeric_limits<int64_t>::max(), max_el = 0;
+  int64_t min_end = std::numeric_limits<int64_t>::max(), max_end = 0;
+  TxFilter narrow = f;
+  narrow.fields = 0;
+  // Newest first, so exact points come out in end order after one reverse.
+  Status st = s.Scan(p, narrow, ScanOrder::kNewestFirst, [&](std::span<const TxRow> rows) {
+    if (out.binned && pack) {
+      // The bulk of a large X-View: locals and a raw output pointer, so the
+      // compiler keeps the loop state in registers (the stores into `packed`
+      // may alias int64_t members otherwise).
+      const size_t base = packed.size();
+      packed.resize(base + rows.size());
+      uint64_t* w = packed.data() + base;
+      int64_t lo = min_el, hi = max_el;
+      int x = cur_x;
+      for (const TxRow& r : rows) {
+        const int64_t el = r.elapsed_us();
+        lo = std::min(lo, el);
+        hi = std::max(hi, el);
+        while (x > 0 && r.end_us < xbins.Lower(x)) --x;
+        const auto e = static_cast<uint64_t>(std::clamp<int64_t>(el, 0, kElMask));
+        *w++ = static_cast<uint64_t>(x) << 48 | uint64_t{r.error} << 47 | e;
+      }
+      min_el = lo;
+      max_el = hi;
+      cur_x = x;
+      out.total += rows.size();
+      return true;
+    }
+    for (const TxRow& r : rows) {
+      int64_t el = r.elapsed_us();
+      min_el = std::min(min_el, el);
+      max_el = std::max(max_el, el);
+      if (!pack) {
+        min_end = std::min(min_end, r.end_us);
+        max_end = std::max(max_end, r.end_us);
+      }
+      if (!out.binned) {
+        pts.id.push_back(r.id);
+      } else if (pack) {
+        pack_row(r.end_us, el, r.error);
+        continue;
+      }
+      pts.end_us.push_back(r.end_us);
+      pts.elapsed_us.push_back(el);
+      pts.error.push_back(r.error ? 1 : 0);
+    }
+    out.total += rows.size();
+    if (!out.binned && out.total > o.max_points) {
+      out.binned = true;
+      pts.id = {};
+      if (pack) {
+        packed.reserve(pts.end_us.size() * 2);
+        for (size_t i = 0; i < pts.end_us.size(); ++i) {
+          pack_row(pts.end_us[i], pts.elapsed_us[i], pts.error[i] != 0);
+        }
+        pts = {};
+      }
+    }
+    return true;
+  });
+  if (!st.ok()) return st.Annotate("computing x-view");
+
+  if (!out.binned) {
+    std::reverse(pts.id.begin(), pts.id.end());
+    std::reverse(pts.end_us.begin(), pts.end_us.end());
+    std::reverse(pts.elapsed_us.begin(), pts.elapsed_us.end());
+    std::reverse(pts.error.begin(), pts.error.end());
+    b = {};
+    return out;
+  }
+
+  if (!HasFrom(f)) b.from_us = min_end;
+  if (!HasTo(f)) b.to_us = max_end + 1;
+  b.y_min_ms = std::max(0.1, static_cast<double>(min_el) / 1000.0);
+  b.y_max_ms = static_cast<double>(max_el) / 1000.0;
+  if (b.y_max_ms <= b.y_min_ms) b.y_max_ms = b.y_min_ms * 10;
+  b.count.assign(static_cast<size_t>(o.x_bins) * o.y_bins, 0);
+  b.errors.assign(b.count.size(), 0);
+  const YBins ybins(b.y_min_ms * 1000.0, b.y_max_ms * 1000.0, o.y_bins);
+  const auto y_bins = static_cast<size_t>(o.y_bins);
+  for (uint64_t w : packed) {
+    size_t cell = (w >> 48) * y_bins + ybins.Bin(static_cast<int64_t>(w & kElMask));
+    ++b.count[cell];
+    b.errors[cell] += (w >> 47) & 1;
+  }
+  if (!pts.end_us.empty()) xbins = XBins(b.from_us, b.to_us, o.x_bins);
+  for (size_t i = 0; i < pts.end_us.size(); ++i) {
+    size_t cell =
+        static_cast<size_t>(xbins.Bin(pts.end_us[i])) * y_bins + ybins.Bin(pts.elapsed_us[i]);
+    ++b.count[cell];
+    b.errors[cell] += pts.error[i];
+  }
+  pts = {};
+  return out;
+}
+
+Result<Series> ComputeSeries(const store::Store& s, store::ProjectId p, const TxFilter& filter,
+                             Metric metric, int64_t step_us, GroupBy group_by, size_t max_groups) {
+  if (step_us <= 0) return Status::InvalidArgument("step must be positive");
+  TxFilter f = filter;
+  f.fields = group_by == GroupBy::kNone ? 0u : uint32_t{store::kFieldGroups};
+  if (!HasFrom(f) || !HasTo(f)) {
+    int64_t lo, hi;
+    LOUPE_RETURN_IF_ERROR(DataRange(s, p, f, &lo, &hi));
+    if (!HasFrom(f)) f.from_us = lo;
+    if (!HasTo(f)) f.to_us = hi;
+  }
+  Series out;
+  out.step_us = step_us;
+  if (f.from_us >= f.to_us) {  // nothing matched an open range, or an empty range
+    out.from_us = HasFrom(filter) ? FloorDiv(filter.from_us, step_us) * step_us : 0;
+    if (group_by == GroupBy::kNone) out.lines.push_back({});
+    return out;
+  }
+  out.from_us = FloorDiv(f.from_us, step_us) * step_us;
+  const uint64_t span = static_cast<uint64_t>(f.to_us) - static_cast<uint64_t>(out.from_us);
+  const uint64_t buckets = span / step_us + (span % step_us != 0);
+  if (buckets > kMaxSeriesBuckets) {
+    return Status::InvalidArgument("step too small for the range (over 1,000,000 buckets)");
+  }
+  out.buckets = buckets;
+
+  // Groups: line index per dense group id (-1: not yet seen / folded).
+  std::vector<Buckets> acc;
+  std::vector<int32_t> line_of;  // by group id
+  int32_t other = -1;
+  if (group_by == GroupBy::kNone) {
+    acc.emplace_back(buckets);
+    out.lines.push_back({});
+  } else {
+    // Pass 1: totals per group pick the max_groups largest lines.
+    std::vector<uint64_t> totals;
+    std::vector<std::string> names;
+    LOUPE_RETURN_IF_ERROR(s.Scan(p, f, ScanOrder::kAny, [&](std::span<const TxRow> rows) {
+      for (const TxRow& r : rows) {
+        uint32_t g = GroupId(r, group_by);
+        if (g >= totals.size()) {
+          totals.resize(g + 1);
+          names.resize(g + 1);
+        }
+        if (totals[g]++ == 0) names[g] = GroupName(r, group_by);
+      }
+      return true;
+    }));
+    std::vector<uint32_t> seen;
+    for (uint32_t g = 0; g < totals.size(); ++g) {
+      if (totals[g] > 0) seen.push_back(g);
+    }
+    std::sort(seen.begin(), seen.end(), [&](uint32_t a, uint32_t b) {
+      return totals[a] != totals[b] ? totals[a] > totals[b] : names[a] < names[b];
+    });
+    line_of.assign(totals.size(), -1);
+    for (size_t i = 0; i < seen.size() && i < max_groups; ++i) {
+      line_of[seen[i]] = static_cast<int32_t>(i);
+      out.lines.push_back({names[seen[i]], {}});
+      acc.emplace_back(buckets);
+    }
+    if (seen.size() > max_groups) {
+      other = static_cast<int32_t>(acc.size());
+      out.lines.push_back({"(other)", {}});
+      acc.emplace_back(buckets);
+    }
+  }
+
+  const double inv_step = 1.0 / static_cast<double>(step_us);
+  LOUPE_RETURN_IF_ERROR(s.Scan(p, f, ScanOrder::kAny, [&](std::span<const TxRow> rows) {
+    for (const TxRow& r : rows) {
+      size_t line = 0;
+      if (group_by != GroupBy::kNone) {
+        uint32_t g = GroupId(r, group_by);
+        int32_t l = g < line_of.size() ? line_of[g] : -1;
+        if (l < 0) {
+          if (other < 0) {  // a group born between the two passes
+            other = static_cast<int32_t>(acc.size());
+            out.lines.push_back({"(other)", {}});
+            acc.emplace_back(buckets);
+          }
+          l = other;
+        }
+        line = static_cast<size_t>(l);
+      }
+      // floor(off / step) by a multiply, corrected by one step either way: a
+      // 64-bit division per row was a third of an hour's series.
+      const int64_t off = r.end_us - out.from_us;
+      auto b = static_cast<int64_t>(static_cast<double>(off) * inv_step);
+      b -= b * step_us > off;
+      b += (b + 1) * step_us <= off;
+      Buckets& a = acc[line];
+      ++a.count[b];
+      a.errors[b] += r.error;
+      a.elapsed_sum[b] += r.elapsed_us();
+    }
+    return true;
+  }));
+
+  const double step_s = static_cast<double>(step_us) / 1e6;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (size_t l = 0; l < acc.size(); ++l) {
+    std::vector<double>& v = out.lines[l].values;
+    v.resize(buckets);
+    const Buckets& a = acc[l];
+    for (size_t b = 0; b < buckets; ++b) {
+      auto c = static_cast<double>(a.count[b]);
+      switch (metric) {
+        case Metric::kTps:
+          v[b] = c / step_s;
+          break;
+        case Metric::kCount:
+          v[b] = c;
+          break;
+        case Metric::kErrors:
+          v[b] = static_cast<double>(a.errors[b]);
+          break;
+        case Metric::kResponseTime:
+          v[b] = a.count[b] ? static_cast<double>(a.elapsed_sum[b]) / c / 1000.0 : nan;
+          break;
+        case Metric::kErrorRate:
+          v[b] = a.count[b] ? static_cast<double>(a.errors[b]) * 100.0 / c : nan;
+          break;
+      }
+    }
+  }
+  return out;
+}
+
+Result<std::vector<EndpointStats>> ComputeEndpoints(const store::Store& s, store::ProjectId p,
+                                                    const TxFilter& f) {
+  struct Acc {
+    std::string service, endpoint;
+    uint64_t count = 0, errors = 0, sql_count = 0;
+    int64_t el_sum = 0, el_max = std::numeric_limits<int64_t>::min(), sql_us = 0, ext_us = 0;
+    std::vector<int64_t> elapsed;
+  };
+  std::vector<Acc> groups;
+  // (service, endpoint) → group: a direct slot per endpoint id for the first
+  // service seen with it, a hash map for the (rare) others.
+  struct Slot {
+    uint32_t service = 0;
+    int32_t group = -1;
+  };
+  std::vector<Slot> by_endpoint;
+  std::unordered_map<uint64_t, uint32_t> spill;
+  TxFilter narrow = f;
+  narrow.fields = store::kFieldGroups | store::kFieldSummary;
+  Status st = s.Scan(p, narrow, ScanOrder::kAny, [&](std::span<const TxRow> rows) {
+    for (const TxRow& r : rows) {
+      if (r.endpoint_id >= by_endpoint.size()) by_endpoint.resize(r.endpoint_id + 1);
+      Slot& slot = by_endpoint[r.endpoint_id];
+      uint32_t g;
+      if (slot.group >= 0 && slot.service == r.service_id) {
+        g = static_cast<uint32_t>(slot.group);
+      } else {
+        bool fresh = slot.group < 0;
+        uint64_t key = static_cast<uint64_t>(r.service_id) << 32 | r.endpoint_id;
+        auto it = fresh ? spill.end() : spill.find(key);
+        if (it != spill.end()) {
+          g = it->second;
+        } else {
+          g = static_cast<uint32_t>(groups.size());
+          Acc& a = groups.emplace_back();
+          a.service = r.service;
+          a.endpoint = r.endpoint;
+          if (fresh) {
+            slot = {r.service_id, static_cast<int32_t>(g)};
+          } else {
+            spill.emplace(key, g);
+          }
+        }
+      }
+      Acc& a = groups[g];
+      int64_t el = r.elapsed_us();
+      ++a.count;
+      a.errors += r.error;
+      a.el_sum += el;
+      a.el_max = std::max(a.el_max, el);
+      a.sql_count += r.summary.sql_count;
+      a.sql_us += r.summary.sql_us;
+      a.ext_us += r.summary.external_us;
+      a.elapsed.push_back(el);
+    }
+    return true;
+  });
+  if (!st.ok()) return st.Annotate("computing endpoint statistics");
+
+  std::vector<EndpointStats> out;
+  out.reserve(groups.size());
+  for (Acc& a : groups) {
+    EndpointStats e;
+    e.service = std::move(a.service);
+    e.endpoint = std::move(a.endpoint);
+    e.count = a.count;
+    e.errors = a.errors;
+    auto n = static_cast<double>(a.count);
+    e.avg_ms = static_cast<double>(a.el_sum) / n / 1000.0;
+    e.max_ms = static_cast<double>(a.el_max) / 1000.0;
+    // Exact nearest-rank percentiles; each nth_element starts where the
+    // previous, smaller percentile left its partition.
+    size_t n50 = static_cast<size_t>(std::ceil(0.5 * n - 1e-9));
+    e.p50_ms = static_cast<double>(Percentile(a.elapsed, 0.50, 0)) / 1000.0;
+    size_t n95 = static_cast<size_t>(std::ceil(0.95 * n - 1e-9));
+    e.p95_ms = static_cast<double>(Percentile(a.elapsed, 0.95, n50)) / 1000.0;
+    e.p99_ms = static_cast<double>(Percentile(a.elapsed, 0.99, n95)) / 1000.0;
+    e.avg_sql_count = static_cast<double>(a.sql_count) / n;
+    e.avg_sql_ms = static_cast<double>(a.sql_us) / n / 1000.0;
+    e.avg_external_ms = static_cast<double>(a.ext_us) / n / 1000.0;
+    out.push_back(std::move(e));
+    a.elapsed = {};
+  }
+  std::sort(out.begin(), out.end(), [](const EndpointStats& a, const EndpointStats& b) {
+    if (a.count != b.count) return a.count > b.count;
+    if (a.service != b.service) return a.service < b.service;
+    return a.endpoint < b.endpoint;
+  });
+  return out;
+}
+
+Result<std::vector<TraceTx>> GetTrace(const store::Store& s, store::ProjectId p,
+                                      const model::TraceId& trace) {
+  Result<std::vector<model::Transaction>> txs = s.GetTrace(p, trace);
+  if (!txs.ok()) return txs.status().Annotate("reading trace");
+  // Span id → the transaction holding it (its root span or one of its steps).
+  std::unordered_map<model::SpanId, model::TxId> holder;
+  for (const model::Transaction& tx : *txs) {
+    if (tx.span_id != 0) holder.emplace(tx.span_id, tx.id);
+    for (const model::Step& st : tx.steps) {
+      if (st.span_id != 0) holder.emplace(st.span_id, tx.id);
+    }
+  }
+  std::vector<TraceTx> out;
+  out.reserve(txs->size());
+  for (model::Transaction& tx : *txs) {
+    model::TxId parent = 0;
+    if (tx.parent_span_id != 0) {
+      auto it = holder.find(tx.parent_span_id);
+      if (it != holder.end() && it->second != tx.id) parent = it->second;
+    }
+    out.push_back({std::move(tx), parent});
+  }
+  return out;
+}
+
+}  // namespace loupe::query

@@ -1,0 +1,540 @@
+// Query semantics on a small hand-made data set with exact expected numbers.
+//
+// The data set (times in ms after T, a 10 s window [T, T+10 s) is queried):
+//
+//   id service instance endpoint      end_ms  elapsed  error sql sql_ms ext_ms user
+//    1 shop    shop-1   GET /a          1000       10     -    1     2      0 alice
+//    2 shop    shop-1   GET /a          2500       30     -    2     8      0 bob
+//    3 shop    shop-2   GET /b          2600      200     E    0     0    150 alice
+//    4 shop    shop-2   GET /a          5000       20     -    1     3      0 carol
+//    5 auth    auth-1   POST /login     5500        5     -    0     0      0 alice
+//    6 shop    shop-1   GET /b          9999      100     E    3    40     50 bob
+//    7 auth    auth-1   POST /login    12000       15     -    0     0      0 dave  (outside)
+#include "query/query.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace loupe::query {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+constexpr int64_t kMs = 1000;
+constexpr int64_t kT = 1'700'000'000'000'000;  // a multiple of 10 s
+constexpr store::ProjectId kP = 1;
+
+struct Row {
+  model::TxId id;
+  const char* service;
+  const char* instance;
+  const char* endpoint;
+  int64_t end_ms;
+  int64_t elapsed_ms;
+  bool error;
+  uint32_t sql;
+  int64_t sql_ms, ext_ms;
+  const char* user;
+};
+
+model::Transaction MakeTx(const Row& r) {
+  model::Transaction tx;
+  tx.id = r.id;
+  tx.trace_id[0] = static_cast<uint8_t>(r.id);
+  tx.trace_id[15] = 1;
+  tx.service = r.service;
+  tx.instance = r.instance;
+  tx.endpoint = r.endpoint;
+  tx.http_method = std::string(r.endpoint).substr(0, std::string(r.endpoint).find(' '));
+  tx.end_us = kT + r.end_ms * kMs;
+  tx.start_us = tx.end_us - r.elapsed_ms * kMs;
+  tx.error = r.error;
+  tx.status = r.error ? 500 : 200;
+  tx.error_type = r.error ? "HTTP 500" : "";
+  tx.summary.sql_count = r.sql;
+  tx.summary.sql_us = r.sql_ms * kMs;
+  tx.summary.external_count = r.ext_ms > 0;
+  tx.summary.external_us = r.ext_ms * kMs;
+  tx.user = r.user;
+  tx.client_ip = "10.0.0." + std::to_string(r.id);
+  return tx;
+}
+
+class QueryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Load({
+        {1, "shop", "shop-1", "GET /a", 1000, 10, false, 1, 2, 0, "alice"},
+        {2, "shop", "shop-1", "GET /a", 2500, 30, false, 2, 8, 0, "bob"},
+        {3, "shop", "shop-2", "GET /b", 2600, 200, true, 0, 0, 150, "alice"},
+        {4, "shop", "shop-2", "GET /a", 5000, 20, false, 1, 3, 0, "carol"},
+        {5, "auth", "auth-1", "POST /login", 5500, 5, false, 0, 0, 0, "alice"},
+        {6, "shop", "shop-1", "GET /b", 9999, 100, true, 3, 40, 50, "bob"},
+        {7, "auth", "auth-1", "POST /login", 12000, 15, false, 0, 0, 0, "dave"},
+    });
+    window_.from_us = kT;
+    window_.to_us = kT + 10'000 * kMs;
+  }
+
+  void Load(const std::vector<Row>& rows) {
+    store::WriteBatch b;
+    // Arrival order differs from end order on purpose.
+    for (auto it = rows.rbegin(); it != rows.rend(); ++it) b.transactions.push_back(MakeTx(*it));
+    ASSERT_TRUE(store_->Append(kP, std::move(b)).ok());
+  }
+
+  static std::vector<model::TxId> Ids(const TxList& l) {
+    std::vector<model::TxId> ids;
+    for (const TxListRow& r : l.rows) ids.push_back(r.id);
+    return ids;
+  }
+
+  // "[0.5, 1, null]" — %g numbers, NaN as null (as the API renders them).
+  static std::string Fmt(const std::vector<double>& v) {
+    std::string s = "[";
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (i) s += ", ";
+      char buf[32];
+      if (std::isnan(v[i])) {
+        s += "null";
+      } else {
+        std::snprintf(buf, sizeof buf, "%.6g", v[i]);
+        s += buf;
+      }
+    }
+    return s + "]";
+  }
+
+  // Non-empty cells as "x,y=count/errors", in index order.
+  static std::string Cells(const XViewBins& b) {
+    std::string s;
+    for (size_t i = 0; i < b.count.size(); ++i) {
+      if (b.count[i] == 0) continue;
+      if (!s.empty()) s += " ";
+      s += std::to_string(i / b.y_bins) + "," + std::to_string(i % b.y_bins) + "=" +
+           std::to_string(b.count[i]) + "/" + std::to_string(b.errors[i]);
+    }
+    return s;
+  }
+
+  std::unique_ptr<store::Store> store_ = store::NewMemStore();
+  store::TxFilter window_;
+};
+
+// ---- transactions ----
+
+TEST_F(QueryTest, NewestFirstWithLimitIsTruncated) {
+  Result<TxList> l = ListTransactions(*store_, kP, window_, 3, TxSort::kNewest);
+  ASSERT_TRUE(l.ok());
+  EXPECT_THAT(Ids(*l), ElementsAre(6, 5, 4));
+  EXPECT_TRUE(l->truncated);
+
+  l = ListTransactions(*store_, kP, window_, 6, TxSort::kNewest);
+  EXPECT_THAT(Ids(*l), ElementsAre(6, 5, 4, 3, 2, 1));
+  EXPECT_FALSE(l->truncated);
+}
+
+TEST_F(QueryTest, ListRowsCarryEveryListField) {
+  Result<TxList> l = ListTransactions(*store_, kP, window_, 1, TxSort::kNewest);
+  ASSERT_TRUE(l.ok());
+  ASSERT_EQ(l->rows.size(), 1u);
+  const TxListRow& r = l->rows[0];
+  EXPECT_EQ(r.id, 6u);
+  EXPECT_EQ(r.service, "shop");
+  EXPECT_EQ(r.instance, "shop-1");
+  EXPECT_EQ(r.endpoint, "GET /b");
+  EXPECT_EQ(r.http_method, "GET");
+  EXPECT_EQ(r.user, "bob");
+  EXPECT_EQ(r.client_ip, "10.0.0.6");
+  EXPECT_EQ(r.error_type, "HTTP 500");
+  EXPECT_EQ(r.start_us, kT + 9899 * kMs);
+  EXPECT_EQ(r.end_us, kT + 9999 * kMs);
+  EXPECT_EQ(r.status, 500);
+  EXPECT_TRUE(r.error);
+  EXPECT_EQ(r.summary.sql_count, 3u);
+  EXPECT_EQ(r.summary.sql_us, 40 * kMs);
+  EXPECT_EQ(r.summary.external_us, 50 * kMs);
+}
+
+TEST_F(QueryTest, SlowestSqlAndExternalSorts) {
+  Result<TxList> l = ListTransactions(*store_, kP, window_, 3, TxSort::kSlowest);
+  ASSERT_TRUE(l.ok());
+  EXPECT_THAT(Ids(*l), ElementsAre(3, 6, 2));
+  EXPECT_TRUE(l->truncated);
+
+  l = ListTransactions(*store_, kP, window_, 3, TxSort::kSqlTime);
+  EXPECT_THAT(Ids(*l), ElementsAre(6, 2, 4));
+
+  // Ties (external 0 ms for 1, 2, 4, 5) go to the newest.
+  l = ListTransactions(*store_, kP, window_, 4, TxSort::kExternalTime);
+  EXPECT_THAT(Ids(*l), ElementsAre(3, 6, 5, 4));
+
+  l = ListTransactions(*store_, kP, window_, 100, TxSort::kSlowest);
+  EXPECT_THAT(Ids(*l), ElementsAre(3, 6, 2, 4, 1, 5));
+  EXPECT_FALSE(l->truncated);
+
+  l = ListTransactions(*store_, kP, window_, 0, TxSort::kSlowest);
+  EXPECT_THAT(Ids(*l), IsEmpty());
+  EXPECT_TRUE(l->truncated);
+}
+
+TEST_F(QueryTest, ListFiltersPassThrough) {
+  store::TxFilter f = window_;
+  f.errors_only = true;
+  EXPECT_THAT(Ids(*ListTransactions(*store_, kP, f, 10, TxSort::kNewest)), ElementsAre(6, 3));
+  f = window_;
+  f.user = "alice";
+  f.min_elapsed_us = 10 * kMs;
+  EXPECT_THAT(Ids(*ListTransactions(*store_, kP, f, 10, TxSort::kSlowest)), ElementsAre(3, 1));
+  f = {};  // no window: id 7 too
+  EXPECT_THAT(Ids(*ListTransactions(*store_, kP, f, 2, TxSort::kNewest)), ElementsAre(7, 6));
+}
+
+// ---- X-View ----
+
+TEST_F(QueryTest, XViewExactPointsInEndOrder) {
+  XViewOptions o;
+  o.max_points = 6;
+  Result<XView> x = ComputeXView(*store_, kP, window_, o);
+  ASSERT_TRUE(x.ok());
+  EXPECT_FALSE(x->binned);
+  EXPECT_EQ(x->total, 6u);
+  EXPECT_THAT(x->points.id, ElementsAre(1, 2, 3, 4, 5, 6));
+  EXPECT_THAT(x->points.end_us, ElementsAre(kT + 1000 * kMs, kT + 2500 * kMs, kT + 2600 * kMs,
+                                            kT + 5000 * kMs, kT + 5500 * kMs, kT + 9999 * kMs));
+  EXPECT_THAT(x->points.elapsed_us,
+              ElementsAre(10 * kMs, 30 * kMs, 200 * kMs, 20 * kMs, 5 * kMs, 100 * kMs));
+  EXPECT_THAT(x->points.error, ElementsAre(0, 0, 1, 0, 0, 1));
+}
+
+TEST_F(QueryTest, XViewBinsPastMaxPoints) {
+  // 10 x bins of 1 s; 4 y bins log-scaled over [5 ms, 200 ms] with lower
+  // edges 5, 12.57, 31.62, 79.53 ms.
+  XViewOptions o;
+  o.max_points = 5;
+  o.x_bins = 10;
+  o.y_bins = 4;
+  Result<XView> x = ComputeXView(*store_, kP, window_, o);
+  ASSERT_TRUE(x.ok());
+  ASSERT_TRUE(x->binned);
+  EXPECT_EQ(x->total, 6u);
+  EXPECT_THAT(x->points.id, IsEmpty());
+  const XViewBins& b = x->bins;
+  EXPECT_EQ(b.from_us, kT);
+  EXPECT_EQ(b.to_us, kT + 10'000 * kMs);
+  EXPECT_EQ(b.x_bins, 10);
+  EXPECT_EQ(b.y_bins, 4);
+  EXPECT_DOUBLE_EQ(b.y_min_ms, 5);
+  EXPECT_DOUBLE_EQ(b.y_max_ms, 200);
+  ASSERT_EQ(b.count.size(), 40u);
+  EXPECT_EQ(Cells(b), "1,0=1/0 2,1=1/0 2,3=1/1 5,0=1/0 5,1=1/0 9,3=1/1");
+}
+
+TEST_F(QueryTest, XViewOpenRangeUsesTheDataRange) {
+  XViewOptions o;
+  o.max_points = 0;
+  o.x_bins = 11;
+  o.y_bins = 1;
+  Result<XView> x = ComputeXView(*store_, kP, {}, o);
+  ASSERT_TRUE(x.ok());
+  ASSERT_TRUE(x->binned);
+  EXPECT_EQ(x->total, 7u);
+  EXPECT_EQ(x->bins.from_us, kT + 1000 * kMs);
+  EXPECT_EQ(x->bins.to_us, kT + 12000 * kMs + 1);
+  // 11 bins of 1 s (+1 µs / 11) from T+1 s: ends 1, 2.5, 2.6, 5, 5.5, 9.999, 12 s.
+  EXPECT_EQ(Cells(x->bins), "0,0=1/0 1,0=2/1 3,0=1/0 4,0=1/0 8,0=1/1 10,0=1/0");
+}
+
+TEST_F(QueryTest, XViewYRangeHasAFloorOfAtenthOfAMillisecond) {
+  Load({{20, "fast", "f-1", "GET /ping", 3000, 0, false, 0, 0, 0, ""}});
+  XViewOptions o;
+  o.max_points = 1;
+  o.y_bins = 10;
+  Result<XView> x = ComputeXView(*store_, kP, window_, o);
+  ASSERT_TRUE(x.ok());
+  EXPECT_DOUBLE_EQ(x->bins.y_min_ms, 0.1);
+  EXPECT_DOUBLE_EQ(x->bins.y_max_ms, 200);
+}
+
+TEST(QueryXView, BinsMatchTheDirectFormulaOnRandomData) {
+  // x = floor((end - from) * x_bins / (to - from)),
+  // y = floor(y_bins * log(v / y_min) / log(y_max / y_min)) clamped to the grid;
+  // points within 1e-9 (relative) of a y edge are skipped: rounding may go either way.
+  std::mt19937_64 rng(3);
+  for (int round = 0; round < 4; ++round) {
+    std::unique_ptr<store::Store> s = store::NewMemStore();
+    const int64_t from = kT + 777, to = from + 3'600'000'001LL + round * 12345;
+    const int x_bins = 600 + round * 7, y_bins = std::array<int, 4>{100, 61, 5000, 7}[round];
+    std::lognormal_distribution<double> el(std::log(30'000.0), 1.5);
+    store::WriteBatch b;
+    std::vector<std::pair<int64_t, int64_t>> rows;  // end, elapsed
+    for (int i = 0; i < 20'000; ++i) {
+      int64_t end = from + static_cast<int64_t>(rng() % static_cast<uint64_t>(to - from));
+      auto e = static_cast<int64_t>(el(rng)) + (i % 50 == 0 ? 0 : 1);
+      model::Transaction tx;
+      tx.id = static_cast<model::TxId>(i + 1);
+      tx.end_us = end;
+      tx.start_us = end - e;
+      tx.error = i % 7 == 0;
+      b.transactions.push_back(tx);
+      rows.emplace_back(end, e);
+    }
+    ASSERT_TRUE(s->Append(kP, std::move(b)).ok());
+    store::TxFilter f;
+    f.from_us = from;
+    f.to_us = to;
+    XViewOptions o;
+    o.max_points = 1000;
+    o.x_bins = x_bins;
+    o.y_bins = y_bins;
+    Result<XView> x = ComputeXView(*s, kP, f, o);
+    ASSERT_TRUE(x.ok());
+    ASSERT_TRUE(x->binned);
+    const XViewBins& bins = x->bins;
+    std::vector<uint32_t> want(bins.count.size());
+    const double lmin = std::log(bins.y_min_ms * 1000),
+                 lspan = std::log(bins.y_max_ms * 1000) - lmin;
+    uint64_t skipped = 0, total = 0;
+    for (auto [end, e] : rows) {
+      auto xi = static_cast<int>(static_cast<__int128>(end - from) * x_bins / (to - from));
+      double yf = e <= 0 ? -1 : (std::log(static_cast<double>(e)) - lmin) / lspan * y_bins;
+      if (std::abs(yf - std::round(yf)) < 1e-9 * y_bins) {
+        ++skipped;
+        continue;
+      }
+      int yi = std::clamp(static_cast<int>(std::floor(yf)), 0, y_bins - 1);
+      ++want[static_cast<size_t>(xi) * y_bins + yi];
+      ++total;
+    }
+    // Compare cell by cell after removing the skipped points' freedom: every
+    // cell may exceed the direct count by at most the skipped points.
+    uint64_t diff = 0, got_total = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+      ASSERT_GE(bins.count[i], want[i]) << "cell " << i;
+      diff += bins.count[i] - want[i];
+      got_total += bins.count[i];
+    }
+    EXPECT_EQ(diff, skipped);
+    EXPECT_EQ(got_total, 20'000u);
+    EXPECT_LE(skipped, 5u);
+  }
+}
+
+TEST_F(QueryTest, XViewRejectsEmptyGrids) {
+  XViewOptions o;
+  o.x_bins = 0;
+  EXPECT_EQ(ComputeXView(*store_, kP, window_, o).status().code(), Status::Code::kInvalidArgument);
+}
+
+// ---- series ----
+
+TEST_F(QueryTest, SeriesMetricsInTwoSecondBuckets) {
+  // Buckets [0,2) [2,4) [4,6) [6,8) [8,10) s hold ids {1} {2,3} {4,5} {} {6}.
+  store::TxFilter f = window_;
+  f.from_us = kT + 500 * kMs;  // aligned down to T
+  auto series = [&](Metric m) {
+    Result<Series> s = ComputeSeries(*store_, kP, f, m, 2'000 * kMs, GroupBy::kNone);
+    EXPECT_TRUE(s.ok());
+    EXPECT_EQ(s->from_us, kT);
+    EXPECT_EQ(s->step_us, 2'000 * kMs);
+    EXPECT_EQ(s->buckets, 5u);
+    EXPECT_EQ(s->lines.size(), 1u);
+    EXPECT_EQ(s->lines[0].key, "");
+    return Fmt(s->lines[0].values);
+  };
+  EXPECT_EQ(series(Metric::kTps), "[0.5, 1, 1, 0, 0.5]");
+  EXPECT_EQ(series(Metric::kCount), "[1, 2, 2, 0, 1]");
+  EXPECT_EQ(series(Metric::kErrors), "[0, 1, 0, 0, 1]");
+  EXPECT_EQ(series(Metric::kResponseTime), "[10, 115, 12.5, null, 100]");
+  EXPECT_EQ(series(Metric::kErrorRate), "[0, 50, 0, null, 100]");
+}
+
+TEST_F(QueryTest, SeriesBucketCountRoundsUp) {
+  store::TxFilter f = window_;
+  f.to_us = kT + 10'001 * kMs;
+  Result<Series> s = ComputeSeries(*store_, kP, f, Metric::kCount, 2'000 * kMs, GroupBy::kNone);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->buckets, 6u);
+  EXPECT_EQ(Fmt(s->lines[0].values), "[1, 2, 2, 0, 1, 0]");
+}
+
+TEST_F(QueryTest, SeriesGroupedFoldsTheRestIntoOther) {
+  Result<Series> s =
+      ComputeSeries(*store_, kP, window_, Metric::kCount, 5'000 * kMs, GroupBy::kService, 1);
+  ASSERT_TRUE(s.ok());
+  ASSERT_EQ(s->lines.size(), 2u);
+  EXPECT_EQ(s->lines[0].key, "shop");
+  EXPECT_EQ(Fmt(s->lines[0].values), "[3, 2]");
+  EXPECT_EQ(s->lines[1].key, "(other)");
+  EXPECT_EQ(Fmt(s->lines[1].values), "[0, 1]");
+
+  s = ComputeSeries(*store_, kP, window_, Metric::kCount, 5'000 * kMs, GroupBy::kInstance);
+  ASSERT_TRUE(s.ok());
+  std::vector<std::string> keys;
+  for (const SeriesLine& l : s->lines) keys.push_back(l.key + " " + Fmt(l.values));
+  // By total count, then name; no (other) when everything fits.
+  EXPECT_THAT(keys, ElementsAre("shop-1 [2, 1]", "shop-2 [1, 1]", "auth-1 [0, 1]"));
+}
+
+TEST_F(QueryTest, SeriesOtherResponseTimeIsTheWeightedMean) {
+  // GET /a (3 calls) is the top line; (other) = GET /b {200, 100} + POST /login {5}.
+  Result<Series> s = ComputeSeries(*store_, kP, window_, Metric::kResponseTime, 10'000 * kMs,
+                                   GroupBy::kEndpoint, 1);
+  ASSERT_TRUE(s.ok());
+  ASSERT_EQ(s->lines.size(), 2u);
+  EXPECT_EQ(s->lines[0].key, "GET /a");
+  EXPECT_EQ(Fmt(s->lines[0].values), "[20]");
+  EXPECT_EQ(s->lines[1].key, "(other)");
+  EXPECT_EQ(Fmt(s->lines[1].values), "[101.667]");  // (200+100+5)/3, not (150+5)/2
+}
+
+TEST_F(QueryTest, SeriesOpenRangeUsesTheDataRange) {
+  Result<Series> s = ComputeSeries(*store_, kP, {}, Metric::kCount, 4'000 * kMs, GroupBy::kNone);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->from_us, kT);  // first end T+1 s, aligned down to 4 s
+  EXPECT_EQ(Fmt(s->lines[0].values), "[3, 2, 1, 1]");
+
+  Result<Series> none = ComputeSeries(*store_, 99, {}, Metric::kCount, 4'000 * kMs, GroupBy::kNone);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->buckets, 0u);
+}
+
+TEST_F(QueryTest, SeriesRejectsBadSteps) {
+  EXPECT_EQ(ComputeSeries(*store_, kP, window_, Metric::kTps, 0, GroupBy::kNone).status().code(),
+            Status::Code::kInvalidArgument);
+  store::TxFilter year = window_;
+  year.to_us = kT + 366LL * 86400 * 1'000'000;
+  EXPECT_EQ(ComputeSeries(*store_, kP, year, Metric::kTps, 1, GroupBy::kNone).status().code(),
+            Status::Code::kInvalidArgument);
+}
+
+// ---- endpoints ----
+
+TEST_F(QueryTest, EndpointStatistics) {
+  Result<std::vector<EndpointStats>> e = ComputeEndpoints(*store_, kP, window_);
+  ASSERT_TRUE(e.ok());
+  ASSERT_EQ(e->size(), 3u);
+  const EndpointStats& a = (*e)[0];  // ids 1, 2, 4 (two instances, one row)
+  EXPECT_EQ(a.service, "shop");
+  EXPECT_EQ(a.endpoint, "GET /a");
+  EXPECT_EQ(a.count, 3u);
+  EXPECT_EQ(a.errors, 0u);
+  EXPECT_DOUBLE_EQ(a.avg_ms, 20);
+  EXPECT_DOUBLE_EQ(a.max_ms, 30);
+  EXPECT_DOUBLE_EQ(a.p50_ms, 20);
+  EXPECT_DOUBLE_EQ(a.p95_ms, 30);
+  EXPECT_DOUBLE_EQ(a.p99_ms, 30);
+  EXPECT_DOUBLE_EQ(a.avg_sql_count, 4.0 / 3);
+  EXPECT_DOUBLE_EQ(a.avg_sql_ms, 13.0 / 3);
+  EXPECT_DOUBLE_EQ(a.avg_external_ms, 0);
+
+  const EndpointStats& b = (*e)[1];  // ids 3, 6
+  EXPECT_EQ(b.endpoint, "GET /b");
+  EXPECT_EQ(b.count, 2u);
+  EXPECT_EQ(b.errors, 2u);
+  EXPECT_DOUBLE_EQ(b.avg_ms, 150);
+  EXPECT_DOUBLE_EQ(b.max_ms, 200);
+  EXPECT_DOUBLE_EQ(b.p50_ms, 100);
+  EXPECT_DOUBLE_EQ(b.p95_ms, 200);
+  EXPECT_DOUBLE_EQ(b.avg_sql_count, 1.5);
+  EXPECT_DOUBLE_EQ(b.avg_sql_ms, 20);
+  EXPECT_DOUBLE_EQ(b.avg_external_ms, 100);
+
+  const EndpointStats& c = (*e)[2];
+  EXPECT_EQ(c.service, "auth");
+  EXPECT_EQ(c.endpoint, "POST /login");
+  EXPECT_EQ(c.count, 1u);
+  EXPECT_DOUBLE_EQ(c.p50_ms, 5);
+  EXPECT_DOUBLE_EQ(c.p99_ms, 5);
+}
+
+TEST(QueryEndpoints, PercentilesAreExactNearestRank) {
+  std::unique_ptr<store::Store> s = store::NewMemStore();
+  store::WriteBatch b;
+  for (int i = 1; i <= 200; ++i) {  // elapsed 1..200 ms, shuffled by a stride
+    int v = (i * 73) % 200 + 1;
+    model::Transaction tx;
+    tx.id = static_cast<model::TxId>(i);
+    tx.service = "svc";
+    tx.endpoint = "GET /x";
+    tx.end_us = kT + i * kMs;
+    tx.start_us = tx.end_us - v * kMs;
+    b.transactions.push_back(tx);
+  }
+  // The same endpoint name in another service is another row.
+  model::Transaction other;
+  other.id = 1000;
+  other.service = "svc2";
+  other.endpoint = "GET /x";
+  other.end_us = kT;
+  other.start_us = kT - 7 * kMs;
+  b.transactions.push_back(other);
+  ASSERT_TRUE(s->Append(kP, std::move(b)).ok());
+
+  Result<std::vector<EndpointStats>> e = ComputeEndpoints(*s, kP, {});
+  ASSERT_TRUE(e.ok());
+  ASSERT_EQ(e->size(), 2u);
+  EXPECT_EQ((*e)[0].count, 200u);
+  EXPECT_DOUBLE_EQ((*e)[0].p50_ms, 100);
+  EXPECT_DOUBLE_EQ((*e)[0].p95_ms, 190);
+  EXPECT_DOUBLE_EQ((*e)[0].p99_ms, 198);
+  EXPECT_DOUBLE_EQ((*e)[0].max_ms, 200);
+  EXPECT_DOUBLE_EQ((*e)[0].avg_ms, 100.5);
+  EXPECT_EQ((*e)[1].service, "svc2");
+  EXPECT_DOUBLE_EQ((*e)[1].p95_ms, 7);
+}
+
+// ---- traces ----
+
+TEST(QueryTrace, ParentIsTheTransactionHoldingTheParentSpan) {
+  std::unique_ptr<store::Store> s = store::NewMemStore();
+  model::TraceId trace{};
+  trace[0] = 0xee;
+  auto tx = [&](model::TxId id, model::SpanId span, model::SpanId parent, int64_t start_ms) {
+    model::Transaction t;
+    t.id = id;
+    t.trace_id = trace;
+    t.span_id = span;
+    t.parent_span_id = parent;
+    t.start_us = kT + start_ms * kMs;
+    t.end_us = t.start_us + 10 * kMs;
+    return t;
+  };
+  model::Transaction front = tx(1, 0xa1, 0, 0);
+  model::Step call;
+  call.span_id = 0xa2;
+  call.kind = model::StepKind::kExternal;
+  front.steps.push_back(call);
+  model::Transaction api = tx(2, 0xb1, 0xa2, 1);    // called from front's step
+  model::Transaction db = tx(3, 0xc1, 0xb1, 2);     // child of api's root span
+  model::Transaction lost = tx(4, 0xd1, 0x999, 3);  // caller not stored
+  store::WriteBatch b;
+  b.transactions = {lost, db, api, front};
+  ASSERT_TRUE(s->Append(kP, std::move(b)).ok());
+
+  Result<std::vector<TraceTx>> t = GetTrace(*s, kP, trace);
+  ASSERT_TRUE(t.ok());
+  ASSERT_EQ(t->size(), 4u);
+  std::vector<std::pair<model::TxId, model::TxId>> links;
+  for (const TraceTx& x : *t) links.emplace_back(x.tx.id, x.parent_tx);
+  EXPECT_THAT(links, ElementsAre(std::pair<model::TxId, model::TxId>{1, 0},
+                                 std::pair<model::TxId, model::TxId>{2, 1},
+                                 std::pair<model::TxId, model::TxId>{3, 2},
+                                 std::pair<model::TxId, model::TxId>{4, 0}));
+  EXPECT_EQ((*t)[0].tx.steps.size(), 1u);
+
+  Result<std::vector<TraceTx>> none = GetTrace(*s, kP, model::TraceId{});
+  ASSERT_TRUE(none.ok());
+  EXPECT_THAT(*none, IsEmpty());
+}
+
+}  // namespace
+}  // namespace loupe::query
