@@ -1,0 +1,278 @@
+// Embedded engine benchmarks: ingest throughput, WAL group commit, bytes per
+// transaction on disk, and the read budgets over one hour at 1,000 TPS
+// (3.6 M transactions of SyntheticWorkload: 3 services, 12 instances, 60
+// endpoints, log-normal elapsed, ~6 steps each).
+//
+// Budgets (issue 3): X-View over one hour ≤ 50 ms; transaction by id ≤ 10 ms;
+// scatter columns ≤ 6 B/tx; ≤ 40 B per span overall.
+//
+// Run: store_append_benchmark --benchmark_repetitions=3
+// --benchmark_report_aggregates_only=true. LOUPE_BENCH_DIR picks the data
+// directory (default /tmp). Building the hour takes about a minute and
+// happens once, before the first benchmark that needs it.
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "store/embedded/embedded_store.h"
+#include "store/embedded/synthetic_workload.h"
+#include "store/embedded/wal.h"
+
+namespace loupe::store {
+namespace {
+
+constexpr int64_t kT0 = 1'699'999'200'000'000;  // µs, an hour boundary
+constexpr int64_t kHourUs = 3'600'000'000;
+
+std::string BenchDir(const std::string& name) {
+  const char* base = std::getenv("LOUPE_BENCH_DIR");
+  std::string dir = std::string(base ? base : "/tmp") + "/loupe_bench_" + name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+uint64_t DirBytes(const std::string& dir, const std::string& ext) {
+  uint64_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().extension() == ext) n += e.file_size();
+  }
+  return n;
+}
+
+// Appends batches of 100 transactions; reports transactions/s and, after a
+// final Flush, the bytes per transaction on disk.
+void BM_EmbeddedAppend(benchmark::State& state) {
+  const std::string dir = BenchDir("append");
+  EmbeddedOptions o;
+  o.dir = dir;
+  auto store = EmbeddedStore::Open(o);
+  if (!store.ok()) {
+    state.SkipWithError(store.status().ToString().c_str());
+    return;
+  }
+  SyntheticWorkload w({}, kT0);
+  std::vector<WriteBatch> batches(200);
+  for (auto& b : batches) {
+    for (int i = 0; i < 100; ++i) b.transactions.push_back(w.Next());
+  }
+  size_t next = 0;
+  uint64_t txs = 0, spans = 0;
+  for (auto _ : state) {
+    if (next == batches.size()) {
+      state.PauseTiming();
+      for (auto& b : batches) {
+        for (auto& tx : b.transactions) tx = w.Next();
+      }
+      next = 0;
+      state.ResumeTiming();
+    }
+    for (const auto& tx : batches[next].transactions) spans += 1 + tx.steps.size();
+    Status s = (*store)->Append(1, batches[next]);  // copies: a real batch is consumed
+    if (!s.ok()) state.SkipWithError(s.ToString().c_str());
+    txs += 100;
+    ++next;
+  }
+  Status s = (*store)->Flush();
+  if (!s.ok()) state.SkipWithError(s.ToString().c_str());
+  const uint64_t bytes = DirBytes(dir, ".seg");
+  state.SetItemsProcessed(static_cast<int64_t>(txs));
+  state.counters["disk_B_per_tx"] = static_cast<double>(bytes) / static_cast<double>(txs);
+  state.counters["disk_B_per_span"] = static_cast<double>(bytes) / static_cast<double>(spans);
+  (*store)->Close();
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_EmbeddedAppend)->Unit(benchmark::kMicrosecond);
+
+// Group commit: each thread appends 1 KiB records with fsync; reports
+// records/s and records per fsync.
+void BM_WalAppendDurable(benchmark::State& state) {
+  static std::unique_ptr<Wal> wal;
+  static std::string dir;
+  if (state.thread_index() == 0) {
+    dir = BenchDir("wal");
+    WalOptions o;
+    o.dir = dir;
+    o.commit_delay_us = state.range(0);
+    auto w = Wal::Open(o);
+    if (!w.ok()) std::abort();
+    wal = std::move(*w);
+  }
+  const std::string record(1024, 'r');
+  for (auto _ : state) {
+    auto pos = wal->Append(record);
+    if (!pos.ok()) state.SkipWithError(pos.status().ToString().c_str());
+  }
+  state.SetItemsProcessed(state.iterations());
+  if (state.thread_index() == 0) {
+    WalStats st = wal->stats();
+    state.counters["records_per_fsync"] =
+        static_cast<double>(st.records) / static_cast<double>(std::max<uint64_t>(1, st.commits));
+    wal.reset();
+    std::filesystem::remove_all(dir);
+  }
+}
+BENCHMARK(BM_WalAppendDurable)->Arg(0)->Threads(1)->Threads(8)->Threads(32)->UseRealTime();
+BENCHMARK(BM_WalAppendDurable)->Arg(1000)->Threads(32)->UseRealTime();
+
+// One hour at 1,000 TPS, flushed to segments, shared by the read benchmarks.
+struct Hour {
+  std::string dir;
+  std::unique_ptr<EmbeddedStore> store;
+  std::vector<model::TxId> ids;
+};
+
+Hour* BuildHour(size_t memtable_mb, Compression columns) {
+  auto* h = new Hour;
+  h->dir = BenchDir("hour_" + std::to_string(memtable_mb) + "_" + CompressionName(columns));
+  EmbeddedOptions o;
+  o.dir = h->dir;
+  o.memtable_bytes = memtable_mb << 20;
+  o.segment.column_compression = columns;
+  auto store = EmbeddedStore::Open(o);
+  if (!store.ok()) std::abort();
+  h->store = std::move(*store);
+  SyntheticWorkload::Options wo;
+  wo.tps = 1000;
+  SyntheticWorkload w(wo, kT0);
+  const auto t0 = std::chrono::steady_clock::now();
+  uint64_t spans = 0;
+  while (true) {
+    WriteBatch b;
+    for (int i = 0; i < 500; ++i) {
+      model::Transaction tx = w.Next();
+      if (tx.end_us >= kT0 + kHourUs) break;
+      spans += 1 + tx.steps.size();
+      if (h->ids.size() % 97 == 0 || h->ids.size() < 1000) h->ids.push_back(tx.id);
+      b.transactions.push_back(std::move(tx));
+    }
+    if (b.transactions.empty()) break;
+    const bool last = b.transactions.size() < 500;
+    if (!h->store->Append(1, std::move(b)).ok()) std::abort();
+    if (last) break;
+  }
+  if (!h->store->Flush().ok()) std::abort();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const StoreStats st = h->store->Stats();
+  const EmbeddedStats es = h->store->embedded_stats();
+  std::fprintf(
+      stderr,
+      "hour (memtable %zu MiB, columns %s): %llu tx, %.2f spans/tx, %llu segments, "
+      "%.1f B/tx, %.1f B/span on disk, built in %.1f s\n",
+      memtable_mb, CompressionName(columns), static_cast<unsigned long long>(st.transactions),
+      static_cast<double>(spans) / st.transactions, static_cast<unsigned long long>(es.segments),
+      static_cast<double>(es.segment_bytes) / st.transactions,
+      static_cast<double>(es.segment_bytes) / spans, secs);
+  return h;
+}
+
+Hour& HourFor(int variant) {
+  static Hour* hours[3] = {};
+  if (hours[variant] == nullptr) {
+    switch (variant) {
+      case 0:
+        hours[0] = BuildHour(64, Compression::kZstd);
+        break;
+      case 1:
+        hours[1] = BuildHour(1024, Compression::kZstd);
+        break;
+      default:
+        hours[2] = BuildHour(1024, Compression::kLz4);
+        break;
+    }
+  }
+  return *hours[variant];
+}
+
+// X-View: every transaction of the hour with the fields the scatter draws
+// (end, elapsed, error: TxFilter::fields = 0), or with all fields.
+void BM_XViewHour(benchmark::State& state) {
+  Hour& h = HourFor(static_cast<int>(state.range(0)));
+  const ScanOrder order = state.range(1) ? ScanOrder::kNewestFirst : ScanOrder::kAny;
+  TxFilter f;
+  f.from_us = kT0;
+  f.to_us = kT0 + kHourUs;
+  f.fields = state.range(2) ? uint32_t{kFieldAll} : 0u;
+  uint64_t rows = 0;
+  for (auto _ : state) {
+    int64_t sum = 0;
+    rows = 0;
+    Status s = h.store->Scan(1, f, order, [&](std::span<const TxRow> batch) {
+      for (const TxRow& r : batch) sum += r.end_us + r.elapsed_us();
+      rows += batch.size();
+      return true;
+    });
+    if (!s.ok()) state.SkipWithError(s.ToString().c_str());
+    benchmark::DoNotOptimize(sum);
+  }
+  state.counters["rows"] = static_cast<double>(rows);
+}
+// Args: {variant (0: 64 MiB memtable, 1: 1 GiB memtable, 2: 1 GiB + lz4
+// columns), newest-first, all fields}
+BENCHMARK(BM_XViewHour)
+    ->Args({0, 0, 0})
+    ->Args({0, 1, 0})
+    ->Args({0, 0, 1})
+    ->Args({1, 0, 0})
+    ->Args({1, 1, 0})
+    ->Args({1, 0, 1})
+    ->Args({2, 0, 0})
+    ->Args({2, 0, 1})
+    ->Unit(benchmark::kMillisecond);
+
+// Last 5 minutes, newest first, stop after 100 rows (the transaction list).
+void BM_RecentList(benchmark::State& state) {
+  Hour& h = HourFor(static_cast<int>(state.range(0)));
+  TxFilter f;
+  f.from_us = kT0 + kHourUs - 300'000'000;
+  f.to_us = kT0 + kHourUs;
+  for (auto _ : state) {
+    size_t n = 0;
+    Status s = h.store->Scan(1, f, ScanOrder::kNewestFirst, [&](std::span<const TxRow> batch) {
+      n += batch.size();
+      return n < 100;
+    });
+    if (!s.ok()) state.SkipWithError(s.ToString().c_str());
+  }
+}
+BENCHMARK(BM_RecentList)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
+// Transaction by id, with its profile.
+void BM_GetById(benchmark::State& state) {
+  Hour& h = HourFor(static_cast<int>(state.range(0)));
+  std::mt19937_64 rng(1);
+  for (auto _ : state) {
+    auto tx = h.store->Get(1, h.ids[rng() % h.ids.size()]);
+    if (!tx.ok()) state.SkipWithError(tx.status().ToString().c_str());
+    benchmark::DoNotOptimize(tx);
+  }
+}
+BENCHMARK(BM_GetById)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
+// Append of a transaction already stored: the dedup path (Bloom + binary search).
+void BM_AppendDuplicate(benchmark::State& state) {
+  Hour& h = HourFor(static_cast<int>(state.range(0)));
+  std::mt19937_64 rng(2);
+  for (auto _ : state) {
+    WriteBatch b;
+    model::Transaction tx;
+    tx.id = h.ids[rng() % h.ids.size()];
+    tx.end_us = kT0 + 1;
+    b.transactions.push_back(std::move(tx));
+    if (!h.store->Append(1, std::move(b)).ok()) state.SkipWithError("append");
+  }
+}
+BENCHMARK(BM_AppendDuplicate)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+}  // namespace loupe::store
+
+BENCHMARK_MAIN();

@@ -1,0 +1,660 @@
+// The embedded engine (embedded_store.h): open, append, flush, instances.
+// Reads are in embedded_store_read.cc; shared structures in
+// embedded_store_internal.h.
+#include "store/embedded/embedded_store.h"
+
+#include <chrono>
+#include <cstring>
+
+#include "common/logging.h"
+#include "store/embedded/coding.h"
+#include "store/embedded/crc32c.h"
+#include "store/embedded/embedded_store_internal.h"
+#include "store/embedded/profile_codec.h"
+
+namespace loupe::store {
+namespace embedded_internal {
+namespace {
+
+constexpr char kInstancesFile[] = "INSTANCES";
+constexpr char kLockFile[] = "LOCK";
+constexpr uint32_t kInstancesVersion = 1;
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// Steps of `late` not already in `seen` (span id 0 is never a duplicate);
+// adds the kept span ids to `seen`.
+std::vector<model::Step> FreshSteps(std::vector<model::Step>& late,
+                                    std::vector<model::SpanId>* seen) {
+  std::sort(seen->begin(), seen->end());
+  std::vector<model::Step> fresh;
+  for (model::Step& s : late) {
+    if (s.span_id != 0) {
+      auto it = std::lower_bound(seen->begin(), seen->end(), s.span_id);
+      if (it != seen->end() && *it == s.span_id) continue;
+      seen->insert(it, s.span_id);
+    }
+    fresh.push_back(std::move(s));
+  }
+  return fresh;
+}
+
+}  // namespace
+
+uint32_t Dict::Intern(std::string_view s) {
+  auto it = index_.find(s);
+  if (it != index_.end()) return it->second;
+  const std::string& stored = strings_.emplace_back(s);
+  auto id = static_cast<uint32_t>(views_.size());
+  views_.push_back(stored);
+  index_.emplace(stored, id);
+  return id;
+}
+
+const std::vector<uint32_t>& MemTable::SortedOrder() const {
+  std::lock_guard<std::mutex> lock(order_mu);
+  if (order.size() != rows.size()) {
+    order.resize(rows.size());
+    for (uint32_t i = 0; i < rows.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [this](uint32_t a, uint32_t b) { return rows[a].end_us < rows[b].end_us; });
+  }
+  return order;
+}
+
+void AddSummary(model::Summary* s, const model::Summary& d) noexcept {
+  s->sql_count += d.sql_count;
+  s->sql_us += d.sql_us;
+  s->fetch_count += d.fetch_count;
+  s->fetch_us += d.fetch_us;
+  s->external_count += d.external_count;
+  s->external_us += d.external_us;
+}
+
+void ApplyLate(const Partition& part, model::Transaction* tx) {
+  if (part.late.empty()) return;
+  auto it = part.late.find(tx->id);
+  if (it == part.late.end()) return;
+  AddSummary(&tx->summary, it->second.delta);
+  for (const std::string& blob : it->second.blobs) DecodeSteps(blob, 0, &tx->steps);
+  std::stable_sort(
+      tx->steps.begin(), tx->steps.end(),
+      [](const model::Step& a, const model::Step& b) { return a.start_us < b.start_us; });
+}
+
+SegmentedStore::SegmentedStore(const EmbeddedOptions& options)
+    : options_(options), env_(options.env) {}
+
+SegmentedStore::~SegmentedStore() { Close(); }
+
+int64_t SegmentedStore::PartitionKey(int64_t end_us) const noexcept {
+  int64_t q = end_us / options_.partition_us;
+  if (end_us % options_.partition_us < 0) --q;
+  return q;
+}
+
+Project* SegmentedStore::FindProject(ProjectId id) const {
+  std::shared_lock<std::shared_mutex> lock(projects_mu_);
+  auto it = projects_.find(id);
+  return it == projects_.end() ? nullptr : it->second.get();
+}
+
+Project* SegmentedStore::GetOrCreateProject(ProjectId id) {
+  if (Project* p = FindProject(id)) return p;
+  std::unique_lock<std::shared_mutex> lock(projects_mu_);
+  auto& p = projects_[id];
+  if (!p) p = std::make_unique<Project>(id);
+  return p.get();
+}
+
+Status SegmentedStore::OpenFiles() {
+  const std::string& dir = options_.dir;
+  LOUPE_RETURN_IF_ERROR(env_->CreateDir(dir));
+  auto lock = env_->LockFile(dir + "/" + kLockFile);
+  if (!lock.ok()) return lock.status();
+  lock_ = std::move(*lock);
+
+  auto names = env_->GetChildren(dir);
+  if (!names.ok()) return names.status();
+  struct Found {
+    uint64_t seq;
+    uint32_t project;
+    int64_t partition;
+    std::string name;
+  };
+  std::vector<Found> found;
+  for (const std::string& name : *names) {
+    if (EndsWith(name, ".tmp")) {
+      env_->DeleteFile(dir + "/" + name);  // an interrupted flush; its data is in memory or the log
+      continue;
+    }
+    Found f;
+    if (ParseSegmentFileName(name, &f.project, &f.partition, &f.seq)) {
+      f.name = name;
+      found.push_back(std::move(f));
+    }
+  }
+  std::sort(found.begin(), found.end(),
+            [](const Found& a, const Found& b) { return a.seq < b.seq; });
+  for (const Found& f : found) {
+    next_seq_ = std::max(next_seq_, f.seq + 1);
+    const std::string path = dir + "/" + f.name;
+    auto seg = Segment::Open(env_, path);
+    if (seg.ok() && ((*seg)->project() != f.project || (*seg)->partition() != f.partition)) {
+      seg = Status::Corruption(path + ": project/partition differ from the file name");
+    }
+    if (!seg.ok()) {
+      if (seg.status().code() != Status::Code::kCorruption) {
+        return seg.status().Annotate("opening segment " + path);
+      }
+      LogError("skipping damaged segment: " + seg.status().ToString());
+      corrupt_segments_.fetch_add(1);
+      continue;
+    }
+    std::shared_ptr<const Segment> s = std::move(*seg);
+    Project* p = GetOrCreateProject(f.project);
+    std::unique_lock<RwMutex> plock(p->mu);
+    Partition& part = p->PartitionFor(f.partition);
+    SegmentRef ref;
+    ref.seg = s;
+    for (int c = 0; c < kNumDictColumns; ++c) {
+      ref.to_global[c].reserve(s->dict(c).size());
+      for (const std::string& str : s->dict(c)) ref.to_global[c].push_back(p->dicts[c].Intern(str));
+    }
+    for (const LateRecord& l : s->late()) {
+      LateEntry& e = part.late[l.tx];
+      AddSummary(&e.delta, l.delta);
+      e.blobs.push_back(l.blob);
+    }
+    part.segments.push_back(std::move(ref));
+    txs_.fetch_add(s->rows());
+    steps_.fetch_add(s->steps());
+    segments_.fetch_add(1);
+    segment_bytes_.fetch_add(s->file_size());
+  }
+  LOUPE_RETURN_IF_ERROR(LoadInstances());
+  if (options_.background_flush) flusher_ = std::thread([this] { FlushLoop(); });
+  return Status::OK();
+}
+
+// ---- Append ----
+
+Status SegmentedStore::Append(ProjectId project, WriteBatch batch) {
+  std::shared_lock<std::shared_mutex> close_lock(close_mu_);
+  if (closed_) return Status::Unavailable("store is closed");
+  if (batch.empty()) return Status::OK();
+  MaybeStall();
+  Project* p = GetOrCreateProject(project);
+  {
+    std::unique_lock<RwMutex> lock(p->mu);
+    for (model::Transaction& tx : batch.transactions) AppendRow(p, tx);
+    for (LateSteps& late : batch.late_steps) MergeLate(p, late);
+  }
+  if (options_.background_flush &&
+      mem_bytes_.load(std::memory_order_relaxed) > options_.memtable_bytes) {
+    bg_cv_.notify_one();
+  }
+  return Status::OK();
+}
+
+void SegmentedStore::MaybeStall() {
+  if (!options_.background_flush) return;
+  const uint64_t limit =
+      options_.memtable_bytes * static_cast<uint64_t>(std::max(1, options_.stall_factor));
+  if (mem_bytes_.load(std::memory_order_relaxed) <= limit) return;
+  std::unique_lock<std::mutex> lock(bg_mu_);
+  bg_cv_.notify_one();
+  // Bounded: a flush that keeps failing must not block ingest forever.
+  for (int i = 0; i < 100 && !stop_ && mem_bytes_.load() > limit; ++i) {
+    stall_cv_.wait_for(lock, std::chrono::milliseconds(100));
+  }
+}
+
+bool SegmentedStore::FindInSegments(const Project& p, TxId id, const Partition** part,
+                                    const SegmentRef** ref, uint32_t* row) const {
+  for (auto it = p.parts.rbegin(); it != p.parts.rend(); ++it) {
+    for (const SegmentRef& r : it->second.segments) {
+      Result<bool> found = r.seg->FindId(id, row);
+      if (!found.ok()) {
+        if (r.seg->FirstDamageReport()) {
+          corrupt_chunks_.fetch_add(1, std::memory_order_relaxed);
+          LogError("id lookups skip a damaged segment: " + found.status().ToString());
+        }
+        continue;
+      }
+      if (*found) {
+        *part = &it->second;
+        *ref = &r;
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+void SegmentedStore::AppendRow(Project* p, model::Transaction& tx) {
+  if (p->mem_index.count(tx.id) != 0) {
+    dups_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const Partition* seg_part;
+  const SegmentRef* seg_ref;
+  uint32_t seg_row;
+  if (FindInSegments(*p, tx.id, &seg_part, &seg_ref, &seg_row)) {
+    dups_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const int64_t key = PartitionKey(tx.end_us);
+  Partition& part = p->PartitionFor(key);
+  if (!part.mem) part.mem = std::make_shared<MemTable>();
+  MemRow row;
+  row.id = tx.id;
+  row.trace = tx.trace_id;
+  row.start_us = tx.start_us;
+  row.end_us = tx.end_us;
+  row.status = tx.status;
+  row.error = tx.error;
+  row.dict[kDictService] = p->dicts[kDictService].Intern(tx.service);
+  row.dict[kDictInstance] = p->dicts[kDictInstance].Intern(tx.instance);
+  row.dict[kDictEndpoint] = p->dicts[kDictEndpoint].Intern(tx.endpoint);
+  row.dict[kDictUser] = p->dicts[kDictUser].Intern(tx.user);
+  row.dict[kDictClientIp] = p->dicts[kDictClientIp].Intern(tx.client_ip);
+  row.dict[kDictMethod] = p->dicts[kDictMethod].Intern(tx.http_method);
+  row.dict[kDictErrorType] = p->dicts[kDictErrorType].Intern(tx.error_type);
+  row.summary = tx.summary;
+  row.steps = static_cast<uint32_t>(tx.steps.size());
+  EncodeProfile(tx, &row.profile);
+  row.profile.shrink_to_fit();
+  const size_t bytes = row.bytes();
+  MemTable& mem = *part.mem;
+  mem.rows.push_back(std::move(row));
+  mem.bytes += bytes;
+  p->mem_index[tx.id] = MemLoc{key, &mem, static_cast<uint32_t>(mem.rows.size() - 1)};
+  mem_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  mem_rows_.fetch_add(1, std::memory_order_relaxed);
+  txs_.fetch_add(1, std::memory_order_relaxed);
+  steps_.fetch_add(tx.steps.size(), std::memory_order_relaxed);
+}
+
+void SegmentedStore::MergeLate(Project* p, LateSteps& late) {
+  if (late.steps.empty()) return;
+  std::vector<model::SpanId> seen;
+  Partition* part = nullptr;
+  auto it = p->mem_index.find(late.tx);
+  if (it != p->mem_index.end()) {
+    part = &p->PartitionFor(it->second.part);
+    const MemRow& base = it->second.table->rows[it->second.row];
+    if (it->second.table == part->mem.get()) {
+      // Still mutable: merge into the row itself.
+      MemRow& row = part->mem->rows[it->second.row];
+      model::Transaction tx;
+      tx.start_us = row.start_us;
+      DecodeProfile(row.profile, &tx);
+      for (const model::Step& s : tx.steps) {
+        if (s.span_id != 0) seen.push_back(s.span_id);
+      }
+      std::vector<model::Step> fresh = FreshSteps(late.steps, &seen);
+      if (fresh.empty()) return;
+      const size_t merged = fresh.size();
+      row.summary.Add(fresh);
+      row.steps += static_cast<uint32_t>(merged);
+      for (model::Step& s : fresh) tx.steps.push_back(std::move(s));
+      std::stable_sort(
+          tx.steps.begin(), tx.steps.end(),
+          [](const model::Step& a, const model::Step& b) { return a.start_us < b.start_us; });
+      const size_t old_bytes = row.bytes();
+      row.profile.clear();
+      EncodeProfile(tx, &row.profile);
+      if (row.bytes() > old_bytes) {
+        part->mem->bytes += row.bytes() - old_bytes;
+        mem_bytes_.fetch_add(row.bytes() - old_bytes, std::memory_order_relaxed);
+      }
+      merged_.fetch_add(merged, std::memory_order_relaxed);
+      steps_.fetch_add(merged, std::memory_order_relaxed);
+      return;
+    }
+    ProfileSpanIds(base.profile, &seen);
+  } else {
+    const Partition* seg_part;
+    const SegmentRef* ref;
+    uint32_t row;
+    if (!FindInSegments(*p, late.tx, &seg_part, &ref, &row)) {
+      orphaned_.fetch_add(late.steps.size(), std::memory_order_relaxed);
+      return;
+    }
+    std::string blob;
+    Status s = ref->seg->ReadProfile(row, &blob);
+    if (!s.ok() || !ProfileSpanIds(blob, &seen)) {
+      // The stored profile is unreadable: keep the steps rather than lose them.
+      corrupt_chunks_.fetch_add(1, std::memory_order_relaxed);
+      LogError("late steps: reading stored profile: " + s.ToString());
+    }
+    part = &p->PartitionFor(seg_part->key);
+  }
+  auto entry = part->late.find(late.tx);
+  if (entry != part->late.end()) {
+    std::vector<model::Step> known;
+    for (const std::string& b : entry->second.blobs) DecodeSteps(b, 0, &known);
+    for (const model::Step& s : known) {
+      if (s.span_id != 0) seen.push_back(s.span_id);
+    }
+  }
+  std::vector<model::Step> fresh = FreshSteps(late.steps, &seen);
+  if (fresh.empty()) return;
+  LateRecord rec;
+  rec.tx = late.tx;
+  rec.delta.Add(fresh);
+  rec.steps = static_cast<uint32_t>(fresh.size());
+  EncodeSteps(fresh, 0, &rec.blob);
+  LateEntry& e = part->late[late.tx];
+  AddSummary(&e.delta, rec.delta);
+  e.blobs.push_back(rec.blob);
+  mem_bytes_.fetch_add(rec.blob.size() + sizeof(LateRecord), std::memory_order_relaxed);
+  part->late_pending.push_back(std::move(rec));
+  merged_.fetch_add(fresh.size(), std::memory_order_relaxed);
+  steps_.fetch_add(fresh.size(), std::memory_order_relaxed);
+}
+
+// ---- Flush ----
+
+Status SegmentedStore::Flush() { return FlushAll(); }
+
+Status SegmentedStore::FlushAll() {
+  std::lock_guard<std::mutex> flush_lock(flush_mu_);
+  std::vector<Project*> projects;
+  {
+    std::shared_lock<std::shared_mutex> lock(projects_mu_);
+    for (const auto& [id, p] : projects_) projects.push_back(p.get());
+  }
+  Status first_error;
+  for (Project* p : projects) {
+    struct Job {
+      int64_t key;
+      std::vector<std::shared_ptr<MemTable>> tables;
+      std::vector<LateRecord> late;
+      std::vector<std::string> dicts[kNumDictColumns];
+      std::vector<uint32_t> to_global[kNumDictColumns];
+      std::vector<SegmentRow> rows;
+      size_t bytes = 0;
+    };
+    std::vector<Job> jobs;
+    {
+      // Freeze: the partition's memtable becomes immutable and the segment
+      // is built from it without the lock; reads keep seeing it meanwhile.
+      std::unique_lock<RwMutex> lock(p->mu);
+      for (auto& [key, part] : p->parts) {
+        if (part.mem && !part.mem->rows.empty()) part.imm.push_back(std::move(part.mem));
+        part.mem.reset();
+        if (part.imm.empty() && part.late_pending.empty()) continue;
+        Job& j = jobs.emplace_back();
+        j.key = key;
+        j.tables = part.imm;
+        j.late = std::move(part.late_pending);
+        part.late_pending.clear();
+        std::unordered_map<uint32_t, uint32_t> local[kNumDictColumns];
+        for (int c = 0; c < kNumDictColumns; ++c) {
+          j.dicts[c].emplace_back();
+          j.to_global[c].push_back(0);
+          local[c].emplace(0, 0);
+        }
+        for (const auto& t : j.tables) {
+          j.bytes += t->bytes;
+          for (const MemRow& r : t->rows) {
+            SegmentRow& sr = j.rows.emplace_back();
+            sr.id = r.id;
+            sr.trace = r.trace;
+            sr.start_us = r.start_us;
+            sr.end_us = r.end_us;
+            sr.status = r.status;
+            sr.error = r.error;
+            sr.summary = r.summary;
+            sr.steps = r.steps;
+            sr.profile = r.profile;
+            for (int c = 0; c < kNumDictColumns; ++c) {
+              auto [slot, added] =
+                  local[c].emplace(r.dict[c], static_cast<uint32_t>(j.dicts[c].size()));
+              if (added) {
+                j.dicts[c].emplace_back(p->dicts[c].Get(r.dict[c]));
+                j.to_global[c].push_back(r.dict[c]);
+              }
+              sr.dict[c] = slot->second;
+            }
+          }
+        }
+        for (const LateRecord& l : j.late) j.bytes += l.blob.size() + sizeof(LateRecord);
+      }
+    }
+    for (Job& j : jobs) {
+      const uint64_t seq = next_seq_++;
+      const std::string path = options_.dir + "/" + SegmentFileName(p->id, j.key, seq);
+      Status s = WriteSegment(env_, path, options_.segment, p->id, j.key, j.dicts, &j.rows, j.late);
+      std::shared_ptr<const Segment> seg;
+      if (s.ok()) {
+        auto opened = Segment::Open(env_, path);
+        if (opened.ok()) {
+          seg = std::move(*opened);
+        } else {
+          s = opened.status();
+        }
+      }
+      std::unique_lock<RwMutex> lock(p->mu);
+      Partition& part = p->PartitionFor(j.key);
+      if (!s.ok()) {
+        // Keep everything in memory; the next flush retries.
+        failed_flushes_.fetch_add(1);
+        LogError("flush: " + s.ToString());
+        if (first_error.ok()) first_error = s;
+        part.late_pending.insert(part.late_pending.begin(), std::make_move_iterator(j.late.begin()),
+                                 std::make_move_iterator(j.late.end()));
+        continue;
+      }
+      SegmentRef ref;
+      ref.seg = seg;
+      for (int c = 0; c < kNumDictColumns; ++c) ref.to_global[c] = std::move(j.to_global[c]);
+      part.segments.push_back(std::move(ref));
+      uint64_t rows = 0;
+      for (const auto& t : j.tables) {
+        rows += t->rows.size();
+        for (const MemRow& r : t->rows) {
+          auto it = p->mem_index.find(r.id);
+          if (it != p->mem_index.end() && it->second.table == t.get()) p->mem_index.erase(it);
+        }
+        part.imm.erase(std::remove(part.imm.begin(), part.imm.end(), t), part.imm.end());
+      }
+      mem_bytes_.fetch_sub(std::min<uint64_t>(j.bytes, mem_bytes_.load()));
+      mem_rows_.fetch_sub(rows);
+      segments_.fetch_add(1);
+      segment_bytes_.fetch_add(seg->file_size());
+      flushes_.fetch_add(1);
+    }
+  }
+  if (instances_changed_.exchange(false)) {
+    Status s = WriteInstances();
+    if (!s.ok()) {
+      instances_changed_.store(true);
+      if (first_error.ok()) first_error = s;
+    }
+  }
+  return first_error;
+}
+
+void SegmentedStore::FlushLoop() {
+  std::unique_lock<std::mutex> lock(bg_mu_);
+  while (!stop_) {
+    bg_cv_.wait_for(lock, std::chrono::seconds(1),
+                    [this] { return stop_ || mem_bytes_.load() > options_.memtable_bytes; });
+    if (stop_) break;
+    if (mem_bytes_.load() <= options_.memtable_bytes) continue;
+    lock.unlock();
+    Status s = FlushAll();
+    lock.lock();
+    stall_cv_.notify_all();
+    if (!s.ok()) bg_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; });
+  }
+}
+
+// ---- Instances ----
+
+Status SegmentedStore::PutInstance(ProjectId project, const InstanceInfo& info) {
+  std::shared_lock<std::shared_mutex> close_lock(close_mu_);
+  if (closed_) return Status::Unavailable("store is closed");
+  Project* p = GetOrCreateProject(project);
+  std::unique_lock<RwMutex> lock(p->mu);
+  instances_changed_.store(true);
+  auto [it, inserted] = p->instances.try_emplace({info.service, info.instance}, info);
+  if (inserted) return Status::OK();
+  InstanceInfo& cur = it->second;
+  if (!info.host.empty()) cur.host = info.host;
+  if (!info.kind.empty()) cur.kind = info.kind;
+  if (!info.sdk.empty()) cur.sdk = info.sdk;
+  if (info.first_seen_us != 0 &&
+      (cur.first_seen_us == 0 || info.first_seen_us < cur.first_seen_us)) {
+    cur.first_seen_us = info.first_seen_us;
+  }
+  cur.last_seen_us = std::max(cur.last_seen_us, info.last_seen_us);
+  return Status::OK();
+}
+
+Result<std::vector<InstanceInfo>> SegmentedStore::ListInstances(ProjectId project) const {
+  std::vector<InstanceInfo> out;
+  const Project* p = FindProject(project);
+  if (p == nullptr) return out;
+  std::shared_lock<RwMutex> lock(p->mu);
+  for (const auto& [key, info] : p->instances) out.push_back(info);
+  return out;
+}
+
+// INSTANCES: fixed32 version, varint count, per instance: varint project,
+// strings service, instance, host, kind, sdk, zigzag first/last seen; then a
+// masked CRC32C of everything before it (docs/format/segment.md).
+Status SegmentedStore::WriteInstances() {
+  std::string out;
+  PutFixed32(&out, kInstancesVersion);
+  std::vector<std::pair<ProjectId, InstanceInfo>> all;
+  {
+    std::shared_lock<std::shared_mutex> lock(projects_mu_);
+    for (const auto& [id, p] : projects_) {
+      std::shared_lock<RwMutex> plock(p->mu);
+      for (const auto& [key, info] : p->instances) all.emplace_back(id, info);
+    }
+  }
+  PutVarint(&out, all.size());
+  for (const auto& [id, info] : all) {
+    PutVarint(&out, id);
+    PutString(&out, info.service);
+    PutString(&out, info.instance);
+    PutString(&out, info.host);
+    PutString(&out, info.kind);
+    PutString(&out, info.sdk);
+    PutZigZag(&out, info.first_seen_us);
+    PutZigZag(&out, info.last_seen_us);
+  }
+  PutFixed32(&out, crc32c::Mask(crc32c::Value(out)));
+  return WriteFileAtomically(env_, options_.dir + "/" + kInstancesFile, out)
+      .Annotate("writing instance list");
+}
+
+Status SegmentedStore::LoadInstances() {
+  const std::string path = options_.dir + "/" + kInstancesFile;
+  if (!env_->FileExists(path)) return Status::OK();
+  auto data = ReadFileToString(env_, path);
+  if (!data.ok()) return data.status();
+  const std::string& s = *data;
+  if (s.size() < 8 || crc32c::Unmask(DecodeFixed32(s.data() + s.size() - 4)) !=
+                          crc32c::Value(s.data(), s.size() - 4)) {
+    // The list is rebuilt as agents report again; losing it is not fatal.
+    LogError(path + ": checksum mismatch; instance list starts empty");
+    corrupt_segments_.fetch_add(1);
+    return Status::OK();
+  }
+  Decoder d(std::string_view(s.data(), s.size() - 4));
+  if (d.Fixed32() != kInstancesVersion) return Status::Corruption(path + ": unsupported version");
+  uint64_t n = d.Varint();
+  for (uint64_t i = 0; i < n && d.ok(); ++i) {
+    auto id = static_cast<ProjectId>(d.Varint());
+    InstanceInfo info;
+    info.service = d.String();
+    info.instance = d.String();
+    info.host = d.String();
+    info.kind = d.String();
+    info.sdk = d.String();
+    info.first_seen_us = d.ZigZag();
+    info.last_seen_us = d.ZigZag();
+    if (!d.ok()) break;
+    Project* p = GetOrCreateProject(id);
+    std::unique_lock<RwMutex> lock(p->mu);
+    p->instances[{info.service, info.instance}] = info;
+  }
+  if (!d.ok()) return Status::Corruption(path + ": malformed");
+  return Status::OK();
+}
+
+// ---- Stats, Close ----
+
+StoreStats SegmentedStore::Stats() const {
+  StoreStats s;
+  s.transactions = txs_.load();
+  s.steps = steps_.load();
+  s.duplicates_skipped = dups_.load();
+  s.late_steps_merged = merged_.load();
+  s.late_steps_orphaned = orphaned_.load();
+  s.bytes = segment_bytes_.load() + mem_bytes_.load();
+  return s;
+}
+
+EmbeddedStats SegmentedStore::embedded_stats() const {
+  EmbeddedStats s;
+  s.segments = segments_.load();
+  s.segment_bytes = segment_bytes_.load();
+  s.memtable_bytes = mem_bytes_.load();
+  s.memtable_rows = mem_rows_.load();
+  s.flushes = flushes_.load();
+  s.failed_flushes = failed_flushes_.load();
+  s.corrupt_segments = corrupt_segments_.load();
+  s.corrupt_chunks = corrupt_chunks_.load();
+  return s;
+}
+
+Status SegmentedStore::Close() {
+  std::unique_lock<std::shared_mutex> close_lock(close_mu_);
+  if (closed_) return Status::OK();
+  closed_ = true;
+  {
+    std::lock_guard<std::mutex> lock(bg_mu_);
+    stop_ = true;
+  }
+  bg_cv_.notify_all();
+  stall_cv_.notify_all();
+  if (flusher_.joinable()) flusher_.join();
+  Status s = FlushAll();
+  if (lock_) {
+    Status u = env_->UnlockFile(std::move(lock_));
+    if (s.ok()) s = u;
+  }
+  return s;
+}
+
+}  // namespace embedded_internal
+
+Result<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Open(const EmbeddedOptions& options) {
+  if (options.dir.empty()) return Status::InvalidArgument("EmbeddedOptions.dir is empty");
+  if (options.partition_us <= 0) return Status::InvalidArgument("partition_us must be positive");
+  if (options.env == nullptr) return Status::InvalidArgument("EmbeddedOptions.env is null");
+  auto store = std::make_unique<embedded_internal::SegmentedStore>(options);
+  Status s = store->OpenFiles();
+  if (!s.ok()) {
+    store->Close();
+    return s.Annotate("opening embedded store in " + options.dir);
+  }
+  return std::unique_ptr<EmbeddedStore>(std::move(store));
+}
+
+Result<std::unique_ptr<Store>> NewEmbeddedStore(const EmbeddedOptions& options) {
+  auto store = EmbeddedStore::Open(options);
+  if (!store.ok()) return store.status();
+  return std::unique_ptr<Store>(std::move(*store));
+}
+
+}  // namespace loupe::store

@@ -1,0 +1,97 @@
+// The embedded storage engine: store::Store over a data directory of
+// time-partitioned columnar segment files (docs/format/segment.md).
+//
+// Layout. Per project, transactions are partitioned by end time
+// (floor(end_us / partition_us), default one hour). A partition has a
+// memtable (rows in memory, profiles encoded) and a list of immutable
+// segments. When the memtables of all projects together exceed
+// memtable_bytes, a background thread writes each partition's memtable to a
+// new segment; Flush() does the same synchronously.
+//
+// Durability. Append makes a batch visible, not durable: durability comes
+// from the ingest log that sits before the assembler
+// (docs/design/storage.md). Flush() makes everything appended so far durable
+// in segments; Close() calls it. After a crash, data appended since the last
+// Flush is gone from the store and must be replayed from the ingest log
+// (Append is idempotent, so replaying what already reached a segment is
+// harmless).
+//
+// Idempotence and late steps. Append skips a transaction whose id is in a
+// memtable or any segment of the project (Bloom filter, then binary search
+// over the segment's sorted ids). Late steps of a transaction still in the
+// mutable memtable are merged into its profile; of a flushed (or flushing)
+// transaction they are de-duplicated by span id against what is stored and
+// kept as "late records" of the transaction's partition, written to the
+// partition's next segment and merged at read time (Get/GetTrace append the
+// steps and re-sort by start; Scan adds their summary counts).
+//
+// Corruption. A segment whose trailer, meta block, dictionaries or late
+// steps fail their checksums is skipped at open (logged, counted in
+// EmbeddedStats::corrupt_segments); the rest of the store opens. A damaged
+// row group or profile block is found when read: Scan delivers every
+// readable row, skips the group and then returns kCorruption naming the
+// file; Get of a row in a damaged group or block returns kCorruption.
+//
+// Thread-safety: all methods may be called concurrently.
+#ifndef LOUPE_STORE_EMBEDDED_EMBEDDED_STORE_H_
+#define LOUPE_STORE_EMBEDDED_EMBEDDED_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/env.h"
+#include "common/status.h"
+#include "store/embedded/segment.h"
+#include "store/store.h"
+
+namespace loupe::store {
+
+struct EmbeddedOptions {
+  std::string dir;            // data directory; created if missing
+  Env* env = Env::Default();  // not owned; must outlive the store
+  // Width of a time partition (by transaction end time). Fixed for a data
+  // directory's lifetime: segments record their partition number.
+  int64_t partition_us = 3'600'000'000;
+  // Flush memtables when their total encoded size passes this.
+  size_t memtable_bytes = 64 << 20;
+  // Append blocks while memtables exceed this multiple of memtable_bytes
+  // (the background flush has fallen behind).
+  int stall_factor = 3;
+  // Flush in a background thread when memtable_bytes is reached. false:
+  // only Flush()/Close() write segments (tests).
+  bool background_flush = true;
+  SegmentOptions segment;
+};
+
+struct EmbeddedStats {
+  uint64_t segments = 0;
+  uint64_t segment_bytes = 0;  // on disk
+  uint64_t memtable_bytes = 0;
+  uint64_t memtable_rows = 0;
+  uint64_t flushes = 0;
+  uint64_t failed_flushes = 0;
+  uint64_t corrupt_segments = 0;  // skipped at open
+  uint64_t corrupt_chunks = 0;    // damaged groups/blocks met by reads
+};
+
+class EmbeddedStore : public Store {
+ public:
+  // Opens (or creates) the store in options.dir, taking a lock on
+  // dir/LOCK: a second open of the same directory fails with kUnavailable
+  // until Close().
+  static Result<std::unique_ptr<EmbeddedStore>> Open(const EmbeddedOptions& options);
+
+  // Writes every memtable (and pending late steps) to segments and fsyncs
+  // them; also the instance list. On error the data stays in memory and a
+  // later Flush retries.
+  virtual Status Flush() = 0;
+
+  virtual EmbeddedStats embedded_stats() const = 0;
+};
+
+Result<std::unique_ptr<Store>> NewEmbeddedStore(const EmbeddedOptions& options);
+
+}  // namespace loupe::store
+
+#endif  // LOUPE_STORE_EMBEDDED_EMBEDDED_STORE_H_

@@ -1,0 +1,237 @@
+// Internal structures of the embedded engine, shared by embedded_store.cc
+// (open, append, flush) and embedded_store_read.cc (scan, get, trace).
+// Not part of any public contract.
+//
+// Locking: SegmentedStore::projects_mu_ guards the project map (projects
+// are never removed); Project::mu guards everything in a Project (Append,
+// memtable freeze and segment install exclusive; reads shared);
+// MemTable::order_mu guards the lazily built sort order. Lock order:
+// close_mu_ → flush_mu_ → projects_mu_ → Project::mu → MemTable::order_mu.
+#ifndef LOUPE_STORE_EMBEDDED_EMBEDDED_STORE_INTERNAL_H_
+#define LOUPE_STORE_EMBEDDED_EMBEDDED_STORE_INTERNAL_H_
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "store/embedded/embedded_store.h"
+#include "store/embedded/segment.h"
+
+namespace loupe::store::embedded_internal {
+
+using model::TxId;
+
+// A reader-writer lock fair to both sides: a thread that wants to write
+// takes the turnstile first, so readers arriving after it queue behind it,
+// and readers pass the turnstile one by one between writers. Plain
+// std::shared_mutex (glibc's rwlock) prefers readers: two threads scanning
+// back to back kept Append and segment installs waiting for minutes in the
+// concurrent conformance test; a writer-preferring rwlock starved the
+// scanners instead. REQUIRES: no thread takes it shared twice.
+class RwMutex {
+ public:
+  void lock() {
+    std::lock_guard<std::mutex> turn(turnstile_);
+    rw_.lock();
+  }
+  void unlock() { rw_.unlock(); }
+  void lock_shared() {
+    { std::lock_guard<std::mutex> turn(turnstile_); }
+    rw_.lock_shared();
+  }
+  void unlock_shared() { rw_.unlock_shared(); }
+
+ private:
+  std::mutex turnstile_;
+  std::shared_mutex rw_;
+};
+
+// String ↔ dense id per project and column; id 0 is "". Views stay valid
+// for the store's lifetime (deque of strings).
+class Dict {
+ public:
+  Dict() { Intern(""); }
+  uint32_t Intern(std::string_view s);
+  // The id of s, or -1 when never interned.
+  int64_t Find(std::string_view s) const {
+    auto it = index_.find(s);
+    return it == index_.end() ? -1 : it->second;
+  }
+  std::string_view Get(uint32_t id) const noexcept { return views_[id]; }
+  size_t size() const noexcept { return views_.size(); }
+
+ private:
+  std::deque<std::string> strings_;
+  std::vector<std::string_view> views_;
+  std::unordered_map<std::string_view, uint32_t> index_;
+};
+
+// A transaction in a memtable: list columns plus the encoded profile.
+struct MemRow {
+  TxId id = 0;
+  model::TraceId trace{};
+  int64_t start_us = 0, end_us = 0;
+  int32_t status = 0;
+  bool error = false;
+  uint32_t dict[kNumDictColumns] = {};  // project dictionary ids
+  model::Summary summary;
+  uint32_t steps = 0;
+  std::string profile;  // EncodeProfile blob
+
+  size_t bytes() const noexcept { return sizeof(MemRow) + profile.capacity(); }
+};
+
+// Rows of one partition in arrival order. Mutable while it is the
+// partition's `mem`; immutable once frozen for a flush.
+struct MemTable {
+  std::vector<MemRow> rows;
+  size_t bytes = 0;
+
+  // Row numbers by ascending end time, built lazily, cached until rows change.
+  const std::vector<uint32_t>& SortedOrder() const;
+
+  mutable std::mutex order_mu;
+  mutable std::vector<uint32_t> order;  // GUARDED_BY(order_mu)
+};
+
+// A segment and the map of its dictionaries' local ids to project ids.
+struct SegmentRef {
+  std::shared_ptr<const Segment> seg;
+  std::vector<uint32_t> to_global[kNumDictColumns];
+};
+
+// All late steps known for one flushed transaction of a partition.
+struct LateEntry {
+  model::Summary delta{0, 0, 0, 0, 0, 0, 0};
+  std::vector<std::string> blobs;  // EncodeSteps blobs, absolute times
+};
+
+struct Partition {
+  int64_t key = 0;
+  std::shared_ptr<MemTable> mem;               // receives appends; may be null
+  std::vector<std::shared_ptr<MemTable>> imm;  // frozen, being (or failed to be) flushed
+  std::vector<SegmentRef> segments;            // in write order
+  std::unordered_map<TxId, LateEntry> late;    // flushed and pending late steps
+  std::vector<LateRecord> late_pending;        // not yet in a segment
+};
+
+// Where a memtable row is.
+struct MemLoc {
+  int64_t part = 0;
+  const MemTable* table = nullptr;
+  uint32_t row = 0;
+};
+
+struct Project {
+  explicit Project(ProjectId i) : id(i) {}
+  const ProjectId id;
+  mutable RwMutex mu;
+  std::map<int64_t, Partition> parts;
+  std::unordered_map<TxId, MemLoc> mem_index;  // rows of mem and imm tables
+  Dict dicts[kNumDictColumns];
+  std::map<std::pair<std::string, std::string>, InstanceInfo> instances;
+
+  Partition& PartitionFor(int64_t key) {
+    Partition& p = parts[key];
+    p.key = key;
+    return p;
+  }
+  const Partition* FindPartition(int64_t key) const {
+    auto it = parts.find(key);
+    return it == parts.end() ? nullptr : &it->second;
+  }
+};
+
+void AddSummary(model::Summary* s, const model::Summary& delta) noexcept;
+
+// Late steps and summary of a partition applied to a transaction read from
+// an immutable memtable or a segment.
+void ApplyLate(const Partition& part, model::Transaction* tx);
+
+class SegmentedStore final : public EmbeddedStore {
+ public:
+  explicit SegmentedStore(const EmbeddedOptions& options);
+  ~SegmentedStore() override;
+
+  Status OpenFiles();
+
+  // Store
+  Status Append(ProjectId project, WriteBatch batch) override;
+  Status Scan(ProjectId project, const TxFilter& filter, ScanOrder order,
+              const RowVisitor& visit) const override;
+  Result<model::Transaction> Get(ProjectId project, model::TxId id) const override;
+  Result<std::vector<model::Transaction>> GetTrace(ProjectId project,
+                                                   const model::TraceId& trace) const override;
+  Status PutInstance(ProjectId project, const InstanceInfo& info) override;
+  Result<std::vector<InstanceInfo>> ListInstances(ProjectId project) const override;
+  StoreStats Stats() const override;
+  Status Close() override;
+
+  // EmbeddedStore
+  Status Flush() override;
+  EmbeddedStats embedded_stats() const override;
+
+ private:
+  int64_t PartitionKey(int64_t end_us) const noexcept;
+  Project* FindProject(ProjectId id) const;
+  Project* GetOrCreateProject(ProjectId id);
+
+  // REQUIRES: p->mu held exclusively.
+  void AppendRow(Project* p, model::Transaction& tx);
+  void MergeLate(Project* p, LateSteps& late);
+  // REQUIRES: p->mu held (shared or exclusive). Finds id in the segments.
+  bool FindInSegments(const Project& p, TxId id, const Partition** part, const SegmentRef** ref,
+                      uint32_t* row) const;
+
+  // Readers. REQUIRES: p.mu held.
+  model::Transaction TxFromMem(const Project& p, const Partition& part, const MemRow& r) const;
+  Status TxFromSegment(const Project& p, const Partition& part, const SegmentRef& ref, uint32_t row,
+                       model::Transaction* tx) const;
+
+  Status FlushAll();
+  Status WriteInstances();
+  Status LoadInstances();
+  void FlushLoop();
+  void MaybeStall();
+
+  const EmbeddedOptions options_;
+  Env* const env_;
+
+  std::shared_mutex close_mu_;  // Append/PutInstance shared, Close exclusive
+  bool closed_ = false;         // GUARDED_BY(close_mu_)
+  std::unique_ptr<FileLock> lock_;
+
+  mutable std::shared_mutex projects_mu_;
+  std::unordered_map<ProjectId, std::unique_ptr<Project>> projects_;  // GUARDED_BY(projects_mu_)
+
+  std::mutex flush_mu_;    // one flush at a time
+  uint64_t next_seq_ = 1;  // GUARDED_BY(flush_mu_)
+
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;     // wakes the flush thread
+  std::condition_variable stall_cv_;  // wakes stalled appenders after a flush
+  bool stop_ = false;                 // GUARDED_BY(bg_mu_)
+  std::thread flusher_;
+
+  std::atomic<uint64_t> mem_bytes_{0}, mem_rows_{0};
+  std::atomic<uint64_t> txs_{0}, steps_{0}, dups_{0}, merged_{0}, orphaned_{0};
+  std::atomic<uint64_t> segments_{0}, segment_bytes_{0}, flushes_{0}, failed_flushes_{0};
+  std::atomic<uint64_t> corrupt_segments_{0};
+  mutable std::atomic<uint64_t> corrupt_chunks_{0};
+  std::atomic<bool> instances_changed_{false};
+};
+
+}  // namespace loupe::store::embedded_internal
+
+#endif  // LOUPE_STORE_EMBEDDED_EMBEDDED_STORE_INTERNAL_H_

@@ -1,0 +1,544 @@
+// The embedded engine's reads (embedded_store.h): Scan, Get, GetTrace.
+//
+// A Scan walks the partitions that overlap the time range. Each partition
+// is a few sorted runs — the memtable (through its cached sort order), the
+// frozen memtables and the segments (rows sorted by end time, row groups
+// with min/max end time) — and every run becomes a RowSource that skips
+// what the filter excludes. kAny drains the sources one after another;
+// kNewestFirst merges them with a heap on end time, so a caller with a
+// limit stops after decoding only the newest groups.
+#include <algorithm>
+#include <limits>
+
+#include "common/logging.h"
+#include "store/embedded/embedded_store_internal.h"
+#include "store/embedded/profile_codec.h"
+
+namespace loupe::store::embedded_internal {
+namespace {
+
+// Rows per visitor call: 256 TxRows (~60 KB) stay in L2 while the visitor runs.
+constexpr size_t kBatchRows = 256;
+
+// The string filters of TxFilter, as dictionary columns.
+constexpr int kFilterColumns[] = {kDictService, kDictInstance, kDictEndpoint, kDictUser,
+                                  kDictClientIp};
+constexpr int kNumFilterColumns = 5;
+
+constexpr uint32_t DictBit(int c) { return ColumnBit(kColDictFirst + c); }
+
+struct CompiledFilter {
+  int64_t from = 0, to = 0, min_el = 0, max_el = 0;
+  bool errors_only = false;
+  int64_t want[kNumFilterColumns] = {-1, -1, -1, -1, -1};  // project ids; -1: any
+  uint32_t fields = kFieldAll;                             // TxFields the caller reads
+  uint32_t columns = kReadAll;  // segment columns to decode for them and the filter
+
+  // False when a string filter names a value never seen: nothing can match.
+  bool Compile(const Project& p, const TxFilter& f) {
+    from = f.from_us;
+    to = f.to_us;
+    min_el = f.min_elapsed_us <= 0 ? std::numeric_limits<int64_t>::min() : f.min_elapsed_us;
+    max_el = f.max_elapsed_us;
+    errors_only = f.errors_only;
+    fields = f.fields & kFieldAll;
+    // A projection decodes only what the caller reads: the X-View (no
+    // fields) needs 3 of 18 columns, about 7x less work over an hour
+    // (bench/store_append_benchmark.cc, BM_XViewHour).
+    columns = ColumnBit(kColEnd) | ColumnBit(kColElapsed) | ColumnBit(kColError) | kReadIds;
+    if (fields & kFieldTraceId) columns |= kReadTraces;
+    if (fields & kFieldStatus) columns |= ColumnBit(kColStatus) | DictBit(kDictErrorType);
+    if (fields & kFieldGroups) {
+      columns |= DictBit(kDictService) | DictBit(kDictInstance) | DictBit(kDictEndpoint);
+    }
+    if (fields & kFieldClient) {
+      columns |= DictBit(kDictUser) | DictBit(kDictClientIp) | DictBit(kDictMethod);
+    }
+    if (fields & kFieldSummary) {
+      for (int c = kColSqlCount; c <= kColCpuUs; ++c) columns |= ColumnBit(c);
+    }
+    const std::string* strs[kNumFilterColumns] = {&f.service, &f.instance, &f.endpoint, &f.user,
+                                                  &f.client_ip};
+    for (int i = 0; i < kNumFilterColumns; ++i) {
+      if (strs[i]->empty()) continue;
+      want[i] = p.dicts[kFilterColumns[i]].Find(*strs[i]);
+      if (want[i] < 0) return false;
+      columns |= DictBit(kFilterColumns[i]);
+    }
+    return from < to && min_el <= max_el;
+  }
+};
+
+// Damage met while scanning.
+struct ScanErrors {
+  Status first;
+  uint64_t count = 0;
+  void Add(const Status& s) {
+    if (first.ok()) first = s;
+    ++count;
+  }
+};
+
+class RowSource {
+ public:
+  virtual ~RowSource() = default;
+  bool valid() const { return valid_; }
+  int64_t end() const { return end_; }
+  virtual void Fill(TxRow* out) const = 0;
+  virtual void Next() = 0;
+  // Fills up to max rows from the current one on, advancing past them;
+  // returns how many. One virtual call per batch instead of two per row.
+  virtual size_t FillRun(TxRow* out, size_t max) = 0;
+
+ protected:
+  bool valid_ = false;
+  int64_t end_ = 0;
+};
+
+const model::Summary* LateDelta(const Partition& part, TxId id) {
+  if (part.late.empty()) return nullptr;
+  auto it = part.late.find(id);
+  return it == part.late.end() ? nullptr : &it->second.delta;
+}
+
+class MemSource final : public RowSource {
+ public:
+  MemSource(const Project& p, const Partition& part, const MemTable& t, const CompiledFilter& f,
+            bool descending)
+      : p_(p), part_(part), t_(t), f_(f), desc_(descending), order_(t.SortedOrder()) {
+    const std::vector<MemRow>& rows = t.rows;
+    auto lo = std::lower_bound(order_.begin(), order_.end(), f.from,
+                               [&](uint32_t r, int64_t v) { return rows[r].end_us < v; });
+    auto hi = std::lower_bound(lo, order_.end(), f.to,
+                               [&](uint32_t r, int64_t v) { return rows[r].end_us < v; });
+    lo_ = static_cast<size_t>(lo - order_.begin());
+    hi_ = static_cast<size_t>(hi - order_.begin());
+    cursor_ = desc_ ? hi_ : lo_;
+    Next();
+  }
+
+  void Next() override {
+    while (desc_ ? cursor_ > lo_ : cursor_ < hi_) {
+      pos_ = desc_ ? --cursor_ : cursor_++;
+      const MemRow& r = t_.rows[order_[pos_]];
+      if (Matches(r)) {
+        valid_ = true;
+        end_ = r.end_us;
+        return;
+      }
+    }
+    valid_ = false;
+  }
+
+  size_t FillRun(TxRow* out, size_t max) override {
+    size_t n = 0;
+    for (; n < max && valid_; Next()) Fill(&out[n++]);
+    return n;
+  }
+
+  void Fill(TxRow* out) const override {
+    const MemRow& r = t_.rows[order_[pos_]];
+    const uint32_t fields = f_.fields;
+    out->id = r.id;
+    out->start_us = r.start_us;
+    out->end_us = r.end_us;
+    out->error = r.error;
+    if (fields & kFieldTraceId) out->trace_id = r.trace;
+    if (fields & kFieldStatus) {
+      out->status = r.status;
+      out->error_type = p_.dicts[kDictErrorType].Get(r.dict[kDictErrorType]);
+    }
+    if (fields & kFieldGroups) {
+      out->service_id = r.dict[kDictService];
+      out->instance_id = r.dict[kDictInstance];
+      out->endpoint_id = r.dict[kDictEndpoint];
+      out->service = p_.dicts[kDictService].Get(r.dict[kDictService]);
+      out->instance = p_.dicts[kDictInstance].Get(r.dict[kDictInstance]);
+      out->endpoint = p_.dicts[kDictEndpoint].Get(r.dict[kDictEndpoint]);
+    }
+    if (fields & kFieldClient) {
+      out->user = p_.dicts[kDictUser].Get(r.dict[kDictUser]);
+      out->client_ip = p_.dicts[kDictClientIp].Get(r.dict[kDictClientIp]);
+      out->http_method = p_.dicts[kDictMethod].Get(r.dict[kDictMethod]);
+    }
+    if (fields & kFieldSummary) {
+      out->summary = r.summary;
+      if (const model::Summary* d = LateDelta(part_, r.id)) AddSummary(&out->summary, *d);
+    }
+  }
+
+ private:
+  bool Matches(const MemRow& r) const {
+    const int64_t el = r.end_us - r.start_us;
+    if (el < f_.min_el || el > f_.max_el) return false;
+    if (f_.errors_only && !r.error) return false;
+    for (int i = 0; i < kNumFilterColumns; ++i) {
+      if (f_.want[i] >= 0 && r.dict[kFilterColumns[i]] != f_.want[i]) return false;
+    }
+    return true;
+  }
+
+  const Project& p_;
+  const Partition& part_;
+  const MemTable& t_;
+  const CompiledFilter& f_;
+  const bool desc_;
+  const std::vector<uint32_t>& order_;
+  size_t lo_ = 0, hi_ = 0;  // the rows of order_ inside the time range
+  size_t cursor_ = 0;       // next position of order_ to examine
+  size_t pos_ = 0;          // the current row's position in order_
+};
+
+class SegmentSource final : public RowSource {
+ public:
+  SegmentSource(const Project& p, const Partition& part, const SegmentRef& ref,
+                const CompiledFilter& f, bool descending, ScanErrors* errors)
+      : p_(p), part_(part), ref_(ref), f_(f), desc_(descending), errors_(errors) {
+    // Filter values as this segment's local ids; absent: nothing matches.
+    for (int i = 0; i < kNumFilterColumns; ++i) {
+      if (f.want[i] < 0) continue;
+      const std::vector<uint32_t>& g = ref.to_global[kFilterColumns[i]];
+      auto it = std::find(g.begin(), g.end(), static_cast<uint32_t>(f.want[i]));
+      if (it == g.end()) return;
+      want_local_[i] = it - g.begin();
+    }
+    const auto& groups = ref.seg->groups();
+    next_group_ = desc_ ? static_cast<int64_t>(groups.size()) - 1 : 0;
+    empty_ = false;
+    NextGroupAndRow();
+  }
+
+  void Next() override { NextGroupAndRow(); }
+
+  size_t FillRun(TxRow* out, size_t max) override {
+    size_t n = 0;
+    for (; n < max && valid_; NextGroupAndRow()) Fill(&out[n++]);
+    return n;
+  }
+
+  void Fill(TxRow* out) const override {
+    const DecodedGroup& g = group_;
+    const uint32_t i = row_;
+    const uint32_t fields = f_.fields;
+    out->id = g.id[i];
+    out->end_us = g.end[i];
+    out->start_us = g.end[i] - g.elapsed[i];
+    out->error = g.error[i] != 0;
+    auto global = [&](int c) { return ref_.to_global[c][g.dict[c][i]]; };
+    if (fields & kFieldTraceId) out->trace_id = g.trace[i];
+    if (fields & kFieldStatus) {
+      out->status = g.status[i];
+      out->error_type = p_.dicts[kDictErrorType].Get(global(kDictErrorType));
+    }
+    if (fields & kFieldGroups) {
+      out->service_id = global(kDictService);
+      out->instance_id = global(kDictInstance);
+      out->endpoint_id = global(kDictEndpoint);
+      out->service = p_.dicts[kDictService].Get(out->service_id);
+      out->instance = p_.dicts[kDictInstance].Get(out->instance_id);
+      out->endpoint = p_.dicts[kDictEndpoint].Get(out->endpoint_id);
+    }
+    if (fields & kFieldClient) {
+      out->user = p_.dicts[kDictUser].Get(global(kDictUser));
+      out->client_ip = p_.dicts[kDictClientIp].Get(global(kDictClientIp));
+      out->http_method = p_.dicts[kDictMethod].Get(global(kDictMethod));
+    }
+    if (fields & kFieldSummary) {
+      out->summary = g.summary[i];
+      if (const model::Summary* d = LateDelta(part_, g.id[i])) AddSummary(&out->summary, *d);
+    }
+  }
+
+ private:
+  // Advances to the next matching row, loading groups as needed.
+  void NextGroupAndRow() {
+    valid_ = false;
+    if (empty_) return;
+    for (;;) {
+      if (loaded_) {
+        while (desc_ ? row_ > 0 : row_ + 1 < group_.rows) {
+          row_ = desc_ ? row_ - 1 : row_ + 1;
+          if (Matches(row_)) {
+            valid_ = true;
+            end_ = group_.end[row_];
+            return;
+          }
+        }
+        // Also consider the first position of a freshly loaded group.
+      }
+      if (!LoadNextGroup()) return;
+      if (Matches(row_)) {
+        valid_ = true;
+        end_ = group_.end[row_];
+        return;
+      }
+    }
+  }
+
+  bool LoadNextGroup() {
+    const auto& groups = ref_.seg->groups();
+    while (next_group_ >= 0 && next_group_ < static_cast<int64_t>(groups.size())) {
+      const size_t gi = static_cast<size_t>(next_group_);
+      next_group_ += desc_ ? -1 : 1;
+      const Segment::Group& g = groups[gi];
+      if (g.max_end < f_.from || g.min_end >= f_.to) continue;
+      Status s = ref_.seg->ReadGroup(gi, &group_, f_.columns);
+      if (!s.ok()) {
+        errors_->Add(s);
+        continue;
+      }
+      loaded_ = true;
+      row_ = desc_ ? group_.rows - 1 : 0;
+      return true;
+    }
+    loaded_ = false;
+    return false;
+  }
+
+  bool Matches(uint32_t i) const {
+    const DecodedGroup& g = group_;
+    if (g.end[i] < f_.from || g.end[i] >= f_.to) return false;
+    if (g.elapsed[i] < f_.min_el || g.elapsed[i] > f_.max_el) return false;
+    if (f_.errors_only && g.error[i] == 0) return false;
+    for (int k = 0; k < kNumFilterColumns; ++k) {
+      if (want_local_[k] >= 0 && g.dict[kFilterColumns[k]][i] != want_local_[k]) return false;
+    }
+    return true;
+  }
+
+  const Project& p_;
+  const Partition& part_;
+  const SegmentRef& ref_;
+  const CompiledFilter& f_;
+  const bool desc_;
+  ScanErrors* const errors_;
+  int64_t want_local_[kNumFilterColumns] = {-1, -1, -1, -1, -1};
+  bool empty_ = true;
+  bool loaded_ = false;
+  int64_t next_group_ = 0;
+  DecodedGroup group_;
+  uint32_t row_ = 0;
+};
+
+}  // namespace
+
+Status SegmentedStore::Scan(ProjectId project, const TxFilter& filter, ScanOrder order,
+                            const RowVisitor& visit) const {
+  const Project* p = FindProject(project);
+  if (p == nullptr) return Status::OK();
+  std::shared_lock<RwMutex> lock(p->mu);
+  CompiledFilter f;
+  if (!f.Compile(*p, filter)) return Status::OK();
+  const bool desc = order == ScanOrder::kNewestFirst;
+  const int64_t first_key = PartitionKey(f.from);
+  const int64_t last_key = PartitionKey(f.to - 1);
+
+  std::unique_ptr<TxRow[]> batch(new TxRow[kBatchRows]);
+  size_t n = 0;
+  bool stopped = false;
+  ScanErrors errors;
+  // Every source fills exactly the fields of f.fields, so the slots of the
+  // reused batch never show another row's values in the other fields.
+  auto emit = [&](const RowSource& src) {
+    src.Fill(&batch[n]);
+    if (++n == kBatchRows) {
+      n = 0;
+      if (!visit(std::span<const TxRow>(batch.get(), kBatchRows))) stopped = true;
+    }
+  };
+
+  auto scan_partition = [&](const Partition& part) {
+    std::vector<std::shared_ptr<MemTable>> tables = part.imm;
+    if (part.mem) tables.push_back(part.mem);
+    auto overlaps = [&](const SegmentRef& ref) {
+      return ref.seg->rows() > 0 && ref.seg->max_end() >= f.from && ref.seg->min_end() < f.to;
+    };
+    auto drain = [&](RowSource& src) {
+      while (src.valid() && !stopped) {
+        n += src.FillRun(&batch[n], kBatchRows - n);
+        if (n == kBatchRows) {
+          n = 0;
+          if (!visit(std::span<const TxRow>(batch.get(), kBatchRows))) stopped = true;
+        }
+      }
+    };
+    if (!desc) {
+      // One source at a time: each holds a decoded row group, and only one
+      // needs to be in memory.
+      for (const auto& t : tables) {
+        if (t->rows.empty() || stopped) continue;
+        MemSource src(*p, part, *t, f, false);
+        drain(src);
+      }
+      for (const SegmentRef& ref : part.segments) {
+        if (!overlaps(ref) || stopped) continue;
+        SegmentSource src(*p, part, ref, f, false, &errors);
+        drain(src);
+      }
+      return;
+    }
+    std::vector<std::unique_ptr<RowSource>> sources;
+    for (const auto& t : tables) {
+      if (!t->rows.empty()) sources.push_back(std::make_unique<MemSource>(*p, part, *t, f, true));
+    }
+    for (const SegmentRef& ref : part.segments) {
+      if (overlaps(ref)) {
+        sources.push_back(std::make_unique<SegmentSource>(*p, part, ref, f, true, &errors));
+      }
+    }
+    // Merge the runs: newest end time first.
+    std::vector<RowSource*> heap;
+    for (auto& src : sources) {
+      if (src->valid()) heap.push_back(src.get());
+    }
+    auto older = [](const RowSource* a, const RowSource* b) { return a->end() < b->end(); };
+    std::make_heap(heap.begin(), heap.end(), older);
+    while (!heap.empty() && !stopped) {
+      std::pop_heap(heap.begin(), heap.end(), older);
+      RowSource* top = heap.back();
+      emit(*top);
+      top->Next();
+      if (top->valid()) {
+        std::push_heap(heap.begin(), heap.end(), older);
+      } else {
+        heap.pop_back();
+      }
+    }
+  };
+
+  if (desc) {
+    for (auto it = p->parts.rbegin(); it != p->parts.rend() && !stopped; ++it) {
+      if (it->first < first_key || it->first > last_key) continue;
+      scan_partition(it->second);
+    }
+  } else {
+    for (auto it = p->parts.begin(); it != p->parts.end() && !stopped; ++it) {
+      if (it->first < first_key || it->first > last_key) continue;
+      scan_partition(it->second);
+    }
+  }
+  if (n > 0 && !stopped) visit(std::span<const TxRow>(batch.get(), n));
+  if (errors.count > 0) {
+    corrupt_chunks_.fetch_add(errors.count, std::memory_order_relaxed);
+    return errors.first.Annotate("scan skipped " + std::to_string(errors.count) +
+                                 " damaged row group(s)");
+  }
+  return Status::OK();
+}
+
+model::Transaction SegmentedStore::TxFromMem(const Project& p, const Partition& part,
+                                             const MemRow& r) const {
+  model::Transaction tx;
+  tx.id = r.id;
+  tx.trace_id = r.trace;
+  tx.service = p.dicts[kDictService].Get(r.dict[kDictService]);
+  tx.instance = p.dicts[kDictInstance].Get(r.dict[kDictInstance]);
+  tx.endpoint = p.dicts[kDictEndpoint].Get(r.dict[kDictEndpoint]);
+  tx.http_method = p.dicts[kDictMethod].Get(r.dict[kDictMethod]);
+  tx.user = p.dicts[kDictUser].Get(r.dict[kDictUser]);
+  tx.client_ip = p.dicts[kDictClientIp].Get(r.dict[kDictClientIp]);
+  tx.error_type = p.dicts[kDictErrorType].Get(r.dict[kDictErrorType]);
+  tx.start_us = r.start_us;
+  tx.end_us = r.end_us;
+  tx.status = r.status;
+  tx.error = r.error;
+  tx.summary = r.summary;
+  DecodeProfile(r.profile, &tx);
+  ApplyLate(part, &tx);
+  return tx;
+}
+
+Status SegmentedStore::TxFromSegment(const Project& p, const Partition& part, const SegmentRef& ref,
+                                     uint32_t row, model::Transaction* tx) const {
+  const Segment& seg = *ref.seg;
+  DecodedGroup g;
+  Status s = seg.ReadGroup(seg.GroupOf(row), &g);
+  std::string blob;
+  if (s.ok()) s = seg.ReadProfile(row, &blob);
+  if (!s.ok()) {
+    corrupt_chunks_.fetch_add(1, std::memory_order_relaxed);
+    return s;
+  }
+  const uint32_t i = row - g.first_row;
+  tx->id = g.id[i];
+  tx->trace_id = g.trace[i];
+  auto str = [&](int c) { return std::string(p.dicts[c].Get(ref.to_global[c][g.dict[c][i]])); };
+  tx->service = str(kDictService);
+  tx->instance = str(kDictInstance);
+  tx->endpoint = str(kDictEndpoint);
+  tx->http_method = str(kDictMethod);
+  tx->user = str(kDictUser);
+  tx->client_ip = str(kDictClientIp);
+  tx->error_type = str(kDictErrorType);
+  tx->end_us = g.end[i];
+  tx->start_us = g.end[i] - g.elapsed[i];
+  tx->status = g.status[i];
+  tx->error = g.error[i] != 0;
+  tx->summary = g.summary[i];
+  if (!DecodeProfile(blob, tx)) {
+    corrupt_chunks_.fetch_add(1, std::memory_order_relaxed);
+    return Status::Corruption(seg.path() + ": profile of row " + std::to_string(row) +
+                              " does not decode");
+  }
+  ApplyLate(part, tx);
+  return Status::OK();
+}
+
+Result<model::Transaction> SegmentedStore::Get(ProjectId project, model::TxId id) const {
+  const Project* p = FindProject(project);
+  if (p != nullptr) {
+    std::shared_lock<RwMutex> lock(p->mu);
+    auto it = p->mem_index.find(id);
+    if (it != p->mem_index.end()) {
+      const Partition* part = p->FindPartition(it->second.part);
+      return TxFromMem(*p, *part, it->second.table->rows[it->second.row]);
+    }
+    const Partition* part;
+    const SegmentRef* ref;
+    uint32_t row;
+    if (FindInSegments(*p, id, &part, &ref, &row)) {
+      model::Transaction tx;
+      Status s = TxFromSegment(*p, *part, *ref, row, &tx);
+      if (!s.ok()) return s.Annotate("reading transaction " + model::TxIdToHex(id));
+      return tx;
+    }
+  }
+  return Status::NotFound("transaction " + model::TxIdToHex(id));
+}
+
+Result<std::vector<model::Transaction>> SegmentedStore::GetTrace(
+    ProjectId project, const model::TraceId& trace) const {
+  std::vector<model::Transaction> out;
+  const Project* p = FindProject(project);
+  if (p == nullptr) return out;
+  std::shared_lock<RwMutex> lock(p->mu);
+  Status first_error;
+  std::vector<uint32_t> rows;
+  for (const auto& [key, part] : p->parts) {
+    std::vector<std::shared_ptr<MemTable>> tables = part.imm;
+    if (part.mem) tables.push_back(part.mem);
+    for (const auto& t : tables) {
+      for (const MemRow& r : t->rows) {
+        if (r.trace == trace) out.push_back(TxFromMem(*p, part, r));
+      }
+    }
+    for (const SegmentRef& ref : part.segments) {
+      rows.clear();
+      Status s = ref.seg->FindTrace(trace, &rows);
+      for (uint32_t row : rows) {
+        model::Transaction tx;
+        if (s.ok()) s = TxFromSegment(*p, part, ref, row, &tx);
+        if (s.ok()) out.push_back(std::move(tx));
+      }
+      if (!s.ok() && first_error.ok()) first_error = s;
+    }
+  }
+  if (!first_error.ok() && out.empty()) return first_error;
+  if (!first_error.ok()) LogError("trace read skipped damaged data: " + first_error.ToString());
+  std::sort(out.begin(), out.end(), [](const model::Transaction& a, const model::Transaction& b) {
+    return a.start_us != b.start_us ? a.start_us < b.start_us : a.id < b.id;
+  });
+  return out;
+}
+
+}  // namespace loupe::store::embedded_internal

@@ -1,0 +1,616 @@
+// Segment writer and reader (segment.h); format in docs/format/segment.md.
+#include "store/embedded/segment.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <numeric>
+
+#include "common/hash.h"
+#include "store/embedded/coding.h"
+#include "store/embedded/crc32c.h"
+
+namespace loupe::store {
+namespace {
+
+constexpr char kHeaderMagic[8] = {'L', 'O', 'U', 'P', 'E', 'S', 'E', 'G'};
+constexpr uint64_t kTrailerMagic = 0x31444e45'50554f4cull;  // "LOUPEND1" little-endian
+constexpr uint32_t kVersion = 1;
+constexpr size_t kHeaderSize = 16;
+constexpr size_t kTrailerSize = 24;
+
+// ---- Bloom filter: 512-bit blocks, all probes of a key in one cache line ----
+constexpr int kBloomProbes = 6;
+
+void BloomBuild(const std::vector<model::TxId>& ids, int bits_per_key, std::string* out) {
+  uint64_t bits = std::max<uint64_t>(512, static_cast<uint64_t>(ids.size()) * bits_per_key);
+  uint32_t blocks = static_cast<uint32_t>((bits + 511) / 512);
+  out->assign(4 + static_cast<size_t>(blocks) * 64, '\0');
+  std::memcpy(out->data(), &blocks, 4);
+  auto* words = reinterpret_cast<unsigned char*>(out->data() + 4);
+  for (model::TxId id : ids) {
+    uint64_t h = Mix64(id ^ 0x5bd1e9955bd1e995ull);
+    uint64_t block = ((h >> 32) * blocks) >> 32;
+    uint64_t h2 = Mix64(h);
+    for (int i = 0; i < kBloomProbes; ++i) {
+      uint32_t bit = (h2 >> (9 * i)) & 511;
+      words[block * 64 + bit / 8] |= static_cast<unsigned char>(1u << (bit % 8));
+    }
+  }
+}
+
+bool BloomMayContain(std::string_view filter, model::TxId id) {
+  if (filter.size() < 4) return true;
+  uint32_t blocks = DecodeFixed32(filter.data());
+  if (blocks == 0 || filter.size() < 4 + static_cast<size_t>(blocks) * 64) return true;
+  const auto* words = reinterpret_cast<const unsigned char*>(filter.data() + 4);
+  uint64_t h = Mix64(id ^ 0x5bd1e9955bd1e995ull);
+  uint64_t block = ((h >> 32) * blocks) >> 32;
+  uint64_t h2 = Mix64(h);
+  for (int i = 0; i < kBloomProbes; ++i) {
+    uint32_t bit = (h2 >> (9 * i)) & 511;
+    if ((words[block * 64 + bit / 8] & (1u << (bit % 8))) == 0) return false;
+  }
+  return true;
+}
+
+void PutChunk(std::string* out, const Segment::Chunk& c) {
+  PutVarint(out, c.offset);
+  PutVarint(out, c.length);
+  PutVarint(out, c.raw_length);
+  PutFixed32(out, c.crc);
+  out->push_back(static_cast<char>(c.codec));
+}
+
+bool GetChunk(Decoder* d, Segment::Chunk* c) {
+  c->offset = d->Varint();
+  c->length = d->Varint32();
+  c->raw_length = d->Varint32();
+  c->crc = d->Fixed32();
+  uint8_t codec = d->Byte();
+  if (codec > static_cast<uint8_t>(Compression::kZstd)) return false;
+  c->codec = static_cast<Compression>(codec);
+  return d->ok();
+}
+
+void PutSummaryDelta(std::string* out, const model::Summary& s) {
+  PutVarint(out, s.sql_count);
+  PutZigZag(out, s.sql_us);
+  PutVarint(out, s.fetch_count);
+  PutZigZag(out, s.fetch_us);
+  PutVarint(out, s.external_count);
+  PutZigZag(out, s.external_us);
+}
+
+void GetSummaryDelta(Decoder* d, model::Summary* s) {
+  s->sql_count = d->Varint32();
+  s->sql_us = d->ZigZag();
+  s->fetch_count = d->Varint32();
+  s->fetch_us = d->ZigZag();
+  s->external_count = d->Varint32();
+  s->external_us = d->ZigZag();
+}
+
+// Accumulates the file in memory, then writes it with one Append. Segments
+// are bounded by the memtable size, so this costs one extra copy at most.
+class FileBuilder {
+ public:
+  FileBuilder(const SegmentOptions& o) : opts_(o) {}
+
+  std::string& data() { return data_; }
+
+  Segment::Chunk AddChunk(std::string_view raw, Compression codec) {
+    Segment::Chunk c;
+    c.codec = Compress(codec, opts_.zstd_level, raw, &scratch_);
+    c.offset = data_.size();
+    c.length = static_cast<uint32_t>(scratch_.size());
+    c.raw_length = static_cast<uint32_t>(raw.size());
+    c.crc = crc32c::Mask(crc32c::Value(scratch_));
+    data_.append(scratch_);
+    return c;
+  }
+
+ private:
+  const SegmentOptions& opts_;
+  std::string data_;
+  std::string scratch_;
+};
+
+}  // namespace
+
+std::string SegmentFileName(uint32_t project, int64_t partition, uint64_t seq) {
+  char buf[80];
+  std::snprintf(buf, sizeof(buf), "%" PRIu32 "_%" PRId64 "_%06" PRIu64 ".seg", project, partition,
+                seq);
+  return buf;
+}
+
+bool ParseSegmentFileName(std::string_view name, uint32_t* project, int64_t* partition,
+                          uint64_t* seq) {
+  if (name.size() < 10 || name.substr(name.size() - 4) != ".seg") return false;
+  std::string s(name.substr(0, name.size() - 4));
+  unsigned long long p, q;
+  long long k;
+  int used = 0;
+  if (std::sscanf(s.c_str(), "%llu_%lld_%llu%n", &p, &k, &q, &used) != 3) return false;
+  if (static_cast<size_t>(used) != s.size() || p > UINT32_MAX) return false;
+  *project = static_cast<uint32_t>(p);
+  *partition = k;
+  *seq = q;
+  return true;
+}
+
+Status WriteSegment(Env* env, const std::string& path, const SegmentOptions& options,
+                    uint32_t project, int64_t partition,
+                    const std::vector<std::string> (&dicts)[kNumDictColumns],
+                    std::vector<SegmentRow>* rows_in, const std::vector<LateRecord>& late,
+                    SegmentSizes* sizes) {
+  std::vector<SegmentRow>& rows = *rows_in;
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const SegmentRow& a, const SegmentRow& b) { return a.end_us < b.end_us; });
+  const auto n = static_cast<uint32_t>(rows.size());
+  SegmentSizes local_sizes;
+  SegmentSizes& sz = sizes ? *sizes : local_sizes;
+  sz = SegmentSizes{};
+
+  FileBuilder fb(options);
+  std::string& out = fb.data();
+  out.append(kHeaderMagic, 8);
+  PutFixed32(&out, kVersion);
+  PutFixed32(&out, 0);
+
+  std::string meta;
+  PutFixed32(&meta, kVersion);
+  PutVarint(&meta, project);
+  PutZigZag(&meta, partition);
+  PutVarint(&meta, n);
+  uint64_t steps = 0;
+  for (const SegmentRow& r : rows) steps += r.steps;
+  for (const LateRecord& l : late) steps += l.steps;
+  PutVarint(&meta, steps);
+  PutZigZag(&meta, n ? rows.front().end_us : 0);
+  PutZigZag(&meta, n ? rows.back().end_us : 0);
+
+  // Dictionaries.
+  std::string buf;
+  for (int c = 0; c < kNumDictColumns; ++c) {
+    buf.clear();
+    PutVarint(&buf, dicts[c].size());
+    for (const std::string& s : dicts[c]) PutString(&buf, s);
+    Segment::Chunk ch = fb.AddChunk(buf, Compression::kZstd);
+    sz.dicts += ch.length;
+    PutChunk(&meta, ch);
+  }
+  // Late steps.
+  buf.clear();
+  PutVarint(&buf, late.size());
+  for (const LateRecord& l : late) {
+    PutFixed64(&buf, l.tx);
+    PutSummaryDelta(&buf, l.delta);
+    PutVarint(&buf, l.steps);
+    PutString(&buf, l.blob);
+  }
+  PutChunk(&meta, fb.AddChunk(buf, Compression::kZstd));
+
+  // Id sections.
+  std::vector<model::TxId> ids(n);
+  std::string section;
+  section.reserve(static_cast<size_t>(n) * 16);
+  for (uint32_t i = 0; i < n; ++i) {
+    ids[i] = rows[i].id;
+    PutFixed64(&section, rows[i].id);
+  }
+  auto put_section = [&](std::string_view data) {
+    PutVarint(&meta, out.size());
+    PutVarint(&meta, data.size());
+    PutFixed32(&meta, crc32c::Mask(crc32c::Value(data)));
+    out.append(data);
+    sz.ids += data.size();
+  };
+  put_section(section);
+  section.clear();
+  for (const SegmentRow& r : rows)
+    section.append(reinterpret_cast<const char*>(r.trace.data()), 16);
+  put_section(section);
+  std::vector<uint32_t> order(n);
+  std::iota(order.begin(), order.end(), 0u);
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return ids[a] < ids[b]; });
+  section.clear();
+  for (uint32_t r : order) PutFixed32(&section, r);
+  put_section(section);
+  std::iota(order.begin(), order.end(), 0u);
+  std::sort(order.begin(), order.end(),
+            [&](uint32_t a, uint32_t b) { return rows[a].trace < rows[b].trace; });
+  section.clear();
+  for (uint32_t r : order) PutFixed32(&section, r);
+  put_section(section);
+  BloomBuild(ids, options.bloom_bits_per_key, &section);
+  put_section(section);
+
+  // Row groups.
+  const uint32_t per_group = std::max<uint32_t>(1, options.rows_per_group);
+  const uint32_t ngroups = (n + per_group - 1) / per_group;
+  PutVarint(&meta, ngroups);
+  std::string cols[kNumColumns];
+  for (uint32_t g = 0; g < ngroups; ++g) {
+    const uint32_t first = g * per_group;
+    const uint32_t last = std::min(n, first + per_group);
+    for (std::string& c : cols) c.clear();
+    int64_t prev = rows[first].end_us;
+    for (uint32_t i = first; i < last; ++i) {
+      const SegmentRow& r = rows[i];
+      PutZigZag(&cols[kColEnd], r.end_us - prev);
+      prev = r.end_us;
+      PutZigZag(&cols[kColElapsed], r.end_us - r.start_us);
+      PutZigZag(&cols[kColStatus], r.status);
+      PutVarint(&cols[kColError], r.error ? 1 : 0);
+      for (int c = 0; c < kNumDictColumns; ++c) PutVarint(&cols[kColDictFirst + c], r.dict[c]);
+      PutVarint(&cols[kColSqlCount], r.summary.sql_count);
+      PutZigZag(&cols[kColSqlUs], r.summary.sql_us);
+      PutVarint(&cols[kColFetchCount], r.summary.fetch_count);
+      PutZigZag(&cols[kColFetchUs], r.summary.fetch_us);
+      PutVarint(&cols[kColExternalCount], r.summary.external_count);
+      PutZigZag(&cols[kColExternalUs], r.summary.external_us);
+      PutZigZag(&cols[kColCpuUs], r.summary.cpu_us);
+    }
+    PutVarint(&meta, last - first);
+    PutZigZag(&meta, rows[first].end_us);
+    PutVarint(&meta, static_cast<uint64_t>(rows[last - 1].end_us - rows[first].end_us));
+    for (int c = 0; c < kNumColumns; ++c) {
+      Segment::Chunk ch = fb.AddChunk(cols[c], options.column_compression);
+      sz.columns[c] += ch.length;
+      PutChunk(&meta, ch);
+    }
+  }
+
+  // Profile blocks.
+  std::string block;
+  uint32_t block_first = 0;
+  std::string pmeta;
+  uint32_t nblocks = 0;
+  auto flush_block = [&](uint32_t next_first) {
+    if (next_first == block_first) return;
+    PutVarint(&pmeta, block_first);
+    Segment::Chunk ch = fb.AddChunk(block, options.profile_compression);
+    sz.profiles += ch.length;
+    PutChunk(&pmeta, ch);
+    ++nblocks;
+    block.clear();
+    block_first = next_first;
+  };
+  for (uint32_t i = 0; i < n; ++i) {
+    PutString(&block, rows[i].profile);
+    if (block.size() >= options.profile_block_bytes) flush_block(i + 1);
+  }
+  flush_block(n);
+  PutVarint(&meta, nblocks);
+  meta.append(pmeta);
+
+  const uint64_t meta_offset = out.size();
+  out.append(meta);
+  sz.meta = meta.size();
+  PutFixed64(&out, meta_offset);
+  PutFixed32(&out, static_cast<uint32_t>(meta.size()));
+  PutFixed32(&out, crc32c::Mask(crc32c::Value(meta)));
+  PutFixed64(&out, kTrailerMagic);
+  sz.file = out.size();
+
+  Status s = WriteFileAtomically(env, path, out);
+  if (!s.ok()) return s.Annotate("writing segment " + path);
+  return Status::OK();
+}
+
+// ---- Segment ----
+
+Segment::Segment(std::string path, std::unique_ptr<RandomAccessFile> file)
+    : path_(std::move(path)), file_(std::move(file)) {}
+
+Result<std::unique_ptr<Segment>> Segment::Open(Env* env, const std::string& path) {
+  auto file = env->NewRandomAccessFile(path);
+  if (!file.ok()) return file.status();
+  std::unique_ptr<Segment> seg(new Segment(path, std::move(*file)));
+  Status s = seg->Load();
+  if (!s.ok()) return s;
+  return seg;
+}
+
+Status Segment::Load() {
+  base_ = file_->MappedData();
+  const uint64_t size = file_->Size();
+  auto bad = [this](std::string_view why) {
+    return Status::Corruption(path_ + ": " + std::string(why));
+  };
+  if (base_ == nullptr && size > 0)
+    return Status::InvalidArgument(path_ + ": Env did not map the file");
+  if (size < kHeaderSize + kTrailerSize) return bad("too short for a segment");
+  if (std::memcmp(base_, kHeaderMagic, 8) != 0) return bad("bad header magic");
+  if (DecodeFixed32(base_ + 8) != kVersion) return bad("unsupported segment version");
+  const char* t = base_ + size - kTrailerSize;
+  if (DecodeFixed64(t + 16) != kTrailerMagic) return bad("bad trailer magic (truncated file?)");
+  const uint64_t meta_offset = DecodeFixed64(t);
+  const uint32_t meta_len = DecodeFixed32(t + 8);
+  if (meta_offset < kHeaderSize || meta_offset + meta_len > size - kTrailerSize) {
+    return bad("meta block out of bounds");
+  }
+  if (crc32c::Unmask(DecodeFixed32(t + 12)) != crc32c::Value(base_ + meta_offset, meta_len)) {
+    return bad("meta block checksum mismatch");
+  }
+  const uint64_t data_end = meta_offset;
+  Decoder d(std::string_view(base_ + meta_offset, meta_len));
+  if (d.Fixed32() != kVersion) return bad("unsupported meta version");
+  uint64_t project = d.Varint();
+  partition_ = d.ZigZag();
+  rows_ = d.Varint32();
+  steps_ = d.Varint();
+  min_end_ = d.ZigZag();
+  max_end_ = d.ZigZag();
+  if (!d.ok() || project > UINT32_MAX) return bad("malformed meta block");
+  project_ = static_cast<uint32_t>(project);
+  auto chunk_ok = [&](const Chunk& c) { return c.offset + c.length <= data_end; };
+
+  std::string buf;
+  for (int c = 0; c < kNumDictColumns; ++c) {
+    Chunk ch;
+    if (!GetChunk(&d, &ch) || !chunk_ok(ch)) return bad("malformed meta block");
+    LOUPE_RETURN_IF_ERROR(ReadChunk(ch, &buf, "dictionary"));
+    Decoder dd(buf);
+    uint64_t count = dd.Varint();
+    if (count > buf.size()) return bad("malformed dictionary");
+    dicts_[c].reserve(count);
+    for (uint64_t i = 0; i < count; ++i) dicts_[c].emplace_back(dd.String());
+    if (!dd.ok() || dicts_[c].empty()) return bad("malformed dictionary");
+  }
+  Chunk late;
+  if (!GetChunk(&d, &late) || !chunk_ok(late)) return bad("malformed meta block");
+  LOUPE_RETURN_IF_ERROR(ReadChunk(late, &buf, "late steps"));
+  {
+    Decoder ld(buf);
+    uint64_t count = ld.Varint();
+    if (count > buf.size()) return bad("malformed late steps");
+    for (uint64_t i = 0; i < count; ++i) {
+      LateRecord& l = late_.emplace_back();
+      l.tx = ld.Fixed64();
+      GetSummaryDelta(&ld, &l.delta);
+      l.steps = ld.Varint32();
+      l.blob = ld.String();
+    }
+    if (!ld.ok()) return bad("malformed late steps");
+  }
+  for (Section& s : sections_) {
+    s.offset = d.Varint();
+    s.length = d.Varint();
+    s.crc = d.Fixed32();
+    if (!d.ok() || s.offset + s.length > data_end) return bad("malformed meta block");
+  }
+  if (sections_[kIds].length != uint64_t{rows_} * 8 ||
+      sections_[kTraces].length != uint64_t{rows_} * 16 ||
+      sections_[kIdOrder].length != uint64_t{rows_} * 4 ||
+      sections_[kTraceOrder].length != uint64_t{rows_} * 4) {
+    return bad("id sections do not match the row count");
+  }
+  uint64_t ngroups = d.Varint();
+  if (!d.ok() || ngroups > rows_) return bad("malformed meta block");
+  groups_.resize(ngroups);
+  uint32_t next_row = 0;
+  for (Group& g : groups_) {
+    g.first_row = next_row;
+    g.rows = d.Varint32();
+    g.min_end = d.ZigZag();
+    g.max_end = g.min_end + static_cast<int64_t>(d.Varint());
+    for (Chunk& c : g.columns) {
+      if (!GetChunk(&d, &c) || !chunk_ok(c)) return bad("malformed meta block");
+    }
+    next_row += g.rows;
+    if (g.rows == 0 || next_row > rows_) return bad("row groups do not match the row count");
+  }
+  if (next_row != rows_) return bad("row groups do not match the row count");
+  uint64_t nblocks = d.Varint();
+  if (!d.ok() || nblocks > rows_) return bad("malformed meta block");
+  profile_blocks_.resize(nblocks);
+  for (ProfileBlock& b : profile_blocks_) {
+    b.first_row = d.Varint32();
+    if (!GetChunk(&d, &b.chunk) || !chunk_ok(b.chunk)) return bad("malformed meta block");
+  }
+  if (!d.done()) return bad("trailing bytes in meta block");
+  return Status::OK();
+}
+
+Status Segment::ReadChunk(const Chunk& c, std::string* out, std::string_view what) const {
+  std::string_view stored(base_ + c.offset, c.length);
+  if (crc32c::Unmask(c.crc) != crc32c::Value(stored)) {
+    return Status::Corruption(path_ + ": " + std::string(what) + " chunk at offset " +
+                              std::to_string(c.offset) + ": checksum mismatch");
+  }
+  Status s = Uncompress(c.codec, stored, c.raw_length, out);
+  if (!s.ok()) {
+    return s.Annotate(path_ + ": " + std::string(what) + " chunk at offset " +
+                      std::to_string(c.offset));
+  }
+  return Status::OK();
+}
+
+Status Segment::VerifySections() const {
+  std::call_once(verify_once_, [this] {
+    static const char* const kNames[kNumSections] = {"ids", "trace ids", "id order", "trace order",
+                                                     "bloom filter"};
+    for (int s = 0; s < kNumSections; ++s) {
+      const Section& sec = sections_[s];
+      if (crc32c::Unmask(sec.crc) != crc32c::Value(base_ + sec.offset, sec.length)) {
+        verify_status_ =
+            Status::Corruption(path_ + ": " + kNames[s] + " section: checksum mismatch");
+        return;
+      }
+    }
+    const char* order = SectionData(kIdOrder);
+    const char* torder = SectionData(kTraceOrder);
+    for (uint32_t i = 0; i < rows_; ++i) {
+      if (DecodeFixed32(order + 4 * i) >= rows_ || DecodeFixed32(torder + 4 * i) >= rows_) {
+        verify_status_ = Status::Corruption(path_ + ": row order out of range");
+        return;
+      }
+    }
+  });
+  return verify_status_;
+}
+
+model::TxId Segment::IdAt(uint32_t row) const { return DecodeFixed64(SectionData(kIds) + 8 * row); }
+
+model::TraceId Segment::TraceAt(uint32_t row) const {
+  model::TraceId t;
+  std::memcpy(t.data(), SectionData(kTraces) + 16 * row, 16);
+  return t;
+}
+
+size_t Segment::GroupOf(uint32_t row) const {
+  auto it = std::upper_bound(groups_.begin(), groups_.end(), row,
+                             [](uint32_t r, const Group& g) { return r < g.first_row; });
+  return static_cast<size_t>(it - groups_.begin()) - 1;
+}
+
+Status Segment::ReadGroup(size_t gi, DecodedGroup* out, uint32_t want) const {
+  if (want & (kReadIds | kReadTraces)) LOUPE_RETURN_IF_ERROR(VerifySections());
+  const Group& g = groups_[gi];
+  out->first_row = g.first_row;
+  out->rows = g.rows;
+  const uint32_t n = g.rows;
+  thread_local std::string raw;
+  thread_local std::vector<uint64_t> vals;
+  vals.resize(n);
+  // Decodes column c (if wanted) into vals and hands each value to fn(row, value).
+  auto column = [&](int c, auto&& fn) -> Status {
+    if (c != kColEnd && (want & ColumnBit(c)) == 0) return Status::OK();
+    LOUPE_RETURN_IF_ERROR(ReadChunk(g.columns[c], &raw, "column"));
+    if (!DecodeVarints(raw, n, vals.data())) {
+      return Status::Corruption(path_ + ": group " + std::to_string(gi) + " column " +
+                                std::to_string(c) + " does not decode");
+    }
+    for (uint32_t i = 0; i < n; ++i) fn(i, vals[i]);
+    return Status::OK();
+  };
+  // Only the wanted vectors are sized: a projected scan must not touch
+  // (and page in) the others.
+  auto summary_wanted = [&] {
+    for (int c = kColSqlCount; c <= kColCpuUs; ++c) {
+      if (want & ColumnBit(c)) return true;
+    }
+    return false;
+  };
+  out->end.resize(n);
+  if (want & ColumnBit(kColElapsed)) out->elapsed.resize(n);
+  if (want & ColumnBit(kColStatus)) out->status.resize(n);
+  if (want & ColumnBit(kColError)) out->error.resize(n);
+  if (summary_wanted()) out->summary.resize(n);
+  int64_t prev = g.min_end;
+  LOUPE_RETURN_IF_ERROR(column(kColEnd, [&](uint32_t i, uint64_t v) {
+    prev += UnZigZag(v);
+    out->end[i] = prev;
+  }));
+  LOUPE_RETURN_IF_ERROR(
+      column(kColElapsed, [&](uint32_t i, uint64_t v) { out->elapsed[i] = UnZigZag(v); }));
+  LOUPE_RETURN_IF_ERROR(column(kColStatus, [&](uint32_t i, uint64_t v) {
+    out->status[i] = static_cast<int32_t>(UnZigZag(v));
+  }));
+  LOUPE_RETURN_IF_ERROR(column(kColError, [&](uint32_t i, uint64_t v) { out->error[i] = v != 0; }));
+  for (int c = 0; c < kNumDictColumns; ++c) {
+    std::vector<uint32_t>& d = out->dict[c];
+    if (want & ColumnBit(kColDictFirst + c)) d.resize(n);
+    const uint64_t limit = dicts_[c].size();
+    bool bad = false;
+    LOUPE_RETURN_IF_ERROR(column(kColDictFirst + c, [&](uint32_t i, uint64_t v) {
+      bad |= v >= limit;
+      d[i] = v < limit ? static_cast<uint32_t>(v) : 0;
+    }));
+    if (bad) return Status::Corruption(path_ + ": dictionary id out of range");
+  }
+  auto& sm = out->summary;
+  auto u32 = [](uint64_t v) { return static_cast<uint32_t>(v); };
+  LOUPE_RETURN_IF_ERROR(
+      column(kColSqlCount, [&](uint32_t i, uint64_t v) { sm[i].sql_count = u32(v); }));
+  LOUPE_RETURN_IF_ERROR(
+      column(kColSqlUs, [&](uint32_t i, uint64_t v) { sm[i].sql_us = UnZigZag(v); }));
+  LOUPE_RETURN_IF_ERROR(
+      column(kColFetchCount, [&](uint32_t i, uint64_t v) { sm[i].fetch_count = u32(v); }));
+  LOUPE_RETURN_IF_ERROR(
+      column(kColFetchUs, [&](uint32_t i, uint64_t v) { sm[i].fetch_us = UnZigZag(v); }));
+  LOUPE_RETURN_IF_ERROR(
+      column(kColExternalCount, [&](uint32_t i, uint64_t v) { sm[i].external_count = u32(v); }));
+  LOUPE_RETURN_IF_ERROR(
+      column(kColExternalUs, [&](uint32_t i, uint64_t v) { sm[i].external_us = UnZigZag(v); }));
+  LOUPE_RETURN_IF_ERROR(
+      column(kColCpuUs, [&](uint32_t i, uint64_t v) { sm[i].cpu_us = UnZigZag(v); }));
+  if (want & kReadIds) {
+    out->id.resize(n);
+    std::memcpy(out->id.data(), SectionData(kIds) + 8 * uint64_t{g.first_row}, 8 * size_t{n});
+  }
+  if (want & kReadTraces) {
+    out->trace.resize(n);
+    std::memcpy(out->trace.data(), SectionData(kTraces) + 16 * uint64_t{g.first_row},
+                16 * size_t{n});
+  }
+  return Status::OK();
+}
+
+Result<bool> Segment::FindId(model::TxId id, uint32_t* row) const {
+  if (rows_ == 0) return false;
+  const Section& bloom = sections_[kBloom];
+  if (!BloomMayContain(std::string_view(base_ + bloom.offset, bloom.length), id)) return false;
+  LOUPE_RETURN_IF_ERROR(VerifySections());
+  const char* order = SectionData(kIdOrder);
+  uint32_t lo = 0, hi = rows_;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (IdAt(DecodeFixed32(order + 4 * mid)) < id) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  if (lo < rows_) {
+    uint32_t r = DecodeFixed32(order + 4 * lo);
+    if (IdAt(r) == id) {
+      *row = r;
+      return true;
+    }
+  }
+  return false;
+}
+
+Status Segment::FindTrace(const model::TraceId& trace, std::vector<uint32_t>* rows) const {
+  if (rows_ == 0) return Status::OK();
+  LOUPE_RETURN_IF_ERROR(VerifySections());
+  const char* order = SectionData(kTraceOrder);
+  uint32_t lo = 0, hi = rows_;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (TraceAt(DecodeFixed32(order + 4 * mid)) < trace) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  for (; lo < rows_; ++lo) {
+    uint32_t r = DecodeFixed32(order + 4 * lo);
+    if (TraceAt(r) != trace) break;
+    rows->push_back(r);
+  }
+  return Status::OK();
+}
+
+Status Segment::ReadProfile(uint32_t row, std::string* blob) const {
+  auto it = std::upper_bound(profile_blocks_.begin(), profile_blocks_.end(), row,
+                             [](uint32_t r, const ProfileBlock& b) { return r < b.first_row; });
+  if (it == profile_blocks_.begin())
+    return Status::Corruption(path_ + ": no profile block for row");
+  --it;
+  thread_local std::string raw;
+  LOUPE_RETURN_IF_ERROR(ReadChunk(it->chunk, &raw, "profile"));
+  Decoder d(raw);
+  for (uint32_t r = it->first_row; r < row; ++r) d.String();
+  std::string_view b = d.String();
+  if (!d.ok()) return Status::Corruption(path_ + ": profile block does not decode");
+  blob->assign(b);
+  return Status::OK();
+}
+
+}  // namespace loupe::store

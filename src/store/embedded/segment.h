@@ -1,0 +1,240 @@
+// Segment: one immutable, self-contained file of transactions of one project
+// and one time partition, in columns. Byte layout, encodings and checksums:
+// docs/format/segment.md.
+//
+// A segment holds:
+//  - the transaction table, rows sorted by end time, cut into row groups
+//    (default 8,192 rows) with their min/max end time; each column of a group
+//    is a separately compressed, checksummed chunk, so a reader skips groups
+//    outside a time range and a damaged chunk costs only its group;
+//  - per-segment string dictionaries (service, instance, endpoint, user,
+//    client ip, http method, error type); rows hold small local ids;
+//  - uncompressed id sections for point lookups: transaction ids and trace
+//    ids in row order, row permutations sorted by id and by trace id, and a
+//    Bloom filter of the ids;
+//  - profiles: per-row profile blobs (profile_codec.h) in row order, packed
+//    into compressed blocks of ~64 KiB;
+//  - late steps of transactions stored in other segments of the partition;
+//  - a meta block (all offsets, lengths, CRCs) and a fixed trailer.
+//
+// Thread-safety: WriteSegment is a pure function of its inputs. A Segment is
+// immutable after Open and all its methods may be called concurrently.
+#ifndef LOUPE_STORE_EMBEDDED_SEGMENT_H_
+#define LOUPE_STORE_EMBEDDED_SEGMENT_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/env.h"
+#include "common/status.h"
+#include "model/transaction.h"
+#include "store/embedded/compression.h"
+
+namespace loupe::store {
+
+// The dictionary-encoded columns, in file order.
+enum DictColumn : int {
+  kDictService = 0,
+  kDictInstance,
+  kDictEndpoint,
+  kDictUser,
+  kDictClientIp,
+  kDictMethod,
+  kDictErrorType,
+  kNumDictColumns,
+};
+
+// All columns of a row group, in file order.
+enum Column : int {
+  kColEnd = 0,    // end_us, zigzag delta from the previous row (first: from group min_end)
+  kColElapsed,    // end_us - start_us, zigzag
+  kColStatus,     // zigzag
+  kColError,      // varint 0/1
+  kColDictFirst,  // kNumDictColumns varint local ids
+  kColSqlCount = kColDictFirst + kNumDictColumns,
+  kColSqlUs,
+  kColFetchCount,
+  kColFetchUs,
+  kColExternalCount,
+  kColExternalUs,
+  kColCpuUs,  // zigzag, -1 = not reported
+  kNumColumns,
+};
+
+// Column masks for Segment::ReadGroup: bit c selects Column c; kReadIds the
+// id section, kReadTraces the trace id section.
+constexpr uint32_t ColumnBit(int c) { return 1u << c; }
+constexpr uint32_t kReadIds = 1u << kNumColumns;
+constexpr uint32_t kReadTraces = 1u << (kNumColumns + 1);
+constexpr uint32_t kReadAll = (1u << (kNumColumns + 2)) - 1;
+
+struct SegmentOptions {
+  Compression column_compression = Compression::kZstd;
+  Compression profile_compression = Compression::kZstd;
+  int zstd_level = 3;
+  uint32_t rows_per_group = 8192;
+  size_t profile_block_bytes = 64 << 10;
+  int bloom_bits_per_key = 10;
+};
+
+// One row handed to WriteSegment. dict[] are local ids into the dictionaries
+// passed along; profile is an EncodeProfile blob.
+struct SegmentRow {
+  model::TxId id = 0;
+  model::TraceId trace{};
+  int64_t start_us = 0;
+  int64_t end_us = 0;
+  int32_t status = 0;
+  bool error = false;
+  uint32_t dict[kNumDictColumns] = {};
+  model::Summary summary;
+  uint32_t steps = 0;
+  std::string_view profile;
+};
+
+// Late steps of a transaction stored elsewhere: the summary change they
+// bring and an EncodeSteps blob (base time 0: absolute start times).
+struct LateRecord {
+  model::TxId tx = 0;
+  model::Summary delta{0, 0, 0, 0, 0, 0, 0};
+  uint32_t steps = 0;
+  std::string blob;
+};
+
+// Bytes of each part of a written segment, for measurements.
+struct SegmentSizes {
+  uint64_t file = 0;
+  uint64_t columns[kNumColumns] = {};
+  uint64_t ids = 0;  // id + trace sections, both orders, bloom
+  uint64_t profiles = 0;
+  uint64_t dicts = 0;
+  uint64_t meta = 0;
+};
+
+// Writes a segment to path atomically (temporary file, fsync, rename, fsync
+// of the directory). Sorts *rows by end time. REQUIRES: every dict id of a
+// row is < dicts[c].size(); rows.size() < 2^32.
+Status WriteSegment(Env* env, const std::string& path, const SegmentOptions& options,
+                    uint32_t project, int64_t partition,
+                    const std::vector<std::string> (&dicts)[kNumDictColumns],
+                    std::vector<SegmentRow>* rows, const std::vector<LateRecord>& late,
+                    SegmentSizes* sizes = nullptr);
+
+// A row group decoded.
+struct DecodedGroup {
+  uint32_t first_row = 0;
+  uint32_t rows = 0;
+  std::vector<int64_t> end, elapsed;
+  std::vector<int32_t> status;
+  std::vector<uint8_t> error;
+  std::vector<uint32_t> dict[kNumDictColumns];
+  std::vector<model::Summary> summary;
+  std::vector<model::TxId> id;
+  std::vector<model::TraceId> trace;
+};
+
+class Segment {
+ public:
+  struct Chunk {
+    uint64_t offset = 0;
+    uint32_t length = 0;
+    uint32_t raw_length = 0;
+    uint32_t crc = 0;  // masked CRC32C of the stored bytes
+    Compression codec = Compression::kNone;
+  };
+  struct Group {
+    uint32_t first_row = 0;
+    uint32_t rows = 0;
+    int64_t min_end = 0, max_end = 0;
+    Chunk columns[kNumColumns];
+  };
+
+  // Opens and checks the trailer, meta block, dictionaries and late steps.
+  // kCorruption (naming the file) when any of them fails its checksum.
+  static Result<std::unique_ptr<Segment>> Open(Env* env, const std::string& path);
+
+  const std::string& path() const { return path_; }
+  uint32_t project() const { return project_; }
+  int64_t partition() const { return partition_; }
+  uint32_t rows() const { return rows_; }
+  uint64_t steps() const { return steps_; }  // profile steps plus late steps
+  int64_t min_end() const { return min_end_; }
+  int64_t max_end() const { return max_end_; }
+  uint64_t file_size() const { return file_->Size(); }
+  const std::vector<Group>& groups() const { return groups_; }
+  const std::vector<std::string>& dict(int c) const { return dicts_[c]; }
+  const std::vector<LateRecord>& late() const { return late_; }
+
+  // Decodes row group g: the columns selected by `columns` (ColumnBit,
+  // kReadIds, kReadTraces; kColEnd is always decoded); the vectors of other columns are
+  // left as they were. kCorruption naming the file and group when a chunk
+  // fails its checksum or does not decode.
+  Status ReadGroup(size_t g, DecodedGroup* out, uint32_t columns = kReadAll) const;
+  // The group holding row.
+  size_t GroupOf(uint32_t row) const;
+
+  // Sets *row and returns true when id is in the segment.
+  Result<bool> FindId(model::TxId id, uint32_t* row) const;
+  // Appends the rows of trace to *rows.
+  Status FindTrace(const model::TraceId& trace, std::vector<uint32_t>* rows) const;
+  // The profile blob of row.
+  Status ReadProfile(uint32_t row, std::string* blob) const;
+
+  // True the first time it is called: lets a caller log damage of this
+  // segment once instead of on every lookup.
+  bool FirstDamageReport() const { return !damage_reported_.exchange(true); }
+
+ private:
+  struct Section {
+    uint64_t offset = 0;
+    uint64_t length = 0;
+    uint32_t crc = 0;
+  };
+  enum SectionId { kIds = 0, kTraces, kIdOrder, kTraceOrder, kBloom, kNumSections };
+  struct ProfileBlock {
+    uint32_t first_row = 0;
+    Chunk chunk;
+  };
+
+  Segment(std::string path, std::unique_ptr<RandomAccessFile> file);
+  Status Load();
+  Status ReadChunk(const Chunk& c, std::string* out, std::string_view what) const;
+  // Checks the CRCs of the id sections once; later calls return the result.
+  Status VerifySections() const;
+  const char* SectionData(SectionId s) const { return base_ + sections_[s].offset; }
+  model::TxId IdAt(uint32_t row) const;
+  model::TraceId TraceAt(uint32_t row) const;
+
+  const std::string path_;
+  std::unique_ptr<RandomAccessFile> file_;
+  const char* base_ = nullptr;  // the mapped file
+
+  uint32_t project_ = 0;
+  int64_t partition_ = 0;
+  uint32_t rows_ = 0;
+  uint64_t steps_ = 0;
+  int64_t min_end_ = 0, max_end_ = 0;
+  std::vector<std::string> dicts_[kNumDictColumns];
+  std::vector<LateRecord> late_;
+  Section sections_[kNumSections];
+  std::vector<Group> groups_;
+  std::vector<ProfileBlock> profile_blocks_;
+
+  mutable std::atomic<bool> damage_reported_{false};
+  mutable std::once_flag verify_once_;
+  mutable Status verify_status_;
+};
+
+// Segment file names: "<project>_<partition>_<sequence>.seg".
+std::string SegmentFileName(uint32_t project, int64_t partition, uint64_t seq);
+bool ParseSegmentFileName(std::string_view name, uint32_t* project, int64_t* partition,
+                          uint64_t* seq);
+
+}  // namespace loupe::store
+
+#endif  // LOUPE_STORE_EMBEDDED_SEGMENT_H_
