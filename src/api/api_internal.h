@@ -1,0 +1,93 @@
+// Internal to api/: what api.cc (routing, auth, live), api_handlers.cc (the
+// JSON endpoints), api_params.cc (parameter parsing, errors) and
+// api_static.cc (dashboard files) share. Not a public interface.
+#ifndef LOUPE_API_API_INTERNAL_H_
+#define LOUPE_API_API_INTERNAL_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "api/api.h"
+#include "api/json.h"
+#include "auth/registry.h"
+#include "common/status.h"
+#include "live/live_state.h"
+#include "net/http_server.h"
+#include "store/store.h"
+
+namespace loupe::api::internal {
+
+constexpr int64_t kMicrosPerMilli = 1000;
+constexpr int64_t kMicrosPerSecond = 1'000'000;
+constexpr int64_t kDefaultRangeUs = 3600 * kMicrosPerSecond;
+
+// An authenticated API request.
+struct Call {
+  const net::HttpRequest* http;
+  auth::Principal who;
+  int64_t now_us;
+};
+
+struct Env {
+  const ApiDeps& deps;
+  const ApiOptions& options;
+};
+
+// ---- errors and output (api_params.cc) ----
+
+// {"error":{"code","message"}} with that HTTP status.
+void SetError(net::HttpResponse* resp, int status, std::string_view code, std::string_view message);
+// Maps a Status to the contract's HTTP status and code.
+void SetStatusError(net::HttpResponse* resp, const Status& s);
+// 200 with a JSON body.
+void SetJson(net::HttpResponse* resp, std::string body);
+
+// The token of "Authorization: Bearer <token>"; empty if none.
+std::string_view BearerToken(std::string_view authorization);
+
+// ---- parameters (api_params.cc); errors are InvalidArgument ----
+
+// Decimal milliseconds ("1700000000150", "12.5") to µs. Digits beyond the
+// microsecond are truncated. No sign, no exponent.
+bool ParseMillis(std::string_view s, int64_t* us);
+// Integer parameter in [min, max]; *out unchanged when absent.
+Status IntParam(const net::HttpRequest& req, std::string_view name, int64_t min, int64_t max,
+                int64_t* out);
+// from/to (defaults: to = now, from = to - 1 h), from < to, at most
+// max_range_days long.
+Status TimeRange(const net::HttpRequest& req, int64_t now_us, int max_range_days, int64_t* from_us,
+                 int64_t* to_us);
+// Range plus service, instance, endpoint, user, client_ip, min_ms, max_ms, error.
+Status Filter(const net::HttpRequest& req, int64_t now_us, int max_range_days, store::TxFilter* f);
+// The `project` parameter (default "default") as visible to the caller;
+// NotFound otherwise.
+Result<auth::Project> ResolveProject(const Env& env, const Call& call);
+
+// ---- endpoints (api_handlers.cc); fill *resp or return an error ----
+
+Status GetProjects(const Env& env, const Call& call, net::HttpResponse* resp);
+Status GetInstances(const Env& env, const Call& call, net::HttpResponse* resp);
+Status GetTransactions(const Env& env, const Call& call, net::HttpResponse* resp);
+Status GetTransaction(const Env& env, const Call& call, std::string_view id,
+                      net::HttpResponse* resp);
+Status GetTrace(const Env& env, const Call& call, std::string_view id, net::HttpResponse* resp);
+Status GetXView(const Env& env, const Call& call, net::HttpResponse* resp);
+Status GetSeries(const Env& env, const Call& call, net::HttpResponse* resp);
+Status GetEndpoints(const Env& env, const Call& call, net::HttpResponse* resp);
+Status GetSummary(const Env& env, const Call& call, net::HttpResponse* resp);
+
+// The live tick frame of docs/api.md.
+std::string LiveFrameJson(const live::LiveFrame& frame);
+
+// ---- static files (api_static.cc) ----
+
+// Serves GET/HEAD `path` from web_root (a realpath; empty: none).
+void ServeStatic(const std::string& web_root, const net::HttpRequest& req, net::HttpResponse* resp);
+// Content-Type for a file name by its extension.
+std::string_view ContentTypeFor(std::string_view filename);
+
+}  // namespace loupe::api::internal
+
+#endif  // LOUPE_API_API_INTERNAL_H_

@@ -1,0 +1,151 @@
+// Internal to api/: fast JSON output for API responses and live frames.
+//
+// A thin layer over rapidjson::Writer that appends straight into a
+// std::string (no intermediate buffer to copy) and adds what the API needs:
+//  - strings and keys are sanitized: invalid UTF-8 (telemetry is untrusted)
+//    becomes U+FFFD, so the output is always valid JSON;
+//  - Double() writes null for NaN and infinities;
+//  - Millis() writes microseconds as milliseconds with up to three decimals
+//    ("150.377"), exactly and without floating-point formatting;
+//  - Hex64() / Hex() write ids as lowercase hex strings without allocating.
+// Misuse (a value where a key is due) is caught by assertions in debug builds.
+//
+// Thread-safety: a JsonWriter is used by one thread.
+#ifndef LOUPE_API_JSON_H_
+#define LOUPE_API_JSON_H_
+
+#include <rapidjson/stream.h>
+#include <rapidjson/writer.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace loupe::api {
+
+// rapidjson output stream over a std::string, written through a raw pointer.
+class StringSink {
+ public:
+  using Ch = char;
+  explicit StringSink(std::string* out) : out_(out), len_(out->size()), data_(out->data()) {}
+  void Put(char c) {
+    Reserve(1);
+    data_[len_++] = c;
+  }
+  void PutUnsafe(char c) { data_[len_++] = c; }
+  void Reserve(size_t n) {
+    if (len_ + n > out_->size()) Grow(n);
+  }
+  void Flush() {}
+  // Trims the string to what was written. Call once at the end.
+  void Finish() { out_->resize(len_); }
+  size_t size() const { return len_; }
+
+ private:
+  void Grow(size_t n);
+  std::string* out_;
+  size_t len_;
+  char* data_;
+};
+
+}  // namespace loupe::api
+
+namespace rapidjson {
+template <>
+inline void PutReserve<loupe::api::StringSink>(loupe::api::StringSink& s, size_t count) {
+  s.Reserve(count);
+}
+template <>
+inline void PutUnsafe<loupe::api::StringSink>(loupe::api::StringSink& s, char c) {
+  s.PutUnsafe(c);
+}
+}  // namespace rapidjson
+
+namespace loupe::api {
+
+// Length of the longest prefix of s that is well-formed UTF-8 (RFC 3629: no
+// overlongs, no surrogates, at most U+10FFFF).
+size_t ValidUtf8Prefix(std::string_view s) noexcept;
+// Copies s to *out replacing each maximal ill-formed subsequence with U+FFFD.
+void SanitizeUtf8(std::string_view s, std::string* out);
+
+class JsonWriter {
+ public:
+  // Appends to *out; call Finish() (or destroy the writer) before using *out,
+  // and do not touch *out meanwhile (the writer holds a pointer into it).
+  explicit JsonWriter(std::string* out) : sink_(out), w_(sink_) { w_.SetMaxDecimalPlaces(3); }
+  ~JsonWriter() { Finish(); }
+  JsonWriter(const JsonWriter&) = delete;
+  JsonWriter& operator=(const JsonWriter&) = delete;
+
+  void Finish() {
+    if (!finished_) sink_.Finish();
+    finished_ = true;
+  }
+  // Makes room for n more bytes up front (no effect on the output).
+  void Reserve(size_t n) { sink_.Reserve(n); }
+  // Bytes written so far (before Finish()).
+  size_t size() const { return sink_.size(); }
+
+  void StartObject() { w_.StartObject(); }
+  void EndObject() { w_.EndObject(); }
+  void StartArray() { w_.StartArray(); }
+  void EndArray() { w_.EndArray(); }
+
+  JsonWriter& Key(std::string_view k) {
+    if (IsAscii(k)) {
+      w_.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
+    } else {
+      WriteSanitized(k, /*key=*/true);
+    }
+    return *this;
+  }
+  void String(std::string_view s) {
+    if (IsAscii(s)) {
+      w_.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+    } else {
+      WriteSanitized(s, /*key=*/false);
+    }
+  }
+  void Bool(bool b) { w_.Bool(b); }
+  void Null() { w_.Null(); }
+  void Int(int64_t v) { w_.Int64(v); }
+  void Uint(uint64_t v) { w_.Uint64(v); }
+  // null for NaN and infinities; at most three decimals.
+  void Double(double v);
+  // µs → ms with up to three decimals ("12", "12.5", "0.001", "-3.25").
+  void Millis(int64_t us);
+  // 16 lowercase hex digits.
+  void Hex64(uint64_t v);
+  // Lowercase hex of n bytes (n <= 64).
+  void Hex(const uint8_t* p, size_t n);
+
+  // Convenience: Key + value.
+  void Field(std::string_view k, std::string_view v) { Key(k).String(v); }
+  void Field(std::string_view k, const char* v) { Key(k).String(v); }
+  void Field(std::string_view k, const std::string& v) { Key(k).String(v); }
+  void FieldInt(std::string_view k, int64_t v) { Key(k).Int(v); }
+  void FieldUint(std::string_view k, uint64_t v) { Key(k).Uint(v); }
+  void FieldBool(std::string_view k, bool v) { Key(k).Bool(v); }
+  void FieldDouble(std::string_view k, double v) { Key(k).Double(v); }
+  void FieldMillis(std::string_view k, int64_t us) { Key(k).Millis(us); }
+
+ private:
+  static bool IsAscii(std::string_view s) {
+    // Checked bytewise; the compiler vectorizes it.
+    unsigned char acc = 0;
+    for (char c : s) acc |= static_cast<unsigned char>(c);
+    return acc < 0x80;
+  }
+  void WriteSanitized(std::string_view s, bool key);
+
+  StringSink sink_;
+  rapidjson::Writer<StringSink> w_;
+  std::string scratch_;
+  bool finished_ = false;
+};
+
+}  // namespace loupe::api
+
+#endif  // LOUPE_API_JSON_H_

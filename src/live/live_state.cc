@@ -1,0 +1,317 @@
+#include "live/live_state.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "common/hll.h"
+
+namespace loupe::live {
+namespace {
+
+constexpr int64_t kMicrosPerSecond = 1'000'000;
+constexpr int64_t kNoSecond = std::numeric_limits<int64_t>::min();
+
+int64_t FloorDiv(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+int64_t FloorMod(int64_t a, int64_t b) { return a - FloorDiv(a, b) * b; }
+
+}  // namespace
+
+int64_t LocalMidnightMicros(int64_t t_us) {
+  time_t s = static_cast<time_t>(FloorDiv(t_us, kMicrosPerSecond));
+  struct tm tm;
+  if (localtime_r(&s, &tm) == nullptr) {
+    return FloorDiv(t_us, 86400 * kMicrosPerSecond) * 86400 * kMicrosPerSecond;
+  }
+  tm.tm_hour = 0;
+  tm.tm_min = 0;
+  tm.tm_sec = 0;
+  tm.tm_isdst = -1;
+  time_t midnight = mktime(&tm);
+  return static_cast<int64_t>(midnight) * kMicrosPerSecond;
+}
+
+struct LiveState::ProjectLive {
+  struct Second {
+    int64_t sec = kNoSecond;
+    uint32_t count = 0;
+    uint32_t errors = 0;
+    int64_t sum_elapsed_us = 0;
+  };
+  struct Minute {
+    int64_t minute = kNoSecond;
+    HyperLogLog users;
+  };
+
+  ProjectLive(const LiveOptions& o)
+      : ring(static_cast<size_t>(o.window_seconds)), events(o.recent_events) {
+    minutes.reserve(static_cast<size_t>(o.users_window_minutes) + 1);
+    for (int i = 0; i <= o.users_window_minutes; ++i) {
+      minutes.push_back(Minute{kNoSecond, HyperLogLog(o.hll_precision)});
+    }
+  }
+
+  mutable std::mutex mu;
+  // Guarded by mu:
+  std::vector<Second> ring;     // index: second mod window
+  std::vector<Minute> minutes;  // index: minute mod (users_window_minutes + 1)
+  int64_t day_start_us = kNoSecond;
+  uint64_t today = 0;
+  std::vector<LivePoint> points;
+  uint64_t points_dropped = 0;
+  std::vector<LiveEvent> events;  // ring of the last recent_events
+  uint64_t events_total = 0;      // ever stored; events[(n) % size] is the n-th
+  uint64_t events_at_frame = 0;   // events_total at the last frame
+  uint64_t events_dropped = 0;    // since the last frame
+};
+
+LiveState::LiveState(Clock* clock, LiveOptions options)
+    : clock_(clock), options_([&] {
+        options.window_seconds = std::max(120, options.window_seconds);
+        options.users_window_minutes = std::max(1, options.users_window_minutes);
+        options.recent_events = std::max<size_t>(1, options.recent_events);
+        options.max_events_per_frame =
+            std::min(options.max_events_per_frame, options.recent_events);
+        return options;
+      }()) {}
+
+LiveState::~LiveState() = default;
+
+void LiveState::DayBounds(int64_t now_us, int64_t* start, int64_t* end) const {
+  // Lock-free fast path; the writer stores start before end, so a reader
+  // seeing the same start twice has a consistent pair or an empty range.
+  int64_t s1 = day_start_us_.load();
+  int64_t e = day_end_us_.load();
+  int64_t s2 = day_start_us_.load();
+  if (s1 == s2 && s1 <= now_us && now_us < e) {
+    *start = s1;
+    *end = e;
+    return;
+  }
+  std::lock_guard<std::mutex> l(day_mu_);
+  int64_t s = day_start_us_.load();
+  e = day_end_us_.load();
+  if (!(s <= now_us && now_us < e)) {
+    s = LocalMidnightMicros(now_us);
+    // A local day lasts 23 to 25 hours: s + 26 h lies in the next one.
+    e = LocalMidnightMicros(s + 26 * 3600 * kMicrosPerSecond);
+    if (e <= now_us) e = now_us + 1;  // broken time zone data: never loop
+    day_start_us_.store(s);
+    day_end_us_.store(e);
+  }
+  *start = s;
+  *end = e;
+}
+
+LiveState::ProjectLive* LiveState::Find(store::ProjectId project) const {
+  std::shared_lock<std::shared_mutex> l(projects_mu_);
+  auto it = projects_.find(project);
+  return it == projects_.end() ? nullptr : it->second.get();
+}
+
+LiveState::ProjectLive* LiveState::FindOrCreate(store::ProjectId project) {
+  if (ProjectLive* p = Find(project)) return p;
+  std::unique_lock<std::shared_mutex> l(projects_mu_);
+  auto& slot = projects_[project];
+  if (!slot) slot = std::make_unique<ProjectLive>(options_);
+  return slot.get();
+}
+
+void LiveState::Record(store::ProjectId project, const model::Transaction& tx) noexcept {
+  ProjectLive* p;
+  try {
+    p = FindOrCreate(project);
+  } catch (...) {  // out of memory: live figures are best effort
+    return;
+  }
+  const int64_t now_us = clock_->NowMicros();
+  int64_t day_start, day_end;
+  DayBounds(now_us, &day_start, &day_end);
+
+  const int64_t now_sec = FloorDiv(now_us, kMicrosPerSecond);
+  const int64_t sec = std::min(FloorDiv(tx.end_us, kMicrosPerSecond), now_sec);
+  const int64_t window = static_cast<int64_t>(p->ring.size());
+  const int64_t elapsed_us = std::max<int64_t>(0, tx.elapsed_us());
+
+  std::lock_guard<std::mutex> l(p->mu);
+  if (p->day_start_us != day_start) {
+    p->day_start_us = day_start;
+    p->today = 0;
+  }
+  if (tx.end_us >= day_start) ++p->today;
+  if (sec <= now_sec - window) return;  // older than the ring: not live any more
+
+  auto& s = p->ring[static_cast<size_t>(FloorMod(sec, window))];
+  if (s.sec != sec) {
+    if (s.sec > sec) return;  // cannot happen within the window; be safe
+    s = {sec, 0, 0, 0};
+  }
+  ++s.count;
+  s.errors += tx.error ? 1 : 0;
+  s.sum_elapsed_us += elapsed_us;
+
+  const std::string& user = !tx.user.empty() ? tx.user : tx.client_ip;
+  if (!user.empty()) {
+    const int64_t minute = FloorDiv(sec, 60);
+    const int64_t nm = static_cast<int64_t>(p->minutes.size());
+    auto& m = p->minutes[static_cast<size_t>(FloorMod(minute, nm))];
+    if (m.minute != minute && m.minute < minute) {
+      m.minute = minute;
+      m.users.Clear();
+    }
+    if (m.minute == minute) m.users.Add(user);
+  }
+
+  if (p->points.size() < options_.max_points_per_frame) {
+    try {
+      p->points.push_back(LivePoint{tx.id, tx.end_us, elapsed_us, tx.error});
+    } catch (...) {
+      ++p->points_dropped;
+    }
+  } else {
+    ++p->points_dropped;
+  }
+
+  if (tx.error) {
+    if (p->events_total - p->events_at_frame >= options_.max_events_per_frame) {
+      ++p->events_dropped;
+      return;
+    }
+    LiveEvent& e = p->events[p->events_total % p->events.size()];
+    try {
+      e.time_us = tx.end_us;
+      if (!tx.error_type.empty()) {
+        e.message.assign(tx.error_type);
+      } else if (tx.status >= 400) {
+        e.message.assign("HTTP ");
+        e.message.append(std::to_string(tx.status));
+      } else {
+        e.message.assign("error");
+      }
+      e.tx_id = tx.id;
+      e.service.assign(tx.service);
+      e.endpoint.assign(tx.endpoint);
+      ++p->events_total;
+    } catch (...) {
+      ++p->events_dropped;
+    }
+  }
+}
+
+void LiveState::TakeFrame(store::ProjectId project, int64_t now_us, LiveFrame* frame) {
+  const int64_t now_sec = FloorDiv(now_us, kMicrosPerSecond);
+  frame->t_us = now_sec * kMicrosPerSecond;
+  frame->second_us = (now_sec - 1) * kMicrosPerSecond;
+  frame->tps = 0;
+  frame->avg_ms = std::nan("");
+  frame->errors = 0;
+  frame->today_calls = 0;
+  frame->concurrent_users = 0;
+  frame->points.clear();
+  frame->points_dropped = 0;
+  frame->events.clear();
+  frame->events_dropped = 0;
+
+  ProjectLive* p = Find(project);
+  if (p == nullptr) return;
+  int64_t day_start, day_end;
+  DayBounds(now_us, &day_start, &day_end);
+  HyperLogLog users(options_.hll_precision);
+
+  std::lock_guard<std::mutex> l(p->mu);
+  const int64_t window = static_cast<int64_t>(p->ring.size());
+  const auto& s = p->ring[static_cast<size_t>(FloorMod(now_sec - 1, window))];
+  if (s.sec == now_sec - 1 && s.count > 0) {
+    frame->tps = s.count;
+    frame->errors = s.errors;
+    frame->avg_ms = static_cast<double>(s.sum_elapsed_us) / s.count / 1000.0;
+  }
+  frame->today_calls = p->day_start_us == day_start ? p->today : 0;
+
+  const int64_t now_min = FloorDiv(now_sec, 60);
+  for (const auto& m : p->minutes) {
+    if (m.minute >= now_min - options_.users_window_minutes && m.minute <= now_min) {
+      users.Merge(m.users);
+    }
+  }
+  frame->concurrent_users = static_cast<uint64_t>(std::llround(users.Estimate()));
+
+  frame->points.assign(p->points.begin(), p->points.end());  // keeps p->points' capacity
+  p->points.clear();
+  frame->points_dropped = std::exchange(p->points_dropped, 0);
+
+  const uint64_t n = p->events.size();
+  for (uint64_t i = std::max(p->events_at_frame, p->events_total > n ? p->events_total - n : 0);
+       i < p->events_total; ++i) {
+    frame->events.push_back(p->events[i % n]);
+  }
+  p->events_at_frame = p->events_total;
+  frame->events_dropped = std::exchange(p->events_dropped, 0);
+}
+
+LiveSummary LiveState::Summary(store::ProjectId project, int64_t now_us) const {
+  LiveSummary out;
+  out.avg_ms = std::nan("");
+  out.error_rate = std::nan("");
+  ProjectLive* p = Find(project);
+  if (p == nullptr) return out;
+  int64_t day_start, day_end;
+  DayBounds(now_us, &day_start, &day_end);
+  const int64_t now_sec = FloorDiv(now_us, kMicrosPerSecond);
+  HyperLogLog users(options_.hll_precision);
+
+  std::lock_guard<std::mutex> l(p->mu);
+  const int64_t window = static_cast<int64_t>(p->ring.size());
+  uint64_t count = 0, errors = 0;
+  int64_t sum_us = 0;
+  for (int64_t sec = now_sec - 60; sec < now_sec; ++sec) {
+    const auto& s = p->ring[static_cast<size_t>(FloorMod(sec, window))];
+    if (s.sec != sec) continue;
+    count += s.count;
+    errors += s.errors;
+    sum_us += s.sum_elapsed_us;
+  }
+  out.today_calls = p->day_start_us == day_start ? p->today : 0;
+  out.tps = static_cast<double>(count) / 60.0;
+  if (count > 0) {
+    out.avg_ms = static_cast<double>(sum_us) / count / 1000.0;
+    out.error_rate = 100.0 * static_cast<double>(errors) / count;
+  }
+  const int64_t now_min = FloorDiv(now_sec, 60);
+  for (const auto& m : p->minutes) {
+    if (m.minute >= now_min - options_.users_window_minutes && m.minute <= now_min) {
+      users.Merge(m.users);
+    }
+  }
+  out.concurrent_users = static_cast<uint64_t>(std::llround(users.Estimate()));
+  return out;
+}
+
+std::vector<LiveEvent> LiveState::RecentEvents(store::ProjectId project, size_t limit) const {
+  std::vector<LiveEvent> out;
+  ProjectLive* p = Find(project);
+  if (p == nullptr) return out;
+  std::lock_guard<std::mutex> l(p->mu);
+  const uint64_t n = p->events.size();
+  const uint64_t first = p->events_total > n ? p->events_total - n : 0;
+  for (uint64_t i = p->events_total; i > first && out.size() < limit; --i) {
+    out.push_back(p->events[(i - 1) % n]);
+  }
+  return out;
+}
+
+std::vector<store::ProjectId> LiveState::Projects() const {
+  std::vector<store::ProjectId> out;
+  std::shared_lock<std::shared_mutex> l(projects_mu_);
+  out.reserve(projects_.size());
+  for (const auto& [id, p] : projects_) out.push_back(id);
+  return out;
+}
+
+}  // namespace loupe::live

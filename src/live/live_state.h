@@ -1,0 +1,145 @@
+// LiveState: in-memory real-time figures per project, fed by ingest with
+// every stored transaction and read once a second by the live stream
+// (GET /api/v1/live) and by GET /api/v1/summary. See docs/api.md.
+//
+// Per project it keeps:
+//  - a per-second ring of the last `window_seconds` (count, errors, summed
+//    elapsed), bucketed by the transaction's END second. Transactions ending
+//    before the ring's start are ignored for live figures (they still count in
+//    today's calls); ends in the future (agent clock skew) count in the
+//    current second.
+//  - today's calls: transactions ending since the server's local midnight;
+//    resets at midnight.
+//  - distinct users (user id, else client IP) per minute in HyperLogLogs, for
+//    "concurrent users" = distinct users in the last `users_window_minutes`
+//    (at minute granularity: the current minute and the N before it).
+//  - the X-View points recorded since the last frame (at most
+//    max_points_per_frame; the excess is counted in points_dropped).
+//  - error events: the last `recent_events` are kept; at most
+//    max_events_per_frame are recorded per frame interval, the excess is
+//    counted in events_dropped (a storm of errors must not flood the stream).
+//
+// Thread-safety: all methods are thread-safe. Record() takes a per-project
+// mutex for ~100 ns and does not allocate once a project's buffers have
+// grown (the first transaction of a project allocates its state, and error
+// events may grow their strings).
+#ifndef LOUPE_LIVE_LIVE_STATE_H_
+#define LOUPE_LIVE_LIVE_STATE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.h"
+#include "model/transaction.h"
+#include "store/store.h"
+
+namespace loupe::live {
+
+struct LiveOptions {
+  int window_seconds = 600;      // per-second ring length
+  int users_window_minutes = 5;  // concurrent users window
+  int hll_precision = 12;        // 4 KiB per minute per project, ~1.6% error
+  size_t max_points_per_frame = 5000;
+  size_t max_events_per_frame = 50;
+  size_t recent_events = 200;
+};
+
+// One X-View point (a finished transaction).
+struct LivePoint {
+  model::TxId id = 0;
+  int64_t end_us = 0;
+  int64_t elapsed_us = 0;
+  bool error = false;
+};
+
+struct LiveEvent {
+  int64_t time_us = 0;            // the transaction's end
+  const char* level = "WARNING";  // static strings
+  const char* type = "error";
+  std::string message;  // error type, else "HTTP <status>", else "error"
+  model::TxId tx_id = 0;
+  std::string service;
+  std::string endpoint;
+};
+
+// One tick of the live stream.
+struct LiveFrame {
+  int64_t t_us = 0;       // now, rounded down to the second
+  int64_t second_us = 0;  // start of the last whole second (t_us - 1 s)
+  uint64_t tps = 0;       // transactions that ended in that second
+  double avg_ms = 0;      // their mean elapsed; NaN when there were none
+  uint64_t errors = 0;    // errors among them
+  uint64_t today_calls = 0;
+  uint64_t concurrent_users = 0;
+  std::vector<LivePoint> points;  // recorded since the previous frame, in arrival order
+  uint64_t points_dropped = 0;
+  std::vector<LiveEvent> events;  // recorded since the previous frame
+  uint64_t events_dropped = 0;
+};
+
+// Figures for GET /api/v1/summary.
+struct LiveSummary {
+  uint64_t today_calls = 0;
+  double tps = 0;         // over the last 60 whole seconds
+  double avg_ms = 0;      // NaN when no transaction
+  double error_rate = 0;  // percent; NaN when no transaction
+  uint64_t concurrent_users = 0;
+};
+
+// Start of the local day containing t_us (server time zone), in µs.
+int64_t LocalMidnightMicros(int64_t t_us);
+
+class LiveState {
+ public:
+  // `clock` must outlive the LiveState.
+  explicit LiveState(Clock* clock, LiveOptions options = {});
+  ~LiveState();
+  LiveState(const LiveState&) = delete;
+  LiveState& operator=(const LiveState&) = delete;
+
+  // Called by ingest for every stored transaction (once per transaction).
+  void Record(store::ProjectId project, const model::Transaction& tx) noexcept;
+
+  // Fills *frame (reusing its buffers) for `project` at now_us and resets the
+  // project's per-frame points and events. Call once per tick per project;
+  // a project never recorded yields an empty frame.
+  void TakeFrame(store::ProjectId project, int64_t now_us, LiveFrame* frame);
+
+  LiveSummary Summary(store::ProjectId project, int64_t now_us) const;
+
+  // Up to `limit` most recent error events, newest first.
+  std::vector<LiveEvent> RecentEvents(store::ProjectId project, size_t limit) const;
+
+  // Projects that have recorded anything.
+  std::vector<store::ProjectId> Projects() const;
+
+  const LiveOptions& options() const { return options_; }
+
+ private:
+  struct ProjectLive;
+
+  ProjectLive* Find(store::ProjectId project) const;
+  ProjectLive* FindOrCreate(store::ProjectId project);
+  // [start, end) of the local day containing now_us, cached.
+  void DayBounds(int64_t now_us, int64_t* start, int64_t* end) const;
+
+  Clock* const clock_;
+  const LiveOptions options_;
+
+  mutable std::shared_mutex projects_mu_;
+  std::unordered_map<store::ProjectId, std::unique_ptr<ProjectLive>> projects_;
+
+  mutable std::mutex day_mu_;
+  mutable std::atomic<int64_t> day_start_us_{0};
+  mutable std::atomic<int64_t> day_end_us_{0};
+};
+
+}  // namespace loupe::live
+
+#endif  // LOUPE_LIVE_LIVE_STATE_H_
