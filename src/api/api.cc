@@ -179,9 +179,9 @@ void Api::Handle(net::HttpRequest& req, net::HttpResponse* resp) {
       route = path.rfind(kV1, 0) == 0 ? MatchApi(path, &arg) : Route::kNotFound;
       if (route == Route::kNotFound) {
         internal::SetError(resp, 404, "not_found", "no such API endpoint");
-      } else if (!is_get) {
+      } else if (!is_get && !(route == Route::kProjects && req.method == "POST")) {
         internal::SetError(resp, 405, "invalid_argument", "use GET");
-        resp->headers.emplace_back("Allow", "GET");
+        resp->headers.emplace_back("Allow", route == Route::kProjects ? "GET, POST" : "GET");
       } else {
         Call call{&req, {}, deps_.clock->NowMicros()};
         Result<auth::Principal> who =
@@ -194,7 +194,8 @@ void Api::Handle(net::HttpRequest& req, net::HttpResponse* resp) {
           const Env env{deps_, options_};
           switch (route) {
             case Route::kProjects:
-              st = internal::GetProjects(env, call, resp);
+              st = is_get ? internal::GetProjects(env, call, resp)
+                          : internal::CreateProject(env, call, resp);
               break;
             case Route::kInstances:
               st = internal::GetInstances(env, call, resp);

@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "api/api_internal.h"
+#include "rapidjson/document.h"
 #include "query/query.h"
 
 namespace loupe::api::internal {
@@ -147,6 +148,35 @@ int64_t DefaultStepSeconds(int64_t range_us) {
 }
 
 }  // namespace
+
+Status CreateProject(const Env& env, const Call& call, net::HttpResponse* resp) {
+  if (!call.who.admin) {
+    return Status::PermissionDenied("creating projects needs an admin token");
+  }
+  rapidjson::Document d;
+  d.Parse(call.http->body.data(), call.http->body.size());
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember("name") || !d["name"].IsString()) {
+    return Status::InvalidArgument("expected a JSON body {\"name\": \"...\"}");
+  }
+  std::string name(d["name"].GetString(), d["name"].GetStringLength());
+  auth::ProjectId id = 0;
+  Result<std::string> key = env.deps.registry->CreateProject(name, &id);
+  if (!key.ok()) return key.status();
+  Result<std::string> token = env.deps.registry->CreateToken(name, false, {id});
+  if (!token.ok()) return token.status();
+  std::string out;
+  {
+    JsonWriter w(&out);
+    w.StartObject();
+    w.Field("name", name);
+    w.Field("ingest_key", *key);
+    w.Field("api_token", *token);
+    w.EndObject();
+  }
+  SetJson(resp, std::move(out));
+  resp->status = 201;
+  return Status::OK();
+}
 
 Status GetProjects(const Env& env, const Call& call, net::HttpResponse* resp) {
   std::vector<auth::Project> projects = env.deps.registry->ListProjects(call.who);
@@ -365,8 +395,8 @@ Status GetXView(const Env& env, const Call& call, net::HttpResponse* resp) {
     w.FieldMillis("to_ms", b.to_us);
     w.FieldInt("x_bins", b.x_bins);
     w.FieldInt("y_bins", b.y_bins);
-    w.FieldDouble("y_min_ms", b.y_min_ms);
-    w.FieldDouble("y_max_ms", b.y_max_ms);
+    w.FieldMs("y_min_ms", b.y_min_ms);
+    w.FieldMs("y_max_ms", b.y_max_ms);
     w.Key("count");
     w.StartArray();
     for (uint32_t c : b.count) w.Uint(c);
@@ -443,7 +473,13 @@ Status GetSeries(const Env& env, const Call& call, net::HttpResponse* resp) {
     w.Field("key", line.key);
     w.Key("values");
     w.StartArray();
-    for (double v : line.values) w.Double(v);
+    for (double v : line.values) {
+      if (metric == query::Metric::kResponseTime) {
+        w.Ms(v);
+      } else {
+        w.Double(v);
+      }
+    }
     w.EndArray();
     w.EndObject();
   }
@@ -476,14 +512,14 @@ Status GetEndpoints(const Env& env, const Call& call, net::HttpResponse* resp) {
     w.FieldUint("count", e.count);
     w.FieldUint("errors", e.errors);
     w.FieldDouble("error_rate", e.count ? 100.0 * static_cast<double>(e.errors) / e.count : NAN);
-    w.FieldDouble("avg_ms", e.avg_ms);
-    w.FieldDouble("max_ms", e.max_ms);
-    w.FieldDouble("p50_ms", e.p50_ms);
-    w.FieldDouble("p95_ms", e.p95_ms);
-    w.FieldDouble("p99_ms", e.p99_ms);
+    w.FieldMs("avg_ms", e.avg_ms);
+    w.FieldMs("max_ms", e.max_ms);
+    w.FieldMs("p50_ms", e.p50_ms);
+    w.FieldMs("p95_ms", e.p95_ms);
+    w.FieldMs("p99_ms", e.p99_ms);
     w.FieldDouble("avg_sql_count", e.avg_sql_count);
-    w.FieldDouble("avg_sql_ms", e.avg_sql_ms);
-    w.FieldDouble("avg_external_ms", e.avg_external_ms);
+    w.FieldMs("avg_sql_ms", e.avg_sql_ms);
+    w.FieldMs("avg_external_ms", e.avg_external_ms);
     w.EndObject();
   }
   w.EndArray();
@@ -502,7 +538,7 @@ Status GetSummary(const Env& env, const Call& call, net::HttpResponse* resp) {
   w.StartObject();
   w.FieldUint("today_calls", s.today_calls);
   w.FieldDouble("tps", s.tps);
-  w.FieldDouble("avg_ms", s.avg_ms);
+  w.FieldMs("avg_ms", s.avg_ms);
   w.FieldDouble("error_rate", s.error_rate);
   w.FieldUint("concurrent_users", s.concurrent_users);
   w.EndObject();
@@ -519,7 +555,7 @@ std::string LiveFrameJson(const live::LiveFrame& f) {
   w.Field("type", "tick");
   w.FieldMillis("t_ms", f.t_us);
   w.FieldUint("tps", f.tps);
-  w.FieldDouble("avg_ms", f.avg_ms);
+  w.FieldMs("avg_ms", f.avg_ms);
   w.FieldUint("errors", f.errors);
   w.FieldUint("today_calls", f.today_calls);
   w.FieldUint("concurrent_users", f.concurrent_users);

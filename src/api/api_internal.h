@@ -67,6 +67,10 @@ Result<auth::Project> ResolveProject(const Env& env, const Call& call);
 
 // ---- endpoints (api_handlers.cc); fill *resp or return an error ----
 
+// POST /api/v1/projects {"name": "..."} (admin tokens only): creates the
+// project with an ingest key and an API token that sees only it; 201
+// {"name","ingest_key","api_token"}. The secrets are shown only in this answer.
+Status CreateProject(const Env& env, const Call& call, net::HttpResponse* resp);
 Status GetProjects(const Env& env, const Call& call, net::HttpResponse* resp);
 Status GetInstances(const Env& env, const Call& call, net::HttpResponse* resp);
 Status GetTransactions(const Env& env, const Call& call, net::HttpResponse* resp);

@@ -48,6 +48,8 @@ void SetStatusError(net::HttpResponse* resp, const Status& s) {
     case C::kNotFound:
     case C::kPermissionDenied:  // do not reveal that it exists
       return SetError(resp, 404, "not_found", s.message());
+    case C::kAlreadyExists:
+      return SetError(resp, 409, "already_exists", s.message());
     case C::kUnauthenticated:
       SetError(resp, 401, "unauthenticated", s.message());
       resp->headers.emplace_back("WWW-Authenticate", "Bearer");

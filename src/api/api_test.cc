@@ -271,6 +271,37 @@ TEST_F(ApiTest, ProjectsVisibleToTheCaller) {
   EXPECT_STREQ(d["projects"][0]["name"].GetString(), "default");
 }
 
+TEST_F(ApiTest, AdminCreatesProjectWithScopedKeyAndToken) {
+  auto post = [&](const std::string& body, const std::string& token) {
+    net::HttpRequest req;
+    req.method = "POST";
+    req.path = "/api/v1/projects";
+    req.body = body;
+    req.headers.emplace_back("authorization", "Bearer " + token);
+    net::HttpResponse resp;
+    api_->Handle(req, &resp);
+    return resp;
+  };
+  net::HttpResponse r = post(R"({"name":"shop"})", admin_token_);
+  ASSERT_EQ(r.status, 201) << r.body;
+  rapidjson::Document d;
+  d.Parse(r.body.c_str());
+  ASSERT_TRUE(d.IsObject());
+  std::string token = d["api_token"].GetString();
+  EXPECT_EQ(std::string(d["ingest_key"].GetString()).rfind("lk_", 0), 0u);
+  // The new token sees only the new project.
+  rapidjson::Document p = GetJson("/api/v1/projects", token);
+  ASSERT_EQ(p["projects"].Size(), 1u);
+  EXPECT_STREQ(p["projects"][0]["name"].GetString(), "shop");
+  ExpectError("/api/v1/transactions?project=default", 404, "not_found", token);
+
+  EXPECT_EQ(post(R"({"name":"shop"})", admin_token_).status, 409);
+  EXPECT_EQ(post(R"({"name":"Bad Name"})", admin_token_).status, 400);
+  EXPECT_EQ(post("not json", admin_token_).status, 400);
+  EXPECT_EQ(post(R"({"name":"x2"})", viewer_token_).status, 404);  // not admin
+  EXPECT_EQ(post(R"({"name":"x3"})", "").status, 401);
+}
+
 TEST_F(ApiTest, ProjectIsolation) {
   Fill();
   // The viewer may not see "other": 404, exactly as for a project that does not exist.
@@ -396,9 +427,12 @@ TEST_F(ApiTest, UnknownRoutesAndMethods) {
   ExpectError("/api/v2/projects", 404, "not_found");
   ExpectError("/api/v1/transactions/0000000000000001/extra", 404, "not_found");
   ExpectError("/api", 404, "not_found", "");
-  net::HttpResponse r = Get("/api/v1/projects", "<admin>", "POST");
+  net::HttpResponse r = Get("/api/v1/endpoints", "<admin>", "POST");
   EXPECT_EQ(r.status, 405);
   EXPECT_EQ(Header(r, "Allow"), "GET");
+  r = Get("/api/v1/projects", "<admin>", "DELETE");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(Header(r, "Allow"), "GET, POST");
   EXPECT_EQ(Get("/", "", "DELETE").status, 405);
 }
 
@@ -833,7 +867,7 @@ TEST(JsonWriter, NumbersAndIds) {
     w.EndArray();
   }
   EXPECT_EQ(out,
-            "[0,0.001,0.01,0.12,1,150.377,-3.25,1700000000150.5,null,null,35.2,0.333,"
+            "[0,0.001,0.01,0.12,1,150.377,-3.25,1700000000150.5,null,null,35.2,0.3333333333333333,"
             "\"9f2c000000000001\",\"0aff\"]");
 }
 

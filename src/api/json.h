@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <cmath>
 #include <string_view>
 
 namespace loupe::api {
@@ -74,7 +75,7 @@ class JsonWriter {
  public:
   // Appends to *out; call Finish() (or destroy the writer) before using *out,
   // and do not touch *out meanwhile (the writer holds a pointer into it).
-  explicit JsonWriter(std::string* out) : sink_(out), w_(sink_) { w_.SetMaxDecimalPlaces(3); }
+  explicit JsonWriter(std::string* out) : sink_(out), w_(sink_) {}
   ~JsonWriter() { Finish(); }
   JsonWriter(const JsonWriter&) = delete;
   JsonWriter& operator=(const JsonWriter&) = delete;
@@ -112,8 +113,11 @@ class JsonWriter {
   void Null() { w_.Null(); }
   void Int(int64_t v) { w_.Int64(v); }
   void Uint(uint64_t v) { w_.Uint64(v); }
-  // null for NaN and infinities; at most three decimals.
+  // null for NaN and infinities; otherwise the shortest text that reads back
+  // as v (rates such as tps need every digit: 2/60 must not become 0.033).
   void Double(double v);
+  // Milliseconds rounded to the microsecond (three decimals); null for NaN.
+  void Ms(double v) { Double(std::round(v * 1000.0) / 1000.0); }
   // µs → ms with up to three decimals ("12", "12.5", "0.001", "-3.25").
   void Millis(int64_t us);
   // 16 lowercase hex digits.
@@ -129,6 +133,7 @@ class JsonWriter {
   void FieldUint(std::string_view k, uint64_t v) { Key(k).Uint(v); }
   void FieldBool(std::string_view k, bool v) { Key(k).Bool(v); }
   void FieldDouble(std::string_view k, double v) { Key(k).Double(v); }
+  void FieldMs(std::string_view k, double v) { Key(k).Ms(v); }
   void FieldMillis(std::string_view k, int64_t us) { Key(k).Millis(us); }
 
  private:
