@@ -80,6 +80,9 @@ class Api {
   // subscribers; closed connections are dropped. The broadcast thread calls
   // it once a second; tests call it directly.
   void BroadcastTick();
+  // Sends the X-View points recorded since the last frame to subscribed
+  // projects, between ticks (every 250 ms) so a dot shows well within a second.
+  void BroadcastPoints();
 
   size_t live_subscribers() const;
 

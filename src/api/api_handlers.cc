@@ -547,18 +547,8 @@ Status GetSummary(const Env& env, const Call& call, net::HttpResponse* resp) {
   return Status::OK();
 }
 
-std::string LiveFrameJson(const live::LiveFrame& f) {
-  std::string body;
-  body.reserve(256 + f.points.size() * 48 + f.events.size() * 160);
-  JsonWriter w(&body);
-  w.StartObject();
-  w.Field("type", "tick");
-  w.FieldMillis("t_ms", f.t_us);
-  w.FieldUint("tps", f.tps);
-  w.FieldMs("avg_ms", f.avg_ms);
-  w.FieldUint("errors", f.errors);
-  w.FieldUint("today_calls", f.today_calls);
-  w.FieldUint("concurrent_users", f.concurrent_users);
+namespace {
+void WriteLivePoints(const live::LiveFrame& f, JsonWriter& w) {
   w.Key("points");
   w.StartObject();
   w.Key("id");
@@ -579,6 +569,35 @@ std::string LiveFrameJson(const live::LiveFrame& f) {
   w.EndArray();
   w.EndObject();
   w.FieldUint("points_dropped", f.points_dropped);
+}
+}  // namespace
+
+std::string LivePointsJson(const live::LiveFrame& f, int64_t now_us) {
+  std::string body;
+  body.reserve(64 + f.points.size() * 48);
+  JsonWriter w(&body);
+  w.StartObject();
+  w.Field("type", "points");
+  w.FieldMillis("t_ms", now_us);
+  WriteLivePoints(f, w);
+  w.EndObject();
+  w.Finish();
+  return body;
+}
+
+std::string LiveFrameJson(const live::LiveFrame& f) {
+  std::string body;
+  body.reserve(256 + f.points.size() * 48 + f.events.size() * 160);
+  JsonWriter w(&body);
+  w.StartObject();
+  w.Field("type", "tick");
+  w.FieldMillis("t_ms", f.t_us);
+  w.FieldUint("tps", f.tps);
+  w.FieldMs("avg_ms", f.avg_ms);
+  w.FieldUint("errors", f.errors);
+  w.FieldUint("today_calls", f.today_calls);
+  w.FieldUint("concurrent_users", f.concurrent_users);
+  WriteLivePoints(f, w);
   w.Key("events");
   w.StartArray();
   for (const auto& e : f.events) {

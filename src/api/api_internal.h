@@ -84,6 +84,8 @@ Status GetSummary(const Env& env, const Call& call, net::HttpResponse* resp);
 
 // The live tick frame of docs/api.md.
 std::string LiveFrameJson(const live::LiveFrame& frame);
+// {"type":"points","t_ms",...,"points":{...},"points_dropped"}: dots between ticks.
+std::string LivePointsJson(const live::LiveFrame& frame, int64_t now_us);
 
 // ---- static files (api_static.cc) ----
 

@@ -255,6 +255,19 @@ void LiveState::TakeFrame(store::ProjectId project, int64_t now_us, LiveFrame* f
   frame->events_dropped = std::exchange(p->events_dropped, 0);
 }
 
+bool LiveState::TakePoints(store::ProjectId project, LiveFrame* frame) {
+  frame->points.clear();
+  frame->points_dropped = 0;
+  ProjectLive* p = Find(project);
+  if (p == nullptr) return false;
+  std::lock_guard<std::mutex> l(p->mu);
+  if (p->points.empty() && p->points_dropped == 0) return false;
+  frame->points.assign(p->points.begin(), p->points.end());
+  p->points.clear();
+  frame->points_dropped = std::exchange(p->points_dropped, 0);
+  return true;
+}
+
 LiveSummary LiveState::Summary(store::ProjectId project, int64_t now_us) const {
   LiveSummary out;
   out.avg_ms = std::nan("");

@@ -111,6 +111,12 @@ class LiveState {
   // a project never recorded yields an empty frame.
   void TakeFrame(store::ProjectId project, int64_t now_us, LiveFrame* frame);
 
+  // Moves only the pending X-View points (and their drop count) into *frame's
+  // points/points_dropped, leaving the per-second figures and events for the
+  // next TakeFrame. Lets the stream deliver dots several times a second.
+  // Returns false (and leaves *frame's points empty) when there are none.
+  bool TakePoints(store::ProjectId project, LiveFrame* frame);
+
   LiveSummary Summary(store::ProjectId project, int64_t now_us) const;
 
   // Up to `limit` most recent error events, newest first.

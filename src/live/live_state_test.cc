@@ -196,6 +196,24 @@ TEST_F(LiveStateTest, PointsPerFrameAreCapped) {
   EXPECT_EQ(f.points_dropped, 0u);
 }
 
+TEST_F(LiveStateTest, TakePointsDrainsDotsButLeavesFiguresAndEventsForTheTick) {
+  LiveState live(&clock_);
+  LiveFrame f;
+  EXPECT_FALSE(live.TakePoints(1, &f));
+  live.Record(1, Tx(1, kT0 - kSec, 1000, /*error=*/true));
+  ASSERT_TRUE(live.TakePoints(1, &f));
+  ASSERT_EQ(f.points.size(), 1u);
+  EXPECT_EQ(f.points[0].id, 1u);
+  EXPECT_FALSE(live.TakePoints(1, &f));
+  EXPECT_TRUE(f.points.empty());
+  live.Record(1, Tx(2, kT0 - kSec, 1000, /*error=*/false));
+  live.TakeFrame(1, kT0, &f);
+  EXPECT_EQ(f.tps, 2u);              // the second's figures count both
+  ASSERT_EQ(f.points.size(), 1u);    // but only the dot not yet sent
+  EXPECT_EQ(f.points[0].id, 2u);
+  EXPECT_EQ(f.events.size(), 1u);    // the error event waits for the tick
+}
+
 TEST_F(LiveStateTest, ErrorEventsAreRateLimitedAndKept) {
   LiveState live(&clock_);  // 50 per frame, 200 kept
   LiveFrame f;

@@ -147,8 +147,10 @@ export interface LiveEvent {
   endpoint: string;
 }
 
+/** A 'tick' (once a second) carries the figures of the last whole second plus new points;
+ *  a 'points' frame (between ticks) carries only new X-View points. */
 export interface LiveFrame {
-  type: 'tick' | string;
+  type: 'tick' | 'points' | string;
   t_ms: number;
   tps: number;
   avg_ms: number | null;

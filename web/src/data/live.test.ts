@@ -75,4 +75,18 @@ describe('LiveState', () => {
     expect(s.merge({ ...frame(1000), type: 'hello' })).toBe(0);
     expect(s.frames).toBe(0);
   });
+
+  it('adds the dots of points frames between ticks without touching the per-second figures', () => {
+    const s = new LiveState();
+    s.merge(frame(1_700_000_001_000), 1_700_000_001_100);
+    const added = s.merge({
+      type: 'points', t_ms: 1_700_000_001_250, tps: 0, avg_ms: null, errors: 0, today_calls: 0,
+      concurrent_users: 0,
+      points: { id: ['a1', 'a2'], end_ms: [1_700_000_001_100, 1_700_000_001_200], elapsed_ms: [5, 7], error: [0, 1] },
+    } as LiveFrame);
+    expect(added).toBe(2);
+    expect(s.frames).toBe(1);
+    expect(s.tps.get(1_700_000_000_000)).toBe(10);
+    expect(s.tiles.tps).toBe(10);
+  });
 });

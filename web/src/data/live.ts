@@ -67,6 +67,7 @@ export class LiveState {
 
   /** Merges one live frame. Returns the number of new X-View points. */
   merge(f: LiveFrame, localNow = Date.now()): number {
+    if (f.type === 'points') return this.mergePoints(f);
     if (f.type !== 'tick') return 0;
     this.frames++;
     // tps/avg_ms/errors describe the last whole second, i.e. the bucket [t − 1 s, t).
@@ -84,8 +85,19 @@ export class LiveState {
     };
     if (f.t_ms > this.nowMs) this.nowMs = f.t_ms;
     this.skewMs = localNow - f.t_ms;
-    this.pointsDropped += f.points_dropped ?? 0;
+    const added = this.mergePoints(f);
 
+    if (f.events && f.events.length) {
+      const fresh = f.events.slice().sort((a, b) => b.time_ms - a.time_ms);
+      this.events = fresh.concat(this.events);
+      if (this.events.length > MAX_EVENTS) this.events.length = MAX_EVENTS;
+    }
+    return added;
+  }
+
+  /** Appends a frame's new X-View points (tick or points frame); returns how many. */
+  private mergePoints(f: LiveFrame): number {
+    this.pointsDropped += f.points_dropped ?? 0;
     let added = 0;
     if (f.points) {
       const recent = this.recentIds;
@@ -95,12 +107,6 @@ export class LiveState {
       if (f.t_ms > this.backfillTo + 15_000) this.recentIds.clear();
     }
     this.points.dropBefore(this.nowMs - LIVE_WINDOW_MS);
-
-    if (f.events && f.events.length) {
-      const fresh = f.events.slice().sort((a, b) => b.time_ms - a.time_ms);
-      this.events = fresh.concat(this.events);
-      if (this.events.length > MAX_EVENTS) this.events.length = MAX_EVENTS;
-    }
     return added;
   }
 
