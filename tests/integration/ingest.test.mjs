@@ -449,7 +449,7 @@ describe('queries over a known data set', () => {
 });
 
 // ---------------------------------------------------------------------------
-it('live WebSocket delivers a tick with a new transaction within 2 s of the acknowledged export', async () => {
+it('live WebSocket delivers a new transaction within 2 s of the acknowledged export', async () => {
   const ws = new WebSocket(`ws://127.0.0.1:${srv.httpPort}/api/v1/live?token=${encodeURIComponent(srv.token)}`);
   const frames = [];
   const waiters = [];
@@ -475,8 +475,8 @@ it('live WebSocket delivers a tick with a new transaction within 2 s of the ackn
   };
   try {
     await opened;
-    const first = await waitFrame(() => true, Date.now() + 3000);
-    assert.ok(first, 'no frame within 3 s of connecting');
+    const first = await waitFrame(({ f }) => f.type === 'tick', Date.now() + 3000);
+    assert.ok(first, 'no tick frame within 3 s of connecting');
     assert.equal(first.f.type, 'tick', `first frame: ${JSON.stringify(first.f).slice(0, 500)}`);
     for (const k of ['t_ms', 'tps', 'today_calls']) assert.equal(typeof first.f[k], 'number', `tick.${k}: ${JSON.stringify(first.f).slice(0, 500)}`);
     assert.ok(first.f.points && Array.isArray(first.f.points.id), 'tick.points.id');
@@ -489,10 +489,12 @@ it('live WebSocket delivers a tick with a new transaction within 2 s of the ackn
     const ackAt = await client.flush();
     await client.shutdown();
 
-    const hit = await waitFrame(({ f }) => f.type === 'tick' && f.points?.elapsed_ms?.some((e, i) => near(e, elapsed) && near(f.points.end_ms[i], end, 1)),
+    // Dots come in 'points' frames between ticks, or in the tick itself.
+    const hit = await waitFrame(({ f }) => (f.type === 'tick' || f.type === 'points') && f.points?.elapsed_ms?.some((e, i) => near(e, elapsed) && near(f.points.end_ms[i], end, 1)),
       ackAt + 5000);
-    assert.ok(hit, `no tick frame carried the transaction (elapsed ${elapsed}) within 5 s; frames since: ${JSON.stringify(frames.slice(-4).map((x) => x.f)).slice(0, 2000)}`);
+    assert.ok(hit, `no frame carried the transaction (elapsed ${elapsed}) within 5 s; frames since: ${JSON.stringify(frames.slice(-4).map((x) => x.f)).slice(0, 2000)}`);
     const latency = hit.at - ackAt;
+    // A functional bound with slack for a loaded CI machine; the 1 s p99 budget is measured by bench/live_latency.mjs.
     assert.ok(latency <= 2000, `the point arrived ${latency} ms after the export was acknowledged (limit 2000)`);
     const idx = hit.f.points.elapsed_ms.findIndex((e) => near(e, elapsed));
     const listed = await waitForCount(srv, { service: 'live-svc' }, 1);
