@@ -417,6 +417,11 @@ it('/metrics is valid Prometheus text with loupe_ metrics', async () => {
   // Ingest was counted by now (earlier tests sent spans).
   const ingestish = loupe.filter((s) => /span|ingest|request|export/.test(s.name) && s.value > 0);
   assert.ok(ingestish.length > 0, 'no loupe_ ingest counter > 0 after ingest');
+  // Memory and queue figures (issue 2 §7).
+  const rss = parsed.samples.find((s) => s.name === 'process_resident_memory_bytes');
+  assert.ok(rss && rss.value > 1e6, `process_resident_memory_bytes missing or implausible: ${rss?.value}`);
+  assert.ok(parsed.samples.some((s) => s.name === 'loupe_ingest_inflight_batches'), 'no ingest queue depth gauge');
+  assert.ok(parsed.samples.some((s) => s.name === 'loupe_assembler_pending_spans'), 'no pending spans gauge');
   // No secrets in /metrics.
   assert.ok(!m.text.includes(srv.ingestKey) && !m.text.includes(srv.token), 'a secret appears in /metrics');
 });
