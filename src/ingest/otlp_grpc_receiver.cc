@@ -148,6 +148,9 @@ class GrpcReceiver final : public OtlpGrpcReceiver {
     std::string addr = shared_.options.bind_address + ":" + std::to_string(shared_.options.port);
     b.AddListeningPort(addr, grpc::InsecureServerCredentials(), &port_);
     b.SetMaxReceiveMessageSize(static_cast<int>(shared_.options.max_message_bytes));
+    // gRPC sets SO_REUSEPORT by default: a second server would then share the
+    // port silently instead of failing to start.
+    b.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     b.RegisterCallbackGenericService(&service_);
     server_ = b.BuildAndStart();
     if (!server_ || port_ == 0) {

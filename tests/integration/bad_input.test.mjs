@@ -441,3 +441,28 @@ it('the server survived everything: still healthy, memory bounded', async () => 
   assert.ok(mem.hwm < 300 * MiB, `peak RSS ${Math.round(mem.hwm / MiB)} MiB`);
   assert.match((await srv.api('/api/v1/transactions', { limit: 1, ...range() })).transactions[0].id, HEX16);
 });
+
+test('a port already in use stops a second server with a clear error (gRPC must not share it via SO_REUSEPORT)', async () => {
+  const { spawn } = await import('node:child_process');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { LOUPE_BIN, freePort } = await import('./lib/server.mjs');
+  for (const [flag, port] of [['--otlp-grpc-port', srv.grpcPort], ['--otlp-http-port', srv.otlpHttpPort], ['--http-port', srv.httpPort]]) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'loupe-port-'));
+    const args = ['server', '--data-dir', dir, '--bind', '127.0.0.1', '--http-port', String(await freePort()),
+      '--otlp-http-port', String(await freePort()), '--otlp-grpc-port', String(await freePort()), flag, String(port)];
+    const child = spawn(LOUPE_BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    const code = await new Promise((resolve) => {
+      const timer = setTimeout(() => { child.kill('SIGKILL'); resolve('still running after 10 s'); }, 10_000);
+      child.on('exit', (c) => { clearTimeout(timer); resolve(c); });
+    });
+    rmSync(dir, { recursive: true, force: true });
+    assert.equal(code, 1, `${flag} ${port} in use: exit ${code}; stderr: ${stderr.slice(-500)}`);
+    assert.match(stderr, /cannot listen|already in use/i, `${flag}: ${stderr.slice(-500)}`);
+  }
+  // The first server still serves.
+  assert.equal((await srv.apiRaw('/api/v1/projects')).status, 200);
+});
