@@ -410,6 +410,7 @@ TEST_F(ApiTest, ParameterErrorsAre400) {
            "/api/v1/xview?max_points=0",
            "/api/v1/xview?max_points=1000001",
            "/api/v1/xview?x_bins=4000&y_bins=1000",
+           "/api/v1/xview?ids=2",
            "/api/v1/series?metric=cpu",
            "/api/v1/series?group_by=host",
            "/api/v1/series?step=0",
@@ -556,6 +557,17 @@ TEST_F(ApiTest, XViewPointsAndBins) {
   EXPECT_EQ(p["error"][1].GetInt(), 1);
   EXPECT_EQ(p["error"][0].GetInt(), 0);
   EXPECT_FALSE(d.HasMember("bins"));
+
+  // ids=0: the same columns without the ids.
+  rapidjson::Document n = GetJson("/api/v1/xview?ids=0");
+  EXPECT_EQ(n["total"].GetInt(), 5);
+  EXPECT_FALSE(n["points"].HasMember("id"));
+  ASSERT_EQ(n["points"]["end_ms"].Size(), 5u);
+  ASSERT_EQ(n["points"]["elapsed_ms"].Size(), 5u);
+  ASSERT_EQ(n["points"]["error"].Size(), 5u);
+  EXPECT_EQ(n["points"]["end_ms"][0].GetDouble(), p["end_ms"][0].GetDouble());
+  EXPECT_EQ(n["points"]["error"][1].GetInt(), 1);
+  EXPECT_EQ(GetJson("/api/v1/xview?ids=1")["points"]["id"].Size(), 5u);
 
   d = GetJson("/api/v1/xview?max_points=2&x_bins=10&y_bins=4");
   EXPECT_EQ(d["total"].GetInt(), 5);

@@ -113,6 +113,8 @@ export class XViewChart {
   onSelect: ((r: SelectionRect | null) => void) | null = null;
   /** A click (no drag) near a point: its transaction id. */
   onPointClick: ((id: string) => void) | null = null;
+  /** Looks up the id of a clicked dot that came without one (X-Views loaded with `ids=0`). */
+  resolvePoint: ((endMs: number, elapsedMs: number) => Promise<string | null>) | null = null;
   onViewChange: ((zoomed: boolean) => void) | null = null;
 
   constructor(parent: HTMLElement, private readonly opts: XViewOptions, logY = true) {
@@ -530,9 +532,22 @@ export class XViewChart {
       const x = Math.max(0, Math.min(l.w, l.x));
       const y = Math.max(0, Math.min(l.h, l.y));
       if (Math.abs(x - d.px0) < 4 && Math.abs(y - d.py0) < 4) {
-        const id = this.hitTest(x, y, l.w, l.h);
+        const i = this.hitIndex(x, y, l.w, l.h);
+        const b = this.buf;
+        const id = i >= 0 && b ? b.ids[i] : undefined;
         if (id && this.onPointClick) {
           this.onPointClick(id);
+          return;
+        }
+        if (i >= 0 && b && this.resolvePoint && this.onPointClick) {
+          const open = this.onPointClick;
+          this.plot.classList.add('resolving');
+          void this.resolvePoint(b.end[i]!, b.elapsed[i]!)
+            .then((found) => {
+              if (found) open(found);
+            })
+            .catch(() => {})
+            .finally(() => this.plot.classList.remove('resolving'));
           return;
         }
         this.selection = null;
@@ -597,12 +612,6 @@ export class XViewChart {
     p.addEventListener('dblclick', () => this.resetZoom());
   }
 
-  /** Id of the point nearest to (px, py) in plot CSS pixels, within 8 px; errors win ties. */
-  private hitTest(px: number, py: number, w: number, h: number): string | null {
-    const i = this.hitIndex(px, py, w, h);
-    return i < 0 ? null : this.buf!.ids[i] ?? null;
-  }
-
   /** Index (in the buffer) of the point nearest to (px, py), or -1. */
   private hitIndex(px: number, py: number, w: number, h: number): number {
     const b = this.buf;
@@ -616,13 +625,15 @@ export class XViewChart {
     const xHi = v.x0 + px / kx + dx;
     let best = -1;
     let bestD = 64;
+    // Without ids a dot is still clickable when its id can be looked up.
+    const anyId = this.resolvePoint !== null;
     for (let i = b.head; i < b.tail; i++) {
       const x = b.end[i]!;
       if (x < xLo || x > xHi) continue;
       const ddx = (x - v.x0) * kx - px;
       const ddy = yPx(b.elapsed[i]!) - py;
       const d = ddx * ddx + ddy * ddy - (b.err[i] ? 4 : 0);
-      if (d <= bestD && b.ids[i]) {
+      if (d <= bestD && (anyId || b.ids[i])) {
         bestD = d;
         best = i;
       }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clampRect, selectionToParams } from './selection';
+import { clampRect, pickPoint, pointToParams, selectionToParams } from './selection';
 import { queryString } from '../api/client';
 
 const none = { service: '', instance: '', endpoint: '', errorsOnly: false, minMs: null };
@@ -25,5 +25,25 @@ describe('selection → query', () => {
 
   it('clamps a drag that left the plot', () => {
     expect(clampRect({ x0: -5, x1: 50, y0: -1, y1: 1e9 }, 0, 10, 0, 100)).toEqual({ x0: 0, x1: 10, y0: 0, y1: 100 });
+  });
+});
+
+describe('dot without an id → query', () => {
+  it('asks for its millisecond and its elapsed time to the microsecond', () => {
+    const p = pointToParams(1700000000123.456, 12.345, { ...none, service: 'shop' });
+    expect(p.from).toBe(1700000000123);
+    expect(p.to).toBe(1700000000124);
+    expect(p.min_ms).toBeCloseTo(12.344, 9);
+    expect(p.max_ms).toBeCloseTo(12.346, 9);
+    expect(p.service).toBe('shop');
+  });
+  it('picks the exact row, else the nearest', () => {
+    const rows = [
+      { id: 'a', end_ms: 10.5, elapsed_ms: 3 },
+      { id: 'b', end_ms: 10.25, elapsed_ms: 3 },
+    ];
+    expect(pickPoint(rows, 10.25, 3)?.id).toBe('b');
+    expect(pickPoint(rows, 10.49, 3)?.id).toBe('a');
+    expect(pickPoint([], 1, 1)).toBeNull();
   });
 });

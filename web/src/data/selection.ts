@@ -47,6 +47,38 @@ export function selectionToParams(
   };
 }
 
+/** Query parameters for GET /api/v1/transactions that find the transaction drawn as the dot
+ *  (end, elapsed), for X-Views loaded without ids (`ids=0`): its millisecond and its elapsed
+ *  time to the microsecond (the API rounds both columns the same way). */
+export function pointToParams(endMs: number, elapsedMs: number, filters: Filters): Record<string, string | number | boolean | undefined> {
+  const from = Math.floor(endMs);
+  const e = Math.round(elapsedMs * 1000) / 1000;
+  return {
+    ...filtersToApi(filters),
+    from,
+    to: from + 1,
+    min_ms: Math.max(0, Math.floor(e * 1000 - 1) / 1000),
+    max_ms: Math.ceil(e * 1000 + 1) / 1000,
+    sort: 'newest',
+    limit: 50,
+  };
+}
+
+/** The row of a pointToParams answer that is the dot (end, elapsed): exact match first, else
+ *  the nearest. */
+export function pickPoint<T extends { id: string; end_ms: number; elapsed_ms: number }>(rows: T[], endMs: number, elapsedMs: number): T | null {
+  let best: T | null = null;
+  let bestD = Infinity;
+  for (const r of rows) {
+    const d = Math.abs(r.end_ms - endMs) + Math.abs(r.elapsed_ms - elapsedMs);
+    if (d < bestD) {
+      bestD = d;
+      best = r;
+    }
+  }
+  return best;
+}
+
 /** Keeps the rectangle inside the domain (used when a drag leaves the plot). */
 export function clampRect(r: SelectionRect, xMin: number, xMax: number, yMin: number, yMax: number): SelectionRect {
   const c = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));

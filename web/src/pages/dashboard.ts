@@ -16,7 +16,7 @@ import { activeList, bandCounts, DEFAULT_THRESHOLDS, parseThresholds } from '../
 import { fmtClock, fmtCompact, fmtInt, fmtMs, fmtMsAxis, fmtPct } from '../data/format';
 import { LIVE_SECONDS, LIVE_WINDOW_MS, LiveState } from '../data/live';
 import type { Route } from '../data/urlstate';
-import { h, replace, note } from '../ui/dom';
+import { h, replace, note, setText } from '../ui/dom';
 
 const BANDS_KEY = 'loupe.bands';
 
@@ -257,13 +257,13 @@ export function dashboardPage(app: App, route: Route): PageHandle {
   // ---- Updates
   function renderTiles(): void {
     const t = state.tiles;
-    tiles.today.value.textContent = fmtInt(t.todayCalls);
-    tiles.tps.value.textContent = t.tps == null ? '–' : fmtCompact(t.tps);
-    tiles.tps.el.setAttribute('data-value', String(t.tps ?? ''));
-    tiles.rt.value.textContent = fmtMs(t.avgMs);
-    tiles.err.value.textContent = fmtPct(t.errorRate);
+    setText(tiles.today.value, fmtInt(t.todayCalls));
+    setText(tiles.tps.value, t.tps == null ? '–' : fmtCompact(t.tps));
+    if (tiles.tps.el.getAttribute('data-value') !== String(t.tps ?? '')) tiles.tps.el.setAttribute('data-value', String(t.tps ?? ''));
+    setText(tiles.rt.value, fmtMs(t.avgMs));
+    setText(tiles.err.value, fmtPct(t.errorRate));
     tiles.err.el.classList.toggle('alarm', (t.errorRate ?? 0) >= 5);
-    tiles.users.value.textContent = fmtInt(t.users);
+    setText(tiles.users.value, fmtInt(t.users));
   }
   function renderSeries(): void {
     const end = state.windowEnd() - 1000; // the newest whole second
@@ -271,22 +271,25 @@ export function dashboardPage(app: App, route: Route): PageHandle {
       const first = ring.window(end, c.buf);
       c.chart.setData(first, 1000, c.buf);
     }
-    tpsC.value.textContent = fmtCompact(state.tiles.tps) + ' tps';
-    rtC.value.textContent = fmtMs(state.tiles.avgMs);
-    errC.value.textContent = fmtPct(state.tiles.errorRate);
+    setText(tpsC.value, fmtCompact(state.tiles.tps) + ' tps');
+    setText(rtC.value, fmtMs(state.tiles.avgMs));
+    setText(errC.value, fmtPct(state.tiles.errorRate));
   }
   function renderXView(): void {
     const end = state.windowEnd();
     xview.setPoints(state.points, end - LIVE_WINDOW_MS, end);
     const svc = app.route.params.service;
-    xvInfo.textContent = fmtInt(state.points.length) + ' transactions' + (state.pointsDropped ? ' · ' + fmtInt(state.pointsDropped) + ' not drawn (over 5,000/s)' : '') +
-      (svc ? ' · all services (the live stream is per project; the equalizer shows ' + svc + ')' : '');
+    setText(xvInfo, fmtInt(state.points.length) + ' transactions' + (state.pointsDropped ? ' · ' + fmtInt(state.pointsDropped) + ' not drawn (over 5,000/s)' : '') +
+      (svc ? ' · all services (the live stream is per project; the equalizer shows ' + svc + ')' : ''));
   }
   function onFrame(f: LiveFrame): void {
     state.merge(f);
+    renderXView();
+    // Tiles, series and events change once a second (tick frames); the 250 ms points frames
+    // only bring dots.
+    if (f.type !== 'tick') return;
     renderTiles();
     renderSeries();
-    renderXView();
     renderFeed();
   }
   function onStatus(s: LiveStatus): void {

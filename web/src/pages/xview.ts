@@ -8,7 +8,7 @@ import { XViewChart } from '../charts/xview';
 import { fmtDateTime, fmtInt, fmtMs, fromDateTimeLocal, toDateTimeLocal } from '../data/format';
 import { PointBuffer } from '../data/points';
 import type { SelectionRect } from '../data/selection';
-import { selectionToParams } from '../data/selection';
+import { pickPoint, pointToParams, selectionToParams } from '../data/selection';
 import type { Filters, Route } from '../data/urlstate';
 import { filtersFromParams, filtersToApi, filtersToParams, resolveRange } from '../data/urlstate';
 import { h, note, replace } from '../ui/dom';
@@ -16,6 +16,8 @@ import { TxList } from './txlist';
 import type { TxSort } from './txlist';
 
 const PRESETS = ['5m', '1h', '6h', '24h'];
+/** Up to this many points the X-View is loaded with ids; beyond, without (`ids=0`). */
+const IDS_MAX = 50_000;
 
 function parseSel(s: string | undefined): SelectionRect | null {
   if (!s) return null;
@@ -115,6 +117,12 @@ export function xviewPage(app: App, route: Route): PageHandle {
   };
   chart.onSelect = (rect) => app.setParams({ sel: rect ? fmtSel(rect) : '' });
   chart.onPointClick = (id) => app.go('tx', {}, id);
+  // Large X-Views come without ids (ids=0): a clicked dot's id is looked up by its end time and
+  // elapsed time.
+  chart.resolvePoint = async (endMs, elapsedMs) => {
+    const res = await app.api.transactions(pointToParams(endMs, elapsedMs, filters));
+    return pickPoint(res.transactions ?? [], endMs, elapsedMs)?.id ?? null;
+  };
   chart.setEmptyText('No transactions in this range with these filters.');
   const hint = h('span', { class: 'muted small-text', text: 'Drag: select · Click a dot: open it · Wheel: zoom time · Shift+wheel: zoom elapsed · Shift+drag: pan · Double-click: reset' });
 
@@ -194,8 +202,15 @@ export function xviewPage(app: App, route: Route): PageHandle {
     status.textContent = 'Loading…';
     el.setAttribute('data-loading', '1');
     const t0 = performance.now();
+    const q = { from: Math.floor(range.from), to: Math.ceil(range.to), ...filtersToApi(filters) };
+    const sig = ac.signal;
+    // Ids are most of a large answer (a million 16-hex ids: ~19 MB of JSON to transfer and
+    // parse) and only needed for a clicked dot, which resolvePoint looks up. So first ask for
+    // at most IDS_MAX points with ids (a single density cell when there are more, i.e. just the
+    // total), and only then for up to a million without ids.
     app.api
-      .xview({ from: Math.floor(range.from), to: Math.ceil(range.to), ...filtersToApi(filters), max_points: 1_000_000 }, ac.signal)
+      .xview({ ...q, max_points: IDS_MAX, x_bins: 1, y_bins: 1 }, sig)
+      .then((small: XViewResponse) => (small.binned ? app.api.xview({ ...q, max_points: 1_000_000, ids: 0 }, sig) : small))
       .then((res: XViewResponse) => {
         const tFetch = performance.now() - t0;
         chart.resetZoom();
