@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "common/hash.h"
+#include "store/profile_codec.h"
 #include "store/store.h"
 
 namespace loupe::store {
@@ -244,135 +245,8 @@ class Arena {
   size_t bytes_ = 0;
 };
 
-// ---- Profile encoding (in memory only; never persisted) ----
-// span_id, parent_span_id: fixed64; host, url: string; dropped_steps: varint;
-// step count: varint; per step: span_id, parent: fixed64; kind, error: byte;
-// start offset from the tx start: zigzag varint; elapsed: zigzag varint;
-// name, sql, db_system: string; binds: varint count + strings; rows: zigzag;
-// url, host: string; http_status: zigzag; message, stack: string; attributes:
-// varint count + key/value strings. string = varint length + bytes.
-void PutVarint(std::string* out, uint64_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-void PutZigzag(std::string* out, int64_t v) {
-  PutVarint(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
-}
-void PutFixed64(std::string* out, uint64_t v) {
-  char b[8];
-  std::memcpy(b, &v, 8);
-  out->append(b, 8);
-}
-void PutString(std::string* out, std::string_view s) {
-  PutVarint(out, s.size());
-  out->append(s);
-}
-
-struct Reader {
-  const char* p;
-  const char* end;
-  uint64_t Varint() noexcept {
-    uint64_t v = 0;
-    for (int shift = 0; p < end && shift < 64; shift += 7) {
-      auto b = static_cast<uint8_t>(*p++);
-      v |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if (b < 0x80) break;
-    }
-    return v;
-  }
-  int64_t Zigzag() noexcept {
-    uint64_t v = Varint();
-    return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
-  }
-  uint64_t Fixed64() noexcept {
-    uint64_t v = 0;
-    if (end - p >= 8) std::memcpy(&v, p, 8);
-    p += 8;
-    return v;
-  }
-  uint8_t Byte() noexcept { return p < end ? static_cast<uint8_t>(*p++) : 0; }
-  std::string String() {
-    uint64_t n = std::min<uint64_t>(Varint(), static_cast<uint64_t>(end - p));
-    std::string s(p, n);
-    p += n;
-    return s;
-  }
-};
-
-void EncodeProfile(const model::Transaction& tx, std::string* out) {
-  out->clear();
-  PutFixed64(out, tx.span_id);
-  PutFixed64(out, tx.parent_span_id);
-  PutString(out, tx.host);
-  PutString(out, tx.url);
-  PutVarint(out, tx.dropped_steps);
-  PutVarint(out, tx.steps.size());
-  for (const model::Step& s : tx.steps) {
-    PutFixed64(out, s.span_id);
-    PutFixed64(out, s.parent_span_id);
-    out->push_back(static_cast<char>(s.kind));
-    out->push_back(static_cast<char>(s.error));
-    PutZigzag(out, s.start_us - tx.start_us);
-    PutZigzag(out, s.elapsed_us);
-    PutString(out, s.name);
-    PutString(out, s.sql);
-    PutString(out, s.db_system);
-    PutVarint(out, s.binds.size());
-    for (const std::string& b : s.binds) PutString(out, b);
-    PutZigzag(out, s.rows);
-    PutString(out, s.url);
-    PutString(out, s.host);
-    PutZigzag(out, s.http_status);
-    PutString(out, s.message);
-    PutString(out, s.stack);
-    PutVarint(out, s.attributes.size());
-    for (const auto& [k, v] : s.attributes) {
-      PutString(out, k);
-      PutString(out, v);
-    }
-  }
-}
-
-// Fills the profile fields of *tx (start_us must already be set).
-void DecodeProfile(const char* data, size_t n, model::Transaction* tx) {
-  Reader r{data, data + n};
-  tx->span_id = r.Fixed64();
-  tx->parent_span_id = r.Fixed64();
-  tx->host = r.String();
-  tx->url = r.String();
-  tx->dropped_steps = static_cast<uint32_t>(r.Varint());
-  uint64_t steps = r.Varint();
-  tx->steps.clear();
-  tx->steps.reserve(std::min<uint64_t>(steps, n));
-  for (uint64_t i = 0; i < steps && r.p < r.end; ++i) {
-    model::Step& s = tx->steps.emplace_back();
-    s.span_id = r.Fixed64();
-    s.parent_span_id = r.Fixed64();
-    s.kind = static_cast<model::StepKind>(r.Byte());
-    s.error = r.Byte() != 0;
-    s.start_us = tx->start_us + r.Zigzag();
-    s.elapsed_us = r.Zigzag();
-    s.name = r.String();
-    s.sql = r.String();
-    s.db_system = r.String();
-    uint64_t binds = r.Varint();
-    for (uint64_t b = 0; b < binds && r.p < r.end; ++b) s.binds.push_back(r.String());
-    s.rows = r.Zigzag();
-    s.url = r.String();
-    s.host = r.String();
-    s.http_status = static_cast<int32_t>(r.Zigzag());
-    s.message = r.String();
-    s.stack = r.String();
-    uint64_t attrs = r.Varint();
-    for (uint64_t a = 0; a < attrs && r.p < r.end; ++a) {
-      std::string k = r.String();
-      s.attributes.emplace_back(std::move(k), r.String());
-    }
-  }
-}
+// Profiles are kept encoded, with the same codec the embedded engine writes
+// (store/profile_codec.h), instead of as the Transaction's heap objects.
 
 // ---- Partition: the rows whose end time falls in one minute ----
 struct Partition {
@@ -612,6 +486,7 @@ void MemStore::AppendRow(Project* p, model::Transaction& tx) {
   pt->trace_next.push_back(next);
 
   thread_local std::string scratch;
+  scratch.clear();
   EncodeProfile(tx, &scratch);
   char* blob = pt->arena.Allocate(scratch.size());
   std::memcpy(blob, scratch.data(), scratch.size());
@@ -684,7 +559,7 @@ void MemStore::MergeLate(Project* p, LateSteps& late) {
   uint32_t r = loc->row;
   model::Transaction tx;
   tx.start_us = pt->start[r];
-  DecodeProfile(pt->profile[r], pt->profile_len[r], &tx);
+  DecodeProfile(std::string_view(pt->profile[r], pt->profile_len[r]), &tx);
 
   std::vector<model::SpanId> seen;
   seen.reserve(tx.steps.size() + late.steps.size());
@@ -709,6 +584,7 @@ void MemStore::MergeLate(Project* p, LateSteps& late) {
       tx.steps.begin(), tx.steps.end(),
       [](const model::Step& a, const model::Step& b) { return a.start_us < b.start_us; });
   thread_local std::string scratch;
+  scratch.clear();
   EncodeProfile(tx, &scratch);
   char* blob = pt->arena.Allocate(scratch.size());
   std::memcpy(blob, scratch.data(), scratch.size());
@@ -827,7 +703,7 @@ model::Transaction MemStore::ReadTx(const Project& p, const Partition& pt, uint3
   tx.client_ip = p.dicts[kClientIp].Get(pt.dict[kClientIp][r]);
   tx.user = p.dicts[kUser].Get(pt.dict[kUser][r]);
   tx.summary = pt.summary[r];
-  DecodeProfile(pt.profile[r], pt.profile_len[r], &tx);
+  DecodeProfile(std::string_view(pt.profile[r], pt.profile_len[r]), &tx);
   return tx;
 }
 

@@ -7,10 +7,10 @@
 #include <cstring>
 
 #include "common/logging.h"
-#include "store/embedded/coding.h"
+#include "common/coding.h"
 #include "store/embedded/crc32c.h"
 #include "store/embedded/embedded_store_internal.h"
-#include "store/embedded/profile_codec.h"
+#include "store/profile_codec.h"
 
 namespace loupe::store {
 namespace embedded_internal {

@@ -12,7 +12,7 @@
 
 #include "common/logging.h"
 #include "store/embedded/embedded_store_internal.h"
-#include "store/embedded/profile_codec.h"
+#include "store/profile_codec.h"
 
 namespace loupe::store::embedded_internal {
 namespace {

@@ -8,7 +8,7 @@
 #include <numeric>
 
 #include "common/hash.h"
-#include "store/embedded/coding.h"
+#include "common/coding.h"
 #include "store/embedded/crc32c.h"
 
 namespace loupe::store {

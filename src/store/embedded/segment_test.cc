@@ -11,9 +11,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "store/embedded/coding.h"
+#include "common/coding.h"
 #include "store/embedded/compression.h"
-#include "store/embedded/profile_codec.h"
+#include "store/profile_codec.h"
 #include "store/embedded/synthetic_workload.h"
 
 namespace loupe::store {

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <utility>
 
-#include "store/embedded/coding.h"
+#include "common/coding.h"
 #include "store/embedded/crc32c.h"
 
 namespace loupe::store {

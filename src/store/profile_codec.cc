@@ -1,8 +1,8 @@
-#include "store/embedded/profile_codec.h"
+#include "store/profile_codec.h"
 
 #include <unordered_map>
 
-#include "store/embedded/coding.h"
+#include "common/coding.h"
 
 namespace loupe::store {
 namespace {

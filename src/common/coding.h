@@ -6,15 +6,15 @@
 // failure flag (ok() == false) and returns zeros, so callers decode a whole
 // structure and check ok() once.
 // Thread-safety: plain values.
-#ifndef LOUPE_STORE_EMBEDDED_CODING_H_
-#define LOUPE_STORE_EMBEDDED_CODING_H_
+#ifndef LOUPE_COMMON_CODING_H_
+#define LOUPE_COMMON_CODING_H_
 
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
 
-namespace loupe::store {
+namespace loupe {
 
 inline void PutFixed32(std::string* out, uint32_t v) {
   char b[4];
@@ -172,6 +172,6 @@ class Decoder {
   bool ok_ = true;
 };
 
-}  // namespace loupe::store
+}  // namespace loupe
 
-#endif  // LOUPE_STORE_EMBEDDED_CODING_H_
+#endif  // LOUPE_COMMON_CODING_H_

@@ -2,8 +2,8 @@
 // need) as one blob, used in memtables and segment profile blocks, and of a
 // list of late steps. Layout: docs/format/segment.md, "Profile blob".
 // Thread-safety: pure functions.
-#ifndef LOUPE_STORE_EMBEDDED_PROFILE_CODEC_H_
-#define LOUPE_STORE_EMBEDDED_PROFILE_CODEC_H_
+#ifndef LOUPE_STORE_PROFILE_CODEC_H_
+#define LOUPE_STORE_PROFILE_CODEC_H_
 
 #include <string>
 #include <string_view>
@@ -30,4 +30,4 @@ bool ProfileSpanIds(std::string_view blob, std::vector<model::SpanId>* ids);
 
 }  // namespace loupe::store
 
-#endif  // LOUPE_STORE_EMBEDDED_PROFILE_CODEC_H_
+#endif  // LOUPE_STORE_PROFILE_CODEC_H_
