@@ -25,8 +25,12 @@ constexpr int kMaxSupportedDepth = 64;
 // No kParseValidateEncodingFlag: RapidJSON 1.1.0's validator reads up to 3
 // bytes past the end of the buffer on a truncated multibyte sequence (found
 // by otlp_json_fuzz), so the body is validated by FindInvalidByte() instead.
-constexpr unsigned kParseFlags =
-    rapidjson::kParseIterativeFlag | rapidjson::kParseFullPrecisionFlag;
+// No kParseFullPrecisionFlag: its slow path (StrtodDiyFp) in RapidJSON 1.1.0
+// normalizes a zero significand with clz(0), so `0e42` parsed as -1.55e231
+// (found by otlp_json_fuzz under UBSan). The normal-precision path computes
+// significand * 10^exp, which is exact for the integers and short decimals
+// OTLP carries and at most 3 ULP off otherwise.
+constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag;
 
 constexpr std::string_view kSpanKindNames[] = {
     "SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL", "SPAN_KIND_SERVER",

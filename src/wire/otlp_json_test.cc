@@ -286,6 +286,22 @@ TEST(OtlpJson, AcceptsInt64AsStringsOrNumbers) {
   EXPECT_EQ(batch.events[s.events_begin].time_unix_nano, 5u);
 }
 
+// Regression (fuzz finding): with kParseFullPrecisionFlag a zero significand
+// with a large exponent took RapidJSON's slow strtod path, which calls clz(0)
+// and produced -1.55e231 for 0e42. The decoder no longer uses that path.
+TEST(OtlpJson, ZeroWithHugeExponentDecodesAsZero) {
+  SpanBatch batch;
+  Status st = Decode(
+      SpanJson(std::string(kIds) + R"(,"attributes":[)"
+                                   R"({"key":"a","value":{"doubleValue":0e42}},)"
+                                   R"({"key":"b","value":{"doubleValue":0.0e-400}}])"),
+      &batch);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  const auto& s = batch.spans[0];
+  EXPECT_EQ(batch.Find(s.attrs, "a")->value.d, 0.0);
+  EXPECT_EQ(batch.Find(s.attrs, "b")->value.d, 0.0);
+}
+
 TEST(OtlpJson, AcceptsSnakeCaseProtoFieldNames) {
   std::string json = R"({"resource_spans":[{"resource":{"attributes":[
       {"key":"service.name","value":{"string_value":"svc"}}]},
