@@ -22,3 +22,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# The dashboard's toolchain (Vite 8, Vitest 4) needs Node.js 20 or newer;
+# Debian 12's own nodejs package is 18. Say so plainly instead of failing later.
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "error: Node.js $(node -v 2>/dev/null || echo missing) found; Loupe's web build needs Node.js >= 20" >&2
+  echo "       (install a Node.js 20 package for Debian 12, then run this again)" >&2
+  exit 1
+fi
