@@ -33,6 +33,13 @@ const KeyValue* SpanBatch::Find(AttrRange r, std::string_view key) const {
   return nullptr;
 }
 
+void SpanBatch::DiscardInvalidSpan(const Mark& m) {
+  attrs.resize(m.attrs);
+  while (arena.size() > m.arena) arena.pop_back();
+  truncated_values = m.truncated_values;
+  ++invalid_spans;
+}
+
 void SpanBatch::Clear() {
   resources.clear();
   spans.clear();

@@ -104,6 +104,19 @@ struct SpanBatch {
   uint64_t invalid_spans = 0;
 
   std::string_view Own(std::string s) { return arena.emplace_back(std::move(s)); }
+
+  // What a decoder must undo to drop the span it is decoding: take a Mark
+  // before its attributes, call Discard(mark) to forget them (and their arena
+  // strings and truncation counts) and count the span as invalid.
+  struct Mark {
+    uint32_t attrs;
+    size_t arena;
+    uint64_t truncated_values;
+  };
+  Mark MarkPosition() const {
+    return Mark{static_cast<uint32_t>(attrs.size()), arena.size(), truncated_values};
+  }
+  void DiscardInvalidSpan(const Mark& m);
   const KeyValue* Find(AttrRange r, std::string_view key) const;
   void Clear();
 };

@@ -451,9 +451,8 @@ class JsonDecoder {
     model::Span span;
     span.resource = resource;
     span.scope_name = scope_name;
-    const auto attrs_begin = static_cast<uint32_t>(batch.attrs.size());
-    const size_t arena_mark = batch.arena.size();
-    const uint64_t truncated_mark = batch.truncated_values;
+    const model::SpanBatch::Mark mark = batch.MarkPosition();
+    const uint32_t attrs_begin = mark.attrs;
     bool trace_id_ok = true, span_id_ok = true, parent_ok = true;
     uint8_t id[8];
     uint32_t sender_dropped_attrs = 0, sender_dropped_events = 0, dropped_attrs = 0;
@@ -506,10 +505,7 @@ class JsonDecoder {
 
     if (!trace_id_ok || !span_id_ok || !parent_ok || span.trace_id == model::TraceId{} ||
         span.span_id == 0) {
-      batch.attrs.resize(attrs_begin);
-      while (batch.arena.size() > arena_mark) batch.arena.pop_back();
-      batch.truncated_values = truncated_mark;
-      ++batch.invalid_spans;
+      batch.DiscardInvalidSpan(mark);
       return true;
     }
 
