@@ -42,19 +42,24 @@ Status Pipeline::Write(store::ProjectId project, store::WriteBatch batch) {
     std::vector<model::Transaction> txs_for_live;
     txs_for_live.reserve(batch.transactions.size());
     for (const auto& tx : batch.transactions) {
+      // Only what LiveState::Record reads: times, the user (or client IP)
+      // for concurrent users, and for errors the event's texts.
       model::Transaction lite;
       lite.id = tx.id;
-      lite.trace_id = tx.trace_id;
-      lite.service = tx.service;
-      lite.instance = tx.instance;
-      lite.endpoint = tx.endpoint;
       lite.start_us = tx.start_us;
       lite.end_us = tx.end_us;
       lite.status = tx.status;
       lite.error = tx.error;
-      lite.error_type = tx.error_type;
-      lite.user = tx.user;
-      lite.client_ip = tx.client_ip;
+      if (!tx.user.empty()) {
+        lite.user = tx.user;
+      } else {
+        lite.client_ip = tx.client_ip;
+      }
+      if (tx.error) {
+        lite.service = tx.service;
+        lite.endpoint = tx.endpoint;
+        lite.error_type = tx.error_type;
+      }
       txs_for_live.push_back(std::move(lite));
     }
     s = store_->Append(project, std::move(batch));

@@ -104,6 +104,8 @@ class LiveState {
   LiveState& operator=(const LiveState&) = delete;
 
   // Called by ingest for every stored transaction (once per transaction).
+  // Reads id, start/end, status, error, user (else client_ip), and for errors
+  // service, endpoint and error_type; ingest passes only those (pipeline.cc).
   void Record(store::ProjectId project, const model::Transaction& tx) noexcept;
 
   // Fills *frame (reusing its buffers) for `project` at now_us and resets the
