@@ -12,6 +12,7 @@
 #include <type_traits>
 
 #include "common/hash.h"
+#include "wire/otlp_proto_encode.h"
 
 namespace loupe::ingest {
 namespace {
@@ -283,6 +284,8 @@ class Assembler::Impl {
   AddResult Add(store::ProjectId project, const model::SpanBatch& batch);
   ProjectBatches Tick();
   ProjectBatches Flush();
+  std::vector<std::pair<store::ProjectId, std::string>> ExportPending() const;
+  ProjectBatches TakePromoted();
   size_t pending_spans() const {
     return static_cast<size_t>(std::max<int64_t>(0, pending_->load(std::memory_order_relaxed)));
   }
@@ -1038,6 +1041,85 @@ ProjectBatches Assembler::Impl::Flush() {
   return result;
 }
 
+std::vector<std::pair<store::ProjectId, std::string>> Assembler::Impl::ExportPending() const {
+  // One request per project per shard, built while the shard is locked (the
+  // views point into the records it owns).
+  struct Builder {
+    model::SpanBatch batch;
+    boost::unordered_flat_map<const InstanceEntry*, uint32_t> resources;
+  };
+  auto kv = [](std::string_view key, std::string_view value) {
+    model::KeyValue out;
+    out.key = key;
+    out.value.type = model::AttrValue::Type::kString;
+    out.value.s = value;
+    return out;
+  };
+  std::vector<std::pair<store::ProjectId, std::string>> out;
+  for (size_t s = 0; s <= shard_mask_; ++s) {
+    Shard& sh = shards_[s];
+    std::lock_guard l(sh.mu);
+    std::map<store::ProjectId, Builder> builders;
+    for (const auto& [key, ts] : sh.traces) {
+      if (ts->pending_count == 0) continue;
+      Builder& b = builders[key.project];
+      for (const auto& [id, node] : ts->pending) {
+        if (!node.rec) continue;
+        const SpanRecord& r = *node.rec;
+        auto [it, added] =
+            b.resources.emplace(r.inst, static_cast<uint32_t>(b.batch.resources.size()));
+        if (added) {
+          model::Resource& res = b.batch.resources.emplace_back();
+          res.attrs.begin = static_cast<uint32_t>(b.batch.attrs.size());
+          if (r.inst != nullptr) {
+            b.batch.attrs.push_back(kv("service.name", r.inst->service->name));
+            b.batch.attrs.push_back(kv("service.instance.id", r.inst->instance));
+            if (!r.inst->host.empty()) b.batch.attrs.push_back(kv("host.name", r.inst->host));
+            if (!r.inst->kind.empty()) {
+              b.batch.attrs.push_back(kv("telemetry.sdk.language", r.inst->kind));
+            }
+            if (!r.inst->sdk.empty()) b.batch.attrs.push_back(kv("telemetry.sdk.name", r.inst->sdk));
+          }
+          res.attrs.count = static_cast<uint32_t>(b.batch.attrs.size()) - res.attrs.begin;
+        }
+        model::Span span = r.span();
+        span.resource = it->second;
+        span.scope_name = {};
+        span.attrs.begin = static_cast<uint32_t>(b.batch.attrs.size());
+        for (const model::KeyValue& a : r.ref.span_attrs()) b.batch.attrs.push_back(a);
+        span.events_begin = static_cast<uint32_t>(b.batch.events.size());
+        for (const model::SpanEvent& e : r.ref.span_events()) {
+          model::SpanEvent copy = e;
+          copy.attrs.begin = static_cast<uint32_t>(b.batch.attrs.size());
+          for (const model::KeyValue& a : r.ref.event_attrs(e)) b.batch.attrs.push_back(a);
+          b.batch.events.push_back(copy);
+        }
+        b.batch.spans.push_back(span);
+      }
+    }
+    for (auto& [project, b] : builders) {
+      if (b.batch.spans.empty()) continue;
+      std::string body;
+      wire::EncodeTracesProto(b.batch, &body);
+      out.emplace_back(project, std::move(body));
+    }
+  }
+  return out;
+}
+
+ProjectBatches Assembler::Impl::TakePromoted() {
+  std::map<store::ProjectId, store::WriteBatch> out;
+  {
+    std::lock_guard l(outbox_mu_);
+    out.swap(outbox_);
+  }
+  ProjectBatches result;
+  for (auto& [project, wb] : out) {
+    if (!wb.empty()) result.emplace_back(project, std::move(wb));
+  }
+  return result;
+}
+
 // ---------------------------------------------------------------------------
 
 Assembler::Assembler(Clock* clock, AssemblerOptions options, MetricsRegistry* metrics)
@@ -1049,5 +1131,9 @@ AddResult Assembler::Add(store::ProjectId project, const model::SpanBatch& batch
 ProjectBatches Assembler::Tick() { return impl_->Tick(); }
 ProjectBatches Assembler::Flush() { return impl_->Flush(); }
 size_t Assembler::pending_spans() const { return impl_->pending_spans(); }
+std::vector<std::pair<store::ProjectId, std::string>> Assembler::ExportPending() const {
+  return impl_->ExportPending();
+}
+ProjectBatches Assembler::TakePromoted() { return impl_->TakePromoted(); }
 
 }  // namespace loupe::ingest

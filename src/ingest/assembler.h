@@ -14,9 +14,9 @@
 // The rules (what is a local root, the attribute mapping, limits) are written
 // up in docs/design/ingest.md; the per-span mapping lives in semconv.h.
 //
-// Durability: pending spans live in memory only. A crash loses the spans that
-// were pending (acknowledged to the sender but not yet emitted); see the
-// design note.
+// Durability: pending spans live in memory; the pipeline's ingest log makes
+// them durable (the requests that brought them are in the log, and a
+// checkpoint stores them through ExportPending).
 //
 // Thread-safety: all methods may be called concurrently. State is sharded by
 // trace id, one mutex per shard; the per-span mapping (the costly part) runs
@@ -116,6 +116,19 @@ class Assembler {
 
   // Spans held waiting for their root.
   size_t pending_spans() const;
+
+  // For an ingest-log checkpoint: every span held pending, encoded as OTLP
+  // protobuf export requests per project (resource = the span's instance:
+  // service.name, service.instance.id, host.name, telemetry.sdk.*), so that
+  // Add() of them restores the pending state. The spans stay pending. What
+  // is not kept: the late_window memory of emitted transactions (after a
+  // restart a late child of one becomes an orphan transaction).
+  // REQUIRES: no concurrent Add, Tick or Flush.
+  std::vector<std::pair<store::ProjectId, std::string>> ExportPending() const;
+
+  // Takes what Tick() would return for transactions promoted early to stay
+  // under max_pending_spans (they are already out of the pending state).
+  ProjectBatches TakePromoted();
 
  private:
   class Impl;

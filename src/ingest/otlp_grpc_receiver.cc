@@ -104,8 +104,16 @@ class ExportReactor final : public grpc::ServerGenericBidiReactor {
       shared_->Count("malformed");
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, s.message());
     }
-    auto result = shared_->pipeline->Submit(*project, batch);
+    auto result =
+        shared_->pipeline->Submit(LoggedRequest{*project, RequestFormat::kOtlpProto, body}, batch);
     if (!result.ok()) {
+      if (result.status().code() == Status::Code::kResourceExhausted) {
+        // OTLP: RESOURCE_EXHAUSTED is retryable only with RetryInfo in the
+        // status details; ask for a retry in 5 s.
+        shared_->Count("disk_full");
+        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, result.status().message(),
+                            wire::EncodeRpcStatusWithRetryProto(8, result.status().message(), 5));
+      }
       shared_->Count("unavailable");
       return grpc::Status(grpc::StatusCode::UNAVAILABLE, result.status().message());
     }

@@ -67,7 +67,10 @@ void OtlpHttpReceiver::Fail(Encoding enc, int http_status, int grpc_code,
     resp->content_type = "application/x-protobuf";
     resp->body = wire::EncodeRpcStatusProto(grpc_code, message);
   }
-  if (http_status == 429 || http_status == 503) resp->headers.emplace_back("Retry-After", "1");
+  if (http_status == 429 || http_status == 503) {
+    // A full disk takes longer to clear than a busy moment.
+    resp->headers.emplace_back("Retry-After", grpc_code == kGrpcResourceExhausted ? "5" : "1");
+  }
 }
 
 bool OtlpHttpReceiver::CheckHeaders(const net::HttpRequest& req, net::HttpResponse* resp) {
@@ -175,6 +178,16 @@ void OtlpHttpReceiver::Handle(net::HttpRequest& req, net::HttpResponse* resp) {
   }
   body_bytes_->Observe(static_cast<double>(body->size()));
 
+  // JSON is parsed in place; the log needs the original text.
+  std::string json_text;
+  if (enc == Encoding::kJson && pipeline_->durable()) {
+    if (!reservation.Add(static_cast<int64_t>(body->size()))) {
+      Fail(enc, 503, kGrpcUnavailable, "ingest memory budget in use; retry later", "unavailable",
+           resp);
+      return;
+    }
+    json_text = *body;
+  }
   model::SpanBatch batch;
   Status s = enc == Encoding::kProto ? wire::DecodeTracesProto(*body, options_.limits, &batch)
                                      : wire::DecodeTracesJson(body, options_.limits, &batch);
@@ -183,13 +196,17 @@ void OtlpHttpReceiver::Handle(net::HttpRequest& req, net::HttpResponse* resp) {
     return;
   }
 
-  auto result = pipeline_->Submit(*project, batch);
+  LoggedRequest logged;
+  logged.project = *project;
+  logged.format = enc == Encoding::kProto ? RequestFormat::kOtlpProto : RequestFormat::kOtlpJson;
+  logged.body = enc == Encoding::kProto ? std::string_view(*body) : std::string_view(json_text);
+  auto result = pipeline_->Submit(logged, batch);
   if (!result.ok()) {
     const Status& e = result.status();
     if (e.code() == Status::Code::kUnavailable) {
       Fail(enc, 503, kGrpcUnavailable, e.message(), "unavailable", resp);
     } else if (e.code() == Status::Code::kResourceExhausted) {
-      Fail(enc, 503, kGrpcUnavailable, e.message(), "store_full", resp);
+      Fail(enc, 503, kGrpcResourceExhausted, e.message(), "disk_full", resp);
     } else {
       Fail(enc, 500, 13, "internal error storing spans", "internal", resp);
     }

@@ -1,6 +1,12 @@
 #include "ingest/pipeline.h"
 
 #include <chrono>
+#include <string>
+#include <vector>
+
+#include "common/logging.h"
+#include "wire/otlp_json.h"
+#include "wire/otlp_proto.h"
 
 namespace loupe::ingest {
 
@@ -10,6 +16,7 @@ Pipeline::Pipeline(store::Store* store, live::LiveState* live, Clock* clock,
       live_(live),
       clock_(clock),
       options_(options),
+      metrics_(metrics),
       assembler_(clock, options.assembler, metrics) {
   const char* kBatches = "loupe_ingest_batches_total";
   const char* kHelp = "Span batches submitted to the ingest pipeline, by outcome.";
@@ -21,6 +28,17 @@ Pipeline::Pipeline(store::Store* store, live::LiveState* live, Clock* clock,
   submit_seconds_ = metrics->GetHistogram(
       "loupe_ingest_submit_seconds", "Time from decoded batch to durable acknowledgement.",
       {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
+  const char* kCkpt = "loupe_ingest_checkpoints_total";
+  const char* kCkptHelp = "Ingest log checkpoints (store flushed, log before it deleted), by result.";
+  checkpoints_ok_ = metrics->GetCounter(kCkpt, kCkptHelp, {{"result", "ok"}});
+  checkpoints_failed_ = metrics->GetCounter(kCkpt, kCkptHelp, {{"result", "failed"}});
+  replay_skipped_ = metrics->GetCounter(
+      "loupe_ingest_replay_skipped_total",
+      "Logged requests that could not be decoded again at recovery (skipped).");
+  checkpoint_seconds_ = metrics->GetHistogram("loupe_ingest_checkpoint_seconds",
+                                              "Duration of ingest log checkpoints.",
+                                              {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30});
+  last_checkpoint_us_ = clock_->NowMicros();
   metrics->AddCallback("loupe_ingest_inflight_batches", "Batches being processed now.",
                        [this] {
                          return std::vector<std::pair<Labels, double>>{
@@ -29,6 +47,15 @@ Pipeline::Pipeline(store::Store* store, live::LiveState* live, Clock* clock,
 }
 
 Pipeline::~Pipeline() { Stop(); }
+
+void Pipeline::AttachLog(IngestLog* log) {
+  log_ = log;
+  metrics_->AddCallback("loupe_ingest_log_bytes",
+                        "Request bytes in the ingest log since the last checkpoint.", [log] {
+                          return std::vector<std::pair<Labels, double>>{
+                              {{}, static_cast<double>(log->bytes_since_checkpoint())}};
+                        });
+}
 
 Status Pipeline::Write(store::ProjectId project, store::WriteBatch batch) {
   if (batch.empty()) return Status::OK();
@@ -70,7 +97,32 @@ Status Pipeline::Write(store::ProjectId project, store::WriteBatch batch) {
   return s;
 }
 
-Result<SubmitResult> Pipeline::Submit(store::ProjectId project, const model::SpanBatch& batch) {
+void Pipeline::EnterShared() {
+  std::unique_lock<std::mutex> l(gate_mu_);
+  gate_cv_.wait(l, [this] { return !gate_exclusive_; });
+  ++gate_active_;
+}
+
+void Pipeline::LeaveShared() {
+  std::lock_guard<std::mutex> l(gate_mu_);
+  if (--gate_active_ == 0) gate_cv_.notify_all();
+}
+
+Result<SubmitResult> Pipeline::Process(store::ProjectId project, const model::SpanBatch& batch) {
+  spans_received_->Inc(batch.spans.size());
+  AddResult added = assembler_.Add(project, batch);
+  for (const auto& inst : added.instances) store_->PutInstance(project, inst);
+  Status s = Write(project, std::move(added.batch));
+  if (!s.ok()) return s.Annotate("storing batch");
+  SubmitResult r;
+  r.rejected_spans = added.rejected_spans;
+  r.accepted_spans = batch.spans.size() - added.rejected_spans;
+  r.message = std::move(added.rejection_message);
+  return r;
+}
+
+Result<SubmitResult> Pipeline::Submit(const LoggedRequest& request,
+                                      const model::SpanBatch& batch) {
   if (stopping_.load(std::memory_order_relaxed)) {
     return Status::Unavailable("server is shutting down");
   }
@@ -79,23 +131,98 @@ Result<SubmitResult> Pipeline::Submit(store::ProjectId project, const model::Spa
     batches_rejected_overload_->Inc();
     return Status::Unavailable("too many export requests in flight; retry later");
   }
-  int64_t t0 = clock_->NowMicros();
-  spans_received_->Inc(batch.spans.size());
-  AddResult added = assembler_.Add(project, batch);
-  for (const auto& inst : added.instances) store_->PutInstance(project, inst);
-  Status s = Write(project, std::move(added.batch));
+  const int64_t t0 = clock_->NowMicros();
+  EnterShared();
+  Result<SubmitResult> r = SubmitResult{};
+  Status logged;
+  if (log_ != nullptr) logged = log_->Append(request);
+  if (logged.ok()) r = Process(request.project, batch);
+  LeaveShared();
   inflight_.fetch_sub(1);
-  if (!s.ok()) {
+  if (!logged.ok()) {
     batches_failed_store_->Inc();
-    return s.Annotate("storing batch");
+    if (logged.code() == Status::Code::kResourceExhausted) {
+      return Status::ResourceExhausted("disk full: the ingest log cannot grow; retry later");
+    }
+    LogError("ingest log append: " + logged.ToString());
+    return Status::Unavailable("ingest log write failed; retry later");
+  }
+  if (!r.ok()) {
+    batches_failed_store_->Inc();
+    return r.status();
   }
   batches_ok_->Inc();
   submit_seconds_->Observe(static_cast<double>(clock_->NowMicros() - t0) / 1e6);
-  SubmitResult r;
-  r.rejected_spans = added.rejected_spans;
-  r.accepted_spans = batch.spans.size() - added.rejected_spans;
-  r.message = std::move(added.rejection_message);
   return r;
+}
+
+Status Pipeline::Replay(const LoggedRequest& request) {
+  model::SpanBatch batch;
+  Status s;
+  if (request.format == RequestFormat::kOtlpJson) {
+    std::string text(request.body);  // parsed in place
+    s = wire::DecodeTracesJson(&text, options_.replay_limits, &batch);
+    if (s.ok()) {
+      auto r = Process(request.project, batch);
+      return r.ok() ? Status::OK() : r.status();
+    }
+  } else {
+    s = wire::DecodeTracesProto(request.body, options_.replay_limits, &batch);
+    if (s.ok()) {
+      auto r = Process(request.project, batch);
+      return r.ok() ? Status::OK() : r.status();
+    }
+  }
+  replay_skipped_->Inc();
+  LogError("ingest log replay: skipping an undecodable request: " + s.message());
+  return Status::OK();
+}
+
+Status Pipeline::Checkpoint() {
+  if (log_ == nullptr) return Status::OK();
+  std::lock_guard<std::mutex> one(checkpoint_mu_);
+  const int64_t t0 = clock_->NowMicros();
+  // 1. Quiesce: no request is between its log append and its store append.
+  {
+    std::unique_lock<std::mutex> l(gate_mu_);
+    gate_exclusive_ = true;
+    gate_cv_.wait(l, [this] { return gate_active_ == 0; });
+  }
+  Status s;
+  for (auto& [project, batch] : assembler_.TakePromoted()) {
+    Status w = Write(project, std::move(batch));
+    if (s.ok()) s = w;
+  }
+  const uint64_t segment = log_->BeginCheckpoint();
+  std::vector<std::pair<store::ProjectId, std::string>> pending = assembler_.ExportPending();
+  {
+    std::lock_guard<std::mutex> l(gate_mu_);
+    gate_exclusive_ = false;
+  }
+  gate_cv_.notify_all();
+  // 2. Everything stored before the checkpoint began becomes durable in
+  // segments; then the checkpoint may replace the log before it.
+  if (s.ok()) s = store_->Flush();
+  if (s.ok()) {
+    std::vector<LoggedRequest> reqs;
+    reqs.reserve(pending.size());
+    for (const auto& [project, body] : pending) {
+      reqs.push_back(LoggedRequest{project, RequestFormat::kOtlpProto, body});
+    }
+    s = log_->CommitCheckpoint(segment, reqs);
+  }
+  const int64_t now = clock_->NowMicros();
+  checkpoint_seconds_->Observe(static_cast<double>(now - t0) / 1e6);
+  if (!s.ok()) {
+    checkpoints_failed_->Inc();
+    LogError("ingest checkpoint failed (the log is kept; retrying later): " + s.ToString());
+    // Retry in about 10 s rather than after a whole interval.
+    last_checkpoint_us_ = now - options_.checkpoint_interval_us + 10'000'000;
+    return s;
+  }
+  checkpoints_ok_->Inc();
+  last_checkpoint_us_ = now;
+  return Status::OK();
 }
 
 bool Pipeline::ReserveBytes(int64_t bytes) {
@@ -120,9 +247,19 @@ void Pipeline::TickLoop() {
     tick_cv_.wait_for(l, std::chrono::seconds(1));
     if (stopping_.load()) break;
     l.unlock();
+    EnterShared();
     for (auto& [project, batch] : assembler_.Tick()) {
       Status s = Write(project, std::move(batch));
       if (!s.ok()) batches_failed_store_->Inc();
+    }
+    LeaveShared();
+    if (log_ != nullptr) {
+      const uint64_t bytes = log_->bytes_since_checkpoint();
+      const int64_t age = clock_->NowMicros() - last_checkpoint_us_;
+      if (bytes >= options_.checkpoint_bytes ||
+          (bytes > 0 && age >= options_.checkpoint_interval_us)) {
+        Checkpoint();
+      }
     }
     l.lock();
   }
@@ -137,6 +274,12 @@ void Pipeline::Stop() {
   if (ticker_.joinable()) ticker_.join();
   // Wait for in-flight submits to finish before flushing.
   while (inflight_.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  if (log_ != nullptr) {
+    // Pending spans go into the checkpoint and keep waiting for their roots
+    // after the restart. On failure the log still holds them.
+    Checkpoint();
+    return;
+  }
   for (auto& [project, batch] : assembler_.Flush()) {
     Status s = Write(project, std::move(batch));
     if (!s.ok()) batches_failed_store_->Inc();

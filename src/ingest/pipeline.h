@@ -1,15 +1,23 @@
 // Pipeline: the path every decoded span batch takes, whatever transport it
-// came on: assemble (spans → transactions) → store (durable before ack) →
-// live figures. Receivers (OTLP/HTTP, OTLP/gRPC) call Submit() and answer the
-// sender from its result.
+// came on: ingest log (durable before ack) → assemble (spans → transactions)
+// → store → live figures. Receivers (OTLP/HTTP, OTLP/gRPC) call Submit() and
+// answer the sender from its result.
+//
+// Durability (with an IngestLog, docs/design/storage.md): Submit appends the
+// request to the log and returns only once it is durable; the tick thread
+// checkpoints the log every checkpoint_bytes / checkpoint_interval_us
+// (quiesce submits, export the assembler's pending spans, resume, flush the
+// store, commit), and Recover() replays the log at start. Without a log
+// (memory store) acknowledged data lives in memory only.
 //
 // Admission: at most `max_inflight` Submit calls run at once; past that Submit
 // returns Unavailable at once (the receiver answers 429/UNAVAILABLE with a
 // retry hint) instead of queueing without bound.
 //
 // A background thread calls Assembler::Tick() every second to emit orphans
-// whose root never came; Stop() emits everything still pending and closes the
-// store, so SIGTERM loses nothing that was acknowledged.
+// whose root never came. Stop() with a log takes a last checkpoint (pending
+// spans stay pending across the restart); without one it emits everything
+// still pending as orphans. Either way SIGTERM loses nothing acknowledged.
 //
 // Thread-safety: Submit is thread-safe.
 #ifndef LOUPE_INGEST_PIPELINE_H_
@@ -27,9 +35,11 @@
 #include "common/metrics.h"
 #include "common/status.h"
 #include "ingest/assembler.h"
+#include "ingest/ingest_log.h"
 #include "live/live_state.h"
 #include "model/span.h"
 #include "store/store.h"
+#include "wire/decode_limits.h"
 
 namespace loupe::ingest {
 
@@ -40,6 +50,12 @@ struct PipelineOptions {
   // ingest memory; past it requests get 503/UNAVAILABLE with a retry hint.
   int64_t max_inflight_bytes = int64_t{128} << 20;
   AssemblerOptions assembler;
+  // Checkpoint the log once this many body bytes were logged since the last
+  // one, or after this long with any — bounds replay time at restart.
+  uint64_t checkpoint_bytes = uint64_t{256} << 20;
+  int64_t checkpoint_interval_us = 300'000'000;
+  // Decode limits for replayed requests (the receivers' limits).
+  wire::DecodeLimits replay_limits;
 };
 
 struct SubmitResult {
@@ -54,11 +70,32 @@ class Pipeline {
            PipelineOptions options);
   ~Pipeline();
 
-  // Assembles, stores and publishes one batch. Returns only when what it
-  // accepted is stored (durable, for a durable store). Errors: Unavailable
-  // (overloaded or stopping; retry), ResourceExhausted (store full; retry
-  // later), others from the store.
-  Result<SubmitResult> Submit(store::ProjectId project, const model::SpanBatch& batch);
+  // Logs, assembles, stores and publishes one batch decoded from `request`
+  // (its project and decompressed body, as logged; the original text for
+  // JSON). Returns only when the request is durable in the log (with a log)
+  // and what it emitted is in the store. Errors: Unavailable (overloaded or
+  // stopping; retry), ResourceExhausted (disk full; retry later), IoError
+  // (log write failed), others from the store.
+  Result<SubmitResult> Submit(const LoggedRequest& request, const model::SpanBatch& batch);
+
+  // Replays one logged request at start (IngestLog::Open's callback): decode,
+  // assemble, store, without logging again. Undecodable requests are skipped
+  // and counted (they were acknowledged, so they decoded once: only a change
+  // of decode limits can cause this).
+  Status Replay(const LoggedRequest& request);
+
+  // With a log: quiesces submits, exports pending spans, flushes the store and
+  // commits a checkpoint. The tick thread calls it; Stop() calls it last.
+  Status Checkpoint();
+
+  // Makes Submit log every request to `log` (not owned; must outlive the
+  // pipeline) before acknowledging it. Call after replaying the log through
+  // Replay() and before Start() and the receivers.
+  void AttachLog(IngestLog* log);
+
+  // True when Submit waits for a durable log (receivers keep the original
+  // JSON text for it).
+  bool durable() const { return log_ != nullptr; }
 
   // Reserves `bytes` of the in-flight body budget; false when it is spent
   // (always true for a request alone in the budget, so one maximal request
@@ -71,17 +108,29 @@ class Pipeline {
 
  private:
   Status Write(store::ProjectId project, store::WriteBatch batch);
+  Result<SubmitResult> Process(store::ProjectId project, const model::SpanBatch& batch);
   void TickLoop();
+  // Writer-preferring gate: Submit/Tick enter shared, Checkpoint exclusive.
+  void EnterShared();
+  void LeaveShared();
 
   store::Store* store_;
   live::LiveState* live_;
   Clock* clock_;
   PipelineOptions options_;
+  MetricsRegistry* metrics_;
+  IngestLog* log_ = nullptr;
   Assembler assembler_;
 
   std::atomic<int> inflight_{0};
   std::atomic<int64_t> inflight_bytes_{0};
   std::atomic<bool> stopping_{false};
+  std::mutex gate_mu_;
+  std::condition_variable gate_cv_;
+  int gate_active_ = 0;          // GUARDED_BY(gate_mu_)
+  bool gate_exclusive_ = false;  // GUARDED_BY(gate_mu_)
+  std::mutex checkpoint_mu_;     // one checkpoint at a time
+  int64_t last_checkpoint_us_ = 0;
   std::mutex tick_mu_;
   std::condition_variable tick_cv_;
   std::thread ticker_;
@@ -91,6 +140,10 @@ class Pipeline {
   Counter* batches_failed_store_;
   Counter* spans_received_;
   Histogram* submit_seconds_;
+  Counter* checkpoints_ok_;
+  Counter* checkpoints_failed_;
+  Counter* replay_skipped_;
+  Histogram* checkpoint_seconds_;
 };
 
 }  // namespace loupe::ingest

@@ -22,7 +22,11 @@ struct ServerConfig {
   int otlp_http_port = 4318;
   int otlp_grpc_port = 4317;
   std::string web_dir;  // empty: auto-detect beside the binary
-  std::string store = "memory";
+  std::string store = "embedded";
+  int64_t wal_commit_delay_us = 0;
+  int64_t checkpoint_mb = 256;
+  int64_t checkpoint_seconds = 300;
+  int64_t memtable_mb = 64;
   int64_t max_transactions = 20'000'000;
   int http_threads = 4;
   int ingest_threads = 8;

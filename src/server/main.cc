@@ -20,10 +20,12 @@
 #include "common/metrics.h"
 #include "ingest/otlp_grpc_receiver.h"
 #include "ingest/otlp_http_receiver.h"
+#include "ingest/ingest_log.h"
 #include "ingest/pipeline.h"
 #include "live/live_state.h"
 #include "net/http_server.h"
 #include "server/config.h"
+#include "store/embedded/embedded_store.h"
 #include "store/store.h"
 
 extern char** environ;
@@ -149,12 +151,64 @@ int RunServer(const std::vector<std::string>& args) {
   MetricsRegistry* metrics = MetricsRegistry::Default();
   RegisterProcessMetrics(metrics);
   Clock* clock = Clock::Real();
-  std::unique_ptr<store::Store> store = store::NewMemStore(static_cast<size_t>(cfg.max_transactions));
+  const bool embedded = cfg.store == "embedded";
+  std::unique_ptr<store::Store> store;
+  if (embedded) {
+    store::EmbeddedOptions eo;
+    eo.dir = cfg.data_dir + "/store";
+    eo.memtable_bytes = static_cast<size_t>(cfg.memtable_mb) << 20;
+    auto opened = store::NewEmbeddedStore(eo);
+    if (!opened.ok()) {
+      LogError("opening the store in " + eo.dir + ": " + opened.status().ToString());
+      return 1;
+    }
+    store = std::move(*opened);
+  } else {
+    store = store::NewMemStore(static_cast<size_t>(cfg.max_transactions));
+  }
   live::LiveState live(clock, live::LiveOptions{});
 
   ingest::PipelineOptions popts;
   popts.max_inflight = cfg.max_inflight;
+  popts.checkpoint_bytes = static_cast<uint64_t>(cfg.checkpoint_mb) << 20;
+  popts.checkpoint_interval_us = cfg.checkpoint_seconds * 1'000'000;
+  // Declared before the pipeline so that it outlives it: the pipeline's
+  // destructor may take a last checkpoint (early-return paths).
+  std::unique_ptr<ingest::IngestLog> ingest_log;
   ingest::Pipeline pipeline(store.get(), &live, clock, metrics, popts);
+
+  // Recovery: replay the ingest log (what was acknowledged since the last
+  // checkpoint), then log every new request before acknowledging it.
+  if (embedded) {
+    ingest::IngestLogOptions lo;
+    lo.dir = cfg.data_dir + "/wal";
+    lo.commit_delay_us = cfg.wal_commit_delay_us;
+    ingest::IngestReplayStats rs;
+    const int64_t t0 = clock->NowMicros();
+    auto opened = ingest::IngestLog::Open(
+        lo, [&](const ingest::LoggedRequest& r) { return pipeline.Replay(r); }, &rs);
+    if (!opened.ok()) {
+      LogError("recovering the ingest log in " + lo.dir + ": " + opened.status().ToString() +
+               " (run `loupe store verify " + cfg.data_dir + "` for details)");
+      return 1;
+    }
+    ingest_log = std::move(*opened);
+    pipeline.AttachLog(ingest_log.get());
+    if (rs.records + rs.checkpoint_requests > 0) {
+      const double secs = static_cast<double>(clock->NowMicros() - t0) / 1e6;
+      char line[256];
+      std::snprintf(line, sizeof(line),
+                    "recovered the ingest log: %llu pending requests from the checkpoint + %llu "
+                    "logged requests (%.1f MiB) in %.2f s%s",
+                    static_cast<unsigned long long>(rs.checkpoint_requests),
+                    static_cast<unsigned long long>(rs.records),
+                    static_cast<double>(rs.bytes) / (1 << 20), secs,
+                    rs.torn_tail ? "; cut a torn tail" : "");
+      LogInfo(line);
+      s = pipeline.Checkpoint();
+      if (!s.ok()) LogError("checkpoint after recovery: " + s.message());
+    }
+  }
   pipeline.Start();
 
   // OTLP/HTTP.
@@ -230,6 +284,10 @@ int RunServer(const std::vector<std::string>& args) {
   pipeline.Stop();
   api.Stop();
   (*api_server)->Stop();
+  if (ingest_log) {
+    s = ingest_log->Close();
+    if (!s.ok()) LogError("closing the ingest log: " + s.message());
+  }
   s = store->Close();
   if (!s.ok()) {
     LogError("closing store: " + s.message());

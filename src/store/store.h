@@ -1,8 +1,8 @@
 // Store: where transactions, profiles and instance records live.
 //
 // Two implementations stand behind this interface and one conformance suite
-// (src/testing/store_conformance.h): MemStore (in memory, for tests and the
-// interim default) and the embedded engine (durable, docs/format/). A
+// (src/testing/store_conformance.h): MemStore (in memory, for tests and
+// `--store memory`) and the embedded engine (the default, docs/format/). A
 // ClickHouse store follows for scale-out.
 //
 // Semantics every implementation keeps:
@@ -12,7 +12,9 @@
 //    and de-duplicated by span id; late steps of an unknown transaction are
 //    dropped and counted in Stats().
 //  - A successful Append is visible to every read that starts after it returns.
-//    Durable stores return from Append only once the batch is durable.
+//    It need not be durable: durability comes from the ingest log in front of
+//    the assembler (ingest/ingest_log.h) and Flush(), which the log's
+//    checkpoints call before deleting what they cover.
 //  - Time filters apply to a transaction's END time: from_us <= end_us < to_us.
 //  - Projects never see each other's data.
 //
@@ -149,6 +151,11 @@ class Store {
   virtual Result<std::vector<InstanceInfo>> ListInstances(ProjectId project) const = 0;
 
   virtual StoreStats Stats() const = 0;
+
+  // Makes everything appended so far durable (a no-op for a store that is
+  // not durable). The ingest log's checkpoint relies on it: after it returns
+  // OK, the log before the checkpoint may be deleted.
+  virtual Status Flush() { return Status::OK(); }
 
   // Makes everything appended so far durable and stops background work.
   // Further calls may fail with Unavailable.

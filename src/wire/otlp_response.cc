@@ -63,6 +63,20 @@ std::string EncodeRpcStatusProto(int code, std::string_view message) {
   return out;
 }
 
+std::string EncodeRpcStatusWithRetryProto(int code, std::string_view message, int retry_seconds) {
+  std::string duration;  // google.protobuf.Duration
+  AppendTag(1, 0, &duration);
+  AppendVarint(static_cast<uint64_t>(retry_seconds), &duration);
+  std::string retry_info;  // google.rpc.RetryInfo
+  AppendLengthDelimited(1, duration, &retry_info);
+  std::string any;  // google.protobuf.Any
+  AppendLengthDelimited(1, "type.googleapis.com/google.rpc.RetryInfo", &any);
+  AppendLengthDelimited(2, retry_info, &any);
+  std::string out = EncodeRpcStatusProto(code, message);
+  AppendLengthDelimited(3, any, &out);
+  return out;
+}
+
 std::string EncodeRpcStatusJson(int code, std::string_view message) {
   std::string out = "{\"code\":" + std::to_string(code) + ",\"message\":";
   internal::AppendJsonString(message, &out);

@@ -34,6 +34,11 @@ std::string EncodeRpcStatusProto(int code, std::string_view message);
 // google.rpc.Status as JSON: {"code":3,"message":"..."} (both always present).
 std::string EncodeRpcStatusJson(int code, std::string_view message);
 
+// google.rpc.Status with one google.rpc.RetryInfo detail (retry_delay =
+// `retry_seconds`): per OTLP, RESOURCE_EXHAUSTED is retryable only with it.
+// For grpc::Status's binary error details.
+std::string EncodeRpcStatusWithRetryProto(int code, std::string_view message, int retry_seconds);
+
 }  // namespace loupe::wire
 
 #endif  // LOUPE_WIRE_OTLP_RESPONSE_H_

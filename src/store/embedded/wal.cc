@@ -316,6 +316,14 @@ void Wal::Rollover() {
   rollover_ = true;
 }
 
+uint64_t Wal::RolloverForCheckpoint() {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Mirrors the leader's decision in Append: an empty, healthy segment is kept.
+  const bool keep = file_ != nullptr && !broken_ && offset_ <= kHeaderSize;
+  rollover_ = true;
+  return keep ? segment_ : segment_ + 1;
+}
+
 Result<WalPosition> Wal::Checkpoint(std::string_view record) {
   Rollover();
   auto pos = Append(record);

@@ -97,6 +97,13 @@ class Wal {
   // Makes the next commit start a new segment.
   void Rollover();
 
+  // For a checkpoint taken by the caller: makes the next commit start a new
+  // segment (unless the current one holds no record yet) and returns the
+  // number of the segment every record appended from now on goes to, or
+  // after. REQUIRES: no Append in progress (the caller quiesces its writers),
+  // so no record can land before the returned segment afterwards.
+  uint64_t RolloverForCheckpoint();
+
   // Starts a new segment, appends `record` as the first record of it and
   // deletes all older segments: replay from the oldest remaining segment then
   // begins with this record. Records appended concurrently may land before

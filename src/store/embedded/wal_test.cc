@@ -351,5 +351,24 @@ TEST_F(WalTest, OversizedRecordIsRejected) {
   EXPECT_TRUE(wal->Append(std::string(10, 'x')).ok());
 }
 
+TEST_F(WalTest, RolloverForCheckpointNamesTheSegmentOfEveryLaterRecord) {
+  auto wal = OpenWal(Options());
+  // A fresh log's first segment is empty: it is kept and named.
+  const uint64_t first = wal->RolloverForCheckpoint();
+  ASSERT_TRUE(wal->Append("a").ok());
+  EXPECT_EQ(wal->stats().segment, first);
+  // With records in it, the next record starts a new segment.
+  const uint64_t next = wal->RolloverForCheckpoint();
+  EXPECT_EQ(next, first + 1);
+  auto pos = wal->Append("b");
+  ASSERT_TRUE(pos.ok());
+  EXPECT_EQ(pos->segment, next);
+  ASSERT_TRUE(wal->Append("c").ok());
+  ASSERT_TRUE(wal->DeleteSegmentsBefore(next).ok());
+  wal.reset();
+  EXPECT_EQ(ReadAll(dir_, nullptr, nullptr, WalPosition{next, 0, 0}),
+            (std::vector<std::string>{"b", "c"}));
+}
+
 }  // namespace
 }  // namespace loupe::store

@@ -1,0 +1,321 @@
+// The pipeline with the durable ingest log over the embedded store, on a
+// fault-injecting file layer: what Submit acknowledged survives a crash
+// (unsynced data dropped), exactly once; pending spans survive checkpoints;
+// a full disk fails ingest with ResourceExhausted and recovers.
+#include "ingest/pipeline.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/env.h"
+#include "ingest/ingest_log.h"
+#include "store/embedded/embedded_store.h"
+#include "testing/otlp_builder.h"
+#include "wire/otlp_proto.h"
+
+namespace loupe::ingest {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::EncodeTraceRequest;
+using testing::MakeResource;
+using testing::MakeScope;
+using testing::SpanIdBytes;
+using testing::SpanSpec;
+using testing::TraceIdBytes;
+
+constexpr int64_t kNowUs = 1'763'700'000'000'000;
+constexpr store::ProjectId kProject = 1;
+
+// One trace: a SERVER root (span id 1) and `children` CLIENT steps; the root
+// is left out when !with_root (its steps then stay pending).
+std::string TraceRequest(uint64_t trace, int children, bool with_root = true,
+                         bool only_root = false) {
+  std::vector<SpanSpec> spans;
+  const uint64_t start = static_cast<uint64_t>(kNowUs - 2'000'000) * 1000;
+  if (with_root) {
+    SpanSpec root;
+    root.trace_id = TraceIdBytes(trace, 7);
+    root.span_id = SpanIdBytes(1);
+    root.name = "GET /t/{id}";
+    root.kind = 2;
+    root.start_time_unix_nano = start;
+    root.end_time_unix_nano = start + 50'000'000;
+    root.attributes = {{"http.request.method", "GET"}, {"http.route", "/t/{id}"}};
+    spans.push_back(root);
+  }
+  if (!only_root) {
+    for (int c = 0; c < children; ++c) {
+      SpanSpec s;
+      s.trace_id = TraceIdBytes(trace, 7);
+      s.span_id = SpanIdBytes(100 + c);
+      s.parent_span_id = SpanIdBytes(1);
+      s.name = "SELECT";
+      s.kind = 3;
+      s.start_time_unix_nano = start + 1'000'000 * (c + 1);
+      s.end_time_unix_nano = s.start_time_unix_nano + 500'000;
+      s.attributes = {{"db.system", "sqlite"}, {"db.statement", "SELECT * FROM t WHERE id = ?"}};
+      spans.push_back(s);
+    }
+  }
+  return EncodeTraceRequest(
+      {MakeResource({{"service.name", "shop"}, {"service.instance.id", "shop-1"}},
+                    {MakeScope("test", spans)})});
+}
+
+model::TxId RootId(uint64_t trace) {
+  model::TraceId t{};
+  std::string b = TraceIdBytes(trace, 7);
+  std::copy(b.begin(), b.end(), t.begin());
+  return model::MakeTxId(t, 1);
+}
+
+class DurablePipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/loupe_pipeline_test_XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+  }
+  void TearDown() override {
+    Close();
+    fs::remove_all(root_);
+  }
+
+  // Opens store, pipeline and log, replaying what the log holds.
+  void Open(IngestReplayStats* stats = nullptr) {
+    store::EmbeddedOptions eo;
+    eo.dir = root_ + "/store";
+    eo.env = &env_;
+    eo.background_flush = false;
+    auto st = store::NewEmbeddedStore(eo);
+    ASSERT_TRUE(st.ok()) << st.status().ToString();
+    store_ = std::move(*st);
+    metrics_ = std::make_unique<MetricsRegistry>();
+    live_ = std::make_unique<live::LiveState>(&clock_);
+    PipelineOptions po;
+    po.checkpoint_interval_us = int64_t{3600} * 1'000'000;
+    pipeline_ = std::make_unique<Pipeline>(store_.get(), live_.get(), &clock_, metrics_.get(), po);
+    IngestLogOptions lo;
+    lo.env = &env_;
+    lo.dir = root_ + "/wal";
+    auto log = IngestLog::Open(
+        lo, [this](const LoggedRequest& r) { return pipeline_->Replay(r); }, stats);
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    log_ = std::move(*log);
+    pipeline_->AttachLog(log_.get());
+  }
+
+  // A crash: unsynced data is dropped and nothing the objects do while being
+  // destroyed reaches the disk.
+  void Crash() {
+    ASSERT_TRUE(env_.DropUnsyncedData().ok());
+    env_.SetWriteBudget(0);
+    Close();
+    ASSERT_TRUE(env_.DropUnsyncedData().ok());
+    env_.SetWriteBudget(-1);
+  }
+
+  void Close() {
+    pipeline_.reset();
+    log_.reset();
+    if (store_) store_->Close();
+    store_.reset();
+    live_.reset();
+  }
+
+  Status Submit(const std::string& body) {
+    model::SpanBatch batch;
+    Status s = wire::DecodeTracesProto(body, {}, &batch);
+    if (!s.ok()) return s;
+    auto r = pipeline_->Submit(LoggedRequest{kProject, RequestFormat::kOtlpProto, body}, batch);
+    return r.ok() ? Status::OK() : r.status();
+  }
+
+  // Transaction id → number of rows with it.
+  std::map<model::TxId, int> Rows() {
+    std::map<model::TxId, int> out;
+    Status s = store_->Scan(kProject, store::TxFilter{}, store::ScanOrder::kAny,
+                            [&](std::span<const store::TxRow> rows) {
+                              for (const auto& r : rows) ++out[r.id];
+                              return true;
+                            });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return out;
+  }
+
+  size_t Steps(model::TxId id) {
+    auto tx = store_->Get(kProject, id);
+    return tx.ok() ? tx->steps.size() : 0;
+  }
+
+  std::string root_;
+  FaultInjectionEnv env_{Env::Default()};
+  ManualClock clock_{kNowUs};
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<MetricsRegistry> metrics_;
+  std::unique_ptr<live::LiveState> live_;
+  std::unique_ptr<Pipeline> pipeline_;
+  std::unique_ptr<IngestLog> log_;
+};
+
+TEST_F(DurablePipelineTest, AcknowledgedTransactionsSurviveACrashExactlyOnce) {
+  Open();
+  for (uint64_t t = 1; t <= 50; ++t) ASSERT_TRUE(Submit(TraceRequest(t, 3)).ok());
+  // Half of it reached a segment before the crash, half only the log.
+  ASSERT_TRUE(store_->Flush().ok());
+  for (uint64_t t = 51; t <= 100; ++t) ASSERT_TRUE(Submit(TraceRequest(t, 3)).ok());
+  Crash();
+
+  IngestReplayStats stats;
+  Open(&stats);
+  EXPECT_EQ(stats.records, 100u);
+  auto rows = Rows();
+  EXPECT_EQ(rows.size(), 100u);
+  for (uint64_t t = 1; t <= 100; ++t) {
+    ASSERT_EQ(rows[RootId(t)], 1) << "trace " << t;
+    EXPECT_EQ(Steps(RootId(t)), 3u) << "trace " << t;
+  }
+}
+
+TEST_F(DurablePipelineTest, PendingSpansSurviveACheckpointAndACrash) {
+  Open();
+  // Steps whose root has not arrived yet are pending in the assembler.
+  for (uint64_t t = 1; t <= 20; ++t) ASSERT_TRUE(Submit(TraceRequest(t, 4, false)).ok());
+  ASSERT_TRUE(Submit(TraceRequest(99, 2)).ok());
+  ASSERT_TRUE(pipeline_->Checkpoint().ok());
+  EXPECT_EQ(log_->bytes_since_checkpoint(), 0u);
+  // After the checkpoint: more requests in the new log segment.
+  ASSERT_TRUE(Submit(TraceRequest(100, 2)).ok());
+  Crash();
+
+  IngestReplayStats stats;
+  Open(&stats);
+  EXPECT_GT(stats.checkpoint_segment, 0u);
+  EXPECT_GE(stats.checkpoint_requests, 1u);  // the pending steps
+  EXPECT_EQ(stats.records, 1u);              // only what came after the checkpoint
+  auto rows = Rows();
+  EXPECT_EQ(rows[RootId(99)], 1);
+  EXPECT_EQ(rows[RootId(100)], 1);
+  EXPECT_EQ(rows.count(RootId(1)), 0u);  // still waiting for its root
+  // The roots arrive after the restart and join the steps sent before it.
+  for (uint64_t t = 1; t <= 20; ++t) {
+    ASSERT_TRUE(Submit(TraceRequest(t, 4, true, /*only_root=*/true)).ok());
+  }
+  for (uint64_t t = 1; t <= 20; ++t) EXPECT_EQ(Steps(RootId(t)), 4u) << "trace " << t;
+}
+
+TEST_F(DurablePipelineTest, CleanStopKeepsPendingSpansForTheNextStart) {
+  Open();
+  ASSERT_TRUE(Submit(TraceRequest(5, 3, false)).ok());
+  pipeline_->Stop();  // last checkpoint
+  Close();
+  IngestReplayStats stats;
+  Open(&stats);
+  EXPECT_EQ(stats.records, 0u);
+  EXPECT_GE(stats.checkpoint_requests, 1u);
+  ASSERT_TRUE(Submit(TraceRequest(5, 3, true, true)).ok());
+  EXPECT_EQ(Steps(RootId(5)), 3u);
+}
+
+TEST_F(DurablePipelineTest, ReplayingTwiceStoresEverythingOnce) {
+  Open();
+  for (uint64_t t = 1; t <= 30; ++t) ASSERT_TRUE(Submit(TraceRequest(t, 2)).ok());
+  Crash();
+  Open();  // replays and stores; the log is still there (no checkpoint yet)
+  ASSERT_TRUE(store_->Flush().ok());
+  Crash();
+  IngestReplayStats stats;
+  Open(&stats);  // replays again over segments that hold it all
+  EXPECT_EQ(stats.records, 30u);
+  auto rows = Rows();
+  EXPECT_EQ(rows.size(), 30u);
+  for (const auto& [id, n] : rows) EXPECT_EQ(n, 1);
+}
+
+TEST_F(DurablePipelineTest, DiskFullFailsIngestWithResourceExhaustedAndRecovers) {
+  Open();
+  ASSERT_TRUE(Submit(TraceRequest(1, 2)).ok());
+  env_.SetWriteBudget(10);
+  Status s = Submit(TraceRequest(2, 2));
+  EXPECT_EQ(s.code(), Status::Code::kResourceExhausted) << s.ToString();
+  // Nothing of the refused request was stored.
+  EXPECT_EQ(Rows().count(RootId(2)), 0u);
+  env_.SetWriteBudget(-1);
+  ASSERT_TRUE(Submit(TraceRequest(3, 2)).ok());
+  Crash();
+  Open();
+  auto rows = Rows();
+  EXPECT_EQ(rows[RootId(1)], 1);
+  EXPECT_EQ(rows.count(RootId(2)), 0u);
+  EXPECT_EQ(rows[RootId(3)], 1);
+}
+
+TEST_F(DurablePipelineTest, FailedFsyncFailsTheRequestAndLosesNothingAcknowledged) {
+  Open();
+  ASSERT_TRUE(Submit(TraceRequest(1, 2)).ok());
+  env_.SetSyncError(true);
+  EXPECT_FALSE(Submit(TraceRequest(2, 2)).ok());
+  env_.SetSyncError(false);
+  ASSERT_TRUE(Submit(TraceRequest(3, 2)).ok());
+  Crash();
+  Open();
+  auto rows = Rows();
+  EXPECT_EQ(rows[RootId(1)], 1);
+  EXPECT_EQ(rows[RootId(3)], 1);
+}
+
+TEST_F(DurablePipelineTest, CheckpointThatCannotFlushKeepsTheLog) {
+  Open();
+  for (uint64_t t = 1; t <= 10; ++t) ASSERT_TRUE(Submit(TraceRequest(t, 2)).ok());
+  env_.SetWriteBudget(100);  // the store flush fails
+  EXPECT_FALSE(pipeline_->Checkpoint().ok());
+  Crash();
+  IngestReplayStats stats;
+  Open(&stats);
+  EXPECT_EQ(stats.records, 10u);
+  EXPECT_EQ(Rows().size(), 10u);
+}
+
+TEST(IngestLogFormat, CheckpointRoundTripsAndDetectsDamage) {
+  std::vector<LoggedRequest> pending = {{3, RequestFormat::kOtlpProto, "abc"},
+                                        {4, RequestFormat::kOtlpJson, "{}"}};
+  std::string data = EncodeCheckpoint(17, pending);
+  uint64_t seg = 0;
+  std::vector<LoggedRequest> back;
+  ASSERT_TRUE(DecodeCheckpoint(data, &seg, &back).ok());
+  EXPECT_EQ(seg, 17u);
+  ASSERT_EQ(back.size(), 2u);
+  EXPECT_EQ(back[0].project, 3u);
+  EXPECT_EQ(back[0].body, "abc");
+  EXPECT_EQ(back[1].format, RequestFormat::kOtlpJson);
+  for (size_t i = 0; i < data.size(); ++i) {
+    std::string bad = data;
+    bad[i] ^= 0x40;
+    EXPECT_EQ(DecodeCheckpoint(bad, &seg, &back).code(), Status::Code::kCorruption) << i;
+  }
+  EXPECT_EQ(DecodeCheckpoint(data.substr(0, data.size() - 1), &seg, &back).code(),
+            Status::Code::kCorruption);
+}
+
+TEST(IngestLogFormat, RecordRoundTrips) {
+  LoggedRequest r{70000, RequestFormat::kOtlpJson, "{\"resourceSpans\":[]}"};
+  LoggedRequest back;
+  const std::string encoded = EncodeLogRecord(r);
+  ASSERT_TRUE(DecodeLogRecord(encoded, &back).ok());
+  EXPECT_EQ(back.project, 70000u);
+  EXPECT_EQ(back.format, RequestFormat::kOtlpJson);
+  EXPECT_EQ(back.body, r.body);
+  EXPECT_FALSE(DecodeLogRecord(std::string("\x09\x01", 2), &back).ok());
+  EXPECT_FALSE(DecodeLogRecord("", &back).ok());
+}
+
+}  // namespace
+}  // namespace loupe::ingest
