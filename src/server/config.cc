@@ -175,6 +175,8 @@ std::string MainHelp() {
          "every instance, in real time, down to the SQL or external call that made it slow.\n\n"
          "Commands:\n"
          "  server     run the server (OTLP ingest, storage, API, dashboard)\n"
+         "  store verify DATA_DIR\n"
+         "             check a data directory's segments and ingest log\n"
          "  version    print the version\n"
          "  help       this text\n\n"
          "Run 'loupe server --help' for the server's flags.\n";

@@ -21,6 +21,7 @@
 #include "ingest/otlp_grpc_receiver.h"
 #include "ingest/otlp_http_receiver.h"
 #include "ingest/ingest_log.h"
+#include "server/store_verify.h"
 #include "ingest/pipeline.h"
 #include "live/live_state.h"
 #include "net/http_server.h"
@@ -313,6 +314,7 @@ int main(int argc, char** argv) {
   if (args[0] == "server") {
     return loupe::server::RunServer(std::vector<std::string>(args.begin() + 1, args.end()));
   }
+  if (args[0] == "store") return loupe::server::RunStoreCommand(argc - 2, argv + 2);
   std::fprintf(stderr, "loupe: unknown command '%s'\n\n%s", args[0].c_str(),
                loupe::server::MainHelp().c_str());
   return 2;

@@ -12,8 +12,9 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 
-import { startServer } from './lib/server.mjs';
+import { LOUPE_BIN, startServer } from './lib/server.mjs';
 import { KIND, msToNs, postRaw, request, span, toProto, decodeExportResponse } from './lib/otlp_raw.mjs';
 
 const ROUNDS = Number(process.env.LOUPE_CRASH_ROUNDS || 6);
@@ -143,6 +144,12 @@ it(`SIGKILL during heavy ingest loses no acknowledged transaction or step (${ROU
       assert.ok(state.acked.size > 0, 'the load generator got acknowledgements');
       console.log(`round ${round}: killed after ${killAfter} ms; ${state.acked.size} acknowledged traces all present once; restart took ${restartMs} ms`);
     }
+    const stopped = await srv.stop();
+    assert.equal(stopped.code, 0, 'clean stop after the rounds');
+    // The data directory the crashes left behind checks out.
+    const v = spawnSync(LOUPE_BIN, ['store', 'verify', dataDir], { encoding: 'utf8' });
+    assert.equal(v.status, 0, `loupe store verify: exit ${v.status}\n${v.stdout}${v.stderr}`);
+    assert.match(v.stdout, /result: ok/);
   } finally {
     await srv.stop();
     if (!process.env.LOUPE_KEEP_DATA) rmSync(dataDir, { recursive: true, force: true });

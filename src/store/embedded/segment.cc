@@ -613,4 +613,22 @@ Status Segment::ReadProfile(uint32_t row, std::string* blob) const {
   return Status::OK();
 }
 
+Status Segment::Verify() const {
+  LOUPE_RETURN_IF_ERROR(VerifySections());
+  DecodedGroup g;
+  for (size_t i = 0; i < groups_.size(); ++i) LOUPE_RETURN_IF_ERROR(ReadGroup(i, &g, kReadAll));
+  std::string raw;
+  for (size_t b = 0; b < profile_blocks_.size(); ++b) {
+    const uint32_t end = b + 1 < profile_blocks_.size() ? profile_blocks_[b + 1].first_row : rows_;
+    LOUPE_RETURN_IF_ERROR(ReadChunk(profile_blocks_[b].chunk, &raw, "profile"));
+    Decoder d(raw);
+    for (uint32_t r = profile_blocks_[b].first_row; r < end; ++r) d.String();
+    if (!d.ok()) {
+      return Status::Corruption(path_ + ": profile block " + std::to_string(b) +
+                                " does not decode");
+    }
+  }
+  return Status::OK();
+}
+
 }  // namespace loupe::store

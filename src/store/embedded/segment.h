@@ -185,6 +185,12 @@ class Segment {
   // The profile blob of row.
   Status ReadProfile(uint32_t row, std::string* blob) const;
 
+  // Reads and checks everything: the id sections, every row group (all
+  // columns) and every profile block (checksum, decompression, one blob per
+  // row). kCorruption naming the file and the damaged part. For
+  // `loupe store verify`; reads the whole file.
+  Status Verify() const;
+
   // True the first time it is called: lets a caller log damage of this
   // segment once instead of on every lookup.
   bool FirstDamageReport() const { return !damage_reported_.exchange(true); }
