@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bandCounts, bandOf, parseThresholds } from './bands';
+import { activeStep, bandCounts, bandOf, effectiveThresholds, fmtThresholds, parseThresholds, serverThresholds } from './bands';
 
 describe('equalizer bands', () => {
   const t: [number, number] = [3000, 8000];
@@ -18,5 +18,27 @@ describe('equalizer bands', () => {
     expect(parseThresholds('3, 8')).toEqual([3000, 8000]);
     expect(parseThresholds('8 3')).toBeNull();
     expect(parseThresholds('x')).toBeNull();
+  });
+});
+
+describe('band thresholds from the server', () => {
+  it('uses the server bands unless the user set their own', () => {
+    expect(effectiveThresholds(null, [2000, 5000])).toEqual({ t: [2000, 5000], source: 'server' });
+    expect(effectiveThresholds('1, 4', [2000, 5000])).toEqual({ t: [1000, 4000], source: 'user' });
+    expect(effectiveThresholds('garbage', [2000, 5000]).source).toBe('server');
+    expect(effectiveThresholds(null, undefined)).toEqual({ t: [3000, 8000], source: 'default' });
+  });
+  it('takes the first two of a longer list and rejects malformed ones', () => {
+    expect(serverThresholds([1000, 3000, 8000])).toEqual([1000, 3000]);
+    expect(serverThresholds([3000])).toBeNull();
+    expect(serverThresholds([8000, 3000])).toBeNull();
+    expect(serverThresholds([0, 3000])).toBeNull();
+    expect(serverThresholds([NaN, 3000])).toBeNull();
+  });
+  it('formats thresholds as seconds and reads the step under either name', () => {
+    expect(fmtThresholds([2500, 8000])).toBe('2.5, 8');
+    expect(activeStep({ elapsed_ms: 1, step: 'SQL x' })).toBe('SQL x');
+    expect(activeStep({ elapsed_ms: 1, current_step: 'old' })).toBe('old');
+    expect(activeStep({ elapsed_ms: 1 })).toBe('');
   });
 });

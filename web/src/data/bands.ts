@@ -34,3 +34,34 @@ export function parseThresholds(s: string): [number, number] | null {
   const [a, b] = parts as [number, number];
   return a < b ? [a * 1000, b * 1000] : null;
 }
+
+/** Thresholds from the server's `bands_ms` (the agent configuration): the first two of an
+ *  ascending list of positive numbers (a 4-band answer folds its last two bands, see
+ *  bandCounts); null when absent or malformed. */
+export function serverThresholds(bandsMs: readonly number[] | undefined | null): [number, number] | null {
+  if (!bandsMs || bandsMs.length < 2) return null;
+  const a = bandsMs[0]!;
+  const b = bandsMs[1]!;
+  if (!Number.isFinite(a) || !Number.isFinite(b) || a <= 0 || b <= a) return null;
+  return [a, b];
+}
+
+/** The thresholds the equalizer uses: the user's own (kept in the browser) win, then the
+ *  server's, then the defaults. */
+export function effectiveThresholds(userOverride: string | null, bandsMs: readonly number[] | undefined | null): { t: [number, number]; source: 'user' | 'server' | 'default' } {
+  const u = userOverride ? parseThresholds(userOverride) : null;
+  if (u) return { t: u, source: 'user' };
+  const s = serverThresholds(bandsMs);
+  if (s) return { t: s, source: 'server' };
+  return { t: [DEFAULT_THRESHOLDS[0], DEFAULT_THRESHOLDS[1]], source: 'default' };
+}
+
+/** Seconds as typed in the band input: 3000 → "3", 2500 → "2.5". */
+export function fmtThresholds(t: readonly [number, number]): string {
+  return t.map((v) => String(v / 1000)).join(', ');
+}
+
+/** The current step of an active transaction (`step`, or the older `current_step`). */
+export function activeStep(a: ActiveTx): string {
+  return a.step ?? a.current_step ?? '';
+}
