@@ -191,8 +191,12 @@ export interface ActiveInstance {
   time_ms?: number;
   /** True when the instance's last snapshot is too old to trust (agent gone or stuck). */
   stale?: boolean;
-  /** Per-band counts, split by the server with `bands_ms`. */
+  /** Thresholds the server split this instance's bands with (its service's configuration). */
+  bands_ms?: number[];
+  /** Per-band counts (bands_ms.length + 1 of them), split by the server; all zero when stale. */
   bands?: number[];
+  /** Active transactions of the instance (the `active` list may be cut by `limit`). */
+  active_total?: number;
   /** Requests throttled by the agent since it started. */
   throttled_total?: number;
   active?: ActiveTx[];
@@ -200,14 +204,14 @@ export interface ActiveInstance {
 }
 
 export interface ActiveResponse {
-  /** Band thresholds the server (the project's agent configuration) uses, ascending. */
+  /** Band thresholds of the project's default agent configuration, ascending. */
   bands_ms?: number[];
   instances: ActiveInstance[];
 }
 
-/** One frame of the aggregated active stack. `share`/`self_share` are fractions 0…1 of all
- *  samples in the range (inclusive: samples with the frame anywhere on the stack; self: samples
- *  where it is the innermost frame). */
+/** One frame of the aggregated active stack. `share`/`self_share` are percentages (0…100) of
+ *  all samples in the range (inclusive: samples with the frame anywhere on the stack; self:
+ *  samples where it is the innermost frame). */
 export interface StackFrame {
   frame: string;
   samples: number;

@@ -4,10 +4,10 @@ import { barWidth, endpointRows, fmtShare, frameKind, frameRows, parseFrameSort,
 const res = {
   samples: 10,
   frames: [
-    { frame: 'method orders::Load', samples: 6, share: 0.6, self_samples: 1, self_share: 0.1 },
-    { frame: 'GET /orders/{id}', samples: 10, share: 1, self_samples: 0, self_share: 0 },
-    { frame: 'sql SELECT * FROM orders', samples: 5, share: 0.5, self_samples: 5, self_share: 0.5 },
-    { frame: 'b-native', samples: 5, share: 0.5, self_samples: 4, self_share: 0.4 },
+    { frame: 'method orders::Load', samples: 6, share: 60, self_samples: 1, self_share: 10 },
+    { frame: 'GET /orders/{id}', samples: 10, share: 100, self_samples: 0, self_share: 0 },
+    { frame: 'sql SELECT * FROM orders', samples: 5, share: 50, self_samples: 5, self_share: 50 },
+    { frame: 'b-native', samples: 5, share: 50, self_samples: 4, self_share: 40 },
   ],
 };
 
@@ -19,15 +19,22 @@ describe('active stack frames', () => {
     expect(frameRows(res, 'self_samples').map((r) => r.frame)).toEqual(['sql SELECT * FROM orders', 'b-native', 'method orders::Load', 'GET /orders/{id}']);
     expect(frameRows(res, 'frame').map((r) => r.frame)).toEqual(['GET /orders/{id}', 'b-native', 'method orders::Load', 'sql SELECT * FROM orders']);
   });
+  it('turns the server percentages into fractions', () => {
+    const rows = frameRows(res, 'samples');
+    expect(rows.map((r) => [r.share, r.selfShare])).toEqual([[1, 0], [0.6, 0.1], [0.5, 0.5], [0.5, 0.4]]);
+  });
   it('does not reorder the response it was given', () => {
     frameRows(res, 'frame');
     expect(res.frames[0]!.frame).toBe('method orders::Load');
   });
-  it('fills missing shares from samples and clamps them', () => {
+  it('computes shares from the counts, else from the server percentage, clamped', () => {
     expect(shareOf(undefined, 3, 12)).toBe(0.25);
+    expect(shareOf(25, 3, 12)).toBe(0.25);
+    expect(shareOf(40, 0, 0)).toBe(0.4);
     expect(shareOf(null, 3, 0)).toBe(0);
-    expect(shareOf(1.5, 3, 2)).toBe(1);
-    expect(shareOf(-1, 3, 2)).toBe(0);
+    expect(shareOf(150, NaN, 0)).toBe(1);
+    expect(shareOf(undefined, 3, 2)).toBe(1);
+    expect(shareOf(-1, NaN, 0)).toBe(0);
     const rows = frameRows({ samples: 4, frames: [{ frame: 'x', samples: 1, self_samples: 1 } as never] }, 'samples');
     expect(rows[0]).toEqual({ frame: 'x', samples: 1, share: 0.25, selfSamples: 1, selfShare: 0.25 });
   });

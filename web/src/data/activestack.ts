@@ -11,11 +11,13 @@ export function parseFrameSort(s: string | undefined): FrameSort {
   return (FRAME_SORTS as readonly string[]).includes(s ?? '') ? (s as FrameSort) : 'samples';
 }
 
-/** A share as a fraction 0…1. The server sends fractions; values are clamped, and a frame
- *  whose share is missing gets samples / total. */
-export function shareOf(share: number | undefined | null, samples: number, total: number): number {
-  let v = share;
-  if (v == null || !Number.isFinite(v)) v = total > 0 ? samples / total : 0;
+/** A share as a fraction 0…1. Counts are exact, so samples / total is used whenever the
+ *  total is known; otherwise the server's share, which is a percentage (0…100). Clamped. */
+export function shareOf(sharePct: number | undefined | null, samples: number, total: number): number {
+  let v: number;
+  if (total > 0 && Number.isFinite(samples)) v = samples / total;
+  else if (sharePct != null && Number.isFinite(sharePct)) v = sharePct / 100;
+  else v = 0;
   return Math.max(0, Math.min(1, v));
 }
 

@@ -21,7 +21,7 @@ describe('agent config form', () => {
   it('round-trips a configuration (endpoint rows sorted by name)', () => {
     const f = configToForm(cfg);
     expect(f.endpoints).toEqual([{ endpoint: 'GET /a', limit: '3' }, { endpoint: 'POST /checkout', limit: '10' }]);
-    expect(f.bands).toEqual(['3000', '8000']);
+    expect(f.bands).toEqual(['3000', '8000', '']);
     const { body, errors } = formToBody(f);
     expect(errors).toEqual([]);
     expect(body).toEqual(cfg);
@@ -34,31 +34,52 @@ describe('agent config form', () => {
     expect(Object.keys(body).sort()).toEqual(['active_stack', 'bands_ms', 'profiling', 'throttle']);
   });
 
-  it('fills a sparse answer with defaults the user must complete', () => {
+  it('loads the server default (throttling off, no instance limit) and saves it unchanged', () => {
+    const def: AgentConfigBody = { bands_ms: [3000, 8000], active_stack: { threshold_ms: 2000, interval_ms: 1000 }, throttle: { enabled: false, max_active: 0, action: 'reject', redirect_url: '', endpoints: {} }, profiling: { methods: [] } };
+    expect(formToBody(configToForm(def))).toEqual({ body: def, errors: [] });
+  });
+
+  it('fills a sparse answer with blanks the user must complete', () => {
     const f = configToForm({} as AgentConfigBody);
     expect(f.action).toBe('reject');
     expect(f.endpoints).toEqual([]);
-    expect(fields(f)).toEqual(['bands', 'threshold_ms', 'interval_ms', 'max_active']);
+    expect(fields(f)).toEqual(['bands', 'threshold_ms', 'interval_ms']);
   });
 
-  it('requires increasing positive bands', () => {
-    expect(fields(form({ bands: ['8000', '3000'] }))).toEqual(['bands']);
-    expect(fields(form({ bands: ['3000', '3000'] }))).toEqual(['bands']);
-    expect(fields(form({ bands: ['0', '3000'] }))).toEqual(['bands']);
-    expect(fields(form({ bands: ['', '3000'] }))).toEqual(['bands']);
-    expect(fields(form({ bands: ['x', '3000'] }))).toEqual(['bands']);
-    expect(fields(form({ bands: ['2500.5', '3000'] }))).toEqual([]);
+  it('takes 1 to 3 increasing whole-ms band thresholds up to a day', () => {
+    expect(formToBody(form({ bands: ['1000', '3000', '8000'] })).body!.bands_ms).toEqual([1000, 3000, 8000]);
+    expect(formToBody(form({ bands: ['5000', '', ''] })).body!.bands_ms).toEqual([5000]);
+    expect(fields(form({ bands: ['', '', ''] }))).toEqual(['bands']);
+    expect(fields(form({ bands: ['8000', '3000', ''] }))).toEqual(['bands']);
+    expect(fields(form({ bands: ['3000', '3000', ''] }))).toEqual(['bands']);
+    expect(fields(form({ bands: ['1000', '3000', '2000'] }))).toEqual(['bands']);
+    expect(fields(form({ bands: ['0', '3000', ''] }))).toEqual(['bands']);
+    expect(fields(form({ bands: ['', '3000', ''] }))).toEqual(['bands']);
+    expect(fields(form({ bands: ['x', '3000', ''] }))).toEqual(['bands']);
+    expect(fields(form({ bands: ['2500.5', '3000', ''] }))).toEqual(['bands']);
+    expect(fields(form({ bands: ['3000', '86400000', ''] }))).toEqual([]);
+    expect(fields(form({ bands: ['3000', '86400001', ''] }))).toEqual(['bands']);
   });
 
-  it('checks the active-stack threshold and interval', () => {
-    expect(fields(form({ thresholdMs: '0' }))).toEqual([]);
-    expect(fields(form({ thresholdMs: '-1', intervalMs: '0' }))).toEqual(['threshold_ms', 'interval_ms']);
+  it('checks the active-stack threshold (0…a day) and interval (100…60,000 ms)', () => {
+    expect(fields(form({ thresholdMs: '0', intervalMs: '100' }))).toEqual([]);
+    expect(fields(form({ thresholdMs: '86400000', intervalMs: '60000' }))).toEqual([]);
+    expect(fields(form({ thresholdMs: '-1', intervalMs: '99' }))).toEqual(['threshold_ms', 'interval_ms']);
+    expect(fields(form({ thresholdMs: '1.5', intervalMs: '60001' }))).toEqual(['threshold_ms', 'interval_ms']);
   });
 
-  it('bounds max active to 1…1,000,000 whole numbers', () => {
+  it('bounds max active to 0…1,000,000 whole numbers, 0 meaning no per-instance limit', () => {
     expect(fields(form({ maxActive: '1' }))).toEqual([]);
     expect(fields(form({ maxActive: '1000000' }))).toEqual([]);
-    for (const v of ['0', '1000001', '1.5', '', 'ten', '-3']) expect(fields(form({ maxActive: v }))).toEqual(['max_active']);
+    expect(fields(form({ maxActive: '0' }))).toEqual([]); // enabled, but endpoint limits exist
+    expect(formToBody(form({ maxActive: '' })).body!.throttle.max_active).toBe(0);
+    for (const v of ['1000001', '1.5', 'ten', '-3']) expect(fields(form({ maxActive: v }))).toEqual(['max_active']);
+  });
+
+  it('needs a limit of some kind when throttling is enabled', () => {
+    expect(fields(form({ maxActive: '0', endpoints: [] }))).toEqual(['max_active']);
+    expect(fields(form({ maxActive: '0', endpoints: [], throttleEnabled: false }))).toEqual([]);
+    expect(fields(form({ maxActive: '0', endpoints: [{ endpoint: 'GET /x', limit: '2' }] }))).toEqual([]);
   });
 
   it('accepts reject or redirect only, and redirect needs a URL', () => {
@@ -72,7 +93,7 @@ describe('agent config form', () => {
 
   it('tells relative paths and http(s) URLs from the rest', () => {
     for (const ok of ['/busy.html', '/a/b?c=d', 'http://x', 'https://status.example.com:8443/p']) expect(isValidRedirectUrl(ok), ok).toBe(true);
-    for (const bad of ['', 'busy.html', '//evil.example', '/\\evil', 'ftp://x/y', 'https://', '/a b', 'data:text/html,x', 'javascript:x', '/a\n']) expect(isValidRedirectUrl(bad), bad).toBe(false);
+    for (const bad of ['', 'busy.html', '//evil.example', '/\\evil', '/a\\b', 'ftp://x/y', 'https://', 'http:///x', '/a b', 'data:text/html,x', 'javascript:x', '/a\n']) expect(isValidRedirectUrl(bad), bad).toBe(false);
   });
 
   it('validates per-endpoint limits: endpoint, whole limit, no duplicates, at most 100', () => {

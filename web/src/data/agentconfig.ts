@@ -1,10 +1,17 @@
 // Agent settings form ↔ the JSON of /api/v1/agent-config, with the server's validation rules
-// mirrored so most mistakes are shown before saving (the server still decides: its 400
-// message is shown as well).
+// (src/control/agent_config.cc ValidateAgentConfig) mirrored so mistakes are shown before
+// saving. The server still decides: its 400 message is shown as well. All numbers are whole
+// milliseconds / counts, as the server reads them.
 
 import type { AgentConfigBody } from '../api/types';
 
 export const MAX_ACTIVE_LIMIT = 1_000_000;
+/** Thresholds, the active-stack threshold: at most a day. */
+export const MAX_MS = 86_400_000;
+export const MIN_INTERVAL_MS = 100;
+export const MAX_INTERVAL_MS = 60_000;
+/** 1 to 3 band thresholds (2 to 4 bands, JENNIFER-style 4 allowed). */
+export const MAX_BANDS = 3;
 export const MAX_ENDPOINT_LIMITS = 100;
 export const MAX_PATTERNS = 100;
 export const MAX_PATTERN_BYTES = 256;
@@ -12,7 +19,8 @@ export const MAX_STRING_BYTES = 1024;
 
 /** What the inputs hold (strings as typed, so a bad value can be shown and fixed). */
 export interface ConfigForm {
-  bands: [string, string];
+  /** Up to MAX_BANDS thresholds in ms; trailing blanks are left out. */
+  bands: [string, string, string];
   thresholdMs: string;
   intervalMs: string;
   throttleEnabled: boolean;
@@ -35,7 +43,7 @@ const num = (v: number | undefined | null): string => (v == null || !Number.isFi
 export function configToForm(c: AgentConfigBody): ConfigForm {
   const b = c.bands_ms ?? [];
   return {
-    bands: [num(b[0]), num(b[1])],
+    bands: [num(b[0]), num(b[1]), num(b[2])],
     thresholdMs: num(c.active_stack?.threshold_ms),
     intervalMs: num(c.active_stack?.interval_ms),
     throttleEnabled: !!c.throttle?.enabled,
@@ -59,18 +67,15 @@ function parseNum(s: string): number {
   return t === '' ? NaN : Number(t);
 }
 
-/** A redirect target: a path on the same site ("/busy.html", not "//host") or an absolute
- *  http(s) URL; no spaces or control characters. */
+/** A redirect target, as the server checks it: a path on the same site ("/busy.html", not
+ *  "//host") or an absolute http(s) URL; no spaces, backslashes or control characters. */
 export function isValidRedirectUrl(s: string): boolean {
-  if (!s || /[\s\u0000-\u001f\u007f]/.test(s)) return false;
-  if (s.startsWith('/')) return !s.startsWith('//') && !s.startsWith('/\\');
-  if (!/^https?:\/\//i.test(s)) return false;
-  try {
-    const u = new URL(s);
-    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
-  } catch {
-    return false;
+  if (!s || /[ \\\u0000-\u001f\u007f]/.test(s)) return false;
+  if (s[0] === '/') return s.length === 1 || s[1] !== '/';
+  for (const scheme of ['http://', 'https://']) {
+    if (s.length > scheme.length && s.startsWith(scheme) && s[scheme.length] !== '/') return true;
   }
+  return false;
 }
 
 function isIntIn(v: number, lo: number, hi: number): boolean {
@@ -83,18 +88,21 @@ export function formToBody(f: ConfigForm): { body: AgentConfigBody | null; error
   const errors: FieldError[] = [];
   const err = (field: string, message: string) => errors.push({ field, message });
 
-  const b0 = parseNum(f.bands[0]);
-  const b1 = parseNum(f.bands[1]);
-  if (!(b0 > 0) || !(b1 > 0) || !Number.isFinite(b0) || !Number.isFinite(b1)) err('bands', 'Band thresholds must be numbers of milliseconds above 0.');
-  else if (!(b0 < b1)) err('bands', 'Band thresholds must increase: "slow from" must be below "very slow from".');
+  let last = f.bands.length;
+  while (last > 0 && f.bands[last - 1]!.trim() === '') last--;
+  const bands = f.bands.slice(0, last).map(parseNum);
+  if (bands.length === 0) err('bands', 'Give at least one band threshold.');
+  else if (bands.some((v) => !isIntIn(v, 1, MAX_MS))) err('bands', 'Band thresholds must be whole milliseconds from 1 to 86,400,000 (a day), without gaps.');
+  else if (bands.some((v, i) => i > 0 && v <= bands[i - 1]!)) err('bands', 'Band thresholds must increase: each one above the one before.');
 
   const threshold = parseNum(f.thresholdMs);
   const interval = parseNum(f.intervalMs);
-  if (!Number.isFinite(threshold) || threshold < 0) err('threshold_ms', 'The active-stack threshold must be a number of milliseconds, 0 or more.');
-  if (!Number.isFinite(interval) || interval <= 0) err('interval_ms', 'The sampling interval must be a number of milliseconds above 0.');
+  if (!isIntIn(threshold, 0, MAX_MS)) err('threshold_ms', 'The active-stack threshold must be whole milliseconds from 0 to 86,400,000.');
+  if (!isIntIn(interval, MIN_INTERVAL_MS, MAX_INTERVAL_MS)) err('interval_ms', 'The sampling interval must be whole milliseconds from 100 to 60,000.');
 
-  const maxActive = parseNum(f.maxActive);
-  if (!isIntIn(maxActive, 1, MAX_ACTIVE_LIMIT)) err('max_active', 'Max active must be a whole number from 1 to 1,000,000.');
+  // 0 = no per-instance limit (only per-endpoint limits, or throttling off).
+  const maxActive = f.maxActive.trim() === '' ? 0 : parseNum(f.maxActive);
+  if (!isIntIn(maxActive, 0, MAX_ACTIVE_LIMIT)) err('max_active', 'Max active must be a whole number from 0 (no per-instance limit) to 1,000,000.');
   if (f.action !== 'reject' && f.action !== 'redirect') err('action', 'The action must be reject or redirect.');
   const redirect = f.redirectUrl.trim();
   if (redirect) {
@@ -126,10 +134,14 @@ export function formToBody(f: ConfigForm): { body: AgentConfigBody | null; error
     else if (!methods.includes(p.m)) methods.push(p.m);
   }
 
+  if (f.throttleEnabled && maxActive === 0 && Object.keys(endpoints).length === 0 && !errors.some((e) => e.field === 'max_active' || e.field.startsWith('endpoints'))) {
+    err('max_active', 'Throttling needs a max active from 1 to 1,000,000, or per-endpoint limits.');
+  }
+
   if (errors.length) return { body: null, errors };
   return {
     body: {
-      bands_ms: [b0, b1],
+      bands_ms: bands,
       active_stack: { threshold_ms: threshold, interval_ms: interval },
       throttle: { enabled: f.throttleEnabled, max_active: maxActive, action: f.action, redirect_url: redirect, endpoints },
       profiling: { methods },

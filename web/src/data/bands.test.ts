@@ -14,6 +14,13 @@ describe('equalizer bands', () => {
     expect(bandCounts({ service: 's', instance: 'i', bands: [4, 3, 2, 1] }, t)).toEqual([4, 3, 3]);
     expect(bandCounts({ service: 's', instance: 'i' }, t)).toEqual([0, 0, 0]);
   });
+  it('prefers the server split unless the user set thresholds or the instance is stale', () => {
+    const i = { service: 's', instance: 'i', bands: [5, 1, 0], active: [{ elapsed_ms: 10 }, { elapsed_ms: 9000 }] };
+    expect(bandCounts(i, t, true)).toEqual([5, 1, 0]);
+    expect(bandCounts(i, t, false)).toEqual([1, 0, 1]);
+    expect(bandCounts({ ...i, stale: true, bands: [0, 0, 0] }, t, true)).toEqual([1, 0, 1]);
+    expect(bandCounts({ service: 's', instance: 'i', bands: [2, 3] }, t, true)).toEqual([2, 3, 0]);
+  });
   it('parses thresholds in seconds', () => {
     expect(parseThresholds('3, 8')).toEqual([3000, 8000]);
     expect(parseThresholds('8 3')).toBeNull();

@@ -14,17 +14,20 @@ export function activeList(i: ActiveInstance): ActiveTx[] {
   return i.active ?? i.transactions ?? [];
 }
 
-/** Band counts for an instance: from its transactions when listed, else the server's bands. */
-export function bandCounts(i: ActiveInstance, t: readonly [number, number]): [number, number, number] {
+/** Band counts for an instance. With `serverFirst` (the user has not set thresholds of their
+ *  own) the server's split is used: it is exact even when the list is cut by `limit`, and it
+ *  follows the service's own thresholds. Otherwise, and for stale instances (whose server
+ *  bands are zero), the listed transactions are counted with `t`. */
+export function bandCounts(i: ActiveInstance, t: readonly [number, number], serverFirst = false): [number, number, number] {
   const list = activeList(i);
-  if (list.length > 0 || !i.bands) {
-    const c: [number, number, number] = [0, 0, 0];
-    for (const a of list) c[bandOf(a.elapsed_ms, t)]++;
-    return c;
-  }
   const b = i.bands;
-  // A 4-band (JENNIFER-style) answer folds its last two bands into "very slow".
-  return [b[0] ?? 0, b[1] ?? 0, (b[2] ?? 0) + (b[3] ?? 0)];
+  if (b && b.length > 0 && ((serverFirst && !i.stale) || list.length === 0)) {
+    // A 4-band (JENNIFER-style) answer folds its last two bands into "very slow".
+    return [b[0] ?? 0, b[1] ?? 0, (b[2] ?? 0) + (b[3] ?? 0)];
+  }
+  const c: [number, number, number] = [0, 0, 0];
+  for (const a of list) c[bandOf(a.elapsed_ms, t)]++;
+  return c;
 }
 
 /** Parses "3,8" or "3 8" (seconds) into thresholds in ms; null when invalid. */

@@ -35,10 +35,11 @@ export function agentSettingsPage(app: App, route: Route): PageHandle {
     h('input', { class: 'inp num-in', testid, attrs: { type: 'number', step: 'any', 'aria-label': label, ...attrs } });
   const band0 = numIn('cfg-band0', 'Slow from (ms)', { min: '1' });
   const band1 = numIn('cfg-band1', 'Very slow from (ms)', { min: '1' });
-  const threshold = numIn('cfg-threshold', 'Sample transactions running longer than (ms)', { min: '0' });
-  const interval = numIn('cfg-interval', 'Sampling interval (ms)', { min: '1' });
+  const band2 = numIn('cfg-band2', 'Fourth band from (ms, optional)', { min: '1' });
+  const threshold = numIn('cfg-threshold', 'Sample transactions running longer than (ms)', { min: '0', step: '1' });
+  const interval = numIn('cfg-interval', 'Sampling interval (ms)', { min: '100', max: '60000', step: '1' });
   const enabled = h('input', { testid: 'cfg-throttle-enabled', attrs: { type: 'checkbox' } });
-  const maxActive = numIn('cfg-max-active', 'Max active transactions per instance', { min: '1', max: '1000000', step: '1' });
+  const maxActive = numIn('cfg-max-active', 'Max active transactions per instance', { min: '0', max: '1000000', step: '1' });
   const action = h('select', { class: 'sel', testid: 'cfg-action', attrs: { 'aria-label': 'Action' } },
     h('option', { text: 'Reject (503)', attrs: { value: 'reject' } }), h('option', { text: 'Redirect (302)', attrs: { value: 'redirect' } }));
   const redirect = h('input', { class: 'inp wide', testid: 'cfg-redirect', attrs: { type: 'text', placeholder: '/busy.html or https://…', spellcheck: 'false', 'aria-label': 'Redirect URL' } });
@@ -65,7 +66,8 @@ export function agentSettingsPage(app: App, route: Route): PageHandle {
       h('div', { class: 'panel-head' }, h('h2', { text: 'Equalizer bands' })),
       h('div', { class: 'panel-body form-grid' },
         row('Slow from', band0, 'ms · active transactions running this long count as slow'),
-        row('Very slow from', band1, 'ms · and this long as very slow'))),
+        row('Very slow from', band1, 'ms · and this long as very slow'),
+        row('4th band from', band2, 'ms · optional (JENNIFER-style 4 bands); leave empty for 3'))),
     h('section', { class: 'panel' },
       h('div', { class: 'panel-head' }, h('h2', { text: 'Active stack' })),
       h('div', { class: 'panel-body form-grid' },
@@ -75,7 +77,7 @@ export function agentSettingsPage(app: App, route: Route): PageHandle {
       h('div', { class: 'panel-head' }, h('h2', { text: 'Throttling' })),
       h('div', { class: 'panel-body form-grid' },
         h('label', { class: 'form-row chk' }, enabled, h('span', { text: 'Limit active transactions per instance' })),
-        row('Max active', maxActive, 'per instance; requests beyond it are throttled'),
+        row('Max active', maxActive, 'per instance; requests beyond it are throttled (0: no per-instance limit)'),
         row('Action', action, 'reject answers 503; redirect answers 302 to the URL below'),
         row('Redirect URL', redirect, 'a path on the same site or an http(s) URL'),
         h('div', { class: 'form-sub' },
@@ -109,6 +111,7 @@ export function agentSettingsPage(app: App, route: Route): PageHandle {
   function fillInputs(f: ConfigForm): void {
     band0.value = f.bands[0];
     band1.value = f.bands[1];
+    band2.value = f.bands[2];
     threshold.value = f.thresholdMs;
     interval.value = f.intervalMs;
     enabled.checked = f.throttleEnabled;
@@ -122,7 +125,7 @@ export function agentSettingsPage(app: App, route: Route): PageHandle {
 
   function readInputs(): void {
     if (!form) return;
-    form.bands = [band0.value, band1.value];
+    form.bands = [band0.value, band1.value, band2.value];
     form.thresholdMs = threshold.value;
     form.intervalMs = interval.value;
     form.throttleEnabled = enabled.checked;
@@ -184,7 +187,7 @@ export function agentSettingsPage(app: App, route: Route): PageHandle {
   function showErrors(list: FieldError[], serverMsg = ''): void {
     for (const x of formEl.querySelectorAll('.invalid')) x.classList.remove('invalid');
     const byField: Record<string, HTMLElement[]> = {
-      bands: [band0, band1], threshold_ms: [threshold], interval_ms: [interval], max_active: [maxActive], action: [action], redirect_url: [redirect],
+      bands: [band0, band1, band2], threshold_ms: [threshold], interval_ms: [interval], max_active: [maxActive], action: [action], redirect_url: [redirect],
     };
     for (const e of list) {
       for (const x of byField[e.field] ?? []) x.classList.add('invalid');
@@ -208,7 +211,7 @@ export function agentSettingsPage(app: App, route: Route): PageHandle {
       showErrors(errors);
     }
   }
-  for (const x of [band0, band1, threshold, interval, maxActive, redirect]) x.addEventListener('input', changed);
+  for (const x of [band0, band1, band2, threshold, interval, maxActive, redirect]) x.addEventListener('input', changed);
   enabled.addEventListener('change', changed);
   action.addEventListener('change', changed);
 

@@ -12,7 +12,7 @@ import type { EqBar } from '../charts/equalizer';
 import { LineChart } from '../charts/line';
 import { COLORS } from '../charts/schedule';
 import { XViewChart } from '../charts/xview';
-import { activeList, activeStep, bandCounts, effectiveThresholds, fmtThresholds, parseThresholds } from '../data/bands';
+import { activeList, activeStep, bandCounts, bandOf, effectiveThresholds, fmtThresholds, parseThresholds, serverThresholds } from '../data/bands';
 import { fmtClock, fmtCompact, fmtInt, fmtMs, fmtMsAxis, fmtPct } from '../data/format';
 import { LIVE_SECONDS, LIVE_WINDOW_MS, LiveState } from '../data/live';
 import type { Route } from '../data/urlstate';
@@ -183,14 +183,14 @@ export function dashboardPage(app: App, route: Route): PageHandle {
       const key = i.service + '\u0000' + i.instance;
       seen.add(key);
       const a = byKey.get(key);
-      const bar: EqBar = { key, service: i.service, instance: i.instance, up: i.up, counts: a ? bandCounts(a, thresholds) : [0, 0, 0], known: !!active && !activeUnsupported };
+      const bar: EqBar = { key, service: i.service, instance: i.instance, up: i.up, counts: a ? bandCounts(a, thresholds, bandSource !== 'user') : [0, 0, 0], known: !!active && !activeUnsupported };
       if (a?.stale) bar.stale = true;
       if (a?.throttled_total != null) bar.throttled = a.throttled_total;
       bars.push(bar);
     }
     for (const [key, a] of byKey) {
       if (seen.has(key) || (service && a.service !== service)) continue;
-      const bar: EqBar = { key, service: a.service, instance: a.instance, up: true, counts: bandCounts(a, thresholds), known: true };
+      const bar: EqBar = { key, service: a.service, instance: a.instance, up: true, counts: bandCounts(a, thresholds, bandSource !== 'user'), known: true };
       if (a.stale) bar.stale = true;
       if (a.throttled_total != null) bar.throttled = a.throttled_total;
       bars.push(bar);
@@ -225,10 +225,13 @@ export function dashboardPage(app: App, route: Route): PageHandle {
     }
     // A row links to the transaction's profile; until the transaction finishes (and is
     // stored) the profile page says it is still running and opens it once it is there.
+    // Rows are coloured with the thresholds the instance's counts use: its service's own
+    // (server) bands unless the user set thresholds in this browser.
+    const tt = (bandSource !== 'user' && serverThresholds(a.bands_ms)) || thresholds;
     const rows = list.slice(0, 50).map((t) => {
       const step = activeStep(t);
       const kind = t.step_kind && STEP_KIND_LABEL[t.step_kind] ? t.step_kind : '';
-      const tr = h('tr', { class: 'band-row active-row b' + (t.elapsed_ms < thresholds[0] ? 0 : t.elapsed_ms < thresholds[1] ? 1 : 2), testid: 'active-row', attrs: t.id ? { 'data-id': t.id, tabindex: '0' } : {} },
+      const tr = h('tr', { class: 'band-row active-row b' + bandOf(t.elapsed_ms, tt), testid: 'active-row', attrs: t.id ? { 'data-id': t.id, tabindex: '0' } : {} },
         h('td', { class: 'num', text: fmtMs(t.elapsed_ms) }),
         h('td', { class: 'mono ellipsis', text: t.endpoint ?? '', title: t.endpoint ?? '' }),
         h('td', { class: 'ellipsis step-cell', title: step + (t.thread ? '\nthread ' + t.thread : '') },
@@ -247,7 +250,7 @@ export function dashboardPage(app: App, route: Route): PageHandle {
     });
     replace(
       activeList_,
-      h('div', { class: 'active-title', text: name + ' · ' + list.length + ' active' }),
+      h('div', { class: 'active-title', text: name + ' · ' + fmtInt(Math.max(list.length, a.active_total ?? 0)) + ' active' + ((a.active_total ?? 0) > list.length ? ' (' + fmtInt(list.length) + ' listed)' : '') }),
       staleNote,
       throttledNote,
       h('table', { class: 'tbl compact', testid: 'active-list' }, h('thead', null, h('tr', null, h('th', { text: 'Elapsed' }), h('th', { text: 'Endpoint' }), h('th', { text: 'Current step' }))), h('tbody', null, ...rows)),
