@@ -168,7 +168,10 @@ export type ActiveStepKind = 'method' | 'sql' | 'external' | 'message';
  *  (docs/format/agent-protocol.md). Older servers sent fewer fields: all but elapsed_ms are
  *  optional and read leniently. */
 export interface ActiveTx {
+  /** The agent's id for the transaction (its root span id). */
   id?: string;
+  /** The stored transaction's id, when the server sends it (else derived via the trace). */
+  tx_id?: string;
   trace_id?: string;
   endpoint?: string;
   start_ms?: number;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { activeStep, bandCounts, bandOf, effectiveThresholds, fmtThresholds, parseThresholds, serverThresholds } from './bands';
+import { activeLink, activeStep, pickActiveMatch, bandCounts, bandOf, effectiveThresholds, fmtThresholds, parseThresholds, serverThresholds } from './bands';
 
 describe('equalizer bands', () => {
   const t: [number, number] = [3000, 8000];
@@ -47,5 +47,27 @@ describe('band thresholds from the server', () => {
     expect(activeStep({ elapsed_ms: 1, step: 'SQL x' })).toBe('SQL x');
     expect(activeStep({ elapsed_ms: 1, current_step: 'old' })).toBe('old');
     expect(activeStep({ elapsed_ms: 1 })).toBe('');
+  });
+});
+
+describe('active transaction → stored transaction', () => {
+  it('links by the server tx id, else through the trace', () => {
+    expect(activeLink({ elapsed_ms: 1, id: 'aa', tx_id: 'bb', trace_id: 't' }, 'i-1')).toEqual({ id: 'bb', params: { active: '1' } });
+    expect(activeLink({ elapsed_ms: 1, id: 'aa', trace_id: 't', start_ms: 1000.4 }, 'i-1')).toEqual({ id: 'aa', params: { active: '1', trace: 't', inst: 'i-1', start: '1000' } });
+    expect(activeLink({ elapsed_ms: 1, id: 'aa' }, 'i-1')).toEqual({ id: 'aa', params: { active: '1' } });
+    expect(activeLink({ elapsed_ms: 1 }, 'i-1')).toBeNull();
+  });
+  it('picks this instance\'s transaction nearest the start time', () => {
+    const txs = [
+      { id: 'a', instance: 'other', start_ms: 1000 },
+      { id: 'b', instance: 'i-1', start_ms: 5000 },
+      { id: 'c', instance: 'i-1', start_ms: 1002 },
+      { id: 'd', instance: 'i-1', start_ms: 998.5 },
+    ];
+    expect(pickActiveMatch(txs, 'i-1', 1000)?.id).toBe('d');
+    expect(pickActiveMatch(txs, 'i-1', 3000)).toBeNull();
+    expect(pickActiveMatch(txs, 'other', null)?.id).toBe('a');
+    expect(pickActiveMatch(txs, '', 4999)?.id).toBe('b');
+    expect(pickActiveMatch([], 'i-1', 1)).toBeNull();
   });
 });

@@ -68,3 +68,33 @@ export function fmtThresholds(t: readonly [number, number]): string {
 export function activeStep(a: ActiveTx): string {
   return a.step ?? a.current_step ?? '';
 }
+
+/** Route params that let the profile page find an active transaction once it is stored.
+ *  The agent's `id` is its root span id, while stored transactions are keyed by a hash of
+ *  (trace id, root span id), so the page looks the trace up and picks this instance's
+ *  transaction that started at `start`. A server-provided `tx_id` is used directly. */
+export function activeLink(a: ActiveTx, instance: string): { id: string; params: Record<string, string> } | null {
+  if (a.tx_id) return { id: a.tx_id, params: { active: '1' } };
+  if (!a.id) return null;
+  if (!a.trace_id) return { id: a.id, params: { active: '1' } };
+  const params: Record<string, string> = { active: '1', trace: a.trace_id, inst: instance };
+  if (a.start_ms != null && Number.isFinite(a.start_ms)) params.start = String(Math.round(a.start_ms));
+  return { id: a.id, params };
+}
+
+/** The transaction of a trace an active entry became: same instance, nearest start time
+ *  (within `toleranceMs`, when the start is known). */
+export function pickActiveMatch<T extends { id: string; instance: string; start_ms: number }>(txs: readonly T[], instance: string, startMs: number | null, toleranceMs = 1000): T | null {
+  let best: T | null = null;
+  let bestD = Infinity;
+  for (const t of txs) {
+    if (instance && t.instance !== instance) continue;
+    const d = startMs == null ? 0 : Math.abs(t.start_ms - startMs);
+    if (startMs != null && d > toleranceMs) continue;
+    if (d < bestD) {
+      best = t;
+      bestD = d;
+    }
+  }
+  return best;
+}

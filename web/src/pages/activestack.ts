@@ -56,6 +56,9 @@ export function activeStackPage(app: App, route: Route): PageHandle {
   const framesTable = h('table', { class: 'tbl stack-table', testid: 'stack-frames' }, thead, tbody);
   const framesFoot = h('div', { class: 'muted small-text' });
   const epBody = h('div', { class: 'stack-endpoints', testid: 'stack-endpoints' });
+  const epPanel = h('section', { class: 'panel' },
+    h('div', { class: 'panel-head' }, h('h2', { text: 'Samples by endpoint' })),
+    h('div', { class: 'panel-body' }, epBody));
 
   const el = h(
     'div',
@@ -75,9 +78,7 @@ export function activeStackPage(app: App, route: Route): PageHandle {
         h('div', { class: 'panel-head' }, h('h2', { text: 'Active stack' }),
           h('span', { class: 'muted small-text', text: 'Share of samples: inclusive = the frame is anywhere on the stack, self = it is the innermost frame' })),
         h('div', { class: 'panel-body table-scroll' }, framesMsg, framesTable, framesFoot)),
-      h('section', { class: 'panel' },
-        h('div', { class: 'panel-head' }, h('h2', { text: 'Samples by endpoint' })),
-        h('div', { class: 'panel-body' }, epBody))),
+      epPanel),
   );
 
   const sortKey = (): FrameSort => parseFrameSort(r.params.sort);
@@ -181,6 +182,7 @@ export function activeStackPage(app: App, route: Route): PageHandle {
       .activeStack(q, ac.signal)
       .then((got) => {
         res = got;
+        epPanel.classList.remove('hidden');
         el.removeAttribute('data-loading');
         const n = got.samples ?? 0;
         info.textContent = fmtInt(n) + ' samples · ' + fmtInt((got.frames ?? []).length) + ' frames · ' + fmtDateTime(range.from, false) + ' → ' + fmtDateTime(range.to, false);
@@ -204,6 +206,7 @@ export function activeStackPage(app: App, route: Route): PageHandle {
         info.textContent = '';
         renderFrames();
         renderEndpoints();
+        epPanel.classList.toggle('hidden', isUnsupported(e));
         replace(framesMsg, isUnsupported(e)
           ? h('div', { class: 'note note-error', testid: 'unsupported', text: 'This Loupe server does not provide the active stack (GET /api/v1/active-stack answered ' + (e as ApiError).status + '). Upgrade the server to a version with agent support.' })
           : note('Could not load the active stack: ' + (e instanceof Error ? e.message : String(e)), 'error'));

@@ -12,7 +12,7 @@ import type { EqBar } from '../charts/equalizer';
 import { LineChart } from '../charts/line';
 import { COLORS } from '../charts/schedule';
 import { XViewChart } from '../charts/xview';
-import { activeList, activeStep, bandCounts, bandOf, effectiveThresholds, fmtThresholds, parseThresholds, serverThresholds } from '../data/bands';
+import { activeLink, activeList, activeStep, bandCounts, bandOf, effectiveThresholds, fmtThresholds, parseThresholds, serverThresholds } from '../data/bands';
 import { fmtClock, fmtCompact, fmtInt, fmtMs, fmtMsAxis, fmtPct } from '../data/format';
 import { LIVE_SECONDS, LIVE_WINDOW_MS, LiveState } from '../data/live';
 import type { Route } from '../data/urlstate';
@@ -237,10 +237,10 @@ export function dashboardPage(app: App, route: Route): PageHandle {
         h('td', { class: 'ellipsis step-cell', title: step + (t.thread ? '\nthread ' + t.thread : '') },
           kind ? h('span', { class: 'kind kind-' + kind, text: STEP_KIND_LABEL[kind]! }) : null,
           h('span', { class: 'mono', testid: 'active-step', text: step || '–' })));
-      if (t.id) {
-        const id = t.id;
+      const target = activeLink(t, a.instance);
+      if (target) {
         tr.title = 'Open this transaction (its profile appears when it finishes)';
-        const open = () => app.go('tx', { active: '1' }, id);
+        const open = () => app.go('tx', target.params, target.id);
         tr.addEventListener('click', open);
         tr.addEventListener('keydown', (ev) => {
           if (ev.key === 'Enter') open();

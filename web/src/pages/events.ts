@@ -69,7 +69,7 @@ export function eventsPage(app: App, route: Route): PageHandle {
       const lvl = levelClass(e.level);
       const where = [e.service, e.instance].filter(Boolean).join(' / ');
       return h('tr', { class: 'event-row level-' + lvl + (e.type === 'throttle' ? ' throttle' : ''), testid: 'event-row', attrs: { 'data-type': e.type, 'data-level': lvl } },
-        h('td', { class: 'num muted', text: fmtDateTime(e.time_ms) }),
+        h('td', { class: 'muted nowrap', text: fmtDateTime(e.time_ms) }),
         h('td', null, h('span', { class: 'badge', text: (e.level || 'NORMAL').toUpperCase() })),
         h('td', { class: 'feed-type', text: typeLabel(e.type) }),
         h('td', { class: 'ellipsis', text: where, title: where }),
@@ -98,7 +98,7 @@ export function eventsPage(app: App, route: Route): PageHandle {
         events = newestFirst(res.events ?? []);
         el.removeAttribute('data-loading');
         const c = levelCounts(events);
-        const parts = [fmtInt(events.length) + (res.truncated ? '+' : '') + ' events'];
+        const parts = [fmtInt(events.length) + (res.truncated ? '+' : '') + (events.length === 1 ? ' event' : ' events')];
         if (c.fatal) parts.push(fmtInt(c.fatal) + ' fatal');
         if (c.warning) parts.push(fmtInt(c.warning) + ' warning');
         parts.push(fmtDateTime(range.from, false) + ' → ' + fmtDateTime(range.to, false));

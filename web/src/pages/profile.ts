@@ -5,6 +5,7 @@ import { ApiError } from '../api/client';
 import type { Step, TraceTx, TxDetail } from '../api/types';
 import type { App, PageHandle } from '../app';
 import { gantt, safeKind } from '../charts/gantt';
+import { pickActiveMatch } from '../data/bands';
 import { fmtDateTime, fmtInt, fmtMs } from '../data/format';
 import type { Route } from '../data/urlstate';
 import { h, link, note, replace } from '../ui/dom';
@@ -28,9 +29,21 @@ export function profilePage(app: App, route: Route): PageHandle {
   const fromActive = route.params.active === '1';
   const waitStart = Date.now();
   let retry = 0;
+  // The agent's id is a root span id: with `trace`, find the stored transaction through the
+  // trace (same instance, nearest start) and replace this URL with the transaction's own.
+  const viaTrace = fromActive ? route.params.trace ?? '' : '';
+  const startParam = Number(route.params.start);
+  const fetchTx = (): Promise<TxDetail> => {
+    if (!viaTrace) return app.api.transaction(id, ac.signal);
+    return app.api.trace(viaTrace, ac.signal).then((t) => {
+      const m = pickActiveMatch(t.transactions ?? [], route.params.inst ?? '', route.params.start && Number.isFinite(startParam) ? startParam : null);
+      if (!m) throw new ApiError(404, 'not_found', 'not stored yet');
+      window.location.replace(app.href('tx', {}, m.id));
+      return new Promise<TxDetail>(() => {}); // the page is rebuilt for the new URL
+    });
+  };
   const load = () => {
-    app.api
-      .transaction(id, ac.signal)
+    fetchTx()
       .then((tx) => {
         el.removeAttribute('data-still-running');
         render(tx);
