@@ -213,8 +213,17 @@ test('an active snapshot shows in the equalizer, the active stack and the events
   await page.waitForFunction(() => !document.querySelector('[data-testid=events-page]')?.hasAttribute('data-loading') && !location.hash.includes('type='), null, { timeout: 10_000 });
   await shot('agent-06-events-all');
 
+  // ---- Once the agent stops reporting, the instance turns stale and is greyed.
   clearInterval(snapTimer);
   snapTimer = null;
+  await page.goto(loupe.base + '/#/dashboard?project=' + encodeURIComponent(loupe.creds.project));
+  await page.locator('[data-testid=equalizer] .eq-col[data-instance="' + INSTANCE + '"][data-stale="1"]').waitFor({ timeout: 20_000 });
+  assert.equal(await page.locator('[data-testid=eq-throttled-total]').textContent(), '12 throttled');
+  await shot('agent-11-dashboard-stale');
+  // The same at laptop size (1366×768): the header with the new entries still fits.
+  await page.setViewportSize({ width: 1366, height: 768 });
+  await shot('agent-12-dashboard-laptop');
+  await page.setViewportSize({ width: 1920, height: 1080 });
 });
 
 test('agent settings validate, save a throttle limit, reload it and serve it to agents', { timeout: 90_000 }, async (ctx) => {

@@ -60,7 +60,7 @@ export class Equalizer {
           attrs: { 'data-instance': b.instance, 'data-stale': b.stale ? '1' : '0', 'data-throttled': String(throttled), type: 'button' },
           on: { click: () => this.onClick?.(b.key) },
         },
-        h('div', { class: 'eq-count', text: b.known ? String(total) : '–' }),
+        h('div', { class: 'eq-count', text: b.known && !b.stale ? String(total) : '–' }),
         stack,
         h('div', { class: 'eq-name', text: b.instance }),
         throttled > 0 ? h('div', { class: 'eq-throttled', testid: 'eq-throttled', text: '⊘ ' + fmtCompact(throttled) }) : null,
