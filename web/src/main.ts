@@ -6,7 +6,10 @@ import { App, TOKEN_KEY } from './app';
 import type { PageHandle } from './app';
 import { parseHash } from './data/urlstate';
 import type { Route } from './data/urlstate';
+import { activeStackPage } from './pages/activestack';
+import { agentSettingsPage } from './pages/agentsettings';
 import { dashboardPage } from './pages/dashboard';
+import { eventsPage } from './pages/events';
 import { loginPage } from './pages/login';
 import { profilePage } from './pages/profile';
 import { statusPage } from './pages/status';
@@ -99,6 +102,15 @@ function makePage(a: App, r: Route): PageHandle {
     case 'status':
       document.title = 'Application status · Loupe';
       return statusPage(a, r);
+    case 'active-stack':
+      document.title = 'Active stack · Loupe';
+      return activeStackPage(a, r);
+    case 'events':
+      document.title = 'Events · Loupe';
+      return eventsPage(a, r);
+    case 'agent-settings':
+      document.title = 'Agent settings · Loupe';
+      return agentSettingsPage(a, r);
     default:
       document.title = 'Dashboard · Loupe';
       return dashboardPage(a, r);
@@ -110,6 +122,9 @@ function buildHeader(a: App) {
     { page: 'dashboard' as const, label: 'Dashboard' },
     { page: 'xview' as const, label: 'X-View' },
     { page: 'status' as const, label: 'Application status' },
+    { page: 'active-stack' as const, label: 'Active stack' },
+    { page: 'events' as const, label: 'Events' },
+    { page: 'agent-settings' as const, label: 'Agent settings' },
   ].map((n) => {
     const el = h('a', { class: 'nav-link', text: n.label, testid: 'nav-' + n.page, attrs: { href: '#/' + n.page } });
     return { ...n, el };

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Api, ApiError, queryString } from './client';
+import { Api, ApiError, isUnsupported, queryString } from './client';
 
 afterEach(() => vi.unstubAllGlobals());
 
@@ -51,5 +51,34 @@ describe('api client', () => {
   it('encodes query strings', () => {
     expect(queryString({})).toBe('');
     expect(queryString({ a: 0, b: false, c: NaN, d: null })).toBe('?a=0');
+  });
+
+  it('PUTs the agent configuration as JSON and DELETEs an override', async () => {
+    const fn = stubFetch(200, { version: 8, overridden: true });
+    const api = new Api('tok', 'default');
+    const body = { bands_ms: [1, 2], active_stack: { threshold_ms: 0, interval_ms: 1 }, throttle: { enabled: false, max_active: 1, action: 'reject', redirect_url: '', endpoints: {} }, profiling: { methods: [] } };
+    const res = await api.putAgentConfig('orders', body);
+    expect(res.version).toBe(8);
+    const [url, init] = fn.mock.calls[0]!;
+    expect(url).toBe('/api/v1/agent-config?project=default&service=orders');
+    expect(init!.method).toBe('PUT');
+    expect(JSON.parse(String(init!.body))).toEqual(body);
+    expect((init!.headers as Record<string, string>)['Content-Type']).toBe('application/json');
+    await api.agentConfig('');
+    expect(fn.mock.calls[1]![0]).toBe('/api/v1/agent-config?project=default');
+    expect(fn.mock.calls[1]![1]!.method).toBe('GET');
+    fn.mockImplementationOnce(async () => new Response(null, { status: 204 }));
+    await expect(api.deleteAgentConfig('orders')).resolves.toEqual({});
+    expect(fn.mock.calls[2]![1]!.method).toBe('DELETE');
+  });
+
+  it('reports validation errors of a PUT and recognises older servers', async () => {
+    stubFetch(400, { error: { code: 'invalid_argument', message: 'throttle.max_active must be 1..1000000' } });
+    const err = (await new Api('t', 'p').putAgentConfig('', {} as never).catch((e: unknown) => e)) as ApiError;
+    expect(err.message).toBe('throttle.max_active must be 1..1000000');
+    expect(isUnsupported(err)).toBe(false);
+    expect(isUnsupported(new ApiError(404, 'not_found', 'no route'))).toBe(true);
+    expect(isUnsupported(new ApiError(501, 'http_501', ''))).toBe(true);
+    expect(isUnsupported(new Error('x'))).toBe(false);
   });
 });

@@ -1,9 +1,16 @@
 // Typed client for the Loupe HTTP API (docs/api.md). One instance per signed-in session.
 
 import type {
-  ActiveResponse, EndpointStats, Instance, Metric, Project, SeriesResponse, Summary, Trace,
-  TxDetail, TxSummary, XViewResponse, ApiErrorBody,
+  ActiveResponse, ActiveStackResponse, AgentConfig, AgentConfigBody, EndpointStats, EventsResponse,
+  Instance, Metric, Project, SeriesResponse, Summary, Trace, TxDetail, TxSummary, XViewResponse,
+  ApiErrorBody,
 } from './types';
+
+/** True when the server has no such route: an older server than this dashboard (404 without a
+ *  project-level meaning, 405 or 501). */
+export function isUnsupported(e: unknown): boolean {
+  return e instanceof ApiError && (e.status === 404 || e.status === 405 || e.status === 501);
+}
 
 /** An API failure with the HTTP status and the server's error code (or `network`). */
 export class ApiError extends Error {
@@ -41,14 +48,23 @@ export class Api {
     private readonly base = '',
   ) {}
 
-  async get<T>(path: string, params: Params = {}, signal?: AbortSignal): Promise<T> {
+  get<T>(path: string, params: Params = {}, signal?: AbortSignal): Promise<T> {
+    return this.request<T>('GET', path, params, undefined, signal);
+  }
+
+  /** One API call; `body` (PUT/POST) is sent as JSON. Non-2xx answers become `ApiError`. */
+  async request<T>(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, params: Params = {}, body?: unknown, signal?: AbortSignal): Promise<T> {
     const url = this.base + '/api/v1' + path + queryString({ project: this.project, ...params });
+    const headers: Record<string, string> = { Authorization: 'Bearer ' + this.token, Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
     let res: Response;
     try {
       res = await fetch(url, {
-        headers: { Authorization: 'Bearer ' + this.token, Accept: 'application/json' },
+        method,
+        headers,
         cache: 'no-store',
         signal: signal ?? null,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
     } catch (e) {
       if (e instanceof DOMException && e.name === 'AbortError') throw e;
@@ -58,16 +74,18 @@ export class Api {
       let code = 'http_' + res.status;
       let message = res.statusText || 'HTTP ' + res.status;
       try {
-        const body = (await res.json()) as ApiErrorBody;
-        if (body.error?.code) code = body.error.code;
-        if (body.error?.message) message = body.error.message;
+        const b = (await res.json()) as ApiErrorBody;
+        if (b.error?.code) code = b.error.code;
+        if (b.error?.message) message = b.error.message;
       } catch {
         /* not JSON: keep the status text */
       }
       if (res.status === 401) this.onUnauthorized?.();
       throw new ApiError(res.status, code, message);
     }
-    return (await res.json()) as T;
+    if (res.status === 204) return {} as T;
+    const text = await res.text();
+    return (text ? JSON.parse(text) : {}) as T;
   }
 
   projects(): Promise<{ projects: Project[] }> {
@@ -99,6 +117,25 @@ export class Api {
   }
   active(params: Params = {}, signal?: AbortSignal): Promise<ActiveResponse> {
     return this.get('/active', params, signal);
+  }
+  activeStack(params: Params, signal?: AbortSignal): Promise<ActiveStackResponse> {
+    return this.get('/active-stack', params, signal);
+  }
+  events(params: Params, signal?: AbortSignal): Promise<EventsResponse> {
+    return this.get('/events', params, signal);
+  }
+  /** The effective agent configuration of the project (`service` empty) or of one service. */
+  agentConfig(service: string, signal?: AbortSignal): Promise<AgentConfig> {
+    return this.get('/agent-config', { service }, signal);
+  }
+  /** Saves the project default (`service` empty) or a service override; answers the new
+   *  effective configuration. */
+  putAgentConfig(service: string, body: AgentConfigBody, signal?: AbortSignal): Promise<AgentConfig> {
+    return this.request('PUT', '/agent-config', { service }, body, signal);
+  }
+  /** Removes a service's override (the service then follows the project default). */
+  deleteAgentConfig(service: string, signal?: AbortSignal): Promise<unknown> {
+    return this.request('DELETE', '/agent-config', { service }, undefined, signal);
   }
 
   /** WebSocket URL of the live stream (the token goes in the query: browsers cannot set

@@ -162,15 +162,26 @@ export interface LiveFrame {
   events?: LiveEvent[];
 }
 
-/** One active (unfinished) transaction. The active API is not in docs/api.md yet; these are the
- *  field names ARCHITECTURE.md §1/§5 promise (elapsed, endpoint, current step), read leniently. */
+export type ActiveStepKind = 'method' | 'sql' | 'external' | 'message';
+
+/** One active (unfinished) transaction, as an agent's snapshot reported it
+ *  (docs/format/agent-protocol.md). Older servers sent fewer fields: all but elapsed_ms are
+ *  optional and read leniently. */
 export interface ActiveTx {
+  /** The agent's id for the transaction (its root span id). */
   id?: string;
+  /** The stored transaction's id, when the server sends it (else derived via the trace). */
+  tx_id?: string;
+  trace_id?: string;
   endpoint?: string;
-  elapsed_ms: number;
-  step?: string;
-  current_step?: string;
   start_ms?: number;
+  elapsed_ms: number;
+  /** The innermost open step ("SQL SELECT …"). */
+  step?: string;
+  step_kind?: ActiveStepKind | string;
+  /** Name used by pre-release servers for `step`. */
+  current_step?: string;
+  thread?: string;
   user?: string;
   client_ip?: string;
 }
@@ -178,14 +189,85 @@ export interface ActiveTx {
 export interface ActiveInstance {
   service: string;
   instance: string;
-  /** Per-band counts when the server sends them already split. */
+  host?: string;
+  /** Time of the instance's last snapshot. */
+  time_ms?: number;
+  /** True when the instance's last snapshot is too old to trust (agent gone or stuck). */
+  stale?: boolean;
+  /** Thresholds the server split this instance's bands with (its service's configuration). */
+  bands_ms?: number[];
+  /** Per-band counts (bands_ms.length + 1 of them), split by the server; all zero when stale. */
   bands?: number[];
+  /** Active transactions of the instance (the `active` list may be cut by `limit`). */
+  active_total?: number;
+  /** Requests throttled by the agent since it started. */
+  throttled_total?: number;
   active?: ActiveTx[];
   transactions?: ActiveTx[];
 }
 
 export interface ActiveResponse {
+  /** Band thresholds of the project's default agent configuration, ascending. */
+  bands_ms?: number[];
   instances: ActiveInstance[];
+}
+
+/** One frame of the aggregated active stack. `share`/`self_share` are percentages (0…100) of
+ *  all samples in the range (inclusive: samples with the frame anywhere on the stack; self:
+ *  samples where it is the innermost frame). */
+export interface StackFrame {
+  frame: string;
+  samples: number;
+  share: number;
+  self_samples: number;
+  self_share: number;
+}
+
+export interface ActiveStackResponse {
+  samples: number;
+  frames: StackFrame[];
+  endpoints: { endpoint: string; samples: number }[];
+}
+
+export type EventLevel = 'NORMAL' | 'WARNING' | 'FATAL';
+
+export interface ApiEvent {
+  time_ms: number;
+  level: EventLevel | string;
+  type: string;
+  message: string;
+  service: string;
+  instance?: string;
+  endpoint: string;
+  tx_id: string;
+}
+
+export interface EventsResponse {
+  events: ApiEvent[];
+  truncated: boolean;
+}
+
+export type ThrottleAction = 'reject' | 'redirect';
+
+/** The agent configuration without its version: the body of `PUT /api/v1/agent-config`. */
+export interface AgentConfigBody {
+  bands_ms: number[];
+  active_stack: { threshold_ms: number; interval_ms: number };
+  throttle: {
+    enabled: boolean;
+    max_active: number;
+    action: ThrottleAction | string;
+    redirect_url: string;
+    endpoints: Record<string, number>;
+  };
+  profiling: { methods: string[] };
+}
+
+/** `GET /api/v1/agent-config`: the effective configuration of the project or of one service. */
+export interface AgentConfig extends AgentConfigBody {
+  version: number;
+  /** True when the service has its own override (false for the project default). */
+  overridden: boolean;
 }
 
 export interface ApiErrorBody {

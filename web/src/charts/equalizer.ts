@@ -2,6 +2,7 @@
 // (normal / slow / very slow). DOM bars: a few hundred instances at most per screen, and each
 // bar is a click target.
 
+import { fmtCompact } from '../data/format';
 import { h, replace } from '../ui/dom';
 
 export interface EqBar {
@@ -12,6 +13,10 @@ export interface EqBar {
   counts: [number, number, number];
   /** False while no active-service data exists for the instance (shown as "–", not 0). */
   known: boolean;
+  /** The instance's last snapshot is too old to trust: drawn greyed. */
+  stale?: boolean;
+  /** Requests the instance's agent throttled since it started (absent: unknown). */
+  throttled?: number;
 }
 
 export class Equalizer {
@@ -41,17 +46,24 @@ export class Equalizer {
         seg.style.height = (100 * n) / max + '%';
         stack.appendChild(seg);
       }
+      const throttled = b.throttled ?? 0;
+      const title =
+        b.service + ' / ' + b.instance +
+        (b.known ? '\n' + b.counts[0] + ' normal · ' + b.counts[1] + ' slow · ' + b.counts[2] + ' very slow' : '') +
+        (b.throttled != null ? '\n' + throttled + ' requests throttled since the agent started' : '') +
+        (b.stale ? '\nstale: no recent active snapshot from this instance' : b.up ? '' : '\nnot reporting');
       const col = h(
         'button',
         {
-          class: 'eq-col' + (b.key === this.selected ? ' selected' : '') + (b.up ? '' : ' down'),
-          title: b.service + ' / ' + b.instance + (b.up ? '' : ' (not reporting)'),
-          attrs: { 'data-instance': b.instance, type: 'button' },
+          class: 'eq-col' + (b.key === this.selected ? ' selected' : '') + (b.up ? '' : ' down') + (b.stale ? ' stale' : ''),
+          title,
+          attrs: { 'data-instance': b.instance, 'data-stale': b.stale ? '1' : '0', 'data-throttled': String(throttled), type: 'button' },
           on: { click: () => this.onClick?.(b.key) },
         },
-        h('div', { class: 'eq-count', text: b.known ? String(total) : '–' }),
+        h('div', { class: 'eq-count', text: b.known && !b.stale ? String(total) : '–' }),
         stack,
         h('div', { class: 'eq-name', text: b.instance }),
+        throttled > 0 ? h('div', { class: 'eq-throttled', testid: 'eq-throttled', text: '⊘ ' + fmtCompact(throttled) }) : null,
       );
       return col;
     });

@@ -19,6 +19,14 @@ describe('URL state', () => {
     expect(r).toEqual({ page: 'tx', id: '9f2c0a1b2c3d4e5f', params: { project: 'default' } });
   });
 
+  it('knows the agent pages', () => {
+    for (const page of ['active-stack', 'events', 'agent-settings'] as const) {
+      const h = formatHash({ page, params: { project: 'default', service: 'orders' } });
+      expect(h).toBe('#/' + page + '?project=default&service=orders');
+      expect(parseHash(h).page).toBe(page);
+    }
+  });
+
   it('falls back to the dashboard for unknown or empty hashes', () => {
     expect(parseHash('').page).toBe('dashboard');
     expect(parseHash('#/nope?x=1').page).toBe('dashboard');

@@ -4,8 +4,11 @@
 //   #/xview?project=default&from=1700000000000&to=1700003600000
 //   #/tx/9f2c0a1b2c3d4e5f?project=default
 //   #/status?project=default&range=24h&sort=p95_ms
+//   #/active-stack?project=default&range=15m&instance=orders-1&endpoint=GET%20%2Forders&sort=self_samples
+//   #/events?project=default&range=1h&level=WARNING&type=throttle
+//   #/agent-settings?project=default&service=orders
 
-export type Page = 'login' | 'dashboard' | 'xview' | 'tx' | 'status';
+export type Page = 'login' | 'dashboard' | 'xview' | 'tx' | 'status' | 'active-stack' | 'events' | 'agent-settings';
 
 export interface Route {
   page: Page;
@@ -14,7 +17,7 @@ export interface Route {
   params: Record<string, string>;
 }
 
-const PAGES: readonly Page[] = ['login', 'dashboard', 'xview', 'tx', 'status'];
+const PAGES: readonly Page[] = ['login', 'dashboard', 'xview', 'tx', 'status', 'active-stack', 'events', 'agent-settings'];
 
 export function parseHash(hash: string): Route {
   const h = hash.replace(/^#/, '');

@@ -12,7 +12,7 @@ import type { EqBar } from '../charts/equalizer';
 import { LineChart } from '../charts/line';
 import { COLORS } from '../charts/schedule';
 import { XViewChart } from '../charts/xview';
-import { activeList, bandCounts, DEFAULT_THRESHOLDS, parseThresholds } from '../data/bands';
+import { activeLink, activeList, activeStep, bandCounts, bandOf, effectiveThresholds, fmtThresholds, parseThresholds, serverThresholds } from '../data/bands';
 import { fmtClock, fmtCompact, fmtInt, fmtMs, fmtMsAxis, fmtPct } from '../data/format';
 import { LIVE_SECONDS, LIVE_WINDOW_MS, LiveState } from '../data/live';
 import type { Route } from '../data/urlstate';
@@ -20,16 +20,26 @@ import { h, replace, note, setText } from '../ui/dom';
 
 const BANDS_KEY = 'loupe.bands';
 
-function loadThresholds(): [number, number] {
-  const s = localStorage.getItem(BANDS_KEY);
-  return (s && parseThresholds(s)) || [DEFAULT_THRESHOLDS[0], DEFAULT_THRESHOLDS[1]];
-}
+const STEP_KIND_LABEL: Record<string, string> = { sql: 'SQL', method: 'METHOD', external: 'HTTP', message: 'MSG' };
 
 export function dashboardPage(app: App, route: Route): PageHandle {
   const ac = new AbortController();
   const state = new LiveState();
   let logY = route.params.y !== 'lin';
-  let thresholds = loadThresholds();
+  // Band thresholds: the user's own (kept in this browser) win over the server's (the agent
+  // configuration, sent with /api/v1/active), which win over the defaults.
+  let userBands = localStorage.getItem(BANDS_KEY);
+  let serverBands: number[] | undefined;
+  let bandSource: 'user' | 'server' | 'default' = 'default';
+  let thresholds: [number, number] = [0, 0];
+  const computeThresholds = (): boolean => {
+    const e = effectiveThresholds(userBands, serverBands);
+    const changed = e.t[0] !== thresholds[0] || e.t[1] !== thresholds[1] || e.source !== bandSource;
+    thresholds = e.t;
+    bandSource = e.source;
+    return changed;
+  };
+  computeThresholds();
   let disposed = false;
 
   // ---- Tiles
@@ -106,8 +116,17 @@ export function dashboardPage(app: App, route: Route): PageHandle {
   const eqPanel = h('section', { class: 'panel eq-panel' });
   const bandsInput = h('input', {
     class: 'bands-input',
-    attrs: { type: 'text', value: thresholds.map((t) => t / 1000).join(', '), 'aria-label': 'Band thresholds in seconds', title: 'Band thresholds in seconds: slow, very slow' },
+    testid: 'bands-input',
+    attrs: { type: 'text', value: fmtThresholds(thresholds), 'aria-label': 'Band thresholds in seconds' },
   });
+  const syncBandsInput = () => {
+    if (document.activeElement !== bandsInput) bandsInput.value = fmtThresholds(thresholds);
+    bandsInput.classList.toggle('user-set', bandSource === 'user');
+    bandsInput.title =
+      'Band thresholds in seconds: slow, very slow. ' +
+      (bandSource === 'user' ? 'Set in this browser; clear the field to use the server\'s bands.' : bandSource === 'server' ? 'From the agent configuration (Agent settings).' : 'Defaults.');
+  };
+  syncBandsInput();
   const legend = h('div', { class: 'eq-legend' });
   const renderLegend = () =>
     replace(
@@ -118,19 +137,24 @@ export function dashboardPage(app: App, route: Route): PageHandle {
     );
   renderLegend();
   bandsInput.addEventListener('change', () => {
-    const t = parseThresholds(bandsInput.value);
-    if (!t) {
+    const v = bandsInput.value.trim();
+    if (v && !parseThresholds(v)) {
       bandsInput.classList.add('invalid');
       return;
     }
     bandsInput.classList.remove('invalid');
-    thresholds = t;
-    localStorage.setItem(BANDS_KEY, bandsInput.value);
+    userBands = v || null;
+    if (v) localStorage.setItem(BANDS_KEY, v);
+    else localStorage.removeItem(BANDS_KEY);
+    computeThresholds();
+    bandsInput.blur();
+    syncBandsInput();
     renderLegend();
     renderEq();
   });
   const eqTotal = h('span', { class: 'panel-value' });
-  eqPanel.appendChild(h('div', { class: 'panel-head' }, h('h2', { text: 'Active services' }), eqTotal, h('div', { class: 'header-spacer' }), legend, bandsInput));
+  const eqThrottled = h('span', { class: 'warn-text small-text', testid: 'eq-throttled-total' });
+  eqPanel.appendChild(h('div', { class: 'panel-head' }, h('h2', { text: 'Active services' }), eqTotal, eqThrottled, h('div', { class: 'header-spacer' }), legend, bandsInput));
   const eqBody = h('div', { class: 'panel-body eq-body' });
   eqPanel.appendChild(eqBody);
   const eqMsg = h('div', { class: 'eq-msg muted' });
@@ -159,17 +183,29 @@ export function dashboardPage(app: App, route: Route): PageHandle {
       const key = i.service + '\u0000' + i.instance;
       seen.add(key);
       const a = byKey.get(key);
-      bars.push({ key, service: i.service, instance: i.instance, up: i.up, counts: a ? bandCounts(a, thresholds) : [0, 0, 0], known: !!active && !activeUnsupported });
+      const bar: EqBar = { key, service: i.service, instance: i.instance, up: i.up, counts: a ? bandCounts(a, thresholds, bandSource !== 'user') : [0, 0, 0], known: !!active && !activeUnsupported };
+      if (a?.stale) bar.stale = true;
+      if (a?.throttled_total != null) bar.throttled = a.throttled_total;
+      bars.push(bar);
     }
     for (const [key, a] of byKey) {
       if (seen.has(key) || (service && a.service !== service)) continue;
-      bars.push({ key, service: a.service, instance: a.instance, up: true, counts: bandCounts(a, thresholds), known: true });
+      const bar: EqBar = { key, service: a.service, instance: a.instance, up: true, counts: bandCounts(a, thresholds, bandSource !== 'user'), known: true };
+      if (a.stale) bar.stale = true;
+      if (a.throttled_total != null) bar.throttled = a.throttled_total;
+      bars.push(bar);
     }
     bars.sort((x, y) => (x.service + x.instance).localeCompare(y.service + y.instance));
     equalizer.render(bars);
     let total = 0;
-    for (const b of bars) total += b.counts[0] + b.counts[1] + b.counts[2];
+    let throttled = 0;
+    for (const b of bars) {
+      if (!b.stale) total += b.counts[0] + b.counts[1] + b.counts[2];
+      throttled += b.throttled ?? 0;
+    }
     eqTotal.textContent = active ? fmtInt(total) + ' active' : '';
+    eqThrottled.textContent = throttled ? fmtInt(throttled) + ' throttled' : '';
+    eqThrottled.title = throttled ? 'Requests rejected or redirected by agent throttling since the agents started' : '';
     if (bars.length === 0) eqMsg.textContent = 'No instances have reported yet.';
     else if (!active || activeUnsupported) eqMsg.textContent = 'No instance reports active services yet.';
     else eqMsg.textContent = '';
@@ -181,20 +217,43 @@ export function dashboardPage(app: App, route: Route): PageHandle {
     const a = byKey.get(selectedInst);
     const name = selectedInst.split('\u0000')[1] ?? '';
     const list = a ? activeList(a).slice().sort((x, y) => y.elapsed_ms - x.elapsed_ms) : [];
+    const staleNote = a?.stale ? h('div', { class: 'warn-text small-text', text: 'Stale: this instance has not sent an active snapshot recently; the list may be out of date.' }) : null;
+    const throttledNote = a?.throttled_total ? h('div', { class: 'warn-text small-text', text: fmtInt(a.throttled_total) + ' requests throttled since the agent started.' }) : null;
     if (!a || list.length === 0) {
-      replace(activeList_, h('div', { class: 'muted', text: name + ': no active transactions reported.' }));
+      replace(activeList_, h('div', { class: 'muted', text: name + ': no active transactions reported.' }), staleNote, throttledNote);
       return;
     }
-    const rows = list.slice(0, 50).map((t) =>
-      h('tr', { class: 'band-row b' + (t.elapsed_ms < thresholds[0] ? 0 : t.elapsed_ms < thresholds[1] ? 1 : 2) },
+    // A row links to the transaction's profile; until the transaction finishes (and is
+    // stored) the profile page says it is still running and opens it once it is there.
+    // Rows are coloured with the thresholds the instance's counts use: its service's own
+    // (server) bands unless the user set thresholds in this browser.
+    const tt = (bandSource !== 'user' && serverThresholds(a.bands_ms)) || thresholds;
+    const rows = list.slice(0, 50).map((t) => {
+      const step = activeStep(t);
+      const kind = t.step_kind && STEP_KIND_LABEL[t.step_kind] ? t.step_kind : '';
+      const tr = h('tr', { class: 'band-row active-row b' + bandOf(t.elapsed_ms, tt), testid: 'active-row', attrs: t.id ? { 'data-id': t.id, tabindex: '0' } : {} },
         h('td', { class: 'num', text: fmtMs(t.elapsed_ms) }),
         h('td', { class: 'mono ellipsis', text: t.endpoint ?? '', title: t.endpoint ?? '' }),
-        h('td', { class: 'mono ellipsis', text: t.current_step ?? t.step ?? '', title: t.current_step ?? t.step ?? '' })),
-    );
+        h('td', { class: 'ellipsis step-cell', title: step + (t.thread ? '\nthread ' + t.thread : '') },
+          kind ? h('span', { class: 'kind kind-' + kind, text: STEP_KIND_LABEL[kind]! }) : null,
+          h('span', { class: 'mono', testid: 'active-step', text: step || '–' })));
+      const target = activeLink(t, a.instance);
+      if (target) {
+        tr.title = 'Open this transaction (its profile appears when it finishes)';
+        const open = () => app.go('tx', target.params, target.id);
+        tr.addEventListener('click', open);
+        tr.addEventListener('keydown', (ev) => {
+          if (ev.key === 'Enter') open();
+        });
+      }
+      return tr;
+    });
     replace(
       activeList_,
-      h('div', { class: 'active-title', text: name + ' · ' + list.length + ' active' }),
-      h('table', { class: 'tbl compact' }, h('thead', null, h('tr', null, h('th', { text: 'Elapsed' }), h('th', { text: 'Endpoint' }), h('th', { text: 'Current step' }))), h('tbody', null, ...rows)),
+      h('div', { class: 'active-title', text: name + ' · ' + fmtInt(Math.max(list.length, a.active_total ?? 0)) + ' active' + ((a.active_total ?? 0) > list.length ? ' (' + fmtInt(list.length) + ' listed)' : '') }),
+      staleNote,
+      throttledNote,
+      h('table', { class: 'tbl compact', testid: 'active-list' }, h('thead', null, h('tr', null, h('th', { text: 'Elapsed' }), h('th', { text: 'Endpoint' }), h('th', { text: 'Current step' }))), h('tbody', null, ...rows)),
     );
   }
 
@@ -210,6 +269,11 @@ export function dashboardPage(app: App, route: Route): PageHandle {
     try {
       active = await app.api.active({}, ac.signal);
       activeUnsupported = false;
+      serverBands = active.bands_ms;
+      if (computeThresholds()) {
+        syncBandsInput();
+        renderLegend();
+      }
     } catch (e) {
       if (e instanceof ApiError && (e.status === 404 || e.status === 405 || e.status === 501)) activeUnsupported = true;
       active = null;
@@ -329,7 +393,7 @@ export function dashboardPage(app: App, route: Route): PageHandle {
     // Recent events (GET /api/v1/events, not in every server yet): fill the feed so errors
     // from before the page opened show too.
     try {
-      const ev = await app.api.get<{ events?: LiveEvent[] }>('/events', { limit: 50, from, to }, sig);
+      const ev = await app.api.events({ limit: 50, from, to }, sig);
       if (!disposed && ev.events && ev.events.length && state.events.length === 0) {
         state.events = ev.events.slice().sort((a, b) => b.time_ms - a.time_ms);
       }

@@ -5,6 +5,7 @@ import { ApiError } from '../api/client';
 import type { Step, TraceTx, TxDetail } from '../api/types';
 import type { App, PageHandle } from '../app';
 import { gantt, safeKind } from '../charts/gantt';
+import { pickActiveMatch } from '../data/bands';
 import { fmtDateTime, fmtInt, fmtMs } from '../data/format';
 import type { Route } from '../data/urlstate';
 import { h, link, note, replace } from '../ui/dom';
@@ -13,6 +14,9 @@ function plural(n: number, word: string): string {
   return fmtInt(n) + ' ' + word + (n === 1 ? '' : 's');
 }
 
+/** How long a transaction opened from the active list is waited for. */
+const STILL_RUNNING_WAIT_MS = 10 * 60_000;
+
 const KIND_LABEL: Record<string, string> = { method: 'METHOD', sql: 'SQL', external: 'HTTP', message: 'MSG', error: 'ERROR', other: 'STEP' };
 
 export function profilePage(app: App, route: Route): PageHandle {
@@ -20,19 +24,54 @@ export function profilePage(app: App, route: Route): PageHandle {
   const el = h('div', { class: 'profile-page', testid: 'profile' }, note('Loading transaction…'));
   const id = route.id ?? '';
 
-  app.api
-    .transaction(id, ac.signal)
-    .then((tx) => {
-      render(tx);
-      el.setAttribute('data-loaded', '1');
-    })
-    .catch((e: unknown) => {
-      if (e instanceof DOMException && e.name === 'AbortError') return;
-      replace(
-        el,
-        note(e instanceof ApiError && e.status === 404 ? 'Transaction ' + id + ' was not found (it may have aged out of retention, or belongs to another project).' : 'Could not load the transaction: ' + (e instanceof Error ? e.message : String(e)), 'error'),
-      );
+  // Opened from the active-service list (`active=1`): the transaction may still be running, so
+  // a 404 means "not finished yet" and the page keeps asking until it is stored.
+  const fromActive = route.params.active === '1';
+  const waitStart = Date.now();
+  let retry = 0;
+  // The agent's id is a root span id: with `trace`, find the stored transaction through the
+  // trace (same instance, nearest start) and replace this URL with the transaction's own.
+  const viaTrace = fromActive ? route.params.trace ?? '' : '';
+  const startParam = Number(route.params.start);
+  const fetchTx = (): Promise<TxDetail> => {
+    if (!viaTrace) return app.api.transaction(id, ac.signal);
+    return app.api.trace(viaTrace, ac.signal).then((t) => {
+      const m = pickActiveMatch(t.transactions ?? [], route.params.inst ?? '', route.params.start && Number.isFinite(startParam) ? startParam : null);
+      if (!m) throw new ApiError(404, 'not_found', 'not stored yet');
+      window.location.replace(app.href('tx', {}, m.id));
+      return new Promise<TxDetail>(() => {}); // the page is rebuilt for the new URL
     });
+  };
+  const load = () => {
+    fetchTx()
+      .then((tx) => {
+        el.removeAttribute('data-still-running');
+        render(tx);
+        el.setAttribute('data-loaded', '1');
+      })
+      .catch((e: unknown) => {
+        if (e instanceof DOMException && e.name === 'AbortError') return;
+        const notFound = e instanceof ApiError && e.status === 404;
+        if (notFound && fromActive && Date.now() - waitStart < STILL_RUNNING_WAIT_MS) {
+          el.setAttribute('data-still-running', '1');
+          replace(el, h('div', { class: 'note still-running', testid: 'still-running' },
+            h('span', { class: 'live-dot connecting' }),
+            h('span', { text: 'Transaction ' + id + ' is still running. Its profile opens here as soon as it finishes (checking every 2 s).' })));
+          retry = window.setTimeout(load, 2000);
+          return;
+        }
+        el.removeAttribute('data-still-running');
+        replace(
+          el,
+          note(notFound
+            ? fromActive
+              ? 'Transaction ' + id + ' has not finished after ' + Math.round(STILL_RUNNING_WAIT_MS / 60_000) + ' minutes, or its agent did not export it. Reload to keep waiting.'
+              : 'Transaction ' + id + ' was not found (it may have aged out of retention, or belongs to another project).'
+            : 'Could not load the transaction: ' + (e instanceof Error ? e.message : String(e)), 'error'),
+        );
+      });
+  };
+  load();
 
   function field(label: string, value: string | Node, cls = ''): HTMLElement {
     return h('div', { class: 'kv' }, h('div', { class: 'kv-k', text: label }), h('div', { class: 'kv-v ' + cls }, value));
@@ -192,6 +231,7 @@ export function profilePage(app: App, route: Route): PageHandle {
     el,
     dispose() {
       ac.abort();
+      window.clearTimeout(retry);
     },
   };
 }

@@ -1,0 +1,70 @@
+// Events page: filters in the URL ↔ API query, and ordering / labelling of the list.
+
+import type { ApiEvent } from '../api/types';
+import type { Params } from '../api/client';
+import { resolveRange } from './urlstate';
+
+export const EVENT_LEVELS = ['NORMAL', 'WARNING', 'FATAL'] as const;
+/** Types the server is known to emit; others it sends are shown as they come. */
+export const EVENT_TYPES = ['error', 'throttle', 'agent_start', 'agent_stop'] as const;
+export const EVENT_PRESETS = ['5m', '15m', '1h', '6h', '24h'] as const;
+export const EVENTS_LIMIT = 1000;
+
+export interface EventFilter {
+  level: string;
+  type: string;
+  service: string;
+}
+
+/** Filters from the URL; an unknown level is dropped (the server would reject it), a type is
+ *  kept as typed (servers may add types). */
+export function eventFilterFromParams(p: Record<string, string>): EventFilter {
+  const level = (p.level ?? '').toUpperCase();
+  return {
+    level: (EVENT_LEVELS as readonly string[]).includes(level) ? level : '',
+    type: (p.type ?? '').trim(),
+    service: p.service ?? '',
+  };
+}
+
+export function eventFilterToParams(f: EventFilter): Record<string, string> {
+  return { level: f.level, type: f.type, service: f.service };
+}
+
+/** The query for GET /api/v1/events: range (default the last hour), filters, limit. */
+export function eventsQuery(p: Record<string, string>, nowMs: number): Params {
+  const f = eventFilterFromParams(p);
+  const r = resolveRange(p, nowMs, '1h');
+  return {
+    from: Math.floor(r.from),
+    to: Math.ceil(r.to),
+    level: f.level || undefined,
+    type: f.type || undefined,
+    service: f.service || undefined,
+    limit: EVENTS_LIMIT,
+  };
+}
+
+/** Newest first (stable for equal times). */
+export function newestFirst<T extends Pick<ApiEvent, 'time_ms'>>(events: readonly T[]): T[] {
+  return events.map((e, i) => [e, i] as const).sort((a, b) => b[0].time_ms - a[0].time_ms || a[1] - b[1]).map((x) => x[0]);
+}
+
+/** CSS-safe level class: normal / warning / fatal (anything else: normal). */
+export function levelClass(level: string | undefined): 'normal' | 'warning' | 'fatal' {
+  const l = (level ?? '').toUpperCase();
+  return l === 'FATAL' ? 'fatal' : l === 'WARNING' ? 'warning' : 'normal';
+}
+
+const TYPE_LABEL: Record<string, string> = { error: 'Error', throttle: 'Throttled', agent_start: 'Agent start', agent_stop: 'Agent stop' };
+
+export function typeLabel(type: string): string {
+  return TYPE_LABEL[type] ?? type;
+}
+
+/** Counts per level, for the summary line. */
+export function levelCounts(events: readonly Pick<ApiEvent, 'level'>[]): Record<'normal' | 'warning' | 'fatal', number> {
+  const c = { normal: 0, warning: 0, fatal: 0 };
+  for (const e of events) c[levelClass(e.level)]++;
+  return c;
+}
