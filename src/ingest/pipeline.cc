@@ -1,5 +1,6 @@
 #include "ingest/pipeline.h"
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -157,6 +158,54 @@ Result<SubmitResult> Pipeline::Submit(const LoggedRequest& request,
 }
 
 Status Pipeline::Replay(const LoggedRequest& request) {
+  std::unique_lock<std::mutex> l(replay_mu_);
+  if (replay_workers_.empty()) {
+    replay_end_ = false;
+    int n = options_.replay_threads > 0 ? options_.replay_threads
+                                        : static_cast<int>(std::thread::hardware_concurrency());
+    n = std::max(1, n);
+    for (int i = 0; i < n; ++i) replay_workers_.emplace_back([this] { ReplayWorker(); });
+  }
+  const size_t cap = 2 * replay_workers_.size();
+  replay_space_cv_.wait(l, [&] { return replay_q_.size() < cap; });
+  if (!replay_error_.ok()) return replay_error_;
+  replay_q_.push_back(ReplayJob{request.project, request.format, std::string(request.body)});
+  replay_cv_.notify_one();
+  return Status::OK();
+}
+
+void Pipeline::ReplayWorker() {
+  for (;;) {
+    ReplayJob job;
+    {
+      std::unique_lock<std::mutex> l(replay_mu_);
+      replay_cv_.wait(l, [this] { return !replay_q_.empty() || replay_end_; });
+      if (replay_q_.empty()) return;
+      job = std::move(replay_q_.front());
+      replay_q_.pop_front();
+    }
+    replay_space_cv_.notify_one();
+    Status s = ReplayOne(LoggedRequest{job.project, job.format, job.body});
+    if (!s.ok()) {
+      std::lock_guard<std::mutex> l(replay_mu_);
+      if (replay_error_.ok()) replay_error_ = s;
+    }
+  }
+}
+
+Status Pipeline::FinishReplay() {
+  {
+    std::lock_guard<std::mutex> l(replay_mu_);
+    replay_end_ = true;
+  }
+  replay_cv_.notify_all();
+  for (auto& t : replay_workers_) t.join();
+  std::lock_guard<std::mutex> l(replay_mu_);
+  replay_workers_.clear();
+  return replay_error_;
+}
+
+Status Pipeline::ReplayOne(const LoggedRequest& request) {
   model::SpanBatch batch;
   Status s;
   if (request.format == RequestFormat::kOtlpJson) {
@@ -266,6 +315,7 @@ void Pipeline::TickLoop() {
 }
 
 void Pipeline::Stop() {
+  FinishReplay();
   {
     std::lock_guard<std::mutex> l(tick_mu_);
     if (stopping_.exchange(true)) return;

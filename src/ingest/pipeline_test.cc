@@ -109,6 +109,7 @@ class DurablePipelineTest : public ::testing::Test {
     auto log = IngestLog::Open(
         lo, [this](const LoggedRequest& r) { return pipeline_->Replay(r); }, stats);
     ASSERT_TRUE(log.ok()) << log.status().ToString();
+    ASSERT_TRUE(pipeline_->FinishReplay().ok());
     log_ = std::move(*log);
     pipeline_->AttachLog(log_.get());
   }

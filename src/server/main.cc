@@ -189,8 +189,14 @@ int RunServer(const std::vector<std::string>& args) {
     auto opened = ingest::IngestLog::Open(
         lo, [&](const ingest::LoggedRequest& r) { return pipeline.Replay(r); }, &rs);
     if (!opened.ok()) {
+      pipeline.FinishReplay();
       LogError("recovering the ingest log in " + lo.dir + ": " + opened.status().ToString() +
                " (run `loupe store verify " + cfg.data_dir + "` for details)");
+      return 1;
+    }
+    s = pipeline.FinishReplay();
+    if (!s.ok()) {
+      LogError("replaying the ingest log: " + s.ToString());
       return 1;
     }
     ingest_log = std::move(*opened);

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Ingest throughput with and without the durable ingest log, side by side in
+# one run (issue 3): the same otlp_load against `--store memory` (acks after
+# the in-memory store) and `--store embedded` (acks after the group-committed
+# fsync of the log), alternating, RUNS times each. Then the recovery time of a
+# log of LOG_MB MiB (no checkpoint in between): load until the log holds it,
+# SIGKILL, restart, time until /healthz answers.
+#
+#   bench/ingest_durability.sh [BUILD_DIR]     (env: RUNS=3 SECONDS_PER_RUN=8 LOG_MB=1024)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+RUNS=${RUNS:-3}
+SECS=${SECONDS_PER_RUN:-8}
+LOG_MB=${LOG_MB:-1024}
+LOUPE=$BUILD/loupe
+LOAD=$BUILD/otlp_load
+[ -x "$LOUPE" ] && [ -x "$LOAD" ] || { echo "build first: cmake --build $BUILD --target loupe otlp_load"; exit 2; }
+WORK=$(mktemp -d /tmp/loupe-durability-XXXXXX)
+trap 'pkill -f "loupe server --data-dir $WORK" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+start() {  # start DIR STORE [extra args] → sets PID, HTTP, OTLP
+  local dir=$1 store=$2; shift 2
+  HTTP=$(free_port); OTLP=$(free_port)
+  taskset -c "${CPUS:-0}" "$LOUPE" server --data-dir "$dir" --store "$store" --bind 127.0.0.1 \
+    --http-port "$HTTP" --otlp-http-port "$OTLP" --otlp-grpc-port "$(free_port)" "$@" >"$dir.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 1 2000); do
+    kill -0 "$PID" 2>/dev/null || break
+    curl -sf "http://127.0.0.1:$HTTP/healthz" >/dev/null 2>&1 && return 0
+    sleep 0.01
+  done
+  echo "server did not start"; cat "$dir.log"; exit 1
+}
+key() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ingest_key"])' "$1/initial-credentials.json"; }
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
+for run in $(seq 1 "$RUNS"); do
+  for store in memory embedded; do
+    dir=$WORK/$store-$run
+    mkdir -p "$dir"
+    start "$dir" "$store"
+    k=$(key "$dir")
+    out=$(taskset -c 1 "$LOAD" --port "$OTLP" --key "$k" --seconds "$SECS" --connections 8 --pid "$PID" || true)
+    echo "run $run store=$store $out"
+    kill "$PID"; wait "$PID" || true
+    rm -rf "$dir"
+  done
+done
+
+# Recovery of a LOG_MB log.
+dir=$WORK/recovery
+mkdir -p "$dir"
+start "$dir" embedded --checkpoint-mb 1048576 --checkpoint-seconds 86400
+k=$(key "$dir")
+while [ "$(du -sm "$dir/wal" | cut -f1)" -lt "$LOG_MB" ]; do
+  taskset -c 1 "$LOAD" --port "$OTLP" --key "$k" --seconds 5 --connections 8 >/dev/null || true
+done
+log_mb=$(du -sm "$dir/wal" | cut -f1)
+kill -9 "$PID"; wait "$PID" 2>/dev/null || true
+t0=$(date +%s.%N)
+CPUS=0-$(($(nproc) - 1)) start "$dir" embedded  # recovery replays on every core
+t1=$(date +%s.%N)
+echo "recovery: log ${log_mb} MiB; SIGKILL → restart → /healthz in $(python3 -c "print(f'{$t1-$t0:.2f}')") s"
+grep -m1 "recovered the ingest log" "$dir.log" || true
+kill "$PID"; wait "$PID" || true
