@@ -40,6 +40,8 @@ struct ThrottleConfig {
   std::string action = "reject";             // "reject" | "redirect"
   std::string redirect_url;                  // for redirect: "/path" or http(s)://…, ≤ 1 KiB
   std::map<std::string, int64_t> endpoints;  // endpoint → max active (≤ 100 entries)
+
+  bool operator==(const ThrottleConfig&) const = default;
 };
 
 struct AgentConfig {
