@@ -39,6 +39,10 @@ enum class Route : int {
   kSeries,
   kEndpoints,
   kSummary,
+  kActive,
+  kActiveStack,
+  kEvents,
+  kAgentConfig,
   kLive,
   kMetrics,
   kHealthz,
@@ -48,8 +52,9 @@ enum class Route : int {
 };
 
 constexpr const char* kRouteNames[] = {
-    "projects",  "instances", "transactions", "transaction", "trace",   "xview",  "series",
-    "endpoints", "summary",   "live",         "metrics",     "healthz", "static", "not_found",
+    "projects",     "instances", "transactions", "transaction", "trace",        "xview",
+    "series",       "endpoints", "summary",      "active",      "active_stack", "events",
+    "agent_config", "live",      "metrics",      "healthz",     "static",       "not_found",
 };
 static_assert(std::size(kRouteNames) == static_cast<size_t>(Route::kCount));
 
@@ -75,6 +80,10 @@ Route MatchApi(std::string_view path, std::string_view* arg) {
       {"series", Route::kSeries},
       {"endpoints", Route::kEndpoints},
       {"summary", Route::kSummary},
+      {"active", Route::kActive},
+      {"active-stack", Route::kActiveStack},
+      {"events", Route::kEvents},
+      {"agent-config", Route::kAgentConfig},
       {"live", Route::kLive},
   };
   if (auto it = kExact.find(rest); it != kExact.end()) return it->second;
@@ -179,9 +188,13 @@ void Api::Handle(net::HttpRequest& req, net::HttpResponse* resp) {
       route = path.rfind(kV1, 0) == 0 ? MatchApi(path, &arg) : Route::kNotFound;
       if (route == Route::kNotFound) {
         internal::SetError(resp, 404, "not_found", "no such API endpoint");
-      } else if (!is_get && !(route == Route::kProjects && req.method == "POST")) {
+      } else if (!is_get && !(route == Route::kProjects && req.method == "POST") &&
+                 !(route == Route::kAgentConfig &&
+                   (req.method == "PUT" || req.method == "DELETE"))) {
         internal::SetError(resp, 405, "invalid_argument", "use GET");
-        resp->headers.emplace_back("Allow", route == Route::kProjects ? "GET, POST" : "GET");
+        resp->headers.emplace_back("Allow", route == Route::kProjects      ? "GET, POST"
+                                            : route == Route::kAgentConfig ? "GET, PUT, DELETE"
+                                                                           : "GET");
       } else {
         Call call{&req, {}, deps_.clock->NowMicros()};
         Result<auth::Principal> who =
@@ -220,6 +233,18 @@ void Api::Handle(net::HttpRequest& req, net::HttpResponse* resp) {
               break;
             case Route::kSummary:
               st = internal::GetSummary(env, call, resp);
+              break;
+            case Route::kActive:
+              st = internal::GetActive(env, call, resp);
+              break;
+            case Route::kActiveStack:
+              st = internal::GetActiveStack(env, call, resp);
+              break;
+            case Route::kEvents:
+              st = internal::GetEvents(env, call, resp);
+              break;
+            case Route::kAgentConfig:
+              st = internal::AgentConfig(env, call, resp);
               break;
             case Route::kLive:
               st = Status::InvalidArgument("the live stream needs a WebSocket upgrade");

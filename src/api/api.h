@@ -32,6 +32,8 @@
 #include "auth/registry.h"
 #include "common/clock.h"
 #include "common/metrics.h"
+#include "control/agent_config.h"
+#include "live/active_registry.h"
 #include "live/live_state.h"
 #include "net/http_server.h"
 #include "store/store.h"
@@ -51,6 +53,11 @@ struct ApiDeps {
   live::LiveState* live;
   MetricsRegistry* metrics;  // also rendered by GET /metrics
   Clock* clock;
+  // Agent extensions (docs/api.md: active, active-stack, agent-config); when
+  // null those endpoints answer as if no agent ever reported (and
+  // agent-config is 503). Events come from live->events().
+  live::ActiveRegistry* active = nullptr;
+  control::AgentConfigStore* agent_config = nullptr;
 };
 
 class Api {

@@ -49,6 +49,15 @@ void WriteListFields(JsonWriter& w, const Row& r) {
   }
 }
 
+void WriteTxId(JsonWriter& w, model::TxId id) {
+  w.Key("tx_id");
+  if (id == 0) {
+    w.String("");  // an event without a transaction (agent start/stop, throttling)
+  } else {
+    w.Hex64(id);
+  }
+}
+
 void WriteSpanId(JsonWriter& w, std::string_view key, model::SpanId id) {
   w.Key(key);
   if (id == 0) {
@@ -618,8 +627,9 @@ std::string LiveFrameJson(const live::LiveFrame& f) {
     w.Field("level", e.level);
     w.Field("type", e.type);
     w.Field("message", e.message);
-    w.Key("tx_id").Hex64(e.tx_id);
+    WriteTxId(w, e.tx_id);
     w.Field("service", e.service);
+    w.Field("instance", e.instance);
     w.Field("endpoint", e.endpoint);
     w.EndObject();
   }

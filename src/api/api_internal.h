@@ -81,6 +81,12 @@ Status GetXView(const Env& env, const Call& call, net::HttpResponse* resp);
 Status GetSeries(const Env& env, const Call& call, net::HttpResponse* resp);
 Status GetEndpoints(const Env& env, const Call& call, net::HttpResponse* resp);
 Status GetSummary(const Env& env, const Call& call, net::HttpResponse* resp);
+// Agent extensions (api_agent.cc).
+Status GetActive(const Env& env, const Call& call, net::HttpResponse* resp);
+Status GetActiveStack(const Env& env, const Call& call, net::HttpResponse* resp);
+Status GetEvents(const Env& env, const Call& call, net::HttpResponse* resp);
+// GET, PUT or DELETE by call.http->method.
+Status AgentConfig(const Env& env, const Call& call, net::HttpResponse* resp);
 
 // The live tick frame of docs/api.md.
 std::string LiveFrameJson(const live::LiveFrame& frame);

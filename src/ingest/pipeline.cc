@@ -85,6 +85,7 @@ Status Pipeline::Write(store::ProjectId project, store::WriteBatch batch) {
       }
       if (tx.error) {
         lite.service = tx.service;
+        lite.instance = tx.instance;
         lite.endpoint = tx.endpoint;
         lite.error_type = tx.error_type;
       }

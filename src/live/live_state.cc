@@ -49,8 +49,7 @@ struct LiveState::ProjectLive {
     HyperLogLog users;
   };
 
-  ProjectLive(const LiveOptions& o)
-      : ring(static_cast<size_t>(o.window_seconds)), events(o.recent_events) {
+  ProjectLive(const LiveOptions& o) : ring(static_cast<size_t>(o.window_seconds)) {
     minutes.reserve(static_cast<size_t>(o.users_window_minutes) + 1);
     for (int i = 0; i <= o.users_window_minutes; ++i) {
       minutes.push_back(Minute{kNoSecond, HyperLogLog(o.hll_precision)});
@@ -65,21 +64,23 @@ struct LiveState::ProjectLive {
   uint64_t today = 0;
   std::vector<LivePoint> points;
   uint64_t points_dropped = 0;
-  std::vector<LiveEvent> events;  // ring of the last recent_events
-  uint64_t events_total = 0;      // ever stored; events[(n) % size] is the n-th
-  uint64_t events_at_frame = 0;   // events_total at the last frame
-  uint64_t events_dropped = 0;    // since the last frame
+  uint64_t errors_since_frame = 0;   // error events recorded since the last frame
+  uint64_t events_seq_at_frame = 0;  // EventLog sequence at the last frame
+  uint64_t events_dropped = 0;       // since the last frame
 };
 
-LiveState::LiveState(Clock* clock, LiveOptions options)
-    : clock_(clock), options_([&] {
+LiveState::LiveState(Clock* clock, LiveOptions options, EventLog* events)
+    : clock_(clock),
+      options_([&] {
         options.window_seconds = std::max(120, options.window_seconds);
         options.users_window_minutes = std::max(1, options.users_window_minutes);
         options.recent_events = std::max<size_t>(1, options.recent_events);
         options.max_events_per_frame =
             std::min(options.max_events_per_frame, options.recent_events);
         return options;
-      }()) {}
+      }()),
+      own_events_(events == nullptr ? std::make_unique<EventLog>(options_.recent_events) : nullptr),
+      events_(events == nullptr ? own_events_.get() : events) {}
 
 LiveState::~LiveState() = default;
 
@@ -179,13 +180,15 @@ void LiveState::Record(store::ProjectId project, const model::Transaction& tx) n
   }
 
   if (tx.error) {
-    if (p->events_total - p->events_at_frame >= options_.max_events_per_frame) {
+    if (p->errors_since_frame >= options_.max_events_per_frame) {
       ++p->events_dropped;
       return;
     }
-    LiveEvent& e = p->events[p->events_total % p->events.size()];
     try {
+      model::Event e;
       e.time_us = tx.end_us;
+      e.level = model::kLevelWarning;
+      e.type = model::kEventError;
       if (!tx.error_type.empty()) {
         e.message.assign(tx.error_type);
       } else if (tx.status >= 400) {
@@ -196,8 +199,13 @@ void LiveState::Record(store::ProjectId project, const model::Transaction& tx) n
       }
       e.tx_id = tx.id;
       e.service.assign(tx.service);
+      e.instance.assign(tx.instance);
       e.endpoint.assign(tx.endpoint);
-      ++p->events_total;
+      if (events_->Append(project, e) != 0) {
+        ++p->errors_since_frame;
+      } else {
+        ++p->events_dropped;
+      }
     } catch (...) {
       ++p->events_dropped;
     }
@@ -246,13 +254,11 @@ void LiveState::TakeFrame(store::ProjectId project, int64_t now_us, LiveFrame* f
   p->points.clear();
   frame->points_dropped = std::exchange(p->points_dropped, 0);
 
-  const uint64_t n = p->events.size();
-  for (uint64_t i = std::max(p->events_at_frame, p->events_total > n ? p->events_total - n : 0);
-       i < p->events_total; ++i) {
-    frame->events.push_back(p->events[i % n]);
-  }
-  p->events_at_frame = p->events_total;
-  frame->events_dropped = std::exchange(p->events_dropped, 0);
+  uint64_t skipped = 0;
+  p->events_seq_at_frame = events_->Since(project, p->events_seq_at_frame,
+                                          options_.max_events_per_frame, &frame->events, &skipped);
+  p->errors_since_frame = 0;
+  frame->events_dropped = std::exchange(p->events_dropped, 0) + skipped;
 }
 
 bool LiveState::TakePoints(store::ProjectId project, LiveFrame* frame) {
@@ -307,16 +313,10 @@ LiveSummary LiveState::Summary(store::ProjectId project, int64_t now_us) const {
 }
 
 std::vector<LiveEvent> LiveState::RecentEvents(store::ProjectId project, size_t limit) const {
-  std::vector<LiveEvent> out;
-  ProjectLive* p = Find(project);
-  if (p == nullptr) return out;
-  std::lock_guard<std::mutex> l(p->mu);
-  const uint64_t n = p->events.size();
-  const uint64_t first = p->events_total > n ? p->events_total - n : 0;
-  for (uint64_t i = p->events_total; i > first && out.size() < limit; --i) {
-    out.push_back(p->events[(i - 1) % n]);
-  }
-  return out;
+  EventQuery q;
+  q.from_us = INT64_MIN;
+  q.limit = limit;
+  return std::move(events_->Query(project, q).events);
 }
 
 std::vector<store::ProjectId> LiveState::Projects() const {

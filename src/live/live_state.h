@@ -15,9 +15,13 @@
 //    (at minute granularity: the current minute and the N before it).
 //  - the X-View points recorded since the last frame (at most
 //    max_points_per_frame; the excess is counted in points_dropped).
-//  - error events: the last `recent_events` are kept; at most
-//    max_events_per_frame are recorded per frame interval, the excess is
-//    counted in events_dropped (a storm of errors must not flood the stream).
+//  - error events, appended to the EventLog (live/event_log.h) shared with
+//    the other event producers (ActiveRegistry): at most
+//    max_events_per_frame errors are recorded per frame interval, the excess
+//    is counted in events_dropped (a storm of errors must not flood the
+//    stream, nor push agent events out of the log). A frame carries the
+//    log's events of every type appended since the previous frame (at most
+//    max_events_per_frame, the newest; the rest count as dropped).
 //
 // Thread-safety: all methods are thread-safe. Record() takes a per-project
 // mutex for ~100 ns and does not allocate once a project's buffers have
@@ -36,6 +40,8 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "live/event_log.h"
+#include "model/event.h"
 #include "model/transaction.h"
 #include "store/store.h"
 
@@ -47,7 +53,7 @@ struct LiveOptions {
   int hll_precision = 12;        // 4 KiB per minute per project, ~1.6% error
   size_t max_points_per_frame = 5000;
   size_t max_events_per_frame = 50;
-  size_t recent_events = 200;
+  size_t recent_events = 200;  // capacity of the EventLog LiveState makes when given none
 };
 
 // One X-View point (a finished transaction).
@@ -58,15 +64,9 @@ struct LivePoint {
   bool error = false;
 };
 
-struct LiveEvent {
-  int64_t time_us = 0;            // the transaction's end
-  const char* level = "WARNING";  // static strings
-  const char* type = "error";
-  std::string message;  // error type, else "HTTP <status>", else "error"
-  model::TxId tx_id = 0;
-  std::string service;
-  std::string endpoint;
-};
+// An error event's time is the transaction's end; its message the error
+// type, else "HTTP <status>", else "error".
+using LiveEvent = model::Event;
 
 // One tick of the live stream.
 struct LiveFrame {
@@ -97,8 +97,9 @@ int64_t LocalMidnightMicros(int64_t t_us);
 
 class LiveState {
  public:
-  // `clock` must outlive the LiveState.
-  explicit LiveState(Clock* clock, LiveOptions options = {});
+  // `clock` and `events` must outlive the LiveState. With `events` null the
+  // LiveState keeps its own log of options.recent_events per project.
+  explicit LiveState(Clock* clock, LiveOptions options = {}, EventLog* events = nullptr);
   ~LiveState();
   LiveState(const LiveState&) = delete;
   LiveState& operator=(const LiveState&) = delete;
@@ -121,13 +122,15 @@ class LiveState {
 
   LiveSummary Summary(store::ProjectId project, int64_t now_us) const;
 
-  // Up to `limit` most recent error events, newest first.
+  // Up to `limit` most recent events (of every type), newest first.
   std::vector<LiveEvent> RecentEvents(store::ProjectId project, size_t limit) const;
 
   // Projects that have recorded anything.
   std::vector<store::ProjectId> Projects() const;
 
   const LiveOptions& options() const { return options_; }
+  // The event log error events go to (owned or borrowed).
+  EventLog* events() const { return events_; }
 
  private:
   struct ProjectLive;
@@ -139,6 +142,8 @@ class LiveState {
 
   Clock* const clock_;
   const LiveOptions options_;
+  std::unique_ptr<EventLog> own_events_;
+  EventLog* const events_;
 
   mutable std::shared_mutex projects_mu_;
   std::unordered_map<store::ProjectId, std::unique_ptr<ProjectLive>> projects_;

@@ -18,11 +18,15 @@
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/metrics.h"
+#include "control/agent_config.h"
+#include "ingest/agent_receiver.h"
 #include "ingest/otlp_grpc_receiver.h"
 #include "ingest/otlp_http_receiver.h"
 #include "ingest/ingest_log.h"
 #include "server/store_verify.h"
 #include "ingest/pipeline.h"
+#include "live/active_registry.h"
+#include "live/event_log.h"
 #include "live/live_state.h"
 #include "net/http_server.h"
 #include "server/config.h"
@@ -167,7 +171,16 @@ int RunServer(const std::vector<std::string>& args) {
   } else {
     store = store::NewMemStore(static_cast<size_t>(cfg.max_transactions));
   }
-  live::LiveState live(clock, live::LiveOptions{});
+  live::EventLog events(10000);  // per project, in memory (docs/api.md)
+  live::LiveState live(clock, live::LiveOptions{}, &events);
+  live::ActiveRegistry active(clock, &events);
+  active.Start();
+  auto agent_config = control::AgentConfigStore::Open(cfg.data_dir);
+  if (!agent_config.ok()) {
+    LogError("opening agent configuration in " + cfg.data_dir + ": " +
+             agent_config.status().message());
+    return 1;
+  }
 
   ingest::PipelineOptions popts;
   popts.max_inflight = cfg.max_inflight;
@@ -218,16 +231,25 @@ int RunServer(const std::vector<std::string>& args) {
   }
   pipeline.Start();
 
-  // OTLP/HTTP.
+  // OTLP/HTTP, and the Loupe agent extensions (/v1/loupe/...) on the same port.
   ingest::OtlpHttpReceiver otlp_http(registry->get(), &pipeline, metrics, {});
+  ingest::AgentReceiver agent_receiver(registry->get(), &active, agent_config->get(), metrics);
   net::HttpServerOptions oh;
   oh.bind_address = cfg.bind;
   oh.port = static_cast<uint16_t>(cfg.otlp_http_port);
   oh.threads = cfg.ingest_threads;
   auto otlp_http_server = net::HttpServer::Start(
-      oh, [&](net::HttpRequest& rq, net::HttpResponse* rs) { otlp_http.Handle(rq, rs); },
+      oh,
+      [&](net::HttpRequest& rq, net::HttpResponse* rs) {
+        if (ingest::AgentReceiver::Handles(rq.path)) {
+          agent_receiver.Handle(rq, rs);
+        } else {
+          otlp_http.Handle(rq, rs);
+        }
+      },
       [&](const net::HttpRequest& rq, net::HttpResponse* rs) {
-        return otlp_http.CheckHeaders(rq, rs);
+        return ingest::AgentReceiver::Handles(rq.path) ? agent_receiver.CheckHeaders(rq, rs)
+                                                       : otlp_http.CheckHeaders(rq, rs);
       });
   if (!otlp_http_server.ok()) {
     LogError("OTLP/HTTP receiver: " + otlp_http_server.status().message());
@@ -247,7 +269,9 @@ int RunServer(const std::vector<std::string>& args) {
   // Query API, live stream and dashboard.
   api::ApiOptions aopts;
   aopts.web_dir = cfg.web_dir.empty() ? FindWebDir() : cfg.web_dir;
-  api::Api api(api::ApiDeps{store.get(), registry->get(), &live, metrics, clock}, aopts);
+  api::Api api(api::ApiDeps{store.get(), registry->get(), &live, metrics, clock, &active,
+                            agent_config->get()},
+               aopts);
   api.Start();
   net::HttpServerOptions ah;
   ah.bind_address = cfg.bind;
@@ -276,8 +300,8 @@ int RunServer(const std::vector<std::string>& args) {
     std::fflush(stdout);
   }
   LogInfo("loupe " + std::string(kVersion) + " serving: dashboard+API http://" + cfg.bind + ":" +
-          std::to_string((*api_server)->port()) + "  OTLP/HTTP :" +
-          std::to_string((*otlp_http_server)->port()) + "  OTLP/gRPC :" +
+          std::to_string((*api_server)->port()) +
+          "  OTLP/HTTP :" + std::to_string((*otlp_http_server)->port()) + "  OTLP/gRPC :" +
           std::to_string((*grpc)->port()) + "  data " + cfg.data_dir + "  store " + cfg.store +
           (aopts.web_dir.empty() ? "  (no dashboard files found; build web/)" : ""));
 
@@ -289,6 +313,7 @@ int RunServer(const std::vector<std::string>& args) {
   (*otlp_http_server)->Stop();
   (*grpc)->Stop();
   pipeline.Stop();
+  active.Stop();
   api.Stop();
   (*api_server)->Stop();
   if (ingest_log) {

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstring>
 
 namespace loupe::wire::internal {
 namespace {
@@ -82,6 +83,32 @@ bool AppendEscaped(std::string_view s, size_t room, std::string* out) {
 }
 
 }  // namespace
+
+size_t FindInvalidJsonByte(std::string_view s) noexcept {
+  constexpr uint64_t kOnes = 0x0101010101010101, kHighBits = 0x8080808080808080;
+  const auto* begin = reinterpret_cast<const uint8_t*>(s.data());
+  const auto* end = begin + s.size();
+  const uint8_t* p = begin;
+  while (p < end) {
+    if (end - p >= 8) {  // fast path: 8 ASCII bytes, none of them NUL
+      uint64_t w;
+      std::memcpy(&w, p, 8);
+      if ((w & kHighBits) == 0 && ((w - kOnes) & ~w & kHighBits) == 0) {
+        p += 8;
+        continue;
+      }
+    }
+    if (*p < 0x80) {
+      if (*p == 0) return static_cast<size_t>(p - begin);
+      ++p;
+      continue;
+    }
+    size_t n = Utf8SequenceLength(p, end);
+    if (n == 0) return static_cast<size_t>(p - begin);
+    p += n;
+  }
+  return std::string_view::npos;
+}
 
 std::string_view TruncateUtf8(std::string_view s, size_t max_bytes) noexcept {
   if (s.size() <= max_bytes) return s;

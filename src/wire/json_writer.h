@@ -26,6 +26,12 @@ std::string_view TruncateUtf8(std::string_view s, size_t max_bytes) noexcept;
 // REQUIRES: p < end.
 size_t Utf8SequenceLength(const uint8_t* p, const uint8_t* end) noexcept;
 
+// Returns the offset of the first byte that is NUL (which would end in-situ
+// JSON parsing early) or not part of well-formed UTF-8, or npos if there is
+// none. The JSON decoders validate with this instead of RapidJSON's
+// kParseValidateEncodingFlag (see otlp_json.cc for why).
+size_t FindInvalidJsonByte(std::string_view s) noexcept;
+
 // Appends the lowercase hex digits of bytes to *out.
 void AppendHex(std::string_view bytes, std::string* out);
 

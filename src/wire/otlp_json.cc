@@ -24,7 +24,8 @@ using rapidjson::Value;
 constexpr int kMaxSupportedDepth = 64;
 // No kParseValidateEncodingFlag: RapidJSON 1.1.0's validator reads up to 3
 // bytes past the end of the buffer on a truncated multibyte sequence (found
-// by otlp_json_fuzz), so the body is validated by FindInvalidByte() instead.
+// by otlp_json_fuzz), so the body is validated by
+// internal::FindInvalidJsonByte() instead.
 // No kParseFullPrecisionFlag: its slow path (StrtodDiyFp) in RapidJSON 1.1.0
 // normalizes a zero significand with clz(0), so `0e42` parsed as -1.55e231
 // (found by otlp_json_fuzz under UBSan). The normal-precision path computes
@@ -127,34 +128,6 @@ bool Base64Decode(std::string_view in, std::string* out) {
   return true;
 }
 
-// Returns the offset of the first byte that is NUL (which would end in-situ
-// parsing early) or not part of well-formed UTF-8, or npos if there is none.
-size_t FindInvalidByte(std::string_view s) {
-  constexpr uint64_t kOnes = 0x0101010101010101, kHighBits = 0x8080808080808080;
-  const auto* begin = reinterpret_cast<const uint8_t*>(s.data());
-  const auto* end = begin + s.size();
-  const uint8_t* p = begin;
-  while (p < end) {
-    if (end - p >= 8) {  // fast path: 8 ASCII bytes, none of them NUL
-      uint64_t w;
-      std::memcpy(&w, p, 8);
-      if ((w & kHighBits) == 0 && ((w - kOnes) & ~w & kHighBits) == 0) {
-        p += 8;
-        continue;
-      }
-    }
-    if (*p < 0x80) {
-      if (*p == 0) return static_cast<size_t>(p - begin);
-      ++p;
-      continue;
-    }
-    size_t n = internal::Utf8SequenceLength(p, end);
-    if (n == 0) return static_cast<size_t>(p - begin);
-    p += n;
-  }
-  return std::string_view::npos;
-}
-
 inline uint32_t SaturatingAdd(uint32_t a, uint32_t b) {
   uint32_t r;
   return __builtin_add_overflow(a, b, &r) ? std::numeric_limits<uint32_t>::max() : r;
@@ -171,7 +144,7 @@ class JsonDecoder {
 
   Status Decode(std::string* body) {
     out_->Clear();
-    if (size_t bad = FindInvalidByte(*body); bad != std::string_view::npos) {
+    if (size_t bad = internal::FindInvalidJsonByte(*body); bad != std::string_view::npos) {
       return Status::InvalidArgument(std::string("invalid OTLP JSON at byte ") +
                                      std::to_string(bad) +
                                      ((*body)[bad] == '\0' ? ": NUL byte" : ": invalid UTF-8"));

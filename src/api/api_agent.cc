@@ -1,0 +1,257 @@
+// The agent-extension endpoints of docs/api.md: active transactions, active
+// stacks, events and the agent configuration.
+#include <algorithm>
+#include <unordered_map>
+
+#include "api/api_internal.h"
+
+namespace loupe::api::internal {
+namespace {
+
+constexpr int64_t kMaxLimit = 10000;
+
+double Percent(uint64_t part, uint64_t whole) {
+  return whole == 0 ? 0.0 : 100.0 * static_cast<double>(part) / static_cast<double>(whole);
+}
+
+void WriteBandsMs(JsonWriter& w, const std::vector<int64_t>& bands_ms) {
+  w.Key("bands_ms");
+  w.StartArray();
+  for (int64_t b : bands_ms) w.Int(b);
+  w.EndArray();
+}
+
+Status NeedAgentConfig(const Env& env) {
+  if (env.deps.agent_config == nullptr) {
+    return Status::Unavailable("agent configuration is not available on this server");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status GetActive(const Env& env, const Call& call, net::HttpResponse* resp) {
+  Result<auth::Project> project = ResolveProject(env, call);
+  if (!project.ok()) return project.status();
+  live::ActiveQuery q;
+  int64_t limit = 1000;
+  LOUPE_RETURN_IF_ERROR(IntParam(*call.http, "limit", 0, kMaxLimit, &limit));
+  q.limit = static_cast<size_t>(limit);
+  q.service = call.http->Param("service").value_or("");
+  q.instance = call.http->Param("instance").value_or("");
+  control::AgentConfigStore* configs = env.deps.agent_config;
+  const std::vector<int64_t> default_bands = configs != nullptr
+                                                 ? configs->Get(project->id, "").config.bands_ms
+                                                 : control::AgentConfig().bands_ms;
+  std::unordered_map<std::string, std::vector<int64_t>> bands_ms;  // per service
+  auto service_bands = [&](const std::string& service) -> const std::vector<int64_t>& {
+    auto it = bands_ms.find(service);
+    if (it == bands_ms.end()) {
+      it = bands_ms
+               .emplace(service, configs != nullptr
+                                     ? configs->Get(project->id, service).config.bands_ms
+                                     : default_bands)
+               .first;
+    }
+    return it->second;
+  };
+  q.thresholds = [&](const std::string& service) {
+    std::vector<int64_t> us;
+    for (int64_t ms : service_bands(service)) us.push_back(ms * kMicrosPerMilli);
+    return us;
+  };
+  std::vector<live::InstanceActive> list;
+  if (env.deps.active != nullptr) list = env.deps.active->Active(project->id, q);
+
+  std::string body;
+  JsonWriter w(&body);
+  w.StartObject();
+  WriteBandsMs(w, default_bands);
+  w.Key("instances");
+  w.StartArray();
+  for (const auto& i : list) {
+    w.StartObject();
+    w.Field("service", i.service);
+    w.Field("instance", i.instance);
+    w.Field("host", i.host);
+    w.Field("agent", i.agent);
+    w.FieldMillis("time_ms", i.time_us);
+    w.FieldMillis("received_ms", i.received_us);
+    w.FieldMillis("started_ms", i.started_us);
+    w.FieldBool("stale", i.stale);
+    WriteBandsMs(w, service_bands(i.service));
+    w.Key("bands");
+    w.StartArray();
+    if (i.stale) {
+      for (size_t b = 0; b <= service_bands(i.service).size(); ++b) w.Uint(0);
+    } else {
+      for (uint64_t n : i.bands) w.Uint(n);
+    }
+    w.EndArray();
+    w.FieldInt("throttled_total", i.throttled_total);
+    w.FieldUint("active_total", i.active_total);
+    w.Key("active");
+    w.StartArray();
+    for (const auto& a : i.active) {
+      w.StartObject();
+      w.Field("id", a.id);
+      w.Field("trace_id", a.trace_id);
+      {
+        // The id the transaction will be stored under (Hash64 of trace id and
+        // root span id), so a client can open it once it has finished.
+        model::TraceId trace;
+        model::SpanId span = 0;
+        if (model::TraceIdFromHex(a.trace_id, &trace) && model::TxIdFromHex(a.id, &span) &&
+            span != 0) {
+          w.Field("tx_id", model::TxIdToHex(model::MakeTxId(trace, span)));
+        } else {
+          w.Field("tx_id", "");
+        }
+      }
+      w.Field("endpoint", a.endpoint);
+      w.FieldMillis("start_ms", a.start_us);
+      w.FieldMillis("elapsed_ms", a.elapsed_us);
+      w.Field("step", a.step);
+      w.Field("step_kind", a.step_kind);
+      w.Field("thread", a.thread);
+      w.Field("user", a.user);
+      w.Field("client_ip", a.client_ip);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  w.Finish();
+  SetJson(resp, std::move(body));
+  return Status::OK();
+}
+
+Status GetActiveStack(const Env& env, const Call& call, net::HttpResponse* resp) {
+  Result<auth::Project> project = ResolveProject(env, call);
+  if (!project.ok()) return project.status();
+  live::StackQuery q;
+  LOUPE_RETURN_IF_ERROR(
+      TimeRange(*call.http, call.now_us, env.options.max_range_days, &q.from_us, &q.to_us));
+  int64_t limit = 100;
+  LOUPE_RETURN_IF_ERROR(IntParam(*call.http, "limit", 1, kMaxLimit, &limit));
+  q.limit = static_cast<size_t>(limit);
+  q.service = call.http->Param("service").value_or("");
+  q.instance = call.http->Param("instance").value_or("");
+  q.endpoint = call.http->Param("endpoint").value_or("");
+  live::StackAggregate agg;
+  if (env.deps.active != nullptr) agg = env.deps.active->Stacks(project->id, q);
+
+  std::string body;
+  JsonWriter w(&body);
+  w.StartObject();
+  w.FieldUint("samples", agg.samples);
+  w.Key("frames");
+  w.StartArray();
+  for (const auto& f : agg.frames) {
+    w.StartObject();
+    w.Field("frame", f.frame);
+    w.FieldUint("samples", f.samples);
+    w.FieldDouble("share", Percent(f.samples, agg.samples));
+    w.FieldUint("self_samples", f.self_samples);
+    w.FieldDouble("self_share", Percent(f.self_samples, agg.samples));
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("endpoints");
+  w.StartArray();
+  for (const auto& [endpoint, n] : agg.endpoints) {
+    w.StartObject();
+    w.Field("endpoint", endpoint);
+    w.FieldUint("samples", n);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  w.Finish();
+  SetJson(resp, std::move(body));
+  return Status::OK();
+}
+
+Status GetEvents(const Env& env, const Call& call, net::HttpResponse* resp) {
+  Result<auth::Project> project = ResolveProject(env, call);
+  if (!project.ok()) return project.status();
+  live::EventQuery q;
+  LOUPE_RETURN_IF_ERROR(
+      TimeRange(*call.http, call.now_us, env.options.max_range_days, &q.from_us, &q.to_us));
+  int64_t limit = 100;
+  LOUPE_RETURN_IF_ERROR(IntParam(*call.http, "limit", 1, kMaxLimit, &limit));
+  q.limit = static_cast<size_t>(limit);
+  q.level = call.http->Param("level").value_or("");
+  if (!q.level.empty() && q.level != model::kLevelNormal && q.level != model::kLevelWarning &&
+      q.level != model::kLevelFatal) {
+    return Status::InvalidArgument("level must be NORMAL, WARNING or FATAL");
+  }
+  q.type = call.http->Param("type").value_or("");
+  if (!q.type.empty() && q.type != model::kEventError && q.type != model::kEventAgentStart &&
+      q.type != model::kEventAgentStop && q.type != model::kEventThrottle) {
+    return Status::InvalidArgument("type must be error, agent_start, agent_stop or throttle");
+  }
+  q.service = call.http->Param("service").value_or("");
+  live::EventPage page = env.deps.live->events()->Query(project->id, q);
+
+  std::string body;
+  JsonWriter w(&body);
+  w.StartObject();
+  w.Key("events");
+  w.StartArray();
+  for (const auto& e : page.events) {
+    w.StartObject();
+    w.FieldMillis("time_ms", e.time_us);
+    w.Field("level", e.level);
+    w.Field("type", e.type);
+    w.Field("message", e.message);
+    w.Field("service", e.service);
+    w.Field("instance", e.instance);
+    w.Field("endpoint", e.endpoint);
+    w.Key("tx_id");
+    if (e.tx_id == 0) {
+      w.String("");
+    } else {
+      w.Hex64(e.tx_id);
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  w.FieldBool("truncated", page.truncated);
+  w.EndObject();
+  w.Finish();
+  SetJson(resp, std::move(body));
+  return Status::OK();
+}
+
+Status AgentConfig(const Env& env, const Call& call, net::HttpResponse* resp) {
+  Result<auth::Project> project = ResolveProject(env, call);
+  if (!project.ok()) return project.status();
+  LOUPE_RETURN_IF_ERROR(NeedAgentConfig(env));
+  control::AgentConfigStore* configs = env.deps.agent_config;
+  const std::string service = call.http->Param("service").value_or("");
+  const std::string& method = call.http->method;
+  control::EffectiveConfig effective;
+  if (method == "GET") {
+    effective = configs->Get(project->id, service);
+  } else if (method == "PUT") {
+    Result<control::AgentConfig> c = control::ParseAgentConfigJson(call.http->body);
+    if (!c.ok()) return c.status().Annotate("agent configuration");
+    Result<control::EffectiveConfig> r = configs->Put(project->id, service, std::move(*c));
+    if (!r.ok()) return r.status();
+    effective = std::move(*r);
+  } else {  // DELETE
+    if (service.empty()) {
+      return Status::InvalidArgument("DELETE removes a service override: give service=");
+    }
+    Result<control::EffectiveConfig> r = configs->Remove(project->id, service);
+    if (!r.ok()) return r.status();
+    effective = std::move(*r);
+  }
+  SetJson(resp, control::EffectiveConfigJson(effective, /*with_overridden=*/true));
+  return Status::OK();
+}
+
+}  // namespace loupe::api::internal

@@ -1,0 +1,304 @@
+#include "wire/agent_json.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include <cmath>
+#include <new>
+#include <string_view>
+
+#include "wire/json_writer.h"
+
+namespace loupe::wire {
+namespace {
+
+using rapidjson::SizeType;
+using rapidjson::Value;
+
+// Same RapidJSON 1.1.0 workarounds as otlp_json.cc: no
+// kParseValidateEncodingFlag (it over-reads on truncated UTF-8; the body is
+// checked by FindInvalidJsonByte first) and no kParseFullPrecisionFlag (its
+// slow path mis-normalizes a zero significand).
+constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag;
+
+// Milliseconds past this (year ~5138) are a unit mistake; it also keeps the
+// conversion to µs far from overflow.
+constexpr double kMaxMs = 1e14;
+
+inline std::string_view Str(const Value& v) { return {v.GetString(), v.GetStringLength()}; }
+
+class Decoder {
+ public:
+  Decoder(const AgentLimits& limits, model::ActiveSnapshot* out) : limits_(limits), out_(out) {}
+
+  Status Decode(std::string* body) {
+    *out_ = model::ActiveSnapshot{};
+    if (size_t bad = internal::FindInvalidJsonByte(*body); bad != std::string_view::npos) {
+      return Status::InvalidArgument(std::string("invalid snapshot JSON at byte ") +
+                                     std::to_string(bad) +
+                                     ((*body)[bad] == '\0' ? ": NUL byte" : ": invalid UTF-8"));
+    }
+    rapidjson::Document doc;
+    doc.ParseInsitu<kParseFlags>(body->data());
+    if (doc.HasParseError()) {
+      return Status::InvalidArgument(std::string("invalid snapshot JSON at byte ") +
+                                     std::to_string(doc.GetErrorOffset()) + ": " +
+                                     rapidjson::GetParseError_En(doc.GetParseError()));
+    }
+    if (!doc.IsObject()) return (Fail("(root)", "expected an object"), status_);
+    bool has_time = false;
+    for (const auto& m : doc.GetObject()) {
+      std::string_view k = Str(m.name);
+      const Value& v = m.value;
+      bool ok = true;
+      if (k == "service") {
+        ok = GetString(v, "service", &out_->service);
+      } else if (k == "instance") {
+        ok = GetString(v, "instance", &out_->instance);
+      } else if (k == "host") {
+        ok = GetString(v, "host", &out_->host);
+      } else if (k == "agent") {
+        ok = GetString(v, "agent", &out_->agent);
+      } else if (k == "pid") {
+        ok = GetCount(v, "pid", &out_->pid);
+      } else if (k == "started_ms") {
+        ok = GetMillis(v, "started_ms", &out_->started_us);
+      } else if (k == "time_ms") {
+        has_time = !v.IsNull();
+        ok = GetMillis(v, "time_ms", &out_->time_us);
+      } else if (k == "active") {
+        ok = DecodeActive(v);
+      } else if (k == "stacks") {
+        ok = DecodeStacks(v);
+      } else if (k == "throttled") {
+        ok = DecodeThrottled(v);
+      } else if (k == "counters") {
+        ok = DecodeCounters(v);
+      }
+      if (!ok) return status_;
+    }
+    if (out_->service.empty()) return (Fail("service", "required, a non-empty string"), status_);
+    if (out_->instance.empty()) return (Fail("instance", "required, a non-empty string"), status_);
+    if (!has_time) return (Fail("time_ms", "required"), status_);
+    return Status::OK();
+  }
+
+ private:
+  [[gnu::cold, gnu::noinline]] bool Fail(const std::string& path, std::string_view what) {
+    status_ = Status::InvalidArgument("invalid snapshot: " + path + ": " + std::string(what));
+    return false;
+  }
+
+  static std::string Elem(std::string_view array, size_t i, std::string_view field = {}) {
+    std::string s(array);
+    s += '[';
+    s += std::to_string(i);
+    s += ']';
+    if (!field.empty()) {
+      s += '.';
+      s += field;
+    }
+    return s;
+  }
+
+  bool GetString(const Value& v, std::string_view path, std::string* out) {
+    if (v.IsNull()) return true;
+    if (!v.IsString()) return Fail(std::string(path), "expected a string");
+    std::string_view s = Str(v);
+    if (s.size() > limits_.max_string_bytes) {
+      s = internal::TruncateUtf8(s, limits_.max_string_bytes);
+      ++out_->truncated_strings;
+    }
+    out->assign(s);
+    return true;
+  }
+
+  // Non-negative milliseconds (fractions allowed) to µs, rounded.
+  bool GetMillis(const Value& v, std::string_view path, int64_t* us) {
+    if (v.IsNull()) return true;
+    if (!v.IsNumber()) return Fail(std::string(path), "expected a number of milliseconds");
+    double ms = v.GetDouble();
+    if (!(ms >= 0 && ms <= kMaxMs)) {
+      return Fail(std::string(path), "expected a non-negative number of milliseconds");
+    }
+    *us = static_cast<int64_t>(std::llround(ms * 1000.0));
+    return true;
+  }
+
+  // Non-negative integer (an integral double is accepted).
+  bool GetCount(const Value& v, std::string_view path, int64_t* out) {
+    if (v.IsNull()) return true;
+    if (v.IsInt64() && v.GetInt64() >= 0) {
+      *out = v.GetInt64();
+      return true;
+    }
+    if (v.IsDouble()) {
+      double d = v.GetDouble();
+      if (d >= 0 && d < 9.2e18 && std::trunc(d) == d) {
+        *out = static_cast<int64_t>(d);
+        return true;
+      }
+    }
+    return Fail(std::string(path), "expected a non-negative integer");
+  }
+
+  // *arr = the array, or nullptr for null; fails past `max` elements.
+  bool GetArray(const Value& v, std::string_view path, size_t max, const Value** arr) {
+    *arr = nullptr;
+    if (v.IsNull()) return true;
+    if (!v.IsArray()) return Fail(std::string(path), "expected an array");
+    if (v.Size() > max) {
+      return Fail(std::string(path),
+                  std::to_string(v.Size()) + " entries exceed the limit of " + std::to_string(max));
+    }
+    *arr = &v;
+    return true;
+  }
+
+  bool DecodeActive(const Value& v) {
+    const Value* arr;
+    if (!GetArray(v, "active", limits_.max_active, &arr)) return false;
+    if (arr == nullptr) return true;
+    out_->active.resize(arr->Size());
+    for (SizeType i = 0; i < arr->Size(); ++i) {
+      const Value& e = (*arr)[i];
+      if (!e.IsObject()) return Fail(Elem("active", i), "expected an object");
+      model::ActiveTx& a = out_->active[i];
+      for (const auto& m : e.GetObject()) {
+        std::string_view k = Str(m.name);
+        const Value& f = m.value;
+        bool ok = true;
+        if (k == "id") {
+          ok = GetString(f, Elem("active", i, k), &a.id);
+        } else if (k == "trace_id") {
+          ok = GetString(f, Elem("active", i, k), &a.trace_id);
+        } else if (k == "endpoint") {
+          ok = GetString(f, Elem("active", i, k), &a.endpoint);
+        } else if (k == "start_ms") {
+          ok = GetMillis(f, Elem("active", i, k), &a.start_us);
+        } else if (k == "elapsed_ms") {
+          ok = GetMillis(f, Elem("active", i, k), &a.elapsed_us);
+        } else if (k == "thread") {
+          ok = GetString(f, Elem("active", i, k), &a.thread);
+        } else if (k == "step") {
+          ok = GetString(f, Elem("active", i, k), &a.step);
+        } else if (k == "step_kind") {
+          ok = GetString(f, Elem("active", i, k), &a.step_kind);
+        } else if (k == "user") {
+          ok = GetString(f, Elem("active", i, k), &a.user);
+        } else if (k == "client_ip") {
+          ok = GetString(f, Elem("active", i, k), &a.client_ip);
+        }
+        if (!ok) return false;
+      }
+    }
+    return true;
+  }
+
+  bool DecodeStacks(const Value& v) {
+    const Value* arr;
+    if (!GetArray(v, "stacks", limits_.max_stacks, &arr)) return false;
+    if (arr == nullptr) return true;
+    out_->stacks.resize(arr->Size());
+    for (SizeType i = 0; i < arr->Size(); ++i) {
+      const Value& e = (*arr)[i];
+      if (!e.IsObject()) return Fail(Elem("stacks", i), "expected an object");
+      model::StackSample& s = out_->stacks[i];
+      for (const auto& m : e.GetObject()) {
+        std::string_view k = Str(m.name);
+        const Value& f = m.value;
+        bool ok = true;
+        if (k == "time_ms") {
+          ok = GetMillis(f, Elem("stacks", i, k), &s.time_us);
+        } else if (k == "tx_id") {
+          ok = GetString(f, Elem("stacks", i, k), &s.tx_id);
+        } else if (k == "endpoint") {
+          ok = GetString(f, Elem("stacks", i, k), &s.endpoint);
+        } else if (k == "elapsed_ms") {
+          ok = GetMillis(f, Elem("stacks", i, k), &s.elapsed_us);
+        } else if (k == "frames") {
+          const Value* frames;
+          std::string path = Elem("stacks", i, k);
+          ok = GetArray(f, path, limits_.max_frames, &frames);
+          if (ok && frames != nullptr) {
+            s.frames.resize(frames->Size());
+            for (SizeType j = 0; ok && j < frames->Size(); ++j) {
+              const Value& fr = (*frames)[j];
+              if (!fr.IsString()) {
+                ok = Fail(path + "[" + std::to_string(j) + "]", "expected a string");
+              } else {
+                ok = GetString(fr, path, &s.frames[j]);
+              }
+            }
+          }
+        }
+        if (!ok) return false;
+      }
+    }
+    return true;
+  }
+
+  bool DecodeThrottled(const Value& v) {
+    const Value* arr;
+    if (!GetArray(v, "throttled", limits_.max_throttled, &arr)) return false;
+    if (arr == nullptr) return true;
+    out_->throttled.resize(arr->Size());
+    for (SizeType i = 0; i < arr->Size(); ++i) {
+      const Value& e = (*arr)[i];
+      if (!e.IsObject()) return Fail(Elem("throttled", i), "expected an object");
+      model::ThrottleEntry& t = out_->throttled[i];
+      for (const auto& m : e.GetObject()) {
+        std::string_view k = Str(m.name);
+        const Value& f = m.value;
+        bool ok = true;
+        if (k == "time_ms") {
+          ok = GetMillis(f, Elem("throttled", i, k), &t.time_us);
+        } else if (k == "endpoint") {
+          ok = GetString(f, Elem("throttled", i, k), &t.endpoint);
+        } else if (k == "action") {
+          ok = GetString(f, Elem("throttled", i, k), &t.action);
+        } else if (k == "active") {
+          ok = GetCount(f, Elem("throttled", i, k), &t.active);
+        } else if (k == "limit") {
+          ok = GetCount(f, Elem("throttled", i, k), &t.limit);
+        } else if (k == "count") {
+          ok = GetCount(f, Elem("throttled", i, k), &t.count);
+        }
+        if (!ok) return false;
+      }
+    }
+    return true;
+  }
+
+  bool DecodeCounters(const Value& v) {
+    if (v.IsNull()) return true;
+    if (!v.IsObject()) return Fail("counters", "expected an object");
+    for (const auto& m : v.GetObject()) {
+      std::string_view k = Str(m.name);
+      int64_t* dst = k == "transactions" ? &out_->counters.transactions
+                     : k == "exported"   ? &out_->counters.exported
+                     : k == "dropped"    ? &out_->counters.dropped
+                     : k == "throttled"  ? &out_->counters.throttled
+                                         : nullptr;
+      if (dst != nullptr && !GetCount(m.value, "counters." + std::string(k), dst)) return false;
+    }
+    return true;
+  }
+
+  const AgentLimits& limits_;
+  model::ActiveSnapshot* out_;
+  Status status_;
+};
+
+}  // namespace
+
+Status DecodeActiveSnapshotJson(std::string* body, const AgentLimits& limits,
+                                model::ActiveSnapshot* out) noexcept {
+  try {
+    return Decoder(limits, out).Decode(body);
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted("out of memory decoding a snapshot");
+  }
+}
+
+}  // namespace loupe::wire
