@@ -18,9 +18,10 @@ class BoundedQueue {
   static_assert(std::is_trivially_copyable_v<T>);
 
  public:
-  // REQUIRES: capacity >= 1. Holds exactly `capacity` values at most.
+  // Holds at most `capacity` values; capacities below 2 are raised to 2 (the
+  // sequence scheme cannot tell full from empty with a single cell).
   explicit BoundedQueue(size_t capacity)
-      : capacity_(capacity < 1 ? 1 : capacity), cells_(new Cell[capacity_]) {
+      : capacity_(capacity < 2 ? 2 : capacity), cells_(new Cell[capacity_]) {
     for (size_t i = 0; i < capacity_; ++i) cells_[i].seq.store(i, std::memory_order_relaxed);
   }
   BoundedQueue(const BoundedQueue&) = delete;

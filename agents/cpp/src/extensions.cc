@@ -57,7 +57,9 @@ void Agent::Impl::ExtensionLoop() {
   for (;;) {
     now = internal::NowSteadyMs();
     if (config_refetch.exchange(false) || now >= next_config) {
-      FetchConfig(&client);
+      if (FetchConfig(&client)) {
+        next_sample = std::min(next_sample, internal::NowSteadyMs() + config()->stack_interval_ms);
+      }
       next_config = internal::NowSteadyMs() + std::max(100, options.config_poll_interval_ms);
     }
     const auto cfg = config();
