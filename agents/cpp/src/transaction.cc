@@ -338,20 +338,24 @@ void StartStep(Step::Kind kind, std::string_view system, std::string_view text, 
     a->steps_truncated.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  StepRecord r;
-  r.kind = kind;
-  r.open = open;
-  r.start_ns = internal::NowUnixNanos();
-  if (!open) r.end_ns = r.start_ns;
-  FillRandom(r.span_id, 8);
-  r.text.assign(Cut(text, a->options.max_text));
-  r.system.assign(Cut(system, 64));
+  const uint64_t now = internal::NowUnixNanos();
+  const uint64_t span_id = internal::Random64();
   {
+    // Built in place (no temporary record to move); the texts are copied
+    // under the lock because the snapshot thread may read this step as soon
+    // as open_top names it.
     std::lock_guard<internal::SpinLock> l(s->lock);
-    r.parent = s->open_top;
-    if (s->steps.capacity() == 0) s->steps.reserve(8);
+    if (s->steps.capacity() == 0) s->steps.reserve(16);
     *index = static_cast<uint32_t>(s->steps.size());
-    s->steps.push_back(std::move(r));
+    StepRecord& r = s->steps.emplace_back();
+    r.kind = kind;
+    r.open = open;
+    r.parent = s->open_top;
+    r.start_ns = now;
+    if (!open) r.end_ns = now;
+    std::memcpy(r.span_id, &span_id, 8);
+    r.text.assign(Cut(text, a->options.max_text));
+    if (!system.empty()) r.system.assign(Cut(system, 64));
     if (open) s->open_top = static_cast<int32_t>(*index);
   }
   *state = s;
@@ -406,6 +410,7 @@ StepRecord* Record(void* slot, uint32_t index) {
 Step& Step::Bind(std::string_view value) {
   if (StepRecord* r = Record(slot_, index_); r != nullptr && r->binds.size() < kMaxBinds) {
     auto* s = static_cast<Transaction::State*>(slot_);
+    if (r->binds.empty()) r->binds.reserve(4);  // one allocation for typical statements
     r->binds.emplace_back(Cut(value, s->agent->options.max_text));
   }
   return *this;
