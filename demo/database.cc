@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <unordered_map>
@@ -13,12 +14,15 @@ namespace demo {
 namespace {
 
 std::atomic<uint64_t> next_database_id{1};
+std::atomic<bool> sleeps_interrupted{false};
 
 // sleep_ms(ms): sleeps (at most 30 s) and returns 0. Lets the slow-SQL fault
 // make a statement slow inside SQLite itself, so the time shows on the SQL step.
 void SleepMs(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
-  int64_t ms = argc > 0 ? sqlite3_value_int64(argv[0]) : 0;
-  if (ms > 0) usleep(static_cast<useconds_t>(std::min<int64_t>(ms, 30000) * 1000));
+  int64_t ms = argc > 0 ? std::min<int64_t>(sqlite3_value_int64(argv[0]), 30000) : 0;
+  for (; ms > 0 && !sleeps_interrupted.load(std::memory_order_relaxed); ms -= 20) {
+    usleep(static_cast<useconds_t>(std::min<int64_t>(ms, 20) * 1000));
+  }
   sqlite3_result_int(ctx, 0);
 }
 
@@ -46,6 +50,8 @@ struct Database::Conn {
     sqlite3_close(db);
   }
 };
+
+void InterruptSqlSleeps() { sleeps_interrupted.store(true); }
 
 Database::Database(std::string path) : path_(std::move(path)), id_(next_database_id++) {}
 

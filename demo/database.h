@@ -58,6 +58,9 @@ class Database {
   std::vector<Conn*> conns_;  // every thread's connection; guarded by mu_
 };
 
+// Makes every running and future sleep_ms() return at once (shutdown).
+void InterruptSqlSleeps();
+
 }  // namespace demo
 
 #endif  // LOUPE_DEMO_DATABASE_H_

@@ -24,6 +24,10 @@ int64_t PaymentId(std::string_view body) {
              : std::atoll(std::string(body.substr(p + kKey.size(), 20)).c_str());
 }
 
+}  // namespace
+
+// Not in the anonymous namespace: -rdynamic exports its member functions, so
+// error stacks name them.
 class Orders : public Service {
  public:
   Orders(loupe::Agent* agent, Faults* faults, ServiceOptions options)
@@ -232,8 +236,6 @@ class Orders : public Service {
                      "charging order " + std::to_string(order_id) + ": " + why);
   }
 };
-
-}  // namespace
 
 std::unique_ptr<Service> NewOrders(loupe::Agent* agent, Faults* faults, ServiceOptions options) {
   return std::make_unique<Orders>(agent, faults, std::move(options));

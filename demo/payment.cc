@@ -17,6 +17,10 @@ int64_t NowMs() {
       .count();
 }
 
+}  // namespace
+
+// Not in the anonymous namespace: -rdynamic exports its member functions, so
+// error stacks name them.
 class Payment : public Service {
  public:
   Payment(loupe::Agent* agent, Faults* faults, ServiceOptions options)
@@ -85,8 +89,6 @@ class Payment : public Service {
                  (declined ? "declined" : "captured") + "\"}";
   }
 };
-
-}  // namespace
 
 std::unique_ptr<Service> NewPayment(loupe::Agent* agent, Faults* faults, ServiceOptions options) {
   return std::make_unique<Payment>(agent, faults, std::move(options));

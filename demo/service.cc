@@ -12,14 +12,14 @@
 namespace demo {
 namespace {
 
-// The native stack of the caller, one demangled frame a line (needs the
+// The native stack of the caller's caller, one demangled frame a line (needs the
 // binary linked with -rdynamic for function names).
 std::string CaptureStack() {
   void* frames[32];
   int n = backtrace(frames, 32);
   char** symbols = backtrace_symbols(frames, n);
   std::string out;
-  for (int i = 1; symbols != nullptr && i < n; ++i) {  // skip CaptureStack itself
+  for (int i = 2; symbols != nullptr && i < n; ++i) {  // skip CaptureStack and its caller
     std::string_view s = symbols[i];
     // "binary(mangled+0x1f) [0x...]" -> demangle the part between '(' and '+'.
     size_t open = s.find('(');
@@ -207,6 +207,20 @@ void Service::HandleHttp(const HttpRequest& req, HttpResponse* resp) {
   }
   if (req.path == "/admin/faults") {
     Admin(req, resp);
+    return;
+  }
+  if (req.path == "/admin/agent") {
+    loupe::AgentStats st = agent_.stats();
+    resp->body = "{\"service\":\"" + std::string(name_) +
+                 "\",\"transactions\":" + std::to_string(st.transactions) +
+                 ",\"exported\":" + std::to_string(st.exported) +
+                 ",\"dropped_queue_full\":" + std::to_string(st.dropped_queue_full) +
+                 ",\"dropped_export\":" + std::to_string(st.dropped_export) +
+                 ",\"export_retries\":" + std::to_string(st.export_retries) +
+                 ",\"throttled\":" + std::to_string(st.throttled) +
+                 ",\"snapshots_sent\":" + std::to_string(st.snapshots_sent) +
+                 ",\"stack_samples\":" + std::to_string(st.stack_samples) +
+                 ",\"config_version\":" + std::to_string(st.config_version) + "}";
     return;
   }
   if (Static(req, resp)) return;

@@ -5,7 +5,8 @@
 // the caller's trace from its `traceparent`), its statements SQL steps and its
 // calls external steps. Throttling is asked of the agent before a request
 // starts. Admin endpoints (not recorded): GET /healthz, GET /admin/faults,
-// POST /admin/faults?name=<fault>&on=1|0|auto.
+// POST /admin/faults?name=<fault>&on=1|0|auto, GET /admin/agent (the
+// service's agent counters).
 #ifndef LOUPE_DEMO_SERVICE_H_
 #define LOUPE_DEMO_SERVICE_H_
 

@@ -26,6 +26,10 @@ std::string ProductJson(const SqlRow& r) {
   return "{\"id\":" + r[0] + ",\"name\":\"" + JsonEscape(r[1]) + "\",\"price\":" + r[2] + "}";
 }
 
+}  // namespace
+
+// Not in the anonymous namespace: -rdynamic exports its member functions, so
+// error stacks name them.
 class Shop : public Service {
  public:
   Shop(loupe::Agent* agent, Faults* faults, ServiceOptions options)
@@ -443,8 +447,6 @@ class Shop : public Service {
   std::mutex log_mu_;
   int log_fd_ = -1;  // guarded by log_mu_ (after start)
 };
-
-}  // namespace
 
 std::unique_ptr<Service> NewShop(loupe::Agent* agent, Faults* faults, ServiceOptions options) {
   return std::make_unique<Shop>(agent, faults, std::move(options));
