@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# Runs Loupe's main job locally: builds the dashboard, starts `loupe server`
-# with its data in .loupe-demo/ and prints where to look. Ctrl-C stops it.
-# Ports follow LOUPE_HTTP_PORT, LOUPE_OTLP_HTTP_PORT, LOUPE_OTLP_GRPC_PORT.
+# Runs Loupe with its demo application: builds the dashboard if needed, starts
+# `loupe server` with its data in .loupe-demo/, then the demo services (shop ->
+# orders -> payment, instrumented with the C++ agent) with their traffic and a
+# fault schedule, and prints where to look. Ctrl-C stops everything.
+#
+# Ports follow LOUPE_HTTP_PORT (7070), LOUPE_OTLP_HTTP_PORT (4318),
+# LOUPE_OTLP_GRPC_PORT (4317) and LOUPE_DEMO_PORT (8080: shop; orders and
+# payment on the next two). LOUPE_DEMO_TPS sets the peak traffic (40 req/s),
+# LOUPE_DEMO_FAULT_SCHEDULE=none keeps the faults off until switched on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${1:-build}
@@ -9,19 +15,96 @@ export LOUPE_DATA_DIR=${LOUPE_DATA_DIR:-$PWD/.loupe-demo}
 export LOUPE_HTTP_PORT=${LOUPE_HTTP_PORT:-7070}
 export LOUPE_OTLP_HTTP_PORT=${LOUPE_OTLP_HTTP_PORT:-4318}
 export LOUPE_OTLP_GRPC_PORT=${LOUPE_OTLP_GRPC_PORT:-4317}
+export LOUPE_DEMO_PORT=${LOUPE_DEMO_PORT:-8080}
+LOUPE_BIN=${LOUPE_BIN:-$BUILD_DIR/loupe}
+DEMO_BIN=${LOUPE_DEMO_BIN:-$BUILD_DIR/demo/loupe-demo}
+for b in "$LOUPE_BIN" "$DEMO_BIN"; do
+  [ -x "$b" ] || { echo "error: $b not found; build first (make build)" >&2; exit 1; }
+done
 
 if [ -f web/package.json ] && [ ! -f web/dist/index.html -o -n "$(find web/src web/index.html -newer web/dist/index.html 2>/dev/null | head -1)" ]; then
   echo "building the dashboard (web/)"
   (cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build)
 fi
 
-creds="$LOUPE_DATA_DIR/initial-credentials.json"
+umask 077
+mkdir -p "$LOUPE_DATA_DIR"
+
+pids=()
+stopping=0
+stop_all() {
+  [ "$stopping" = 1 ] && return
+  stopping=1
+  echo
+  echo "stopping the demo and Loupe..."
+  # The demo first, so its agents can flush to the server before it stops.
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${pids[$i]}" 2>/dev/null || true
+    wait "${pids[$i]}" 2>/dev/null || true
+  done
+}
+trap 'stop_all; exit 130' INT
+trap 'stop_all; exit 143' TERM
+trap 'stop_all' EXIT
+
+"$LOUPE_BIN" server &
+pids+=($!)
+
+# Wait until the server answers /healthz (or exits).
+api="http://127.0.0.1:$LOUPE_HTTP_PORT"
+for ((i = 0; ; i++)); do
+  if curl -fsS -o /dev/null --max-time 1 "$api/healthz" 2>/dev/null; then break; fi
+  if ! kill -0 "${pids[0]}" 2>/dev/null; then
+    echo "error: loupe server exited; see its output above (is port $LOUPE_HTTP_PORT, $LOUPE_OTLP_HTTP_PORT or $LOUPE_OTLP_GRPC_PORT taken?)" >&2
+    exit 1
+  fi
+  if [ "$i" -ge 300 ]; then echo "error: loupe server not healthy after 30 s" >&2; exit 1; fi
+  sleep 0.1
+done
+
+# The server writes initial-credentials.json on the first start of an empty
+# data directory; the demo keeps its own copy so later starts find the keys.
+initial="$LOUPE_DATA_DIR/initial-credentials.json"
+creds="$LOUPE_DATA_DIR/demo-credentials.json"
+if [ -f "$initial" ]; then cp "$initial" "$creds"; fi
+if [ ! -f "$creds" ]; then
+  echo "error: no credentials in $LOUPE_DATA_DIR (neither initial-credentials.json nor" >&2
+  echo "       demo-credentials.json). Remove $LOUPE_DATA_DIR to start afresh." >&2
+  exit 1
+fi
+field() { sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\([^\"]*\)\".*/\1/p" "$creds" | head -1; }
+LOUPE_INGEST_KEY=$(field ingest_key)
+LOUPE_API_TOKEN=$(field api_token)
+export LOUPE_INGEST_KEY LOUPE_API_TOKEN  # to the demo through its environment, not its argv
+
+"$DEMO_BIN" all --data-dir "$LOUPE_DATA_DIR/demo-app" \
+  --otlp-endpoint "http://127.0.0.1:$LOUPE_OTLP_HTTP_PORT" --api-url "$api" &
+pids+=($!)
+unset LOUPE_API_TOKEN
+
+shop="http://127.0.0.1:$LOUPE_DEMO_PORT"
 cat <<MSG
 
   Loupe dashboard:  http://localhost:$LOUPE_HTTP_PORT/
+  Sign in with the API token ("api_token") in $creds
+    e.g.  jq -r .api_token $creds
   OTLP endpoints:   http://localhost:$LOUPE_OTLP_HTTP_PORT (HTTP), localhost:$LOUPE_OTLP_GRPC_PORT (gRPC)
-  Sign in with the API token from $creds
-  (printed below on first start). Ctrl-C stops the server.
+
+  Demo shop:        $shop/   (orders on :$((LOUPE_DEMO_PORT + 1)), payment on :$((LOUPE_DEMO_PORT + 2)))
+  Faults cycle every 75 s: slow_sql, lock, external_timeout, n_plus_one, error_burst,
+  surge, hot_logging, then a calm slot. Switch one yourself:
+    curl -X POST '$shop/admin/faults?name=lock&on=1'     (on=1|0|auto; GET shows all)
+
+  Ctrl-C stops everything.
 
 MSG
-exec "$BUILD_DIR/loupe" server
+
+# Run until Ctrl-C (the traps above) or until either process ends.
+set +e
+wait -n "${pids[@]}"
+status=$?
+stop_all
+if [ "$status" -ne 0 ] && [ "$status" -lt 128 ]; then
+  echo "a demo process failed (status $status); everything is stopped" >&2
+  exit 1
+fi

@@ -31,10 +31,10 @@
 namespace loupe {
 
 struct AgentOptions {
-  std::string service;       // service.name (required)
-  std::string instance;      // service.instance.id; empty: "<host>:<pid>"
+  std::string service;                             // service.name (required)
+  std::string instance;                            // service.instance.id; empty: "<host>:<pid>"
   std::string endpoint = "http://127.0.0.1:4318";  // OTLP/HTTP base URL (no path)
-  std::string ingest_key;    // project ingest key, sent as Authorization: Bearer
+  std::string ingest_key;         // project ingest key, sent as Authorization: Bearer
   bool loupe_extensions = true;   // active snapshots, stack samples, config (Loupe only)
   size_t queue_capacity = 8192;   // finished transactions waiting for export; drop beyond
   size_t max_batch = 512;         // transactions per OTLP request
@@ -43,20 +43,27 @@ struct AgentOptions {
   size_t max_steps = 1000;        // steps kept per transaction; the rest are counted
   size_t max_text = 4096;         // bytes kept of SQL texts, URLs, messages
   bool enabled = true;            // false: every call is a cheap no-op
+  // Export retries (429, 502, 503, 504, connection errors, timeouts): at most
+  // this many attempts per batch, waiting retry_backoff_ms * 2^n (+-50 %
+  // jitter, <= 5 s) or the server's Retry-After (<= 30 s) in between.
+  int max_export_attempts = 5;
+  int retry_backoff_ms = 200;
+  int snapshot_interval_ms = 1000;      // active snapshots (loupe_extensions)
+  int config_poll_interval_ms = 30000;  // configuration poll fallback
 };
 
 // Counters since start (monotonic), for tests and the application's own metrics.
 struct AgentStats {
-  uint64_t transactions = 0;       // finished
-  uint64_t exported = 0;           // acknowledged by the server
-  uint64_t dropped_queue_full = 0; // dropped because the queue was full
-  uint64_t dropped_export = 0;     // dropped after retries failed or 4xx
+  uint64_t transactions = 0;        // finished
+  uint64_t exported = 0;            // acknowledged by the server
+  uint64_t dropped_queue_full = 0;  // dropped because the queue was full
+  uint64_t dropped_export = 0;      // dropped after retries failed or 4xx
   uint64_t export_retries = 0;
   uint64_t steps_truncated = 0;
-  uint64_t throttled = 0;          // requests rejected or redirected by throttling
+  uint64_t throttled = 0;  // requests rejected or redirected by throttling
   uint64_t snapshots_sent = 0;
   uint64_t stack_samples = 0;
-  uint64_t config_version = 0;     // version of the configuration in force
+  uint64_t config_version = 0;  // version of the configuration in force
 };
 
 // W3C trace context (https://www.w3.org/TR/trace-context/).
@@ -128,7 +135,7 @@ class Transaction {
   void SetClientIp(std::string_view ip);
   void SetUser(std::string_view user_id);
   void SetHttp(std::string_view method, std::string_view path);
-  void SetStatus(int http_status);        // >= 500 marks an error
+  void SetStatus(int http_status);  // >= 500 marks an error
   void SetError(std::string_view type, std::string_view message, std::string_view stack = {});
   void SetAttribute(std::string_view key, std::string_view value);
 
@@ -177,8 +184,9 @@ class Step {
   void End();
 
  private:
-  explicit Step(void* slot) : slot_(slot) {}
-  void* slot_;  // nullptr: no-op
+  Step(void* slot, uint32_t index) : slot_(slot), index_(index) {}
+  void* slot_;      // Transaction::State*; nullptr: no-op
+  uint32_t index_;  // the step's index in its transaction
 };
 
 // A call site's cached dynamic-profiling decision: one relaxed atomic load of
@@ -200,9 +208,9 @@ class Agent::Probe {
 // switched `name` on; costs one relaxed load and a branch when off.
 #define LOUPE_CONCAT_INNER_(a, b) a##b
 #define LOUPE_CONCAT_(a, b) LOUPE_CONCAT_INNER_(a, b)
-#define LOUPE_METHOD(agent, name)                                                         \
-  static ::loupe::Agent::Probe LOUPE_CONCAT_(loupe_probe_, __LINE__){name};               \
-  ::loupe::Step LOUPE_CONCAT_(loupe_step_, __LINE__) =                                    \
+#define LOUPE_METHOD(agent, name)                                                        \
+  static ::loupe::Agent::Probe LOUPE_CONCAT_(loupe_probe_, __LINE__){name};              \
+  ::loupe::Step LOUPE_CONCAT_(loupe_step_, __LINE__) =                                   \
       LOUPE_CONCAT_(loupe_probe_, __LINE__).enabled(agent) ? ::loupe::Step::Method(name) \
                                                            : ::loupe::Step::Method({})
 

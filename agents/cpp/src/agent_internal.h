@@ -1,0 +1,238 @@
+// Internal types shared by the agent's .cc files: the per-transaction State,
+// step records, and Agent::Impl (registry, export queue, configuration,
+// background threads). Not installed.
+//
+// Ownership: a Transaction owns its State until End(); then the State is
+// unregistered and handed to the export queue, and the exporter thread
+// deletes it. A State is reachable from other threads only through the
+// active registry, whose shard lock is held while it is read and while it is
+// unlinked; fields the snapshot thread reads that change during the
+// transaction are guarded by State::lock.
+#ifndef LOUPE_AGENT_AGENT_INTERNAL_H_
+#define LOUPE_AGENT_AGENT_INTERNAL_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "agent_config.h"
+#include "bounded_queue.h"
+#include "http_client.h"
+#include "loupe/agent.h"
+
+namespace loupe::internal {
+
+uint64_t NowUnixNanos();
+uint64_t NowSteadyMs();
+// Thread-local xoshiro256** seeded from std::random_device; never zero.
+uint64_t Random64();
+// Kernel thread id of the calling thread (cached).
+uint32_t ThreadId();
+
+// Test-and-test-and-set lock for very short critical sections (a step push
+// on the application thread against a snapshot read). Uncontended cost is one
+// atomic exchange and one store.
+class SpinLock {
+ public:
+  void lock() {
+    while (flag_.exchange(true, std::memory_order_acquire)) {
+      while (flag_.load(std::memory_order_relaxed)) std::this_thread::yield();
+    }
+  }
+  void unlock() { flag_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> flag_{false};
+};
+
+struct StepRecord {
+  Step::Kind kind = Step::kMethod;
+  bool open = true;
+  bool error = false;
+  int32_t parent = -1;  // index of the enclosing step; -1: the transaction span
+  uint8_t span_id[8] = {};
+  uint64_t start_ns = 0;
+  uint64_t end_ns = 0;
+  std::string text;    // method name, SQL statement, URL, message (cut to max_text)
+  std::string system;  // db.system (SQL) or HTTP method (external)
+  std::vector<std::string> binds;
+  int64_t rows = -1;
+  double fetch_ms = 0;
+  int http_status = 0;
+  std::string error_message;
+};
+
+}  // namespace loupe::internal
+
+namespace loupe {
+
+struct Transaction::State {
+  Agent::Impl* agent = nullptr;
+  Transaction* owner = nullptr;  // nullptr for throttled requests
+  uint8_t trace_id[16] = {};
+  uint8_t span_id[8] = {};
+  uint8_t parent_span_id[8] = {};
+  bool has_parent = false;
+  bool sampled = true;
+  bool throttled = false;
+  Admission::Kind throttle_action = Admission::kAdmit;
+  bool error = false;
+  int status = 0;
+  uint32_t thread_id = 0;
+  uint64_t start_ns = 0;
+  uint64_t start_steady_ms = 0;
+  uint64_t end_ns = 0;
+  std::string endpoint;  // immutable after construction
+  std::string http_method, http_path;
+  std::string error_type, error_message, error_stack;
+  std::vector<std::pair<std::string, std::string>> attributes;
+  uint32_t steps_dropped = 0;
+
+  // Read by the snapshot thread under `lock`.
+  internal::SpinLock lock;
+  std::string client_ip;
+  std::string user;
+  std::vector<internal::StepRecord> steps;  // grows only under `lock`
+  int32_t open_top = -1;                    // innermost open step, -1: none
+
+  // Active registry links (guarded by the shard's lock).
+  State* reg_prev = nullptr;
+  State* reg_next = nullptr;
+  uint32_t shard = 0;
+  // The thread's enclosing transaction (Transaction::Current chain).
+  State* prev_current = nullptr;
+  // Active count of this endpoint when it has a throttle limit.
+  std::shared_ptr<std::atomic<int64_t>> endpoint_active;
+};
+
+struct Agent::Impl {
+  explicit Impl(AgentOptions o);
+  ~Impl();
+
+  void Start();
+  void Shutdown(int timeout_ms);
+
+  // Application-thread side.
+  void Register(Transaction::State* s);
+  void Unregister(Transaction::State* s);
+  void Enqueue(Transaction::State* s);  // takes ownership; drops (and deletes) when full
+  void RecordThrottle(std::string_view endpoint, Admission::Kind action, int64_t active,
+                      int64_t limit);
+
+  // Configuration.
+  std::shared_ptr<const internal::AgentConfig> config() const;
+  void ApplyConfig(internal::AgentConfig c);
+  // The per-endpoint active counter for a limited endpoint, or nullptr.
+  std::shared_ptr<std::atomic<int64_t>> EndpointCounter(std::string_view endpoint) const;
+
+  // Background threads (exporter.cc, extensions.cc).
+  void ExportLoop();
+  void ExtensionLoop();
+  // Exports one batch; false when the exporter is stopping.
+  void ExportBatch(internal::HttpClient* client, std::vector<Transaction::State*>* batch);
+  bool FetchConfig(internal::HttpClient* client);
+  // POSTs one snapshot; sets *server_version from the answer (0 if none).
+  bool SendSnapshot(internal::HttpClient* client, uint64_t* server_version);
+  std::string BuildSnapshotJson(uint64_t now_ns);
+  void SampleStacks(uint64_t now_ns);
+
+  std::vector<std::pair<std::string, std::string>> AuthHeaders(const char* content_type) const;
+
+  const AgentOptions options;
+  std::string instance;
+  std::string host;
+  int pid = 0;
+  uint64_t started_ms = 0;
+
+  // Counters (AgentStats).
+  std::atomic<uint64_t> transactions{0}, exported{0}, dropped_queue_full{0}, dropped_export{0},
+      export_retries{0}, steps_truncated{0}, throttled{0}, snapshots_sent{0}, stack_samples{0};
+  std::atomic<uint64_t> stack_samples_dropped{0};
+
+  // Configuration: published under config_mu; the generation changes with
+  // every publish (unique across agents in the process, so a Probe shared by
+  // two agents never keeps a stale answer).
+  mutable std::mutex config_mu;
+  std::shared_ptr<const internal::AgentConfig> config_;
+  std::map<std::string, std::shared_ptr<std::atomic<int64_t>>, std::less<>> endpoint_counters_;
+  std::atomic<uint64_t> config_generation{0};
+  std::atomic<uint64_t> config_version{0};
+  std::atomic<bool> throttle_enabled{false};
+  std::atomic<bool> has_endpoint_limits{false};
+  std::atomic<bool> config_refetch{false};
+
+  // Active registry: shards of intrusive lists.
+  static constexpr size_t kShards = 16;
+  struct alignas(64) Shard {
+    std::mutex mu;
+    Transaction::State* head = nullptr;
+  };
+  Shard shards[kShards];
+  std::atomic<int64_t> active_count{0};
+
+  // Export queue.
+  internal::BoundedQueue<Transaction::State*> queue;
+  std::atomic<bool> queue_wakeup_pending{false};
+
+  // Throttling decisions since the last snapshot, folded per endpoint+action.
+  struct ThrottleEntry {
+    uint64_t time_ms = 0;
+    int64_t active = 0;
+    int64_t limit = 0;
+    uint64_t count = 0;
+  };
+  std::mutex throttle_mu;
+  std::map<std::pair<std::string, int>, ThrottleEntry> throttle_log;
+
+  // Stack samples since the last snapshot (extension thread only).
+  struct StackSample {
+    uint64_t time_ms;
+    std::string tx_id;
+    std::string endpoint;
+    double elapsed_ms;
+    std::vector<std::string> frames;
+  };
+  std::vector<StackSample> samples;
+
+  // Threads and their stop protocol.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopping = false;                       // guarded by mu
+  uint64_t flush_deadline_ms = 0;              // guarded by mu; steady ms by which to give up
+  bool exporter_done = false;                  // guarded by mu
+  std::atomic<bool> cancel_export{false};      // aborts the exporter's request in flight
+  std::atomic<bool> cancel_extensions{false};  // aborts the snapshot/config request
+  std::atomic<bool> stopped{false};
+  std::thread exporter_thread;
+  std::thread extension_thread;
+};
+
+}  // namespace loupe
+
+namespace loupe::internal {
+
+// Encodes `n` finished transactions as one OTLP ExportTraceServiceRequest.
+// See docs/format/agent-protocol.md for the attributes.
+std::string EncodeTraces(const Agent::Impl& agent, Transaction::State* const* txs, size_t n);
+
+// Lower-case hex of `n` bytes.
+std::string Hex(const uint8_t* p, size_t n);
+
+// Limits of docs/format/agent-protocol.md for snapshots.
+constexpr size_t kMaxSnapshotActive = 10000;
+constexpr size_t kMaxSnapshotStacks = 2000;
+constexpr size_t kMaxFrames = 64;
+constexpr size_t kMaxThrottled = 1000;
+constexpr size_t kMaxSnapshotString = 1024;
+constexpr size_t kMaxSnapshotBytes = 900 * 1024;  // below the server's 1 MiB
+
+}  // namespace loupe::internal
+
+#endif  // LOUPE_AGENT_AGENT_INTERNAL_H_

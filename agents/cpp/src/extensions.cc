@@ -1,0 +1,291 @@
+// The Loupe extension thread (docs/format/agent-protocol.md): active
+// snapshots every snapshot_interval_ms, active-stack samples of transactions
+// past the configured threshold, and the configuration (at start, every
+// config_poll_interval_ms, and at once when a snapshot answer names another
+// version).
+
+#include <algorithm>
+#include <chrono>
+
+#include "agent_internal.h"
+#include "json.h"
+
+namespace loupe {
+namespace {
+
+std::string UrlEncode(std::string_view s) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+const char* KindName(Step::Kind k) {
+  switch (k) {
+    case Step::kSql:
+      return "sql";
+    case Step::kExternal:
+      return "external";
+    case Step::kMessage:
+      return "message";
+    default:
+      return "method";
+  }
+}
+
+std::string StepText(const internal::StepRecord& r) {
+  if (r.kind == Step::kExternal && !r.system.empty()) return r.system + " " + r.text;
+  return r.text;
+}
+
+}  // namespace
+
+void Agent::Impl::ExtensionLoop() {
+  internal::HttpClient client(options.endpoint, options.request_timeout_ms, &cancel_extensions);
+  uint64_t now = internal::NowSteadyMs();
+  uint64_t next_config = now;
+  uint64_t next_snapshot = now + std::max(10, options.snapshot_interval_ms);
+  uint64_t next_sample = now + config()->stack_interval_ms;
+  for (;;) {
+    now = internal::NowSteadyMs();
+    if (config_refetch.exchange(false) || now >= next_config) {
+      if (FetchConfig(&client)) {
+        next_sample = std::min(next_sample, internal::NowSteadyMs() + config()->stack_interval_ms);
+      }
+      next_config = internal::NowSteadyMs() + std::max(100, options.config_poll_interval_ms);
+    }
+    const auto cfg = config();
+    now = internal::NowSteadyMs();
+    if (now >= next_sample) {
+      SampleStacks(internal::NowUnixNanos());
+      next_sample = now + cfg->stack_interval_ms;
+    }
+    if (now >= next_snapshot) {
+      uint64_t server_version = 0;
+      if (SendSnapshot(&client, &server_version) && server_version != 0 &&
+          server_version != config_version.load(std::memory_order_relaxed)) {
+        config_refetch.store(true);
+      }
+      next_snapshot = internal::NowSteadyMs() + std::max(10, options.snapshot_interval_ms);
+    }
+    const uint64_t wake = std::min({next_config, next_sample, next_snapshot});
+    std::unique_lock<std::mutex> l(mu);
+    if (stopping) break;
+    if (config_refetch.load()) continue;
+    const uint64_t t = internal::NowSteadyMs();
+    if (wake > t) {
+      cv.wait_for(l, std::chrono::milliseconds(wake - t), [&] { return stopping; });
+    }
+    if (stopping) break;
+  }
+}
+
+bool Agent::Impl::FetchConfig(internal::HttpClient* client) {
+  internal::HttpResponse resp;
+  std::string error;
+  const std::string path =
+      "/v1/loupe/config?service=" + UrlEncode(options.service) + "&instance=" + UrlEncode(instance);
+  auto headers = AuthHeaders("application/json");
+  headers.erase(headers.begin());  // no body, no Content-Type
+  if (!client->Request("GET", path, headers, {}, &resp, &error) || resp.status != 200) {
+    return false;
+  }
+  internal::AgentConfig c;
+  if (!internal::ParseAgentConfig(resp.body, &c, &error)) return false;
+  ApplyConfig(std::move(c));
+  return true;
+}
+
+void Agent::Impl::SampleStacks(uint64_t now_ns) {
+  const auto cfg = config();
+  const uint64_t threshold_ns = static_cast<uint64_t>(cfg->stack_threshold_ms) * 1000000u;
+  for (Shard& sh : shards) {
+    std::lock_guard<std::mutex> l(sh.mu);
+    for (Transaction::State* s = sh.head; s != nullptr; s = s->reg_next) {
+      if (now_ns < s->start_ns || now_ns - s->start_ns < threshold_ns) continue;
+      stack_samples.fetch_add(1, std::memory_order_relaxed);
+      if (samples.size() >= internal::kMaxSnapshotStacks) {
+        stack_samples_dropped.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      StackSample sample;
+      sample.time_ms = now_ns / 1000000;
+      sample.tx_id = internal::Hex(s->span_id, 8);
+      sample.endpoint = s->endpoint.substr(0, internal::kMaxSnapshotString);
+      sample.elapsed_ms = static_cast<double>(now_ns - s->start_ns) / 1e6;
+      sample.frames.push_back(sample.endpoint);
+      {
+        std::lock_guard<internal::SpinLock> sl(s->lock);
+        std::vector<int32_t> open;
+        for (int32_t i = s->open_top; i >= 0; i = s->steps[i].parent) {
+          if (s->steps[i].open) open.push_back(i);
+        }
+        for (auto it = open.rbegin(); it != open.rend(); ++it) {
+          if (sample.frames.size() >= internal::kMaxFrames) break;
+          const internal::StepRecord& r = s->steps[*it];
+          std::string f = std::string(KindName(r.kind)) + " " + StepText(r);
+          if (f.size() > internal::kMaxSnapshotString) f.resize(internal::kMaxSnapshotString);
+          sample.frames.push_back(std::move(f));
+        }
+      }
+      samples.push_back(std::move(sample));
+    }
+  }
+}
+
+std::string Agent::Impl::BuildSnapshotJson(uint64_t now_ns) {
+  using internal::AppendJsonNumber;
+  using internal::AppendJsonString;
+  constexpr size_t kStr = internal::kMaxSnapshotString;
+  // Budget: the active list may use most of the body, then stacks, then
+  // throttling entries; each stops (and the rest waits or is dropped) at its cap.
+  constexpr size_t kActiveBudget = 600 * 1024;
+  constexpr size_t kStacksBudget = 850 * 1024;
+  std::string out;
+  out.reserve(4096);
+  out.append("{\"service\":");
+  AppendJsonString(&out, options.service, kStr);
+  out.append(",\"instance\":");
+  AppendJsonString(&out, instance, kStr);
+  out.append(",\"host\":");
+  AppendJsonString(&out, host, kStr);
+  out.append(",\"pid\":").append(std::to_string(pid));
+  out.append(",\"agent\":\"loupe-cpp/0.1\",\"started_ms\":").append(std::to_string(started_ms));
+  out.append(",\"time_ms\":").append(std::to_string(now_ns / 1000000));
+
+  out.append(",\"active\":[");
+  size_t n = 0;
+  bool full = false;
+  for (Shard& sh : shards) {
+    if (full) break;
+    std::lock_guard<std::mutex> l(sh.mu);
+    for (Transaction::State* s = sh.head; s != nullptr; s = s->reg_next) {
+      if (n >= internal::kMaxSnapshotActive || out.size() > kActiveBudget) {
+        full = true;
+        break;
+      }
+      std::string user, client_ip, step;
+      const char* step_kind = nullptr;
+      {
+        std::lock_guard<internal::SpinLock> sl(s->lock);
+        user = s->user;
+        client_ip = s->client_ip;
+        for (int32_t i = s->open_top; i >= 0; i = s->steps[i].parent) {
+          if (s->steps[i].open) {
+            step = StepText(s->steps[i]);
+            step_kind = KindName(s->steps[i].kind);
+            break;
+          }
+        }
+      }
+      if (n++ > 0) out.push_back(',');
+      out.append("{\"id\":\"").append(internal::Hex(s->span_id, 8));
+      out.append("\",\"trace_id\":\"").append(internal::Hex(s->trace_id, 16));
+      out.append("\",\"endpoint\":");
+      AppendJsonString(&out, s->endpoint, kStr);
+      out.append(",\"start_ms\":").append(std::to_string(s->start_ns / 1000000));
+      out.append(",\"elapsed_ms\":");
+      AppendJsonNumber(&out,
+                       now_ns > s->start_ns ? static_cast<double>(now_ns - s->start_ns) / 1e6 : 0);
+      out.append(",\"thread\":\"").append(std::to_string(s->thread_id)).append("\"");
+      if (step_kind != nullptr) {
+        out.append(",\"step\":");
+        AppendJsonString(&out, step, kStr);
+        out.append(",\"step_kind\":\"").append(step_kind).append("\"");
+      }
+      if (!user.empty()) {
+        out.append(",\"user\":");
+        AppendJsonString(&out, user, kStr);
+      }
+      if (!client_ip.empty()) {
+        out.append(",\"client_ip\":");
+        AppendJsonString(&out, client_ip, kStr);
+      }
+      out.push_back('}');
+    }
+  }
+  out.append("],\"stacks\":[");
+  size_t sent = 0;
+  for (const StackSample& s : samples) {
+    if (out.size() > kStacksBudget) {
+      stack_samples_dropped.fetch_add(samples.size() - sent, std::memory_order_relaxed);
+      break;
+    }
+    if (sent++ > 0) out.push_back(',');
+    out.append("{\"time_ms\":").append(std::to_string(s.time_ms));
+    out.append(",\"tx_id\":\"").append(s.tx_id).append("\",\"endpoint\":");
+    AppendJsonString(&out, s.endpoint, kStr);
+    out.append(",\"elapsed_ms\":");
+    AppendJsonNumber(&out, s.elapsed_ms);
+    out.append(",\"frames\":[");
+    for (size_t i = 0; i < s.frames.size(); ++i) {
+      if (i > 0) out.push_back(',');
+      AppendJsonString(&out, s.frames[i], kStr);
+    }
+    out.append("]}");
+  }
+  samples.clear();
+  out.append("],\"throttled\":[");
+  std::map<std::pair<std::string, int>, ThrottleEntry> log;
+  {
+    std::lock_guard<std::mutex> l(throttle_mu);
+    log.swap(throttle_log);
+  }
+  size_t t = 0;
+  for (const auto& [key, e] : log) {
+    if (t++ > 0) out.push_back(',');
+    out.append("{\"time_ms\":").append(std::to_string(e.time_ms)).append(",\"endpoint\":");
+    AppendJsonString(&out, key.first, kStr);
+    out.append(",\"action\":\"")
+        .append(key.second == Admission::kRedirect ? "redirect" : "reject")
+        .append("\",\"active\":")
+        .append(std::to_string(e.active))
+        .append(",\"limit\":")
+        .append(std::to_string(e.limit))
+        .append(",\"count\":")
+        .append(std::to_string(e.count))
+        .append("}");
+  }
+  out.append("],\"counters\":{\"transactions\":")
+      .append(std::to_string(transactions.load(std::memory_order_relaxed)))
+      .append(",\"exported\":")
+      .append(std::to_string(exported.load(std::memory_order_relaxed)))
+      .append(",\"dropped\":")
+      .append(std::to_string(dropped_queue_full.load(std::memory_order_relaxed) +
+                             dropped_export.load(std::memory_order_relaxed)))
+      .append(",\"throttled\":")
+      .append(std::to_string(throttled.load(std::memory_order_relaxed)))
+      .append("}}");
+  return out;
+}
+
+bool Agent::Impl::SendSnapshot(internal::HttpClient* client, uint64_t* server_version) {
+  *server_version = 0;
+  const std::string body = BuildSnapshotJson(internal::NowUnixNanos());
+  internal::HttpResponse resp;
+  std::string error;
+  if (!client->Request("POST", "/v1/loupe/active", AuthHeaders("application/json"), body, &resp,
+                       &error) ||
+      resp.status != 200) {
+    return false;
+  }
+  snapshots_sent.fetch_add(1, std::memory_order_relaxed);
+  internal::JsonValue doc;
+  if (internal::ParseJson(resp.body, &doc, &error)) {
+    if (const internal::JsonValue* v = doc.Find("config_version");
+        v != nullptr && v->type == internal::JsonValue::kNumber && v->num > 0) {
+      *server_version = static_cast<uint64_t>(v->num);
+    }
+  }
+  return true;
+}
+
+}  // namespace loupe
