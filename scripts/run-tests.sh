@@ -6,6 +6,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${1:-build}
 export LOUPE_BIN="$PWD/$BUILD_DIR/loupe"
+export LOUPE_DEMO_BIN="$PWD/$BUILD_DIR/demo/loupe-demo"
 FUZZ_SECONDS=${LOUPE_FUZZ_SECONDS:-15}
 failed=()
 
