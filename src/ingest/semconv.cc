@@ -45,6 +45,8 @@ constexpr std::pair<std::string_view, Attr> kKnownAttrs[] = {
     {"db.response.returned_rows", Attr::kDbResponseReturnedRows},
     {"db.rows_affected", Attr::kDbRowsAffected},
     {"db.row_count", Attr::kDbRowCount},
+    {"loupe.sql.binds", Attr::kLoupeSqlBinds},
+    {"loupe.sql.rows", Attr::kLoupeSqlRows},
     {"server.address", Attr::kServerAddress},
     {"server.port", Attr::kServerPort},
     {"net.peer.name", Attr::kNetPeerName},
@@ -342,6 +344,72 @@ void MapExternal(const Scan& a, const MappingLimits& limits, model::Step* out,
   }
 }
 
+// Parses the decoders' JSON rendering of an array (`["a",1,null]`) into at
+// most `max_items` texts, each cut to `max_bytes`; non-string items keep their
+// JSON text. Stops quietly at anything malformed (the input came from our own
+// renderer, but is bounded anyway).
+void ParseJsonStringArray(std::string_view json, size_t max_items, size_t max_bytes,
+                          std::vector<std::string>* out, MappingStats* stats) {
+  size_t i = 0;
+  auto skip_ws = [&] {
+    while (i < json.size() && (json[i] == ' ' || json[i] == '\n' || json[i] == '\t')) ++i;
+  };
+  skip_ws();
+  if (i >= json.size() || json[i] != '[') return;
+  ++i;
+  while (true) {
+    skip_ws();
+    if (i >= json.size() || json[i] == ']') return;
+    std::string item;
+    if (json[i] == '"') {
+      ++i;
+      while (i < json.size() && json[i] != '"') {
+        char c = json[i++];
+        if (c == '\\' && i < json.size()) {
+          char e = json[i++];
+          switch (e) {
+            case 'n': c = '\n'; break;
+            case 't': c = '\t'; break;
+            case 'r': c = '\r'; break;
+            case 'b': c = '\b'; break;
+            case 'f': c = '\f'; break;
+            case 'u': {
+              // \uXXXX: keep ASCII, replace the rest (binds are shown, not re-executed).
+              unsigned v = 0;
+              for (int k = 0; k < 4 && i < json.size(); ++k, ++i) {
+                const char h = json[i];
+                v = v * 16 + static_cast<unsigned>(h >= '0' && h <= '9'   ? h - '0'
+                                                   : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                                                   : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                                                          : 0);
+              }
+              c = v < 0x80 ? static_cast<char>(v) : '?';
+              break;
+            }
+            default: c = e;
+          }
+        }
+        item.push_back(c);
+      }
+      if (i >= json.size()) return;
+      ++i;  // closing quote
+    } else {
+      const size_t start = i;
+      while (i < json.size() && json[i] != ',' && json[i] != ']') ++i;
+      item.assign(json.substr(start, i - start));
+    }
+    if (out->size() >= max_items) {
+      ++stats->truncated;
+      return;
+    }
+    std::string capped;
+    AppendCapped(item, max_bytes, &capped, stats);
+    out->push_back(std::move(capped));
+    skip_ws();
+    if (i < json.size() && json[i] == ',') ++i;
+  }
+}
+
 void MapSql(const Scan& a, const MappingLimits& limits, model::Step* out, MappingStats* stats) {
   if (const AttrValue* text = FirstString(a, {Attr::kDbQueryText, Attr::kDbStatement,
                                               Attr::kDbOperationName, Attr::kDbOperation})) {
@@ -351,7 +419,7 @@ void MapSql(const Scan& a, const MappingLimits& limits, model::Step* out, Mappin
             &out->db_system, stats);
   int64_t rows;
   if (IntOf(a[Attr::kDbResponseReturnedRows], &rows) || IntOf(a[Attr::kDbRowsAffected], &rows) ||
-      IntOf(a[Attr::kDbRowCount], &rows)) {
+      IntOf(a[Attr::kDbRowCount], &rows) || IntOf(a[Attr::kLoupeSqlRows], &rows)) {
     out->rows = rows;
   }
   AppendOpt(PeerHost(a), limits.max_string_bytes, &out->host, stats);
@@ -367,6 +435,12 @@ void MapSql(const Scan& a, const MappingLimits& limits, model::Step* out, Mappin
     }
   }
   stats->truncated += a.binds_dropped;
+  // A Loupe agent's bind list: an array, which the decoders render as JSON.
+  if (out->binds.empty()) {
+    if (const AttrValue* v = a[Attr::kLoupeSqlBinds]; v && v->type == AttrValue::Type::kArray) {
+      ParseJsonStringArray(v->s, kMaxBinds, limits.max_attribute_value_bytes, &out->binds, stats);
+    }
+  }
 }
 
 void AppendOtherAttributes(std::span<const KeyValue> attrs, const Scan& scan,

@@ -136,6 +136,8 @@ enum class Attr : uint8_t {
   kDbResponseReturnedRows,
   kDbRowsAffected,
   kDbRowCount,
+  kLoupeSqlBinds,  // Loupe agents: bind values as a string array
+  kLoupeSqlRows,
   kServerAddress,
   kServerPort,
   kNetPeerName,

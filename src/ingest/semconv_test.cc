@@ -276,6 +276,22 @@ TEST(SemconvStep, SqlStepTakesStatementSystemRowsAndOrderedBinds) {
   EXPECT_EQ(st.attributes[0].second, "shop");
 }
 
+TEST(SemconvStep, SqlStepTakesTheLoupeAgentsBindArrayAndRows) {
+  TestBatch tb;
+  TA binds{"loupe.sql.binds", AttrValue::Type::kArray, R"(["76", "a\"b\\c", 5, "\u0041\u00e9"])"};
+  size_t i = tb.Span(SpanKind::kClient, "SELECT",
+                     {S("db.system", "sqlite"), S("db.statement", "SELECT * FROM t WHERE id = ?"),
+                      binds, I("loupe.sql.rows", 4)});
+  model::Step st = StepOf(tb, i);
+  EXPECT_EQ(st.binds, (std::vector<std::string>{"76", "a\"b\\c", "5", "A?"}));
+  EXPECT_EQ(st.rows, 4);
+  // Standard db.query.parameter.<n> keys win over the agent's array.
+  TestBatch tb2;
+  size_t j = tb2.Span(SpanKind::kClient, "SELECT",
+                      {S("db.statement", "SELECT 1"), binds, S("db.query.parameter.0", "std")});
+  EXPECT_EQ(StepOf(tb2, j).binds, (std::vector<std::string>{"std"}));
+}
+
 TEST(SemconvStep, SqlStepFromNewNamesMatchesOldNames) {
   TestBatch tb;
   size_t old_names = tb.Span(SpanKind::kClient, "q",
@@ -480,6 +496,8 @@ TEST(SemconvLookup, FindsEveryMappedKeyAndNothingElse) {
       {"db.response.returned_rows", Attr::kDbResponseReturnedRows},
       {"db.rows_affected", Attr::kDbRowsAffected},
       {"db.row_count", Attr::kDbRowCount},
+      {"loupe.sql.binds", Attr::kLoupeSqlBinds},
+      {"loupe.sql.rows", Attr::kLoupeSqlRows},
       {"server.address", Attr::kServerAddress},
       {"server.port", Attr::kServerPort},
       {"net.peer.name", Attr::kNetPeerName},

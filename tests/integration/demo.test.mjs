@@ -47,12 +47,12 @@ async function putConfig(config) {
 const txList = (params) => srv.api('/api/v1/transactions', { limit: 2000, ...params }).then((b) => b.transactions);
 const txOne = (id) => srv.api(`/api/v1/transactions/${id}`);
 
-// The SQL bind values of a step: the API's `binds`, else the agent's raw attribute.
+// The SQL bind values of a step, as the API maps them from the agent's
+// `loupe.sql.binds` array (the raw attribute must not be repeated).
 function bindsOf(step) {
-  if (Array.isArray(step.binds) && step.binds.length) return step.binds;
-  const raw = step.attributes?.['loupe.sql.binds'];
-  if (raw === undefined) return [];
-  try { return JSON.parse(raw); } catch { return [raw]; }
+  assert.equal(step.attributes?.['loupe.sql.binds'], undefined, 'loupe.sql.binds is mapped into binds');
+  assert.ok(Array.isArray(step.binds), 'step.binds is an array');
+  return step.binds;
 }
 
 // Finds the one transaction a request with this unique client IP made.
