@@ -87,7 +87,7 @@ cat <<MSG
 
   Loupe dashboard:  http://localhost:$LOUPE_HTTP_PORT/
   Sign in with the API token ("api_token") in $creds
-    e.g.  jq -r .api_token $creds
+    e.g.  grep api_token $creds
   OTLP endpoints:   http://localhost:$LOUPE_OTLP_HTTP_PORT (HTTP), localhost:$LOUPE_OTLP_GRPC_PORT (gRPC)
 
   Demo shop:        $shop/   (orders on :$((LOUPE_DEMO_PORT + 1)), payment on :$((LOUPE_DEMO_PORT + 2)))
