@@ -3,6 +3,11 @@
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "ingest/otlp_http_receiver.h"
@@ -14,7 +19,59 @@ namespace {
 
 constexpr char kExportMethod[] = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
+// Runs Export calls off gRPC's callback threads: with the durable ingest log a
+// call waits for an fsync (milliseconds), and gRPC's callback executor is
+// small, so blocking it would serialize exporters. Bounded: past max_queued
+// waiting calls, new ones are refused with UNAVAILABLE at once.
+class WorkerPool {
+ public:
+  WorkerPool(int threads, size_t max_queued) : max_queued_(max_queued) {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+  }
+  ~WorkerPool() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  // False when the queue is full (the caller answers UNAVAILABLE).
+  bool Post(std::function<void()> fn) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (queue_.size() >= max_queued_) return false;
+      queue_.push_back(std::move(fn));
+    }
+    cv_.notify_one();
+    return true;
+  }
+
+ private:
+  void Run() {
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::unique_lock<std::mutex> l(mu_);
+        cv_.wait(l, [this] { return stop_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping, and everything posted has run
+        fn = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      fn();
+    }
+  }
+
+  const size_t max_queued_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;  // GUARDED_BY(mu_)
+  bool stop_ = false;                        // GUARDED_BY(mu_)
+  std::vector<std::thread> threads_;
+};
+
 struct Shared {
+  WorkerPool* pool = nullptr;
   auth::Registry* registry;
   Pipeline* pipeline;
   MetricsRegistry* metrics;
@@ -49,12 +106,21 @@ class ExportReactor final : public grpc::ServerGenericBidiReactor {
       Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request message"));
       return;
     }
-    grpc::Status status = Process();
-    if (!status.ok()) {
-      Finish(status);
-      return;
+    // The reactor lives until OnDone, which follows Finish: safe to finish
+    // from the pool thread.
+    const bool posted = shared_->pool->Post([this] {
+      grpc::Status status = Process();
+      if (!status.ok()) {
+        Finish(status);
+        return;
+      }
+      StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
+    });
+    if (!posted) {
+      shared_->Count("unavailable");
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          "too many export calls waiting; retry later"));
     }
-    StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
   }
 
   void OnDone() override { delete this; }
@@ -149,7 +215,12 @@ class Service final : public grpc::CallbackGenericService {
 
 class GrpcReceiver final : public OtlpGrpcReceiver {
  public:
-  GrpcReceiver(Shared shared) : shared_(std::move(shared)), service_(&shared_) {}
+  GrpcReceiver(Shared shared)
+      : pool_(shared.options.worker_threads, shared.options.max_queued_calls),
+        shared_(std::move(shared)),
+        service_(&shared_) {
+    shared_.pool = &pool_;
+  }
 
   Status Init() {
     grpc::ServerBuilder b;
@@ -172,7 +243,7 @@ class GrpcReceiver final : public OtlpGrpcReceiver {
   void Stop() override {
     if (server_) {
       server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-      server_->Wait();
+      server_->Wait();  // in-flight calls finish on pool_, which outlives this
       server_.reset();
     }
   }
@@ -180,6 +251,7 @@ class GrpcReceiver final : public OtlpGrpcReceiver {
   ~GrpcReceiver() override { Stop(); }
 
  private:
+  WorkerPool pool_;  // declared first: destroyed after the server
   Shared shared_;
   Service service_;
   int port_ = 0;
@@ -192,7 +264,7 @@ Result<std::unique_ptr<OtlpGrpcReceiver>> OtlpGrpcReceiver::Start(auth::Registry
                                                                   Pipeline* pipeline,
                                                                   MetricsRegistry* metrics,
                                                                   OtlpGrpcOptions options) {
-  auto r = std::make_unique<GrpcReceiver>(Shared{registry, pipeline, metrics, options});
+  auto r = std::make_unique<GrpcReceiver>(Shared{nullptr, registry, pipeline, metrics, options});
   Status s = r->Init();
   if (!s.ok()) return s;
   return std::unique_ptr<OtlpGrpcReceiver>(std::move(r));

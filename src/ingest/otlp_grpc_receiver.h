@@ -8,7 +8,9 @@
 // UNAUTHENTICATED bad key, UNAVAILABLE overloaded (retryable),
 // RESOURCE_EXHAUSTED over the message size limit, UNIMPLEMENTED other methods.
 //
-// Thread-safety: gRPC runs reactors on its own threads; the receiver is thread-safe.
+// Thread-safety: gRPC runs reactors on its own threads and hands each Export
+// to a worker pool (it may block on the durable ingest log); the receiver is
+// thread-safe.
 #ifndef LOUPE_INGEST_OTLP_GRPC_RECEIVER_H_
 #define LOUPE_INGEST_OTLP_GRPC_RECEIVER_H_
 
@@ -28,6 +30,11 @@ struct OtlpGrpcOptions {
   uint16_t port = 4317;
   size_t max_message_bytes = 20u << 20;
   wire::DecodeLimits limits;
+  // Export calls run on this many threads (they wait for the ingest log's
+  // fsync); at most max_queued_calls wait for a thread, the rest get
+  // UNAVAILABLE.
+  int worker_threads = 16;
+  size_t max_queued_calls = 4096;
 };
 
 class OtlpGrpcReceiver {
