@@ -15,7 +15,9 @@
 #include <vector>
 
 #include "common/env.h"
+#include "auth/registry.h"
 #include "ingest/ingest_log.h"
+#include "ingest/otlp_http_receiver.h"
 #include "store/embedded/embedded_store.h"
 #include "testing/otlp_builder.h"
 #include "wire/otlp_proto.h"
@@ -24,6 +26,7 @@ namespace loupe::ingest {
 namespace {
 
 namespace fs = std::filesystem;
+using auth::InitialCredentials;
 using testing::EncodeTraceRequest;
 using testing::MakeResource;
 using testing::MakeScope;
@@ -273,6 +276,22 @@ TEST_F(DurablePipelineTest, FailedFsyncFailsTheRequestAndLosesNothingAcknowledge
   EXPECT_EQ(rows[RootId(3)], 1);
 }
 
+TEST_F(DurablePipelineTest, ShortWritesFailTheRequestAndLoseNothingAcknowledged) {
+  Open();
+  ASSERT_TRUE(Submit(TraceRequest(1, 2)).ok());
+  env_.SetShortWrites(true);
+  EXPECT_FALSE(Submit(TraceRequest(2, 2)).ok());
+  env_.SetShortWrites(false);
+  ASSERT_TRUE(Submit(TraceRequest(3, 2)).ok());
+  Crash();
+  IngestReplayStats stats;
+  Open(&stats);
+  auto rows = Rows();
+  EXPECT_EQ(rows[RootId(1)], 1);
+  EXPECT_EQ(rows.count(RootId(2)), 0u);  // never acknowledged, and cut from the log
+  EXPECT_EQ(rows[RootId(3)], 1);
+}
+
 TEST_F(DurablePipelineTest, CheckpointThatCannotFlushKeepsTheLog) {
   Open();
   for (uint64_t t = 1; t <= 10; ++t) ASSERT_TRUE(Submit(TraceRequest(t, 2)).ok());
@@ -283,6 +302,45 @@ TEST_F(DurablePipelineTest, CheckpointThatCannotFlushKeepsTheLog) {
   Open(&stats);
   EXPECT_EQ(stats.records, 10u);
   EXPECT_EQ(Rows().size(), 10u);
+}
+
+TEST_F(DurablePipelineTest, HttpReceiverAnswersDiskFullWith503RetryAfterAndRecovers) {
+  Open();
+  InitialCredentials creds;
+  auto registry = auth::Registry::Open("", &creds);
+  ASSERT_TRUE(registry.ok());
+  OtlpHttpReceiver receiver(registry->get(), pipeline_.get(), metrics_.get(), {});
+  auto post = [&](uint64_t trace) {
+    net::HttpRequest req;
+    req.method = "POST";
+    req.path = "/v1/traces";
+    req.headers = {{"content-type", "application/x-protobuf"},
+                   {"authorization", "Bearer " + creds.ingest_key}};
+    req.body = TraceRequest(trace, 2);
+    net::HttpResponse resp;
+    receiver.Handle(req, &resp);
+    return resp;
+  };
+  auto project = (*registry)->AuthenticateIngestKey(creds.ingest_key);
+  ASSERT_TRUE(project.ok());
+  env_.SetWriteBudget(0);
+  net::HttpResponse full = post(1);
+  EXPECT_EQ(full.status, 503);
+  bool retry_after_5 = false;
+  for (const auto& [k, v] : full.headers) retry_after_5 |= (k == "Retry-After" && v == "5");
+  EXPECT_TRUE(retry_after_5);
+  env_.SetWriteBudget(-1);
+  EXPECT_EQ(post(2).status, 200);
+  // Only the acknowledged request is there (the receiver's project is the registry's).
+  std::set<model::TxId> ids;
+  ASSERT_TRUE(store_
+                  ->Scan(*project, store::TxFilter{}, store::ScanOrder::kAny,
+                         [&](std::span<const store::TxRow> rows) {
+                           for (const auto& r : rows) ids.insert(r.id);
+                           return true;
+                         })
+                  .ok());
+  EXPECT_EQ(ids, (std::set<model::TxId>{RootId(2)}));
 }
 
 TEST(IngestLogFormat, CheckpointRoundTripsAndDetectsDamage) {
