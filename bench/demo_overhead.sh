@@ -110,9 +110,9 @@ awk -v a="$((on1 - on0))" -v b="$((off1 - off0))" -v t="$tick" -v s="$MEASURE" -
     on = a / t; off = b / t;
     printf "demo services at %d req/s (shop -> orders -> payment), %d s measured after warm-up\n", tps, s;
     printf "  %s: %.2f CPU s (%.1f %% of a core), %d requests (%.0f/s), %.1f us CPU per request\n",
-      lon, on, 100 * on / s, ra, ra / s, ra > 0 ? 1e6 * on / ra : 0;
+      lon, on, 100 * on / s, ra, ra / s, (ra > 0 ? 1e6 * on / ra : 0);
     printf "  agent off (disabled):  %.2f CPU s (%.1f %% of a core), %d requests (%.0f/s), %.1f us CPU per request\n",
-      off, 100 * off / s, rb, rb / s, rb > 0 ? 1e6 * off / rb : 0;
+      off, 100 * off / s, rb, rb / s, (rb > 0 ? 1e6 * off / rb : 0);
     printf "  on/off = %.4f  (overhead %+.2f %%; budget <= 2 %%)\n", on / off, 100 * (on / off - 1);
     if (ra > 0 && rb > 0) {
       r = (on / ra) / (off / rb);
