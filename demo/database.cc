@@ -116,7 +116,11 @@ bool Database::Exec(std::string_view sql, const std::vector<SqlValue>& binds, in
 bool Database::Run(std::string_view sql, const std::vector<SqlValue>& binds,
                    std::vector<SqlRow>* rows, int64_t* last_id, std::string* error) {
   loupe::Step step = loupe::Step::Sql("sqlite", sql);
-  for (const SqlValue& v : binds) step.Bind(ToText(v));
+  // Formatting binds is instrumentation work: skipped when the step is not
+  // recorded (agent off), so "agent off" runs only the application's work.
+  if (step.recording()) {
+    for (const SqlValue& v : binds) step.Bind(ToText(v));
+  }
   std::string err;
   Conn* c = ThreadConn(&err);
   if (c == nullptr) {

@@ -6,7 +6,8 @@
 // calls external steps. Throttling is asked of the agent before a request
 // starts. Admin endpoints (not recorded): GET /healthz, GET /admin/faults,
 // POST /admin/faults?name=<fault>&on=1|0|auto, GET /admin/agent (the
-// service's agent counters).
+// service's agent counters, and process_requests: the requests every service
+// of the process has routed to a handler, for bench/demo_overhead.sh).
 #ifndef LOUPE_DEMO_SERVICE_H_
 #define LOUPE_DEMO_SERVICE_H_
 

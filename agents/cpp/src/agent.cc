@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "agent_internal.h"
@@ -29,10 +30,63 @@ std::string HostName() {
   return buf;
 }
 
+// States kept for reuse: enough for the transactions of about two full
+// batches (the exporter returns a batch at a time), never more than the
+// queue holds.
+size_t PoolCapacity(const AgentOptions& o) {
+  return std::max<size_t>(1, std::min(o.queue_capacity, std::max<size_t>(64, 2 * o.max_batch)));
+}
+
 }  // namespace
 
+void Transaction::State::Reset() {
+  // Bounds on what a pooled State keeps: one transaction with many steps or
+  // binds must not pin its memory for good.
+  constexpr size_t kKeepSteps = 64;
+  constexpr size_t kKeepBinds = 256;
+  constexpr size_t kKeepString = 4096;
+  owner = nullptr;
+  has_parent = false;
+  sampled = true;
+  throttled = false;
+  throttle_action = Admission::kAdmit;
+  error = false;
+  status = 0;
+  thread_id = 0;
+  start_ns = end_ns = 0;
+  for (std::string* str : {&endpoint, &http_method, &http_path, &error_type, &error_message,
+                           &error_stack, &client_ip, &user}) {
+    if (str->capacity() > kKeepString) {
+      std::string().swap(*str);
+    } else {
+      str->clear();
+    }
+  }
+  attributes.clear();
+  steps_dropped = 0;
+  messages = 0;
+  texts.Reset();
+  if (binds.capacity() > kKeepBinds) {
+    std::vector<internal::BindRecord>().swap(binds);
+  } else {
+    binds.clear();
+  }
+  if (steps.capacity() > kKeepSteps) {
+    std::vector<internal::StepRecord>().swap(steps);
+  } else {
+    steps.clear();
+  }
+  open_top = -1;
+  reg_prev = reg_next = nullptr;
+  shard = 0;
+  prev_current = nullptr;
+  endpoint_active.reset();
+}
+
 Agent::Impl::Impl(AgentOptions o)
-    : options(std::move(o)), queue(options.queue_capacity == 0 ? 1 : options.queue_capacity) {
+    : options(std::move(o)),
+      queue(options.queue_capacity == 0 ? 1 : options.queue_capacity),
+      pool(PoolCapacity(options)) {
   host = HostName();
   pid = static_cast<int>(::getpid());
   instance = options.instance.empty() ? host + ":" + std::to_string(pid) : options.instance;
@@ -47,6 +101,7 @@ Agent::Impl::~Impl() {
     dropped_export.fetch_add(1, std::memory_order_relaxed);
     delete s;
   }
+  while (pool.TryPop(&s)) delete s;
 }
 
 void Agent::Impl::Start() {
@@ -106,6 +161,20 @@ void Agent::Impl::Unregister(Transaction::State* s) {
     if (s->reg_next != nullptr) s->reg_next->reg_prev = s->reg_prev;
   }
   active_count.fetch_sub(1, std::memory_order_relaxed);
+}
+
+Transaction::State* Agent::Impl::NewState() {
+  Transaction::State* s;
+  if (!pool.TryPop(&s)) {
+    s = new Transaction::State;
+    s->agent = this;
+  }
+  return s;
+}
+
+void Agent::Impl::Recycle(Transaction::State* s) {
+  s->Reset();
+  if (!pool.TryPush(s)) delete s;
 }
 
 void Agent::Impl::Enqueue(Transaction::State* s) {
@@ -232,8 +301,7 @@ Admission Agent::Admit(std::string_view endpoint, std::string_view client_ip) {
   a->RecordThrottle(endpoint, result.kind, active, limit);
 
   // The rejected request as a zero-length transaction (never registered).
-  auto* s = new Transaction::State;
-  s->agent = a;
+  Transaction::State* s = a->NewState();
   for (size_t i = 0; i < 16; i += 8) {
     const uint64_t v = internal::Random64();
     std::memcpy(s->trace_id + i, &v, 8);

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "agent_internal.h"
+#include "proto_writer.h"
 
 namespace loupe {
 namespace {
@@ -23,6 +24,7 @@ bool Retryable(int status) {
 
 void Agent::Impl::ExportLoop() {
   internal::HttpClient client(options.endpoint, options.request_timeout_ms, &cancel_export);
+  internal::ProtoWriter writer;  // its buffer is reused by every batch
   std::vector<Transaction::State*> batch;
   const size_t max_batch = std::max<size_t>(1, options.max_batch);
   batch.reserve(max_batch);
@@ -42,7 +44,7 @@ void Agent::Impl::ExportLoop() {
       Transaction::State* s;
       while (batch.size() < max_batch && queue.TryPop(&s)) batch.push_back(s);
       if (batch.empty()) break;
-      ExportBatch(&client, &batch);
+      ExportBatch(&client, &writer, &batch);
     }
     if (stop) break;
   }
@@ -52,11 +54,12 @@ void Agent::Impl::ExportLoop() {
   cv.notify_all();
 }
 
-void Agent::Impl::ExportBatch(internal::HttpClient* client,
+void Agent::Impl::ExportBatch(internal::HttpClient* client, internal::ProtoWriter* writer,
                               std::vector<Transaction::State*>* batch) {
   const size_t n = batch->size();
-  const std::string body = internal::EncodeTraces(*this, batch->data(), n);
-  for (Transaction::State* s : *batch) delete s;
+  internal::EncodeTraces(*this, batch->data(), n, writer);
+  const std::string_view body = writer->data();
+  for (Transaction::State* s : *batch) Recycle(s);
   batch->clear();
 
   const auto headers = AuthHeaders("application/x-protobuf");

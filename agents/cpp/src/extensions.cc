@@ -42,8 +42,10 @@ const char* KindName(Step::Kind k) {
 }
 
 std::string StepText(const internal::StepRecord& r) {
-  if (r.kind == Step::kExternal && !r.system.empty()) return r.system + " " + r.text;
-  return r.text;
+  std::string s;
+  if (r.kind == Step::kExternal && !r.system.empty()) s.append(r.system).append(" ");
+  s.append(r.text);
+  return s;
 }
 
 }  // namespace

@@ -151,9 +151,10 @@ bool HttpClient::Connect(long long deadline_ms, std::string* error) {
   return ok;
 }
 
-bool HttpClient::SendAll(std::string_view data, long long deadline_ms, std::string* error) {
+bool HttpClient::SendAll(std::string_view data, bool more, long long deadline_ms,
+                         std::string* error) {
   while (!data.empty()) {
-    const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+    const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL | (more ? MSG_MORE : 0));
     if (n > 0) {
       data.remove_prefix(static_cast<size_t>(n));
     } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -172,8 +173,12 @@ bool HttpClient::ReadResponse(long long deadline_ms, HttpResponse* response, boo
                               std::string* error) {
   // Reads until the header block is complete, then the body by
   // Content-Length, chunked coding, or (without either) until close.
+  // recv first and poll only when nothing is there yet: the answer to a
+  // small request has often arrived by the time we look.
+  bool waited = false;
   auto fill = [&]() -> int {  // 1 read, 0 eof, -1 error
-    if (!Wait(POLLIN, deadline_ms, error)) return -1;
+    if (waited && !Wait(POLLIN, deadline_ms, error)) return -1;
+    waited = false;
     char tmp[16384];
     const ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
     if (n > 0) {
@@ -185,7 +190,11 @@ bool HttpClient::ReadResponse(long long deadline_ms, HttpResponse* response, boo
       return 1;
     }
     if (n == 0) return 0;
-    if (errno == EAGAIN || errno == EINTR) return 1;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      waited = true;
+      return 1;
+    }
+    if (errno == EINTR) return 1;
     *error = std::string("recv: ") + std::strerror(errno);
     return -1;
   };
@@ -315,7 +324,9 @@ bool HttpClient::Request(std::string_view method, std::string_view path,
     const bool reused = fd_ >= 0;
     if (!reused && !Connect(deadline, error)) return false;
     bool keep_alive = false;
-    bool ok = SendAll(req, deadline, error) && (body.empty() || SendAll(body, deadline, error)) &&
+    // The header goes out with the body in one segment (MSG_MORE).
+    bool ok = SendAll(req, !body.empty(), deadline, error) &&
+              (body.empty() || SendAll(body, false, deadline, error)) &&
               ReadResponse(deadline, response, &keep_alive, error);
     if (ok) {
       if (!keep_alive) Close();

@@ -42,7 +42,9 @@ class HttpClient {
 
  private:
   bool Connect(long long deadline_ms, std::string* error);
-  bool SendAll(std::string_view data, long long deadline_ms, std::string* error);
+  // `more`: more data follows at once (MSG_MORE), so the kernel may hold
+  // this in the socket until then.
+  bool SendAll(std::string_view data, bool more, long long deadline_ms, std::string* error);
   bool ReadResponse(long long deadline_ms, HttpResponse* response, bool* keep_alive,
                     std::string* error);
   // Waits until fd is readable/writable, the deadline passes or cancel is set.

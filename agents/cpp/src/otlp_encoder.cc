@@ -88,14 +88,15 @@ class SpanWriter {
     w_->EndMessage(any);
     w_->EndMessage(kv);
   }
-  void StrArray(std::string_view key, const std::vector<std::string>& vs) {
+  // The values of the list starting at binds[first] (BindRecord::next).
+  void StrList(std::string_view key, const std::vector<BindRecord>& binds, int32_t first) {
     const size_t kv = w_->BeginMessage(attr_field_);
     w_->StringField(kKeyValueKey, key);
     const size_t any = w_->BeginMessage(kKeyValueValue);
     const size_t arr = w_->BeginMessage(kAnyArray);
-    for (const std::string& v : vs) {
+    for (int32_t i = first; i >= 0; i = binds[i].next) {
       const size_t item = w_->BeginMessage(kArrayValues);
-      w_->StringField(kAnyString, v);
+      w_->StringField(kAnyString, binds[i].value);
       w_->EndMessage(item);
     }
     w_->EndMessage(arr);
@@ -133,6 +134,7 @@ void WriteStatus(ProtoWriter* w, bool error, std::string_view message) {
 
 // Messages (point steps) whose parent is `parent` become "message" events.
 void WriteMessages(ProtoWriter* w, const Transaction::State& t, int32_t parent) {
+  if (t.messages == 0) return;  // the common case: no scan of every step per span
   for (const StepRecord& r : t.steps) {
     if (r.kind != Step::kMessage || r.parent != parent) continue;
     const size_t ev = w->BeginMessage(kSpanEvents);
@@ -197,10 +199,11 @@ void WriteTransaction(ProtoWriter* w, const Transaction::State& t) {
     WriteException(w, t.end_ns, t.error_type, t.error_message, t.error_stack);
   }
   WriteMessages(w, t, -1);
-  std::string status_msg = t.error_message;
-  if (status_msg.empty() && t.error && t.status >= 500)
-    status_msg = "HTTP " + std::to_string(t.status);
-  WriteStatus(w, t.error, status_msg);
+  if (t.error && t.error_message.empty() && t.status >= 500) {
+    WriteStatus(w, true, "HTTP " + std::to_string(t.status));
+  } else {
+    WriteStatus(w, t.error, t.error_message);
+  }
   w->Fixed32Field(kSpanFlags, (t.sampled ? kFlagSampled : 0) | kFlagHasIsRemote |
                                   (t.has_parent ? kFlagIsRemote : 0));
   w->EndMessage(span);
@@ -229,7 +232,7 @@ void WriteStep(ProtoWriter* w, const Transaction::State& t, int32_t index) {
       w->Fixed64Field(kSpanEndTime, r.end_ns);
       if (!r.system.empty()) a.Str("db.system", r.system);
       a.Str("db.query.text", r.text);
-      if (!r.binds.empty()) a.StrArray("loupe.sql.binds", r.binds);
+      if (r.first_bind >= 0) a.StrList("loupe.sql.binds", t.binds, r.first_bind);
       if (r.rows >= 0) {
         a.Int("loupe.sql.rows", r.rows);
         a.Double("loupe.sql.fetch_ms", r.fetch_ms);
@@ -262,8 +265,10 @@ void WriteStep(ProtoWriter* w, const Transaction::State& t, int32_t index) {
 
 }  // namespace
 
-std::string EncodeTraces(const Agent::Impl& agent, Transaction::State* const* txs, size_t n) {
-  ProtoWriter w;
+void EncodeTraces(const Agent::Impl& agent, Transaction::State* const* txs, size_t n,
+                  ProtoWriter* out) {
+  ProtoWriter& w = *out;
+  w.Clear();
   const size_t rs = w.BeginMessage(kRequestResourceSpans);
   {
     const size_t res = w.BeginMessage(kResourceSpansResource);
@@ -294,7 +299,6 @@ std::string EncodeTraces(const Agent::Impl& agent, Transaction::State* const* tx
   }
   w.EndMessage(ss);
   w.EndMessage(rs);
-  return w.Release();
 }
 
 }  // namespace loupe::internal

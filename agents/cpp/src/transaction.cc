@@ -1,6 +1,7 @@
 // Transaction and Step: the application-thread side of the agent. Everything
 // here runs on the thread serving a request, so it is kept to a few clock
-// reads, one allocation per transaction (plus strings), and short locks.
+// reads, copies into the pooled State's text arena (no allocation in steady
+// state), and short locks.
 
 #include <sys/syscall.h>
 #include <time.h>
@@ -72,6 +73,35 @@ uint64_t Random64() {
 uint32_t ThreadId() {
   thread_local uint32_t tid = static_cast<uint32_t>(::syscall(SYS_gettid));
   return tid;
+}
+
+std::string_view TextArena::Copy(std::string_view s) {
+  const size_t n = s.size();
+  if (n == 0) return {};
+  char* p;
+  if (n > kLarge) {
+    large_.emplace_back(new char[n]);
+    p = large_.back().get();
+  } else {
+    if (n > left_) {
+      if (used_ == blocks_.size()) blocks_.emplace_back(new char[kBlock]);
+      cur_ = blocks_[used_++].get();
+      left_ = kBlock;
+    }
+    p = cur_;
+    cur_ += n;
+    left_ -= n;
+  }
+  std::memcpy(p, s.data(), n);
+  return std::string_view(p, n);
+}
+
+void TextArena::Reset() {
+  cur_ = inline_;
+  left_ = kInline;
+  used_ = 0;
+  large_.clear();
+  if (blocks_.size() > kKeepBlocks) blocks_.resize(kKeepBlocks);
 }
 
 std::string Hex(const uint8_t* p, size_t n) {
@@ -189,8 +219,7 @@ Transaction::Transaction(Agent& agent, std::string_view endpoint, const TraceCon
     : state_(nullptr) {
   Agent::Impl* a = agent.impl();
   if (a == nullptr || !a->options.enabled || a->stopped.load(std::memory_order_relaxed)) return;
-  auto* s = new State;
-  s->agent = a;
+  State* s = a->NewState();
   s->owner = this;
   if (parent != nullptr && parent->valid()) {
     std::memcpy(s->trace_id, parent->trace_id, 16);
@@ -254,18 +283,19 @@ Transaction* Transaction::Current() {
   return tls_current == nullptr ? nullptr : tls_current->owner;
 }
 
+// client_ip and user are assigned under the lock (the snapshot thread reads
+// them); a pooled State's strings already have the capacity, so this does
+// not allocate in steady state.
 void Transaction::SetClientIp(std::string_view ip) {
   if (state_ == nullptr) return;
-  std::string v(Cut(ip, 256));
   std::lock_guard<internal::SpinLock> l(state_->lock);
-  state_->client_ip.swap(v);
+  state_->client_ip.assign(Cut(ip, 256));
 }
 
 void Transaction::SetUser(std::string_view user_id) {
   if (state_ == nullptr) return;
-  std::string v(Cut(user_id, 256));
   std::lock_guard<internal::SpinLock> l(state_->lock);
-  state_->user.swap(v);
+  state_->user.assign(Cut(user_id, 256));
 }
 
 void Transaction::SetHttp(std::string_view method, std::string_view path) {
@@ -340,10 +370,14 @@ void StartStep(Step::Kind kind, std::string_view system, std::string_view text, 
   }
   const uint64_t now = internal::NowUnixNanos();
   const uint64_t span_id = internal::Random64();
+  // Copied before the lock: arena blocks never move, and the snapshot thread
+  // reads the texts only once open_top names this step.
+  const std::string_view t = s->texts.Copy(Cut(text, a->options.max_text));
+  const std::string_view sys = s->texts.Copy(Cut(system, 64));
+  if (kind == Step::kMessage) ++s->messages;
   {
-    // Built in place (no temporary record to move); the texts are copied
-    // under the lock because the snapshot thread may read this step as soon
-    // as open_top names it.
+    // Built in place (no temporary record to move); the vector keeps its
+    // capacity across pooled transactions.
     std::lock_guard<internal::SpinLock> l(s->lock);
     if (s->steps.capacity() == 0) s->steps.reserve(16);
     *index = static_cast<uint32_t>(s->steps.size());
@@ -354,8 +388,8 @@ void StartStep(Step::Kind kind, std::string_view system, std::string_view text, 
     r.start_ns = now;
     if (!open) r.end_ns = now;
     std::memcpy(r.span_id, &span_id, 8);
-    r.text.assign(Cut(text, a->options.max_text));
-    if (!system.empty()) r.system.assign(Cut(system, 64));
+    r.text = t;
+    r.system = sys;
     if (open) s->open_top = static_cast<int32_t>(*index);
   }
   *state = s;
@@ -408,10 +442,18 @@ StepRecord* Record(void* slot, uint32_t index) {
 }  // namespace
 
 Step& Step::Bind(std::string_view value) {
-  if (StepRecord* r = Record(slot_, index_); r != nullptr && r->binds.size() < kMaxBinds) {
+  if (StepRecord* r = Record(slot_, index_); r != nullptr && r->nbinds < kMaxBinds) {
+    // Only this thread reads binds before the transaction ends: no lock.
     auto* s = static_cast<Transaction::State*>(slot_);
-    if (r->binds.empty()) r->binds.reserve(4);  // one allocation for typical statements
-    r->binds.emplace_back(Cut(value, s->agent->options.max_text));
+    const auto b = static_cast<int32_t>(s->binds.size());
+    s->binds.push_back({s->texts.Copy(Cut(value, s->agent->options.max_text)), -1});
+    if (r->last_bind >= 0) {
+      s->binds[r->last_bind].next = b;
+    } else {
+      r->first_bind = b;
+    }
+    r->last_bind = b;
+    ++r->nbinds;
   }
   return *this;
 }
@@ -436,7 +478,7 @@ Step& Step::Error(std::string_view message) {
   if (StepRecord* r = Record(slot_, index_)) {
     auto* s = static_cast<Transaction::State*>(slot_);
     r->error = true;
-    r->error_message.assign(Cut(message, s->agent->options.max_text));
+    r->error_message = s->texts.Copy(Cut(message, s->agent->options.max_text));
   }
   return *this;
 }

@@ -180,6 +180,10 @@ class Step {
   // Context for an outgoing call made inside this step (External steps).
   TraceContext Context() const;
   std::string Traceparent() const;
+  // Whether this step is recorded (false: no transaction, agent disabled,
+  // max_steps reached, or already ended). Lets the caller skip work done only
+  // for the step, such as formatting bind values.
+  bool recording() const { return slot_ != nullptr; }
 
   void End();
 
