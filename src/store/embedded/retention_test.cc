@@ -108,7 +108,9 @@ class RetentionTest : public ::testing::Test {
     for (int h : hours_ago) {
       const int64_t start = (kNowHour - h) * kHour + 60'000'000;
       ASSERT_TRUE(AppendAll(s, 1, Generate(100, start, seed++)).ok());
-      if (h != 0) ASSERT_TRUE(s.Flush().ok());
+      if (h != 0) {
+        ASSERT_TRUE(s.Flush().ok());
+      }
     }
   }
 
