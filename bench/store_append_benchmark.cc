@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "store/embedded/embedded_store.h"
+#include "store/embedded/segment.h"
 #include "store/embedded/synthetic_workload.h"
 #include "store/embedded/wal.h"
 #include "ingest/ingest_log.h"
@@ -192,12 +193,35 @@ struct Hour {
   std::vector<model::TxId> ids;
 };
 
-Hour* BuildHour(size_t memtable_mb, Compression columns) {
+// Bytes per transaction of the scatter columns (end, elapsed, status, error,
+// endpoint, instance) over the segments in dir.
+double ScatterBytesPerTx(const std::string& dir) {
+  uint64_t bytes = 0, rows = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().extension() != ".seg") continue;
+    auto seg = Segment::Open(Env::Default(), e.path().string());
+    if (!seg.ok()) std::abort();
+    rows += (*seg)->rows();
+    for (const Segment::Group& g : (*seg)->groups()) {
+      for (int c :
+           {int{kColEnd}, int{kColElapsed}, int{kColStatus}, int{kColError},
+            int{kColDictFirst} + int{kDictEndpoint}, int{kColDictFirst} + int{kDictInstance}}) {
+        bytes += g.columns[c].length;
+      }
+    }
+  }
+  return rows ? static_cast<double>(bytes) / static_cast<double>(rows) : 0;
+}
+
+Hour* BuildHour(size_t memtable_mb, Compression columns, bool compact) {
   auto* h = new Hour;
-  h->dir = BenchDir("hour_" + std::to_string(memtable_mb) + "_" + CompressionName(columns));
+  h->dir = BenchDir("hour_" + std::to_string(memtable_mb) + "_" + CompressionName(columns) +
+                    (compact ? "_compacted" : ""));
   EmbeddedOptions o;
   o.dir = h->dir;
   o.memtable_bytes = memtable_mb << 20;
+  // Compaction only where asked (variant 3), never behind a measurement.
+  o.background_maintenance = false;
   o.segment.column_compression = columns;
   auto store = EmbeddedStore::Open(o);
   if (!store.ok()) std::abort();
@@ -222,32 +246,46 @@ Hour* BuildHour(size_t memtable_mb, Compression columns) {
     if (last) break;
   }
   if (!h->store->Flush().ok()) std::abort();
+  const uint64_t flushed_segments = h->store->embedded_stats().segments;
+  double compact_secs = 0;
+  if (compact) {
+    // The hour (2023) is long closed by the real clock.
+    const auto c0 = std::chrono::steady_clock::now();
+    if (!h->store->CompactClosedPartitions().ok()) std::abort();
+    compact_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
+  }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const StoreStats st = h->store->Stats();
   const EmbeddedStats es = h->store->embedded_stats();
   std::fprintf(
       stderr,
-      "hour (memtable %zu MiB, columns %s): %llu tx, %.2f spans/tx, %llu segments, "
-      "%.1f B/tx, %.1f B/span on disk, built in %.1f s\n",
-      memtable_mb, CompressionName(columns), static_cast<unsigned long long>(st.transactions),
+      "hour (memtable %zu MiB, columns %s%s): %llu tx, %.2f spans/tx, %llu segments "
+      "(%llu flushed), %.1f B/tx, %.1f B/span on disk, scatter columns %.2f B/tx, built in "
+      "%.1f s (compaction %.1f s)\n",
+      memtable_mb, CompressionName(columns), compact ? ", compacted" : "",
+      static_cast<unsigned long long>(st.transactions),
       static_cast<double>(spans) / st.transactions, static_cast<unsigned long long>(es.segments),
+      static_cast<unsigned long long>(flushed_segments),
       static_cast<double>(es.segment_bytes) / st.transactions,
-      static_cast<double>(es.segment_bytes) / spans, secs);
+      static_cast<double>(es.segment_bytes) / spans, ScatterBytesPerTx(h->dir), secs, compact_secs);
   return h;
 }
 
 Hour& HourFor(int variant) {
-  static Hour* hours[3] = {};
+  static Hour* hours[4] = {};
   if (hours[variant] == nullptr) {
     switch (variant) {
       case 0:
-        hours[0] = BuildHour(64, Compression::kZstd);
+        hours[0] = BuildHour(64, Compression::kZstd, false);
         break;
       case 1:
-        hours[1] = BuildHour(1024, Compression::kZstd);
+        hours[1] = BuildHour(1024, Compression::kZstd, false);
+        break;
+      case 2:
+        hours[2] = BuildHour(1024, Compression::kLz4, false);
         break;
       default:
-        hours[2] = BuildHour(1024, Compression::kLz4);
+        hours[3] = BuildHour(64, Compression::kZstd, true);
         break;
     }
   }
@@ -278,7 +316,8 @@ void BM_XViewHour(benchmark::State& state) {
   state.counters["rows"] = static_cast<double>(rows);
 }
 // Args: {variant (0: 64 MiB memtable, 1: 1 GiB memtable, 2: 1 GiB + lz4
-// columns), newest-first, all fields}
+// columns, 3: 64 MiB memtable then compacted into one segment), newest-first,
+// all fields}
 BENCHMARK(BM_XViewHour)
     ->Args({0, 0, 0})
     ->Args({0, 1, 0})
@@ -288,6 +327,9 @@ BENCHMARK(BM_XViewHour)
     ->Args({1, 0, 1})
     ->Args({2, 0, 0})
     ->Args({2, 0, 1})
+    ->Args({3, 0, 0})
+    ->Args({3, 1, 0})
+    ->Args({3, 0, 1})
     ->Unit(benchmark::kMillisecond);
 
 // Last 5 minutes, newest first, stop after 100 rows (the transaction list).

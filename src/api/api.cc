@@ -31,6 +31,8 @@ constexpr std::string_view kV1 = "/api/v1/";
 
 enum class Route : int {
   kProjects,
+  kProject,
+  kStorage,
   kInstances,
   kTransactions,
   kTransaction,
@@ -52,9 +54,9 @@ enum class Route : int {
 };
 
 constexpr const char* kRouteNames[] = {
-    "projects",     "instances", "transactions", "transaction", "trace",        "xview",
-    "series",       "endpoints", "summary",      "active",      "active_stack", "events",
-    "agent_config", "live",      "metrics",      "healthz",     "static",       "not_found",
+    "projects",     "project", "storage",   "instances", "transactions", "transaction",  "trace",
+    "xview",        "series",  "endpoints", "summary",   "active",       "active_stack", "events",
+    "agent_config", "live",    "metrics",   "healthz",   "static",       "not_found",
 };
 static_assert(std::size(kRouteNames) == static_cast<size_t>(Route::kCount));
 
@@ -73,21 +75,21 @@ void AddSecurityHeaders(net::HttpResponse* resp) {
 Route MatchApi(std::string_view path, std::string_view* arg) {
   std::string_view rest = path.substr(kV1.size());
   static const std::unordered_map<std::string_view, Route> kExact = {
-      {"projects", Route::kProjects},
-      {"instances", Route::kInstances},
-      {"transactions", Route::kTransactions},
-      {"xview", Route::kXView},
-      {"series", Route::kSeries},
-      {"endpoints", Route::kEndpoints},
-      {"summary", Route::kSummary},
-      {"active", Route::kActive},
-      {"active-stack", Route::kActiveStack},
-      {"events", Route::kEvents},
-      {"agent-config", Route::kAgentConfig},
+      {"projects", Route::kProjects},   {"storage", Route::kStorage},
+      {"instances", Route::kInstances}, {"transactions", Route::kTransactions},
+      {"xview", Route::kXView},         {"series", Route::kSeries},
+      {"endpoints", Route::kEndpoints}, {"summary", Route::kSummary},
+      {"active", Route::kActive},       {"active-stack", Route::kActiveStack},
+      {"events", Route::kEvents},       {"agent-config", Route::kAgentConfig},
       {"live", Route::kLive},
   };
   if (auto it = kExact.find(rest); it != kExact.end()) return it->second;
-  constexpr std::string_view kTx = "transactions/", kTrace = "traces/";
+  constexpr std::string_view kTx = "transactions/", kTrace = "traces/", kProj = "projects/";
+  if (rest.rfind(kProj, 0) == 0 && rest.size() > kProj.size() &&
+      rest.find('/', kProj.size()) == std::string_view::npos) {
+    *arg = rest.substr(kProj.size());
+    return Route::kProject;
+  }
   if (rest.rfind(kTx, 0) == 0 && rest.find('/', kTx.size()) == std::string_view::npos) {
     *arg = rest.substr(kTx.size());
     return Route::kTransaction;
@@ -188,11 +190,15 @@ void Api::Handle(net::HttpRequest& req, net::HttpResponse* resp) {
       route = path.rfind(kV1, 0) == 0 ? MatchApi(path, &arg) : Route::kNotFound;
       if (route == Route::kNotFound) {
         internal::SetError(resp, 404, "not_found", "no such API endpoint");
-      } else if (!is_get && !(route == Route::kProjects && req.method == "POST") &&
-                 !(route == Route::kAgentConfig &&
-                   (req.method == "PUT" || req.method == "DELETE"))) {
-        internal::SetError(resp, 405, "invalid_argument", "use GET");
+      } else if (route == Route::kProject
+                     ? req.method != "PATCH"
+                     : !is_get && !(route == Route::kProjects && req.method == "POST") &&
+                           !(route == Route::kAgentConfig &&
+                             (req.method == "PUT" || req.method == "DELETE"))) {
+        internal::SetError(resp, 405, "invalid_argument",
+                           route == Route::kProject ? "use PATCH" : "use GET");
         resp->headers.emplace_back("Allow", route == Route::kProjects      ? "GET, POST"
+                                            : route == Route::kProject     ? "PATCH"
                                             : route == Route::kAgentConfig ? "GET, PUT, DELETE"
                                                                            : "GET");
       } else {
@@ -209,6 +215,12 @@ void Api::Handle(net::HttpRequest& req, net::HttpResponse* resp) {
             case Route::kProjects:
               st = is_get ? internal::GetProjects(env, call, resp)
                           : internal::CreateProject(env, call, resp);
+              break;
+            case Route::kProject:
+              st = internal::PatchProject(env, call, arg, resp);
+              break;
+            case Route::kStorage:
+              st = internal::GetStorage(env, call, resp);
               break;
             case Route::kInstances:
               st = internal::GetInstances(env, call, resp);

@@ -5,8 +5,8 @@
 #include <unordered_map>
 
 #include "api/api_internal.h"
-#include "rapidjson/document.h"
 #include "query/query.h"
+#include "rapidjson/document.h"
 
 namespace loupe::api::internal {
 namespace {
@@ -173,6 +173,8 @@ Status CreateProject(const Env& env, const Call& call, net::HttpResponse* resp) 
   if (!key.ok()) return key.status();
   Result<std::string> token = env.deps.registry->CreateToken(name, false, {id});
   if (!token.ok()) return token.status();
+  LOUPE_RETURN_IF_ERROR(env.deps.store->SetRetention(
+      id, store::Retention{auth::kDefaultRetentionDays, auth::kDefaultRollupRetentionDays}));
   std::string out;
   {
     JsonWriter w(&out);
@@ -197,6 +199,8 @@ Status GetProjects(const Env& env, const Call& call, net::HttpResponse* resp) {
   for (const auto& p : projects) {
     w.StartObject();
     w.Field("name", p.name);
+    w.FieldInt("retention_days", p.retention_days);
+    w.FieldInt("rollup_retention_days", p.rollup_retention_days);
     w.EndObject();
   }
   w.EndArray();

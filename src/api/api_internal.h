@@ -71,7 +71,16 @@ Result<auth::Project> ResolveProject(const Env& env, const Call& call);
 // project with an ingest key and an API token that sees only it; 201
 // {"name","ingest_key","api_token"}. The secrets are shown only in this answer.
 Status CreateProject(const Env& env, const Call& call, net::HttpResponse* resp);
+// GET /api/v1/projects: the caller's projects with their retention.
 Status GetProjects(const Env& env, const Call& call, net::HttpResponse* resp);
+// PATCH /api/v1/projects/{name} {"retention_days"?, "rollup_retention_days"?}
+// (admin tokens only): validates (1..3650 days, rollups >= transactions),
+// stores the setting in the registry and hands it to the store; 200 with the
+// project as GET /api/v1/projects shows it.
+Status PatchProject(const Env& env, const Call& call, std::string_view name,
+                    net::HttpResponse* resp);
+// GET /api/v1/storage[?project=]: disk use per project the caller sees.
+Status GetStorage(const Env& env, const Call& call, net::HttpResponse* resp);
 Status GetInstances(const Env& env, const Call& call, net::HttpResponse* resp);
 Status GetTransactions(const Env& env, const Call& call, net::HttpResponse* resp);
 Status GetTransaction(const Env& env, const Call& call, std::string_view id,

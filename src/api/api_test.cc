@@ -16,6 +16,7 @@
 
 #include "api/api_internal.h"
 #include "api/json.h"
+#include "store/embedded/embedded_store.h"
 
 namespace loupe::api {
 namespace {
@@ -300,6 +301,157 @@ TEST_F(ApiTest, AdminCreatesProjectWithScopedKeyAndToken) {
   EXPECT_EQ(post("not json", admin_token_).status, 400);
   EXPECT_EQ(post(R"({"name":"x2"})", viewer_token_).status, 404);  // not admin
   EXPECT_EQ(post(R"({"name":"x3"})", "").status, 401);
+}
+
+net::HttpResponse Send(Api& api, const std::string& method, const std::string& target,
+                       const std::string& body, const std::string& token) {
+  net::HttpRequest req;
+  req.method = method;
+  size_t q = target.find('?');
+  req.path = target.substr(0, q);
+  if (q != std::string::npos) req.query = target.substr(q + 1);
+  req.body = body;
+  if (!token.empty()) req.headers.emplace_back("authorization", "Bearer " + token);
+  net::HttpResponse resp;
+  api.Handle(req, &resp);
+  return resp;
+}
+
+TEST_F(ApiTest, ProjectsShowRetentionAndAdminsChangeIt) {
+  rapidjson::Document d = GetJson("/api/v1/projects");
+  EXPECT_EQ(d["projects"][0]["retention_days"].GetInt(), 31);
+  EXPECT_EQ(d["projects"][0]["rollup_retention_days"].GetInt(), 400);
+
+  auto patch = [&](const std::string& project, const std::string& body,
+                   const std::string& token = "<admin>") {
+    return Send(*api_, "PATCH", "/api/v1/projects/" + project, body,
+                token == "<admin>" ? admin_token_ : token);
+  };
+  net::HttpResponse r = patch("default", R"({"retention_days": 7})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  d = Parse(r.body);
+  EXPECT_STREQ(d["name"].GetString(), "default");
+  EXPECT_EQ(d["retention_days"].GetInt(), 7);
+  EXPECT_EQ(d["rollup_retention_days"].GetInt(), 400);
+  r = patch("other", R"({"retention_days": 2, "rollup_retention_days": 30})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  d = GetJson("/api/v1/projects");
+  EXPECT_EQ(d["projects"][0]["retention_days"].GetInt(), 7);
+  EXPECT_EQ(d["projects"][1]["retention_days"].GetInt(), 2);
+  EXPECT_EQ(d["projects"][1]["rollup_retention_days"].GetInt(), 30);
+
+  // Validation, permissions, routing.
+  EXPECT_EQ(patch("default", R"({"retention_days": 0})").status, 400);
+  EXPECT_EQ(patch("default", R"({"retention_days": 3651})").status, 400);
+  EXPECT_EQ(patch("default", R"({"rollup_retention_days": 6})").status, 400);  // < 7
+  EXPECT_EQ(patch("default", R"({"retention_days": 500})").status, 400);       // > 400
+  EXPECT_EQ(patch("default", R"({"retention_days": "7"})").status, 400);
+  EXPECT_EQ(patch("default", R"({"retention_days": 7.5})").status, 400);
+  EXPECT_EQ(patch("default", R"({"retention": 7})").status, 400);
+  EXPECT_EQ(patch("default", "[]").status, 400);
+  EXPECT_EQ(patch("default", R"({"retention_days": 3})", viewer_token_).status, 404);
+  EXPECT_EQ(patch("default", R"({"retention_days": 3})", "").status, 401);
+  EXPECT_EQ(patch("nope", R"({"retention_days": 3})").status, 404);
+  r = Get("/api/v1/projects/default");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(Header(r, "Allow"), "PATCH");
+  EXPECT_EQ(patch("default/x", R"({"retention_days": 3})").status, 404);
+  // Nothing of the refused requests stuck.
+  d = GetJson("/api/v1/projects", viewer_token_);
+  ASSERT_EQ(d["projects"].Size(), 1u);
+  EXPECT_EQ(d["projects"][0]["retention_days"].GetInt(), 7);
+}
+
+// The storage endpoint and retention over the embedded engine.
+class ApiStorageTest : public ApiTest {
+ protected:
+  void SetUp() override {
+    ApiTest::SetUp();
+    store_dir_ = web_dir_.string() + "_store";
+    store::EmbeddedOptions o;
+    o.dir = store_dir_;
+    o.clock = &clock_;
+    o.background_flush = false;
+    o.background_maintenance = false;
+    auto s = store::EmbeddedStore::Open(o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    embedded_ = s->get();
+    api_.reset();
+    store_ = std::move(*s);
+    api_ = std::make_unique<Api>(
+        ApiDeps{store_.get(), registry_.get(), live_.get(), &metrics_, &clock_}, ApiOptions{});
+  }
+  void TearDown() override {
+    api_.reset();
+    store_.reset();
+    std::filesystem::remove_all(store_dir_);
+    ApiTest::TearDown();
+  }
+  uint64_t FileBytes(const std::string& prefix) {
+    uint64_t n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(store_dir_)) {
+      if (e.path().filename().string().rfind(prefix, 0) == 0 && e.path().extension() == ".seg") {
+        n += e.file_size();
+      }
+    }
+    return n;
+  }
+  std::string store_dir_;
+  store::EmbeddedStore* embedded_ = nullptr;
+};
+
+TEST_F(ApiStorageTest, DiskUsePerVisibleProject) {
+  Fill();
+  // Three days old, in "default".
+  Append(default_id_, {Tx(7, "shop", "GET /old", kNow - 72 * 3600 * kSec, 1'000)});
+  ASSERT_TRUE(embedded_->Flush().ok());
+  rapidjson::Document d = GetJson("/api/v1/storage");
+  ASSERT_EQ(d["projects"].Size(), 2u);
+  const auto& p0 = d["projects"][0];
+  EXPECT_STREQ(p0["project"].GetString(), "default");
+  const uint64_t default_bytes = FileBytes(std::to_string(default_id_) + "_");
+  const uint64_t other_bytes = FileBytes(std::to_string(other_id_) + "_");
+  ASSERT_GT(default_bytes, 0u);
+  EXPECT_EQ(p0["disk_bytes"].GetUint64(), default_bytes);
+  EXPECT_EQ(p0["segments"].GetUint64(), 2u);
+  EXPECT_EQ(p0["partitions"].GetUint64(), 2u);
+  EXPECT_EQ(p0["oldest_ms"].GetInt64(), (kNow - 72 * 3600 * kSec) / kMs);
+  EXPECT_EQ(p0["newest_ms"].GetInt64(), (kNow - 10 * kSec) / kMs);
+  EXPECT_EQ(p0["retention_days"].GetInt(), 31);
+  EXPECT_EQ(p0["rollup_retention_days"].GetInt(), 400);
+  EXPECT_EQ(d["projects"][1]["disk_bytes"].GetUint64(), other_bytes);
+  EXPECT_EQ(d["total_disk_bytes"].GetUint64(), default_bytes + other_bytes);
+  EXPECT_GT(d["free_disk_bytes"].GetUint64(), 0u);
+
+  // A viewer sees its project only.
+  d = GetJson("/api/v1/storage", viewer_token_);
+  ASSERT_EQ(d["projects"].Size(), 1u);
+  EXPECT_STREQ(d["projects"][0]["project"].GetString(), "default");
+  EXPECT_EQ(d["total_disk_bytes"].GetUint64(), default_bytes);
+  ExpectError("/api/v1/storage?project=other", 404, "not_found", viewer_token_);
+  d = GetJson("/api/v1/storage?project=other");
+  ASSERT_EQ(d["projects"].Size(), 1u);
+  EXPECT_EQ(d["projects"][0]["disk_bytes"].GetUint64(), other_bytes);
+
+  // Retention set through the API reaches the store: a one-day retention
+  // drops the three-day-old partition at the next pass.
+  net::HttpResponse r =
+      Send(*api_, "PATCH", "/api/v1/projects/default", R"({"retention_days": 1})", admin_token_);
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_TRUE(embedded_->ApplyRetention().ok());
+  d = GetJson("/api/v1/storage?project=default");
+  EXPECT_EQ(d["projects"][0]["partitions"].GetUint64(), 1u);
+  EXPECT_EQ(d["projects"][0]["disk_bytes"].GetUint64(),
+            FileBytes(std::to_string(default_id_) + "_"));
+  EXPECT_LT(d["projects"][0]["disk_bytes"].GetUint64(), default_bytes);
+  EXPECT_EQ(d["projects"][0]["oldest_ms"].GetInt64(), (kNow - 50 * kSec) / kMs);
+  EXPECT_EQ(d["projects"][0]["retention_days"].GetInt(), 1);
+  ExpectError("/api/v1/transactions/0000000000000007", 404, "not_found");
+  // A project without data shows zeros.
+  ASSERT_TRUE(registry_->CreateProject("empty").ok());
+  d = GetJson("/api/v1/storage?project=empty");
+  EXPECT_EQ(d["projects"][0]["disk_bytes"].GetUint64(), 0u);
+  EXPECT_TRUE(d["projects"][0]["oldest_ms"].IsNull());
 }
 
 TEST_F(ApiTest, ProjectIsolation) {

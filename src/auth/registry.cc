@@ -149,7 +149,14 @@ Status Registry::Load() {
         return Status::Corruption("bad project entry");
       }
       ProjectId id = p["id"].GetUint();
-      projects_.push_back(Project{id, p["name"].GetString()});
+      Project& proj = projects_.emplace_back(Project{id, p["name"].GetString()});
+      // Absent in files written before retention existed: the defaults.
+      if (p.HasMember("retention_days") && p["retention_days"].IsInt()) {
+        proj.retention_days = p["retention_days"].GetInt();
+      }
+      if (p.HasMember("rollup_retention_days") && p["rollup_retention_days"].IsInt()) {
+        proj.rollup_retention_days = p["rollup_retention_days"].GetInt();
+      }
       if (p.HasMember("ingest_keys") && p["ingest_keys"].IsArray()) {
         for (const auto& k : p["ingest_keys"].GetArray()) {
           if (k.IsString()) ingest_keys_[k.GetString()] = id;
@@ -189,6 +196,10 @@ Status Registry::Save() const {
     w.Uint(p.id);
     w.Key("name");
     w.String(p.name.c_str());
+    w.Key("retention_days");
+    w.Int(p.retention_days);
+    w.Key("rollup_retention_days");
+    w.Int(p.rollup_retention_days);
     w.Key("ingest_keys");
     w.StartArray();
     for (const auto& [hash, pid] : ingest_keys_) {
@@ -276,6 +287,34 @@ Result<std::string> Registry::CreateProject(std::string_view name, ProjectId* id
   if (!s.ok()) return s;
   if (id) *id = next;
   return key;
+}
+
+Result<Project> Registry::SetRetention(ProjectId id, int retention_days,
+                                       int rollup_retention_days) {
+  if (retention_days < 1 || retention_days > kMaxRetentionDays || rollup_retention_days < 1 ||
+      rollup_retention_days > kMaxRetentionDays) {
+    return Status::InvalidArgument("retention is 1 to " + std::to_string(kMaxRetentionDays) +
+                                   " days");
+  }
+  if (rollup_retention_days < retention_days) {
+    return Status::InvalidArgument(
+        "rollup_retention_days must be at least retention_days (rollups summarize the "
+        "transactions)");
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  for (Project& p : projects_) {
+    if (p.id != id) continue;
+    const Project before = p;
+    p.retention_days = retention_days;
+    p.rollup_retention_days = rollup_retention_days;
+    Status s = Save();
+    if (!s.ok()) {
+      p = before;
+      return s;
+    }
+    return p;
+  }
+  return Status::NotFound("no project with id " + std::to_string(id));
 }
 
 Result<std::string> Registry::CreateToken(std::string_view name, bool admin,

@@ -27,16 +27,25 @@ namespace loupe::auth {
 
 using ProjectId = uint32_t;
 
+// Retention defaults and bounds (ARCHITECTURE.md §4): transactions and
+// profiles 31 days, rollups 400 days; both 1..3650 days, rollups at least as
+// long as transactions.
+constexpr int kDefaultRetentionDays = 31;
+constexpr int kDefaultRollupRetentionDays = 400;
+constexpr int kMaxRetentionDays = 3650;
+
 struct Project {
   ProjectId id = 0;
   std::string name;
+  int retention_days = kDefaultRetentionDays;
+  int rollup_retention_days = kDefaultRollupRetentionDays;
 };
 
 // Who an API token speaks for.
 struct Principal {
   std::string token_name;
-  bool admin = false;                 // sees every project
-  std::vector<ProjectId> projects;    // when !admin
+  bool admin = false;               // sees every project
+  std::vector<ProjectId> projects;  // when !admin
   bool CanSee(ProjectId p) const;
 };
 
@@ -65,6 +74,9 @@ class Registry {
 
   // Creates a project with a fresh ingest key (returned in clear).
   Result<std::string> CreateProject(std::string_view name, ProjectId* id = nullptr);
+  // Sets a project's retention (stored in auth.json before it returns).
+  // InvalidArgument outside the bounds above; NotFound for an unknown id.
+  Result<Project> SetRetention(ProjectId id, int retention_days, int rollup_retention_days);
   // Creates a token for the given projects (admin: all). Returned in clear.
   Result<std::string> CreateToken(std::string_view name, bool admin,
                                   std::vector<ProjectId> projects);

@@ -111,4 +111,35 @@ TEST(NewSecret, IsRandomAndAlphanumeric) {
 }
 
 }  // namespace
+TEST(Registry, RetentionDefaultsAreValidatedAndSurviveReopen) {
+  std::string dir = TempDir();
+  {
+    auto r = Registry::Open(dir);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    auto all = (*r)->AllProjects();
+    ASSERT_EQ(all.size(), 1u);
+    EXPECT_EQ(all[0].retention_days, 31);
+    EXPECT_EQ(all[0].rollup_retention_days, 400);
+    EXPECT_EQ((*r)->SetRetention(all[0].id, 0, 400).status().code(),
+              Status::Code::kInvalidArgument);
+    EXPECT_EQ((*r)->SetRetention(all[0].id, 3651, 3651).status().code(),
+              Status::Code::kInvalidArgument);
+    EXPECT_EQ((*r)->SetRetention(all[0].id, 40, 30).status().code(),
+              Status::Code::kInvalidArgument);
+    EXPECT_EQ((*r)->SetRetention(999, 7, 30).status().code(), Status::Code::kNotFound);
+    auto set = (*r)->SetRetention(all[0].id, 7, 90);
+    ASSERT_TRUE(set.ok()) << set.status().ToString();
+    EXPECT_EQ(set->retention_days, 7);
+    EXPECT_EQ(set->rollup_retention_days, 90);
+    // A failed validation left the stored value alone.
+    EXPECT_EQ((*r)->AllProjects()[0].retention_days, 7);
+  }
+  auto r = Registry::Open(dir);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto all = (*r)->AllProjects();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].retention_days, 7);
+  EXPECT_EQ(all[0].rollup_retention_days, 90);
+}
+
 }  // namespace loupe::auth

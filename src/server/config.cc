@@ -24,8 +24,9 @@ Status ParseInt(const std::string& flag, const std::string& v, int64_t lo, int64
 }
 
 template <typename T>
-std::function<Status(ServerConfig*, const std::string&)> IntField(std::string flag, T ServerConfig::*f,
-                                                                  int64_t lo, int64_t hi) {
+std::function<Status(ServerConfig*, const std::string&)> IntField(std::string flag,
+                                                                  T ServerConfig::*f, int64_t lo,
+                                                                  int64_t hi) {
   return [=](ServerConfig* c, const std::string& v) {
     int64_t x;
     LOUPE_RETURN_IF_ERROR(ParseInt(flag, v, lo, hi, &x));
@@ -78,6 +79,15 @@ const std::vector<Binding>& Bindings() {
        IntField("checkpoint-seconds", &ServerConfig::checkpoint_seconds, 1, 86400)},
       {{"memtable-mb", "embedded: write memtables to segments past this many MiB", "64"},
        IntField("memtable-mb", &ServerConfig::memtable_mb, 1, 1 << 16)},
+      {{"retention-interval-seconds",
+        "embedded: how often the background pass drops expired partitions (per-project "
+        "retention) and compacts closed ones",
+        "60"},
+       IntField("retention-interval-seconds", &ServerConfig::retention_interval_seconds, 1, 86400)},
+      {{"compaction-grace-seconds",
+        "embedded: compact an hour's segments into one this long after the hour ends (late data)",
+        "600"},
+       IntField("compaction-grace-seconds", &ServerConfig::compaction_grace_seconds, 0, 86400)},
       {{"max-transactions", "memory store: transactions kept before the oldest are evicted",
         "20000000"},
        IntField("max-transactions", &ServerConfig::max_transactions, 1000, int64_t{1} << 40)},
@@ -108,8 +118,7 @@ std::vector<FlagSpec> ServerFlags() {
 }
 
 Result<ServerConfig> ParseServerConfig(const std::vector<std::string>& args,
-                                       const std::map<std::string, std::string>& env,
-                                       bool* help) {
+                                       const std::map<std::string, std::string>& env, bool* help) {
   ServerConfig c;
   *help = false;
   for (const auto& b : Bindings()) {

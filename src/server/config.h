@@ -27,6 +27,8 @@ struct ServerConfig {
   int64_t checkpoint_mb = 256;
   int64_t checkpoint_seconds = 300;
   int64_t memtable_mb = 64;
+  int64_t retention_interval_seconds = 60;
+  int64_t compaction_grace_seconds = 600;
   int64_t max_transactions = 20'000'000;
   int http_threads = 4;
   int ingest_threads = 8;
@@ -47,8 +49,7 @@ std::vector<FlagSpec> ServerFlags();
 // value). InvalidArgument names the bad flag or value. *help is set when
 // --help/-h was given.
 Result<ServerConfig> ParseServerConfig(const std::vector<std::string>& args,
-                                       const std::map<std::string, std::string>& env,
-                                       bool* help);
+                                       const std::map<std::string, std::string>& env, bool* help);
 
 // "LOUPE_DATA_DIR" for "data-dir".
 std::string EnvName(const std::string& flag);

@@ -13,13 +13,25 @@ TEST(ServerConfig, DefaultsWithoutFlagsOrEnv) {
   EXPECT_EQ(c->http_port, 7070);
   EXPECT_EQ(c->otlp_http_port, 4318);
   EXPECT_EQ(c->otlp_grpc_port, 4317);
+  EXPECT_EQ(c->retention_interval_seconds, 60);
+  EXPECT_EQ(c->compaction_grace_seconds, 600);
+}
+
+TEST(ServerConfig, LifecycleFlagsFromFlagsAndEnvironment) {
+  bool help;
+  auto c = ParseServerConfig({"--retention-interval-seconds", "2"},
+                             {{"LOUPE_COMPACTION_GRACE_SECONDS", "0"}}, &help);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->retention_interval_seconds, 2);
+  EXPECT_EQ(c->compaction_grace_seconds, 0);
+  EXPECT_FALSE(ParseServerConfig({"--retention-interval-seconds", "0"}, {}, &help).ok());
 }
 
 TEST(ServerConfig, FlagsBeatEnvironmentWhichBeatsDefaults) {
   bool help;
-  auto c = ParseServerConfig({"--http-port", "8080", "--data-dir=/tmp/x"},
-                             {{"LOUPE_HTTP_PORT", "9090"}, {"LOUPE_OTLP_GRPC_PORT", "5317"}},
-                             &help);
+  auto c =
+      ParseServerConfig({"--http-port", "8080", "--data-dir=/tmp/x"},
+                        {{"LOUPE_HTTP_PORT", "9090"}, {"LOUPE_OTLP_GRPC_PORT", "5317"}}, &help);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->http_port, 8080);
   EXPECT_EQ(c->otlp_grpc_port, 5317);

@@ -20,16 +20,17 @@
 #include "common/metrics.h"
 #include "control/agent_config.h"
 #include "ingest/agent_receiver.h"
+#include "ingest/ingest_log.h"
 #include "ingest/otlp_grpc_receiver.h"
 #include "ingest/otlp_http_receiver.h"
-#include "ingest/ingest_log.h"
-#include "server/store_verify.h"
 #include "ingest/pipeline.h"
 #include "live/active_registry.h"
 #include "live/event_log.h"
 #include "live/live_state.h"
 #include "net/http_server.h"
 #include "server/config.h"
+#include "server/store_metrics.h"
+#include "server/store_verify.h"
 #include "store/embedded/embedded_store.h"
 #include "store/store.h"
 
@@ -158,19 +159,32 @@ int RunServer(const std::vector<std::string>& args) {
   Clock* clock = Clock::Real();
   const bool embedded = cfg.store == "embedded";
   std::unique_ptr<store::Store> store;
+  store::EmbeddedStore* embedded_store = nullptr;
   if (embedded) {
     store::EmbeddedOptions eo;
     eo.dir = cfg.data_dir + "/store";
     eo.memtable_bytes = static_cast<size_t>(cfg.memtable_mb) << 20;
-    auto opened = store::NewEmbeddedStore(eo);
+    eo.clock = clock;
+    eo.maintenance_interval_us = cfg.retention_interval_seconds * 1'000'000;
+    eo.compaction_grace_us = cfg.compaction_grace_seconds * 1'000'000;
+    // The registry (auth.json) is the durable record of every project's
+    // retention; the store gets it before it reads a file (expired
+    // partitions are deleted at open), and later changes through the API.
+    eo.default_retention = {auth::kDefaultRetentionDays, auth::kDefaultRollupRetentionDays};
+    for (const auth::Project& p : (*registry)->AllProjects()) {
+      eo.retention[p.id] = {p.retention_days, p.rollup_retention_days};
+    }
+    auto opened = store::EmbeddedStore::Open(eo);
     if (!opened.ok()) {
       LogError("opening the store in " + eo.dir + ": " + opened.status().ToString());
       return 1;
     }
+    embedded_store = opened->get();
     store = std::move(*opened);
   } else {
     store = store::NewMemStore(static_cast<size_t>(cfg.max_transactions));
   }
+  RegisterStoreMetrics(metrics, store.get(), embedded_store, registry->get());
   live::EventLog events(10000);  // per project, in memory (docs/api.md)
   live::LiveState live(clock, live::LiveOptions{}, &events);
   live::ActiveRegistry active(clock, &events);

@@ -111,19 +111,43 @@ struct InstanceInfo {
   std::string service;
   std::string instance;
   std::string host;
-  std::string kind;          // telemetry.sdk.language or agent kind ("cpp", "nodejs", ...)
-  std::string sdk;           // "opentelemetry 1.26.0", "loupe-cpp 0.1"
+  std::string kind;  // telemetry.sdk.language or agent kind ("cpp", "nodejs", ...)
+  std::string sdk;   // "opentelemetry 1.26.0", "loupe-cpp 0.1"
   int64_t first_seen_us = 0;
   int64_t last_seen_us = 0;
 };
 
 struct StoreStats {
-  uint64_t transactions = 0;    // stored (all projects)
+  uint64_t transactions = 0;  // stored (all projects)
   uint64_t steps = 0;
   uint64_t duplicates_skipped = 0;
   uint64_t late_steps_merged = 0;
   uint64_t late_steps_orphaned = 0;  // late steps whose transaction was unknown
-  uint64_t bytes = 0;  // approximate memory or disk use
+  uint64_t bytes = 0;                // approximate memory or disk use
+};
+
+// How long a project's data is kept. 0 keeps everything.
+struct Retention {
+  int retention_days = 0;         // transactions and profiles
+  int rollup_retention_days = 0;  // rollups (per-second/5-minute figures)
+};
+
+// Disk and memory a project's data takes (Store::Usage).
+struct ProjectUsage {
+  ProjectId project = 0;
+  uint64_t segment_bytes = 0;   // transaction segments on disk
+  uint64_t rollup_bytes = 0;    // rollup files on disk
+  uint64_t memtable_bytes = 0;  // appended, not yet in a segment
+  uint64_t segments = 0;
+  uint64_t partitions = 0;  // time partitions holding data
+  int64_t oldest_us = 0;    // end time of the oldest / newest transaction; 0 when none
+  int64_t newest_us = 0;
+  uint64_t disk_bytes() const { return segment_bytes + rollup_bytes; }
+};
+
+struct StorageUsage {
+  std::vector<ProjectUsage> projects;  // projects the store holds data of
+  uint64_t free_disk_bytes = 0;        // on the store's file system; 0 when not on disk
 };
 
 class Store {
@@ -143,14 +167,26 @@ class Store {
   virtual Result<model::Transaction> Get(ProjectId project, model::TxId id) const = 0;
 
   // All transactions of a trace, with profiles, ordered by start time.
-  virtual Result<std::vector<model::Transaction>> GetTrace(
-      ProjectId project, const model::TraceId& trace) const = 0;
+  virtual Result<std::vector<model::Transaction>> GetTrace(ProjectId project,
+                                                           const model::TraceId& trace) const = 0;
 
   // Records that an instance was seen (keeps the earliest first_seen and latest last_seen).
   virtual Status PutInstance(ProjectId project, const InstanceInfo& info) = 0;
   virtual Result<std::vector<InstanceInfo>> ListInstances(ProjectId project) const = 0;
 
   virtual StoreStats Stats() const = 0;
+
+  // Sets how long a project's data is kept. A store that drops old data
+  // (the embedded engine: whole time partitions, in a background pass)
+  // applies it from then on, and rejects (skips and counts) transactions
+  // appended later whose time is already past it; one that keeps no history
+  // beyond memory may ignore it.
+  virtual Status SetRetention(ProjectId project, const Retention& retention) {
+    return Status::OK();
+  }
+
+  // Disk use per project. The default: nothing on disk.
+  virtual StorageUsage Usage() const { return {}; }
 
   // Makes everything appended so far durable (a no-op for a store that is
   // not durable). The ingest log's checkpoint relies on it: after it returns

@@ -40,7 +40,8 @@ void StoreConformanceTest::SetUp() {
 
 void StoreConformanceTest::TearDown() {
   if (store_) {
-    EXPECT_TRUE(store_->Close().ok());
+    Status s = store_->Close();
+    EXPECT_TRUE(s.ok()) << s.ToString();
   }
   store_.reset();
   std::error_code ec;

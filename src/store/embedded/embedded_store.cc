@@ -5,9 +5,10 @@
 
 #include <chrono>
 #include <cstring>
+#include <limits>
 
-#include "common/logging.h"
 #include "common/coding.h"
+#include "common/logging.h"
 #include "store/embedded/crc32c.h"
 #include "store/embedded/embedded_store_internal.h"
 #include "store/profile_codec.h"
@@ -85,7 +86,7 @@ void ApplyLate(const Partition& part, model::Transaction* tx) {
 }
 
 SegmentedStore::SegmentedStore(const EmbeddedOptions& options)
-    : options_(options), env_(options.env) {}
+    : options_(options), env_(options.env), retention_(options.retention) {}
 
 SegmentedStore::~SegmentedStore() { Close(); }
 
@@ -105,8 +106,16 @@ Project* SegmentedStore::GetOrCreateProject(ProjectId id) {
   if (Project* p = FindProject(id)) return p;
   std::unique_lock<std::shared_mutex> lock(projects_mu_);
   auto& p = projects_[id];
-  if (!p) p = std::make_unique<Project>(id);
+  if (!p) {
+    p = std::make_unique<Project>(id);
+    InitRetention(p.get());
+  }
   return p.get();
+}
+
+int64_t SegmentedStore::FirstLiveKey(int64_t retention_us, int64_t now_us) const noexcept {
+  if (retention_us <= 0) return std::numeric_limits<int64_t>::min();
+  return PartitionKey(now_us - retention_us);
 }
 
 Status SegmentedStore::OpenFiles() {
@@ -125,16 +134,33 @@ Status SegmentedStore::OpenFiles() {
     std::string name;
   };
   std::vector<Found> found;
+  const int64_t now_us = options_.clock->NowMicros();
+  uint64_t expired = 0;
   for (const std::string& name : *names) {
-    if (EndsWith(name, ".tmp")) {
-      env_->DeleteFile(dir + "/" + name);  // an interrupted flush; its data is in memory or the log
+    if (EndsWith(name, ".seg.tmp")) {
+      // An interrupted flush or compaction; its data is in memory, the log
+      // or the segments it was built from.
+      env_->DeleteFile(dir + "/" + name);
       continue;
     }
     Found f;
     if (ParseSegmentFileName(name, &f.project, &f.partition, &f.seq)) {
+      next_seq_ = std::max(next_seq_, f.seq + 1);
+      if (ExpiredAtOpen(f.project, f.partition, now_us)) {
+        // Retention at open: an expired partition is never read.
+        Status d = env_->DeleteFile(dir + "/" + name);
+        if (!d.ok()) LogError("retention: " + d.ToString());
+        ++expired;
+        continue;
+      }
       f.name = name;
       found.push_back(std::move(f));
     }
+  }
+  if (expired > 0) {
+    segments_dropped_.fetch_add(expired);
+    env_->SyncDir(dir);
+    LogInfo("retention: deleted " + std::to_string(expired) + " expired segment(s) at open");
   }
   std::sort(found.begin(), found.end(),
             [](const Found& a, const Found& b) { return a.seq < b.seq; });
@@ -159,6 +185,7 @@ Status SegmentedStore::OpenFiles() {
     Partition& part = p->PartitionFor(f.partition);
     SegmentRef ref;
     ref.seg = s;
+    ref.seq = f.seq;
     for (int c = 0; c < kNumDictColumns; ++c) {
       ref.to_global[c].reserve(s->dict(c).size());
       for (const std::string& str : s->dict(c)) ref.to_global[c].push_back(p->dicts[c].Intern(str));
@@ -174,8 +201,15 @@ Status SegmentedStore::OpenFiles() {
     segments_.fetch_add(1);
     segment_bytes_.fetch_add(s->file_size());
   }
+  DropReplacedSegments();
   LOUPE_RETURN_IF_ERROR(LoadInstances());
+  {
+    std::lock_guard<std::mutex> maint(maint_mu_);
+    Status r = RollupRetention(now_us);
+    if (!r.ok()) LogError("rollup retention at open: " + r.ToString());
+  }
   if (options_.background_flush) flusher_ = std::thread([this] { FlushLoop(); });
+  if (options_.background_maintenance) maintainer_ = std::thread([this] { MaintenanceLoop(); });
   return Status::OK();
 }
 
@@ -187,9 +221,21 @@ Status SegmentedStore::Append(ProjectId project, WriteBatch batch) {
   if (batch.empty()) return Status::OK();
   MaybeStall();
   Project* p = GetOrCreateProject(project);
+  const int64_t retention_us = p->retention_us.load(std::memory_order_relaxed);
+  const int64_t first_live_key = retention_us > 0
+                                     ? FirstLiveKey(retention_us, options_.clock->NowMicros())
+                                     : std::numeric_limits<int64_t>::min();
   {
     std::unique_lock<RwMutex> lock(p->mu);
-    for (model::Transaction& tx : batch.transactions) AppendRow(p, tx);
+    for (model::Transaction& tx : batch.transactions) {
+      if (PartitionKey(tx.end_us) < first_live_key) {
+        // Its partition is expired (and maybe dropped already): storing it
+        // would bring back a partition retention removed.
+        expired_rejected_.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      AppendRow(p, tx);
+    }
     for (LateSteps& late : batch.late_steps) MergeLate(p, late);
   }
   if (options_.background_flush &&
@@ -269,6 +315,8 @@ void SegmentedStore::AppendRow(Project* p, model::Transaction& tx) {
   row.profile.shrink_to_fit();
   const size_t bytes = row.bytes();
   MemTable& mem = *part.mem;
+  if (mem.rows.empty() || tx.end_us < mem.min_end) mem.min_end = tx.end_us;
+  if (mem.rows.empty() || tx.end_us > mem.max_end) mem.max_end = tx.end_us;
   mem.rows.push_back(std::move(row));
   mem.bytes += bytes;
   p->mem_index[tx.id] = MemLoc{key, &mem, static_cast<uint32_t>(mem.rows.size() - 1)};
@@ -452,6 +500,7 @@ Status SegmentedStore::FlushAll() {
       }
       SegmentRef ref;
       ref.seg = seg;
+      ref.seq = seq;
       for (int c = 0; c < kNumDictColumns; ++c) ref.to_global[c] = std::move(j.to_global[c]);
       part.segments.push_back(std::move(ref));
       uint64_t rows = 0;
@@ -614,6 +663,14 @@ EmbeddedStats SegmentedStore::embedded_stats() const {
   s.failed_flushes = failed_flushes_.load();
   s.corrupt_segments = corrupt_segments_.load();
   s.corrupt_chunks = corrupt_chunks_.load();
+  s.compactions = compactions_.load();
+  s.failed_compactions = failed_compactions_.load();
+  s.segments_compacted = segments_compacted_.load();
+  s.partitions_dropped = partitions_dropped_.load();
+  s.segments_dropped = segments_dropped_.load();
+  s.transactions_dropped = txs_dropped_.load();
+  s.expired_rejected = expired_rejected_.load();
+  s.rollup_files_dropped = rollups_dropped_.load();
   return s;
 }
 
@@ -621,13 +678,16 @@ Status SegmentedStore::Close() {
   std::unique_lock<std::shared_mutex> close_lock(close_mu_);
   if (closed_) return Status::OK();
   closed_ = true;
+  stopping_.store(true);
   {
     std::lock_guard<std::mutex> lock(bg_mu_);
     stop_ = true;
   }
   bg_cv_.notify_all();
+  maint_cv_.notify_all();
   stall_cv_.notify_all();
   if (flusher_.joinable()) flusher_.join();
+  if (maintainer_.joinable()) maintainer_.join();
   Status s = FlushAll();
   if (lock_) {
     Status u = env_->UnlockFile(std::move(lock_));

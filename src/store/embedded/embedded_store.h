@@ -25,6 +25,25 @@
 // partition's next segment and merged at read time (Get/GetTrace append the
 // steps and re-sort by start; Scan adds their summary counts).
 //
+// Compaction (compaction.cc). A closed partition (its hour ended more than
+// compaction_grace_us ago) with more than one segment is rewritten into one
+// segment in the background: rows merged by end time, one dictionary set,
+// late steps of its own rows folded into their profiles. The new segment is
+// written whole (tmp, fsync, rename, directory fsync) without any lock, then
+// swapped for the old ones under the project lock and the old files deleted.
+// Its meta block lists the sequence numbers it replaces, so after a crash
+// between the rename and the deletes, Open deletes the replaced files
+// (docs/format/segment.md, "Compaction").
+//
+// Retention (retention.cc). A partition whose end is at least the project's
+// retention_days before now is dropped whole (from memory under the project
+// lock, then its .seg files deleted) by a background pass every
+// maintenance_interval_us, and at Open (by file name, before reading).
+// Append skips (and counts) transactions whose partition is already expired,
+// so late old data cannot resurrect a dropped partition. Rollup files
+// ("<project>_<partition>_<seq>.rollup") past rollup_retention_days are
+// deleted by the same pass; .seg retention never touches them.
+//
 // Corruption. A segment whose trailer, meta block, dictionaries or late
 // steps fail their checksums is skipped at open (logged, counted in
 // EmbeddedStats::corrupt_segments); the rest of the store opens. A damaged
@@ -37,9 +56,11 @@
 #define LOUPE_STORE_EMBEDDED_EMBEDDED_STORE_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
+#include "common/clock.h"
 #include "common/env.h"
 #include "common/status.h"
 #include "store/embedded/segment.h"
@@ -62,6 +83,24 @@ struct EmbeddedOptions {
   // only Flush()/Close() write segments (tests).
   bool background_flush = true;
   SegmentOptions segment;
+
+  // Time for retention and compaction; not owned.
+  Clock* clock = Clock::Real();
+  // Retention per project from the start (applied at Open before any file is
+  // read); SetRetention changes it later. Projects not listed get
+  // default_retention, whose zeros keep everything (the server passes every
+  // project's setting, 31/400 days unless changed: auth/registry.h).
+  std::map<ProjectId, Retention> retention;
+  Retention default_retention;
+  // Retention and compaction passes run in a background thread this often
+  // (the first one a full interval after Open). false: only the explicit
+  // calls below (tests).
+  bool background_maintenance = true;
+  int64_t maintenance_interval_us = 60'000'000;
+  // A partition is compacted once it ended this long ago (late data has
+  // mostly arrived by then; what comes later lands in a new segment and is
+  // compacted in a later pass).
+  int64_t compaction_grace_us = 600'000'000;
 };
 
 struct EmbeddedStats {
@@ -71,8 +110,16 @@ struct EmbeddedStats {
   uint64_t memtable_rows = 0;
   uint64_t flushes = 0;
   uint64_t failed_flushes = 0;
-  uint64_t corrupt_segments = 0;  // skipped at open
-  uint64_t corrupt_chunks = 0;    // damaged groups/blocks met by reads
+  uint64_t corrupt_segments = 0;      // skipped at open
+  uint64_t corrupt_chunks = 0;        // damaged groups/blocks met by reads
+  uint64_t compactions = 0;           // partitions rewritten into one segment
+  uint64_t failed_compactions = 0;    // old segments kept; retried next pass
+  uint64_t segments_compacted = 0;    // input segments replaced
+  uint64_t partitions_dropped = 0;    // by retention
+  uint64_t segments_dropped = 0;      // .seg files deleted by retention
+  uint64_t transactions_dropped = 0;  // rows in the dropped partitions
+  uint64_t expired_rejected = 0;      // appended transactions already past retention
+  uint64_t rollup_files_dropped = 0;
 };
 
 class EmbeddedStore : public Store {
@@ -88,6 +135,17 @@ class EmbeddedStore : public Store {
   virtual Status Flush() = 0;
 
   virtual EmbeddedStats embedded_stats() const = 0;
+
+  // One compaction pass: every partition that ended at least
+  // compaction_grace_us before the clock's now and has more than one
+  // segment is rewritten into one. Returns the first error; a failed
+  // partition keeps its old segments (and is retried by the next pass).
+  virtual Status CompactClosedPartitions() = 0;
+
+  // One retention pass at the clock's now: drops expired partitions and
+  // rollup files. Returns the first error (files that could not be deleted
+  // are retried at the next Open).
+  virtual Status ApplyRetention() = 0;
 };
 
 Result<std::unique_ptr<Store>> NewEmbeddedStore(const EmbeddedOptions& options);

@@ -5,8 +5,9 @@
 // Locking: SegmentedStore::projects_mu_ guards the project map (projects
 // are never removed); Project::mu guards everything in a Project (Append,
 // memtable freeze and segment install exclusive; reads shared);
-// MemTable::order_mu guards the lazily built sort order. Lock order:
-// close_mu_ → flush_mu_ → projects_mu_ → Project::mu → MemTable::order_mu.
+// MemTable::order_mu guards the lazily built sort order. maint_mu_ lets one
+// compaction or retention pass run at a time. Lock order: close_mu_ →
+// maint_mu_ → flush_mu_ → projects_mu_ → Project::mu → MemTable::order_mu.
 #ifndef LOUPE_STORE_EMBEDDED_EMBEDDED_STORE_INTERNAL_H_
 #define LOUPE_STORE_EMBEDDED_EMBEDDED_STORE_INTERNAL_H_
 
@@ -97,6 +98,7 @@ struct MemRow {
 struct MemTable {
   std::vector<MemRow> rows;
   size_t bytes = 0;
+  int64_t min_end = 0, max_end = 0;  // over rows; meaningless when empty
 
   // Row numbers by ascending end time, built lazily, cached until rows change.
   const std::vector<uint32_t>& SortedOrder() const;
@@ -108,6 +110,7 @@ struct MemTable {
 // A segment and the map of its dictionaries' local ids to project ids.
 struct SegmentRef {
   std::shared_ptr<const Segment> seg;
+  uint64_t seq = 0;  // from the file name
   std::vector<uint32_t> to_global[kNumDictColumns];
 };
 
@@ -141,6 +144,10 @@ struct Project {
   std::unordered_map<TxId, MemLoc> mem_index;  // rows of mem and imm tables
   Dict dicts[kNumDictColumns];
   std::map<std::pair<std::string, std::string>, InstanceInfo> instances;
+  // Retention in µs (0: keep everything); read by Append without p->mu.
+  std::atomic<int64_t> retention_us{0};
+  std::atomic<int64_t> rollup_retention_us{0};
+  std::atomic<uint64_t> rollup_bytes{0};  // as of the last retention pass
 
   Partition& PartitionFor(int64_t key) {
     Partition& p = parts[key];
@@ -176,11 +183,15 @@ class SegmentedStore final : public EmbeddedStore {
   Status PutInstance(ProjectId project, const InstanceInfo& info) override;
   Result<std::vector<InstanceInfo>> ListInstances(ProjectId project) const override;
   StoreStats Stats() const override;
+  Status SetRetention(ProjectId project, const Retention& retention) override;
+  StorageUsage Usage() const override;
   Status Close() override;
 
   // EmbeddedStore
   Status Flush() override;
   EmbeddedStats embedded_stats() const override;
+  Status CompactClosedPartitions() override;
+  Status ApplyRetention() override;
 
  private:
   int64_t PartitionKey(int64_t end_us) const noexcept;
@@ -198,6 +209,26 @@ class SegmentedStore final : public EmbeddedStore {
   model::Transaction TxFromMem(const Project& p, const Partition& part, const MemRow& r) const;
   Status TxFromSegment(const Project& p, const Partition& part, const SegmentRef& ref, uint32_t row,
                        model::Transaction* tx) const;
+
+  // The first partition key that is not expired for project p at now_us
+  // (INT64_MIN when p keeps everything). A partition k is expired when its
+  // end, (k + 1) * partition_us, is at or before now - retention.
+  int64_t FirstLiveKey(int64_t retention_us, int64_t now_us) const noexcept;
+  void InitRetention(Project* p) const;  // REQUIRES: projects_mu_ held
+
+  // compaction.cc. REQUIRES: maint_mu_ held.
+  Status CompactPartition(Project* p, int64_t key);
+  // At open: deletes segments a later compacted segment replaces.
+  void DropReplacedSegments();
+
+  // retention.cc. REQUIRES: maint_mu_ held.
+  Status DropExpired(Project* p, int64_t first_live_key);
+  // Deletes "<project>_<partition>_<seq>.rollup" files of partitions older
+  // than first_live_key and refreshes each project's rollup byte count.
+  Status RollupRetention(int64_t now_us);
+  // At open, by file name: true when the segment's partition is expired.
+  bool ExpiredAtOpen(uint32_t project, int64_t partition, int64_t now_us) const;
+  void MaintenanceLoop();
 
   Status FlushAll();
   Status WriteInstances();
@@ -223,6 +254,10 @@ class SegmentedStore final : public EmbeddedStore {
   std::condition_variable stall_cv_;  // wakes stalled appenders after a flush
   bool stop_ = false;                 // GUARDED_BY(bg_mu_)
   std::thread flusher_;
+  std::thread maintainer_;
+
+  std::mutex maint_mu_;                       // one compaction/retention pass at a time
+  std::map<ProjectId, Retention> retention_;  // GUARDED_BY(projects_mu_)
 
   std::atomic<uint64_t> mem_bytes_{0}, mem_rows_{0};
   std::atomic<uint64_t> txs_{0}, steps_{0}, dups_{0}, merged_{0}, orphaned_{0};
@@ -230,6 +265,11 @@ class SegmentedStore final : public EmbeddedStore {
   std::atomic<uint64_t> corrupt_segments_{0};
   mutable std::atomic<uint64_t> corrupt_chunks_{0};
   std::atomic<bool> instances_changed_{false};
+  std::atomic<uint64_t> compactions_{0}, failed_compactions_{0}, segments_compacted_{0};
+  std::atomic<uint64_t> partitions_dropped_{0}, segments_dropped_{0}, txs_dropped_{0};
+  std::atomic<uint64_t> expired_rejected_{0}, rollups_dropped_{0};
+  std::atomic<bool> stopping_{false};  // Close() started: long passes give up
+  std::condition_variable maint_cv_;   // with bg_mu_: wakes the maintenance thread
 };
 
 }  // namespace loupe::store::embedded_internal

@@ -7,8 +7,8 @@
 #include <cstring>
 #include <numeric>
 
-#include "common/hash.h"
 #include "common/coding.h"
+#include "common/hash.h"
 #include "store/embedded/crc32c.h"
 
 namespace loupe::store {
@@ -17,6 +17,9 @@ namespace {
 constexpr char kHeaderMagic[8] = {'L', 'O', 'U', 'P', 'E', 'S', 'E', 'G'};
 constexpr uint64_t kTrailerMagic = 0x31444e45'50554f4cull;  // "LOUPEND1" little-endian
 constexpr uint32_t kVersion = 1;
+// Meta version of a compacted segment: the meta block ends with the sequence
+// numbers of the segments it replaces.
+constexpr uint32_t kVersionReplaces = 2;
 constexpr size_t kHeaderSize = 16;
 constexpr size_t kTrailerSize = 24;
 
@@ -92,31 +95,6 @@ void GetSummaryDelta(Decoder* d, model::Summary* s) {
   s->external_us = d->ZigZag();
 }
 
-// Accumulates the file in memory, then writes it with one Append. Segments
-// are bounded by the memtable size, so this costs one extra copy at most.
-class FileBuilder {
- public:
-  FileBuilder(const SegmentOptions& o) : opts_(o) {}
-
-  std::string& data() { return data_; }
-
-  Segment::Chunk AddChunk(std::string_view raw, Compression codec) {
-    Segment::Chunk c;
-    c.codec = Compress(codec, opts_.zstd_level, raw, &scratch_);
-    c.offset = data_.size();
-    c.length = static_cast<uint32_t>(scratch_.size());
-    c.raw_length = static_cast<uint32_t>(raw.size());
-    c.crc = crc32c::Mask(crc32c::Value(scratch_));
-    data_.append(scratch_);
-    return c;
-  }
-
- private:
-  const SegmentOptions& opts_;
-  std::string data_;
-  std::string scratch_;
-};
-
 }  // namespace
 
 std::string SegmentFileName(uint32_t project, int64_t partition, uint64_t seq) {
@@ -141,36 +119,142 @@ bool ParseSegmentFileName(std::string_view name, uint32_t* project, int64_t* par
   return true;
 }
 
-Status WriteSegment(Env* env, const std::string& path, const SegmentOptions& options,
-                    uint32_t project, int64_t partition,
-                    const std::vector<std::string> (&dicts)[kNumDictColumns],
-                    std::vector<SegmentRow>* rows_in, const std::vector<LateRecord>& late,
-                    SegmentSizes* sizes) {
-  std::vector<SegmentRow>& rows = *rows_in;
-  std::stable_sort(rows.begin(), rows.end(),
-                   [](const SegmentRow& a, const SegmentRow& b) { return a.end_us < b.end_us; });
-  const auto n = static_cast<uint32_t>(rows.size());
-  SegmentSizes local_sizes;
-  SegmentSizes& sz = sizes ? *sizes : local_sizes;
-  sz = SegmentSizes{};
+// ---- SegmentWriter ----
 
-  FileBuilder fb(options);
-  std::string& out = fb.data();
-  out.append(kHeaderMagic, 8);
-  PutFixed32(&out, kVersion);
-  PutFixed32(&out, 0);
+// Chunks are appended to buf_ and written out whenever it passes
+// kWriteBufferBytes, so a compaction of a whole hour (~800 MB) never holds
+// the file in memory: offsets are written_ + the position in buf_.
+constexpr size_t kWriteBufferBytes = 4 << 20;
 
+SegmentWriter::SegmentWriter(Env* env, std::string path, const SegmentOptions& options,
+                             uint32_t project, int64_t partition)
+    : env_(env),
+      path_(std::move(path)),
+      tmp_(path_ + ".tmp"),
+      options_(options),
+      project_(project),
+      partition_(partition),
+      per_group_(std::max<uint32_t>(1, options.rows_per_group)) {}
+
+SegmentWriter::~SegmentWriter() {
+  if (file_) {
+    file_->Close();
+    file_.reset();
+  }
+  if (!finished_ && started_) env_->DeleteFile(tmp_);
+}
+
+Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(Env* env, const std::string& path,
+                                                             const SegmentOptions& options,
+                                                             uint32_t project, int64_t partition) {
+  std::unique_ptr<SegmentWriter> w(new SegmentWriter(env, path, options, project, partition));
+  auto file = env->NewWritableFile(w->tmp_);
+  if (!file.ok()) return file.status().Annotate("writing segment " + path);
+  w->file_ = std::move(*file);
+  w->started_ = true;
+  w->buf_.append(kHeaderMagic, 8);
+  PutFixed32(&w->buf_, kVersion);
+  PutFixed32(&w->buf_, 0);
+  return w;
+}
+
+uint64_t SegmentWriter::Offset() const { return written_ + buf_.size(); }
+
+Segment::Chunk SegmentWriter::AddChunk(std::string_view raw, Compression codec) {
+  Segment::Chunk c;
+  c.codec = Compress(codec, options_.zstd_level, raw, &scratch_);
+  c.offset = Offset();
+  c.length = static_cast<uint32_t>(scratch_.size());
+  c.raw_length = static_cast<uint32_t>(raw.size());
+  c.crc = crc32c::Mask(crc32c::Value(scratch_));
+  buf_.append(scratch_);
+  return c;
+}
+
+Status SegmentWriter::MaybeWrite(bool force) {
+  if (!status_.ok()) return status_;
+  if (buf_.empty() || (!force && buf_.size() < kWriteBufferBytes)) return Status::OK();
+  status_ = file_->Append(buf_);
+  written_ += buf_.size();
+  buf_.clear();
+  return status_;
+}
+
+Status SegmentWriter::Add(const SegmentRow& r) {
+  if (!status_.ok()) return status_;
+  if (rows_ > 0 && r.end_us < last_end_) {
+    return Status::InvalidArgument("SegmentWriter::Add: rows out of end-time order");
+  }
+  if (group_rows_ == 0) group_min_end_ = r.end_us;
+  if (rows_ == 0) min_end_ = r.end_us;
+  const int64_t prev = group_rows_ == 0 ? r.end_us : last_end_;
+  PutZigZag(&cols_[kColEnd], r.end_us - prev);
+  last_end_ = r.end_us;
+  PutZigZag(&cols_[kColElapsed], r.end_us - r.start_us);
+  PutZigZag(&cols_[kColStatus], r.status);
+  PutVarint(&cols_[kColError], r.error ? 1 : 0);
+  for (int c = 0; c < kNumDictColumns; ++c) PutVarint(&cols_[kColDictFirst + c], r.dict[c]);
+  PutVarint(&cols_[kColSqlCount], r.summary.sql_count);
+  PutZigZag(&cols_[kColSqlUs], r.summary.sql_us);
+  PutVarint(&cols_[kColFetchCount], r.summary.fetch_count);
+  PutZigZag(&cols_[kColFetchUs], r.summary.fetch_us);
+  PutVarint(&cols_[kColExternalCount], r.summary.external_count);
+  PutZigZag(&cols_[kColExternalUs], r.summary.external_us);
+  PutZigZag(&cols_[kColCpuUs], r.summary.cpu_us);
+  ids_.push_back(r.id);
+  traces_.push_back(r.trace);
+  steps_ += r.steps;
+  ++rows_;
+  ++group_rows_;
+  PutString(&block_, r.profile);
+  if (block_.size() >= options_.profile_block_bytes) FlushBlock();
+  if (group_rows_ == per_group_) FlushGroup();
+  return MaybeWrite(false);
+}
+
+void SegmentWriter::FlushGroup() {
+  if (group_rows_ == 0) return;
+  PutVarint(&groups_meta_, group_rows_);
+  PutZigZag(&groups_meta_, group_min_end_);
+  PutVarint(&groups_meta_, static_cast<uint64_t>(last_end_ - group_min_end_));
+  for (int c = 0; c < kNumColumns; ++c) {
+    Segment::Chunk ch = AddChunk(cols_[c], options_.column_compression);
+    sizes_.columns[c] += ch.length;
+    PutChunk(&groups_meta_, ch);
+    cols_[c].clear();
+  }
+  ++groups_;
+  group_rows_ = 0;
+}
+
+void SegmentWriter::FlushBlock() {
+  if (rows_ == block_first_) return;
+  PutVarint(&blocks_meta_, block_first_);
+  Segment::Chunk ch = AddChunk(block_, options_.profile_compression);
+  sizes_.profiles += ch.length;
+  PutChunk(&blocks_meta_, ch);
+  ++blocks_;
+  block_.clear();
+  block_first_ = rows_;
+}
+
+Status SegmentWriter::Finish(const std::vector<std::string> (&dicts)[kNumDictColumns],
+                             const std::vector<LateRecord>& late,
+                             const std::vector<uint64_t>& replaces, SegmentSizes* sizes) {
+  if (!status_.ok()) return status_;
+  FlushGroup();
+  FlushBlock();
+  const auto n = static_cast<uint32_t>(rows_);
   std::string meta;
-  PutFixed32(&meta, kVersion);
-  PutVarint(&meta, project);
-  PutZigZag(&meta, partition);
+  PutFixed32(&meta, replaces.empty() ? kVersion : kVersionReplaces);
+  PutVarint(&meta, project_);
+  PutZigZag(&meta, partition_);
   PutVarint(&meta, n);
-  uint64_t steps = 0;
-  for (const SegmentRow& r : rows) steps += r.steps;
+  uint64_t steps = steps_;
   for (const LateRecord& l : late) steps += l.steps;
   PutVarint(&meta, steps);
-  PutZigZag(&meta, n ? rows.front().end_us : 0);
-  PutZigZag(&meta, n ? rows.back().end_us : 0);
+  PutZigZag(&meta, n ? min_end_ : 0);
+  PutZigZag(&meta, n ? last_end_ : 0);
 
   // Dictionaries.
   std::string buf;
@@ -178,8 +262,8 @@ Status WriteSegment(Env* env, const std::string& path, const SegmentOptions& opt
     buf.clear();
     PutVarint(&buf, dicts[c].size());
     for (const std::string& s : dicts[c]) PutString(&buf, s);
-    Segment::Chunk ch = fb.AddChunk(buf, Compression::kZstd);
-    sz.dicts += ch.length;
+    Segment::Chunk ch = AddChunk(buf, Compression::kZstd);
+    sizes_.dicts += ch.length;
     PutChunk(&meta, ch);
   }
   // Late steps.
@@ -191,114 +275,87 @@ Status WriteSegment(Env* env, const std::string& path, const SegmentOptions& opt
     PutVarint(&buf, l.steps);
     PutString(&buf, l.blob);
   }
-  PutChunk(&meta, fb.AddChunk(buf, Compression::kZstd));
+  PutChunk(&meta, AddChunk(buf, Compression::kZstd));
 
   // Id sections.
-  std::vector<model::TxId> ids(n);
   std::string section;
   section.reserve(static_cast<size_t>(n) * 16);
-  for (uint32_t i = 0; i < n; ++i) {
-    ids[i] = rows[i].id;
-    PutFixed64(&section, rows[i].id);
-  }
   auto put_section = [&](std::string_view data) {
-    PutVarint(&meta, out.size());
+    PutVarint(&meta, Offset());
     PutVarint(&meta, data.size());
     PutFixed32(&meta, crc32c::Mask(crc32c::Value(data)));
-    out.append(data);
-    sz.ids += data.size();
+    buf_.append(data);
+    sizes_.ids += data.size();
   };
+  for (uint32_t i = 0; i < n; ++i) PutFixed64(&section, ids_[i]);
   put_section(section);
   section.clear();
-  for (const SegmentRow& r : rows)
-    section.append(reinterpret_cast<const char*>(r.trace.data()), 16);
+  for (const model::TraceId& t : traces_) {
+    section.append(reinterpret_cast<const char*>(t.data()), 16);
+  }
   put_section(section);
   std::vector<uint32_t> order(n);
   std::iota(order.begin(), order.end(), 0u);
-  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return ids[a] < ids[b]; });
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return ids_[a] < ids_[b]; });
   section.clear();
   for (uint32_t r : order) PutFixed32(&section, r);
   put_section(section);
   std::iota(order.begin(), order.end(), 0u);
   std::sort(order.begin(), order.end(),
-            [&](uint32_t a, uint32_t b) { return rows[a].trace < rows[b].trace; });
+            [&](uint32_t a, uint32_t b) { return traces_[a] < traces_[b]; });
   section.clear();
   for (uint32_t r : order) PutFixed32(&section, r);
   put_section(section);
-  BloomBuild(ids, options.bloom_bits_per_key, &section);
+  BloomBuild(ids_, options_.bloom_bits_per_key, &section);
   put_section(section);
 
-  // Row groups.
-  const uint32_t per_group = std::max<uint32_t>(1, options.rows_per_group);
-  const uint32_t ngroups = (n + per_group - 1) / per_group;
-  PutVarint(&meta, ngroups);
-  std::string cols[kNumColumns];
-  for (uint32_t g = 0; g < ngroups; ++g) {
-    const uint32_t first = g * per_group;
-    const uint32_t last = std::min(n, first + per_group);
-    for (std::string& c : cols) c.clear();
-    int64_t prev = rows[first].end_us;
-    for (uint32_t i = first; i < last; ++i) {
-      const SegmentRow& r = rows[i];
-      PutZigZag(&cols[kColEnd], r.end_us - prev);
-      prev = r.end_us;
-      PutZigZag(&cols[kColElapsed], r.end_us - r.start_us);
-      PutZigZag(&cols[kColStatus], r.status);
-      PutVarint(&cols[kColError], r.error ? 1 : 0);
-      for (int c = 0; c < kNumDictColumns; ++c) PutVarint(&cols[kColDictFirst + c], r.dict[c]);
-      PutVarint(&cols[kColSqlCount], r.summary.sql_count);
-      PutZigZag(&cols[kColSqlUs], r.summary.sql_us);
-      PutVarint(&cols[kColFetchCount], r.summary.fetch_count);
-      PutZigZag(&cols[kColFetchUs], r.summary.fetch_us);
-      PutVarint(&cols[kColExternalCount], r.summary.external_count);
-      PutZigZag(&cols[kColExternalUs], r.summary.external_us);
-      PutZigZag(&cols[kColCpuUs], r.summary.cpu_us);
-    }
-    PutVarint(&meta, last - first);
-    PutZigZag(&meta, rows[first].end_us);
-    PutVarint(&meta, static_cast<uint64_t>(rows[last - 1].end_us - rows[first].end_us));
-    for (int c = 0; c < kNumColumns; ++c) {
-      Segment::Chunk ch = fb.AddChunk(cols[c], options.column_compression);
-      sz.columns[c] += ch.length;
-      PutChunk(&meta, ch);
-    }
+  PutVarint(&meta, groups_);
+  meta.append(groups_meta_);
+  PutVarint(&meta, blocks_);
+  meta.append(blocks_meta_);
+  if (!replaces.empty()) {
+    PutVarint(&meta, replaces.size());
+    for (uint64_t seq : replaces) PutVarint(&meta, seq);
   }
 
-  // Profile blocks.
-  std::string block;
-  uint32_t block_first = 0;
-  std::string pmeta;
-  uint32_t nblocks = 0;
-  auto flush_block = [&](uint32_t next_first) {
-    if (next_first == block_first) return;
-    PutVarint(&pmeta, block_first);
-    Segment::Chunk ch = fb.AddChunk(block, options.profile_compression);
-    sz.profiles += ch.length;
-    PutChunk(&pmeta, ch);
-    ++nblocks;
-    block.clear();
-    block_first = next_first;
-  };
-  for (uint32_t i = 0; i < n; ++i) {
-    PutString(&block, rows[i].profile);
-    if (block.size() >= options.profile_block_bytes) flush_block(i + 1);
+  const uint64_t meta_offset = Offset();
+  buf_.append(meta);
+  sizes_.meta = meta.size();
+  PutFixed64(&buf_, meta_offset);
+  PutFixed32(&buf_, static_cast<uint32_t>(meta.size()));
+  PutFixed32(&buf_, crc32c::Mask(crc32c::Value(meta)));
+  PutFixed64(&buf_, kTrailerMagic);
+  sizes_.file = Offset();
+
+  Status s = MaybeWrite(true);
+  if (s.ok()) s = file_->Sync();
+  Status c = file_->Close();
+  file_.reset();
+  if (s.ok()) s = c;
+  if (s.ok()) s = env_->RenameFile(tmp_, path_);
+  if (s.ok()) {
+    finished_ = true;
+    auto slash = path_.rfind('/');
+    s = env_->SyncDir(slash == std::string::npos ? "." : path_.substr(0, slash));
   }
-  flush_block(n);
-  PutVarint(&meta, nblocks);
-  meta.append(pmeta);
-
-  const uint64_t meta_offset = out.size();
-  out.append(meta);
-  sz.meta = meta.size();
-  PutFixed64(&out, meta_offset);
-  PutFixed32(&out, static_cast<uint32_t>(meta.size()));
-  PutFixed32(&out, crc32c::Mask(crc32c::Value(meta)));
-  PutFixed64(&out, kTrailerMagic);
-  sz.file = out.size();
-
-  Status s = WriteFileAtomically(env, path, out);
-  if (!s.ok()) return s.Annotate("writing segment " + path);
+  status_ = s;
+  if (!s.ok()) return s.Annotate("writing segment " + path_);
+  if (sizes) *sizes = sizes_;
   return Status::OK();
+}
+
+Status WriteSegment(Env* env, const std::string& path, const SegmentOptions& options,
+                    uint32_t project, int64_t partition,
+                    const std::vector<std::string> (&dicts)[kNumDictColumns],
+                    std::vector<SegmentRow>* rows_in, const std::vector<LateRecord>& late,
+                    SegmentSizes* sizes) {
+  std::vector<SegmentRow>& rows = *rows_in;
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const SegmentRow& a, const SegmentRow& b) { return a.end_us < b.end_us; });
+  auto w = SegmentWriter::Create(env, path, options, project, partition);
+  if (!w.ok()) return w.status();
+  for (const SegmentRow& r : rows) LOUPE_RETURN_IF_ERROR((*w)->Add(r));
+  return (*w)->Finish(dicts, late, {}, sizes);
 }
 
 // ---- Segment ----
@@ -338,7 +395,10 @@ Status Segment::Load() {
   }
   const uint64_t data_end = meta_offset;
   Decoder d(std::string_view(base_ + meta_offset, meta_len));
-  if (d.Fixed32() != kVersion) return bad("unsupported meta version");
+  const uint32_t meta_version = d.Fixed32();
+  if (meta_version != kVersion && meta_version != kVersionReplaces) {
+    return bad("unsupported meta version");
+  }
   uint64_t project = d.Varint();
   partition_ = d.ZigZag();
   rows_ = d.Varint32();
@@ -411,6 +471,12 @@ Status Segment::Load() {
   for (ProfileBlock& b : profile_blocks_) {
     b.first_row = d.Varint32();
     if (!GetChunk(&d, &b.chunk) || !chunk_ok(b.chunk)) return bad("malformed meta block");
+  }
+  if (meta_version == kVersionReplaces) {
+    uint64_t count = d.Varint();
+    if (!d.ok() || count > meta_len) return bad("malformed meta block");
+    for (uint64_t i = 0; i < count; ++i) replaces_.push_back(d.Varint());
+    if (!d.ok()) return bad("malformed meta block");
   }
   if (!d.done()) return bad("trailing bytes in meta block");
   return Status::OK();
@@ -611,6 +677,13 @@ Status Segment::ReadProfile(uint32_t row, std::string* blob) const {
   if (!d.ok()) return Status::Corruption(path_ + ": profile block does not decode");
   blob->assign(b);
   return Status::OK();
+}
+
+Status Segment::ReadProfileBlock(size_t b, std::string* raw, uint32_t* first_row,
+                                 uint32_t* end_row) const {
+  *first_row = profile_blocks_[b].first_row;
+  *end_row = b + 1 < profile_blocks_.size() ? profile_blocks_[b + 1].first_row : rows_;
+  return ReadChunk(profile_blocks_[b].chunk, raw, "profile");
 }
 
 Status Segment::Verify() const {

@@ -169,6 +169,12 @@ class Segment {
   const std::vector<Group>& groups() const { return groups_; }
   const std::vector<std::string>& dict(int c) const { return dicts_[c]; }
   const std::vector<LateRecord>& late() const { return late_; }
+  // Sequence numbers of the segments this one replaces (a compaction's
+  // output); empty for a flushed segment.
+  const std::vector<uint64_t>& replaces() const { return replaces_; }
+  size_t profile_blocks() const { return profile_blocks_.size(); }
+  // Decompresses profile block b: `string` blobs of rows [*first_row, *end_row).
+  Status ReadProfileBlock(size_t b, std::string* raw, uint32_t* first_row, uint32_t* end_row) const;
 
   // Decodes row group g: the columns selected by `columns` (ColumnBit,
   // kReadIds, kReadTraces; kColEnd is always decoded); the vectors of other columns are
@@ -227,6 +233,7 @@ class Segment {
   int64_t min_end_ = 0, max_end_ = 0;
   std::vector<std::string> dicts_[kNumDictColumns];
   std::vector<LateRecord> late_;
+  std::vector<uint64_t> replaces_;
   Section sections_[kNumSections];
   std::vector<Group> groups_;
   std::vector<ProfileBlock> profile_blocks_;
@@ -234,6 +241,68 @@ class Segment {
   mutable std::atomic<bool> damage_reported_{false};
   mutable std::once_flag verify_once_;
   mutable Status verify_status_;
+};
+
+// Writes a segment row by row, streaming to path + ".tmp" (a few MiB are
+// buffered; row groups and profile blocks are written as they fill), then
+// Finish() adds dictionaries, late steps, id sections and the meta block,
+// fsyncs, renames to path and fsyncs the directory. Memory: ~24 bytes per
+// row (ids, trace ids) plus one row group and one profile block. The
+// destructor deletes the temporary file unless Finish succeeded.
+// Not thread-safe.
+class SegmentWriter {
+ public:
+  static Result<std::unique_ptr<SegmentWriter>> Create(Env* env, const std::string& path,
+                                                       const SegmentOptions& options,
+                                                       uint32_t project, int64_t partition);
+  ~SegmentWriter();
+  SegmentWriter(const SegmentWriter&) = delete;
+  SegmentWriter& operator=(const SegmentWriter&) = delete;
+
+  // REQUIRES: rows come in ascending end time (InvalidArgument otherwise);
+  // dict ids are < the sizes of the dictionaries given to Finish. The
+  // profile view need only be valid during the call.
+  Status Add(const SegmentRow& row);
+  // `replaces`: sequence numbers of the segments of the same partition this
+  // one supersedes (compaction; docs/format/segment.md); empty for a flush.
+  Status Finish(const std::vector<std::string> (&dicts)[kNumDictColumns],
+                const std::vector<LateRecord>& late, const std::vector<uint64_t>& replaces,
+                SegmentSizes* sizes = nullptr);
+  uint64_t rows() const { return rows_; }
+  // Profile steps not counted by Add (a compaction knows only the inputs'
+  // totals); they go into the meta block's step count.
+  void AddSteps(uint64_t n) { steps_ += n; }
+
+ private:
+  SegmentWriter(Env* env, std::string path, const SegmentOptions& options, uint32_t project,
+                int64_t partition);
+  uint64_t Offset() const;
+  Segment::Chunk AddChunk(std::string_view raw, Compression codec);
+  Status MaybeWrite(bool force);
+  void FlushGroup();
+  void FlushBlock();
+
+  Env* const env_;
+  const std::string path_, tmp_;
+  const SegmentOptions options_;
+  const uint32_t project_;
+  const int64_t partition_;
+  const uint32_t per_group_;
+  std::unique_ptr<WritableFile> file_;
+  bool started_ = false, finished_ = false;
+  Status status_;
+  uint64_t written_ = 0;
+  std::string buf_, scratch_;
+  uint64_t rows_ = 0, steps_ = 0;
+  int64_t min_end_ = 0, last_end_ = 0, group_min_end_ = 0;
+  uint32_t group_rows_ = 0, groups_ = 0, blocks_ = 0;
+  uint32_t block_first_ = 0;
+  std::string cols_[kNumColumns];
+  std::string block_;
+  std::string groups_meta_, blocks_meta_;
+  std::vector<model::TxId> ids_;
+  std::vector<model::TraceId> traces_;
+  SegmentSizes sizes_;
 };
 
 // Segment file names: "<project>_<partition>_<sequence>.seg".

@@ -1,0 +1,95 @@
+#include "server/store_metrics.h"
+
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace loupe::server {
+namespace {
+
+using Samples = std::vector<std::pair<Labels, double>>;
+
+// One figure of every project the registry knows that the store holds.
+template <typename Fn>
+Samples PerProject(const store::Store* store, const auth::Registry* registry, Fn figure) {
+  std::unordered_map<store::ProjectId, std::string> names;
+  for (const auth::Project& p : registry->AllProjects()) names.emplace(p.id, p.name);
+  Samples out;
+  for (const store::ProjectUsage& u : store->Usage().projects) {
+    auto it = names.find(u.project);
+    if (it == names.end()) continue;
+    double v;
+    if (!figure(u, &v)) continue;
+    out.push_back({{{"project", it->second}}, v});
+  }
+  return out;
+}
+
+}  // namespace
+
+void RegisterStoreMetrics(MetricsRegistry* metrics, const store::Store* store,
+                          const store::EmbeddedStore* embedded, const auth::Registry* registry) {
+  metrics->AddCallback(
+      "loupe_store_disk_bytes", "Bytes on disk per project (segments and rollups).", [=] {
+        return PerProject(store, registry, [](const store::ProjectUsage& u, double* v) {
+          *v = static_cast<double>(u.disk_bytes());
+          return true;
+        });
+      });
+  metrics->AddCallback(
+      "loupe_store_memtable_bytes", "Bytes per project appended but not yet in a segment.", [=] {
+        return PerProject(store, registry, [](const store::ProjectUsage& u, double* v) {
+          *v = static_cast<double>(u.memtable_bytes);
+          return true;
+        });
+      });
+  metrics->AddCallback("loupe_store_segments", "Segment files per project.", [=] {
+    return PerProject(store, registry, [](const store::ProjectUsage& u, double* v) {
+      *v = static_cast<double>(u.segments);
+      return true;
+    });
+  });
+  metrics->AddCallback("loupe_store_partitions", "Time partitions holding data per project.", [=] {
+    return PerProject(store, registry, [](const store::ProjectUsage& u, double* v) {
+      *v = static_cast<double>(u.partitions);
+      return true;
+    });
+  });
+  metrics->AddCallback("loupe_store_oldest_data_seconds",
+                       "Unix time of the oldest transaction (end time) kept per project.", [=] {
+                         return PerProject(store, registry,
+                                           [](const store::ProjectUsage& u, double* v) {
+                                             if (u.partitions == 0) return false;
+                                             *v = static_cast<double>(u.oldest_us) / 1e6;
+                                             return true;
+                                           });
+                       });
+  metrics->AddCallback("loupe_store_free_disk_bytes", "Free bytes on the file system of the store.",
+                       [=] {
+                         return Samples{{{}, static_cast<double>(store->Usage().free_disk_bytes)}};
+                       });
+  if (embedded == nullptr) return;
+  metrics->AddCallback("loupe_store_lifecycle",
+                       "Embedded engine compaction and retention events since start, by event.",
+                       [=] {
+                         const store::EmbeddedStats s = embedded->embedded_stats();
+                         const std::pair<const char*, uint64_t> events[] = {
+                             {"compactions", s.compactions},
+                             {"failed_compactions", s.failed_compactions},
+                             {"segments_compacted", s.segments_compacted},
+                             {"partitions_dropped", s.partitions_dropped},
+                             {"segments_dropped", s.segments_dropped},
+                             {"transactions_dropped", s.transactions_dropped},
+                             {"expired_rejected", s.expired_rejected},
+                             {"rollup_files_dropped", s.rollup_files_dropped},
+                         };
+                         Samples out;
+                         for (const auto& [name, v] : events) {
+                           out.push_back({{{"event", name}}, static_cast<double>(v)});
+                         }
+                         return out;
+                       });
+}
+
+}  // namespace loupe::server
