@@ -7,6 +7,9 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 export CCACHE_DIR ?= $(HOME)/.cache/loupe-ccache
+# Paths relative to the tree, so clones and worktrees (and CI's fresh clone) share the cache.
+export CCACHE_BASEDIR ?= $(CURDIR)
+export CCACHE_NOHASHDIR ?= 1
 
 .PHONY: all deps build test test-unit test-integration test-web demo bench clean
 
