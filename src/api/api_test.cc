@@ -390,7 +390,9 @@ class ApiStorageTest : public ApiTest {
   uint64_t FileBytes(const std::string& prefix) {
     uint64_t n = 0;
     for (const auto& e : std::filesystem::directory_iterator(store_dir_)) {
-      if (e.path().filename().string().rfind(prefix, 0) == 0 && e.path().extension() == ".seg") {
+      const std::string ext = e.path().extension().string();
+      if (e.path().filename().string().rfind(prefix, 0) == 0 &&
+          (ext == ".seg" || ext == ".r1s" || ext == ".rollup")) {
         n += e.file_size();
       }
     }
@@ -413,6 +415,8 @@ TEST_F(ApiStorageTest, DiskUsePerVisibleProject) {
   const uint64_t other_bytes = FileBytes(std::to_string(other_id_) + "_");
   ASSERT_GT(default_bytes, 0u);
   EXPECT_EQ(p0["disk_bytes"].GetUint64(), default_bytes);
+  EXPECT_GT(p0["rollup_bytes"].GetUint64(), 0u);  // one .r1s and one .rollup per segment
+  EXPECT_LT(p0["rollup_bytes"].GetUint64(), default_bytes);
   EXPECT_EQ(p0["segments"].GetUint64(), 2u);
   EXPECT_EQ(p0["partitions"].GetUint64(), 2u);
   EXPECT_EQ(p0["oldest_ms"].GetInt64(), (kNow - 72 * 3600 * kSec) / kMs);

@@ -74,4 +74,10 @@ bool HyperLogLog::empty() const noexcept {
   return std::all_of(registers_.begin(), registers_.end(), [](uint8_t r) { return r == 0; });
 }
 
+bool HyperLogLog::SetRegisters(std::string_view bytes) {
+  if (bytes.size() != registers_.size()) return false;
+  std::copy(bytes.begin(), bytes.end(), registers_.begin());
+  return true;
+}
+
 }  // namespace loupe

@@ -45,6 +45,12 @@ class HyperLogLog {
   void Merge(const HyperLogLog& other) noexcept;
 
   void Clear() noexcept;
+
+  // The 2^precision registers, for serialization.
+  const std::vector<uint8_t>& registers() const noexcept { return registers_; }
+  // Replaces the registers with serialized ones; false (and unchanged) when
+  // the size is not 2^precision().
+  bool SetRegisters(std::string_view bytes);
   bool empty() const noexcept;
   int precision() const noexcept { return p_; }
 

@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <map>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 
@@ -209,7 +211,8 @@ Status DataRange(const store::Store& s, store::ProjectId p, const TxFilter& f, i
   return st;
 }
 
-uint32_t GroupId(const TxRow& r, GroupBy g) {
+template <typename Row>
+uint32_t GroupId(const Row& r, GroupBy g) {
   switch (g) {
     case GroupBy::kService:
       return r.service_id;
@@ -223,7 +226,8 @@ uint32_t GroupId(const TxRow& r, GroupBy g) {
   return 0;
 }
 
-std::string_view GroupName(const TxRow& r, GroupBy g) {
+template <typename Row>
+std::string_view GroupName(const Row& r, GroupBy g) {
   switch (g) {
     case GroupBy::kService:
       return r.service;
@@ -242,6 +246,79 @@ struct Buckets {
   std::vector<int64_t> elapsed_sum;
   explicit Buckets(size_t n) : count(n), errors(n), elapsed_sum(n) {}
 };
+
+// ---- rollups or raw rows ----
+//
+// A range is answered from whole rollup buckets where it can be and from raw
+// rows at its ragged edges: [from, to) splits into a raw head (< 1 s), one-
+// second cells up to the first 5-minute boundary, 5-minute cells, one-second
+// cells after the last 5-minute boundary, and a raw tail (< 1 s). Raw rows of
+// a sub-second edge are a few hundred at most, so the cost is the cells'.
+
+enum class Source { kRaw, kSecond, kFiveMinutes };
+struct Piece {
+  int64_t from, to;
+  Source src;
+};
+
+int64_t CeilTo(int64_t t, int64_t step) { return -FloorDiv(-t, step) * step; }
+
+std::vector<Piece> Cover(int64_t from, int64_t to, bool allow_seconds, bool allow_minutes) {
+  std::vector<Piece> out;
+  const int64_t s0 = CeilTo(from, store::kRollupSecondUs);
+  const int64_t s1 = FloorDiv(to, store::kRollupSecondUs) * store::kRollupSecondUs;
+  if (!allow_seconds || s0 >= s1) return {{from, to, Source::kRaw}};
+  if (from < s0) out.push_back({from, s0, Source::kRaw});
+  const int64_t m0 = CeilTo(s0, store::kRollupFiveMinutesUs);
+  const int64_t m1 = FloorDiv(s1, store::kRollupFiveMinutesUs) * store::kRollupFiveMinutesUs;
+  if (allow_minutes && m0 < m1) {
+    if (s0 < m0) out.push_back({s0, m0, Source::kSecond});
+    out.push_back({m0, m1, Source::kFiveMinutes});
+    if (m1 < s1) out.push_back({m1, s1, Source::kSecond});
+  } else {
+    out.push_back({s0, s1, Source::kSecond});
+  }
+  if (s1 < to) out.push_back({s1, to, Source::kRaw});
+  return out;
+}
+
+// Rollups can answer a filter on time, service, instance and endpoint only.
+bool RollupsCanAnswer(const store::Store& s, const TxFilter& f) {
+  return s.has_rollups() && f.user.empty() && f.client_ip.empty() && f.min_elapsed_us <= 0 &&
+         f.max_elapsed_us == std::numeric_limits<int64_t>::max() && !f.errors_only;
+}
+
+const char* SourceName(const std::vector<Piece>& pieces) {
+  bool raw = false, rollups = false;
+  for (const Piece& pc : pieces) (pc.src == Source::kRaw ? raw : rollups) = true;
+  return rollups ? (raw ? "rollups+raw" : "rollups") : "raw";
+}
+
+// Visits every piece: raw rows through on_rows(span<const TxRow>), rollup
+// cells through on_cells(span<const RollupRow>). Either returns false to stop.
+template <typename OnRows, typename OnCells>
+Status VisitPieces(const store::Store& s, store::ProjectId p, const TxFilter& f,
+                   const std::vector<Piece>& pieces, OnRows&& on_rows, OnCells&& on_cells) {
+  for (const Piece& pc : pieces) {
+    if (pc.src == Source::kRaw) {
+      TxFilter edge = f;
+      edge.from_us = pc.from;
+      edge.to_us = pc.to;
+      LOUPE_RETURN_IF_ERROR(s.Scan(p, edge, ScanOrder::kAny, on_rows));
+      continue;
+    }
+    store::RollupFilter rf;
+    rf.from_us = pc.from;
+    rf.to_us = pc.to;
+    rf.service = f.service;
+    rf.instance = f.instance;
+    rf.endpoint = f.endpoint;
+    const auto res = pc.src == Source::kSecond ? store::RollupResolution::kSecond
+                                               : store::RollupResolution::kFiveMinutes;
+    LOUPE_RETURN_IF_ERROR(s.ScanRollups(p, res, rf, on_cells));
+  }
+  return Status::OK();
+}
 
 }  // namespace
 
@@ -444,54 +521,49 @@ Result<XView> ComputeXView(const store::Store& s, store::ProjectId p, const TxFi
   return out;
 }
 
-Result<Series> ComputeSeries(const store::Store& s, store::ProjectId p, const TxFilter& filter,
-                             Metric metric, int64_t step_us, GroupBy group_by, size_t max_groups) {
-  if (step_us <= 0) return Status::InvalidArgument("step must be positive");
-  TxFilter f = filter;
-  f.fields = group_by == GroupBy::kNone ? 0u : uint32_t{store::kFieldGroups};
-  if (!HasFrom(f) || !HasTo(f)) {
-    int64_t lo, hi;
-    LOUPE_RETURN_IF_ERROR(DataRange(s, p, f, &lo, &hi));
-    if (!HasFrom(f)) f.from_us = lo;
-    if (!HasTo(f)) f.to_us = hi;
-  }
-  Series out;
-  out.step_us = step_us;
-  if (f.from_us >= f.to_us) {  // nothing matched an open range, or an empty range
-    out.from_us = HasFrom(filter) ? FloorDiv(filter.from_us, step_us) * step_us : 0;
-    if (group_by == GroupBy::kNone) out.lines.push_back({});
-    return out;
-  }
-  out.from_us = FloorDiv(f.from_us, step_us) * step_us;
-  const uint64_t span = static_cast<uint64_t>(f.to_us) - static_cast<uint64_t>(out.from_us);
-  const uint64_t buckets = span / step_us + (span % step_us != 0);
-  if (buckets > kMaxSeriesBuckets) {
-    return Status::InvalidArgument("step too small for the range (over 1,000,000 buckets)");
-  }
-  out.buckets = buckets;
+namespace {
 
-  // Groups: line index per dense group id (-1: not yet seen / folded).
-  std::vector<Buckets> acc;
+// Accumulates count, errors and elapsed sums per line and bucket into
+// out->acc, choosing the max_groups largest groups first (a pass over the
+// totals) and folding the rest into "(other)".
+struct SeriesAcc {
+  std::vector<Buckets> lines;
+};
+
+Status FillSeries(const store::Store& s, store::ProjectId p, const TxFilter& f,
+                  const std::vector<Piece>& pieces, int64_t step_us, GroupBy group_by,
+                  size_t max_groups, std::vector<Buckets>* acc_out, Series* out) {
+  const size_t buckets = out->buckets;
+  std::vector<Buckets>& acc = *acc_out;
+  acc.clear();
   std::vector<int32_t> line_of;  // by group id
   int32_t other = -1;
   if (group_by == GroupBy::kNone) {
     acc.emplace_back(buckets);
-    out.lines.push_back({});
+    out->lines.push_back({});
   } else {
     // Pass 1: totals per group pick the max_groups largest lines.
     std::vector<uint64_t> totals;
     std::vector<std::string> names;
-    LOUPE_RETURN_IF_ERROR(s.Scan(p, f, ScanOrder::kAny, [&](std::span<const TxRow> rows) {
-      for (const TxRow& r : rows) {
-        uint32_t g = GroupId(r, group_by);
-        if (g >= totals.size()) {
-          totals.resize(g + 1);
-          names.resize(g + 1);
-        }
-        if (totals[g]++ == 0) names[g] = GroupName(r, group_by);
+    auto count = [&](const auto& r, uint64_t n) {
+      uint32_t g = GroupId(r, group_by);
+      if (g >= totals.size()) {
+        totals.resize(g + 1);
+        names.resize(g + 1);
       }
-      return true;
-    }));
+      if (totals[g] == 0) names[g] = GroupName(r, group_by);
+      totals[g] += n;
+    };
+    LOUPE_RETURN_IF_ERROR(VisitPieces(
+        s, p, f, pieces,
+        [&](std::span<const TxRow> rows) {
+          for (const TxRow& r : rows) count(r, 1);
+          return true;
+        },
+        [&](std::span<const store::RollupRow> cells) {
+          for (const store::RollupRow& c : cells) count(c, c.counts->count);
+          return true;
+        }));
     std::vector<uint32_t> seen;
     for (uint32_t g = 0; g < totals.size(); ++g) {
       if (totals[g] > 0) seen.push_back(g);
@@ -502,54 +574,69 @@ Result<Series> ComputeSeries(const store::Store& s, store::ProjectId p, const Tx
     line_of.assign(totals.size(), -1);
     for (size_t i = 0; i < seen.size() && i < max_groups; ++i) {
       line_of[seen[i]] = static_cast<int32_t>(i);
-      out.lines.push_back({names[seen[i]], {}});
+      out->lines.push_back({names[seen[i]], {}});
       acc.emplace_back(buckets);
     }
     if (seen.size() > max_groups) {
       other = static_cast<int32_t>(acc.size());
-      out.lines.push_back({"(other)", {}});
+      out->lines.push_back({"(other)", {}});
       acc.emplace_back(buckets);
     }
   }
 
-  const double inv_step = 1.0 / static_cast<double>(step_us);
-  LOUPE_RETURN_IF_ERROR(s.Scan(p, f, ScanOrder::kAny, [&](std::span<const TxRow> rows) {
-    for (const TxRow& r : rows) {
-      size_t line = 0;
-      if (group_by != GroupBy::kNone) {
-        uint32_t g = GroupId(r, group_by);
-        int32_t l = g < line_of.size() ? line_of[g] : -1;
-        if (l < 0) {
-          if (other < 0) {  // a group born between the two passes
-            other = static_cast<int32_t>(acc.size());
-            out.lines.push_back({"(other)", {}});
-            acc.emplace_back(buckets);
-          }
-          l = other;
-        }
-        line = static_cast<size_t>(l);
+  auto line_for = [&](const auto& r) -> size_t {
+    if (group_by == GroupBy::kNone) return 0;
+    uint32_t g = GroupId(r, group_by);
+    int32_t l = g < line_of.size() ? line_of[g] : -1;
+    if (l < 0) {
+      if (other < 0) {  // a group born between the two passes
+        other = static_cast<int32_t>(acc.size());
+        out->lines.push_back({"(other)", {}});
+        acc.emplace_back(buckets);
       }
-      // floor(off / step) by a multiply, corrected by one step either way: a
-      // 64-bit division per row was a third of an hour's series.
-      const int64_t off = r.end_us - out.from_us;
-      auto b = static_cast<int64_t>(static_cast<double>(off) * inv_step);
-      b -= b * step_us > off;
-      b += (b + 1) * step_us <= off;
-      Buckets& a = acc[line];
-      ++a.count[b];
-      a.errors[b] += r.error;
-      a.elapsed_sum[b] += r.elapsed_us();
+      l = other;
     }
-    return true;
-  }));
+    return static_cast<size_t>(l);
+  };
+  const int64_t from = out->from_us;
+  const double inv_step = 1.0 / static_cast<double>(step_us);
+  return VisitPieces(
+      s, p, f, pieces,
+      [&](std::span<const TxRow> rows) {
+        for (const TxRow& r : rows) {
+          // floor(off / step) by a multiply, corrected by one step either way:
+          // a 64-bit division per row was a third of an hour's series.
+          const int64_t off = r.end_us - from;
+          auto b = static_cast<int64_t>(static_cast<double>(off) * inv_step);
+          b -= b * step_us > off;
+          b += (b + 1) * step_us <= off;
+          Buckets& a = acc[line_for(r)];
+          ++a.count[b];
+          a.errors[b] += r.error;
+          a.elapsed_sum[b] += r.elapsed_us();
+        }
+        return true;
+      },
+      [&](std::span<const store::RollupRow> cells) {
+        for (const store::RollupRow& c : cells) {
+          const auto b = static_cast<size_t>((c.bucket_us - from) / step_us);
+          Buckets& a = acc[line_for(c)];
+          a.count[b] += c.counts->count;
+          a.errors[b] += c.counts->errors;
+          a.elapsed_sum[b] += c.counts->elapsed_sum_us;
+        }
+        return true;
+      });
+}
 
-  const double step_s = static_cast<double>(step_us) / 1e6;
+void FinishSeries(Metric metric, const std::vector<Buckets>& acc, Series* out) {
+  const double step_s = static_cast<double>(out->step_us) / 1e6;
   const double nan = std::numeric_limits<double>::quiet_NaN();
   for (size_t l = 0; l < acc.size(); ++l) {
-    std::vector<double>& v = out.lines[l].values;
-    v.resize(buckets);
+    std::vector<double>& v = out->lines[l].values;
     const Buckets& a = acc[l];
-    for (size_t b = 0; b < buckets; ++b) {
+    v.resize(out->buckets);
+    for (size_t b = 0; b < out->buckets; ++b) {
       auto c = static_cast<double>(a.count[b]);
       switch (metric) {
         case Metric::kTps:
@@ -567,21 +654,154 @@ Result<Series> ComputeSeries(const store::Store& s, store::ProjectId p, const Tx
         case Metric::kErrorRate:
           v[b] = a.count[b] ? static_cast<double>(a.errors[b]) * 100.0 / c : nan;
           break;
+        case Metric::kUsers:
+          break;
       }
     }
+  }
+}
+
+// Distinct users per bucket from the hourly sketches: each bucket is the
+// union of the hours it covers; hours cut by the range's ends count whole.
+Result<Series> ComputeUsers(const store::Store& s, store::ProjectId p, const TxFilter& f,
+                            int64_t step_us, GroupBy group_by, size_t max_groups) {
+  if (!s.has_rollups()) return Status::InvalidArgument("users needs a store with rollups");
+  if (step_us % store::kRollupHourUs != 0) {
+    return Status::InvalidArgument("users is counted per hour: step must be a multiple of 3600 s");
+  }
+  if (group_by != GroupBy::kNone && group_by != GroupBy::kService) {
+    return Status::InvalidArgument("users can be grouped by service only");
+  }
+  if (!f.instance.empty() || !f.endpoint.empty() || !RollupsCanAnswer(s, f)) {
+    return Status::InvalidArgument("users can be filtered by service only");
+  }
+  if (!HasFrom(f) || !HasTo(f)) return Status::InvalidArgument("users needs from and to");
+  Series out;
+  out.step_us = step_us;
+  out.source = "rollups";
+  out.from_us = FloorDiv(f.from_us, step_us) * step_us;
+  const int64_t to = CeilTo(f.to_us, store::kRollupHourUs);
+  if (f.from_us >= f.to_us) {
+    if (group_by == GroupBy::kNone) out.lines.push_back({});
+    return out;
+  }
+  const auto buckets = static_cast<size_t>((to - out.from_us + step_us - 1) / step_us);
+  if (buckets > kMaxSeriesBuckets) return Status::InvalidArgument("step too small for the range");
+  out.buckets = buckets;
+  // Sketches per (group, bucket); groups by service id.
+  std::map<uint32_t, std::pair<std::string, std::vector<std::optional<HyperLogLog>>>> groups;
+  store::RollupFilter rf;
+  rf.from_us = FloorDiv(f.from_us, store::kRollupHourUs) * store::kRollupHourUs;
+  rf.to_us = to;
+  rf.service = f.service;
+  LOUPE_RETURN_IF_ERROR(s.ScanUsers(p, rf, [&](std::span<const store::UsersRow> rows) {
+    for (const store::UsersRow& r : rows) {
+      const uint32_t g = group_by == GroupBy::kNone ? 0 : r.service_id;
+      auto& [name, sketches] = groups[g];
+      if (sketches.empty()) {
+        sketches.resize(buckets);
+        if (group_by != GroupBy::kNone) name = r.service;
+      }
+      auto& slot = sketches[static_cast<size_t>((r.hour_us - out.from_us) / step_us)];
+      if (!slot) slot.emplace(r.users->precision());
+      slot->Merge(*r.users);
+    }
+    return true;
+  }));
+  struct Line {
+    std::string name;
+    std::vector<double> values;
+    double total = 0;
+  };
+  std::vector<Line> lines;
+  for (auto& [g, entry] : groups) {
+    Line& l = lines.emplace_back();
+    l.name = entry.first;
+    l.values.resize(buckets);
+    for (size_t b = 0; b < buckets; ++b) {
+      l.values[b] = entry.second[b] ? std::round(entry.second[b]->Estimate()) : 0;
+      l.total += l.values[b];
+    }
+  }
+  if (group_by == GroupBy::kNone) {
+    out.lines.push_back({"", lines.empty() ? std::vector<double>(buckets) : lines[0].values});
+    return out;
+  }
+  std::sort(lines.begin(), lines.end(), [](const Line& a, const Line& b) {
+    return a.total != b.total ? a.total > b.total : a.name < b.name;
+  });
+  // Distinct users do not add up across services: past max_groups the rest
+  // are left out rather than folded.
+  for (size_t i = 0; i < lines.size() && i < max_groups; ++i) {
+    out.lines.push_back({std::move(lines[i].name), std::move(lines[i].values)});
   }
   return out;
 }
 
-Result<std::vector<EndpointStats>> ComputeEndpoints(const store::Store& s, store::ProjectId p,
-                                                    const TxFilter& f) {
-  struct Acc {
-    std::string service, endpoint;
-    uint64_t count = 0, errors = 0, sql_count = 0;
-    int64_t el_sum = 0, el_max = std::numeric_limits<int64_t>::min(), sql_us = 0, ext_us = 0;
-    std::vector<int64_t> elapsed;
-  };
-  std::vector<Acc> groups;
+}  // namespace
+
+Result<Series> ComputeSeries(const store::Store& s, store::ProjectId p, const TxFilter& filter,
+                             Metric metric, int64_t step_us, GroupBy group_by, size_t max_groups) {
+  if (step_us <= 0) return Status::InvalidArgument("step must be positive");
+  if (metric == Metric::kUsers) return ComputeUsers(s, p, filter, step_us, group_by, max_groups);
+  TxFilter f = filter;
+  f.fields = group_by == GroupBy::kNone ? 0u : uint32_t{store::kFieldGroups};
+  if (!HasFrom(f) || !HasTo(f)) {
+    int64_t lo, hi;
+    LOUPE_RETURN_IF_ERROR(DataRange(s, p, f, &lo, &hi));
+    if (!HasFrom(f)) f.from_us = lo;
+    if (!HasTo(f)) f.to_us = hi;
+  }
+  Series out;
+  out.step_us = step_us;
+  out.source = "raw";
+  if (f.from_us >= f.to_us) {  // nothing matched an open range, or an empty range
+    out.from_us = HasFrom(filter) ? FloorDiv(filter.from_us, step_us) * step_us : 0;
+    if (group_by == GroupBy::kNone) out.lines.push_back({});
+    return out;
+  }
+  out.from_us = FloorDiv(f.from_us, step_us) * step_us;
+  const uint64_t span = static_cast<uint64_t>(f.to_us) - static_cast<uint64_t>(out.from_us);
+  const uint64_t buckets = span / step_us + (span % step_us != 0);
+  if (buckets > kMaxSeriesBuckets) {
+    return Status::InvalidArgument("step too small for the range (over 1,000,000 buckets)");
+  }
+  out.buckets = buckets;
+
+  // Whole rollup buckets fall into one series bucket when the step is a
+  // multiple of the rollup step (series buckets are aligned to the step).
+  std::vector<Piece> pieces =
+      RollupsCanAnswer(s, f) ? Cover(f.from_us, f.to_us, step_us % store::kRollupSecondUs == 0,
+                                     step_us % store::kRollupFiveMinutesUs == 0)
+                             : std::vector<Piece>{{f.from_us, f.to_us, Source::kRaw}};
+  std::vector<Buckets> acc;
+  Status st = FillSeries(s, p, f, pieces, step_us, group_by, max_groups, &acc, &out);
+  if (!st.ok() && SourceName(pieces) != std::string_view("raw")) {
+    // A damaged rollup file: the raw rows still answer.
+    pieces = {{f.from_us, f.to_us, Source::kRaw}};
+    out.lines.clear();
+    st = FillSeries(s, p, f, pieces, step_us, group_by, max_groups, &acc, &out);
+  }
+  LOUPE_RETURN_IF_ERROR(st);
+  out.source = SourceName(pieces);
+  FinishSeries(metric, acc, &out);
+  return out;
+}
+
+namespace {
+
+struct EndpointAcc {
+  std::string service, endpoint;
+  uint64_t count = 0, errors = 0, sql_count = 0;
+  int64_t el_sum = 0, el_max = std::numeric_limits<int64_t>::min(), sql_us = 0, ext_us = 0;
+  std::vector<int64_t> elapsed;     // raw rows
+  std::vector<store::HistBin> hist;  // rollup cells
+};
+
+Status FillEndpoints(const store::Store& s, store::ProjectId p, const TxFilter& f,
+                     const std::vector<Piece>& pieces, std::vector<EndpointAcc>* out) {
+  std::vector<EndpointAcc>& groups = *out;
+  groups.clear();
   // (service, endpoint) → group: a direct slot per endpoint id for the first
   // service seen with it, a hash map for the (rare) others.
   struct Slot {
@@ -590,51 +810,80 @@ Result<std::vector<EndpointStats>> ComputeEndpoints(const store::Store& s, store
   };
   std::vector<Slot> by_endpoint;
   std::unordered_map<uint64_t, uint32_t> spill;
+  auto group_of = [&](const auto& r) -> EndpointAcc& {
+    if (r.endpoint_id >= by_endpoint.size()) by_endpoint.resize(r.endpoint_id + 1);
+    Slot& slot = by_endpoint[r.endpoint_id];
+    if (slot.group >= 0 && slot.service == r.service_id) return groups[slot.group];
+    const bool fresh = slot.group < 0;
+    const uint64_t key = static_cast<uint64_t>(r.service_id) << 32 | r.endpoint_id;
+    auto it = fresh ? spill.end() : spill.find(key);
+    if (it != spill.end()) return groups[it->second];
+    const auto g = static_cast<uint32_t>(groups.size());
+    EndpointAcc& a = groups.emplace_back();
+    a.service = r.service;
+    a.endpoint = r.endpoint;
+    if (fresh) {
+      slot = {r.service_id, static_cast<int32_t>(g)};
+    } else {
+      spill.emplace(key, g);
+    }
+    return a;
+  };
   TxFilter narrow = f;
   narrow.fields = store::kFieldGroups | store::kFieldSummary;
-  Status st = s.Scan(p, narrow, ScanOrder::kAny, [&](std::span<const TxRow> rows) {
-    for (const TxRow& r : rows) {
-      if (r.endpoint_id >= by_endpoint.size()) by_endpoint.resize(r.endpoint_id + 1);
-      Slot& slot = by_endpoint[r.endpoint_id];
-      uint32_t g;
-      if (slot.group >= 0 && slot.service == r.service_id) {
-        g = static_cast<uint32_t>(slot.group);
-      } else {
-        bool fresh = slot.group < 0;
-        uint64_t key = static_cast<uint64_t>(r.service_id) << 32 | r.endpoint_id;
-        auto it = fresh ? spill.end() : spill.find(key);
-        if (it != spill.end()) {
-          g = it->second;
-        } else {
-          g = static_cast<uint32_t>(groups.size());
-          Acc& a = groups.emplace_back();
-          a.service = r.service;
-          a.endpoint = r.endpoint;
-          if (fresh) {
-            slot = {r.service_id, static_cast<int32_t>(g)};
-          } else {
-            spill.emplace(key, g);
-          }
+  return VisitPieces(
+      s, p, narrow, pieces,
+      [&](std::span<const TxRow> rows) {
+        for (const TxRow& r : rows) {
+          EndpointAcc& a = group_of(r);
+          int64_t el = r.elapsed_us();
+          ++a.count;
+          a.errors += r.error;
+          a.el_sum += el;
+          a.el_max = std::max(a.el_max, el);
+          a.sql_count += r.summary.sql_count;
+          a.sql_us += r.summary.sql_us;
+          a.ext_us += r.summary.external_us;
+          a.elapsed.push_back(el);
         }
-      }
-      Acc& a = groups[g];
-      int64_t el = r.elapsed_us();
-      ++a.count;
-      a.errors += r.error;
-      a.el_sum += el;
-      a.el_max = std::max(a.el_max, el);
-      a.sql_count += r.summary.sql_count;
-      a.sql_us += r.summary.sql_us;
-      a.ext_us += r.summary.external_us;
-      a.elapsed.push_back(el);
-    }
-    return true;
-  });
+        return true;
+      },
+      [&](std::span<const store::RollupRow> cells) {
+        for (const store::RollupRow& c : cells) {
+          EndpointAcc& a = group_of(c);
+          const store::RollupCounts& n = *c.counts;
+          a.count += n.count;
+          a.errors += n.errors;
+          a.el_sum += n.elapsed_sum_us;
+          a.el_max = std::max(a.el_max, n.elapsed_max_us);
+          a.sql_count += n.sql_count;
+          a.sql_us += n.sql_us;
+          a.ext_us += n.external_us;
+          store::MergeHist(c.hist, &a.hist);
+        }
+        return true;
+      });
+}
+
+}  // namespace
+
+Result<std::vector<EndpointStats>> ComputeEndpoints(const store::Store& s, store::ProjectId p,
+                                                    const TxFilter& f, std::string* source) {
+  std::vector<Piece> pieces = RollupsCanAnswer(s, f) && HasFrom(f) && HasTo(f)
+                                  ? Cover(f.from_us, f.to_us, true, true)
+                                  : std::vector<Piece>{{f.from_us, f.to_us, Source::kRaw}};
+  std::vector<EndpointAcc> groups;
+  Status st = FillEndpoints(s, p, f, pieces, &groups);
+  if (!st.ok() && SourceName(pieces) != std::string_view("raw")) {
+    pieces = {{f.from_us, f.to_us, Source::kRaw}};  // a damaged rollup file
+    st = FillEndpoints(s, p, f, pieces, &groups);
+  }
   if (!st.ok()) return st.Annotate("computing endpoint statistics");
+  if (source != nullptr) *source = SourceName(pieces);
 
   std::vector<EndpointStats> out;
   out.reserve(groups.size());
-  for (Acc& a : groups) {
+  for (EndpointAcc& a : groups) {
     EndpointStats e;
     e.service = std::move(a.service);
     e.endpoint = std::move(a.endpoint);
@@ -643,13 +892,23 @@ Result<std::vector<EndpointStats>> ComputeEndpoints(const store::Store& s, store
     auto n = static_cast<double>(a.count);
     e.avg_ms = static_cast<double>(a.el_sum) / n / 1000.0;
     e.max_ms = static_cast<double>(a.el_max) / 1000.0;
-    // Exact nearest-rank percentiles; each nth_element starts where the
-    // previous, smaller percentile left its partition.
-    size_t n50 = static_cast<size_t>(std::ceil(0.5 * n - 1e-9));
-    e.p50_ms = static_cast<double>(Percentile(a.elapsed, 0.50, 0)) / 1000.0;
-    size_t n95 = static_cast<size_t>(std::ceil(0.95 * n - 1e-9));
-    e.p95_ms = static_cast<double>(Percentile(a.elapsed, 0.95, n50)) / 1000.0;
-    e.p99_ms = static_cast<double>(Percentile(a.elapsed, 0.99, n95)) / 1000.0;
+    if (a.hist.empty()) {
+      // Exact nearest-rank percentiles; each nth_element starts where the
+      // previous, smaller percentile left its partition.
+      size_t n50 = static_cast<size_t>(std::ceil(0.5 * n - 1e-9));
+      e.p50_ms = static_cast<double>(Percentile(a.elapsed, 0.50, 0)) / 1000.0;
+      size_t n95 = static_cast<size_t>(std::ceil(0.95 * n - 1e-9));
+      e.p95_ms = static_cast<double>(Percentile(a.elapsed, 0.95, n50)) / 1000.0;
+      e.p99_ms = static_cast<double>(Percentile(a.elapsed, 0.99, n95)) / 1000.0;
+    } else {
+      // Rollup histograms (plus the raw edge rows binned the same way).
+      store::RollupStats edge;
+      for (int64_t el : a.elapsed) edge.Add(el, false, {});
+      store::MergeHist(edge.hist, &a.hist);
+      e.p50_ms = store::HistPercentileUs(a.hist, 0.50, a.el_max) / 1000.0;
+      e.p95_ms = store::HistPercentileUs(a.hist, 0.95, a.el_max) / 1000.0;
+      e.p99_ms = store::HistPercentileUs(a.hist, 0.99, a.el_max) / 1000.0;
+    }
     e.avg_sql_count = static_cast<double>(a.sql_count) / n;
     e.avg_sql_ms = static_cast<double>(a.sql_us) / n / 1000.0;
     e.avg_external_ms = static_cast<double>(a.ext_us) / n / 1000.0;

@@ -71,7 +71,13 @@ Result<XView> ComputeXView(const store::Store& s, store::ProjectId p, const stor
                            const XViewOptions& o);
 
 // ---- series ----
-enum class Metric { kTps, kResponseTime, kErrorRate, kCount, kErrors };
+// Rollups answer whenever the store keeps them, the filter is on time,
+// service, instance and endpoint only, and the step is a whole number of
+// seconds (5-minute cells when it is a multiple of 5 minutes); the result is
+// the same as from raw rows (docs/api.md).
+// kUsers: distinct users (user id, else client IP) per bucket from the
+// store's hourly sketches; the step must be a multiple of an hour.
+enum class Metric { kTps, kResponseTime, kErrorRate, kCount, kErrors, kUsers };
 enum class GroupBy { kNone, kService, kInstance, kEndpoint };
 
 struct SeriesLine {
@@ -84,6 +90,9 @@ struct Series {
   int64_t step_us = 0;
   size_t buckets = 0;
   std::vector<SeriesLine> lines;  // at most max_groups; the rest folded into "(other)"
+  // What answered: "rollups", "raw" or "rollups+raw" (rollup buckets inside
+  // the range, raw rows at its sub-second edges).
+  std::string source;
 };
 
 Result<Series> ComputeSeries(const store::Store& s, store::ProjectId p, const store::TxFilter& f,
@@ -100,8 +109,13 @@ struct EndpointStats {
   double avg_sql_count = 0, avg_sql_ms = 0, avg_external_ms = 0;
 };
 
+// Answered from rollups under the same conditions as series, with the
+// range's edges from raw rows; then p50/p95/p99 come from the rollups'
+// log-scaled histograms (within ±4.5 %, store/rollup.h) and everything else
+// is exact. *source (optional) is set as Series::source.
 Result<std::vector<EndpointStats>> ComputeEndpoints(const store::Store& s, store::ProjectId p,
-                                                    const store::TxFilter& f);
+                                                    const store::TxFilter& f,
+                                                    std::string* source = nullptr);
 
 // ---- traces ----
 struct TraceTx {

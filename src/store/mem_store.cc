@@ -318,6 +318,9 @@ struct Project {
   Dict dicts[kNumDicts];
   std::map<std::pair<std::string, std::string>, InstanceInfo> instances;
   std::vector<int32_t> unsorted;  // keys of partitions that turned !in_order (may repeat)
+  // Rollups of everything appended (rollup.h). Eviction drops the one-second
+  // cells of evicted partitions; five-minute cells and user sketches stay.
+  RollupBuilder rollups;
 
   Partition* PartitionFor(int32_t key) {
     auto& p = parts[key];
@@ -395,6 +398,11 @@ class MemStore final : public Store {
     closed_.store(true);
     return Status::OK();
   }
+  bool has_rollups() const override { return true; }
+  Status ScanRollups(ProjectId project, RollupResolution resolution, const RollupFilter& filter,
+                     const RollupVisitor& visit) const override;
+  Status ScanUsers(ProjectId project, const RollupFilter& filter,
+                   const UsersVisitor& visit) const override;
 
  private:
   Project* FindProject(ProjectId id) const;
@@ -484,6 +492,9 @@ void MemStore::AppendRow(Project* p, model::Transaction& tx) {
   pt->dict[kErrorType].push_back(p->dicts[kErrorType].Intern(tx.error_type));
   pt->summary.push_back(tx.summary);
   pt->trace_next.push_back(next);
+  p->rollups.Add(tx.end_us, tx.end_us - tx.start_us, tx.error, tx.summary,
+                 pt->dict[kService].back(), pt->dict[kInstance].back(), pt->dict[kEndpoint].back(),
+                 !tx.user.empty() ? std::string_view(tx.user) : std::string_view(tx.client_ip));
 
   thread_local std::string scratch;
   scratch.clear();
@@ -740,6 +751,45 @@ Result<std::vector<model::Transaction>> MemStore::GetTrace(ProjectId project,
   return out;
 }
 
+Status MemStore::ScanRollups(ProjectId project, RollupResolution resolution,
+                             const RollupFilter& filter, const RollupVisitor& visit) const {
+  const Project* p = FindProject(project);
+  if (p == nullptr) return Status::OK();
+  ReadLock lock(p->mu);
+  RollupIdFilter ids;
+  ids.from_us = filter.from_us;
+  ids.to_us = filter.to_us;
+  const std::string* strs[3] = {&filter.service, &filter.instance, &filter.endpoint};
+  int64_t* want[3] = {&ids.service, &ids.instance, &ids.endpoint};
+  const DictKind kinds[3] = {kService, kInstance, kEndpoint};
+  for (int c = 0; c < 3; ++c) {
+    if (strs[c]->empty()) continue;
+    *want[c] = p->dicts[kinds[c]].Find(*strs[c]);
+    if (*want[c] < 0) return Status::OK();
+  }
+  EmitBuilderCells(p->rollups, resolution, ids,
+                   [&](int col, uint32_t id) { return p->dicts[kinds[col]].Get(id); }, visit);
+  return Status::OK();
+}
+
+Status MemStore::ScanUsers(ProjectId project, const RollupFilter& filter,
+                           const UsersVisitor& visit) const {
+  const Project* p = FindProject(project);
+  if (p == nullptr) return Status::OK();
+  ReadLock lock(p->mu);
+  RollupIdFilter ids;
+  ids.from_us = filter.from_us;
+  ids.to_us = filter.to_us;
+  if (!filter.service.empty()) {
+    ids.service = p->dicts[kService].Find(filter.service);
+    if (ids.service < 0) return Status::OK();
+  }
+  EmitBuilderUsers(p->rollups, ids,
+                   [&](int col, uint32_t id) { return p->dicts[col == 0 ? kService : kInstance].Get(id); },
+                   visit);
+  return Status::OK();
+}
+
 Status MemStore::PutInstance(ProjectId project, const InstanceInfo& info) {
   if (closed_.load()) return Status::Unavailable("store is closed");
   Project* p = GetOrCreateProject(project);
@@ -811,6 +861,14 @@ void MemStore::DropPartition(Project* p,
                              std::map<int32_t, std::unique_ptr<Partition>>::iterator it) {
   Partition& dead = *it->second;
   const int32_t key = dead.key;
+  if (dead.rows() > 0) {
+    auto& seconds = p->rollups.mutable_cells(RollupResolution::kSecond);
+    for (auto c = seconds.begin(); c != seconds.end();) {
+      const bool in = c->first.bucket_us >= dead.min_end / kRollupSecondUs * kRollupSecondUs &&
+                      c->first.bucket_us <= dead.max_end;
+      c = in ? seconds.erase(c) : std::next(c);
+    }
+  }
   // Unlink the dead rows from their trace chains, keeping the survivors
   // chained (newest-inserted first) so GetTrace still finds them.
   std::vector<uint64_t> hashes;

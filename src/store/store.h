@@ -34,6 +34,7 @@
 
 #include "common/status.h"
 #include "model/transaction.h"
+#include "store/rollup.h"
 
 namespace loupe::store {
 
@@ -183,6 +184,28 @@ class Store {
   // beyond memory may ignore it.
   virtual Status SetRetention(ProjectId project, const Retention& retention) {
     return Status::OK();
+  }
+
+  // Rollups (rollup.h): per-second and 5-minute cells per service, instance
+  // and endpoint, and hourly user sketches, kept from Append on. A store
+  // that keeps none answers false and query/ reads raw rows instead.
+  virtual bool has_rollups() const { return false; }
+
+  // Cells of one resolution whose bucket lies wholly inside the filter's
+  // range, in no particular order; a (bucket, service, instance, endpoint)
+  // may come in several rows (from different files), to be added up. A store
+  // may hold a read lock while visit runs: visit must not call into the store.
+  virtual Status ScanRollups(ProjectId project, RollupResolution resolution,
+                             const RollupFilter& filter, const RollupVisitor& visit) const {
+    return Status::Internal("this store keeps no rollups");
+  }
+
+  // User sketches of the hours wholly inside the filter's range, for its
+  // service ("" = all services; instance and endpoint are ignored); an
+  // (hour, service) may come in several rows, to be merged.
+  virtual Status ScanUsers(ProjectId project, const RollupFilter& filter,
+                           const UsersVisitor& visit) const {
+    return Status::Internal("this store keeps no rollups");
   }
 
   // Disk use per project. The default: nothing on disk.

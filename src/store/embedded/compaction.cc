@@ -268,10 +268,40 @@ Status SegmentedStore::CompactPartition(Project* p, int64_t key) {
     return opened.status().Annotate("reopening compacted segment");
   }
   std::shared_ptr<const Segment> seg = std::move(*opened);
+  SegmentRef ref;
+  ref.seg = seg;
+  ref.seq = seq;
+  {
+    std::unique_lock<RwMutex> lock(p->mu);
+    for (int c = 0; c < kNumDictColumns; ++c) {
+      ref.to_global[c].reserve(dicts[c].size());
+      for (const std::string& str : dicts[c]) ref.to_global[c].push_back(p->dicts[c].Intern(str));
+    }
+  }
+  // The new segment's rollup files, computed from its rows (the inputs'
+  // files are deleted with them). Without them the swap does not happen.
+  std::vector<RollupRef> rollup_refs;
+  {
+    RollupBuilder rollup;
+    Status r = BuildRollups(ref, &rollup);
+    if (r.ok()) {
+      RollupNamer names;
+      {
+        std::shared_lock<RwMutex> lock(p->mu);
+        names = SnapshotNames(*p, rollup);
+      }
+      r = WriteRollups(p->id, key, seq, rollup, names, &rollup_refs);
+    }
+    if (!r.ok()) {
+      env_->DeleteFile(path);
+      for (const RollupRef& f : rollup_refs) env_->DeleteFile(f.path);
+      return r.Annotate("writing the compacted segment's rollups");
+    }
+  }
 
   // 5. Swap under the project lock: readers see either all inputs or the
   //    new segment, never both or neither.
-  std::vector<std::string> old_files;
+  std::vector<std::string> old_files, old_rollups;
   uint64_t old_bytes = 0;
   {
     std::unique_lock<RwMutex> lock(p->mu);
@@ -288,16 +318,13 @@ Status SegmentedStore::CompactPartition(Project* p, int64_t key) {
       // Dropped meanwhile (retention); the inputs are gone, so is the output.
       lock.unlock();
       env_->DeleteFile(path);
+      for (const RollupRef& f : rollup_refs) env_->DeleteFile(f.path);
       return Status::OK();
     }
     Partition& part = pit->second;
-    SegmentRef ref;
-    ref.seg = seg;
-    ref.seq = seq;
-    for (int c = 0; c < kNumDictColumns; ++c) {
-      ref.to_global[c].reserve(dicts[c].size());
-      for (const std::string& str : dicts[c]) ref.to_global[c].push_back(p->dicts[c].Intern(str));
-    }
+    old_rollups = TakeRollupRefs(p, key, replaces);
+    auto& files = p->rollups[key];
+    for (RollupRef& f : rollup_refs) files.push_back(std::move(f));
     std::vector<SegmentRef> next;
     bool placed = false;
     for (SegmentRef& r : part.segments) {
@@ -340,6 +367,11 @@ Status SegmentedStore::CompactPartition(Project* p, int64_t key) {
     Status d = env_->DeleteFile(f);
     if (!d.ok()) LogError("compaction: deleting a replaced segment: " + d.ToString());
   }
+  for (const std::string& f : old_rollups) {
+    ForgetRollup(f);
+    Status d = env_->DeleteFile(f);
+    if (!d.ok()) LogError("compaction: deleting a replaced rollup file: " + d.ToString());
+  }
   env_->SyncDir(options_.dir);
   return Status::OK();
 }
@@ -378,6 +410,11 @@ void SegmentedStore::DropReplacedSegments() {
       }
       part.segments = std::move(next);
       if (!changed) continue;
+      for (const std::string& f :
+           TakeRollupRefs(p, key, std::vector<uint64_t>(replaced.begin(), replaced.end()))) {
+        Status d = env_->DeleteFile(f);
+        if (!d.ok()) LogError("deleting a replaced rollup file: " + d.ToString());
+      }
       // Late records were loaded from every file; keep only the live ones'.
       part.late.clear();
       for (const SegmentRef& r : part.segments) {

@@ -136,14 +136,27 @@ Status SegmentedStore::OpenFiles() {
   std::vector<Found> found;
   const int64_t now_us = options_.clock->NowMicros();
   uint64_t expired = 0;
+  std::vector<std::string> rollup_names;
   for (const std::string& name : *names) {
-    if (EndsWith(name, ".seg.tmp")) {
+    if (EndsWith(name, ".seg.tmp") || EndsWith(name, ".r1s.tmp") || EndsWith(name, ".rollup.tmp")) {
       // An interrupted flush or compaction; its data is in memory, the log
       // or the segments it was built from.
       env_->DeleteFile(dir + "/" + name);
       continue;
     }
     Found f;
+    RollupResolution res;
+    if (ParseRollupFileName(name, &f.project, &f.partition, &f.seq, &res)) {
+      next_seq_ = std::max(next_seq_, f.seq + 1);
+      // One-second rollups are kept as long as the segments.
+      if (res == RollupResolution::kSecond && ExpiredAtOpen(f.project, f.partition, now_us)) {
+        env_->DeleteFile(dir + "/" + name);
+        rollups_dropped_.fetch_add(1);
+        continue;
+      }
+      rollup_names.push_back(name);
+      continue;
+    }
     if (ParseSegmentFileName(name, &f.project, &f.partition, &f.seq)) {
       next_seq_ = std::max(next_seq_, f.seq + 1);
       if (ExpiredAtOpen(f.project, f.partition, now_us)) {
@@ -201,12 +214,15 @@ Status SegmentedStore::OpenFiles() {
     segments_.fetch_add(1);
     segment_bytes_.fetch_add(s->file_size());
   }
+  AddRollupFiles(rollup_names);
   DropReplacedSegments();
   LOUPE_RETURN_IF_ERROR(LoadInstances());
   {
     std::lock_guard<std::mutex> maint(maint_mu_);
     Status r = RollupRetention(now_us);
     if (!r.ok()) LogError("rollup retention at open: " + r.ToString());
+    r = RebuildMissingRollups();
+    if (!r.ok()) LogError("rebuilding rollups at open: " + r.ToString());
   }
   if (options_.background_flush) flusher_ = std::thread([this] { FlushLoop(); });
   if (options_.background_maintenance) maintainer_ = std::thread([this] { MaintenanceLoop(); });
@@ -313,8 +329,12 @@ void SegmentedStore::AppendRow(Project* p, model::Transaction& tx) {
   row.steps = static_cast<uint32_t>(tx.steps.size());
   EncodeProfile(tx, &row.profile);
   row.profile.shrink_to_fit();
-  const size_t bytes = row.bytes();
   MemTable& mem = *part.mem;
+  const size_t rollup_before = mem.rollup.bytes();
+  mem.rollup.Add(tx.end_us, tx.end_us - tx.start_us, tx.error, tx.summary,
+                 row.dict[kDictService], row.dict[kDictInstance], row.dict[kDictEndpoint],
+                 !tx.user.empty() ? std::string_view(tx.user) : std::string_view(tx.client_ip));
+  const size_t bytes = row.bytes() + (mem.rollup.bytes() - rollup_before);
   if (mem.rows.empty() || tx.end_us < mem.min_end) mem.min_end = tx.end_us;
   if (mem.rows.empty() || tx.end_us > mem.max_end) mem.max_end = tx.end_us;
   mem.rows.push_back(std::move(row));
@@ -426,6 +446,9 @@ Status SegmentedStore::FlushAll() {
       std::vector<uint32_t> to_global[kNumDictColumns];
       std::vector<SegmentRow> rows;
       size_t bytes = 0;
+      RollupBuilder merged;                // when there are several tables
+      const RollupBuilder* rollup = nullptr;
+      RollupNamer names;
     };
     std::vector<Job> jobs;
     {
@@ -472,6 +495,13 @@ Status SegmentedStore::FlushAll() {
           }
         }
         for (const LateRecord& l : j.late) j.bytes += l.blob.size() + sizeof(LateRecord);
+        if (j.tables.size() == 1) {
+          j.rollup = &j.tables[0]->rollup;  // frozen: read without the lock below
+        } else {
+          for (const auto& t : j.tables) j.merged.Merge(t->rollup);
+          j.rollup = &j.merged;
+        }
+        j.names = SnapshotNames(*p, *j.rollup);
       }
     }
     for (Job& j : jobs) {
@@ -485,6 +515,18 @@ Status SegmentedStore::FlushAll() {
           seg = std::move(*opened);
         } else {
           s = opened.status();
+        }
+      }
+      // The rollups beside the segment, before it is installed (so a reader
+      // finds the cells in the memtable until the file is there). A failure
+      // does not fail the flush: the segment holds the rows and the next
+      // maintenance pass (or Open) rebuilds the files from it.
+      std::vector<RollupRef> rollup_refs;
+      if (s.ok() && j.rollup != nullptr && !j.rows.empty()) {
+        Status r = WriteRollups(p->id, j.key, seq, *j.rollup, j.names, &rollup_refs);
+        if (!r.ok()) {
+          rollup_write_failures_.fetch_add(1);
+          LogError("flush: " + r.ToString() + " (rebuilt from the segment later)");
         }
       }
       std::unique_lock<RwMutex> lock(p->mu);
@@ -503,6 +545,11 @@ Status SegmentedStore::FlushAll() {
       ref.seq = seq;
       for (int c = 0; c < kNumDictColumns; ++c) ref.to_global[c] = std::move(j.to_global[c]);
       part.segments.push_back(std::move(ref));
+      if (!rollup_refs.empty()) {
+        auto& files = p->rollups[j.key];
+        for (RollupRef& r : rollup_refs) files.push_back(std::move(r));
+      }
+      ++p->rollup_gen;
       uint64_t rows = 0;
       for (const auto& t : j.tables) {
         rows += t->rows.size();

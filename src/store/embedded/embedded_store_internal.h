@@ -15,6 +15,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -27,7 +28,9 @@
 #include <vector>
 
 #include "store/embedded/embedded_store.h"
+#include "store/embedded/rollup_file.h"
 #include "store/embedded/segment.h"
+#include "store/rollup.h"
 
 namespace loupe::store::embedded_internal {
 
@@ -97,7 +100,8 @@ struct MemRow {
 // partition's `mem`; immutable once frozen for a flush.
 struct MemTable {
   std::vector<MemRow> rows;
-  size_t bytes = 0;
+  RollupBuilder rollup;  // the rows' rollup cells, written beside their segment
+  size_t bytes = 0;      // rows and rollup
   int64_t min_end = 0, max_end = 0;  // over rows; meaningless when empty
 
   // Row numbers by ascending end time, built lazily, cached until rows change.
@@ -129,6 +133,14 @@ struct Partition {
   std::vector<LateRecord> late_pending;        // not yet in a segment
 };
 
+// A rollup file of a partition (rollup_file.h).
+struct RollupRef {
+  uint64_t seq = 0;  // of the segment its cells were computed from
+  RollupResolution res = RollupResolution::kSecond;
+  std::string path;
+  uint64_t bytes = 0;
+};
+
 // Where a memtable row is.
 struct MemLoc {
   int64_t part = 0;
@@ -144,10 +156,14 @@ struct Project {
   std::unordered_map<TxId, MemLoc> mem_index;  // rows of mem and imm tables
   Dict dicts[kNumDictColumns];
   std::map<std::pair<std::string, std::string>, InstanceInfo> instances;
+  // Rollup files by partition; they outlive the partition's segments
+  // (rollup_retention_days). rollup_gen changes whenever this map or a
+  // memtable's place (mem → imm → segment) does.
+  std::map<int64_t, std::vector<RollupRef>> rollups;
+  uint64_t rollup_gen = 0;
   // Retention in µs (0: keep everything); read by Append without p->mu.
   std::atomic<int64_t> retention_us{0};
   std::atomic<int64_t> rollup_retention_us{0};
-  std::atomic<uint64_t> rollup_bytes{0};  // as of the last retention pass
 
   Partition& PartitionFor(int64_t key) {
     Partition& p = parts[key];
@@ -185,6 +201,11 @@ class SegmentedStore final : public EmbeddedStore {
   StoreStats Stats() const override;
   Status SetRetention(ProjectId project, const Retention& retention) override;
   StorageUsage Usage() const override;
+  bool has_rollups() const override { return true; }
+  Status ScanRollups(ProjectId project, RollupResolution resolution, const RollupFilter& filter,
+                     const RollupVisitor& visit) const override;
+  Status ScanUsers(ProjectId project, const RollupFilter& filter,
+                   const UsersVisitor& visit) const override;
   Status Close() override;
 
   // EmbeddedStore
@@ -223,12 +244,39 @@ class SegmentedStore final : public EmbeddedStore {
 
   // retention.cc. REQUIRES: maint_mu_ held.
   Status DropExpired(Project* p, int64_t first_live_key);
-  // Deletes "<project>_<partition>_<seq>.rollup" files of partitions older
-  // than first_live_key and refreshes each project's rollup byte count.
+  // Deletes the rollup files past retention: .r1s with the segments
+  // (retention_days), .rollup after rollup_retention_days.
   Status RollupRetention(int64_t now_us);
   // At open, by file name: true when the segment's partition is expired.
   bool ExpiredAtOpen(uint32_t project, int64_t partition, int64_t now_us) const;
   void MaintenanceLoop();
+
+  // embedded_store_rollup.cc.
+  // Names of the dictionary ids b uses (service, instance, endpoint), copied
+  // so files can be written without the lock. REQUIRES: p.mu held.
+  static RollupNamer SnapshotNames(const Project& p, const RollupBuilder& b);
+  // Writes the .r1s and .rollup files of segment seq; appends their refs.
+  Status WriteRollups(ProjectId project, int64_t key, uint64_t seq, const RollupBuilder& b,
+                      const RollupNamer& name, std::vector<RollupRef>* refs);
+  // The rollup cells of a segment's rows (global ids). No lock needed.
+  Status BuildRollups(const SegmentRef& ref, RollupBuilder* out) const;
+  // Rebuilds the rollup files of every segment that lacks them (a crash
+  // between a segment and its rollups; a directory from before rollups; a
+  // failed write).
+  Status RebuildMissingRollups();
+  // At open: the rollup files in the directory (names listed by OpenFiles).
+  void AddRollupFiles(const std::vector<std::string>& names);
+  // Removes the refs of `seqs` of a partition (compaction, replaced files);
+  // returns their paths. REQUIRES: p->mu held exclusively.
+  std::vector<std::string> TakeRollupRefs(Project* p, int64_t key,
+                                          const std::vector<uint64_t>& seqs);
+  struct OpenRollup {
+    std::shared_ptr<const RollupFile> file;
+    std::vector<uint32_t> to_global[3];
+  };
+  // The open file of ref with its ids mapped to p's dictionaries (cached).
+  Result<std::shared_ptr<const OpenRollup>> GetRollup(Project* p, const RollupRef& ref) const;
+  void ForgetRollup(const std::string& path) const;
 
   Status FlushAll();
   Status WriteInstances();
@@ -269,6 +317,15 @@ class SegmentedStore final : public EmbeddedStore {
   std::atomic<uint64_t> partitions_dropped_{0}, segments_dropped_{0}, txs_dropped_{0};
   std::atomic<uint64_t> expired_rejected_{0}, rollups_dropped_{0};
   std::atomic<bool> stopping_{false};  // Close() started: long passes give up
+  std::atomic<uint64_t> rollup_write_failures_{0}, rollups_rebuilt_{0};
+
+  // Open rollup files, least recently used first evicted past kRollupCache.
+  static constexpr size_t kRollupCache = 512;
+  mutable std::mutex rollup_cache_mu_;
+  mutable std::list<std::string> rollup_lru_;  // GUARDED_BY(rollup_cache_mu_), newest first
+  mutable std::unordered_map<
+      std::string, std::pair<std::shared_ptr<const OpenRollup>, std::list<std::string>::iterator>>
+      rollup_cache_;  // GUARDED_BY(rollup_cache_mu_)
   std::condition_variable maint_cv_;   // with bg_mu_: wakes the maintenance thread
 };
 

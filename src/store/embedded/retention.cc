@@ -16,22 +16,6 @@ namespace {
 
 constexpr int64_t kMicrosPerDay = int64_t{86'400} * 1'000'000;
 
-// "<project>_<partition>_<seq>.rollup" (the rollup engine's sidecar files,
-// partitioned like segments).
-bool ParseRollupFileName(std::string_view name, uint32_t* project, int64_t* partition) {
-  constexpr std::string_view kExt = ".rollup";
-  if (name.size() <= kExt.size() || name.substr(name.size() - kExt.size()) != kExt) return false;
-  std::string s(name.substr(0, name.size() - kExt.size()));
-  unsigned long long p, q;
-  long long k;
-  int used = 0;
-  if (std::sscanf(s.c_str(), "%llu_%lld_%llu%n", &p, &k, &q, &used) != 3) return false;
-  if (static_cast<size_t>(used) != s.size() || p > UINT32_MAX) return false;
-  *project = static_cast<uint32_t>(p);
-  *partition = k;
-  return true;
-}
-
 }  // namespace
 
 void SegmentedStore::InitRetention(Project* p) const {
@@ -137,24 +121,39 @@ Status SegmentedStore::DropExpired(Project* p, int64_t first_live_key) {
 }
 
 Status SegmentedStore::RollupRetention(int64_t now_us) {
-  auto names = env_->GetChildren(options_.dir);
-  if (!names.ok()) return names.status();
-  std::map<ProjectId, uint64_t> bytes;
+  std::vector<Project*> projects;
+  {
+    std::shared_lock<std::shared_mutex> lock(projects_mu_);
+    for (const auto& [id, p] : projects_) projects.push_back(p.get());
+  }
   Status first_error;
-  for (const std::string& name : *names) {
-    uint32_t project;
-    int64_t partition;
-    if (!ParseRollupFileName(name, &project, &partition)) continue;
-    int64_t rollup_retention_us;
+  for (Project* p : projects) {
+    // One-second files go with the segments (retention_days), five-minute
+    // files and user sketches after rollup_retention_days.
+    const int64_t first_second = FirstLiveKey(p->retention_us.load(), now_us);
+    const int64_t first_minute = FirstLiveKey(p->rollup_retention_us.load(), now_us);
+    std::vector<std::string> expired;
     {
-      std::shared_lock<std::shared_mutex> lock(projects_mu_);
-      auto it = retention_.find(project);
-      const Retention& r = it == retention_.end() ? options_.default_retention : it->second;
-      rollup_retention_us = int64_t{r.rollup_retention_days} * kMicrosPerDay;
+      std::unique_lock<RwMutex> lock(p->mu);
+      for (auto it = p->rollups.begin(); it != p->rollups.end();) {
+        std::vector<RollupRef> keep;
+        for (RollupRef& r : it->second) {
+          const int64_t first =
+              r.res == RollupResolution::kSecond ? first_second : first_minute;
+          if (it->first < first) {
+            expired.push_back(r.path);
+          } else {
+            keep.push_back(std::move(r));
+          }
+        }
+        it->second = std::move(keep);
+        it = it->second.empty() ? p->rollups.erase(it) : std::next(it);
+      }
+      if (!expired.empty()) ++p->rollup_gen;
     }
-    const std::string path = options_.dir + "/" + name;
-    if (partition < FirstLiveKey(rollup_retention_us, now_us)) {
-      Status d = env_->DeleteFile(path);
+    for (const std::string& f : expired) {
+      ForgetRollup(f);
+      Status d = env_->DeleteFile(f);
       if (d.ok()) {
         rollups_dropped_.fetch_add(1);
         continue;
@@ -162,20 +161,8 @@ Status SegmentedStore::RollupRetention(int64_t now_us) {
       LogError("rollup retention: " + d.ToString());
       if (first_error.ok()) first_error = d;
     }
-    Result<uint64_t> size = env_->GetFileSize(path);
-    if (size.ok()) bytes[project] += *size;
+    if (!expired.empty()) env_->SyncDir(options_.dir);
   }
-  std::vector<Project*> projects;
-  {
-    std::shared_lock<std::shared_mutex> lock(projects_mu_);
-    for (const auto& [id, p] : projects_) projects.push_back(p.get());
-  }
-  for (Project* p : projects) {
-    auto it = bytes.find(p->id);
-    p->rollup_bytes.store(it == bytes.end() ? 0 : it->second);
-    if (it != bytes.end()) bytes.erase(it);
-  }
-  for (const auto& [id, b] : bytes) GetOrCreateProject(id)->rollup_bytes.store(b);
   return first_error;
 }
 
@@ -190,6 +177,11 @@ void SegmentedStore::MaintenanceLoop() {
     if (!s.ok()) LogError("retention pass: " + s.ToString());
     s = CompactClosedPartitions();
     if (!s.ok() && !stopping_.load()) LogError("compaction pass: " + s.ToString());
+    {
+      std::lock_guard<std::mutex> maint(maint_mu_);
+      s = RebuildMissingRollups();
+    }
+    if (!s.ok() && !stopping_.load()) LogError("rollup rebuild pass: " + s.ToString());
     lock.lock();
   }
 }
@@ -204,11 +196,13 @@ StorageUsage SegmentedStore::Usage() const {
   for (const Project* p : projects) {
     ProjectUsage u;
     u.project = p->id;
-    u.rollup_bytes = p->rollup_bytes.load();
     int64_t oldest = std::numeric_limits<int64_t>::max();
     int64_t newest = std::numeric_limits<int64_t>::min();
     {
       std::shared_lock<RwMutex> lock(p->mu);
+      for (const auto& [key, files] : p->rollups) {
+        for (const RollupRef& r : files) u.rollup_bytes += r.bytes;
+      }
       for (const auto& [key, part] : p->parts) {
         bool data = false;
         for (const SegmentRef& r : part.segments) {

@@ -229,34 +229,69 @@ TEST_F(RetentionTest, OpenDeletesExpiredSegmentsWithoutReadingThem) {
   EXPECT_EQ(Count(*store, 1), 200u);
 }
 
-TEST_F(RetentionTest, RollupFilesFollowTheRollupRetentionAndNeverTheSegmentOne) {
+TEST_F(RetentionTest, RollupFilesFollowTheirOwnRetention) {
   auto store = Open(Options());
-  Fill(*store, {72, 0});
-  // Rollup files as the rollup engine names them: 5 days, 3 days and 1 hour old.
-  const std::string r5 = "1_" + std::to_string(kNowHour - 120) + "_000101.rollup";
-  const std::string r3 = "1_" + std::to_string(kNowHour - 72) + "_000102.rollup";
-  const std::string r0 = "1_" + std::to_string(kNowHour - 1) + "_000103.rollup";
-  const std::string other = "2_" + std::to_string(kNowHour - 120) + "_000104.rollup";
-  Touch(r5, 1000);
-  Touch(r3, 300);
-  Touch(r0, 20);
-  Touch(other, 7);
-  Touch("1_notarollup.rollup", 5);
+  // Flushed partitions 5 days, 3 days and 1 hour old: each segment has a
+  // one-second (.r1s) and a five-minute (.rollup) file beside it.
+  Fill(*store, {120, 72, 1});
+  ASSERT_TRUE(AppendAll(*store, 2, Generate(50, (kNowHour - 120) * kHour, 9)).ok());
+  ASSERT_TRUE(store->Flush().ok());
+  Touch("1_notarollup.rollup", 5);  // not a name the store writes: left alone
+  ASSERT_EQ(Files(".r1s").size(), 4u);
+  ASSERT_EQ(Files(".rollup").size(), 5u);
   ASSERT_TRUE(store->SetRetention(1, Retention{1, 4}).ok());
   ASSERT_TRUE(store->ApplyRetention().ok());
-  // Segments: the 72-hour-old partition went. Rollups: only the 5-day-old
-  // file of project 1; the 3-day-old one stays although its transactions
-  // are gone.
+  // Transactions and one-second cells of project 1 are kept one day, its
+  // five-minute cells four: the 3-day-old ones stay although their
+  // transactions are gone. Project 2 keeps everything.
   EXPECT_EQ(Count(*store, 1), 100u);
-  const auto rollups = Files(".rollup");
-  std::vector<std::string> want = {"1_notarollup.rollup", r0, r3, other};
-  std::sort(want.begin(), want.end());
-  EXPECT_EQ(rollups, want);
-  EXPECT_EQ(store->embedded_stats().rollup_files_dropped, 1u);
+  const std::string h1 = "1_" + std::to_string(kNowHour - 1) + "_";
+  const std::string h72 = "1_" + std::to_string(kNowHour - 72) + "_";
+  const std::string p2 = "2_" + std::to_string(kNowHour - 120) + "_";
+  auto prefixes = [](const std::vector<std::string>& names) {
+    std::vector<std::string> out;
+    for (const std::string& n : names) out.push_back(n.substr(0, n.rfind('_') + 1));
+    return out;
+  };
+  std::vector<std::string> want_r1s = {h1, p2};
+  std::sort(want_r1s.begin(), want_r1s.end());
+  EXPECT_EQ(prefixes(Files(".r1s")), want_r1s);
+  std::vector<std::string> want_rollup = {"1_notarollup_", h1, h72, p2};
+  std::sort(want_rollup.begin(), want_rollup.end());
+  auto got = prefixes(Files(".rollup"));
+  for (std::string& g : got) {
+    if (g == "1_") g = "1_notarollup_";  // "1_notarollup.rollup" has one underscore
+  }
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, want_rollup);
+  EXPECT_EQ(store->embedded_stats().rollup_files_dropped, 3u);  // 2 × .r1s, 1 × .rollup
   const StorageUsage u = store->Usage();
-  EXPECT_EQ(UsageOf(u, 1)->rollup_bytes, 320u);
-  ASSERT_NE(UsageOf(u, 2), nullptr);
-  EXPECT_EQ(UsageOf(u, 2)->rollup_bytes, 7u);
+  EXPECT_EQ(UsageOf(u, 1)->rollup_bytes, Bytes("1_", ".r1s") + Bytes("1_", ".rollup") - 5);
+  // The 3-day-old hour still answers from its five-minute cells.
+  RollupFilter f;
+  f.from_us = (kNowHour - 72) * kHour;
+  f.to_us = f.from_us + kHour;
+  uint64_t n = 0;
+  ASSERT_TRUE(store
+                  ->ScanRollups(1, RollupResolution::kFiveMinutes, f,
+                                [&](std::span<const RollupRow> rows) {
+                                  for (const RollupRow& r : rows) n += r.counts->count;
+                                  return true;
+                                })
+                  .ok());
+  EXPECT_EQ(n, 100u);
+  // And after a restart (the store finds its files by name).
+  store.reset();
+  store = Open(Options());
+  n = 0;
+  ASSERT_TRUE(store
+                  ->ScanRollups(1, RollupResolution::kFiveMinutes, f,
+                                [&](std::span<const RollupRow> rows) {
+                                  for (const RollupRow& r : rows) n += r.counts->count;
+                                  return true;
+                                })
+                  .ok());
+  EXPECT_EQ(n, 100u);
 }
 
 TEST_F(RetentionTest, UsageMatchesTheFiles) {
@@ -271,7 +306,8 @@ TEST_F(RetentionTest, UsageMatchesTheFiles) {
   const ProjectUsage* p2 = UsageOf(u, 2);
   EXPECT_EQ(p1->segment_bytes, Bytes("1_", ".seg"));
   EXPECT_EQ(p2->segment_bytes, Bytes("2_", ".seg"));
-  EXPECT_EQ(p1->disk_bytes(), p1->segment_bytes);
+  EXPECT_EQ(p1->rollup_bytes, Bytes("1_", ".r1s") + Bytes("1_", ".rollup"));
+  EXPECT_EQ(p1->disk_bytes(), p1->segment_bytes + p1->rollup_bytes);
   EXPECT_EQ(p1->segments, 3u);
   EXPECT_EQ(p1->partitions, 3u);
   EXPECT_GT(p1->memtable_bytes, 0u);
