@@ -111,7 +111,7 @@ struct EndpointStats {
 
 // Answered from rollups under the same conditions as series, with the
 // range's edges from raw rows; then p50/p95/p99 come from the rollups'
-// log-scaled histograms (within ±4.5 %, store/rollup.h) and everything else
+// log-scaled histograms (within ±6.1 %, store/rollup.h) and everything else
 // is exact. *source (optional) is set as Series::source.
 Result<std::vector<EndpointStats>> ComputeEndpoints(const store::Store& s, store::ProjectId p,
                                                     const store::TxFilter& f,

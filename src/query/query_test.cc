@@ -419,7 +419,7 @@ TEST_F(QueryTest, SeriesRejectsBadSteps) {
 // ---- endpoints ----
 
 // Percentiles from the rollups' histograms: within half a bin (store/rollup.h).
-constexpr double kHistError = 0.045;
+constexpr double kHistError = 0.061;
 
 TEST_F(QueryTest, EndpointStatistics) {
   std::string source;
@@ -539,6 +539,219 @@ TEST(QueryTrace, ParentIsTheTransactionHoldingTheParentSpan) {
   Result<std::vector<TraceTx>> none = GetTrace(*s, kP, model::TraceId{});
   ASSERT_TRUE(none.ok());
   EXPECT_THAT(*none, IsEmpty());
+}
+
+// ---- rollups or raw rows ----
+
+// The same store seen without rollups, or with rollups that fail (a damaged
+// file): query/ must then read raw rows.
+class RawOnly final : public store::Store {
+ public:
+  RawOnly(const store::Store& s, bool broken_rollups) : s_(s), broken_(broken_rollups) {}
+  Status Append(store::ProjectId, store::WriteBatch) override { return Status::OK(); }
+  Status Scan(store::ProjectId p, const store::TxFilter& f, store::ScanOrder o,
+              const store::RowVisitor& v) const override {
+    return s_.Scan(p, f, o, v);
+  }
+  Result<model::Transaction> Get(store::ProjectId p, model::TxId id) const override {
+    return s_.Get(p, id);
+  }
+  Result<std::vector<model::Transaction>> GetTrace(store::ProjectId p,
+                                                   const model::TraceId& t) const override {
+    return s_.GetTrace(p, t);
+  }
+  Status PutInstance(store::ProjectId, const store::InstanceInfo&) override { return Status::OK(); }
+  Result<std::vector<store::InstanceInfo>> ListInstances(store::ProjectId p) const override {
+    return s_.ListInstances(p);
+  }
+  store::StoreStats Stats() const override { return s_.Stats(); }
+  Status Close() override { return Status::OK(); }
+  bool has_rollups() const override { return broken_; }
+  Status ScanRollups(store::ProjectId p, store::RollupResolution r, const store::RollupFilter& f,
+                     const store::RollupVisitor& v) const override {
+    // Deliver some cells, then fail, as a store meeting a damaged file does.
+    Status st = s_.ScanRollups(p, r, f, v);
+    return st.ok() ? Status::Corruption("rollup file damaged") : st;
+  }
+
+ private:
+  const store::Store& s_;
+  const bool broken_;
+};
+
+// 40 minutes of traffic at ~50 TPS over 3 services × 4 endpoints.
+std::unique_ptr<store::Store> RollupStore(int64_t start) {
+  std::unique_ptr<store::Store> s = store::NewMemStore();
+  std::mt19937_64 rng(9);
+  store::WriteBatch b;
+  const char* svcs[] = {"shop", "orders", "pay"};
+  const char* eps[] = {"GET /", "GET /a", "POST /b", "GET /c/{id}"};
+  for (model::TxId id = 1; id <= 120'000; ++id) {
+    model::Transaction tx;
+    tx.id = id;
+    tx.trace_id[0] = static_cast<uint8_t>(id);
+    tx.trace_id[1] = static_cast<uint8_t>(id >> 8);
+    tx.trace_id[2] = static_cast<uint8_t>(id >> 16);
+    tx.service = svcs[rng() % 3];
+    tx.instance = tx.service + "-" + std::to_string(rng() % 2);
+    tx.endpoint = eps[rng() % 4];
+    tx.end_us = start + static_cast<int64_t>(rng() % (40 * 60'000'000ull));
+    tx.start_us = tx.end_us - 200 - static_cast<int64_t>(rng() % 3'000'000);
+    tx.error = rng() % 20 == 0;
+    tx.summary.sql_count = static_cast<uint32_t>(rng() % 4);
+    tx.summary.sql_us = static_cast<int64_t>(rng() % 9000);
+    tx.summary.external_us = static_cast<int64_t>(rng() % 40'000);
+    b.transactions.push_back(std::move(tx));
+  }
+  EXPECT_TRUE(s->Append(kP, std::move(b)).ok());
+  return s;
+}
+
+TEST(QueryRollups, SeriesFromRollupsEqualsSeriesFromRawRows) {
+  const int64_t start = 1'700'000'000'000'000 + 123'456;  // not on any boundary
+  auto s = RollupStore(start);
+  RawOnly raw(*s, false);
+  struct Case {
+    int64_t from_off, to_off, step;
+    GroupBy g;
+  };
+  const int64_t kMin = 60'000'000;
+  const Case cases[] = {
+      {0, 40 * kMin, 60 * 1'000'000, GroupBy::kNone},       // ragged ends, 1 s cells
+      {-start % (5 * kMin), 35 * kMin, 300'000'000, GroupBy::kService},  // 5-minute cells
+      {7'777, 33 * kMin + 1, 300'000'000, GroupBy::kEndpoint},
+      {kMin, 2 * kMin, 1'000'000, GroupBy::kInstance},
+      {3, 40 * kMin, 1'500'000, GroupBy::kNone},  // not whole seconds: raw only
+  };
+  for (const Case& c : cases) {
+    store::TxFilter f;
+    f.from_us = start + c.from_off;
+    f.to_us = start + c.to_off;
+    for (Metric m : {Metric::kCount, Metric::kErrors, Metric::kResponseTime}) {
+      Result<Series> a = ComputeSeries(*s, kP, f, m, c.step, c.g, 3);
+      Result<Series> b = ComputeSeries(raw, kP, f, m, c.step, c.g, 3);
+      ASSERT_TRUE(a.ok() && b.ok());
+      EXPECT_EQ(b->source, "raw");
+      EXPECT_EQ(a->source, c.step % 1'000'000 == 0 ? "rollups+raw" : "raw");
+      ASSERT_EQ(a->lines.size(), b->lines.size());
+      for (size_t l = 0; l < a->lines.size(); ++l) {
+        EXPECT_EQ(a->lines[l].key, b->lines[l].key);
+        ASSERT_EQ(a->lines[l].values.size(), b->lines[l].values.size());
+        for (size_t i = 0; i < a->lines[l].values.size(); ++i) {
+          const double x = a->lines[l].values[i], y = b->lines[l].values[i];
+          if (std::isnan(y)) {
+            EXPECT_TRUE(std::isnan(x));
+          } else {
+            EXPECT_NEAR(x, y, 1e-9 * std::max(1.0, std::fabs(y))) << "bucket " << i;
+          }
+        }
+      }
+    }
+  }
+  // Filters the rollups cannot answer go to raw rows.
+  store::TxFilter f;
+  f.from_us = start;
+  f.to_us = start + 10 * kMin;
+  f.min_elapsed_us = 1'000'000;
+  Result<Series> slow = ComputeSeries(*s, kP, f, Metric::kCount, 60'000'000, GroupBy::kNone);
+  ASSERT_TRUE(slow.ok());
+  EXPECT_EQ(slow->source, "raw");
+}
+
+TEST(QueryRollups, EndpointsFromRollupsMatchRawRowsExceptPercentilesWithinABin) {
+  const int64_t start = 1'700'000'000'000'000 + 654'321;
+  auto s = RollupStore(start);
+  RawOnly raw(*s, false);
+  store::TxFilter f;
+  f.from_us = start + 1'234;
+  f.to_us = start + 38 * 60'000'000LL + 77;
+  std::string src_a, src_b;
+  auto a = ComputeEndpoints(*s, kP, f, &src_a);
+  auto b = ComputeEndpoints(raw, kP, f, &src_b);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(src_a, "rollups+raw");
+  EXPECT_EQ(src_b, "raw");
+  ASSERT_EQ(a->size(), b->size());
+  ASSERT_EQ(a->size(), 12u);
+  for (size_t i = 0; i < a->size(); ++i) {
+    const EndpointStats &x = (*a)[i], &y = (*b)[i];
+    EXPECT_EQ(x.service, y.service);
+    EXPECT_EQ(x.endpoint, y.endpoint);
+    EXPECT_EQ(x.count, y.count);
+    EXPECT_EQ(x.errors, y.errors);
+    EXPECT_DOUBLE_EQ(x.avg_ms, y.avg_ms);
+    EXPECT_DOUBLE_EQ(x.max_ms, y.max_ms);
+    EXPECT_DOUBLE_EQ(x.avg_sql_count, y.avg_sql_count);
+    EXPECT_DOUBLE_EQ(x.avg_sql_ms, y.avg_sql_ms);
+    EXPECT_DOUBLE_EQ(x.avg_external_ms, y.avg_external_ms);
+    EXPECT_NEAR(x.p50_ms, y.p50_ms, y.p50_ms * kHistError);
+    EXPECT_NEAR(x.p95_ms, y.p95_ms, y.p95_ms * kHistError);
+    EXPECT_NEAR(x.p99_ms, y.p99_ms, y.p99_ms * kHistError);
+  }
+}
+
+TEST(QueryRollups, ADamagedRollupFileFallsBackToRawRows) {
+  const int64_t start = 1'700'000'000'000'000;
+  auto s = RollupStore(start);
+  RawOnly broken(*s, true);
+  RawOnly raw(*s, false);
+  store::TxFilter f;
+  f.from_us = start;
+  f.to_us = start + 30 * 60'000'000LL;
+  Result<Series> a = ComputeSeries(broken, kP, f, Metric::kCount, 300'000'000, GroupBy::kNone);
+  Result<Series> b = ComputeSeries(raw, kP, f, Metric::kCount, 300'000'000, GroupBy::kNone);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->source, "raw");
+  EXPECT_EQ(a->lines[0].values, b->lines[0].values);
+  std::string src;
+  auto e = ComputeEndpoints(broken, kP, f, &src);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(src, "raw");
+}
+
+TEST(QueryRollups, UsersPerHourAndDayFromSketches) {
+  std::unique_ptr<store::Store> s = store::NewMemStore();
+  const int64_t hour = 3'600'000'000;
+  const int64_t day0 = 1'699'920'000'000'000;  // a UTC midnight
+  store::WriteBatch b;
+  model::TxId id = 1;
+  // 24 hours; hour h sees users [h*10, h*10 + 300): the day sees 530.
+  for (int h = 0; h < 24; ++h) {
+    for (int u = 0; u < 300; ++u) {
+      model::Transaction tx;
+      tx.id = id++;
+      tx.trace_id[0] = static_cast<uint8_t>(id);
+      tx.trace_id[1] = static_cast<uint8_t>(id >> 8);
+      tx.trace_id[2] = static_cast<uint8_t>(id >> 16);
+      tx.service = u % 2 ? "shop" : "api";
+      tx.end_us = day0 + h * hour + u * 1'000'000LL;
+      tx.start_us = tx.end_us - 1000;
+      tx.user = "u" + std::to_string(h * 10 + u);
+      b.transactions.push_back(tx);
+    }
+  }
+  ASSERT_TRUE(s->Append(kP, std::move(b)).ok());
+  store::TxFilter f;
+  f.from_us = day0;
+  f.to_us = day0 + 24 * hour;
+  Result<Series> hourly = ComputeSeries(*s, kP, f, Metric::kUsers, hour, GroupBy::kNone);
+  ASSERT_TRUE(hourly.ok()) << hourly.status().ToString();
+  ASSERT_EQ(hourly->lines.size(), 1u);
+  ASSERT_EQ(hourly->lines[0].values.size(), 24u);
+  for (double v : hourly->lines[0].values) EXPECT_NEAR(v, 300, 15);
+  Result<Series> daily = ComputeSeries(*s, kP, f, Metric::kUsers, 24 * hour, GroupBy::kService);
+  ASSERT_TRUE(daily.ok());
+  ASSERT_EQ(daily->lines.size(), 2u);
+  double total = 0;
+  for (const SeriesLine& l : daily->lines) {
+    ASSERT_EQ(l.values.size(), 1u);
+    total += l.values[0];
+  }
+  EXPECT_NEAR(total, 530, 30);
+  EXPECT_EQ(ComputeSeries(*s, kP, f, Metric::kUsers, 60'000'000, GroupBy::kNone).status().code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_EQ(ComputeSeries(*s, kP, f, Metric::kUsers, hour, GroupBy::kEndpoint).status().code(),
+            Status::Code::kInvalidArgument);
 }
 
 }  // namespace

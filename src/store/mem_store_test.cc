@@ -45,6 +45,14 @@ class DirStore final : public Store {
     return s_->ListInstances(p);
   }
   StoreStats Stats() const override { return s_->Stats(); }
+  bool has_rollups() const override { return s_->has_rollups(); }
+  Status ScanRollups(ProjectId p, RollupResolution r, const RollupFilter& f,
+                     const RollupVisitor& v) const override {
+    return s_->ScanRollups(p, r, f, v);
+  }
+  Status ScanUsers(ProjectId p, const RollupFilter& f, const UsersVisitor& v) const override {
+    return s_->ScanUsers(p, f, v);
+  }
   Status Close() override {
     closed_ = true;
     return Status::OK();
