@@ -456,9 +456,11 @@ Status GetSeries(const Env& env, const Call& call, net::HttpResponse* resp) {
     metric = query::Metric::kCount;
   } else if (metric_name == "errors") {
     metric = query::Metric::kErrors;
+  } else if (metric_name == "users") {
+    metric = query::Metric::kUsers;
   } else {
     return Status::InvalidArgument(
-        "metric must be tps, response_time, error_rate, count or errors");
+        "metric must be tps, response_time, error_rate, count, errors or users");
   }
 
   query::GroupBy group_by = query::GroupBy::kNone;
@@ -474,8 +476,10 @@ Status GetSeries(const Env& env, const Call& call, net::HttpResponse* resp) {
     }
   }
 
-  int64_t step_s = DefaultStepSeconds(f.to_us - f.from_us);
-  LOUPE_RETURN_IF_ERROR(IntParam(*call.http, "step", 1, 3600, &step_s));
+  int64_t step_s = metric == query::Metric::kUsers
+                       ? 3600
+                       : DefaultStepSeconds(f.to_us - f.from_us);
+  LOUPE_RETURN_IF_ERROR(IntParam(*call.http, "step", 1, 86400, &step_s));
   const int64_t step_us = step_s * kMicrosPerSecond;
   if ((f.to_us - f.from_us) / step_us + 2 > kMaxSeriesBuckets) {
     return Status::InvalidArgument("step too small for the range (over " +
@@ -491,6 +495,7 @@ Status GetSeries(const Env& env, const Call& call, net::HttpResponse* resp) {
   w.Field("metric", metric_name);
   w.FieldMillis("from_ms", series->from_us);
   w.FieldMillis("step_ms", series->step_us);
+  w.Field("source", series->source);
   w.Key("series");
   w.StartArray();
   for (const auto& line : series->lines) {
@@ -520,8 +525,9 @@ Status GetEndpoints(const Env& env, const Call& call, net::HttpResponse* resp) {
   if (!project.ok()) return project.status();
   store::TxFilter f;
   LOUPE_RETURN_IF_ERROR(Filter(*call.http, call.now_us, env.options.max_range_days, &f));
+  std::string source;
   Result<std::vector<query::EndpointStats>> stats =
-      query::ComputeEndpoints(*env.deps.store, project->id, f);
+      query::ComputeEndpoints(*env.deps.store, project->id, f, &source);
   if (!stats.ok()) return stats.status();
   std::stable_sort(stats->begin(), stats->end(),
                    [](const auto& a, const auto& b) { return a.count > b.count; });
@@ -548,6 +554,7 @@ Status GetEndpoints(const Env& env, const Call& call, net::HttpResponse* resp) {
     w.EndObject();
   }
   w.EndArray();
+  w.Field("source", source);
   w.EndObject();
   w.Finish();
   SetJson(resp, std::move(body));

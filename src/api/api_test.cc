@@ -570,7 +570,9 @@ TEST_F(ApiTest, ParameterErrorsAre400) {
            "/api/v1/series?metric=cpu",
            "/api/v1/series?group_by=host",
            "/api/v1/series?step=0",
-           "/api/v1/series?step=3601",
+           "/api/v1/series?step=86401",
+           "/api/v1/series?metric=users&step=60",
+           "/api/v1/series?metric=users&group_by=endpoint",
            "/api/v1/live",
        }) {
     ExpectError(target, 400, "invalid_argument");
@@ -751,6 +753,7 @@ TEST_F(ApiTest, Series) {
   rapidjson::Document d = GetJson("/api/v1/series?metric=count&step=60" + range);
   EXPECT_STREQ(d["metric"].GetString(), "count");
   EXPECT_EQ(d["step_ms"].GetInt(), 60'000);
+  EXPECT_STREQ(d["source"].GetString(), "rollups");  // whole seconds: no raw edge
   ASSERT_EQ(d["series"].Size(), 1u);
   double sum = 0;
   for (const auto& v : d["series"][0]["values"].GetArray()) sum += v.IsNull() ? 0 : v.GetDouble();
@@ -771,12 +774,27 @@ TEST_F(ApiTest, Series) {
   d = GetJson("/api/v1/series?metric=tps&from=" + std::to_string(to_ms - 30LL * 86400 * 1000) +
               "&to=" + std::to_string(to_ms));
   EXPECT_EQ(d["step_ms"].GetInt(), 7'200'000);
+
+  // Distinct users per hour (user id, else client IP).
+  d = GetJson("/api/v1/series?metric=users&from=" + std::to_string(to_ms - 3'600'000) +
+              "&to=" + std::to_string(to_ms));
+  EXPECT_STREQ(d["metric"].GetString(), "users");
+  EXPECT_EQ(d["step_ms"].GetInt(), 3'600'000);
+  EXPECT_STREQ(d["source"].GetString(), "rollups");
+  ASSERT_EQ(d["series"].Size(), 1u);
+  double users = 0;
+  for (const auto& v : d["series"][0]["values"].GetArray()) users += v.GetDouble();
+  EXPECT_GT(users, 0);
+  // Filters rollups cannot answer read raw rows.
+  d = GetJson("/api/v1/series?metric=count&step=60&min_ms=100" + range);
+  EXPECT_STREQ(d["source"].GetString(), "raw");
 }
 
 TEST_F(ApiTest, Endpoints) {
   Fill();
   rapidjson::Document d = GetJson("/api/v1/endpoints");
   ASSERT_EQ(d["endpoints"].Size(), 3u);
+  EXPECT_TRUE(d["source"].IsString());
   const auto& top = d["endpoints"][0];  // by count, descending
   EXPECT_EQ(top["count"].GetInt(), 2);
   bool saw_a = false;
