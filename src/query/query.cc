@@ -298,7 +298,8 @@ const char* SourceName(const std::vector<Piece>& pieces) {
 // cells through on_cells(span<const RollupRow>). Either returns false to stop.
 template <typename OnRows, typename OnCells>
 Status VisitPieces(const store::Store& s, store::ProjectId p, const TxFilter& f,
-                   const std::vector<Piece>& pieces, OnRows&& on_rows, OnCells&& on_cells) {
+                   const std::vector<Piece>& pieces, bool with_hist, OnRows&& on_rows,
+                   OnCells&& on_cells) {
   for (const Piece& pc : pieces) {
     if (pc.src == Source::kRaw) {
       TxFilter edge = f;
@@ -313,6 +314,7 @@ Status VisitPieces(const store::Store& s, store::ProjectId p, const TxFilter& f,
     rf.service = f.service;
     rf.instance = f.instance;
     rf.endpoint = f.endpoint;
+    rf.with_hist = with_hist;
     const auto res = pc.src == Source::kSecond ? store::RollupResolution::kSecond
                                                : store::RollupResolution::kFiveMinutes;
     LOUPE_RETURN_IF_ERROR(s.ScanRollups(p, res, rf, on_cells));
@@ -555,7 +557,7 @@ Status FillSeries(const store::Store& s, store::ProjectId p, const TxFilter& f,
       totals[g] += n;
     };
     LOUPE_RETURN_IF_ERROR(VisitPieces(
-        s, p, f, pieces,
+        s, p, f, pieces, false,
         [&](std::span<const TxRow> rows) {
           for (const TxRow& r : rows) count(r, 1);
           return true;
@@ -601,7 +603,7 @@ Status FillSeries(const store::Store& s, store::ProjectId p, const TxFilter& f,
   const int64_t from = out->from_us;
   const double inv_step = 1.0 / static_cast<double>(step_us);
   return VisitPieces(
-      s, p, f, pieces,
+      s, p, f, pieces, false,
       [&](std::span<const TxRow> rows) {
         for (const TxRow& r : rows) {
           // floor(off / step) by a multiply, corrected by one step either way:
@@ -794,9 +796,13 @@ struct EndpointAcc {
   std::string service, endpoint;
   uint64_t count = 0, errors = 0, sql_count = 0;
   int64_t el_sum = 0, el_max = std::numeric_limits<int64_t>::min(), sql_us = 0, ext_us = 0;
-  std::vector<int64_t> elapsed;     // raw rows
-  std::vector<store::HistBin> hist;  // rollup cells
+  std::vector<int64_t> elapsed;  // raw rows
+  // Rollup cells' histograms, dense by bin (a few KiB per group; merging
+  // sparse bins allocated per cell and was most of an hour's cost).
+  std::vector<uint64_t> hist;
 };
+
+constexpr size_t kDenseBins = 64 * store::kBinsPerOctave;
 
 Status FillEndpoints(const store::Store& s, store::ProjectId p, const TxFilter& f,
                      const std::vector<Piece>& pieces, std::vector<EndpointAcc>* out) {
@@ -832,7 +838,7 @@ Status FillEndpoints(const store::Store& s, store::ProjectId p, const TxFilter& 
   TxFilter narrow = f;
   narrow.fields = store::kFieldGroups | store::kFieldSummary;
   return VisitPieces(
-      s, p, narrow, pieces,
+      s, p, narrow, pieces, true,
       [&](std::span<const TxRow> rows) {
         for (const TxRow& r : rows) {
           EndpointAcc& a = group_of(r);
@@ -859,7 +865,8 @@ Status FillEndpoints(const store::Store& s, store::ProjectId p, const TxFilter& 
           a.sql_count += n.sql_count;
           a.sql_us += n.sql_us;
           a.ext_us += n.external_us;
-          store::MergeHist(c.hist, &a.hist);
+          if (a.hist.empty()) a.hist.resize(kDenseBins);
+          for (const store::HistBin& b : c.hist) a.hist[b.bin] += b.count;
         }
         return true;
       });
@@ -902,12 +909,10 @@ Result<std::vector<EndpointStats>> ComputeEndpoints(const store::Store& s, store
       e.p99_ms = static_cast<double>(Percentile(a.elapsed, 0.99, n95)) / 1000.0;
     } else {
       // Rollup histograms (plus the raw edge rows binned the same way).
-      store::RollupStats edge;
-      for (int64_t el : a.elapsed) edge.Add(el, false, {});
-      store::MergeHist(edge.hist, &a.hist);
-      e.p50_ms = store::HistPercentileUs(a.hist, 0.50, a.el_max) / 1000.0;
-      e.p95_ms = store::HistPercentileUs(a.hist, 0.95, a.el_max) / 1000.0;
-      e.p99_ms = store::HistPercentileUs(a.hist, 0.99, a.el_max) / 1000.0;
+      for (int64_t el : a.elapsed) ++a.hist[store::ElapsedBin(el)];
+      e.p50_ms = store::DenseHistPercentileUs(a.hist, 0.50, a.el_max) / 1000.0;
+      e.p95_ms = store::DenseHistPercentileUs(a.hist, 0.95, a.el_max) / 1000.0;
+      e.p99_ms = store::DenseHistPercentileUs(a.hist, 0.99, a.el_max) / 1000.0;
     }
     e.avg_sql_count = static_cast<double>(a.sql_count) / n;
     e.avg_sql_ms = static_cast<double>(a.sql_us) / n / 1000.0;

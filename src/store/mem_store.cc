@@ -862,12 +862,7 @@ void MemStore::DropPartition(Project* p,
   Partition& dead = *it->second;
   const int32_t key = dead.key;
   if (dead.rows() > 0) {
-    auto& seconds = p->rollups.mutable_cells(RollupResolution::kSecond);
-    for (auto c = seconds.begin(); c != seconds.end();) {
-      const bool in = c->first.bucket_us >= dead.min_end / kRollupSecondUs * kRollupSecondUs &&
-                      c->first.bucket_us <= dead.max_end;
-      c = in ? seconds.erase(c) : std::next(c);
-    }
+    p->rollups.EraseSeconds(dead.min_end / kRollupSecondUs * kRollupSecondUs, dead.max_end);
   }
   // Unlink the dead rows from their trace chains, keeping the survivors
   // chained (newest-inserted first) so GetTrace still finds them.

@@ -113,6 +113,23 @@ double HistPercentileUs(std::span<const HistBin> hist, double q, int64_t max_us)
   return static_cast<double>(max_us);
 }
 
+double DenseHistPercentileUs(std::span<const uint64_t> counts, double q, int64_t max_us) noexcept {
+  uint64_t total = 0;
+  for (uint64_t c : counts) total += c;
+  if (total == 0) return 0;
+  auto rank = static_cast<uint64_t>(std::ceil(q * static_cast<double>(total) - 1e-9));
+  rank = std::clamp<uint64_t>(rank, 1, total);
+  uint64_t seen = 0;
+  for (size_t b = 0; b < counts.size(); ++b) {
+    seen += counts[b];
+    if (seen >= rank) {
+      const double v = BinMidUs(static_cast<uint16_t>(b));
+      return max_us > 0 ? std::min(v, static_cast<double>(max_us)) : v;
+    }
+  }
+  return static_cast<double>(max_us);
+}
+
 size_t RollupKeyHash::operator()(const RollupKey& k) const noexcept {
   uint64_t h = static_cast<uint64_t>(k.bucket_us) * 0x9E3779B97F4A7C15ull;
   h ^= (uint64_t{k.service} << 42) ^ (uint64_t{k.instance} << 21) ^ k.endpoint;
@@ -120,20 +137,40 @@ size_t RollupKeyHash::operator()(const RollupKey& k) const noexcept {
   return static_cast<size_t>(h ^ (h >> 31));
 }
 
+RollupStats& RollupBuilder::Cell(RollupResolution r, const RollupKey& k, bool* added) {
+  CellMap& cells = r == RollupResolution::kSecond ? seconds_ : minutes5_;
+  auto [it, fresh] = cells.try_emplace(k);
+  if (fresh) {
+    (r == RollupResolution::kSecond ? seconds_index_ : minutes5_index_)[k.bucket_us].push_back(
+        &*it);
+    bytes_ += kCellBytes;
+  }
+  *added = fresh;
+  return it->second;
+}
+
+void RollupBuilder::EraseSeconds(int64_t from_us, int64_t to_us) {
+  auto first = seconds_index_.lower_bound(from_us);
+  auto last = seconds_index_.upper_bound(to_us);
+  for (auto it = first; it != last; ++it) {
+    for (const CellMap::value_type* c : it->second) seconds_.erase(c->first);
+  }
+  seconds_index_.erase(first, last);
+}
+
 void RollupBuilder::Add(int64_t end_us, int64_t elapsed_us, bool error,
                         const model::Summary& summary, uint32_t service, uint32_t instance,
                         uint32_t endpoint, std::string_view user) {
+  bool added;
   RollupKey k{FloorTo(end_us, kRollupSecondUs), service, instance, endpoint};
-  auto [sec, new_sec] = seconds_.try_emplace(k);
-  const size_t sec_bins = sec->second.hist.size();
-  sec->second.Add(elapsed_us, error, summary);
+  RollupStats& sec = Cell(RollupResolution::kSecond, k, &added);
+  const size_t sec_bins = sec.hist.size();
+  sec.Add(elapsed_us, error, summary);
   k.bucket_us = FloorTo(end_us, kRollupFiveMinutesUs);
-  auto [min5, new_min5] = minutes5_.try_emplace(k);
-  const size_t min5_bins = min5->second.hist.size();
-  min5->second.Add(elapsed_us, error, summary);
-  bytes_ += (new_sec ? kCellBytes : 0) + (new_min5 ? kCellBytes : 0) +
-            (sec->second.hist.size() - sec_bins + min5->second.hist.size() - min5_bins) *
-                sizeof(HistBin);
+  RollupStats& min5 = Cell(RollupResolution::kFiveMinutes, k, &added);
+  const size_t min5_bins = min5.hist.size();
+  min5.Add(elapsed_us, error, summary);
+  bytes_ += (sec.hist.size() - sec_bins + min5.hist.size() - min5_bins) * sizeof(HistBin);
   if (!user.empty()) {
     auto [u, added] = users_.try_emplace(UsersKey{FloorTo(end_us, kRollupHourUs), service},
                                          kUsersHllPrecision);
@@ -144,12 +181,12 @@ void RollupBuilder::Add(int64_t end_us, int64_t elapsed_us, bool error,
 
 void RollupBuilder::Merge(const RollupBuilder& other) {
   for (RollupResolution r : {RollupResolution::kSecond, RollupResolution::kFiveMinutes}) {
-    CellMap& into = mutable_cells(r);
     for (const auto& [k, st] : other.cells(r)) {
-      auto [it, added] = into.try_emplace(k);
-      const size_t bins = it->second.hist.size();
-      it->second.Merge(st, st.hist);
-      bytes_ += (added ? kCellBytes : 0) + (it->second.hist.size() - bins) * sizeof(HistBin);
+      bool added;
+      RollupStats& into = Cell(r, k, &added);
+      const size_t bins = into.hist.size();
+      into.Merge(st, st.hist);
+      bytes_ += (into.hist.size() - bins) * sizeof(HistBin);
     }
   }
   for (const auto& [k, hll] : other.users()) {
@@ -165,7 +202,12 @@ bool EmitBuilderCells(const RollupBuilder& b, RollupResolution r, const RollupId
   const int64_t step = RollupStepUs(r);
   std::vector<RollupRow> batch;
   batch.reserve(kBatch);
-  for (const auto& [k, st] : b.cells(r)) {
+  const RollupBuilder::BucketIndex& index = b.by_bucket(r);
+  const auto end = index.upper_bound(f.to_us - step);
+  for (auto bucket = index.lower_bound(f.from_us); bucket != end; ++bucket) {
+   for (const RollupBuilder::CellMap::value_type* cell : bucket->second) {
+    const RollupKey& k = cell->first;
+    const RollupStats& st = cell->second;
     if (!f.Matches(k, step)) continue;
     RollupRow& row = batch.emplace_back();
     row.bucket_us = k.bucket_us;
@@ -181,6 +223,7 @@ bool EmitBuilderCells(const RollupBuilder& b, RollupResolution r, const RollupId
       if (!visit(batch)) return false;
       batch.clear();
     }
+   }
   }
   return batch.empty() || visit(batch);
 }

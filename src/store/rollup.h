@@ -92,6 +92,8 @@ void MergeHist(std::span<const HistBin> from, std::vector<HistBin>* into);
 // the bin holding the rank, clamped to [min bin lower bound, max_us]. 0 when
 // the histogram is empty.
 double HistPercentileUs(std::span<const HistBin> hist, double q, int64_t max_us) noexcept;
+// The same over a dense histogram: counts[b] is the count of bin b.
+double DenseHistPercentileUs(std::span<const uint64_t> counts, double q, int64_t max_us) noexcept;
 
 struct RollupKey {
   int64_t bucket_us = 0;  // start of the bucket (a multiple of the step)
@@ -115,6 +117,11 @@ class RollupBuilder {
  public:
   using CellMap = std::unordered_map<RollupKey, RollupStats, RollupKeyHash>;
 
+  RollupBuilder() = default;
+  RollupBuilder(RollupBuilder&&) = default;
+  RollupBuilder& operator=(RollupBuilder&&) = default;
+  RollupBuilder(const RollupBuilder&) = delete;  // the bucket index points into the maps
+
   // user: user id, else client IP; "" adds no user.
   void Add(int64_t end_us, int64_t elapsed_us, bool error, const model::Summary& summary,
            uint32_t service, uint32_t instance, uint32_t endpoint, std::string_view user);
@@ -125,17 +132,26 @@ class RollupBuilder {
   const CellMap& cells(RollupResolution r) const {
     return r == RollupResolution::kSecond ? seconds_ : minutes5_;
   }
-  CellMap& mutable_cells(RollupResolution r) {
-    return r == RollupResolution::kSecond ? seconds_ : minutes5_;
-  }
   const std::map<UsersKey, HyperLogLog>& users() const { return users_; }
   std::map<UsersKey, HyperLogLog>& mutable_users() { return users_; }
   bool empty() const { return seconds_.empty() && users_.empty(); }
   // Approximate memory held.
   size_t bytes() const noexcept { return bytes_; }
 
+  // Cells of resolution r by bucket, so a range visits only its buckets
+  // (map nodes are stable: the pointers stay valid while the builder lives).
+  using BucketIndex = std::map<int64_t, std::vector<const CellMap::value_type*>>;
+  const BucketIndex& by_bucket(RollupResolution r) const {
+    return r == RollupResolution::kSecond ? seconds_index_ : minutes5_index_;
+  }
+  // Drops the one-second cells of buckets in [from_us, to_us].
+  void EraseSeconds(int64_t from_us, int64_t to_us);
+
  private:
+  RollupStats& Cell(RollupResolution r, const RollupKey& k, bool* added);
+
   CellMap seconds_, minutes5_;
+  BucketIndex seconds_index_, minutes5_index_;
   std::map<UsersKey, HyperLogLog> users_;
   size_t bytes_ = 0;
 };
@@ -150,6 +166,9 @@ struct RollupFilter {
   std::string service;
   std::string instance;
   std::string endpoint;
+  // false: RollupRow::hist may be left empty (a store then skips decoding
+  // histograms; series need only the sums).
+  bool with_hist = true;
 };
 
 // One cell handed to a RollupVisitor. Ids are the store's dense ids, the
@@ -179,6 +198,7 @@ struct RollupIdFilter {
   int64_t from_us = 0;
   int64_t to_us = std::numeric_limits<int64_t>::max();
   int64_t service = -1, instance = -1, endpoint = -1;
+  bool with_hist = true;
 
   bool Matches(const RollupKey& k, int64_t step_us) const noexcept {
     return k.bucket_us >= from_us && k.bucket_us <= to_us - step_us &&

@@ -301,14 +301,21 @@ void SegmentedStore::AppendRow(Project* p, model::Transaction& tx) {
     dups_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  const Partition* seg_part;
-  const SegmentRef* seg_ref;
-  uint32_t seg_row;
-  if (FindInSegments(*p, tx.id, &seg_part, &seg_ref, &seg_row)) {
-    dups_.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
+  // A transaction's end time fixes its partition, so only that partition's
+  // segments can hold it: probing every segment of the project made appends
+  // slower the more history was kept (Segment::FindId was the top function
+  // loading a day; docs/benchmarks.md, "Embedded engine vs ClickHouse").
   const int64_t key = PartitionKey(tx.end_us);
+  if (const Partition* existing = p->FindPartition(key)) {
+    uint32_t seg_row;
+    for (const SegmentRef& r : existing->segments) {
+      Result<bool> found = r.seg->FindId(tx.id, &seg_row);
+      if (found.ok() && *found) {
+        dups_.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+    }
+  }
   Partition& part = p->PartitionFor(key);
   if (!part.mem) part.mem = std::make_shared<MemTable>();
   MemRow row;

@@ -319,7 +319,7 @@ Status SegmentedStore::ScanRollups(ProjectId project, RollupResolution res,
     for (size_t b = 0; b < file.blocks().size(); ++b) {
       const RollupBlockInfo& info = file.blocks()[b];
       if (info.last_bucket_us < ids.from_us || info.first_bucket_us > ids.to_us - step) continue;
-      Status s = file.ReadBlock(b, &block);
+      Status s = file.ReadBlock(b, &block, filter.with_hist);
       if (!s.ok()) {
         corrupt_chunks_.fetch_add(1, std::memory_order_relaxed);
         LogError("rollups skip a damaged block: " + s.ToString());

@@ -151,8 +151,12 @@ Status WriteRollupFile(Env* env, const std::string& path, uint32_t project, int6
       PutVarint(&raw, s.external_count);
       PutZigZag(&raw, s.external_us);
       PutVarint(&raw, s.hist.size());
+    }
+    // Histograms after all the cells: a reader that needs only the sums
+    // stops before them.
+    for (size_t c = i; c < j; ++c) {
       uint16_t prev_bin = 0;
-      for (const HistBin& h : s.hist) {
+      for (const HistBin& h : sorted[c].stats->hist) {
         PutVarint(&raw, h.bin - prev_bin);
         prev_bin = h.bin;
         PutVarint(&raw, h.count);
@@ -293,7 +297,7 @@ Status RollupFile::ReadPart(uint64_t offset, uint64_t stored, uint64_t raw, uint
   return s.ok() ? s : s.Annotate(path_);
 }
 
-Status RollupFile::ReadBlock(size_t i, RollupBlock* out) const {
+Status RollupFile::ReadBlock(size_t i, RollupBlock* out, bool with_hist) const {
   const RollupBlockInfo& b = blocks_.at(i);
   std::string raw;
   LOUPE_RETURN_IF_ERROR(ReadPart(b.offset, b.stored, b.raw, b.codec, &raw));
@@ -331,17 +335,23 @@ Status RollupFile::ReadBlock(size_t i, RollupBlock* out) const {
         !dict_ok(k.endpoint, 2)) {
       return Status::Corruption(path_ + ": malformed block");
     }
+    out->hist_begin[c + 1] = out->hist_begin[c] + static_cast<uint32_t>(nbins);
+  }
+  if (!with_hist) {
+    std::fill(out->hist_begin.begin(), out->hist_begin.end(), 0);
+    return Status::OK();
+  }
+  out->bins.resize(out->hist_begin[n]);
+  for (uint64_t c = 0; c < n; ++c) {
     uint32_t bin = 0;
-    for (uint64_t h = 0; h < nbins; ++h) {
+    for (uint32_t h = out->hist_begin[c]; h < out->hist_begin[c + 1]; ++h) {
       bin += d.Varint32();
-      HistBin hb;
+      HistBin& hb = out->bins[h];
       hb.bin = static_cast<uint16_t>(bin);
       hb.count = d.Varint32();
       hb.errors = d.Varint32();
-      out->bins.push_back(hb);
     }
     if (!d.ok() || bin > UINT16_MAX) return Status::Corruption(path_ + ": malformed histogram");
-    out->hist_begin[c + 1] = static_cast<uint32_t>(out->bins.size());
   }
   if (!d.done()) return Status::Corruption(path_ + ": trailing bytes in block");
   return Status::OK();

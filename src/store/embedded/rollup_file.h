@@ -84,7 +84,8 @@ class RollupFile {
   const std::vector<std::string>& dict(int column) const { return dict_[column]; }
   const std::vector<RollupBlockInfo>& blocks() const { return blocks_; }
 
-  Status ReadBlock(size_t i, RollupBlock* out) const;
+  // with_hist false: the cells' sums only (every hist(i) empty).
+  Status ReadBlock(size_t i, RollupBlock* out, bool with_hist = true) const;
   // The user sketches (keys with local service ids).
   Status ReadUsers(std::vector<std::pair<UsersKey, HyperLogLog>>* out) const;
 
