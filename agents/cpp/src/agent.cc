@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "agent_internal.h"
+#include "native_stack.h"
 
 namespace loupe {
 namespace {
@@ -107,7 +108,11 @@ Agent::Impl::~Impl() {
 void Agent::Impl::Start() {
   if (!options.enabled) return;
   exporter_thread = std::thread([this] { ExportLoop(); });
-  if (options.loupe_extensions) extension_thread = std::thread([this] { ExtensionLoop(); });
+  if (options.loupe_extensions) {
+    native_stacks =
+        options.native_stacks && internal::NativeStackSampler::Init(options.native_stack_signal);
+    extension_thread = std::thread([this] { ExtensionLoop(); });
+  }
 }
 
 void Agent::Impl::Shutdown(int timeout_ms) {

@@ -201,6 +201,8 @@ struct Agent::Impl {
   bool SendSnapshot(internal::HttpClient* client, uint64_t* server_version);
   std::string BuildSnapshotJson(uint64_t now_ns);
   void SampleStacks(uint64_t now_ns);
+  // Appends native frames to samples[first...] (native_stacks).
+  void AddNativeFrames(size_t first);
 
   std::vector<std::pair<std::string, std::string>> AuthHeaders(const char* content_type) const;
 
@@ -261,8 +263,15 @@ struct Agent::Impl {
     std::string endpoint;
     double elapsed_ms;
     std::vector<std::string> frames;
+    // For the native part, taken after the registry lock is released.
+    uint32_t thread_id = 0;
+    const Transaction::State* state = nullptr;  // compared by address only
+    uint32_t shard = 0;
   };
   std::vector<StackSample> samples;
+  // Native frames in stack samples (options.native_stacks and the signal
+  // handler could be installed; extension thread only after Start).
+  bool native_stacks = false;
 
   // Threads and their stop protocol.
   std::mutex mu;
