@@ -47,7 +47,10 @@ trap 'stop_all; exit 130' INT
 trap 'stop_all; exit 143' TERM
 trap 'stop_all' EXIT
 
-"$LOUPE_BIN" server &
+# The server runs in its own session, so Ctrl-C (SIGINT to the terminal's
+# process group) reaches only the demo: stop_all stops the server after the
+# demo's agents have flushed their last transactions to it.
+setsid "$LOUPE_BIN" server &
 pids+=($!)
 
 # Wait until the server answers /healthz (or exits).
