@@ -38,6 +38,9 @@ uint64_t NowSteadyMs();
 uint64_t Random64();
 // Kernel thread id of the calling thread (cached).
 uint32_t ThreadId();
+// Names the calling thread (<= 15 bytes) so top -H, perf and /proc/PID/task
+// show the agent's threads apart from the application's.
+void NameThisThread(const char* name);
 
 // Test-and-test-and-set lock for very short critical sections (a step push
 // on the application thread against a snapshot read). Uncontended cost is one

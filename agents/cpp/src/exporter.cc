@@ -23,6 +23,7 @@ bool Retryable(int status) {
 }  // namespace
 
 void Agent::Impl::ExportLoop() {
+  internal::NameThisThread("loupe-export");
   internal::HttpClient client(options.endpoint, options.request_timeout_ms, &cancel_export);
   internal::ProtoWriter writer;  // its buffer is reused by every batch
   std::vector<Transaction::State*> batch;

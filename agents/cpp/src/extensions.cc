@@ -52,6 +52,7 @@ std::string StepText(const internal::StepRecord& r) {
 }  // namespace
 
 void Agent::Impl::ExtensionLoop() {
+  internal::NameThisThread("loupe-active");
   internal::HttpClient client(options.endpoint, options.request_timeout_ms, &cancel_extensions);
   uint64_t now = internal::NowSteadyMs();
   uint64_t next_config = now;

@@ -4,6 +4,7 @@
 // state), and short locks.
 
 #include <errno.h>
+#include <pthread.h>
 #include <semaphore.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -75,6 +76,14 @@ uint64_t Random64() {
 uint32_t ThreadId() {
   thread_local uint32_t tid = static_cast<uint32_t>(::syscall(SYS_gettid));
   return tid;
+}
+
+void NameThisThread(const char* name) {
+#ifdef __linux__
+  pthread_setname_np(pthread_self(), name);
+#else
+  (void)name;
+#endif
 }
 
 Wakeup::Wakeup() {
