@@ -290,6 +290,24 @@ test('a configuration change reaches every agent within 5 s; an instance limit r
       `${s.service} still has configuration ${s.config_version}, not ${put.version}, 5 s after the change`);
   }
 
+  // Dynamic profiling went off with that change (no patterns): the
+  // shop::ReadStock probe no longer records a method step; SQL still does.
+  let page;
+  let ip;
+  for (let i = 0; i < 5 && page?.status !== 200; i++) {
+    ip = `203.0.113.${60 + i}`;
+    page = await demo.request(demo.shop, '/products/42', { user: 'u-8', ip });
+  }
+  assert.equal(page.status, 200, page.text);
+  const pfull = await poll(async () => {
+    const t = (await txList({ service: 'shop', client_ip: ip, from: tPut }))[0];
+    return t ? txOne(t.id) : null;
+  }, (x) => x !== null, { timeoutMs: 10000 });
+  assert.ok(pfull, 'the product page transaction did not arrive');
+  assert.ok(pfull.steps.some((x) => x.kind === 'sql'), 'no SQL steps');
+  assert.ok(!pfull.steps.some((x) => x.kind === 'method' && x.name === 'shop::ReadStock'),
+    `shop::ReadStock recorded with profiling off: ${JSON.stringify(pfull.steps.map((x) => x.kind + ' ' + x.name))}`);
+
   // No per-endpoint limit this time: the instance limit of 2 active
   // transactions redirects the excess of a burst of slow checkouts.
   await demo.fault('external_timeout', 1);
