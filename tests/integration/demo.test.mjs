@@ -275,10 +275,8 @@ test('throttling rejects checkouts over the limit and Loupe shows the rejections
 
 test('a configuration change reaches every agent within 5 s; an instance limit redirects to the static page', withLogs(async () => {
   const t0 = Date.now();
-  const put = await putConfig({
-    active_stack: { threshold_ms: 200, interval_ms: 500 },
-    throttle: { enabled: true, max_active: 2, action: 'redirect', redirect_url: '/busy.html' },
-  });
+  // Profiling off (no patterns), no throttling.
+  const put = await putConfig({ active_stack: { threshold_ms: 200, interval_ms: 500 } });
   assert.ok(put.version > 0, `PUT answered ${JSON.stringify(put)}`);
   // The issue's promise: applied within 5 s, without a restart. Each agent
   // learns the new version from its next snapshot's answer (every second).
@@ -290,23 +288,17 @@ test('a configuration change reaches every agent within 5 s; an instance limit r
       `${s.service} still has configuration ${s.config_version}, not ${put.version}, 5 s after the change`);
   }
 
-  // Dynamic profiling went off with that change (no patterns): the
-  // shop::ReadStock probe no longer records a method step; SQL still does.
-  let page;
-  let ip;
-  for (let i = 0; i < 5 && page?.status !== 200; i++) {
-    ip = `203.0.113.${60 + i}`;
-    page = await demo.request(demo.shop, '/products/42', { user: 'u-8', ip });
-  }
-  assert.equal(page.status, 200, page.text);
-  const pfull = await poll(async () => {
-    const t = (await txList({ service: 'shop', client_ip: ip, from: tPut }))[0];
-    return t ? txOne(t.id) : null;
-  }, (x) => x !== null, { timeoutMs: 10000 });
-  assert.ok(pfull, 'the product page transaction did not arrive');
-  assert.ok(pfull.steps.some((x) => x.kind === 'sql'), 'no SQL steps');
-  assert.ok(!pfull.steps.some((x) => x.kind === 'method' && x.name === 'shop::ReadStock'),
-    `shop::ReadStock recorded with profiling off: ${JSON.stringify(pfull.steps.map((x) => x.kind + ' ' + x.name))}`);
+  // The shop::Home probe (LOUPE_METHOD) records nothing; SQL steps still come.
+  const home = await homeSteps(tPut, 60);
+  assert.ok(home.some((x) => x.startsWith('sql ')), `no SQL steps: ${home}`);
+  assert.ok(!home.includes('method shop::Home'), `shop::Home recorded with profiling off: ${home}`);
+
+  const thr = await putConfig({
+    active_stack: { threshold_ms: 200, interval_ms: 500 },
+    throttle: { enabled: true, max_active: 2, action: 'redirect', redirect_url: '/busy.html' },
+  });
+  const st = await poll(() => demo.agentStats(demo.shop), (x) => x.config_version >= thr.version, { timeoutMs: 5000 });
+  assert.ok(st.config_version >= thr.version, `shop has configuration ${st.config_version}, not ${thr.version}, 5 s after the change`);
 
   // No per-endpoint limit this time: the instance limit of 2 active
   // transactions redirects the excess of a burst of slow checkouts.
@@ -324,9 +316,9 @@ test('a configuration change reaches every agent within 5 s; an instance limit r
   }
   assert.ok(redirected.length >= 1, 'no checkout was redirected');
   assert.equal(redirected[0].headers.get('location'), '/busy.html');
-  const page = await demo.request(demo.shop, '/busy.html');
-  assert.equal(page.status, 200);
-  assert.match(page.text, /very busy/);
+  const busy = await demo.request(demo.shop, '/busy.html');
+  assert.equal(busy.status, 200);
+  assert.match(busy.text, /very busy/);
 
   const events = await poll(() => srv.api('/api/v1/events', { type: 'throttle', from: t0 }),
     (b) => b.events.some((e) => e.service === 'shop' && e.endpoint === 'POST /checkout'), { timeoutMs: 10000 });
@@ -339,8 +331,34 @@ test('a configuration change reaches every agent within 5 s; an instance limit r
   assert.ok(red, `no 302 checkout transaction: ${JSON.stringify(tx.map((t) => t.status))}`);
   assert.equal(red.error, false);
 
+  // Switched on at run time, without a restart: the probe records.
+  const on = await putConfig({ active_stack: { threshold_ms: 200, interval_ms: 500 }, profiling: { methods: ['shop::*'] } });
+  const tOn = Date.now();
+  const s = await poll(() => demo.agentStats(demo.shop), (x) => x.config_version >= on.version, { timeoutMs: 5000 });
+  assert.ok(s.config_version >= on.version, `shop has configuration ${s.config_version}, not ${on.version}, 5 s after the change`);
+  const homeOn = await homeSteps(tOn, 70);
+  assert.ok(homeOn.includes('method shop::Home'), `shop::Home not recorded with shop::* switched on: ${homeOn}`);
+
   await putConfig({ active_stack: { threshold_ms: 200, interval_ms: 500 } });
 }));
+
+// The steps ("kind name") of one GET / sent now with a fresh client IP
+// (retried on another IP if throttling redirected it).
+async function homeSteps(from, ipBase) {
+  let page;
+  let ip;
+  for (let i = 0; i < 5 && page?.status !== 200; i++) {
+    ip = `203.0.113.${ipBase + i}`;
+    page = await demo.request(demo.shop, '/', { user: 'u-8', ip });
+  }
+  assert.equal(page.status, 200, page.text);
+  const full = await poll(async () => {
+    const t = (await txList({ service: 'shop', client_ip: ip, from }))[0];
+    return t ? txOne(t.id) : null;
+  }, (x) => x !== null, { timeoutMs: 10000 });
+  assert.ok(full, `the GET / transaction from ${ip} did not arrive`);
+  return full.steps.map((x) => `${x.kind} ${x.name}`);
+}
 
 test('loupe-demo keeps its agents healthy: nothing dropped, snapshots sent', withLogs(async () => {
   await sleep(1500);
