@@ -300,6 +300,9 @@ int Run(int argc, char** argv) {
     o.endpoint = otlp;
     o.ingest_key = ingest_key;
     o.enabled = agent_flag == "on";
+    // Native frames in the active stack: the demo's blocking calls
+    // (demo/http.cc poll/recv, SQLite's I/O) retry on EINTR.
+    o.native_stacks = true;
     agents.push_back(std::make_unique<loupe::Agent>(std::move(o)));
     return agents.back().get();
   };

@@ -8,6 +8,8 @@
 # LOUPE_OTLP_GRPC_PORT (4317) and LOUPE_DEMO_PORT (8080: shop; orders and
 # payment on the next two). LOUPE_DEMO_TPS sets the peak traffic (40 req/s),
 # LOUPE_DEMO_FAULT_SCHEDULE=none keeps the faults off until switched on.
+# LOUPE_DEMO_BUILD_WEB=0 skips building the dashboard (the API still works;
+# tests/integration/demo_script.test.mjs uses it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${1:-build}
@@ -22,7 +24,7 @@ for b in "$LOUPE_BIN" "$DEMO_BIN"; do
   [ -x "$b" ] || { echo "error: $b not found; build first (make build)" >&2; exit 1; }
 done
 
-if [ -f web/package.json ] && [ ! -f web/dist/index.html -o -n "$(find web/src web/index.html -newer web/dist/index.html 2>/dev/null | head -1)" ]; then
+if [ "${LOUPE_DEMO_BUILD_WEB:-1}" != 0 ] && [ -f web/package.json ] && [ ! -f web/dist/index.html -o -n "$(find web/src web/index.html -newer web/dist/index.html 2>/dev/null | head -1)" ]; then
   echo "building the dashboard (web/)"
   (cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build)
 fi
@@ -47,7 +49,10 @@ trap 'stop_all; exit 130' INT
 trap 'stop_all; exit 143' TERM
 trap 'stop_all' EXIT
 
-"$LOUPE_BIN" server &
+# The server runs in its own session, so Ctrl-C (SIGINT to the terminal's
+# process group) reaches only the demo: stop_all stops the server after the
+# demo's agents have flushed their last transactions to it.
+setsid "$LOUPE_BIN" server &
 pids+=($!)
 
 # Wait until the server answers /healthz (or exits).

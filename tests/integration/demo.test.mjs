@@ -214,6 +214,11 @@ test('active snapshots and active-stack samples show the hot logging frame', wit
     const audit = stacks.frames.find((f) => f.frame.includes('shop::AuditLog'));
     assert.ok(audit, `no shop::AuditLog frame in ${JSON.stringify(stacks).slice(0, 2000)}`);
     assert.ok(audit.share > 20, `shop::AuditLog holds only ${audit.share}% of ${stacks.samples} samples`);
+    // The demo turns native frames on: function names of the sampled thread
+    // (it links with -rdynamic), below the steps.
+    const native = stacks.frames.filter((f) => f.frame.startsWith('native '));
+    assert.ok(native.some((f) => /demo::/.test(f.frame)),
+      `no native demo frame among ${JSON.stringify(stacks.frames.map((f) => f.frame)).slice(0, 3000)}`);
   } finally {
     await demo.fault('hot_logging', 0);
   }
@@ -255,9 +260,105 @@ test('throttling rejects checkouts over the limit and Loupe shows the rejections
     (l) => l.some((t) => t.status === 503), { timeoutMs: 10000 });
   assert.ok(rejectedTx.some((t) => t.status === 503), `no 503 checkout transaction: ${JSON.stringify(rejectedTx.map((t) => t.status))}`);
 
+  // On the X-View a rejection is a red dot at (almost) zero elapsed time.
+  const rej = rejectedTx.find((t) => t.status === 503);
+  const xv = await srv.api('/api/v1/xview', { service: 'shop', endpoint: 'POST /checkout', from: t0, to: Date.now() + 1000 });
+  assert.equal(xv.binned, false);
+  const at = xv.points.id.indexOf(rej.id);
+  assert.ok(at >= 0, `rejected checkout ${rej.id} is not on the X-View (${xv.total} points)`);
+  assert.equal(xv.points.error[at], 1, 'a rejected checkout is an error dot');
+  assert.ok(xv.points.elapsed_ms[at] < 50, `rejected checkout took ${xv.points.elapsed_ms[at]} ms`);
+
   // Back to no throttling.
   await putConfig({ active_stack: { threshold_ms: 200, interval_ms: 500 } });
 }));
+
+test('a configuration change reaches every agent within 5 s; an instance limit redirects to the static page', withLogs(async () => {
+  const t0 = Date.now();
+  // Profiling off (no patterns), no throttling.
+  const put = await putConfig({ active_stack: { threshold_ms: 200, interval_ms: 500 } });
+  assert.ok(put.version > 0, `PUT answered ${JSON.stringify(put)}`);
+  // The issue's promise: applied within 5 s, without a restart. Each agent
+  // learns the new version from its next snapshot's answer (every second).
+  const tPut = Date.now();
+  for (const base of [demo.shop, demo.orders, demo.payment]) {
+    const s = await poll(() => demo.agentStats(base), (x) => x.config_version >= put.version,
+      { timeoutMs: Math.max(0, tPut + 5000 - Date.now()), intervalMs: 100 });
+    assert.ok(s.config_version >= put.version,
+      `${s.service} still has configuration ${s.config_version}, not ${put.version}, 5 s after the change`);
+  }
+
+  // The shop::Home probe (LOUPE_METHOD) records nothing; SQL steps still come.
+  const home = await homeSteps(tPut, 60);
+  assert.ok(home.some((x) => x.startsWith('sql ')), `no SQL steps: ${home}`);
+  assert.ok(!home.includes('method shop::Home'), `shop::Home recorded with profiling off: ${home}`);
+
+  const thr = await putConfig({
+    active_stack: { threshold_ms: 200, interval_ms: 500 },
+    throttle: { enabled: true, max_active: 2, action: 'redirect', redirect_url: '/busy.html' },
+  });
+  const st = await poll(() => demo.agentStats(demo.shop), (x) => x.config_version >= thr.version, { timeoutMs: 5000 });
+  assert.ok(st.config_version >= thr.version, `shop has configuration ${st.config_version}, not ${thr.version}, 5 s after the change`);
+
+  // No per-endpoint limit this time: the instance limit of 2 active
+  // transactions redirects the excess of a burst of slow checkouts.
+  await demo.fault('external_timeout', 1);
+  let redirected = [];
+  try {
+    for (let round = 0; round < 6 && redirected.length === 0; round++) {
+      const rs = await Promise.all(Array.from({ length: 8 }, (_, i) => demo.request(demo.shop, '/checkout',
+        { method: 'POST', body: `items=${i + 1}:1`, user: `u-${50 + i}`, ip: `203.0.113.${220 + i}` })));
+      redirected = rs.filter((r) => r.status === 302);
+      assert.ok(rs.every((r) => r.status !== 503), `redirect mode answered 503: ${rs.map((r) => r.status)}`);
+    }
+  } finally {
+    await demo.fault('external_timeout', 0);
+  }
+  assert.ok(redirected.length >= 1, 'no checkout was redirected');
+  assert.equal(redirected[0].headers.get('location'), '/busy.html');
+  const busy = await demo.request(demo.shop, '/busy.html');
+  assert.equal(busy.status, 200);
+  assert.match(busy.text, /very busy/);
+
+  const events = await poll(() => srv.api('/api/v1/events', { type: 'throttle', from: t0 }),
+    (b) => b.events.some((e) => e.service === 'shop' && e.endpoint === 'POST /checkout'), { timeoutMs: 10000 });
+  assert.ok(events.events.some((e) => e.service === 'shop' && e.endpoint === 'POST /checkout'),
+    `no throttle event for the redirects: ${JSON.stringify(events)}`);
+  // A redirect is recorded as a zero-length 302 transaction, not an error.
+  const tx = await poll(() => txList({ service: 'shop', endpoint: 'POST /checkout', from: t0 }),
+    (l) => l.some((t) => t.status === 302), { timeoutMs: 10000 });
+  const red = tx.find((t) => t.status === 302);
+  assert.ok(red, `no 302 checkout transaction: ${JSON.stringify(tx.map((t) => t.status))}`);
+  assert.equal(red.error, false);
+
+  // Switched on at run time, without a restart: the probe records.
+  const on = await putConfig({ active_stack: { threshold_ms: 200, interval_ms: 500 }, profiling: { methods: ['shop::*'] } });
+  const tOn = Date.now();
+  const s = await poll(() => demo.agentStats(demo.shop), (x) => x.config_version >= on.version, { timeoutMs: 5000 });
+  assert.ok(s.config_version >= on.version, `shop has configuration ${s.config_version}, not ${on.version}, 5 s after the change`);
+  const homeOn = await homeSteps(tOn, 70);
+  assert.ok(homeOn.includes('method shop::Home'), `shop::Home not recorded with shop::* switched on: ${homeOn}`);
+
+  await putConfig({ active_stack: { threshold_ms: 200, interval_ms: 500 } });
+}));
+
+// The steps ("kind name") of one GET / sent now with a fresh client IP
+// (retried on another IP if throttling redirected it).
+async function homeSteps(from, ipBase) {
+  let page;
+  let ip;
+  for (let i = 0; i < 5 && page?.status !== 200; i++) {
+    ip = `203.0.113.${ipBase + i}`;
+    page = await demo.request(demo.shop, '/', { user: 'u-8', ip });
+  }
+  assert.equal(page.status, 200, page.text);
+  const full = await poll(async () => {
+    const t = (await txList({ service: 'shop', client_ip: ip, from }))[0];
+    return t ? txOne(t.id) : null;
+  }, (x) => x !== null, { timeoutMs: 10000 });
+  assert.ok(full, `the GET / transaction from ${ip} did not arrive`);
+  return full.steps.map((x) => `${x.kind} ${x.name}`);
+}
 
 test('loupe-demo keeps its agents healthy: nothing dropped, snapshots sent', withLogs(async () => {
   await sleep(1500);

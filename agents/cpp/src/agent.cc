@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "agent_internal.h"
+#include "native_stack.h"
 
 namespace loupe {
 namespace {
@@ -107,7 +108,11 @@ Agent::Impl::~Impl() {
 void Agent::Impl::Start() {
   if (!options.enabled) return;
   exporter_thread = std::thread([this] { ExportLoop(); });
-  if (options.loupe_extensions) extension_thread = std::thread([this] { ExtensionLoop(); });
+  if (options.loupe_extensions) {
+    native_stacks =
+        options.native_stacks && internal::NativeStackSampler::Init(options.native_stack_signal);
+    extension_thread = std::thread([this] { ExtensionLoop(); });
+  }
 }
 
 void Agent::Impl::Shutdown(int timeout_ms) {
@@ -121,6 +126,7 @@ void Agent::Impl::Shutdown(int timeout_ms) {
   }
   cancel_extensions.store(true);
   cv.notify_all();
+  export_wakeup.Post();
   if (exporter_thread.joinable()) {
     std::unique_lock<std::mutex> l(mu);
     if (!cv.wait_until(
@@ -184,11 +190,11 @@ void Agent::Impl::Enqueue(Transaction::State* s) {
     return;
   }
   // Wake the exporter once per full batch, not per transaction; otherwise it
-  // wakes on its flush interval.
+  // wakes on its flush interval. A post is never lost (the semaphore counts)
+  // and never blocks (see Wakeup).
   if (queue.SizeApprox() >= options.max_batch &&
       !queue_wakeup_pending.exchange(true, std::memory_order_relaxed)) {
-    { std::lock_guard<std::mutex> l(mu); }  // no lost wake-up against the exporter's wait
-    cv.notify_all();
+    export_wakeup.Post();
   }
 }
 

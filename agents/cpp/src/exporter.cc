@@ -23,6 +23,7 @@ bool Retryable(int status) {
 }  // namespace
 
 void Agent::Impl::ExportLoop() {
+  internal::NameThisThread("loupe-export");
   internal::HttpClient client(options.endpoint, options.request_timeout_ms, &cancel_export);
   internal::ProtoWriter writer;  // its buffer is reused by every batch
   std::vector<Transaction::State*> batch;
@@ -33,8 +34,11 @@ void Agent::Impl::ExportLoop() {
     uint64_t deadline;
     {
       std::unique_lock<std::mutex> l(mu);
-      cv.wait_for(l, std::chrono::milliseconds(std::max(1, options.flush_interval_ms)),
-                  [&] { return stopping || queue_wakeup_pending.load(std::memory_order_relaxed); });
+      if (!stopping) {
+        l.unlock();
+        export_wakeup.Wait(std::max(1, options.flush_interval_ms));
+        l.lock();
+      }
       queue_wakeup_pending.store(false, std::memory_order_relaxed);
       stop = stopping;
       deadline = flush_deadline_ms;

@@ -9,6 +9,7 @@
 
 #include "agent_internal.h"
 #include "json.h"
+#include "native_stack.h"
 
 namespace loupe {
 namespace {
@@ -51,6 +52,7 @@ std::string StepText(const internal::StepRecord& r) {
 }  // namespace
 
 void Agent::Impl::ExtensionLoop() {
+  internal::NameThisThread("loupe-active");
   internal::HttpClient client(options.endpoint, options.request_timeout_ms, &cancel_extensions);
   uint64_t now = internal::NowSteadyMs();
   uint64_t next_config = now;
@@ -108,6 +110,7 @@ bool Agent::Impl::FetchConfig(internal::HttpClient* client) {
 
 void Agent::Impl::SampleStacks(uint64_t now_ns) {
   const auto cfg = config();
+  const size_t first_new = samples.size();
   const uint64_t threshold_ns = static_cast<uint64_t>(cfg->stack_threshold_ms) * 1000000u;
   for (Shard& sh : shards) {
     std::lock_guard<std::mutex> l(sh.mu);
@@ -138,7 +141,46 @@ void Agent::Impl::SampleStacks(uint64_t now_ns) {
           sample.frames.push_back(std::move(f));
         }
       }
+      if (native_stacks) {
+        sample.thread_id = s->thread_id;
+        sample.state = s;
+        sample.shard = s->shard;
+      }
       samples.push_back(std::move(sample));
+    }
+  }
+  if (native_stacks) AddNativeFrames(first_new);
+}
+
+// Outside the registry lock: a sample interrupts the transaction's thread and
+// waits for it (microseconds; at most 20 ms when the thread has the signal
+// blocked), which must not hold up transactions starting or ending.
+void Agent::Impl::AddNativeFrames(size_t first) {
+  constexpr size_t kMaxNativePerRound = 100;
+  size_t done = 0;
+  for (size_t i = first; i < samples.size() && done < kMaxNativePerRound; ++i) {
+    StackSample& sample = samples[i];
+    if (sample.thread_id == 0 || sample.frames.size() >= internal::kMaxFrames) continue;
+    ++done;
+    std::vector<std::string> native = internal::NativeStackSampler::Sample(
+        sample.thread_id, internal::kMaxFrames - sample.frames.size());
+    if (native.empty()) continue;
+    // Keep the frames only if the same transaction is still running: then
+    // the thread was inside it when it took the signal.
+    bool same = false;
+    {
+      std::lock_guard<std::mutex> l(shards[sample.shard].mu);
+      for (Transaction::State* s = shards[sample.shard].head; s != nullptr; s = s->reg_next) {
+        if (s == sample.state) {
+          same = internal::Hex(s->span_id, 8) == sample.tx_id;
+          break;
+        }
+      }
+    }
+    if (!same) continue;
+    for (std::string& f : native) {
+      if (f.size() > internal::kMaxSnapshotString) f.resize(internal::kMaxSnapshotString);
+      sample.frames.push_back(std::move(f));
     }
   }
 }

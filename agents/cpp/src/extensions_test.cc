@@ -3,11 +3,22 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <mutex>
+#include <thread>
 
 #include "agent_internal.h"
 #include "json.h"
 #include "testing/agent_test_util.h"
+
+// Spins inside a transaction until told to stop: a frame the native stack
+// sampler must find. Outside any anonymous namespace and exported (the test
+// binaries link with -rdynamic), so dladdr names it.
+__attribute__((noinline)) void LoupeNativeStackTestSpin(const std::atomic<bool>* stop) {
+  while (!stop->load(std::memory_order_relaxed)) {
+    asm volatile("" ::: "memory");
+  }
+}
 
 namespace loupe {
 namespace {
@@ -152,6 +163,52 @@ TEST(Extensions, StackSamplesOfTransactionsPastThreshold) {
   for (const auto& f : st.Find("frames")->array) frames.push_back(f.str);
   EXPECT_EQ(frames, (std::vector<std::string>{"GET /slow", "method orders::Load", "sql SELECT 1"}));
   EXPECT_GT(agent.stats().stack_samples, 0u);
+}
+
+TEST(Extensions, NativeFramesFollowTheStepsWhenEnabled) {
+  FakeLoupe loupe;
+  loupe.SetConfig(1, R"("active_stack": {"threshold_ms": 0, "interval_ms": 10})");
+  AgentOptions o = loupe.Options();
+  o.native_stacks = true;
+  Agent agent(o);
+  ASSERT_TRUE(FakeHttpServer::WaitFor([&] { return agent.stats().config_version == 1; }));
+  std::atomic<bool> stop{false};
+  std::thread worker([&] {
+    Transaction tx(agent, "GET /spin");
+    Step m = Step::Method("orders::Spin");
+    LoupeNativeStackTestSpin(&stop);
+  });
+  auto frames_of = [](const JsonValue& st) {
+    std::vector<std::string> frames;
+    for (const auto& f : st.Find("frames")->array) frames.push_back(f.str);
+    return frames;
+  };
+  const JsonValue snap = loupe.WaitSnapshot([&](const JsonValue& s) {
+    const JsonValue* stacks = s.Find("stacks");
+    if (stacks == nullptr) return false;
+    for (const auto& st : stacks->array) {
+      for (const auto& f : frames_of(st)) {
+        if (f.find("LoupeNativeStackTestSpin") != std::string::npos) return true;
+      }
+    }
+    return false;
+  });
+  stop = true;
+  worker.join();
+  ASSERT_GT(ArraySize(snap, "stacks"), 0u);
+  std::vector<std::string> frames;
+  for (const auto& st : snap.Find("stacks")->array) {
+    frames = frames_of(st);
+    if (frames.back().find("LoupeNativeStackTestSpin") != std::string::npos) break;
+  }
+  // Outermost first: the transaction, its open steps, then native frames
+  // ending at the innermost one, the spinning function.
+  ASSERT_GE(frames.size(), 3u);
+  EXPECT_EQ(frames[0], "GET /spin");
+  EXPECT_EQ(frames[1], "method orders::Spin");
+  EXPECT_EQ(frames.back(), "native LoupeNativeStackTestSpin(std::atomic<bool> const*)");
+  for (size_t i = 2; i < frames.size(); ++i) EXPECT_EQ(frames[i].rfind("native ", 0), 0u) << frames[i];
+  EXPECT_LE(frames.size(), internal::kMaxFrames);
 }
 
 TEST(Extensions, NoStackSamplesBelowThreshold) {

@@ -3,6 +3,9 @@
 // reads, copies into the pooled State's text arena (no allocation in steady
 // state), and short locks.
 
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,6 +76,37 @@ uint64_t Random64() {
 uint32_t ThreadId() {
   thread_local uint32_t tid = static_cast<uint32_t>(::syscall(SYS_gettid));
   return tid;
+}
+
+void NameThisThread(const char* name) {
+#ifdef __linux__
+  pthread_setname_np(pthread_self(), name);
+#else
+  (void)name;
+#endif
+}
+
+Wakeup::Wakeup() {
+  static_assert(sizeof(sem_t) <= sizeof(sem_), "sem_t does not fit");
+  sem_init(reinterpret_cast<sem_t*>(sem_), 0, 0);
+}
+
+Wakeup::~Wakeup() { sem_destroy(reinterpret_cast<sem_t*>(sem_)); }
+
+void Wakeup::Post() { sem_post(reinterpret_cast<sem_t*>(sem_)); }
+
+void Wakeup::Wait(int timeout_ms) {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  ts.tv_sec += timeout_ms / 1000;
+  ts.tv_nsec += static_cast<long>(timeout_ms % 1000) * 1000000L;
+  if (ts.tv_nsec >= 1000000000L) {
+    ts.tv_nsec -= 1000000000L;
+    ++ts.tv_sec;
+  }
+  while (sem_clockwait(reinterpret_cast<sem_t*>(sem_), CLOCK_MONOTONIC, &ts) != 0 &&
+         errno == EINTR) {
+  }
 }
 
 std::string_view TextArena::Copy(std::string_view s) {

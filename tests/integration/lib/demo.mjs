@@ -78,7 +78,7 @@ export async function startDemo({ command = 'all', otlp, key, agent = 'on', args
       const ms = performance.now() - t0;
       let json;
       try { json = JSON.parse(text); } catch { json = undefined; }
-      return { status: res.status, ms, text, json };
+      return { status: res.status, headers: res.headers, ms, text, json };
     },
     async fault(name, on) {
       const r = await demo.request(shop, `/admin/faults?name=${name}&on=${on}`, { method: 'POST' });

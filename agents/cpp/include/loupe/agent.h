@@ -49,6 +49,13 @@ struct AgentOptions {
   int max_export_attempts = 5;
   int retry_backoff_ms = 200;
   int snapshot_interval_ms = 1000;      // active snapshots (loupe_extensions)
+  // Active-stack samples also carry the sampled thread's native frames
+  // (Linux x86-64/aarch64): the thread is interrupted by a real-time signal
+  // (native_stack_signal; 0: SIGRTMIN+5) whose handler walks its stack. Off by
+  // default because a signal makes some blocking calls in the application
+  // (poll, epoll_wait, reads with a timeout) return EINTR.
+  bool native_stacks = false;
+  int native_stack_signal = 0;
   int config_poll_interval_ms = 30000;  // configuration poll fallback
 };
 
