@@ -52,6 +52,7 @@
 #include "common/status.h"
 #include "query/query.h"
 #include "store/embedded/embedded_store.h"
+#include "store/embedded/segment.h"
 #include "store/embedded/synthetic_workload.h"
 
 namespace loupe {
@@ -499,7 +500,7 @@ class Compare {
                   static_cast<unsigned long long>(u.partitions),
                   static_cast<unsigned long long>(u.segment_bytes),
                   static_cast<unsigned long long>(u.rollup_bytes));
-    r.detail = d;
+    r.detail = std::string(d) + SegmentBreakdown(ds.loupe_dir, r.transactions);
     const store::StoreStats ss = s->Stats();
     Check(ss.transactions == r.transactions,
           "Loupe stored " + std::to_string(ss.transactions) + " of " +
@@ -553,7 +554,17 @@ class Compare {
     r.bytes = PartBytes(ds.ch_db, "");
     const uint64_t tx_bytes = PartBytes(ds.ch_db, "tx");
     r.detail = "tx table " + std::to_string(tx_bytes) + " B, steps table " +
-               std::to_string(r.bytes - tx_bytes) + " B";
+               std::to_string(r.bytes - tx_bytes) + " B; largest columns, B/tx:";
+    const std::string cols = Must(
+        ch_.Query("SELECT table, name, data_compressed_bytes FROM system.columns WHERE database "
+                  "= '" + ds.ch_db + "' ORDER BY data_compressed_bytes DESC LIMIT 10"),
+        "reading system.columns");
+    char b[128];
+    for (const auto& c : ParseTsv(cols)) {
+      std::snprintf(b, sizeof b, " %s.%s %.1f", std::string(c[0]).c_str(),
+                    std::string(c[1]).c_str(), static_cast<double>(Int(c[2])) / r.transactions);
+      r.detail += b;
+    }
     const std::string counted =
         Must(ch_.Query("SELECT (SELECT count() FROM " + ds.ch_db + ".tx), (SELECT count() FROM " +
                        ds.ch_db + ".steps)"),
@@ -580,6 +591,41 @@ class Compare {
   }
 
  private:
+  // Where a Loupe data set's bytes go: row-group columns (scatter, dictionary
+  // ids, summary), the id sections (ids, trace ids, their two orders: 32 B a
+  // row, plus the Bloom filter), and the rest (profiles, dictionaries, meta).
+  static std::string SegmentBreakdown(const std::string& dir, uint64_t txs) {
+    uint64_t scatter = 0, dict = 0, summary = 0, rows = 0, file = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+      if (e.path().extension() != ".seg") continue;
+      auto seg = store::Segment::Open(Env::Default(), e.path().string());
+      if (!seg.ok()) Die("opening a segment", seg.status());
+      rows += (*seg)->rows();
+      file += (*seg)->file_size();
+      for (const store::Segment::Group& g : (*seg)->groups()) {
+        for (int c = 0; c < store::kNumColumns; ++c) {
+          const uint64_t n = g.columns[c].length;
+          if (c < store::kColDictFirst) {
+            scatter += n;
+          } else if (c < store::kColSqlCount) {
+            dict += n;
+          } else {
+            summary += n;
+          }
+        }
+      }
+    }
+    const double t = static_cast<double>(std::max<uint64_t>(1, txs));
+    const uint64_t ids = rows * 32;
+    char b[256];
+    std::snprintf(b, sizeof b,
+                  "; B/tx: columns %.1f (end/elapsed/status/error %.1f, dictionary ids %.1f, "
+                  "summary %.1f), id sections %.1f + Bloom, profiles and the rest %.1f",
+                  (scatter + dict + summary) / t, scatter / t, dict / t, summary / t, ids / t,
+                  (file - scatter - dict - summary - ids) / t);
+    return b;
+  }
+
   static store::ProjectUsage Usage(const store::Store& s, uint32_t project) {
     for (const store::ProjectUsage& u : s.Usage().projects) {
       if (u.project == project) return u;
@@ -905,6 +951,7 @@ double LoadAverage() {
 }
 
 int Main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress through a pipe or file
   Flags fl;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
