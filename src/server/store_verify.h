@@ -17,6 +17,7 @@ namespace loupe::server {
 
 struct VerifyReport {
   uint64_t segments = 0, segment_bytes = 0, transactions = 0;
+  uint64_t rollup_files = 0, rollup_bytes = 0, rollup_cells = 0;
   uint64_t log_records = 0, log_bytes = 0, checkpoint_requests = 0;
   uint64_t problems = 0;  // damaged files or records
   std::string text;       // the human-readable report

@@ -78,7 +78,27 @@ TEST_F(StoreVerifyTest, AHealthyDirectoryIsReportedOk) {
   EXPECT_EQ(r.segments, 2u);
   EXPECT_EQ(r.transactions, 1000u);
   EXPECT_EQ(r.log_records, 2u);
+  EXPECT_EQ(r.rollup_files, 4u);  // .r1s and .rollup beside each segment
+  EXPECT_GT(r.rollup_cells, 0u);
   EXPECT_NE(r.text.find("result: ok"), std::string::npos);
+}
+
+TEST_F(StoreVerifyTest, ADamagedRollupFileIsNamedWithTheRepair) {
+  std::string victim;
+  for (const auto& e : fs::directory_iterator(dir_ + "/store")) {
+    if (e.path().extension() == ".rollup") victim = e.path();
+  }
+  ASSERT_FALSE(victim.empty());
+  {
+    std::fstream f(victim, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(8);
+    f.put('\x55');
+  }
+  VerifyReport r = VerifyDataDir(Env::Default(), dir_);
+  EXPECT_EQ(r.problems, 1u) << r.text;
+  EXPECT_NE(r.text.find("DAMAGED " + fs::path(victim).filename().string()), std::string::npos)
+      << r.text;
+  EXPECT_NE(r.text.find("rebuilds it"), std::string::npos) << r.text;
 }
 
 TEST_F(StoreVerifyTest, ADamagedSegmentIsNamedAndTheOthersStillCheck) {
