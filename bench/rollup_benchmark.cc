@@ -24,6 +24,7 @@
 #include "query/query.h"
 #include "store/embedded/embedded_store.h"
 #include "store/embedded/synthetic_workload.h"
+#include "testing/raw_rows_store.h"
 
 namespace loupe {
 namespace {
@@ -32,31 +33,7 @@ constexpr int64_t kHour = 3'600'000'000;
 constexpr int64_t kHourStart = 472'222 * kHour;
 
 // The engine's rows without its rollups: what query/ did before them.
-class WithoutRollups final : public store::Store {
- public:
-  explicit WithoutRollups(const store::Store& s) : s_(s) {}
-  Status Append(store::ProjectId, store::WriteBatch) override { return Status::OK(); }
-  Status Scan(store::ProjectId p, const store::TxFilter& f, store::ScanOrder o,
-              const store::RowVisitor& v) const override {
-    return s_.Scan(p, f, o, v);
-  }
-  Result<model::Transaction> Get(store::ProjectId p, model::TxId id) const override {
-    return s_.Get(p, id);
-  }
-  Result<std::vector<model::Transaction>> GetTrace(store::ProjectId p,
-                                                   const model::TraceId& t) const override {
-    return s_.GetTrace(p, t);
-  }
-  Status PutInstance(store::ProjectId, const store::InstanceInfo&) override { return Status::OK(); }
-  Result<std::vector<store::InstanceInfo>> ListInstances(store::ProjectId p) const override {
-    return s_.ListInstances(p);
-  }
-  store::StoreStats Stats() const override { return s_.Stats(); }
-  Status Close() override { return Status::OK(); }
-
- private:
-  const store::Store& s_;
-};
+using WithoutRollups = testing::RawRowsStore;
 
 struct Data {
   std::string dir;

@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include "testing/raw_rows_store.h"
+
 namespace loupe::query {
 namespace {
 
@@ -543,41 +545,7 @@ TEST(QueryTrace, ParentIsTheTransactionHoldingTheParentSpan) {
 
 // ---- rollups or raw rows ----
 
-// The same store seen without rollups, or with rollups that fail (a damaged
-// file): query/ must then read raw rows.
-class RawOnly final : public store::Store {
- public:
-  RawOnly(const store::Store& s, bool broken_rollups) : s_(s), broken_(broken_rollups) {}
-  Status Append(store::ProjectId, store::WriteBatch) override { return Status::OK(); }
-  Status Scan(store::ProjectId p, const store::TxFilter& f, store::ScanOrder o,
-              const store::RowVisitor& v) const override {
-    return s_.Scan(p, f, o, v);
-  }
-  Result<model::Transaction> Get(store::ProjectId p, model::TxId id) const override {
-    return s_.Get(p, id);
-  }
-  Result<std::vector<model::Transaction>> GetTrace(store::ProjectId p,
-                                                   const model::TraceId& t) const override {
-    return s_.GetTrace(p, t);
-  }
-  Status PutInstance(store::ProjectId, const store::InstanceInfo&) override { return Status::OK(); }
-  Result<std::vector<store::InstanceInfo>> ListInstances(store::ProjectId p) const override {
-    return s_.ListInstances(p);
-  }
-  store::StoreStats Stats() const override { return s_.Stats(); }
-  Status Close() override { return Status::OK(); }
-  bool has_rollups() const override { return broken_; }
-  Status ScanRollups(store::ProjectId p, store::RollupResolution r, const store::RollupFilter& f,
-                     const store::RollupVisitor& v) const override {
-    // Deliver some cells, then fail, as a store meeting a damaged file does.
-    Status st = s_.ScanRollups(p, r, f, v);
-    return st.ok() ? Status::Corruption("rollup file damaged") : st;
-  }
-
- private:
-  const store::Store& s_;
-  const bool broken_;
-};
+using RawOnly = testing::RawRowsStore;
 
 // 40 minutes of traffic at ~50 TPS over 3 services × 4 endpoints.
 std::unique_ptr<store::Store> RollupStore(int64_t start) {

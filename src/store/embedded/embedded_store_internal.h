@@ -15,6 +15,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -276,6 +277,13 @@ class SegmentedStore final : public EmbeddedStore {
   };
   // The open file of ref with its ids mapped to p's dictionaries (cached).
   Result<std::shared_ptr<const OpenRollup>> GetRollup(Project* p, const RollupRef& ref) const;
+  // Opens the rollup files of `res` in partitions [first_key, last_key] into
+  // *files (damaged ones skipped, counted, the first error in *damaged), then
+  // runs in_lock with p->mu held shared while those files are still the
+  // current ones, so the memtables it reads and the files do not overlap.
+  void OpenRollupsThen(Project* p, RollupResolution res, int64_t first_key, int64_t last_key,
+                       std::vector<std::shared_ptr<const OpenRollup>>* files, Status* damaged,
+                       const std::function<void()>& in_lock) const;
   void ForgetRollup(const std::string& path) const;
 
   Status FlushAll();

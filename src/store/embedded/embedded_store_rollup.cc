@@ -239,18 +239,10 @@ void SegmentedStore::ForgetRollup(const std::string& path) const {
   rollup_cache_.erase(it);
 }
 
-Status SegmentedStore::ScanRollups(ProjectId project, RollupResolution res,
-                                   const RollupFilter& filter, const RollupVisitor& visit) const {
-  Project* p = FindProject(project);
-  if (p == nullptr || filter.from_us >= filter.to_us) return Status::OK();
-  const int64_t step = RollupStepUs(res);
-  const int64_t first_key = PartitionKey(filter.from_us);
-  const int64_t last_key = PartitionKey(filter.to_us - 1);
-  RollupIdFilter ids;
-  ids.from_us = filter.from_us;
-  ids.to_us = filter.to_us;
-  std::vector<std::shared_ptr<const OpenRollup>> files;
-  Status damaged;
+void SegmentedStore::OpenRollupsThen(Project* p, RollupResolution res, int64_t first_key,
+                                     int64_t last_key,
+                                     std::vector<std::shared_ptr<const OpenRollup>>* files,
+                                     Status* damaged, const std::function<void()>& in_lock) const {
   for (int attempt = 0;; ++attempt) {
     // 1. The files of the range, opened without the project lock (opening
     //    interns their names, which takes it exclusively).
@@ -266,33 +258,55 @@ Status SegmentedStore::ScanRollups(ProjectId project, RollupResolution res,
         }
       }
     }
-    files.clear();
+    files->clear();
     bool retry = false;
     for (const RollupRef& r : refs) {
       auto f = GetRollup(p, r);
       if (f.ok()) {
-        files.push_back(std::move(*f));
+        files->push_back(std::move(*f));
       } else if (f.status().code() == Status::Code::kNotFound && attempt < 3) {
         retry = true;  // compacted or expired meanwhile: list again
         break;
       } else {
         corrupt_chunks_.fetch_add(1, std::memory_order_relaxed);
         LogError("rollups skip a damaged file: " + f.status().ToString());
-        if (damaged.ok()) damaged = f.status();
+        if (damaged->ok()) *damaged = f.status();
       }
     }
     if (retry) continue;
-    // 2. The memtables' cells, under the lock, if the files listed are
-    //    still the current ones (a flush moves cells from a memtable to a
-    //    file under the exclusive lock and changes rollup_gen).
+    // 2. The memtables, under the lock, if the files listed are still the
+    //    current ones (a flush moves cells from a memtable to a file under
+    //    the exclusive lock and changes rollup_gen).
     std::shared_lock<RwMutex> lock(p->mu);
     if (p->rollup_gen != gen && attempt < 3) continue;
+    in_lock();
+    return;
+  }
+}
+
+Status SegmentedStore::ScanRollups(ProjectId project, RollupResolution res,
+                                   const RollupFilter& filter, const RollupVisitor& visit) const {
+  Project* p = FindProject(project);
+  if (p == nullptr || filter.from_us >= filter.to_us) return Status::OK();
+  const int64_t step = RollupStepUs(res);
+  const int64_t first_key = PartitionKey(filter.from_us);
+  const int64_t last_key = PartitionKey(filter.to_us - 1);
+  RollupIdFilter ids;
+  ids.from_us = filter.from_us;
+  ids.to_us = filter.to_us;
+  std::vector<std::shared_ptr<const OpenRollup>> files;
+  Status damaged;
+  bool done = false;  // nothing can match, or the visitor stopped
+  OpenRollupsThen(p, res, first_key, last_key, &files, &damaged, [&] {
     const std::string* strs[3] = {&filter.service, &filter.instance, &filter.endpoint};
     int64_t* want[3] = {&ids.service, &ids.instance, &ids.endpoint};
     for (int c = 0; c < 3; ++c) {
       if (strs[c]->empty()) continue;
       *want[c] = p->dicts[kRollupDictColumn[c]].Find(*strs[c]);
-      if (*want[c] < 0) return Status::OK();
+      if (*want[c] < 0) {
+        done = true;
+        return;
+      }
     }
     const RollupNamer name = [p](int col, uint32_t id) {
       return p->dicts[kRollupDictColumn[col]].Get(id);
@@ -301,14 +315,18 @@ Status SegmentedStore::ScanRollups(ProjectId project, RollupResolution res,
          ++it) {
       const Partition& part = it->second;
       for (const auto& t : part.imm) {
-        if (!EmitBuilderCells(t->rollup, res, ids, name, visit)) return Status::OK();
+        if (!EmitBuilderCells(t->rollup, res, ids, name, visit)) {
+          done = true;
+          return;
+        }
       }
       if (part.mem && !EmitBuilderCells(part.mem->rollup, res, ids, name, visit)) {
-        return Status::OK();
+        done = true;
+        return;
       }
     }
-    break;
-  }
+  });
+  if (done) return Status::OK();
 
   // 3. The files' cells, without the lock (files are immutable; an open file
   //    stays readable after retention or compaction deletes it).
@@ -360,38 +378,15 @@ Status SegmentedStore::ScanUsers(ProjectId project, const RollupFilter& filter,
   ids.to_us = filter.to_us;
   std::vector<std::shared_ptr<const OpenRollup>> files;
   Status damaged;
-  for (int attempt = 0;; ++attempt) {
-    std::vector<RollupRef> refs;
-    uint64_t gen;
-    {
-      std::shared_lock<RwMutex> lock(p->mu);
-      gen = p->rollup_gen;
-      for (auto it = p->rollups.lower_bound(first_key);
-           it != p->rollups.end() && it->first <= last_key; ++it) {
-        for (const RollupRef& r : it->second) {
-          if (r.res == RollupResolution::kFiveMinutes) refs.push_back(r);
-        }
-      }
-    }
-    files.clear();
-    bool retry = false;
-    for (const RollupRef& r : refs) {
-      auto f = GetRollup(p, r);
-      if (f.ok()) {
-        files.push_back(std::move(*f));
-      } else if (f.status().code() == Status::Code::kNotFound && attempt < 3) {
-        retry = true;
-        break;
-      } else if (damaged.ok()) {
-        damaged = f.status();
-      }
-    }
-    if (retry) continue;
-    std::shared_lock<RwMutex> lock(p->mu);
-    if (p->rollup_gen != gen && attempt < 3) continue;
+  bool done = false;
+  // Sketches live in the five-minute files.
+  OpenRollupsThen(p, RollupResolution::kFiveMinutes, first_key, last_key, &files, &damaged, [&] {
     if (!filter.service.empty()) {
       ids.service = p->dicts[kDictService].Find(filter.service);
-      if (ids.service < 0) return Status::OK();
+      if (ids.service < 0) {
+        done = true;
+        return;
+      }
     }
     const RollupNamer name = [p](int col, uint32_t id) {
       return p->dicts[kRollupDictColumn[col]].Get(id);
@@ -400,12 +395,18 @@ Status SegmentedStore::ScanUsers(ProjectId project, const RollupFilter& filter,
          ++it) {
       const Partition& part = it->second;
       for (const auto& t : part.imm) {
-        if (!EmitBuilderUsers(t->rollup, ids, name, visit)) return Status::OK();
+        if (!EmitBuilderUsers(t->rollup, ids, name, visit)) {
+          done = true;
+          return;
+        }
       }
-      if (part.mem && !EmitBuilderUsers(part.mem->rollup, ids, name, visit)) return Status::OK();
+      if (part.mem && !EmitBuilderUsers(part.mem->rollup, ids, name, visit)) {
+        done = true;
+        return;
+      }
     }
-    break;
-  }
+  });
+  if (done) return Status::OK();
   std::vector<std::pair<UsersKey, HyperLogLog>> sketches;
   std::vector<UsersRow> rows;
   for (const auto& f : files) {
