@@ -13,11 +13,33 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace loupe::query {
 namespace {
+
+// Value-initialization that leaves the words unwritten: the X-View's
+// packed rows grow by a batch at a time and are written right after, and
+// zeroing ~29 MB first was ~2.5 % of an hour's X-View (perf).
+template <typename T>
+struct DefaultInitAllocator : std::allocator<T> {
+  template <typename U>
+  struct rebind {
+    using other = DefaultInitAllocator<U>;
+  };
+  template <typename U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+using PackedWords = std::vector<uint64_t, DefaultInitAllocator<uint64_t>>;
 
 using store::ScanOrder;
 using store::TxFilter;
@@ -328,12 +350,12 @@ Result<XView> ComputeXView(const store::Store& s, store::ProjectId p, const TxFi
   XBins xbins(pack ? f.from_us : 0, pack ? f.to_us : 1, o.x_bins);
   // Reused across calls on a thread: growing a fresh 29 MB vector per query
   // spent ~10 % in page faults and copies.
-  thread_local std::vector<uint64_t> tl_packed;
-  std::vector<uint64_t> packed;
+  thread_local PackedWords tl_packed;
+  PackedWords packed;
   packed.swap(tl_packed);
   packed.clear();
   struct Return {  // hands the buffer back unless it is very large
-    std::vector<uint64_t>& from;
+    PackedWords& from;
     ~Return() {
       if (from.capacity() <= (size_t{64} << 20) / sizeof(uint64_t)) tl_packed.swap(from);
     }

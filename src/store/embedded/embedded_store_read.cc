@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "common/coding.h"
 #include "common/logging.h"
 #include "store/embedded/embedded_store_internal.h"
 #include "store/profile_codec.h"
@@ -45,7 +46,7 @@ struct CompiledFilter {
     // A projection decodes only what the caller reads: the X-View (no
     // fields) needs 3 of 18 columns, about 7x less work over an hour
     // (bench/store_append_benchmark.cc, BM_XViewHour).
-    columns = ColumnBit(kColEnd) | ColumnBit(kColElapsed) | ColumnBit(kColError) | kReadIds;
+    columns = ColumnBit(kColEnd) | ColumnBit(kColElapsed) | ColumnBit(kColError) | kMapIds;
     if (fields & kFieldTraceId) columns |= kReadTraces;
     if (fields & kFieldStatus) columns |= ColumnBit(kColStatus) | DictBit(kDictErrorType);
     if (fields & kFieldGroups) {
@@ -259,7 +260,7 @@ class SegmentSource final : public RowSource {
   void Fill(TxRow* out, uint32_t i) const {
     const DecodedGroup& g = group_;
     const uint32_t fields = f_.fields;
-    out->id = g.id[i];
+    out->id = DecodeFixed64(g.mapped_ids + 8 * size_t{i});
     out->end_us = g.end[i];
     out->start_us = g.end[i] - g.elapsed[i];
     out->error = g.error[i] != 0;
@@ -284,7 +285,7 @@ class SegmentSource final : public RowSource {
     }
     if (fields & kFieldSummary) {
       out->summary = g.summary[i];
-      if (const model::Summary* d = LateDelta(part_, g.id[i])) AddSummary(&out->summary, *d);
+      if (const model::Summary* d = LateDelta(part_, out->id)) AddSummary(&out->summary, *d);
     }
   }
 

@@ -95,7 +95,6 @@ void GetSummaryDelta(Decoder* d, model::Summary* s) {
   s->external_us = d->ZigZag();
 }
 
-
 // Decodes exactly n varints that use all of `in`, handing each to
 // fn(row, value) (fused into the caller's loop: no intermediate array);
 // false when `in` holds fewer values, more bytes or a varint over 10 bytes.
@@ -598,7 +597,7 @@ size_t Segment::GroupOf(uint32_t row) const {
 }
 
 Status Segment::ReadGroup(size_t gi, DecodedGroup* out, uint32_t want) const {
-  if (want & (kReadIds | kReadTraces)) LOUPE_RETURN_IF_ERROR(VerifySections());
+  if (want & (kReadIds | kReadTraces | kMapIds)) LOUPE_RETURN_IF_ERROR(VerifySections());
   const Group& g = groups_[gi];
   out->first_row = g.first_row;
   out->rows = g.rows;
@@ -665,6 +664,7 @@ Status Segment::ReadGroup(size_t gi, DecodedGroup* out, uint32_t want) const {
       column(kColExternalUs, [&](uint32_t i, uint64_t v) { sm[i].external_us = UnZigZag(v); }));
   LOUPE_RETURN_IF_ERROR(
       column(kColCpuUs, [&](uint32_t i, uint64_t v) { sm[i].cpu_us = UnZigZag(v); }));
+  if (want & kMapIds) out->mapped_ids = SectionData(kIds) + 8 * uint64_t{g.first_row};
   if (want & kReadIds) {
     out->id.resize(n);
     std::memcpy(out->id.data(), SectionData(kIds) + 8 * uint64_t{g.first_row}, 8 * size_t{n});
