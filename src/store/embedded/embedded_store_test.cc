@@ -7,6 +7,7 @@
 #include <fstream>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "store/embedded/synthetic_workload.h"
 #include "testing/store_conformance.h"
@@ -222,8 +223,9 @@ TEST_F(EmbeddedStoreTest, NewestFirstMergesMemtableAndSeveralSegments) {
 }
 
 // Scan copies runs of rows (whole groups, up to the next source's head in a
-// newest-first merge): every window, with and without row filters, must give
-// exactly the rows a brute-force filter gives, with their fields.
+// newest-first merge) and ScanScatter hands over whole groups' columns:
+// every window, with and without row filters, must give exactly the rows a
+// brute-force filter gives.
 TEST_F(EmbeddedStoreTest, ScanRunsMatchBruteForceOverManyWindows) {
   auto txs = Generate(3000);
   std::mt19937_64 rng(7);
@@ -269,6 +271,29 @@ TEST_F(EmbeddedStoreTest, ScanRunsMatchBruteForceOverManyWindows) {
                                })
                         .ok());
         EXPECT_EQ(got, want) << stage << ", round " << round;
+        if (order == ScanOrder::kAny) {
+          // The columnar scan gives the same rows' end, elapsed and error.
+          std::multiset<std::tuple<int64_t, int64_t, bool>> rows, cols;
+          for (const auto& tx : txs) {
+            if (want.count({tx.end_us, tx.id}) != 0) {
+              rows.insert({tx.end_us, tx.elapsed_us(), tx.error});
+            }
+          }
+          ASSERT_TRUE(
+              store
+                  ->ScanScatter(1, f,
+                                [&](std::span<const int64_t> end, std::span<const int64_t> elapsed,
+                                    std::span<const uint8_t> error) {
+                                  EXPECT_EQ(end.size(), elapsed.size());
+                                  EXPECT_EQ(end.size(), error.size());
+                                  for (size_t i = 0; i < end.size(); ++i) {
+                                    cols.insert({end[i], elapsed[i], error[i] != 0});
+                                  }
+                                  return true;
+                                })
+                  .ok());
+          EXPECT_EQ(cols, rows) << stage << ", round " << round;
+        }
         if (order == ScanOrder::kNewestFirst) {
           EXPECT_TRUE(std::is_sorted(got_ends.rbegin(), got_ends.rend()))
               << stage << ", round " << round;
