@@ -22,11 +22,12 @@
 #include <thread>
 #include <vector>
 
+#include "ingest/ingest_log.h"
+#include "query/query.h"
 #include "store/embedded/embedded_store.h"
 #include "store/embedded/segment.h"
 #include "store/embedded/synthetic_workload.h"
 #include "store/embedded/wal.h"
-#include "ingest/ingest_log.h"
 
 namespace loupe::store {
 namespace {
@@ -34,9 +35,11 @@ namespace {
 constexpr int64_t kT0 = 1'699'999'200'000'000;  // µs, an hour boundary
 constexpr int64_t kHourUs = 3'600'000'000;
 
-std::string BenchDir(const std::string& name) {
+// keep: leave an existing directory as it is (LOUPE_BENCH_REUSE).
+std::string BenchDir(const std::string& name, bool keep = false) {
   const char* base = std::getenv("LOUPE_BENCH_DIR");
   std::string dir = std::string(base ? base : "/tmp") + "/loupe_bench_" + name;
+  if (keep) return dir;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
@@ -213,10 +216,16 @@ double ScatterBytesPerTx(const std::string& dir) {
   return rows ? static_cast<double>(bytes) / static_cast<double>(rows) : 0;
 }
 
+// With LOUPE_BENCH_REUSE set, an hour built by an earlier run (its
+// directory holds HOUR_DONE; the directory is then not deleted) is reopened
+// instead of rebuilt: for repeated read measurements of one data set.
 Hour* BuildHour(size_t memtable_mb, Compression columns, bool compact) {
   auto* h = new Hour;
-  h->dir = BenchDir("hour_" + std::to_string(memtable_mb) + "_" + CompressionName(columns) +
-                    (compact ? "_compacted" : ""));
+  const std::string name = "hour_" + std::to_string(memtable_mb) + "_" + CompressionName(columns) +
+                           (compact ? "_compacted" : "");
+  const bool reuse = std::getenv("LOUPE_BENCH_REUSE") != nullptr &&
+                     std::filesystem::exists(BenchDir(name, true) + "/HOUR_DONE");
+  h->dir = BenchDir(name, reuse);
   EmbeddedOptions o;
   o.dir = h->dir;
   o.memtable_bytes = memtable_mb << 20;
@@ -226,6 +235,21 @@ Hour* BuildHour(size_t memtable_mb, Compression columns, bool compact) {
   auto store = EmbeddedStore::Open(o);
   if (!store.ok()) std::abort();
   h->store = std::move(*store);
+  if (reuse) {
+    TxFilter all;
+    all.fields = 0;
+    size_t n = 0;
+    Status s = h->store->Scan(1, all, ScanOrder::kAny, [&](std::span<const TxRow> rows) {
+      for (const TxRow& r : rows) {
+        if (n++ % 97 == 0) h->ids.push_back(r.id);
+      }
+      return true;
+    });
+    if (!s.ok()) std::abort();
+    std::fprintf(stderr, "hour %s reused: %zu tx, %llu segments\n", name.c_str(), n,
+                 static_cast<unsigned long long>(h->store->embedded_stats().segments));
+    return h;
+  }
   SyntheticWorkload::Options wo;
   wo.tps = 1000;
   SyntheticWorkload w(wo, kT0);
@@ -268,6 +292,8 @@ Hour* BuildHour(size_t memtable_mb, Compression columns, bool compact) {
       static_cast<unsigned long long>(flushed_segments),
       static_cast<double>(es.segment_bytes) / st.transactions,
       static_cast<double>(es.segment_bytes) / spans, ScatterBytesPerTx(h->dir), secs, compact_secs);
+  std::FILE* done = std::fopen((h->dir + "/HOUR_DONE").c_str(), "w");
+  if (done != nullptr) std::fclose(done);
   return h;
 }
 
@@ -330,6 +356,36 @@ BENCHMARK(BM_XViewHour)
     ->Args({3, 0, 0})
     ->Args({3, 1, 0})
     ->Args({3, 0, 1})
+    ->MeasureProcessCPUTime()  // CPU of every thread: Scan decodes ahead on a second one
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+// The X-View budget as the API computes it: query::ComputeXView over the
+// hour (newest-first Scan with fields = 0, past 200,000 points binned into
+// the default 600 x 100 grid). Arg: variant as for BM_XViewHour.
+void BM_ComputeXViewHour(benchmark::State& state) {
+  Hour& h = HourFor(static_cast<int>(state.range(0)));
+  TxFilter f;
+  f.from_us = kT0;
+  f.to_us = kT0 + kHourUs;
+  const query::XViewOptions o;
+  uint64_t total = 0;
+  for (auto _ : state) {
+    auto r = query::ComputeXView(*h.store, 1, f, o);
+    if (!r.ok()) {
+      state.SkipWithError(r.status().ToString().c_str());
+      break;
+    }
+    total = r->total;
+    benchmark::DoNotOptimize(r->bins.count.data());
+  }
+  state.counters["rows"] = static_cast<double>(total);
+}
+BENCHMARK(BM_ComputeXViewHour)
+    ->Arg(3)
+    ->Arg(0)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
 // Last 5 minutes, newest first, stop after 100 rows (the transaction list).

@@ -14,12 +14,34 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace loupe::query {
 namespace {
+
+// Value-initialization that leaves the words unwritten: the X-View's
+// packed rows grow by a batch at a time and are written right after, and
+// zeroing ~29 MB first was ~2.5 % of an hour's X-View (perf).
+template <typename T>
+struct DefaultInitAllocator : std::allocator<T> {
+  template <typename U>
+  struct rebind {
+    using other = DefaultInitAllocator<U>;
+  };
+  template <typename U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+using PackedWords = std::vector<uint64_t, DefaultInitAllocator<uint64_t>>;
 
 using store::ScanOrder;
 using store::TxFilter;
@@ -407,83 +429,37 @@ Result<XView> ComputeXView(const store::Store& s, store::ProjectId p, const TxFi
   XBins xbins(pack ? f.from_us : 0, pack ? f.to_us : 1, o.x_bins);
   // Reused across calls on a thread: growing a fresh 29 MB vector per query
   // spent ~10 % in page faults and copies.
-  thread_local std::vector<uint64_t> tl_packed;
-  std::vector<uint64_t> packed;
+  thread_local PackedWords tl_packed;
+  PackedWords packed;
   packed.swap(tl_packed);
   packed.clear();
   struct Return {  // hands the buffer back unless it is very large
-    std::vector<uint64_t>& from;
+    PackedWords& from;
     ~Return() {
       if (from.capacity() <= (size_t{64} << 20) / sizeof(uint64_t)) tl_packed.swap(from);
     }
   } give_back{packed};
-  // Rows come newest first, so x only decreases: step it down instead of
-  // computing it per row.
-  int cur_x = o.x_bins - 1;
-  auto pack_row = [&](int64_t end, int64_t el, bool err) {
-    while (cur_x > 0 && end < xbins.Lower(cur_x)) --cur_x;
-    uint64_t e = static_cast<uint64_t>(std::clamp<int64_t>(el, 0, kElMask));
-    packed.push_back(static_cast<uint64_t>(cur_x) << 48 | uint64_t{err} << 47 | e);
-  };
-
   int64_t min_el = std::numeric_limits<int64_t>::max(), max_el = 0;
   int64_t min_end = std::numeric_limits<int64_t>::max(), max_end = 0;
   TxFilter narrow = f;
   narrow.fields = 0;
-  // Newest first, so exact points come out in end order after one reverse.
+  // Exact points first, newest first, so they come out in end order after
+  // one reverse. Past max_points the row scan stops and the grid comes from
+  // a second, columnar pass over everything (Store::ScanScatter): the rows
+  // read twice are at most max_points, and the grid's pass needs no TxRow,
+  // id or order (over a compacted hour the row scan with its visitor was
+  // ~40 % of the X-View: docs/benchmarks.md).
   Status st = s.Scan(p, narrow, ScanOrder::kNewestFirst, [&](std::span<const TxRow> rows) {
-    if (out.binned && pack) {
-      // The bulk of a large X-View: locals and a raw output pointer, so the
-      // compiler keeps the loop state in registers (the stores into `packed`
-      // may alias int64_t members otherwise).
-      const size_t base = packed.size();
-      packed.resize(base + rows.size());
-      uint64_t* w = packed.data() + base;
-      int64_t lo = min_el, hi = max_el;
-      int x = cur_x;
-      for (const TxRow& r : rows) {
-        const int64_t el = r.elapsed_us();
-        lo = std::min(lo, el);
-        hi = std::max(hi, el);
-        while (x > 0 && r.end_us < xbins.Lower(x)) --x;
-        const auto e = static_cast<uint64_t>(std::clamp<int64_t>(el, 0, kElMask));
-        *w++ = static_cast<uint64_t>(x) << 48 | uint64_t{r.error} << 47 | e;
-      }
-      min_el = lo;
-      max_el = hi;
-      cur_x = x;
-      out.total += rows.size();
-      return true;
-    }
     for (const TxRow& r : rows) {
-      int64_t el = r.elapsed_us();
-      min_el = std::min(min_el, el);
-      max_el = std::max(max_el, el);
-      if (!pack) {
-        min_end = std::min(min_end, r.end_us);
-        max_end = std::max(max_end, r.end_us);
-      }
-      if (!out.binned) {
-        pts.id.push_back(r.id);
-      } else if (pack) {
-        pack_row(r.end_us, el, r.error);
-        continue;
-      }
+      pts.id.push_back(r.id);
       pts.end_us.push_back(r.end_us);
-      pts.elapsed_us.push_back(el);
+      pts.elapsed_us.push_back(r.elapsed_us());
       pts.error.push_back(r.error ? 1 : 0);
     }
     out.total += rows.size();
-    if (!out.binned && out.total > o.max_points) {
+    if (out.total > o.max_points) {
       out.binned = true;
-      pts.id = {};
-      if (pack) {
-        packed.reserve(pts.end_us.size() * 2);
-        for (size_t i = 0; i < pts.end_us.size(); ++i) {
-          pack_row(pts.end_us[i], pts.elapsed_us[i], pts.error[i] != 0);
-        }
-        pts = {};
-      }
+      return false;
     }
     return true;
   });
@@ -497,6 +473,54 @@ Result<XView> ComputeXView(const store::Store& s, store::ProjectId p, const TxFi
     b = {};
     return out;
   }
+  pts = {};
+  out.total = 0;
+  int cur_x = 0;
+  auto bin_batch = [&](std::span<const int64_t> end, std::span<const int64_t> elapsed,
+                       std::span<const uint8_t> error) {
+    const size_t n = end.size();
+    out.total += n;
+    int64_t lo = min_el, hi = max_el;
+    if (pack) {
+      // Locals and a raw output pointer keep the loop state in registers
+      // (the stores into `packed` may alias it otherwise).
+      const size_t base = packed.size();
+      packed.resize(base + n);
+      uint64_t* w = packed.data() + base;
+      // Batches of the embedded engine hold runs of ascending end times (a
+      // row group, a memtable's order): keep the previous row's cell while
+      // the row falls in it (two compares) and compute it otherwise
+      // (XBins::Bin per row was ~half of this loop).
+      int x = cur_x;
+      for (size_t i = 0; i < n; ++i) {
+        const int64_t t = end[i];
+        if ((x > 0 && t < xbins.Lower(x)) || (x + 1 < o.x_bins && t >= xbins.Lower(x + 1))) {
+          x = xbins.Bin(t);
+        }
+        const int64_t el = elapsed[i];
+        lo = std::min(lo, el);
+        hi = std::max(hi, el);
+        const auto e = static_cast<uint64_t>(std::clamp<int64_t>(el, 0, kElMask));
+        w[i] = static_cast<uint64_t>(x) << 48 | uint64_t{error[i] != 0} << 47 | e;
+      }
+      cur_x = x;
+    } else {
+      for (size_t i = 0; i < n; ++i) {
+        lo = std::min(lo, elapsed[i]);
+        hi = std::max(hi, elapsed[i]);
+        min_end = std::min(min_end, end[i]);
+        max_end = std::max(max_end, end[i]);
+      }
+      pts.end_us.insert(pts.end_us.end(), end.begin(), end.end());
+      pts.elapsed_us.insert(pts.elapsed_us.end(), elapsed.begin(), elapsed.end());
+      pts.error.insert(pts.error.end(), error.begin(), error.end());
+    }
+    min_el = lo;
+    max_el = hi;
+    return true;
+  };
+  st = s.ScanScatter(p, narrow, bin_batch);
+  if (!st.ok()) return st.Annotate("computing x-view");
 
   if (!HasFrom(f)) b.from_us = min_end;
   if (!HasTo(f)) b.to_us = max_end + 1;

@@ -388,6 +388,8 @@ class MemStore final : public Store {
   Status Append(ProjectId project, WriteBatch batch) override;
   Status Scan(ProjectId project, const TxFilter& filter, ScanOrder order,
               const RowVisitor& visit) const override;
+  Status ScanScatter(ProjectId project, const TxFilter& filter,
+                     const ScatterVisitor& visit) const override;
   Result<model::Transaction> Get(ProjectId project, model::TxId id) const override;
   Result<std::vector<model::Transaction>> GetTrace(ProjectId project,
                                                    const model::TraceId& trace) const override;
@@ -632,6 +634,44 @@ inline void MemStore::FillRow(const Project& p, const Partition& pt, uint32_t r,
     out->http_method = p.dicts[kMethod].Get(pt.dict[kMethod][r]);
   }
   if (fields & kFieldSummary) out->summary = pt.summary[r];
+}
+
+// The columns straight from the partitions' vectors: the default (Scan
+// through TxRows) made an hour's binned X-View ~40 % slower than the
+// single row scan it replaced (query_benchmark BM_XViewHourBinned).
+Status MemStore::ScanScatter(ProjectId project, const TxFilter& filter,
+                             const ScatterVisitor& visit) const {
+  const Project* p = FindProject(project);
+  if (p == nullptr) return Status::OK();
+  ReadLock lock(p->mu);
+  CompiledFilter f;
+  if (!f.Compile(*p, filter)) return Status::OK();
+  constexpr size_t kRows = 16384;  // per visitor call
+  std::vector<int64_t> end, elapsed;
+  std::vector<uint8_t> error;
+  auto pass_on = [&] {
+    const bool more = end.empty() || visit(end, elapsed, error);
+    end.clear();
+    elapsed.clear();
+    error.clear();
+    return more;
+  };
+  for (const auto& [key, ptr] : p->parts) {
+    const Partition& pt = *ptr;
+    if (pt.max_end < f.from || pt.min_end >= f.to) continue;
+    const bool all_in = pt.min_end >= f.from && pt.max_end < f.to;
+    const auto rows = static_cast<uint32_t>(pt.rows());
+    for (uint32_t r = 0; r < rows; ++r) {
+      if (!all_in && (pt.end[r] < f.from || pt.end[r] >= f.to)) continue;
+      if (!f.MatchRest(pt, r)) continue;
+      end.push_back(pt.end[r]);
+      elapsed.push_back(pt.end[r] - pt.start[r]);
+      error.push_back(pt.error[r] != 0 ? 1 : 0);
+      if (end.size() == kRows && !pass_on()) return Status::OK();
+    }
+  }
+  pass_on();
+  return Status::OK();
 }
 
 Status MemStore::Scan(ProjectId project, const TxFilter& filter, ScanOrder order,

@@ -107,6 +107,13 @@ enum class ScanOrder {
 // Visitor of Scan: receives batches of matching rows; returns false to stop.
 using RowVisitor = std::function<bool(std::span<const TxRow>)>;
 
+// Visitor of ScanScatter: a batch of matching rows as three columns of one
+// length (end time, elapsed time, error flag 0/1); returns false to stop.
+// The spans are valid during the call only.
+using ScatterVisitor =
+    std::function<bool(std::span<const int64_t> end_us, std::span<const int64_t> elapsed_us,
+                       std::span<const uint8_t> error)>;
+
 // An agent/service instance as seen by ingest.
 struct InstanceInfo {
   std::string service;
@@ -163,6 +170,14 @@ class Store {
   // hold a read lock while visit runs: visit must not call into the store.
   virtual Status Scan(ProjectId project, const TxFilter& filter, ScanOrder order,
                       const RowVisitor& visit) const = 0;
+
+  // End time, elapsed time and error flag of every row matching filter
+  // (filter.fields is ignored), in no particular order: what a scatter plot
+  // or a density grid reads. The default runs Scan (kAny, fields = 0); a
+  // columnar store hands over its decoded columns without building TxRows.
+  // The same locking rule as Scan: visit must not call into the store.
+  virtual Status ScanScatter(ProjectId project, const TxFilter& filter,
+                             const ScatterVisitor& visit) const;
 
   // One transaction with its profile; NotFound if absent.
   virtual Result<model::Transaction> Get(ProjectId project, model::TxId id) const = 0;

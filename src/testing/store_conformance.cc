@@ -11,6 +11,7 @@
 #include <random>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 namespace loupe::testing {
@@ -555,6 +556,53 @@ TEST_P(StoreConformanceTest, ProjectionHintStillFillsTheRequestedFields) {
     if (fields & store::kFieldSummary) {
       EXPECT_EQ(r.summary.sql_us, a.summary.sql_us);
     }
+  }
+}
+
+TEST_P(StoreConformanceTest, ScanScatterGivesTheColumnsOfTheRowsScanGives) {
+  std::mt19937_64 rng(11);
+  std::vector<Transaction> txs;
+  for (TxId i = 1; i <= 2000; ++i) {
+    int64_t end = kT0 + static_cast<int64_t>(rng() % static_cast<uint64_t>(30 * kMinute));
+    Transaction t = Tx(i, end, static_cast<int64_t>(rng() % (5000 * kMs)) + 1);
+    t.error = rng() % 10 == 0;
+    txs.push_back(t);
+  }
+  for (size_t i = 0; i < txs.size(); i += 400) {
+    std::vector<Transaction> part(txs.begin() + i, txs.begin() + std::min(txs.size(), i + 400));
+    ASSERT_TRUE(AppendTxs(store(), kP1, part).ok());
+  }
+  TxFilter windows[3];
+  windows[1].from_us = kT0 + 5 * kMinute;
+  windows[1].to_us = kT0 + 20 * kMinute + 123;
+  windows[2] = windows[1];
+  windows[2].min_elapsed_us = 1000 * kMs;
+  windows[2].errors_only = true;
+  for (const TxFilter& f : windows) {
+    std::multiset<std::tuple<int64_t, int64_t, bool>> rows, cols;
+    ASSERT_TRUE(store()
+                    .Scan(kP1, f, ScanOrder::kAny,
+                          [&](std::span<const TxRow> batch) {
+                            for (const TxRow& r : batch) {
+                              rows.insert({r.end_us, r.elapsed_us(), r.error});
+                            }
+                            return true;
+                          })
+                    .ok());
+    ASSERT_TRUE(store()
+                    .ScanScatter(kP1, f,
+                                 [&](std::span<const int64_t> end, std::span<const int64_t> elapsed,
+                                     std::span<const uint8_t> error) {
+                                   EXPECT_EQ(end.size(), elapsed.size());
+                                   EXPECT_EQ(end.size(), error.size());
+                                   for (size_t i = 0; i < end.size(); ++i) {
+                                     cols.insert({end[i], elapsed[i], error[i] != 0});
+                                   }
+                                   return true;
+                                 })
+                    .ok());
+    EXPECT_FALSE(rows.empty());
+    EXPECT_EQ(cols, rows);
   }
 }
 

@@ -194,6 +194,8 @@ class SegmentedStore final : public EmbeddedStore {
   Status Append(ProjectId project, WriteBatch batch) override;
   Status Scan(ProjectId project, const TxFilter& filter, ScanOrder order,
               const RowVisitor& visit) const override;
+  Status ScanScatter(ProjectId project, const TxFilter& filter,
+                     const ScatterVisitor& visit) const override;
   Result<model::Transaction> Get(ProjectId project, model::TxId id) const override;
   Result<std::vector<model::Transaction>> GetTrace(ProjectId project,
                                                    const model::TraceId& trace) const override;

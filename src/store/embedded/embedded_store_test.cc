@@ -7,6 +7,7 @@
 #include <fstream>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "store/embedded/synthetic_workload.h"
 #include "testing/store_conformance.h"
@@ -219,6 +220,94 @@ TEST_F(EmbeddedStoreTest, NewestFirstMergesMemtableAndSeveralSegments) {
   }
   EXPECT_EQ(ScanIds(*store, 1, ScanOrder::kNewestFirst, f).size(), want);
   EXPECT_EQ(ScanIds(*store, 1, ScanOrder::kAny, f).size(), want);
+}
+
+// Scan copies runs of rows (whole groups, up to the next source's head in a
+// newest-first merge) and ScanScatter hands over whole groups' columns:
+// every window, with and without row filters, must give exactly the rows a
+// brute-force filter gives.
+TEST_F(EmbeddedStoreTest, ScanRunsMatchBruteForceOverManyWindows) {
+  auto txs = Generate(3000);
+  std::mt19937_64 rng(7);
+  std::shuffle(txs.begin(), txs.end(), rng);
+  auto store = Open(Options());
+  for (size_t i = 0; i < txs.size(); i += 600) {
+    ASSERT_TRUE(AppendAll(*store, 1, {txs.begin() + i, txs.begin() + i + 600}).ok());
+    if (i < 2400) {
+      ASSERT_TRUE(store->Flush().ok());  // the last batch stays in the memtable
+    }
+  }
+  std::vector<int64_t> ends;
+  for (const auto& tx : txs) ends.push_back(tx.end_us);
+  std::sort(ends.begin(), ends.end());
+  auto check = [&](const char* stage) {
+    for (int round = 0; round < 60; ++round) {
+      TxFilter f;
+      f.from_us = ends[rng() % ends.size()] + static_cast<int64_t>(rng() % 3) - 1;
+      f.to_us = ends[rng() % ends.size()] + static_cast<int64_t>(rng() % 3);
+      if (f.from_us > f.to_us) std::swap(f.from_us, f.to_us);
+      if (round % 10 == 0) f.from_us = 0;
+      if (round % 3 == 1) f.min_elapsed_us = 30'000;
+      if (round % 4 == 2) f.errors_only = true;
+      f.fields = round % 2 ? 0u : uint32_t{kFieldAll};
+      std::multiset<std::pair<int64_t, model::TxId>> want;
+      for (const auto& tx : txs) {
+        if (tx.end_us >= f.from_us && tx.end_us < f.to_us && tx.elapsed_us() >= f.min_elapsed_us &&
+            (!f.errors_only || tx.error)) {
+          want.insert({tx.end_us, tx.id});
+        }
+      }
+      for (ScanOrder order : {ScanOrder::kNewestFirst, ScanOrder::kAny}) {
+        std::multiset<std::pair<int64_t, model::TxId>> got;
+        std::vector<int64_t> got_ends;
+        ASSERT_TRUE(store
+                        ->Scan(1, f, order,
+                               [&](std::span<const TxRow> rows) {
+                                 for (const TxRow& r : rows) {
+                                   got.insert({r.end_us, r.id});
+                                   got_ends.push_back(r.end_us);
+                                 }
+                                 return true;
+                               })
+                        .ok());
+        EXPECT_EQ(got, want) << stage << ", round " << round;
+        if (order == ScanOrder::kAny) {
+          // The columnar scan gives the same rows' end, elapsed and error.
+          std::multiset<std::tuple<int64_t, int64_t, bool>> rows, cols;
+          for (const auto& tx : txs) {
+            if (want.count({tx.end_us, tx.id}) != 0) {
+              rows.insert({tx.end_us, tx.elapsed_us(), tx.error});
+            }
+          }
+          ASSERT_TRUE(
+              store
+                  ->ScanScatter(1, f,
+                                [&](std::span<const int64_t> end, std::span<const int64_t> elapsed,
+                                    std::span<const uint8_t> error) {
+                                  EXPECT_EQ(end.size(), elapsed.size());
+                                  EXPECT_EQ(end.size(), error.size());
+                                  for (size_t i = 0; i < end.size(); ++i) {
+                                    cols.insert({end[i], elapsed[i], error[i] != 0});
+                                  }
+                                  return true;
+                                })
+                  .ok());
+          EXPECT_EQ(cols, rows) << stage << ", round " << round;
+        }
+        if (order == ScanOrder::kNewestFirst) {
+          EXPECT_TRUE(std::is_sorted(got_ends.rbegin(), got_ends.rend()))
+              << stage << ", round " << round;
+        }
+      }
+    }
+  };
+  // Five interleaved sources: short runs between the merge's heap steps.
+  check("memtable and 4 segments");
+  // One source: whole groups per run.
+  ASSERT_TRUE(store->Flush().ok());
+  ASSERT_TRUE(store->CompactClosedPartitions().ok());
+  ASSERT_EQ(store->embedded_stats().segments, 1u);
+  check("compacted");
 }
 
 TEST_F(EmbeddedStoreTest, LateStepsOfAFlushedTransactionMergeAtReadTimeAndPersist) {

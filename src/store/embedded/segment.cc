@@ -95,6 +95,68 @@ void GetSummaryDelta(Decoder* d, model::Summary* s) {
   s->external_us = d->ZigZag();
 }
 
+// Decodes exactly n varints that use all of `in`, handing each to
+// fn(row, value) (fused into the caller's loop: no intermediate array);
+// false when `in` holds fewer values, more bytes or a varint over 10 bytes.
+// A column of n bytes can only hold one-byte values (the error column
+// always): it is widened without decoding. Otherwise one- to three-byte
+// values (end deltas, elapsed times, dictionary ids) take unrolled paths.
+template <typename Fn>
+bool ForEachVarint(std::string_view in, uint32_t n, Fn&& fn) {
+  const auto* p = reinterpret_cast<const uint8_t*>(in.data());
+  if (in.size() == n) {
+    uint8_t high = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      high |= p[i];
+      fn(i, uint64_t{p[i]});
+    }
+    return (high & 0x80) == 0;
+  }
+  const auto* end = p + in.size();
+  uint32_t i = 0;
+  while (i < n && end - p >= 10) {
+    const uint64_t b0 = p[0];
+    if (b0 < 0x80) {
+      fn(i++, b0);
+      p += 1;
+      continue;
+    }
+    const uint64_t b1 = p[1];
+    if (b1 < 0x80) {
+      fn(i++, (b0 & 0x7f) | b1 << 7);
+      p += 2;
+      continue;
+    }
+    const uint64_t b2 = p[2];
+    uint64_t v = (b0 & 0x7f) | (b1 & 0x7f) << 7 | (b2 & 0x7f) << 14;
+    p += 3;
+    if (b2 >= 0x80) {
+      uint64_t b;
+      int shift = 21;
+      do {
+        b = *p++;
+        v |= (b & 0x7f) << shift;
+        shift += 7;
+      } while (b >= 0x80 && shift < 70);
+      if (b >= 0x80) return false;
+    }
+    fn(i++, v);
+  }
+  for (; i < n; ++i) {
+    uint64_t v = 0;
+    int shift = 0;
+    for (;;) {
+      if (p >= end || shift >= 70) return false;
+      const uint64_t b = *p++;
+      v |= (b & 0x7f) << shift;
+      shift += 7;
+      if (b < 0x80) break;
+    }
+    fn(i, v);
+  }
+  return p == end;
+}
+
 }  // namespace
 
 std::string SegmentFileName(uint32_t project, int64_t partition, uint64_t seq) {
@@ -535,23 +597,20 @@ size_t Segment::GroupOf(uint32_t row) const {
 }
 
 Status Segment::ReadGroup(size_t gi, DecodedGroup* out, uint32_t want) const {
-  if (want & (kReadIds | kReadTraces)) LOUPE_RETURN_IF_ERROR(VerifySections());
+  if (want & (kReadIds | kReadTraces | kMapIds)) LOUPE_RETURN_IF_ERROR(VerifySections());
   const Group& g = groups_[gi];
   out->first_row = g.first_row;
   out->rows = g.rows;
   const uint32_t n = g.rows;
   thread_local std::string raw;
-  thread_local std::vector<uint64_t> vals;
-  vals.resize(n);
-  // Decodes column c (if wanted) into vals and hands each value to fn(row, value).
+  // Decodes column c (if wanted), handing each value to fn(row, value).
   auto column = [&](int c, auto&& fn) -> Status {
     if (c != kColEnd && (want & ColumnBit(c)) == 0) return Status::OK();
     LOUPE_RETURN_IF_ERROR(ReadChunk(g.columns[c], &raw, "column"));
-    if (!DecodeVarints(raw, n, vals.data())) {
+    if (!ForEachVarint(raw, n, fn)) {
       return Status::Corruption(path_ + ": group " + std::to_string(gi) + " column " +
                                 std::to_string(c) + " does not decode");
     }
-    for (uint32_t i = 0; i < n; ++i) fn(i, vals[i]);
     return Status::OK();
   };
   // Only the wanted vectors are sized: a projected scan must not touch
@@ -605,6 +664,7 @@ Status Segment::ReadGroup(size_t gi, DecodedGroup* out, uint32_t want) const {
       column(kColExternalUs, [&](uint32_t i, uint64_t v) { sm[i].external_us = UnZigZag(v); }));
   LOUPE_RETURN_IF_ERROR(
       column(kColCpuUs, [&](uint32_t i, uint64_t v) { sm[i].cpu_us = UnZigZag(v); }));
+  if (want & kMapIds) out->mapped_ids = SectionData(kIds) + 8 * uint64_t{g.first_row};
   if (want & kReadIds) {
     out->id.resize(n);
     std::memcpy(out->id.data(), SectionData(kIds) + 8 * uint64_t{g.first_row}, 8 * size_t{n});
