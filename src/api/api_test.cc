@@ -392,7 +392,7 @@ class ApiStorageTest : public ApiTest {
     for (const auto& e : std::filesystem::directory_iterator(store_dir_)) {
       const std::string ext = e.path().extension().string();
       if (e.path().filename().string().rfind(prefix, 0) == 0 &&
-          (ext == ".seg" || ext == ".r1s" || ext == ".rollup")) {
+          (ext == ".seg" || ext == ".r1s" || ext == ".r1m" || ext == ".rollup")) {
         n += e.file_size();
       }
     }

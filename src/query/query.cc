@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -272,12 +273,12 @@ struct Buckets {
 // ---- rollups or raw rows ----
 //
 // A range is answered from whole rollup buckets where it can be and from raw
-// rows at its ragged edges: [from, to) splits into a raw head (< 1 s), one-
-// second cells up to the first 5-minute boundary, 5-minute cells, one-second
-// cells after the last 5-minute boundary, and a raw tail (< 1 s). Raw rows of
-// a sub-second edge are a few hundred at most, so the cost is the cells'.
+// rows at its ragged edges: [from, to) takes the coarsest allowed cells over
+// the whole buckets inside it, then the next finer ones over what is left at
+// each end, and raw rows for the sub-second rest — a few hundred rows at
+// most, so the cost is the cells'.
 
-enum class Source { kRaw, kSecond, kFiveMinutes };
+enum class Source { kRaw, kSecond, kMinute, kFiveMinutes };
 struct Piece {
   int64_t from, to;
   Source src;
@@ -285,22 +286,41 @@ struct Piece {
 
 int64_t CeilTo(int64_t t, int64_t step) { return -FloorDiv(-t, step) * step; }
 
-std::vector<Piece> Cover(int64_t from, int64_t to, bool allow_seconds, bool allow_minutes) {
-  std::vector<Piece> out;
-  const int64_t s0 = CeilTo(from, store::kRollupSecondUs);
-  const int64_t s1 = FloorDiv(to, store::kRollupSecondUs) * store::kRollupSecondUs;
-  if (!allow_seconds || s0 >= s1) return {{from, to, Source::kRaw}};
-  if (from < s0) out.push_back({from, s0, Source::kRaw});
-  const int64_t m0 = CeilTo(s0, store::kRollupFiveMinutesUs);
-  const int64_t m1 = FloorDiv(s1, store::kRollupFiveMinutesUs) * store::kRollupFiveMinutesUs;
-  if (allow_minutes && m0 < m1) {
-    if (s0 < m0) out.push_back({s0, m0, Source::kSecond});
-    out.push_back({m0, m1, Source::kFiveMinutes});
-    if (m1 < s1) out.push_back({m1, s1, Source::kSecond});
-  } else {
-    out.push_back({s0, s1, Source::kSecond});
+int64_t SourceStep(Source s) {
+  switch (s) {
+    case Source::kSecond:
+      return store::kRollupSecondUs;
+    case Source::kMinute:
+      return store::kRollupMinuteUs;
+    case Source::kFiveMinutes:
+      return store::kRollupFiveMinutesUs;
+    case Source::kRaw:
+      break;
   }
-  if (s1 < to) out.push_back({s1, to, Source::kRaw});
+  return 0;
+}
+
+// levels: allowed cell sources, coarsest first.
+void CoverWith(int64_t from, int64_t to, std::span<const Source> levels, std::vector<Piece>* out) {
+  if (from >= to) return;
+  if (levels.empty()) {
+    out->push_back({from, to, Source::kRaw});
+    return;
+  }
+  const int64_t step = SourceStep(levels[0]);
+  const int64_t a = CeilTo(from, step), b = FloorDiv(to, step) * step;
+  if (a >= b) {
+    CoverWith(from, to, levels.subspan(1), out);
+    return;
+  }
+  CoverWith(from, a, levels.subspan(1), out);
+  out->push_back({a, b, levels[0]});
+  CoverWith(b, to, levels.subspan(1), out);
+}
+
+std::vector<Piece> Cover(int64_t from, int64_t to, std::vector<Source> levels) {
+  std::vector<Piece> out;
+  CoverWith(from, to, levels, &out);
   return out;
 }
 
@@ -337,8 +357,9 @@ Status VisitPieces(const store::Store& s, store::ProjectId p, const TxFilter& f,
     rf.instance = f.instance;
     rf.endpoint = f.endpoint;
     rf.with_hist = with_hist;
-    const auto res = pc.src == Source::kSecond ? store::RollupResolution::kSecond
-                                               : store::RollupResolution::kFiveMinutes;
+    const auto res = pc.src == Source::kSecond   ? store::RollupResolution::kSecond
+                     : pc.src == Source::kMinute ? store::RollupResolution::kMinute
+                                                 : store::RollupResolution::kFiveMinutes;
     LOUPE_RETURN_IF_ERROR(s.ScanRollups(p, res, rf, on_cells));
   }
   return Status::OK();
@@ -796,10 +817,20 @@ Result<Series> ComputeSeries(const store::Store& s, store::ProjectId p, const Tx
 
   // Whole rollup buckets fall into one series bucket when the step is a
   // multiple of the rollup step (series buckets are aligned to the step).
-  std::vector<Piece> pieces =
-      RollupsCanAnswer(s, f) ? Cover(f.from_us, f.to_us, step_us % store::kRollupSecondUs == 0,
-                                     step_us % store::kRollupFiveMinutesUs == 0)
-                             : std::vector<Piece>{{f.from_us, f.to_us, Source::kRaw}};
+  // Without the endpoint dimension, minute cells (per service and instance)
+  // are the cheapest; with it, five-minute cells; one-second cells for the
+  // rest.
+  std::vector<Source> levels;
+  if (RollupsCanAnswer(s, f) && step_us % store::kRollupSecondUs == 0) {
+    const bool by_endpoint = group_by == GroupBy::kEndpoint || !f.endpoint.empty();
+    if (!by_endpoint && step_us % store::kRollupMinuteUs == 0) {
+      levels.push_back(Source::kMinute);
+    } else if (by_endpoint && step_us % store::kRollupFiveMinutesUs == 0) {
+      levels.push_back(Source::kFiveMinutes);
+    }
+    levels.push_back(Source::kSecond);
+  }
+  std::vector<Piece> pieces = Cover(f.from_us, f.to_us, levels);
   std::vector<Buckets> acc;
   Status st = FillSeries(s, p, f, pieces, step_us, group_by, max_groups, &acc, &out);
   if (!st.ok() && SourceName(pieces) != std::string_view("raw")) {
@@ -900,9 +931,10 @@ Status FillEndpoints(const store::Store& s, store::ProjectId p, const TxFilter& 
 
 Result<std::vector<EndpointStats>> ComputeEndpoints(const store::Store& s, store::ProjectId p,
                                                     const TxFilter& f, std::string* source) {
-  std::vector<Piece> pieces = RollupsCanAnswer(s, f) && HasFrom(f) && HasTo(f)
-                                  ? Cover(f.from_us, f.to_us, true, true)
-                                  : std::vector<Piece>{{f.from_us, f.to_us, Source::kRaw}};
+  std::vector<Piece> pieces =
+      RollupsCanAnswer(s, f) && HasFrom(f) && HasTo(f)
+          ? Cover(f.from_us, f.to_us, {Source::kFiveMinutes, Source::kSecond})
+          : std::vector<Piece>{{f.from_us, f.to_us, Source::kRaw}};
   std::vector<EndpointAcc> groups;
   Status st = FillEndpoints(s, p, f, pieces, &groups);
   if (!st.ok() && SourceName(pieces) != std::string_view("raw")) {

@@ -78,7 +78,7 @@ TEST_F(StoreVerifyTest, AHealthyDirectoryIsReportedOk) {
   EXPECT_EQ(r.segments, 2u);
   EXPECT_EQ(r.transactions, 1000u);
   EXPECT_EQ(r.log_records, 2u);
-  EXPECT_EQ(r.rollup_files, 4u);  // .r1s and .rollup beside each segment
+  EXPECT_EQ(r.rollup_files, 6u);  // .r1s, .r1m and .rollup beside each segment
   EXPECT_GT(r.rollup_cells, 0u);
   EXPECT_NE(r.text.find("result: ok"), std::string::npos);
 }

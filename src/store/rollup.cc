@@ -138,11 +138,15 @@ size_t RollupKeyHash::operator()(const RollupKey& k) const noexcept {
 }
 
 RollupStats& RollupBuilder::Cell(RollupResolution r, const RollupKey& k, bool* added) {
-  CellMap& cells = r == RollupResolution::kSecond ? seconds_ : minutes5_;
+  CellMap& cells = r == RollupResolution::kSecond   ? seconds_
+                   : r == RollupResolution::kMinute ? minutes_
+                                                    : minutes5_;
+  BucketIndex& index = r == RollupResolution::kSecond   ? seconds_index_
+                       : r == RollupResolution::kMinute ? minutes_index_
+                                                        : minutes5_index_;
   auto [it, fresh] = cells.try_emplace(k);
   if (fresh) {
-    (r == RollupResolution::kSecond ? seconds_index_ : minutes5_index_)[k.bucket_us].push_back(
-        &*it);
+    index[k.bucket_us].push_back(&*it);
     bytes_ += kCellBytes;
   }
   *added = fresh;
@@ -170,7 +174,13 @@ void RollupBuilder::Add(int64_t end_us, int64_t elapsed_us, bool error,
   RollupStats& min5 = Cell(RollupResolution::kFiveMinutes, k, &added);
   const size_t min5_bins = min5.hist.size();
   min5.Add(elapsed_us, error, summary);
-  bytes_ += (sec.hist.size() - sec_bins + min5.hist.size() - min5_bins) * sizeof(HistBin);
+  RollupStats& min1 = Cell(RollupResolution::kMinute,
+                           RollupKey{FloorTo(end_us, kRollupMinuteUs), service, instance, 0}, &added);
+  const size_t min1_bins = min1.hist.size();
+  min1.Add(elapsed_us, error, summary);
+  bytes_ += (sec.hist.size() - sec_bins + min5.hist.size() - min5_bins + min1.hist.size() -
+             min1_bins) *
+            sizeof(HistBin);
   if (!user.empty()) {
     auto [u, added] = users_.try_emplace(UsersKey{FloorTo(end_us, kRollupHourUs), service},
                                          kUsersHllPrecision);
@@ -180,7 +190,7 @@ void RollupBuilder::Add(int64_t end_us, int64_t elapsed_us, bool error,
 }
 
 void RollupBuilder::Merge(const RollupBuilder& other) {
-  for (RollupResolution r : {RollupResolution::kSecond, RollupResolution::kFiveMinutes}) {
+  for (RollupResolution r : kRollupResolutions) {
     for (const auto& [k, st] : other.cells(r)) {
       bool added;
       RollupStats& into = Cell(r, k, &added);

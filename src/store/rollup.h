@@ -35,15 +35,24 @@
 
 namespace loupe::store {
 
-enum class RollupResolution : uint8_t { kSecond = 0, kFiveMinutes = 1 };
+// kSecond and kFiveMinutes cells are keyed by (service, instance,
+// endpoint); kMinute cells by (service, instance) only (endpoint id 0): the
+// charts of a day or a month at minute steps read a dozen cells a minute
+// instead of hundreds.
+enum class RollupResolution : uint8_t { kSecond = 0, kFiveMinutes = 1, kMinute = 2 };
+constexpr RollupResolution kRollupResolutions[] = {
+    RollupResolution::kSecond, RollupResolution::kMinute, RollupResolution::kFiveMinutes};
 
 constexpr int64_t kRollupSecondUs = 1'000'000;
+constexpr int64_t kRollupMinuteUs = 60'000'000;
 constexpr int64_t kRollupFiveMinutesUs = 300'000'000;
 constexpr int64_t kRollupHourUs = 3'600'000'000;
 constexpr int kUsersHllPrecision = 12;  // 4 KiB a sketch, ~1.6 % standard error
 
 constexpr int64_t RollupStepUs(RollupResolution r) {
-  return r == RollupResolution::kSecond ? kRollupSecondUs : kRollupFiveMinutesUs;
+  return r == RollupResolution::kSecond   ? kRollupSecondUs
+         : r == RollupResolution::kMinute ? kRollupMinuteUs
+                                          : kRollupFiveMinutesUs;
 }
 
 // Elapsed histogram bins: 8 per power of two of microseconds, so a bin's
@@ -130,7 +139,8 @@ class RollupBuilder {
   void Merge(const RollupBuilder& other);
 
   const CellMap& cells(RollupResolution r) const {
-    return r == RollupResolution::kSecond ? seconds_ : minutes5_;
+    return r == RollupResolution::kSecond ? seconds_ : r == RollupResolution::kMinute ? minutes_
+                                                                                       : minutes5_;
   }
   const std::map<UsersKey, HyperLogLog>& users() const { return users_; }
   std::map<UsersKey, HyperLogLog>& mutable_users() { return users_; }
@@ -142,7 +152,9 @@ class RollupBuilder {
   // (map nodes are stable: the pointers stay valid while the builder lives).
   using BucketIndex = std::map<int64_t, std::vector<const CellMap::value_type*>>;
   const BucketIndex& by_bucket(RollupResolution r) const {
-    return r == RollupResolution::kSecond ? seconds_index_ : minutes5_index_;
+    return r == RollupResolution::kSecond   ? seconds_index_
+           : r == RollupResolution::kMinute ? minutes_index_
+                                            : minutes5_index_;
   }
   // Drops the one-second cells of buckets in [from_us, to_us].
   void EraseSeconds(int64_t from_us, int64_t to_us);
@@ -150,8 +162,8 @@ class RollupBuilder {
  private:
   RollupStats& Cell(RollupResolution r, const RollupKey& k, bool* added);
 
-  CellMap seconds_, minutes5_;
-  BucketIndex seconds_index_, minutes5_index_;
+  CellMap seconds_, minutes_, minutes5_;
+  BucketIndex seconds_index_, minutes_index_, minutes5_index_;
   std::map<UsersKey, HyperLogLog> users_;
   size_t bytes_ = 0;
 };

@@ -897,8 +897,10 @@ TEST_P(StoreConformanceTest, ReopenKeepsEverythingAcknowledged) {
 
 using CellKey = std::tuple<int64_t, std::string, std::string, std::string>;
 
+// by_endpoint false: cells per (service, instance), endpoint "" (kMinute).
 std::map<CellKey, store::RollupStats> RawCells(const store::Store& s, store::ProjectId p,
-                                               int64_t from, int64_t to, int64_t step) {
+                                               int64_t from, int64_t to, int64_t step,
+                                               bool by_endpoint = true) {
   std::map<CellKey, store::RollupStats> out;
   TxFilter f;
   f.from_us = from;
@@ -907,7 +909,7 @@ std::map<CellKey, store::RollupStats> RawCells(const store::Store& s, store::Pro
                  for (const store::TxRow& r : rows) {
                    const int64_t bucket = r.end_us / step * step;
                    out[{bucket, std::string(r.service), std::string(r.instance),
-                        std::string(r.endpoint)}]
+                        by_endpoint ? std::string(r.endpoint) : std::string()}]
                        .Add(r.elapsed_us(), r.error, r.summary);
                  }
                  return true;
@@ -971,8 +973,7 @@ void ExpectRollupsMatchRawRows(const store::Store& s, const char* when) {
   ASSERT_TRUE(s.has_rollups());
   const int64_t from = kT0 - 20'000'000;        // a minute boundary
   const int64_t to = from + 15 * kMinute;       // after everything
-  for (store::RollupResolution res :
-       {store::RollupResolution::kSecond, store::RollupResolution::kFiveMinutes}) {
+  for (store::RollupResolution res : store::kRollupResolutions) {
     const int64_t step = store::RollupStepUs(res);
     // Five-minute buckets wholly inside [from, to): from is 20 s before kT0;
     // align to 5 minutes for the comparison.
@@ -981,7 +982,7 @@ void ExpectRollupsMatchRawRows(const store::Store& s, const char* when) {
     store::RollupFilter f;
     f.from_us = a;
     f.to_us = b;
-    auto want = RawCells(s, kP1, a, b, step);
+    auto want = RawCells(s, kP1, a, b, step, res != store::RollupResolution::kMinute);
     auto got = RollupCells(s, kP1, res, f);
     ASSERT_FALSE(want.empty());
     ASSERT_EQ(got.size(), want.size()) << "resolution " << static_cast<int>(res);

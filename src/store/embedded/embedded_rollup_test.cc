@@ -89,8 +89,10 @@ TEST_F(EmbeddedRollupTest, EverySegmentGetsBothRollupFiles) {
   ASSERT_TRUE(s->Flush().ok());
   EXPECT_EQ(Files(".seg").size(), 2u);
   EXPECT_EQ(Files(".r1s").size(), 2u);
+  EXPECT_EQ(Files(".r1m").size(), 2u);
   EXPECT_EQ(Files(".rollup").size(), 2u);
   EXPECT_EQ(Counted(*s, RollupResolution::kSecond), 800u);
+  EXPECT_EQ(Counted(*s, RollupResolution::kMinute), 800u);
   EXPECT_EQ(Counted(*s, RollupResolution::kFiveMinutes), 800u);
 }
 
@@ -106,9 +108,12 @@ TEST_F(EmbeddedRollupTest, MissingRollupFilesAreRebuiltFromTheirSegmentAtOpen) {
   // written before rollups existed.
   for (const std::string& f : Files(".r1s")) fs::remove(f);
   fs::remove(Files(".rollup").front());
+  fs::remove(Files(".r1m").back());
   auto s = Open();
   EXPECT_EQ(Files(".r1s").size(), 2u);
+  EXPECT_EQ(Files(".r1m").size(), 2u);
   EXPECT_EQ(Files(".rollup").size(), 2u);
+  EXPECT_EQ(Counted(*s, RollupResolution::kMinute), 800u);
   EXPECT_EQ(Counted(*s, RollupResolution::kSecond), 800u);
   EXPECT_EQ(Counted(*s, RollupResolution::kFiveMinutes), 800u);
 }

@@ -138,7 +138,8 @@ Status SegmentedStore::OpenFiles() {
   uint64_t expired = 0;
   std::vector<std::string> rollup_names;
   for (const std::string& name : *names) {
-    if (EndsWith(name, ".seg.tmp") || EndsWith(name, ".r1s.tmp") || EndsWith(name, ".rollup.tmp")) {
+    if (EndsWith(name, ".seg.tmp") || EndsWith(name, ".r1s.tmp") || EndsWith(name, ".r1m.tmp") ||
+        EndsWith(name, ".rollup.tmp")) {
       // An interrupted flush or compaction; its data is in memory, the log
       // or the segments it was built from.
       env_->DeleteFile(dir + "/" + name);

@@ -31,7 +31,7 @@ RollupNamer SegmentedStore::SnapshotNames(const Project& p, const RollupBuilder&
     const uint64_t key = uint64_t{static_cast<uint32_t>(col)} << 32 | id;
     if (names->count(key) == 0) names->emplace(key, p.dicts[kRollupDictColumn[col]].Get(id));
   };
-  for (RollupResolution r : {RollupResolution::kSecond, RollupResolution::kFiveMinutes}) {
+  for (RollupResolution r : kRollupResolutions) {
     for (const auto& [k, st] : b.cells(r)) {
       add(0, k.service);
       add(1, k.instance);
@@ -48,7 +48,7 @@ RollupNamer SegmentedStore::SnapshotNames(const Project& p, const RollupBuilder&
 Status SegmentedStore::WriteRollups(ProjectId project, int64_t key, uint64_t seq,
                                     const RollupBuilder& b, const RollupNamer& name,
                                     std::vector<RollupRef>* refs) {
-  for (RollupResolution r : {RollupResolution::kSecond, RollupResolution::kFiveMinutes}) {
+  for (RollupResolution r : kRollupResolutions) {
     RollupRef ref;
     ref.seq = seq;
     ref.res = r;
@@ -152,8 +152,8 @@ Status SegmentedStore::RebuildMissingRollups() {
           if (files != p->rollups.end()) {
             for (const RollupRef& r : files->second) found += r.seq == s.seq;
           }
-          // A segment with rows has both files (.r1s and .rollup).
-          if (found < 2) missing.push_back({key, s});
+          // A segment with rows has all three files (.r1s, .r1m, .rollup).
+          if (found < 3) missing.push_back({key, s});
         }
       }
     }

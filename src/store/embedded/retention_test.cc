@@ -264,9 +264,10 @@ TEST_F(RetentionTest, RollupFilesFollowTheirOwnRetention) {
   }
   std::sort(got.begin(), got.end());
   EXPECT_EQ(got, want_rollup);
-  EXPECT_EQ(store->embedded_stats().rollup_files_dropped, 3u);  // 2 × .r1s, 1 × .rollup
+  EXPECT_EQ(store->embedded_stats().rollup_files_dropped, 4u);  // 2 × .r1s, 1 × .r1m, 1 × .rollup
   const StorageUsage u = store->Usage();
-  EXPECT_EQ(UsageOf(u, 1)->rollup_bytes, Bytes("1_", ".r1s") + Bytes("1_", ".rollup") - 5);
+  EXPECT_EQ(UsageOf(u, 1)->rollup_bytes,
+            Bytes("1_", ".r1s") + Bytes("1_", ".r1m") + Bytes("1_", ".rollup") - 5);
   // The 3-day-old hour still answers from its five-minute cells.
   RollupFilter f;
   f.from_us = (kNowHour - 72) * kHour;
@@ -306,7 +307,7 @@ TEST_F(RetentionTest, UsageMatchesTheFiles) {
   const ProjectUsage* p2 = UsageOf(u, 2);
   EXPECT_EQ(p1->segment_bytes, Bytes("1_", ".seg"));
   EXPECT_EQ(p2->segment_bytes, Bytes("2_", ".seg"));
-  EXPECT_EQ(p1->rollup_bytes, Bytes("1_", ".r1s") + Bytes("1_", ".rollup"));
+  EXPECT_EQ(p1->rollup_bytes, Bytes("1_", ".r1s") + Bytes("1_", ".r1m") + Bytes("1_", ".rollup"));
   EXPECT_EQ(p1->disk_bytes(), p1->segment_bytes + p1->rollup_bytes);
   EXPECT_EQ(p1->segments, 3u);
   EXPECT_EQ(p1->partitions, 3u);

@@ -51,7 +51,10 @@ bool GetPartInfo(Decoder* d, RollupBlockInfo* b) {
 std::string RollupFileName(uint32_t project, int64_t partition, uint64_t seq, RollupResolution r) {
   char buf[80];
   std::snprintf(buf, sizeof(buf), "%" PRIu32 "_%" PRId64 "_%06" PRIu64 "%s", project, partition,
-                seq, r == RollupResolution::kSecond ? ".r1s" : ".rollup");
+                seq,
+                r == RollupResolution::kSecond   ? ".r1s"
+                : r == RollupResolution::kMinute ? ".r1m"
+                                                 : ".rollup");
   return buf;
 }
 
@@ -60,6 +63,9 @@ bool ParseRollupFileName(std::string_view name, uint32_t* project, int64_t* part
   std::string_view stem;
   if (name.size() > 4 && name.substr(name.size() - 4) == ".r1s") {
     *r = RollupResolution::kSecond;
+    stem = name.substr(0, name.size() - 4);
+  } else if (name.size() > 4 && name.substr(name.size() - 4) == ".r1m") {
+    *r = RollupResolution::kMinute;
     stem = name.substr(0, name.size() - 4);
   } else if (name.size() > 7 && name.substr(name.size() - 7) == ".rollup") {
     *r = RollupResolution::kFiveMinutes;
@@ -125,6 +131,7 @@ Status WriteRollupFile(Env* env, const std::string& path, uint32_t project, int6
 
   std::string file, raw;
   std::vector<RollupBlockInfo> blocks;
+  // Minute files: a block an hour (one per file with hourly partitions).
   const int64_t block_us = r == RollupResolution::kSecond ? kSecondBlockUs : INT64_MAX;
   for (size_t i = 0; i < sorted.size();) {
     const int64_t first = sorted[i].key.bucket_us;
@@ -247,7 +254,7 @@ Result<std::shared_ptr<const RollupFile>> RollupFile::Open(Env* env, const std::
   Decoder d(index.substr(0, index_size - 4));
   if (d.Fixed32() != kVersion) return corrupt("unsupported version");
   const uint8_t res = d.Byte();
-  if (res > 1) return corrupt("unknown resolution");
+  if (res > 2) return corrupt("unknown resolution");
   f->resolution_ = static_cast<RollupResolution>(res);
   f->project_ = d.Varint32();
   f->partition_ = d.ZigZag();

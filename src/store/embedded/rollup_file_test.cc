@@ -49,7 +49,7 @@ class RollupFileTest : public ::testing::Test {
 
 TEST_F(RollupFileTest, RoundTripsCellsNamesAndSketches) {
   RollupBuilder b = Build();
-  for (RollupResolution r : {RollupResolution::kSecond, RollupResolution::kFiveMinutes}) {
+  for (RollupResolution r : kRollupResolutions) {
     const std::string path = dir_ + "/" + RollupFileName(7, 472'222, 12, r);
     ASSERT_TRUE(WriteRollupFile(Env::Default(), path, 7, 472'222, r, b, &Name, 3).ok());
     auto f = RollupFile::Open(Env::Default(), path);
@@ -89,7 +89,7 @@ TEST_F(RollupFileTest, RoundTripsCellsNamesAndSketches) {
     EXPECT_EQ(cells, b.cells(r).size());
     std::vector<std::pair<UsersKey, HyperLogLog>> users;
     ASSERT_TRUE((*f)->ReadUsers(&users).ok());
-    if (r == RollupResolution::kSecond) {
+    if (r != RollupResolution::kFiveMinutes) {
       EXPECT_TRUE(users.empty());
     } else {
       ASSERT_EQ(users.size(), b.users().size());
@@ -111,6 +111,8 @@ TEST_F(RollupFileTest, NamesParse) {
   EXPECT_EQ(r, RollupResolution::kSecond);
   ASSERT_TRUE(ParseRollupFileName("1_472222_000004.rollup", &p, &k, &seq, &r));
   EXPECT_EQ(r, RollupResolution::kFiveMinutes);
+  ASSERT_TRUE(ParseRollupFileName("1_472222_000004.r1m", &p, &k, &seq, &r));
+  EXPECT_EQ(r, RollupResolution::kMinute);
   EXPECT_FALSE(ParseRollupFileName("1_472222_000004.seg", &p, &k, &seq, &r));
   EXPECT_FALSE(ParseRollupFileName("1_notarollup.rollup", &p, &k, &seq, &r));
   EXPECT_FALSE(ParseRollupFileName("1_2_3.rollup.tmp", &p, &k, &seq, &r));
