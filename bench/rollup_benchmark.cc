@@ -122,19 +122,24 @@ void BM_Series24h(benchmark::State& state) {
   f.to_us = d.now;
   f.from_us = d.now - 24 * kHour;
   const auto group = static_cast<query::GroupBy>(state.range(1));
+  const int64_t step = state.range(2) * 1'000'000;
   std::string source;
   for (auto _ : state) {
-    auto r = query::ComputeSeries(s, 1, f, query::Metric::kTps, 300'000'000, group);
+    auto r = query::ComputeSeries(s, 1, f, query::Metric::kTps, step, group);
     if (!r.ok()) state.SkipWithError(r.status().ToString().c_str());
     source = r->source;
     benchmark::DoNotOptimize(r);
   }
-  state.SetLabel(source + ", 288 buckets of 5 min");
+  state.SetLabel(source + ", step " + std::to_string(state.range(2)) + " s");
 }
+// Args: {rollups, group_by, step in seconds}.
 BENCHMARK(BM_Series24h)
-    ->Args({1, static_cast<int>(query::GroupBy::kNone)})
-    ->Args({1, static_cast<int>(query::GroupBy::kService)})
-    ->Args({0, static_cast<int>(query::GroupBy::kNone)})
+    ->Args({1, static_cast<int>(query::GroupBy::kNone), 300})
+    ->Args({1, static_cast<int>(query::GroupBy::kService), 300})
+    ->Args({1, static_cast<int>(query::GroupBy::kEndpoint), 300})
+    ->Args({1, static_cast<int>(query::GroupBy::kNone), 60})
+    ->Args({0, static_cast<int>(query::GroupBy::kNone), 300})
+    ->Args({0, static_cast<int>(query::GroupBy::kNone), 60})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
