@@ -41,11 +41,8 @@ size_t PoolCapacity(const AgentOptions& o) {
 }  // namespace
 
 void Transaction::State::Reset() {
-  // Bounds on what a pooled State keeps: one transaction with many steps or
-  // binds must not pin its memory for good.
-  constexpr size_t kKeepSteps = 64;
-  constexpr size_t kKeepBinds = 256;
-  constexpr size_t kKeepString = 4096;
+  // What a pooled State keeps is bounded by TextArena and StepList: one
+  // transaction with many steps or long texts must not pin its memory.
   owner = nullptr;
   has_parent = false;
   sampled = true;
@@ -55,28 +52,14 @@ void Transaction::State::Reset() {
   status = 0;
   thread_id = 0;
   start_ns = end_ns = 0;
-  for (std::string* str : {&endpoint, &http_method, &http_path, &error_type, &error_message,
-                           &error_stack, &client_ip, &user}) {
-    if (str->capacity() > kKeepString) {
-      std::string().swap(*str);
-    } else {
-      str->clear();
-    }
-  }
+  endpoint = http_method = http_path = {};
+  error_type = error_message = error_stack = {};
+  client_ip = user = {};
   attributes.clear();
   steps_dropped = 0;
   messages = 0;
   texts.Reset();
-  if (binds.capacity() > kKeepBinds) {
-    std::vector<internal::BindRecord>().swap(binds);
-  } else {
-    binds.clear();
-  }
-  if (steps.capacity() > kKeepSteps) {
-    std::vector<internal::StepRecord>().swap(steps);
-  } else {
-    steps.clear();
-  }
+  steps.Clear();
   open_top = -1;
   reg_prev = reg_next = nullptr;
   shard = 0;
@@ -315,17 +298,17 @@ Admission Agent::Admit(std::string_view endpoint, std::string_view client_ip) {
   const uint64_t v = internal::Random64();
   std::memcpy(s->span_id, &v, 8);
   s->start_ns = s->end_ns = internal::NowUnixNanos();
-  s->endpoint.assign(endpoint.substr(0, a->options.max_text));
-  s->client_ip.assign(client_ip.substr(0, 256));
+  s->endpoint = s->texts.Copy(endpoint.substr(0, a->options.max_text));
+  s->client_ip = s->texts.Copy(client_ip.substr(0, 256));
   s->thread_id = internal::ThreadId();
   s->throttled = true;
   s->throttle_action = result.kind;
   if (result.kind == Admission::kReject) {
     s->status = 503;
     s->error = true;
-    s->error_type = "loupe.throttled";
-    s->error_message = "rejected by throttling: " + std::to_string(active) + " active, limit " +
-                       std::to_string(limit);
+    s->error_type = "loupe.throttled";  // a literal: lives for the process
+    s->error_message = s->texts.Copy("rejected by throttling: " + std::to_string(active) +
+                                     " active, limit " + std::to_string(limit));
   } else {
     s->status = 302;
   }

@@ -124,7 +124,7 @@ void Agent::Impl::SampleStacks(uint64_t now_ns) {
       StackSample sample;
       sample.time_ms = now_ns / 1000000;
       sample.tx_id = internal::Hex(s->span_id, 8);
-      sample.endpoint = s->endpoint.substr(0, internal::kMaxSnapshotString);
+      sample.endpoint = std::string(s->endpoint.substr(0, internal::kMaxSnapshotString));
       sample.elapsed_ms = static_cast<double>(now_ns - s->start_ns) / 1e6;
       sample.frames.push_back(sample.endpoint);
       {
@@ -220,8 +220,8 @@ std::string Agent::Impl::BuildSnapshotJson(uint64_t now_ns) {
       const char* step_kind = nullptr;
       {
         std::lock_guard<internal::SpinLock> sl(s->lock);
-        user = s->user;
-        client_ip = s->client_ip;
+        user = std::string(s->user);
+        client_ip = std::string(s->client_ip);
         for (int32_t i = s->open_top; i >= 0; i = s->steps[i].parent) {
           if (s->steps[i].open) {
             step = StepText(s->steps[i]);

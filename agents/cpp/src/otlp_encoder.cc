@@ -89,14 +89,14 @@ class SpanWriter {
     w_->EndMessage(kv);
   }
   // The values of the list starting at binds[first] (BindRecord::next).
-  void StrList(std::string_view key, const std::vector<BindRecord>& binds, int32_t first) {
+  void StrList(std::string_view key, const BindRecord* first) {
     const size_t kv = w_->BeginMessage(attr_field_);
     w_->StringField(kKeyValueKey, key);
     const size_t any = w_->BeginMessage(kKeyValueValue);
     const size_t arr = w_->BeginMessage(kAnyArray);
-    for (int32_t i = first; i >= 0; i = binds[i].next) {
+    for (const BindRecord* b = first; b != nullptr; b = b->next) {
       const size_t item = w_->BeginMessage(kArrayValues);
-      w_->StringField(kAnyString, binds[i].value);
+      w_->StringField(kAnyString, b->value);
       w_->EndMessage(item);
     }
     w_->EndMessage(arr);
@@ -135,7 +135,8 @@ void WriteStatus(ProtoWriter* w, bool error, std::string_view message) {
 // Messages (point steps) whose parent is `parent` become "message" events.
 void WriteMessages(ProtoWriter* w, const Transaction::State& t, int32_t parent) {
   if (t.messages == 0) return;  // the common case: no scan of every step per span
-  for (const StepRecord& r : t.steps) {
+  for (size_t i = 0; i < t.steps.size(); ++i) {
+    const StepRecord& r = t.steps[i];
     if (r.kind != Step::kMessage || r.parent != parent) continue;
     const size_t ev = w->BeginMessage(kSpanEvents);
     w->Fixed64Field(kEventTime, r.start_ns);
@@ -177,7 +178,7 @@ void WriteTransaction(ProtoWriter* w, const Transaction::State& t) {
   std::string_view ep_method, route;
   SplitEndpoint(t.endpoint, &ep_method, &route);
   const std::string_view method =
-      !t.http_method.empty() ? std::string_view(t.http_method) : ep_method;
+      !t.http_method.empty() ? t.http_method : ep_method;
   if (!method.empty()) {
     a.Str("http.request.method", method);
     a.Str("http.route", route);
@@ -232,7 +233,7 @@ void WriteStep(ProtoWriter* w, const Transaction::State& t, int32_t index) {
       w->Fixed64Field(kSpanEndTime, r.end_ns);
       if (!r.system.empty()) a.Str("db.system", r.system);
       a.Str("db.query.text", r.text);
-      if (r.first_bind >= 0) a.StrList("loupe.sql.binds", t.binds, r.first_bind);
+      if (r.first_bind != nullptr) a.StrList("loupe.sql.binds", r.first_bind);
       if (r.rows >= 0) {
         a.Int("loupe.sql.rows", r.rows);
         a.Double("loupe.sql.fetch_ms", r.fetch_ms);
