@@ -294,9 +294,11 @@ struct Agent::Impl {
   void Unregister(Transaction::State* s);
   // A cleared State from the pool, or a new one.
   Transaction::State* NewState();
-  void Enqueue(Transaction::State* s);  // takes ownership; drops (and deletes) when full
-  // Resets `s` and returns it to the pool (exporter thread), or deletes it
-  // when the pool is full.
+  // Takes ownership; when the queue is full drops it (dropped_queue_full) and
+  // recycles it.
+  void Enqueue(Transaction::State* s);
+  // Resets `s` and returns it to the pool (exporter thread, or Enqueue when
+  // the queue is full), or deletes it when the pool is full.
   void Recycle(Transaction::State* s);
   void RecordThrottle(std::string_view endpoint, Admission::Kind action, int64_t active,
                       int64_t limit);
@@ -357,9 +359,9 @@ struct Agent::Impl {
 
   // Export queue.
   internal::BoundedQueue<Transaction::State*> queue;
-  // Exported States, reset, for the next transactions (see TextArena): the
-  // exporter thread pushes, application threads pop; beyond its capacity
-  // States are freed.
+  // Exported or dropped States, reset, for the next transactions (see
+  // TextArena): the exporter thread and Enqueue push, application threads
+  // pop; beyond its capacity (PoolCapacity in agent.cc) States are freed.
   internal::BoundedQueue<Transaction::State*> pool;
   std::atomic<bool> queue_wakeup_pending{false};
   internal::Wakeup export_wakeup;  // posted by Enqueue (a full batch) and Shutdown
