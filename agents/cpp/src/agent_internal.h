@@ -389,6 +389,18 @@ struct Agent::Impl {
     uint32_t shard = 0;
   };
   std::vector<StackSample> samples;
+  // A snapshot's copy of one active transaction (BuildSnapshotJson; extension
+  // thread only). Kept between snapshots so their strings keep their capacity;
+  // at most kMaxSnapshotActive rows of strings cut to kMaxSnapshotString.
+  struct ActiveRow {
+    uint8_t span_id[8];
+    uint8_t trace_id[16];
+    uint64_t start_ns;
+    uint32_t thread_id;
+    const char* step_kind;  // nullptr: no open step
+    std::string endpoint, step, user, client_ip;
+  };
+  std::vector<ActiveRow> active_rows;
   // Native frames in stack samples (options.native_stacks and the signal
   // handler could be installed; extension thread only after Start).
   bool native_stacks = false;
