@@ -165,7 +165,7 @@ struct BindRecord {
   BindRecord* next = nullptr;  // next bind of the same step
 };
 
-// Members ordered for size (128 bytes).
+// Members ordered for size (120 bytes).
 struct StepRecord {
   uint8_t span_id[8] = {};
   uint64_t start_ns = 0;
