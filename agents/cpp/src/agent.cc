@@ -31,21 +31,26 @@ std::string HostName() {
   return buf;
 }
 
-// States kept for reuse: enough for the transactions of about two full
-// batches (the exporter returns a batch at a time), never more than the
-// queue holds.
+// States kept for reuse: the transactions of four full batches (the exporter
+// returns a batch at a time; four let a burst of ~8 batches run without
+// allocating while the exporter catches up at half the application's rate),
+// never more than the queue holds, and at most kMaxPooledStates whatever
+// max_batch says. A pooled State is sizeof(State) (about 2.9 KB: 16 inline
+// step records and a 512-byte text arena) plus at most 2 arena blocks and 48
+// more step records (TextArena, StepList), so the default 2,048 keep ~6 MB
+// and never more than ~35 MB.
+constexpr size_t kMaxPooledStates = 4096;
+
 size_t PoolCapacity(const AgentOptions& o) {
-  return std::max<size_t>(1, std::min(o.queue_capacity, std::max<size_t>(64, 2 * o.max_batch)));
+  const size_t want = std::clamp<size_t>(4 * o.max_batch, 64, kMaxPooledStates);
+  return std::max<size_t>(1, std::min(o.queue_capacity, want));
 }
 
 }  // namespace
 
 void Transaction::State::Reset() {
-  // Bounds on what a pooled State keeps: one transaction with many steps or
-  // binds must not pin its memory for good.
-  constexpr size_t kKeepSteps = 64;
-  constexpr size_t kKeepBinds = 256;
-  constexpr size_t kKeepString = 4096;
+  // What a pooled State keeps is bounded by TextArena and StepList: one
+  // transaction with many steps or long texts must not pin its memory.
   owner = nullptr;
   has_parent = false;
   sampled = true;
@@ -55,28 +60,14 @@ void Transaction::State::Reset() {
   status = 0;
   thread_id = 0;
   start_ns = end_ns = 0;
-  for (std::string* str : {&endpoint, &http_method, &http_path, &error_type, &error_message,
-                           &error_stack, &client_ip, &user}) {
-    if (str->capacity() > kKeepString) {
-      std::string().swap(*str);
-    } else {
-      str->clear();
-    }
-  }
+  endpoint = http_method = http_path = {};
+  error_type = error_message = error_stack = {};
+  client_ip = user = {};
   attributes.clear();
   steps_dropped = 0;
   messages = 0;
   texts.Reset();
-  if (binds.capacity() > kKeepBinds) {
-    std::vector<internal::BindRecord>().swap(binds);
-  } else {
-    binds.clear();
-  }
-  if (steps.capacity() > kKeepSteps) {
-    std::vector<internal::StepRecord>().swap(steps);
-  } else {
-    steps.clear();
-  }
+  steps.Clear();
   open_top = -1;
   reg_prev = reg_next = nullptr;
   shard = 0;
@@ -185,8 +176,10 @@ void Agent::Impl::Recycle(Transaction::State* s) {
 
 void Agent::Impl::Enqueue(Transaction::State* s) {
   if (!queue.TryPush(s)) {
+    // Straight back to the pool: under sustained overload the next
+    // transaction reuses this State instead of allocating one.
     dropped_queue_full.fetch_add(1, std::memory_order_relaxed);
-    delete s;
+    Recycle(s);
     return;
   }
   // Wake the exporter once per full batch, not per transaction; otherwise it
@@ -315,17 +308,17 @@ Admission Agent::Admit(std::string_view endpoint, std::string_view client_ip) {
   const uint64_t v = internal::Random64();
   std::memcpy(s->span_id, &v, 8);
   s->start_ns = s->end_ns = internal::NowUnixNanos();
-  s->endpoint.assign(endpoint.substr(0, a->options.max_text));
-  s->client_ip.assign(client_ip.substr(0, 256));
+  s->endpoint = s->texts.Copy(endpoint.substr(0, a->options.max_text));
+  s->client_ip = s->texts.Copy(client_ip.substr(0, 256));
   s->thread_id = internal::ThreadId();
   s->throttled = true;
   s->throttle_action = result.kind;
   if (result.kind == Admission::kReject) {
     s->status = 503;
     s->error = true;
-    s->error_type = "loupe.throttled";
-    s->error_message = "rejected by throttling: " + std::to_string(active) + " active, limit " +
-                       std::to_string(limit);
+    s->error_type = "loupe.throttled";  // a literal: lives for the process
+    s->error_message = s->texts.Copy("rejected by throttling: " + std::to_string(active) +
+                                     " active, limit " + std::to_string(limit));
   } else {
     s->status = 302;
   }

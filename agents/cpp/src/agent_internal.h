@@ -14,12 +14,15 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -82,16 +85,20 @@ class Wakeup {
   alignas(64) unsigned char sem_[64];  // sem_t, kept out of this header's includes
 };
 
-// Per-transaction storage for step texts (statements, URLs, bind values,
-// messages, errors): bump allocation in blocks that never move, so a
-// string_view into it stays valid, and readable by the snapshot thread once
-// published under State::lock, until Reset. A State is pooled, so its arena's
-// blocks are reused by the next transaction: in steady state a step costs a
-// memcpy instead of one heap allocation per text (freed later on the exporter
-// thread), which was most of an SQL step's cost: bench/agent_benchmark.cc,
-// tx + SQL step with 3 binds minus tx alone, went from ~1,300 to ~450 ns of
-// CPU and 10 method steps from ~200 to ~90 ns each (both binaries side by
-// side on 2 shared cores at load ~15; see the commit messages).
+// Per-transaction storage for texts (endpoint, HTTP fields, client IP, user,
+// errors, statements, URLs, messages) and bind records: bump allocation in
+// blocks that never move, so a string_view or pointer into it stays valid,
+// and readable by the snapshot thread once published under State::lock,
+// until Reset. A State is pooled, so its arena's blocks are reused by the
+// next transaction: in steady state a step costs a memcpy instead of one heap
+// allocation per text (freed later on the exporter thread), which was most of
+// an SQL step's cost: bench/agent_benchmark.cc, tx + SQL step with 3 binds
+// minus tx alone, went from ~1,300 to ~450 ns of CPU and 10 method steps from
+// ~200 to ~90 ns each (both binaries side by side on 2 shared cores at load
+// ~15; see the commit messages). The transaction's own strings and the binds
+// moved in here later for the same reason: a fresh State (the pool is dry in
+// a burst) then costs one allocation instead of one per string and one per
+// doubling of the bind vector (see State).
 //
 // Thread-compatible: written by the transaction's thread only.
 class TextArena {
@@ -101,7 +108,29 @@ class TextArena {
   TextArena& operator=(const TextArena&) = delete;
 
   // A copy of `s` that lives until Reset (empty view for empty `s`).
-  std::string_view Copy(std::string_view s);
+  std::string_view Copy(std::string_view s) {
+    const size_t n = s.size();
+    if (n == 0) return {};
+    char* p = static_cast<char*>(Allocate(n, 1));
+    std::memcpy(p, s.data(), n);
+    return std::string_view(p, n);
+  }
+  // `s` in place of `old` (a view from this arena) when it fits there, else
+  // a copy: setting a field again and again does not grow the arena unless
+  // the value grows. Readers of `old` on other threads must be excluded.
+  std::string_view Replace(std::string_view old, std::string_view s) {
+    if (s.size() > old.size() || old.empty()) return Copy(s);
+    char* p = const_cast<char*>(old.data());
+    std::memcpy(p, s.data(), s.size());
+    return std::string_view(p, s.size());
+  }
+  // A value-initialized T that lives until Reset (never destroyed: T must be
+  // trivially destructible).
+  template <typename T>
+  T* New() {
+    static_assert(std::is_trivially_destructible_v<T>);
+    return new (Allocate(sizeof(T), alignof(T))) T();
+  }
   // Forgets every text; keeps up to kKeepBlocks blocks for reuse.
   void Reset();
 
@@ -109,8 +138,21 @@ class TextArena {
   static constexpr size_t kInline = 512;  // typical transactions stay in here
   static constexpr size_t kBlock = 4096;
   static constexpr size_t kLarge = kBlock / 4;  // longer texts get their own allocation
-  static constexpr size_t kKeepBlocks = 4;
-  char inline_[kInline];
+  static constexpr size_t kKeepBlocks = 2;      // bounds what a pooled State keeps
+
+  void* Allocate(size_t n, size_t align) {
+    const size_t pad = (align - reinterpret_cast<uintptr_t>(cur_) % align) % align;
+    if (n + pad <= left_) {
+      void* p = cur_ + pad;
+      cur_ += n + pad;
+      left_ -= n + pad;
+      return p;
+    }
+    return AllocateSlow(n);
+  }
+  void* AllocateSlow(size_t n);  // a new block, or a large allocation; 16-aligned
+
+  alignas(16) char inline_[kInline];
   std::vector<std::unique_ptr<char[]>> blocks_;  // kBlock bytes each; [0, used_) in use
   std::vector<std::unique_ptr<char[]>> large_;
   size_t used_ = 0;
@@ -118,11 +160,13 @@ class TextArena {
   size_t left_ = kInline;
 };
 
+struct BindRecord {
+  std::string_view value;      // in State::texts
+  BindRecord* next = nullptr;  // next bind of the same step
+};
+
+// Members ordered for size (120 bytes).
 struct StepRecord {
-  Step::Kind kind = Step::kMethod;
-  bool open = true;
-  bool error = false;
-  int32_t parent = -1;  // index of the enclosing step; -1: the transaction span
   uint8_t span_id[8] = {};
   uint64_t start_ns = 0;
   uint64_t end_ns = 0;
@@ -130,17 +174,63 @@ struct StepRecord {
   std::string_view text;    // method name, SQL statement, URL, message (cut to max_text)
   std::string_view system;  // db.system (SQL) or HTTP method (external)
   std::string_view error_message;
-  int32_t first_bind = -1;  // SQL bind values: a list through State::binds
-  int32_t last_bind = -1;
-  uint32_t nbinds = 0;
+  BindRecord* first_bind = nullptr;  // SQL bind values, in State::texts
+  BindRecord* last_bind = nullptr;
   int64_t rows = -1;
   double fetch_ms = 0;
-  int http_status = 0;
+  int32_t parent = -1;  // index of the enclosing step; -1: the transaction span
+  uint32_t nbinds = 0;
+  int32_t http_status = 0;
+  Step::Kind kind = Step::kMethod;
+  bool open = true;
+  bool error = false;
 };
 
-struct BindRecord {
-  std::string_view value;  // in State::texts
-  int32_t next = -1;       // next bind of the same step, -1: last
+// A transaction's step records: the first kInline inside the State (so a
+// fresh State needs no second allocation for them, and a pooled one none at
+// all), the rest in a vector that keeps up to kKeepMore records' capacity
+// across Reset. Records in the inline part never move; those in the vector
+// move when it grows, which happens only under State::lock.
+//
+// Thread-compatible.
+class StepList {
+ public:
+  // 16 covers the demo's transactions and the 10-step benchmark case.
+  static constexpr size_t kInline = 16;
+  static constexpr size_t kKeepMore = 48;
+
+  StepList() = default;
+  StepList(const StepList&) = delete;
+  StepList& operator=(const StepList&) = delete;
+
+  size_t size() const { return size_; }
+  StepRecord& operator[](size_t i) {
+    return i < kInline ? reinterpret_cast<StepRecord*>(inline_)[i] : more_[i - kInline];
+  }
+  const StepRecord& operator[](size_t i) const {
+    return i < kInline ? reinterpret_cast<const StepRecord*>(inline_)[i] : more_[i - kInline];
+  }
+  // Appends a default record. The inline part is raw storage, constructed
+  // here, so a fresh State touches only the records it uses.
+  StepRecord& emplace_back() {
+    if (size_ < kInline) return *new (inline_ + sizeof(StepRecord) * size_++) StepRecord();
+    ++size_;
+    return more_.emplace_back();
+  }
+  void Clear() {
+    size_ = 0;
+    if (more_.capacity() > kKeepMore) {
+      std::vector<StepRecord>().swap(more_);
+    } else {
+      more_.clear();
+    }
+  }
+
+ private:
+  static_assert(std::is_trivially_destructible_v<StepRecord>);
+  alignas(StepRecord) unsigned char inline_[kInline * sizeof(StepRecord)];
+  std::vector<StepRecord> more_;
+  size_t size_ = 0;
 };
 
 }  // namespace loupe::internal
@@ -162,21 +252,21 @@ struct Transaction::State {
   uint32_t thread_id = 0;
   uint64_t start_ns = 0;
   uint64_t end_ns = 0;
-  std::string endpoint;  // immutable after construction
-  std::string http_method, http_path;
-  std::string error_type, error_message, error_stack;
-  std::vector<std::pair<std::string, std::string>> attributes;
+  // In `texts`, like every string of the transaction (see TextArena).
+  std::string_view endpoint;  // immutable after construction
+  std::string_view http_method, http_path;
+  std::string_view error_type, error_message, error_stack;
+  std::vector<std::pair<std::string_view, std::string_view>> attributes;  // texts in `texts`
   uint32_t steps_dropped = 0;
   uint32_t messages = 0;  // message steps (the encoder skips looking for them when 0)
   internal::TextArena texts;
-  std::vector<internal::BindRecord> binds;
 
   // Read by the snapshot thread under `lock`.
   internal::SpinLock lock;
-  std::string client_ip;
-  std::string user;
-  std::vector<internal::StepRecord> steps;  // grows only under `lock`
-  int32_t open_top = -1;                    // innermost open step, -1: none
+  std::string_view client_ip;  // in `texts`, assigned under `lock`
+  std::string_view user;       // in `texts`, assigned under `lock`
+  internal::StepList steps;    // grows only under `lock`
+  int32_t open_top = -1;       // innermost open step, -1: none
 
   // Active registry links (guarded by the shard's lock).
   State* reg_prev = nullptr;
@@ -187,8 +277,8 @@ struct Transaction::State {
   // Active count of this endpoint when it has a throttle limit.
   std::shared_ptr<std::atomic<int64_t>> endpoint_active;
 
-  // Back to the state of a new State, keeping the capacity of its strings,
-  // vectors and text arena (for the pool), within bounds.
+  // Back to the state of a new State, keeping the capacity of its vectors
+  // and text arena (for the pool), within bounds.
   void Reset();
 };
 
@@ -204,9 +294,11 @@ struct Agent::Impl {
   void Unregister(Transaction::State* s);
   // A cleared State from the pool, or a new one.
   Transaction::State* NewState();
-  void Enqueue(Transaction::State* s);  // takes ownership; drops (and deletes) when full
-  // Resets `s` and returns it to the pool (exporter thread), or deletes it
-  // when the pool is full.
+  // Takes ownership; when the queue is full drops it (dropped_queue_full) and
+  // recycles it.
+  void Enqueue(Transaction::State* s);
+  // Resets `s` and returns it to the pool (exporter thread, or Enqueue when
+  // the queue is full), or deletes it when the pool is full.
   void Recycle(Transaction::State* s);
   void RecordThrottle(std::string_view endpoint, Admission::Kind action, int64_t active,
                       int64_t limit);
@@ -267,9 +359,9 @@ struct Agent::Impl {
 
   // Export queue.
   internal::BoundedQueue<Transaction::State*> queue;
-  // Exported States, reset, for the next transactions (see TextArena): the
-  // exporter thread pushes, application threads pop; beyond its capacity
-  // States are freed.
+  // Exported or dropped States, reset, for the next transactions (see
+  // TextArena): the exporter thread and Enqueue push, application threads
+  // pop; beyond its capacity (PoolCapacity in agent.cc) States are freed.
   internal::BoundedQueue<Transaction::State*> pool;
   std::atomic<bool> queue_wakeup_pending{false};
   internal::Wakeup export_wakeup;  // posted by Enqueue (a full batch) and Shutdown
@@ -297,6 +389,18 @@ struct Agent::Impl {
     uint32_t shard = 0;
   };
   std::vector<StackSample> samples;
+  // A snapshot's copy of one active transaction (BuildSnapshotJson; extension
+  // thread only). Kept between snapshots so their strings keep their capacity;
+  // at most kMaxSnapshotActive rows of strings cut to kMaxSnapshotString.
+  struct ActiveRow {
+    uint8_t span_id[8];
+    uint8_t trace_id[16];
+    uint64_t start_ns;
+    uint32_t thread_id;
+    const char* step_kind;  // nullptr: no open step
+    std::string endpoint, step, user, client_ip;
+  };
+  std::vector<ActiveRow> active_rows;
   // Native frames in stack samples (options.native_stacks and the signal
   // handler could be installed; extension thread only after Start).
   bool native_stacks = false;

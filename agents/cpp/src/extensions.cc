@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 
 #include "agent_internal.h"
 #include "json.h"
@@ -124,7 +125,7 @@ void Agent::Impl::SampleStacks(uint64_t now_ns) {
       StackSample sample;
       sample.time_ms = now_ns / 1000000;
       sample.tx_id = internal::Hex(s->span_id, 8);
-      sample.endpoint = s->endpoint.substr(0, internal::kMaxSnapshotString);
+      sample.endpoint = std::string(s->endpoint.substr(0, internal::kMaxSnapshotString));
       sample.elapsed_ms = static_cast<double>(now_ns - s->start_ns) / 1e6;
       sample.frames.push_back(sample.endpoint);
       {
@@ -205,56 +206,80 @@ std::string Agent::Impl::BuildSnapshotJson(uint64_t now_ns) {
   out.append(",\"agent\":\"loupe-cpp/0.1\",\"started_ms\":").append(std::to_string(started_ms));
   out.append(",\"time_ms\":").append(std::to_string(now_ns / 1000000));
 
-  out.append(",\"active\":[");
-  size_t n = 0;
+  // Copied under each shard's lock into rows reused from snapshot to
+  // snapshot (their strings keep their capacity), formatted after it is
+  // released: a transaction starting or ending on that shard waits for a
+  // few copies per active transaction, not for their JSON (hex, escaping,
+  // number formatting), which perf of bench/agent_benchmark.cc had shown as
+  // the rare sleeps of the application thread on the shard mutex.
+  size_t rows = 0;
+  size_t bytes = out.size();
   bool full = false;
   for (Shard& sh : shards) {
     if (full) break;
     std::lock_guard<std::mutex> l(sh.mu);
     for (Transaction::State* s = sh.head; s != nullptr; s = s->reg_next) {
-      if (n >= internal::kMaxSnapshotActive || out.size() > kActiveBudget) {
+      if (rows >= internal::kMaxSnapshotActive || bytes > kActiveBudget) {
         full = true;
         break;
       }
-      std::string user, client_ip, step;
-      const char* step_kind = nullptr;
+      if (rows == active_rows.size()) active_rows.emplace_back();
+      ActiveRow& row = active_rows[rows++];
+      std::memcpy(row.span_id, s->span_id, 8);
+      std::memcpy(row.trace_id, s->trace_id, 16);
+      row.start_ns = s->start_ns;
+      row.thread_id = s->thread_id;
+      // Cut a little past kStr: AppendJsonString cuts at kStr without
+      // splitting a UTF-8 sequence, which it can only do with the bytes after.
+      row.endpoint.assign(s->endpoint.substr(0, kStr + 8));
+      row.step_kind = nullptr;
       {
         std::lock_guard<internal::SpinLock> sl(s->lock);
-        user = s->user;
-        client_ip = s->client_ip;
+        row.user.assign(s->user);
+        row.client_ip.assign(s->client_ip);
+        row.step.clear();
         for (int32_t i = s->open_top; i >= 0; i = s->steps[i].parent) {
-          if (s->steps[i].open) {
-            step = StepText(s->steps[i]);
-            step_kind = KindName(s->steps[i].kind);
+          const internal::StepRecord& r = s->steps[i];
+          if (r.open) {
+            if (r.kind == Step::kExternal && !r.system.empty()) row.step.append(r.system).append(" ");
+            row.step.append(r.text.substr(0, kStr + 8));
+            row.step_kind = KindName(r.kind);
             break;
           }
         }
       }
-      if (n++ > 0) out.push_back(',');
-      out.append("{\"id\":\"").append(internal::Hex(s->span_id, 8));
-      out.append("\",\"trace_id\":\"").append(internal::Hex(s->trace_id, 16));
-      out.append("\",\"endpoint\":");
-      AppendJsonString(&out, s->endpoint, kStr);
-      out.append(",\"start_ms\":").append(std::to_string(s->start_ns / 1000000));
-      out.append(",\"elapsed_ms\":");
-      AppendJsonNumber(&out,
-                       now_ns > s->start_ns ? static_cast<double>(now_ns - s->start_ns) / 1e6 : 0);
-      out.append(",\"thread\":\"").append(std::to_string(s->thread_id)).append("\"");
-      if (step_kind != nullptr) {
-        out.append(",\"step\":");
-        AppendJsonString(&out, step, kStr);
-        out.append(",\"step_kind\":\"").append(step_kind).append("\"");
-      }
-      if (!user.empty()) {
-        out.append(",\"user\":");
-        AppendJsonString(&out, user, kStr);
-      }
-      if (!client_ip.empty()) {
-        out.append(",\"client_ip\":");
-        AppendJsonString(&out, client_ip, kStr);
-      }
-      out.push_back('}');
+      // The formatted row's size: its texts (escaping may add to them) plus
+      // ~190 bytes of names, ids and numbers.
+      bytes += 190 + row.endpoint.size() + row.step.size() + row.user.size() + row.client_ip.size();
     }
+  }
+  out.append(",\"active\":[");
+  for (size_t n = 0; n < rows; ++n) {
+    const ActiveRow& r = active_rows[n];
+    if (n > 0) out.push_back(',');
+    out.append("{\"id\":\"").append(internal::Hex(r.span_id, 8));
+    out.append("\",\"trace_id\":\"").append(internal::Hex(r.trace_id, 16));
+    out.append("\",\"endpoint\":");
+    AppendJsonString(&out, r.endpoint, kStr);
+    out.append(",\"start_ms\":").append(std::to_string(r.start_ns / 1000000));
+    out.append(",\"elapsed_ms\":");
+    AppendJsonNumber(&out,
+                     now_ns > r.start_ns ? static_cast<double>(now_ns - r.start_ns) / 1e6 : 0);
+    out.append(",\"thread\":\"").append(std::to_string(r.thread_id)).append("\"");
+    if (r.step_kind != nullptr) {
+      out.append(",\"step\":");
+      AppendJsonString(&out, r.step, kStr);
+      out.append(",\"step_kind\":\"").append(r.step_kind).append("\"");
+    }
+    if (!r.user.empty()) {
+      out.append(",\"user\":");
+      AppendJsonString(&out, r.user, kStr);
+    }
+    if (!r.client_ip.empty()) {
+      out.append(",\"client_ip\":");
+      AppendJsonString(&out, r.client_ip, kStr);
+    }
+    out.push_back('}');
   }
   out.append("],\"stacks\":[");
   size_t sent = 0;

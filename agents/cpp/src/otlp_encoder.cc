@@ -52,68 +52,63 @@ constexpr uint64_t kStatusError = 2;
 // "is_remote" (of the parent).
 constexpr uint32_t kFlagSampled = 0x01, kFlagHasIsRemote = 0x100, kFlagIsRemote = 0x200;
 
+// Writes attributes (KeyValue messages) with their lengths computed up front:
+// no placeholder to patch (see ProtoWriter).
 class SpanWriter {
  public:
   explicit SpanWriter(ProtoWriter* w) : w_(w) {}
 
   void Str(std::string_view key, std::string_view v) {
-    const size_t kv = w_->BeginMessage(attr_field_);
-    w_->StringField(kKeyValueKey, key);
-    const size_t any = w_->BeginMessage(kKeyValueValue);
+    KeyValue(key, ProtoWriter::LenFieldSize(kAnyString, v.size()));
     w_->StringField(kAnyString, v);
-    w_->EndMessage(any);
-    w_->EndMessage(kv);
   }
   void Int(std::string_view key, int64_t v) {
-    const size_t kv = w_->BeginMessage(attr_field_);
-    w_->StringField(kKeyValueKey, key);
-    const size_t any = w_->BeginMessage(kKeyValueValue);
+    KeyValue(key, ProtoWriter::TagSize(kAnyInt) +
+                      ProtoWriter::VarintSize(static_cast<uint64_t>(v)));
     w_->Int64Field(kAnyInt, v);
-    w_->EndMessage(any);
-    w_->EndMessage(kv);
   }
   void Double(std::string_view key, double v) {
-    const size_t kv = w_->BeginMessage(attr_field_);
-    w_->StringField(kKeyValueKey, key);
-    const size_t any = w_->BeginMessage(kKeyValueValue);
+    KeyValue(key, ProtoWriter::TagSize(kAnyDouble) + 8);
     w_->DoubleField(kAnyDouble, v);
-    w_->EndMessage(any);
-    w_->EndMessage(kv);
   }
   void Bool(std::string_view key, bool v) {
-    const size_t kv = w_->BeginMessage(attr_field_);
-    w_->StringField(kKeyValueKey, key);
-    const size_t any = w_->BeginMessage(kKeyValueValue);
+    KeyValue(key, ProtoWriter::TagSize(kAnyBool) + 1);
     w_->BoolField(kAnyBool, v);
-    w_->EndMessage(any);
-    w_->EndMessage(kv);
   }
-  // The values of the list starting at binds[first] (BindRecord::next).
-  void StrList(std::string_view key, const std::vector<BindRecord>& binds, int32_t first) {
-    const size_t kv = w_->BeginMessage(attr_field_);
-    w_->StringField(kKeyValueKey, key);
-    const size_t any = w_->BeginMessage(kKeyValueValue);
-    const size_t arr = w_->BeginMessage(kAnyArray);
-    for (int32_t i = first; i >= 0; i = binds[i].next) {
-      const size_t item = w_->BeginMessage(kArrayValues);
-      w_->StringField(kAnyString, binds[i].value);
-      w_->EndMessage(item);
+  // The values of the list starting at `first` (BindRecord::next).
+  void StrList(std::string_view key, const BindRecord* first) {
+    size_t arr = 0;
+    for (const BindRecord* b = first; b != nullptr; b = b->next) {
+      arr += ProtoWriter::LenFieldSize(kArrayValues,
+                                       ProtoWriter::LenFieldSize(kAnyString, b->value.size()));
     }
-    w_->EndMessage(arr);
-    w_->EndMessage(any);
-    w_->EndMessage(kv);
+    KeyValue(key, ProtoWriter::LenFieldSize(kAnyArray, arr));
+    w_->LenHeader(kAnyArray, arr);
+    for (const BindRecord* b = first; b != nullptr; b = b->next) {
+      w_->LenHeader(kArrayValues, ProtoWriter::LenFieldSize(kAnyString, b->value.size()));
+      w_->StringField(kAnyString, b->value);
+    }
   }
   // Attributes go to `field` (Span.attributes or Event.attributes).
   void set_attr_field(uint32_t f) { attr_field_ = f; }
 
  private:
+  // The KeyValue's header, its key and the AnyValue's header; the caller
+  // writes the AnyValue's `any_len` bytes.
+  void KeyValue(std::string_view key, size_t any_len) {
+    w_->LenHeader(attr_field_, ProtoWriter::LenFieldSize(kKeyValueKey, key.size()) +
+                                   ProtoWriter::LenFieldSize(kKeyValueValue, any_len));
+    w_->StringField(kKeyValueKey, key);
+    w_->LenHeader(kKeyValueValue, any_len);
+  }
+
   ProtoWriter* w_;
   uint32_t attr_field_ = kSpanAttributes;
 };
 
 void WriteException(ProtoWriter* w, uint64_t time_ns, std::string_view type,
                     std::string_view message, std::string_view stack) {
-  const size_t ev = w->BeginMessage(kSpanEvents);
+  const ProtoWriter::Mark ev = w->BeginMessage(kSpanEvents);
   w->Fixed64Field(kEventTime, time_ns);
   w->StringField(kEventName, "exception");
   SpanWriter a(w);
@@ -126,7 +121,7 @@ void WriteException(ProtoWriter* w, uint64_t time_ns, std::string_view type,
 
 void WriteStatus(ProtoWriter* w, bool error, std::string_view message) {
   if (!error) return;
-  const size_t st = w->BeginMessage(kSpanStatus);
+  const ProtoWriter::Mark st = w->BeginMessage(kSpanStatus);
   if (!message.empty()) w->StringField(kStatusMessage, message);
   w->UInt64Field(kStatusCode, kStatusError);
   w->EndMessage(st);
@@ -135,9 +130,10 @@ void WriteStatus(ProtoWriter* w, bool error, std::string_view message) {
 // Messages (point steps) whose parent is `parent` become "message" events.
 void WriteMessages(ProtoWriter* w, const Transaction::State& t, int32_t parent) {
   if (t.messages == 0) return;  // the common case: no scan of every step per span
-  for (const StepRecord& r : t.steps) {
+  for (size_t i = 0; i < t.steps.size(); ++i) {
+    const StepRecord& r = t.steps[i];
     if (r.kind != Step::kMessage || r.parent != parent) continue;
-    const size_t ev = w->BeginMessage(kSpanEvents);
+    const ProtoWriter::Mark ev = w->BeginMessage(kSpanEvents);
     w->Fixed64Field(kEventTime, r.start_ns);
     w->StringField(kEventName, "message");
     SpanWriter a(w);
@@ -164,7 +160,7 @@ void SplitEndpoint(std::string_view ep, std::string_view* method, std::string_vi
 }
 
 void WriteTransaction(ProtoWriter* w, const Transaction::State& t) {
-  const size_t span = w->BeginMessage(kScopeSpansSpans);
+  const ProtoWriter::Mark span = w->BeginMessage(kScopeSpansSpans, /*expect_large=*/true);
   w->BytesField(kSpanTraceId, t.trace_id, 16);
   w->BytesField(kSpanSpanId, t.span_id, 8);
   if (t.has_parent) w->BytesField(kSpanParentSpanId, t.parent_span_id, 8);
@@ -177,7 +173,7 @@ void WriteTransaction(ProtoWriter* w, const Transaction::State& t) {
   std::string_view ep_method, route;
   SplitEndpoint(t.endpoint, &ep_method, &route);
   const std::string_view method =
-      !t.http_method.empty() ? std::string_view(t.http_method) : ep_method;
+      !t.http_method.empty() ? t.http_method : ep_method;
   if (!method.empty()) {
     a.Str("http.request.method", method);
     a.Str("http.route", route);
@@ -218,7 +214,10 @@ std::string_view FirstWord(std::string_view s) {
 
 void WriteStep(ProtoWriter* w, const Transaction::State& t, int32_t index) {
   const StepRecord& r = t.steps[index];
-  const size_t span = w->BeginMessage(kScopeSpansSpans);
+  // A method step span is ~90 bytes plus twice its name: under 128 for names
+  // up to ~20 bytes; SQL and external spans are longer.
+  const ProtoWriter::Mark span = w->BeginMessage(
+      kScopeSpansSpans, /*expect_large=*/r.kind != Step::kMethod || r.text.size() > 20);
   w->BytesField(kSpanTraceId, t.trace_id, 16);
   w->BytesField(kSpanSpanId, r.span_id, 8);
   w->BytesField(kSpanParentSpanId, r.parent >= 0 ? t.steps[r.parent].span_id : t.span_id, 8);
@@ -232,7 +231,7 @@ void WriteStep(ProtoWriter* w, const Transaction::State& t, int32_t index) {
       w->Fixed64Field(kSpanEndTime, r.end_ns);
       if (!r.system.empty()) a.Str("db.system", r.system);
       a.Str("db.query.text", r.text);
-      if (r.first_bind >= 0) a.StrList("loupe.sql.binds", t.binds, r.first_bind);
+      if (r.first_bind != nullptr) a.StrList("loupe.sql.binds", r.first_bind);
       if (r.rows >= 0) {
         a.Int("loupe.sql.rows", r.rows);
         a.Double("loupe.sql.fetch_ms", r.fetch_ms);
@@ -267,12 +266,14 @@ void WriteStep(ProtoWriter* w, const Transaction::State& t, int32_t index) {
 
 void EncodeTraces(const Agent::Impl& agent, Transaction::State* const* txs, size_t n,
                   ProtoWriter* out) {
-  ProtoWriter& w = *out;
-  w.Clear();
-  const size_t rs = w.BeginMessage(kRequestResourceSpans);
+  // ExportTraceServiceRequest { ResourceSpans { Resource, ScopeSpans { scope,
+  // spans... } } }: the spans are written first, behind room for everything
+  // before them, which is prepended once their length is known, so the batch
+  // is never moved to widen a length (see ProtoWriter).
+  ProtoWriter resource;
   {
-    const size_t res = w.BeginMessage(kResourceSpansResource);
-    SpanWriter a(&w);
+    const ProtoWriter::Mark res = resource.BeginMessage(kResourceSpansResource, true);
+    SpanWriter a(&resource);
     a.set_attr_field(kResourceAttributes);
     a.Str("service.name", agent.options.service);
     a.Str("service.instance.id", agent.instance);
@@ -281,15 +282,18 @@ void EncodeTraces(const Agent::Impl& agent, Transaction::State* const* txs, size
     a.Str("telemetry.sdk.name", "loupe-cpp");
     a.Str("telemetry.sdk.language", "cpp");
     a.Str("telemetry.sdk.version", "0.1");
-    w.EndMessage(res);
+    resource.EndMessage(res);
   }
-  const size_t ss = w.BeginMessage(kResourceSpansScopeSpans);
+  ProtoWriter scope;
   {
-    const size_t scope = w.BeginMessage(kScopeSpansScope);
-    w.StringField(kScopeName, "loupe-cpp");
-    w.StringField(kScopeVersion, "0.1");
-    w.EndMessage(scope);
+    const ProtoWriter::Mark m = scope.BeginMessage(kScopeSpansScope);
+    scope.StringField(kScopeName, "loupe-cpp");
+    scope.StringField(kScopeVersion, "0.1");
+    scope.EndMessage(m);
   }
+  constexpr size_t kHeader = 1 + 10;  // a tag and a length
+  ProtoWriter& w = *out;
+  w.Clear(kHeader + resource.size() + kHeader + scope.size());
   for (size_t i = 0; i < n; ++i) {
     const Transaction::State& t = *txs[i];
     WriteTransaction(&w, t);
@@ -297,8 +301,15 @@ void EncodeTraces(const Agent::Impl& agent, Transaction::State* const* txs, size
       if (t.steps[j].kind != Step::kMessage) WriteStep(&w, t, static_cast<int32_t>(j));
     }
   }
-  w.EndMessage(ss);
-  w.EndMessage(rs);
+  const size_t scope_spans = scope.size() + w.size();
+  const size_t resource_spans = resource.size() +
+                                ProtoWriter::LenFieldSize(kResourceSpansScopeSpans, scope_spans);
+  ProtoWriter head;
+  head.LenHeader(kRequestResourceSpans, resource_spans);
+  head.Raw(resource.data());
+  head.LenHeader(kResourceSpansScopeSpans, scope_spans);
+  head.Raw(scope.data());
+  w.Prepend(head.data());
 }
 
 }  // namespace loupe::internal

@@ -8,23 +8,20 @@ void ProtoWriter::Grow(size_t n) {
   buf_.resize(std::max(size_ + n, std::max<size_t>(256, 2 * buf_.size())));
 }
 
-void ProtoWriter::EndMessage(size_t mark) {
-  const size_t len = size_ - mark - 1;
-  if (len < 0x80) {
-    buf_[mark] = static_cast<char>(len);
-    return;
-  }
+void ProtoWriter::EndMessageMoving(Mark mark, size_t len) {
   char tmp[10];
   const size_t n = PutVarint(tmp, len);
-  Reserve(n - 1);
-  std::memmove(&buf_[mark + n], &buf_[mark + 1], len);
-  std::memcpy(&buf_[mark], tmp, n);
-  size_ += n - 1;
+  const size_t body = mark.pos + mark.width;
+  if (n > mark.width) Reserve(n - mark.width);
+  std::memmove(&buf_[mark.pos + n], &buf_[body], len);
+  std::memcpy(&buf_[mark.pos], tmp, n);
+  size_ = mark.pos + n + len;
 }
 
 std::string ProtoWriter::Release() {
   buf_.resize(size_);
-  size_ = 0;
+  buf_.erase(0, start_);
+  start_ = size_ = 0;
   return std::move(buf_);
 }
 

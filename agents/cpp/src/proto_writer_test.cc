@@ -44,8 +44,8 @@ TEST(ProtoWriter, NestedMessageLengthsAnySize) {
   // Every body size around the one/two/three-byte length boundaries.
   for (size_t n : {0, 1, 126, 127, 128, 129, 16383, 16384, 16385, 300000}) {
     ProtoWriter w;
-    const size_t outer = w.BeginMessage(1);
-    const size_t inner = w.BeginMessage(2);
+    const ProtoWriter::Mark outer = w.BeginMessage(1);
+    const ProtoWriter::Mark inner = w.BeginMessage(2, /*expect_large=*/n % 2 == 0);
     w.StringField(3, std::string(n, 'x'));
     w.EndMessage(inner);
     w.UInt64Field(4, 9);
@@ -61,6 +61,52 @@ TEST(ProtoWriter, NestedMessageLengthsAnySize) {
     ASSERT_TRUE(testing::ParsePb(mid[0].bytes, &leaf));
     ASSERT_EQ(leaf.size(), 1u);
     EXPECT_EQ(leaf[0].bytes.size(), n);
+  }
+}
+
+TEST(ProtoWriter, TwoBytePlaceholderAnySize) {
+  // A placeholder of two bytes whose length needs one, two or three.
+  for (size_t n : {0, 1, 125, 126, 127, 128, 16381, 16382, 16383, 16384, 300000}) {
+    ProtoWriter w;
+    const ProtoWriter::Mark m = w.BeginMessage(1, /*expect_large=*/true);
+    w.StringField(2, std::string(n, 'y'));
+    w.EndMessage(m);
+    w.UInt64Field(3, 7);
+    std::vector<testing::PbField> top, inner;
+    ASSERT_TRUE(testing::ParsePb(w.data(), &top)) << n;
+    ASSERT_EQ(top.size(), 2u) << n;
+    EXPECT_EQ(top[1].value, 7u);
+    ASSERT_TRUE(testing::ParsePb(top[0].bytes, &inner)) << n;
+    ASSERT_EQ(inner.size(), 1u);
+    EXPECT_EQ(inner[0].bytes, std::string(n, 'y'));
+    // The minimal varint: one byte for bodies under 128, two under 16384.
+    const size_t body = ProtoWriter::LenFieldSize(2, n);
+    EXPECT_EQ(w.size(), 1 + ProtoWriter::VarintSize(body) + body + 2) << n;
+  }
+}
+
+TEST(ProtoWriter, HeadroomAndPrepend) {
+  ProtoWriter w;
+  w.UInt64Field(1, 1);  // forgotten by Clear
+  w.Clear(16);
+  w.StringField(2, "body");
+  ProtoWriter head;
+  head.LenHeader(5, w.size());
+  w.Prepend(head.data());
+  EXPECT_EQ(w.data(), Bytes({0x2a, 6, 0x12, 4, 'b', 'o', 'd', 'y'}));
+  EXPECT_EQ(w.Release(), Bytes({0x2a, 6, 0x12, 4, 'b', 'o', 'd', 'y'}));
+}
+
+TEST(ProtoWriter, SizesMatchWhatIsWritten) {
+  for (uint64_t v : {0ull, 127ull, 128ull, 16383ull, 16384ull, ~0ull}) {
+    ProtoWriter w;
+    w.Varint(v);
+    EXPECT_EQ(w.size(), ProtoWriter::VarintSize(v)) << v;
+  }
+  for (uint32_t f : {1u, 15u, 16u, 2047u, 2048u}) {
+    ProtoWriter w;
+    w.StringField(f, "abc");
+    EXPECT_EQ(w.size(), ProtoWriter::LenFieldSize(f, 3)) << f;
   }
 }
 

@@ -109,25 +109,17 @@ void Wakeup::Wait(int timeout_ms) {
   }
 }
 
-std::string_view TextArena::Copy(std::string_view s) {
-  const size_t n = s.size();
-  if (n == 0) return {};
-  char* p;
+void* TextArena::AllocateSlow(size_t n) {
+  // new char[] is aligned for any fundamental type, and blocks start aligned.
   if (n > kLarge) {
     large_.emplace_back(new char[n]);
-    p = large_.back().get();
-  } else {
-    if (n > left_) {
-      if (used_ == blocks_.size()) blocks_.emplace_back(new char[kBlock]);
-      cur_ = blocks_[used_++].get();
-      left_ = kBlock;
-    }
-    p = cur_;
-    cur_ += n;
-    left_ -= n;
+    return large_.back().get();
   }
-  std::memcpy(p, s.data(), n);
-  return std::string_view(p, n);
+  if (used_ == blocks_.size()) blocks_.emplace_back(new char[kBlock]);
+  char* p = blocks_[used_++].get();
+  cur_ = p + n;
+  left_ = kBlock - n;
+  return p;
 }
 
 void TextArena::Reset() {
@@ -265,7 +257,7 @@ Transaction::Transaction(Agent& agent, std::string_view endpoint, const TraceCon
   }
   FillRandom(s->span_id, 8);
   s->start_ns = internal::NowUnixNanos();
-  s->endpoint.assign(Cut(endpoint, a->options.max_text));
+  s->endpoint = s->texts.Copy(Cut(endpoint, a->options.max_text));
   s->thread_id = internal::ThreadId();
   if (a->has_endpoint_limits.load(std::memory_order_relaxed)) {
     s->endpoint_active = a->EndpointCounter(s->endpoint);
@@ -317,25 +309,24 @@ Transaction* Transaction::Current() {
   return tls_current == nullptr ? nullptr : tls_current->owner;
 }
 
-// client_ip and user are assigned under the lock (the snapshot thread reads
-// them); a pooled State's strings already have the capacity, so this does
-// not allocate in steady state.
+// client_ip and user are written under the lock (the snapshot thread reads
+// them); at most 256 bytes.
 void Transaction::SetClientIp(std::string_view ip) {
   if (state_ == nullptr) return;
   std::lock_guard<internal::SpinLock> l(state_->lock);
-  state_->client_ip.assign(Cut(ip, 256));
+  state_->client_ip = state_->texts.Replace(state_->client_ip, Cut(ip, 256));
 }
 
 void Transaction::SetUser(std::string_view user_id) {
   if (state_ == nullptr) return;
   std::lock_guard<internal::SpinLock> l(state_->lock);
-  state_->user.assign(Cut(user_id, 256));
+  state_->user = state_->texts.Replace(state_->user, Cut(user_id, 256));
 }
 
 void Transaction::SetHttp(std::string_view method, std::string_view path) {
   if (state_ == nullptr) return;
-  state_->http_method.assign(Cut(method, 32));
-  state_->http_path.assign(Cut(path, state_->agent->options.max_text));
+  state_->http_method = state_->texts.Replace(state_->http_method, Cut(method, 32));
+  state_->http_path = state_->texts.Replace(state_->http_path, Cut(path, state_->agent->options.max_text));
 }
 
 void Transaction::SetStatus(int http_status) {
@@ -349,9 +340,9 @@ void Transaction::SetError(std::string_view type, std::string_view message,
   if (state_ == nullptr) return;
   const size_t max = state_->agent->options.max_text;
   state_->error = true;
-  state_->error_type.assign(Cut(type, max));
-  state_->error_message.assign(Cut(message, max));
-  state_->error_stack.assign(Cut(stack, max));
+  state_->error_type = state_->texts.Replace(state_->error_type, Cut(type, max));
+  state_->error_message = state_->texts.Replace(state_->error_message, Cut(message, max));
+  state_->error_stack = state_->texts.Replace(state_->error_stack, Cut(stack, max));
 }
 
 void Transaction::SetAttribute(std::string_view key, std::string_view value) {
@@ -359,12 +350,13 @@ void Transaction::SetAttribute(std::string_view key, std::string_view value) {
   const size_t max = state_->agent->options.max_text;
   for (auto& kv : state_->attributes) {
     if (kv.first == key) {
-      kv.second.assign(Cut(value, max));
+      kv.second = state_->texts.Replace(kv.second, Cut(value, max));
       return;
     }
   }
   if (state_->attributes.size() >= kMaxAttributes) return;
-  state_->attributes.emplace_back(std::string(Cut(key, 256)), std::string(Cut(value, max)));
+  state_->attributes.emplace_back(state_->texts.Copy(Cut(key, 256)),
+                                  state_->texts.Copy(Cut(value, max)));
 }
 
 TraceContext Transaction::Context() const {
@@ -410,10 +402,9 @@ void StartStep(Step::Kind kind, std::string_view system, std::string_view text, 
   const std::string_view sys = s->texts.Copy(Cut(system, 64));
   if (kind == Step::kMessage) ++s->messages;
   {
-    // Built in place (no temporary record to move); the vector keeps its
-    // capacity across pooled transactions.
+    // Built in place (no temporary record to move), in the State's inline
+    // records for the first StepList::kInline steps.
     std::lock_guard<internal::SpinLock> l(s->lock);
-    if (s->steps.capacity() == 0) s->steps.reserve(16);
     *index = static_cast<uint32_t>(s->steps.size());
     StepRecord& r = s->steps.emplace_back();
     r.kind = kind;
@@ -479,10 +470,10 @@ Step& Step::Bind(std::string_view value) {
   if (StepRecord* r = Record(slot_, index_); r != nullptr && r->nbinds < kMaxBinds) {
     // Only this thread reads binds before the transaction ends: no lock.
     auto* s = static_cast<Transaction::State*>(slot_);
-    const auto b = static_cast<int32_t>(s->binds.size());
-    s->binds.push_back({s->texts.Copy(Cut(value, s->agent->options.max_text)), -1});
-    if (r->last_bind >= 0) {
-      s->binds[r->last_bind].next = b;
+    internal::BindRecord* b = s->texts.New<internal::BindRecord>();
+    b->value = s->texts.Copy(Cut(value, s->agent->options.max_text));
+    if (r->last_bind != nullptr) {
+      r->last_bind->next = b;
     } else {
       r->first_bind = b;
     }
