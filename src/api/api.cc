@@ -39,6 +39,7 @@ enum class Route : int {
   kTrace,
   kXView,
   kSeries,
+  kHitmap,
   kEndpoints,
   kSummary,
   kActive,
@@ -55,7 +56,7 @@ enum class Route : int {
 
 constexpr const char* kRouteNames[] = {
     "projects",     "project", "storage",   "instances", "transactions", "transaction",  "trace",
-    "xview",        "series",  "endpoints", "summary",   "active",       "active_stack", "events",
+    "xview",        "series",  "hitmap",    "endpoints", "summary",      "active",       "active_stack", "events",
     "agent_config", "live",    "metrics",   "healthz",   "static",       "not_found",
 };
 static_assert(std::size(kRouteNames) == static_cast<size_t>(Route::kCount));
@@ -78,6 +79,7 @@ Route MatchApi(std::string_view path, std::string_view* arg) {
       {"projects", Route::kProjects},   {"storage", Route::kStorage},
       {"instances", Route::kInstances}, {"transactions", Route::kTransactions},
       {"xview", Route::kXView},         {"series", Route::kSeries},
+      {"hitmap", Route::kHitmap},
       {"endpoints", Route::kEndpoints}, {"summary", Route::kSummary},
       {"active", Route::kActive},       {"active-stack", Route::kActiveStack},
       {"events", Route::kEvents},       {"agent-config", Route::kAgentConfig},
@@ -239,6 +241,9 @@ void Api::Handle(net::HttpRequest& req, net::HttpResponse* resp) {
               break;
             case Route::kSeries:
               st = internal::GetSeries(env, call, resp);
+              break;
+            case Route::kHitmap:
+              st = internal::GetHitmap(env, call, resp);
               break;
             case Route::kEndpoints:
               st = internal::GetEndpoints(env, call, resp);

@@ -520,6 +520,45 @@ Status GetSeries(const Env& env, const Call& call, net::HttpResponse* resp) {
   return Status::OK();
 }
 
+Status GetHitmap(const Env& env, const Call& call, net::HttpResponse* resp) {
+  Result<auth::Project> project = ResolveProject(env, call);
+  if (!project.ok()) return project.status();
+  store::TxFilter f;
+  LOUPE_RETURN_IF_ERROR(Filter(*call.http, call.now_us, env.options.max_range_days, &f));
+  int64_t step_s = DefaultStepSeconds(f.to_us - f.from_us);
+  LOUPE_RETURN_IF_ERROR(IntParam(*call.http, "step", 1, 86400, &step_s));
+  Result<query::Hitmap> h =
+      query::ComputeHitmap(*env.deps.store, project->id, f, step_s * kMicrosPerSecond);
+  if (!h.ok()) return h.status();
+  std::string body;
+  JsonWriter w(&body);
+  w.StartObject();
+  w.FieldMillis("from_ms", h->from_us);
+  w.FieldMillis("step_ms", h->step_us);
+  w.FieldUint("x_bins", h->x_bins);
+  w.FieldUint("y_bins", h->y_bins());
+  // Row y covers elapsed [y_lower_ms[y], y_lower_ms[y + 1]).
+  w.Key("y_lower_ms");
+  w.StartArray();
+  for (size_t y = 0; y <= h->y_bins() && h->y_bins() > 0; ++y) {
+    w.Ms(store::BinLowerUs(static_cast<uint16_t>(h->min_bin + y)) / 1000.0);
+  }
+  w.EndArray();
+  w.Key("count");
+  w.StartArray();
+  for (uint32_t c : h->count) w.Uint(c);
+  w.EndArray();
+  w.Key("errors");
+  w.StartArray();
+  for (uint32_t c : h->errors) w.Uint(c);
+  w.EndArray();
+  w.Field("source", h->source);
+  w.EndObject();
+  w.Finish();
+  SetJson(resp, std::move(body));
+  return Status::OK();
+}
+
 Status GetEndpoints(const Env& env, const Call& call, net::HttpResponse* resp) {
   Result<auth::Project> project = ResolveProject(env, call);
   if (!project.ok()) return project.status();

@@ -88,6 +88,7 @@ Status GetTransaction(const Env& env, const Call& call, std::string_view id,
 Status GetTrace(const Env& env, const Call& call, std::string_view id, net::HttpResponse* resp);
 Status GetXView(const Env& env, const Call& call, net::HttpResponse* resp);
 Status GetSeries(const Env& env, const Call& call, net::HttpResponse* resp);
+Status GetHitmap(const Env& env, const Call& call, net::HttpResponse* resp);
 Status GetEndpoints(const Env& env, const Call& call, net::HttpResponse* resp);
 Status GetSummary(const Env& env, const Call& call, net::HttpResponse* resp);
 // Agent extensions (api_agent.cc).

@@ -790,6 +790,28 @@ TEST_F(ApiTest, Series) {
   EXPECT_STREQ(d["source"].GetString(), "raw");
 }
 
+TEST_F(ApiTest, Hitmap) {
+  Fill();
+  const int64_t to_ms = kNow / kMs;
+  rapidjson::Document d = GetJson("/api/v1/hitmap?step=10&from=" + std::to_string(to_ms - 60'000) +
+                                  "&to=" + std::to_string(to_ms));
+  EXPECT_EQ(d["step_ms"].GetInt(), 10'000);
+  const size_t x = d["x_bins"].GetUint(), y = d["y_bins"].GetUint();
+  EXPECT_EQ(x, 6u);
+  ASSERT_GT(y, 0u);
+  ASSERT_EQ(d["y_lower_ms"].Size(), y + 1);
+  EXPECT_LT(d["y_lower_ms"][0].GetDouble(), d["y_lower_ms"][static_cast<unsigned>(y)].GetDouble());
+  ASSERT_EQ(d["count"].Size(), x * y);
+  ASSERT_EQ(d["errors"].Size(), x * y);
+  uint64_t n = 0, e = 0;
+  for (const auto& v : d["count"].GetArray()) n += v.GetUint();
+  for (const auto& v : d["errors"].GetArray()) e += v.GetUint();
+  EXPECT_EQ(n, 5u);
+  EXPECT_EQ(e, 1u);
+  EXPECT_TRUE(d["source"].IsString());
+  ExpectError("/api/v1/hitmap?step=0", 400, "invalid_argument");
+}
+
 TEST_F(ApiTest, Endpoints) {
   Fill();
   rapidjson::Document d = GetJson("/api/v1/endpoints");

@@ -984,6 +984,88 @@ Result<std::vector<EndpointStats>> ComputeEndpoints(const store::Store& s, store
   return out;
 }
 
+Result<Hitmap> ComputeHitmap(const store::Store& s, store::ProjectId p, const TxFilter& filter,
+                             int64_t step_us, size_t max_x_bins) {
+  if (step_us <= 0) return Status::InvalidArgument("step must be positive");
+  if (!HasFrom(filter) || !HasTo(filter)) return Status::InvalidArgument("hitmap needs from and to");
+  Hitmap out;
+  out.step_us = step_us;
+  out.from_us = FloorDiv(filter.from_us, step_us) * step_us;
+  if (filter.from_us >= filter.to_us) return out;
+  const uint64_t span = static_cast<uint64_t>(filter.to_us - out.from_us);
+  out.x_bins = span / step_us + (span % step_us != 0);
+  if (out.x_bins > max_x_bins) {
+    return Status::InvalidArgument("step too small for the range (over " +
+                                   std::to_string(max_x_bins) + " time buckets)");
+  }
+  TxFilter f = filter;
+  f.fields = 0;
+  std::vector<Source> levels;
+  if (RollupsCanAnswer(s, f) && step_us % store::kRollupSecondUs == 0) {
+    if (f.endpoint.empty() && step_us % store::kRollupMinuteUs == 0) {
+      levels.push_back(Source::kMinute);
+    } else if (!f.endpoint.empty() && step_us % store::kRollupFiveMinutesUs == 0) {
+      levels.push_back(Source::kFiveMinutes);
+    }
+    levels.push_back(Source::kSecond);
+  }
+  // Dense while filling: x_bins × all bins, trimmed to the used rows after.
+  constexpr size_t kBins = 64 * store::kBinsPerOctave;
+  std::vector<std::vector<Piece>> tries = {Cover(f.from_us, f.to_us, levels)};
+  if (!levels.empty()) tries.push_back({{f.from_us, f.to_us, Source::kRaw}});
+  std::vector<uint32_t> count, errors;
+  Status st;
+  for (const std::vector<Piece>& pieces : tries) {
+    count.assign(out.x_bins * kBins, 0);
+    errors.assign(out.x_bins * kBins, 0);
+    auto x_of = [&](int64_t t) { return static_cast<size_t>((t - out.from_us) / step_us); };
+    st = VisitPieces(
+        s, p, f, pieces, true,
+        [&](std::span<const TxRow> rows) {
+          for (const TxRow& r : rows) {
+            const size_t cell = x_of(r.end_us) * kBins + store::ElapsedBin(r.elapsed_us());
+            ++count[cell];
+            errors[cell] += r.error;
+          }
+          return true;
+        },
+        [&](std::span<const store::RollupRow> cells) {
+          for (const store::RollupRow& c : cells) {
+            const size_t row = x_of(c.bucket_us) * kBins;
+            for (const store::HistBin& b : c.hist) {
+              count[row + b.bin] += b.count;
+              errors[row + b.bin] += b.errors;
+            }
+          }
+          return true;
+        });
+    out.source = SourceName(pieces);
+    if (st.ok()) break;  // else a damaged rollup file: raw rows answer
+  }
+  LOUPE_RETURN_IF_ERROR(st);
+  size_t lo = kBins, hi = 0;
+  for (size_t x = 0; x < out.x_bins; ++x) {
+    for (size_t b = 0; b < kBins; ++b) {
+      if (count[x * kBins + b] == 0) continue;
+      lo = std::min(lo, b);
+      hi = std::max(hi, b);
+    }
+  }
+  if (lo > hi) return out;  // nothing in the range
+  out.min_bin = static_cast<uint16_t>(lo);
+  out.max_bin = static_cast<uint16_t>(hi);
+  const size_t rows = hi - lo + 1;
+  out.count.resize(out.x_bins * rows);
+  out.errors.resize(out.x_bins * rows);
+  for (size_t x = 0; x < out.x_bins; ++x) {
+    std::copy_n(count.begin() + static_cast<ptrdiff_t>(x * kBins + lo), rows,
+                out.count.begin() + static_cast<ptrdiff_t>(x * rows));
+    std::copy_n(errors.begin() + static_cast<ptrdiff_t>(x * kBins + lo), rows,
+                out.errors.begin() + static_cast<ptrdiff_t>(x * rows));
+  }
+  return out;
+}
+
 Result<std::vector<TraceTx>> GetTrace(const store::Store& s, store::ProjectId p,
                                       const model::TraceId& trace) {
   Result<std::vector<model::Transaction>> txs = s.GetTrace(p, trace);

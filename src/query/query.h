@@ -117,6 +117,27 @@ Result<std::vector<EndpointStats>> ComputeEndpoints(const store::Store& s, store
                                                     const store::TxFilter& f,
                                                     std::string* source = nullptr);
 
+// ---- hitmap ----
+// The X-View as a density: transactions per (time bucket × elapsed bin),
+// with errors, from the rollups' histograms (raw rows at the range's edges,
+// or for filters rollups cannot answer). Elapsed bins are the rollups'
+// (store/rollup.h: 8 per doubling); rows min_bin..max_bin are the ones that
+// hold any transaction.
+struct Hitmap {
+  int64_t from_us = 0;  // aligned down to step
+  int64_t step_us = 0;
+  size_t x_bins = 0;
+  uint16_t min_bin = 0, max_bin = 0;  // y row y is bin min_bin + y
+  std::vector<uint32_t> count;        // x_bins × (max_bin − min_bin + 1), row-major by x
+  std::vector<uint32_t> errors;
+  std::string source;  // as Series::source
+  size_t y_bins() const { return count.empty() ? 0 : max_bin - min_bin + 1; }
+};
+
+// REQUIRES: from and to set. InvalidArgument past max_x_bins buckets.
+Result<Hitmap> ComputeHitmap(const store::Store& s, store::ProjectId p, const store::TxFilter& f,
+                             int64_t step_us, size_t max_x_bins = 2000);
+
 // ---- traces ----
 struct TraceTx {
   model::Transaction tx;

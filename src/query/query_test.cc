@@ -547,6 +547,15 @@ TEST(QueryTrace, ParentIsTheTransactionHoldingTheParentSpan) {
 
 using RawOnly = testing::RawRowsStore;
 
+uint64_t ScanCount(const store::Store& s, const store::TxFilter& f) {
+  uint64_t n = 0;
+  EXPECT_TRUE(s.Scan(kP, f, store::ScanOrder::kAny, [&](std::span<const store::TxRow> rows) {
+                 n += rows.size();
+                 return true;
+               }).ok());
+  return n;
+}
+
 // 40 minutes of traffic at ~50 TPS over 3 services × 4 endpoints.
 std::unique_ptr<store::Store> RollupStore(int64_t start) {
   std::unique_ptr<store::Store> s = store::NewMemStore();
@@ -719,6 +728,42 @@ TEST(QueryRollups, UsersPerHourAndDayFromSketches) {
   EXPECT_EQ(ComputeSeries(*s, kP, f, Metric::kUsers, 60'000'000, GroupBy::kNone).status().code(),
             Status::Code::kInvalidArgument);
   EXPECT_EQ(ComputeSeries(*s, kP, f, Metric::kUsers, hour, GroupBy::kEndpoint).status().code(),
+            Status::Code::kInvalidArgument);
+}
+
+TEST(QueryRollups, HitmapFromRollupsEqualsHitmapFromRawRows) {
+  const int64_t start = 1'700'000'000'000'000 + 987'654;
+  auto s = RollupStore(start);
+  RawOnly raw(*s, false);
+  for (const auto& [svc, ep, step] :
+       {std::tuple<const char*, const char*, int64_t>{"", "", 60'000'000},
+        {"shop", "", 10'000'000},
+        {"", "GET /a", 300'000'000}}) {
+    store::TxFilter f;
+    f.from_us = start + 1'111;
+    f.to_us = start + 37 * 60'000'000LL + 5;
+    f.service = svc;
+    f.endpoint = ep;
+    Result<Hitmap> a = ComputeHitmap(*s, kP, f, step);
+    Result<Hitmap> b = ComputeHitmap(raw, kP, f, step);
+    ASSERT_TRUE(a.ok() && b.ok()) << a.status().ToString();
+    EXPECT_EQ(a->source, "rollups+raw");
+    EXPECT_EQ(b->source, "raw");
+    EXPECT_EQ(a->x_bins, b->x_bins);
+    EXPECT_EQ(a->min_bin, b->min_bin);
+    EXPECT_EQ(a->max_bin, b->max_bin);
+    EXPECT_EQ(a->count, b->count);
+    EXPECT_EQ(a->errors, b->errors);
+    uint64_t n = 0;
+    for (uint32_t c : a->count) n += c;
+    EXPECT_EQ(n, ScanCount(*s, f));
+    EXPECT_GT(a->y_bins(), 5u);
+  }
+  store::TxFilter f;
+  f.from_us = start;
+  f.to_us = start + 60'000'000LL * 60 * 24;
+  EXPECT_EQ(ComputeHitmap(*s, kP, f, 1'000'000).status().code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(ComputeHitmap(*s, kP, store::TxFilter{}, 1'000'000).status().code(),
             Status::Code::kInvalidArgument);
 }
 
