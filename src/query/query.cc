@@ -577,12 +577,121 @@ struct SeriesAcc {
   std::vector<Buckets> lines;
 };
 
+// floor(off / step) by a multiply, corrected by one step either way: a
+// 64-bit division per row was a third of an hour's series.
+inline int64_t BucketOf(int64_t off, int64_t step_us, double inv_step) {
+  auto b = static_cast<int64_t>(static_cast<double>(off) * inv_step);
+  b -= b * step_us > off;
+  b += (b + 1) * step_us <= off;
+  return b;
+}
+
+// Grouped series in one pass: per-group buckets for every group met, then
+// the max_groups largest lines and "(other)". Sets *too_big (and stops)
+// when groups × buckets would pass max_cells; the caller then makes two
+// passes (totals first) in bounded memory. One pass halves the cost of a
+// day grouped by endpoint from rollups (bench/rollup_benchmark.cc).
+Status FillGroupedOnePass(const store::Store& s, store::ProjectId p, const TxFilter& f,
+                          const std::vector<Piece>& pieces, int64_t step_us, GroupBy group_by,
+                          size_t max_groups, size_t max_cells, std::vector<Buckets>* acc,
+                          Series* out, bool* too_big) {
+  const size_t buckets = out->buckets;
+  std::vector<std::unique_ptr<Buckets>> by_group;
+  std::vector<std::string> names;
+  std::vector<uint64_t> totals;
+  size_t groups = 0;
+  *too_big = false;
+  auto slot = [&](const auto& r) -> Buckets* {
+    const uint32_t g = GroupId(r, group_by);
+    if (g >= by_group.size()) {
+      by_group.resize(g + 1);
+      names.resize(g + 1);
+      totals.resize(g + 1);
+    }
+    if (!by_group[g]) {
+      if ((groups + 1) * buckets > max_cells) {
+        *too_big = true;
+        return nullptr;
+      }
+      by_group[g] = std::make_unique<Buckets>(buckets);
+      names[g] = GroupName(r, group_by);
+      ++groups;
+    }
+    return by_group[g].get();
+  };
+  const int64_t from = out->from_us;
+  const double inv_step = 1.0 / static_cast<double>(step_us);
+  LOUPE_RETURN_IF_ERROR(VisitPieces(
+      s, p, f, pieces, false,
+      [&](std::span<const TxRow> rows) {
+        for (const TxRow& r : rows) {
+          Buckets* a = slot(r);
+          if (a == nullptr) return false;
+          const int64_t b = BucketOf(r.end_us - from, step_us, inv_step);
+          ++a->count[b];
+          a->errors[b] += r.error;
+          a->elapsed_sum[b] += r.elapsed_us();
+          ++totals[GroupId(r, group_by)];
+        }
+        return true;
+      },
+      [&](std::span<const store::RollupRow> cells) {
+        for (const store::RollupRow& c : cells) {
+          Buckets* a = slot(c);
+          if (a == nullptr) return false;
+          const auto b = static_cast<size_t>((c.bucket_us - from) / step_us);
+          a->count[b] += c.counts->count;
+          a->errors[b] += c.counts->errors;
+          a->elapsed_sum[b] += c.counts->elapsed_sum_us;
+          totals[GroupId(c, group_by)] += c.counts->count;
+        }
+        return true;
+      }));
+  if (*too_big) return Status::OK();
+  std::vector<uint32_t> seen;
+  for (uint32_t g = 0; g < by_group.size(); ++g) {
+    if (by_group[g]) seen.push_back(g);
+  }
+  std::sort(seen.begin(), seen.end(), [&](uint32_t a, uint32_t b) {
+    return totals[a] != totals[b] ? totals[a] > totals[b] : names[a] < names[b];
+  });
+  for (size_t i = 0; i < seen.size(); ++i) {
+    Buckets& g = *by_group[seen[i]];
+    if (i < max_groups) {
+      out->lines.push_back({names[seen[i]], {}});
+      acc->push_back(std::move(g));
+      continue;
+    }
+    if (i == max_groups) {
+      out->lines.push_back({"(other)", {}});
+      acc->emplace_back(buckets);
+    }
+    Buckets& o = acc->back();
+    for (size_t b = 0; b < buckets; ++b) {
+      o.count[b] += g.count[b];
+      o.errors[b] += g.errors[b];
+      o.elapsed_sum[b] += g.elapsed_sum[b];
+    }
+  }
+  return Status::OK();
+}
+
 Status FillSeries(const store::Store& s, store::ProjectId p, const TxFilter& f,
                   const std::vector<Piece>& pieces, int64_t step_us, GroupBy group_by,
-                  size_t max_groups, std::vector<Buckets>* acc_out, Series* out) {
+                  size_t max_groups, size_t one_pass_cells, std::vector<Buckets>* acc_out,
+                  Series* out) {
   const size_t buckets = out->buckets;
   std::vector<Buckets>& acc = *acc_out;
   acc.clear();
+  if (group_by != GroupBy::kNone) {
+    bool too_big = false;
+    LOUPE_RETURN_IF_ERROR(
+        FillGroupedOnePass(s, p, f, pieces, step_us, group_by, max_groups, one_pass_cells, acc_out,
+                           out, &too_big));
+    if (!too_big) return Status::OK();
+    acc.clear();
+    out->lines.clear();
+  }
   std::vector<int32_t> line_of;  // by group id
   int32_t other = -1;
   if (group_by == GroupBy::kNone) {
@@ -788,7 +897,8 @@ Result<Series> ComputeUsers(const store::Store& s, store::ProjectId p, const TxF
 }  // namespace
 
 Result<Series> ComputeSeries(const store::Store& s, store::ProjectId p, const TxFilter& filter,
-                             Metric metric, int64_t step_us, GroupBy group_by, size_t max_groups) {
+                             Metric metric, int64_t step_us, GroupBy group_by, size_t max_groups,
+                             size_t one_pass_cells) {
   if (step_us <= 0) return Status::InvalidArgument("step must be positive");
   if (metric == Metric::kUsers) return ComputeUsers(s, p, filter, step_us, group_by, max_groups);
   TxFilter f = filter;
@@ -832,12 +942,13 @@ Result<Series> ComputeSeries(const store::Store& s, store::ProjectId p, const Tx
   }
   std::vector<Piece> pieces = Cover(f.from_us, f.to_us, levels);
   std::vector<Buckets> acc;
-  Status st = FillSeries(s, p, f, pieces, step_us, group_by, max_groups, &acc, &out);
+  Status st =
+      FillSeries(s, p, f, pieces, step_us, group_by, max_groups, one_pass_cells, &acc, &out);
   if (!st.ok() && SourceName(pieces) != std::string_view("raw")) {
     // A damaged rollup file: the raw rows still answer.
     pieces = {{f.from_us, f.to_us, Source::kRaw}};
     out.lines.clear();
-    st = FillSeries(s, p, f, pieces, step_us, group_by, max_groups, &acc, &out);
+    st = FillSeries(s, p, f, pieces, step_us, group_by, max_groups, one_pass_cells, &acc, &out);
   }
   LOUPE_RETURN_IF_ERROR(st);
   out.source = SourceName(pieces);

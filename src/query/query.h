@@ -95,9 +95,11 @@ struct Series {
   std::string source;
 };
 
+// Grouped series are made in one pass when groups × buckets stays within
+// one_pass_cells (memory: 24 bytes each), else in two (totals first).
 Result<Series> ComputeSeries(const store::Store& s, store::ProjectId p, const store::TxFilter& f,
                              Metric metric, int64_t step_us, GroupBy group_by,
-                             size_t max_groups = 20);
+                             size_t max_groups = 20, size_t one_pass_cells = 4'000'000);
 
 // ---- endpoints (application status) ----
 struct EndpointStats {

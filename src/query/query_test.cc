@@ -606,7 +606,9 @@ TEST(QueryRollups, SeriesFromRollupsEqualsSeriesFromRawRows) {
     f.to_us = start + c.to_off;
     for (Metric m : {Metric::kCount, Metric::kErrors, Metric::kResponseTime}) {
       Result<Series> a = ComputeSeries(*s, kP, f, m, c.step, c.g, 3);
-      Result<Series> b = ComputeSeries(raw, kP, f, m, c.step, c.g, 3);
+      // The raw side in two passes (as when groups × buckets is too large
+      // for one): both ways give the same lines.
+      Result<Series> b = ComputeSeries(raw, kP, f, m, c.step, c.g, 3, /*one_pass_cells=*/0);
       ASSERT_TRUE(a.ok() && b.ok());
       EXPECT_EQ(b->source, "raw");
       EXPECT_EQ(a->source, c.step % 1'000'000 == 0 ? "rollups+raw" : "raw");
