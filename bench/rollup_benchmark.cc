@@ -164,8 +164,8 @@ void BM_UsersDay(benchmark::State& state) {
   f.to_us = d.now;
   f.from_us = d.now - 24 * kHour;
   for (auto _ : state) {
-    auto r = query::ComputeSeries(*d.store, 1, f, query::Metric::kUsers, kHour,
-                                  query::GroupBy::kNone);
+    auto r =
+        query::ComputeSeries(*d.store, 1, f, query::Metric::kUsers, kHour, query::GroupBy::kNone);
     if (!r.ok()) state.SkipWithError(r.status().ToString().c_str());
     benchmark::DoNotOptimize(r);
   }

@@ -4,7 +4,6 @@
 #include <bit>
 #include <cmath>
 
-
 namespace loupe::store {
 namespace {
 
@@ -174,16 +173,17 @@ void RollupBuilder::Add(int64_t end_us, int64_t elapsed_us, bool error,
   RollupStats& min5 = Cell(RollupResolution::kFiveMinutes, k, &added);
   const size_t min5_bins = min5.hist.size();
   min5.Add(elapsed_us, error, summary);
-  RollupStats& min1 = Cell(RollupResolution::kMinute,
-                           RollupKey{FloorTo(end_us, kRollupMinuteUs), service, instance, 0}, &added);
+  RollupStats& min1 =
+      Cell(RollupResolution::kMinute,
+           RollupKey{FloorTo(end_us, kRollupMinuteUs), service, instance, 0}, &added);
   const size_t min1_bins = min1.hist.size();
   min1.Add(elapsed_us, error, summary);
-  bytes_ += (sec.hist.size() - sec_bins + min5.hist.size() - min5_bins + min1.hist.size() -
-             min1_bins) *
-            sizeof(HistBin);
+  bytes_ +=
+      (sec.hist.size() - sec_bins + min5.hist.size() - min5_bins + min1.hist.size() - min1_bins) *
+      sizeof(HistBin);
   if (!user.empty()) {
-    auto [u, added] = users_.try_emplace(UsersKey{FloorTo(end_us, kRollupHourUs), service},
-                                         kUsersHllPrecision);
+    auto [u, added] =
+        users_.try_emplace(UsersKey{FloorTo(end_us, kRollupHourUs), service}, kUsersHllPrecision);
     if (added) bytes_ += kSketchBytes;
     u->second.Add(user);
   }
@@ -215,25 +215,25 @@ bool EmitBuilderCells(const RollupBuilder& b, RollupResolution r, const RollupId
   const RollupBuilder::BucketIndex& index = b.by_bucket(r);
   const auto end = index.upper_bound(f.to_us - step);
   for (auto bucket = index.lower_bound(f.from_us); bucket != end; ++bucket) {
-   for (const RollupBuilder::CellMap::value_type* cell : bucket->second) {
-    const RollupKey& k = cell->first;
-    const RollupStats& st = cell->second;
-    if (!f.Matches(k, step)) continue;
-    RollupRow& row = batch.emplace_back();
-    row.bucket_us = k.bucket_us;
-    row.service_id = k.service;
-    row.instance_id = k.instance;
-    row.endpoint_id = k.endpoint;
-    row.service = name(0, k.service);
-    row.instance = name(1, k.instance);
-    row.endpoint = name(2, k.endpoint);
-    row.counts = &st;
-    row.hist = st.hist;
-    if (batch.size() == kBatch) {
-      if (!visit(batch)) return false;
-      batch.clear();
+    for (const RollupBuilder::CellMap::value_type* cell : bucket->second) {
+      const RollupKey& k = cell->first;
+      const RollupStats& st = cell->second;
+      if (!f.Matches(k, step)) continue;
+      RollupRow& row = batch.emplace_back();
+      row.bucket_us = k.bucket_us;
+      row.service_id = k.service;
+      row.instance_id = k.instance;
+      row.endpoint_id = k.endpoint;
+      row.service = name(0, k.service);
+      row.instance = name(1, k.instance);
+      row.endpoint = name(2, k.endpoint);
+      row.counts = &st;
+      row.hist = st.hist;
+      if (batch.size() == kBatch) {
+        if (!visit(batch)) return false;
+        batch.clear();
+      }
     }
-   }
   }
   return batch.empty() || visit(batch);
 }

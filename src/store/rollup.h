@@ -105,7 +105,7 @@ double HistPercentileUs(std::span<const HistBin> hist, double q, int64_t max_us)
 double DenseHistPercentileUs(std::span<const uint64_t> counts, double q, int64_t max_us) noexcept;
 
 struct RollupKey {
-  int64_t bucket_us = 0;  // start of the bucket (a multiple of the step)
+  int64_t bucket_us = 0;                             // start of the bucket (a multiple of the step)
   uint32_t service = 0, instance = 0, endpoint = 0;  // dictionary ids of the owner
   bool operator==(const RollupKey&) const = default;
 };
@@ -139,8 +139,9 @@ class RollupBuilder {
   void Merge(const RollupBuilder& other);
 
   const CellMap& cells(RollupResolution r) const {
-    return r == RollupResolution::kSecond ? seconds_ : r == RollupResolution::kMinute ? minutes_
-                                                                                       : minutes5_;
+    return r == RollupResolution::kSecond   ? seconds_
+           : r == RollupResolution::kMinute ? minutes_
+                                            : minutes5_;
   }
   const std::map<UsersKey, HyperLogLog>& users() const { return users_; }
   std::map<UsersKey, HyperLogLog>& mutable_users() { return users_; }

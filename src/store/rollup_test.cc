@@ -104,8 +104,8 @@ TEST(RollupBuilder, CellsPerSecondAndFiveMinutesAndUsersPerHour) {
   b.Add(t + 1'000'001, 3000, false, {}, 1, 2, 4, "");
   EXPECT_EQ(b.cells(RollupResolution::kSecond).size(), 3u);
   EXPECT_EQ(b.cells(RollupResolution::kFiveMinutes).size(), 2u);
-  const RollupStats& first =
-      b.cells(RollupResolution::kSecond).at(RollupKey{t / kRollupSecondUs * kRollupSecondUs, 1, 2, 3});
+  const RollupStats& first = b.cells(RollupResolution::kSecond)
+                                 .at(RollupKey{t / kRollupSecondUs * kRollupSecondUs, 1, 2, 3});
   EXPECT_EQ(first.count, 2u);
   EXPECT_EQ(first.errors, 1u);
   EXPECT_EQ(first.elapsed_max_us, 2000);

@@ -18,10 +18,10 @@ constexpr uint32_t DictBit(int d) { return ColumnBit(static_cast<int>(kColDictFi
 // Column bits BuildRollups reads: everything but ids, traces and status.
 constexpr uint32_t kRollupColumns =
     ColumnBit(kColEnd) | ColumnBit(kColElapsed) | ColumnBit(kColError) | DictBit(kDictService) |
-    DictBit(kDictInstance) | DictBit(kDictEndpoint) | DictBit(kDictUser) |
-    DictBit(kDictClientIp) | ColumnBit(kColSqlCount) | ColumnBit(kColSqlUs) |
-    ColumnBit(kColFetchCount) | ColumnBit(kColFetchUs) | ColumnBit(kColExternalCount) |
-    ColumnBit(kColExternalUs) | ColumnBit(kColCpuUs);
+    DictBit(kDictInstance) | DictBit(kDictEndpoint) | DictBit(kDictUser) | DictBit(kDictClientIp) |
+    ColumnBit(kColSqlCount) | ColumnBit(kColSqlUs) | ColumnBit(kColFetchCount) |
+    ColumnBit(kColFetchUs) | ColumnBit(kColExternalCount) | ColumnBit(kColExternalUs) |
+    ColumnBit(kColCpuUs);
 
 }  // namespace
 
@@ -176,10 +176,9 @@ Status SegmentedStore::RebuildMissingRollups() {
       std::unique_lock<RwMutex> lock(p->mu);
       // Still there (retention or compaction may have replaced it meanwhile)?
       const Partition* part = p->FindPartition(m.key);
-      const bool live = part != nullptr && std::any_of(part->segments.begin(), part->segments.end(),
-                                                       [&](const SegmentRef& r) {
-                                                         return r.seg == m.ref.seg;
-                                                       });
+      const bool live =
+          part != nullptr && std::any_of(part->segments.begin(), part->segments.end(),
+                                         [&](const SegmentRef& r) { return r.seg == m.ref.seg; });
       if (!live) {
         lock.unlock();
         for (const RollupRef& r : refs) env_->DeleteFile(r.path);

@@ -15,7 +15,7 @@ namespace {
 
 constexpr uint32_t kMagic = 0x4C525531;  // "LRU1"
 constexpr uint32_t kVersion = 1;
-constexpr size_t kTrailerBytes = 16;     // fixed64 index offset, fixed32 size, fixed32 magic
+constexpr size_t kTrailerBytes = 16;            // fixed64 index offset, fixed32 size, fixed32 magic
 constexpr int64_t kSecondBlockUs = 60'000'000;  // one-second files: a block a minute
 
 // Appends `raw` compressed, with its masked CRC32C, to *file; fills *info.
@@ -246,9 +246,8 @@ Result<std::shared_ptr<const RollupFile>> RollupFile::Open(Env* env, const std::
   std::string scratch(index_size, '\0');
   std::string_view index;
   LOUPE_RETURN_IF_ERROR(f->file_->Read(index_offset, index_size, &index, scratch.data()));
-  if (index.size() != index_size ||
-      crc32c::Unmask(DecodeFixed32(index.data() + index_size - 4)) !=
-          crc32c::Value(index.data(), index_size - 4)) {
+  if (index.size() != index_size || crc32c::Unmask(DecodeFixed32(index.data() + index_size - 4)) !=
+                                        crc32c::Value(index.data(), index_size - 4)) {
     return corrupt("index checksum mismatch");
   }
   Decoder d(index.substr(0, index_size - 4));
@@ -272,7 +271,8 @@ Result<std::shared_ptr<const RollupFile>> RollupFile::Open(Env* env, const std::
   }
   RollupBlockInfo dict;
   if (!GetPartInfo(&d, &dict) || !GetPartInfo(&d, &f->users_) ||
-      dict.offset + dict.stored > index_offset || f->users_.offset + f->users_.stored > index_offset) {
+      dict.offset + dict.stored > index_offset ||
+      f->users_.offset + f->users_.stored > index_offset) {
     return corrupt("malformed index");
   }
   std::string raw;

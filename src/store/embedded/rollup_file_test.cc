@@ -37,9 +37,8 @@ class RollupFileTest : public ::testing::Test {
   }
   static std::string_view Name(int col, uint32_t id) {
     static const std::map<uint32_t, std::string> names = {
-        {0, ""},        {1, "shop"},    {2, "orders"},  {3, "payment"},
-        {101, "s-1"},   {102, "o-1"},   {103, "p-1"},   {10, "GET /"},
-        {11, "GET /x"}};
+        {0, ""},      {1, "shop"},  {2, "orders"}, {3, "payment"}, {101, "s-1"},
+        {102, "o-1"}, {103, "p-1"}, {10, "GET /"}, {11, "GET /x"}};
     return names.at(id);
   }
 
@@ -103,8 +102,8 @@ TEST_F(RollupFileTest, NamesParse) {
   int64_t k;
   uint64_t seq;
   RollupResolution r;
-  ASSERT_TRUE(ParseRollupFileName(RollupFileName(3, -2, 99, RollupResolution::kSecond), &p, &k,
-                                  &seq, &r));
+  ASSERT_TRUE(
+      ParseRollupFileName(RollupFileName(3, -2, 99, RollupResolution::kSecond), &p, &k, &seq, &r));
   EXPECT_EQ(p, 3u);
   EXPECT_EQ(k, -2);
   EXPECT_EQ(seq, 99u);
@@ -157,9 +156,9 @@ TEST_F(RollupFileTest, EveryFlippedByteIsDetected) {
 TEST_F(RollupFileTest, NothingToWriteWritesNoFile) {
   RollupBuilder empty;
   const std::string path = dir_ + "/1_1_000002.rollup";
-  ASSERT_TRUE(WriteRollupFile(Env::Default(), path, 1, 1, RollupResolution::kFiveMinutes, empty,
-                              &Name, 3)
-                  .ok());
+  ASSERT_TRUE(
+      WriteRollupFile(Env::Default(), path, 1, 1, RollupResolution::kFiveMinutes, empty, &Name, 3)
+          .ok());
   EXPECT_FALSE(std::filesystem::exists(path));
 }
 
