@@ -23,6 +23,26 @@ constexpr uint32_t kRollupColumns =
     ColumnBit(kColFetchUs) | ColumnBit(kColExternalCount) | ColumnBit(kColExternalUs) |
     ColumnBit(kColCpuUs);
 
+// Names ids through the project's dictionaries. REQUIRES: p.mu held while used.
+RollupNamer RollupNamerOf(const Project& p) {
+  return [&p](int col, uint32_t id) { return p.dicts[kRollupDictColumn[col]].Get(id); };
+}
+
+// Calls fn with the rollup builder of every memtable (frozen ones first) of
+// the partitions in [first_key, last_key]; false as soon as fn returns false.
+// REQUIRES: p.mu held.
+template <typename Fn>
+bool EachMemRollup(const Project& p, int64_t first_key, int64_t last_key, Fn&& fn) {
+  for (auto it = p.parts.lower_bound(first_key); it != p.parts.end() && it->first <= last_key;
+       ++it) {
+    for (const auto& t : it->second.imm) {
+      if (!fn(t->rollup)) return false;
+    }
+    if (it->second.mem && !fn(it->second.mem->rollup)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 RollupNamer SegmentedStore::SnapshotNames(const Project& p, const RollupBuilder& b) {
@@ -307,23 +327,9 @@ Status SegmentedStore::ScanRollups(ProjectId project, RollupResolution res,
         return;
       }
     }
-    const RollupNamer name = [p](int col, uint32_t id) {
-      return p->dicts[kRollupDictColumn[col]].Get(id);
-    };
-    for (auto it = p->parts.lower_bound(first_key); it != p->parts.end() && it->first <= last_key;
-         ++it) {
-      const Partition& part = it->second;
-      for (const auto& t : part.imm) {
-        if (!EmitBuilderCells(t->rollup, res, ids, name, visit)) {
-          done = true;
-          return;
-        }
-      }
-      if (part.mem && !EmitBuilderCells(part.mem->rollup, res, ids, name, visit)) {
-        done = true;
-        return;
-      }
-    }
+    done = !EachMemRollup(*p, first_key, last_key, [&](const RollupBuilder& b) {
+      return EmitBuilderCells(b, res, ids, RollupNamerOf(*p), visit);
+    });
   });
   if (done) return Status::OK();
 
@@ -387,23 +393,9 @@ Status SegmentedStore::ScanUsers(ProjectId project, const RollupFilter& filter,
         return;
       }
     }
-    const RollupNamer name = [p](int col, uint32_t id) {
-      return p->dicts[kRollupDictColumn[col]].Get(id);
-    };
-    for (auto it = p->parts.lower_bound(first_key); it != p->parts.end() && it->first <= last_key;
-         ++it) {
-      const Partition& part = it->second;
-      for (const auto& t : part.imm) {
-        if (!EmitBuilderUsers(t->rollup, ids, name, visit)) {
-          done = true;
-          return;
-        }
-      }
-      if (part.mem && !EmitBuilderUsers(part.mem->rollup, ids, name, visit)) {
-        done = true;
-        return;
-      }
-    }
+    done = !EachMemRollup(*p, first_key, last_key, [&](const RollupBuilder& b) {
+      return EmitBuilderUsers(b, ids, RollupNamerOf(*p), visit);
+    });
   });
   if (done) return Status::OK();
   std::vector<std::pair<UsersKey, HyperLogLog>> sketches;
