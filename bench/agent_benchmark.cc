@@ -112,7 +112,11 @@ loupe::Agent& TheAgent() {
     o.service = "bench";
     o.instance = "bench-1";
     o.endpoint = TheSink().url();
-    o.queue_capacity = 1 << 18;  // > iterations per run: nothing is dropped
+    // > iterations per run: nothing is dropped. LOUPE_BENCH_QUEUE sets
+    // another capacity, e.g. the default 8192, to see what an application
+    // outrunning the exporter pays when the queue fills and drops.
+    o.queue_capacity = 1 << 18;
+    if (const char* q = std::getenv("LOUPE_BENCH_QUEUE")) o.queue_capacity = std::strtoul(q, nullptr, 10);
     o.loupe_extensions = true;   // snapshots run too, as in production
     return new loupe::Agent(o);
   }();
