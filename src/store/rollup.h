@@ -211,7 +211,6 @@ struct RollupIdFilter {
   int64_t from_us = 0;
   int64_t to_us = std::numeric_limits<int64_t>::max();
   int64_t service = -1, instance = -1, endpoint = -1;
-  bool with_hist = true;
 
   bool Matches(const RollupKey& k, int64_t step_us) const noexcept {
     return k.bucket_us >= from_us && k.bucket_us <= to_us - step_us &&

@@ -28,6 +28,20 @@ RollupNamer RollupNamerOf(const Project& p) {
   return [&p](int col, uint32_t id) { return p.dicts[kRollupDictColumn[col]].Get(id); };
 }
 
+// Sets the ids of the filter's first `columns` strings (service, instance,
+// endpoint) in ids; false when one names a value never seen (nothing can
+// match). REQUIRES: p.mu held.
+bool ResolveRollupIds(const Project& p, const RollupFilter& f, int columns, RollupIdFilter* ids) {
+  const std::string* strs[3] = {&f.service, &f.instance, &f.endpoint};
+  int64_t* want[3] = {&ids->service, &ids->instance, &ids->endpoint};
+  for (int c = 0; c < columns; ++c) {
+    if (strs[c]->empty()) continue;
+    *want[c] = p.dicts[kRollupDictColumn[c]].Find(*strs[c]);
+    if (*want[c] < 0) return false;
+  }
+  return true;
+}
+
 // Calls fn with the rollup builder of every memtable (frozen ones first) of
 // the partitions in [first_key, last_key]; false as soon as fn returns false.
 // REQUIRES: p.mu held.
@@ -317,19 +331,10 @@ Status SegmentedStore::ScanRollups(ProjectId project, RollupResolution res,
   Status damaged;
   bool done = false;  // nothing can match, or the visitor stopped
   OpenRollupsThen(p, res, first_key, last_key, &files, &damaged, [&] {
-    const std::string* strs[3] = {&filter.service, &filter.instance, &filter.endpoint};
-    int64_t* want[3] = {&ids.service, &ids.instance, &ids.endpoint};
-    for (int c = 0; c < 3; ++c) {
-      if (strs[c]->empty()) continue;
-      *want[c] = p->dicts[kRollupDictColumn[c]].Find(*strs[c]);
-      if (*want[c] < 0) {
-        done = true;
-        return;
-      }
-    }
-    done = !EachMemRollup(*p, first_key, last_key, [&](const RollupBuilder& b) {
-      return EmitBuilderCells(b, res, ids, RollupNamerOf(*p), visit);
-    });
+    done = !ResolveRollupIds(*p, filter, 3, &ids) ||
+           !EachMemRollup(*p, first_key, last_key, [&](const RollupBuilder& b) {
+             return EmitBuilderCells(b, res, ids, RollupNamerOf(*p), visit);
+           });
   });
   if (done) return Status::OK();
 
@@ -386,16 +391,10 @@ Status SegmentedStore::ScanUsers(ProjectId project, const RollupFilter& filter,
   bool done = false;
   // Sketches live in the five-minute files.
   OpenRollupsThen(p, RollupResolution::kFiveMinutes, first_key, last_key, &files, &damaged, [&] {
-    if (!filter.service.empty()) {
-      ids.service = p->dicts[kDictService].Find(filter.service);
-      if (ids.service < 0) {
-        done = true;
-        return;
-      }
-    }
-    done = !EachMemRollup(*p, first_key, last_key, [&](const RollupBuilder& b) {
-      return EmitBuilderUsers(b, ids, RollupNamerOf(*p), visit);
-    });
+    done = !ResolveRollupIds(*p, filter, 1, &ids) ||
+           !EachMemRollup(*p, first_key, last_key, [&](const RollupBuilder& b) {
+             return EmitBuilderUsers(b, ids, RollupNamerOf(*p), visit);
+           });
   });
   if (done) return Status::OK();
   std::vector<std::pair<UsersKey, HyperLogLog>> sketches;

@@ -9,6 +9,7 @@
 #include "common/coding.h"
 #include "store/embedded/compression.h"
 #include "store/embedded/crc32c.h"
+#include "store/embedded/segment.h"
 
 namespace loupe::store {
 namespace {
@@ -73,16 +74,7 @@ bool ParseRollupFileName(std::string_view name, uint32_t* project, int64_t* part
   } else {
     return false;
   }
-  std::string s(stem);
-  unsigned long long p, q;
-  long long k;
-  int used = 0;
-  if (std::sscanf(s.c_str(), "%llu_%lld_%llu%n", &p, &k, &q, &used) != 3) return false;
-  if (static_cast<size_t>(used) != s.size() || p > UINT32_MAX) return false;
-  *project = static_cast<uint32_t>(p);
-  *partition = k;
-  *seq = q;
-  return true;
+  return ParseFileStem(stem, project, partition, seq);
 }
 
 Status WriteRollupFile(Env* env, const std::string& path, uint32_t project, int64_t partition,

@@ -44,10 +44,6 @@ struct RollupBlock {
   std::span<const HistBin> hist(size_t i) const noexcept {
     return {bins.data() + hist_begin[i], hist_begin[i + 1] - hist_begin[i]};
   }
-  size_t bytes() const noexcept {
-    return keys.size() * (sizeof(RollupKey) + sizeof(RollupCounts) + 4) +
-           bins.size() * sizeof(HistBin);
-  }
 };
 
 struct RollupBlockInfo {

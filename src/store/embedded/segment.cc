@@ -166,10 +166,8 @@ std::string SegmentFileName(uint32_t project, int64_t partition, uint64_t seq) {
   return buf;
 }
 
-bool ParseSegmentFileName(std::string_view name, uint32_t* project, int64_t* partition,
-                          uint64_t* seq) {
-  if (name.size() < 10 || name.substr(name.size() - 4) != ".seg") return false;
-  std::string s(name.substr(0, name.size() - 4));
+bool ParseFileStem(std::string_view stem, uint32_t* project, int64_t* partition, uint64_t* seq) {
+  std::string s(stem);
   unsigned long long p, q;
   long long k;
   int used = 0;
@@ -179,6 +177,12 @@ bool ParseSegmentFileName(std::string_view name, uint32_t* project, int64_t* par
   *partition = k;
   *seq = q;
   return true;
+}
+
+bool ParseSegmentFileName(std::string_view name, uint32_t* project, int64_t* partition,
+                          uint64_t* seq) {
+  if (name.size() < 10 || name.substr(name.size() - 4) != ".seg") return false;
+  return ParseFileStem(name.substr(0, name.size() - 4), project, partition, seq);
 }
 
 // ---- SegmentWriter ----

@@ -312,6 +312,10 @@ class SegmentWriter {
   SegmentSizes sizes_;
 };
 
+// Parses the "<project>_<partition>_<sequence>" stem shared by segment and
+// rollup file names (decimal; partition may be negative).
+bool ParseFileStem(std::string_view stem, uint32_t* project, int64_t* partition, uint64_t* seq);
+
 // Segment file names: "<project>_<partition>_<sequence>.seg".
 std::string SegmentFileName(uint32_t project, int64_t partition, uint64_t seq);
 bool ParseSegmentFileName(std::string_view name, uint32_t* project, int64_t* partition,
