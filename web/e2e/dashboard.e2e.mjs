@@ -204,6 +204,15 @@ test('profile links the transactions of a distributed trace, parent → child', 
     if (!id) await new Promise((res) => setTimeout(res, 200));
   }
   assert.ok(id, 'the frontend transaction is stored');
+  // The page shows the trace as stored when it loads: wait for the backend's
+  // transaction as well (under load it can become visible after the frontend's).
+  let backend = false;
+  for (let i = 0; i < 50 && !backend; i++) {
+    const r = await fetch(loupe.base + '/api/v1/transactions?project=' + encodeURIComponent(creds.project) + '&service=e2e-backend&limit=1', { headers });
+    backend = r.ok && (await r.json()).transactions.length > 0;
+    if (!backend) await new Promise((res) => setTimeout(res, 200));
+  }
+  assert.ok(backend, 'the backend transaction is stored');
   await page.goto(loupe.base + '/#/tx/' + id + '?project=' + encodeURIComponent(creds.project));
   await page.locator('[data-testid=profile][data-loaded="1"]').waitFor({ timeout: 15_000 });
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=trace-row]').length === 2, null, { timeout: 15_000 });
