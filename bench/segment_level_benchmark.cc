@@ -1,14 +1,16 @@
-// Segment size against the zstd level and profile block size: what a
-// compaction could buy by compressing closed partitions harder
-// (docs/benchmarks.md, "Embedded engine vs ClickHouse", bytes on disk).
+// Segment size and speed against the profile layout (whole blobs, version
+// 1, or columnar streams, version 2), the zstd level and the profile block
+// size (docs/benchmarks.md, "Embedded engine vs ClickHouse", bytes on disk).
 //
 //   cmake --build build --target segment_level_benchmark
-//   build/segment_level_benchmark                        # level 19 alone takes ~2 min
-//   build/segment_level_benchmark --benchmark_filter='/(3|9|12|15)/'
+//   build/segment_level_benchmark                        # level 19 alone takes ~1 min
+//   build/segment_level_benchmark --benchmark_filter='/3/'
 //
 // 200,000 transactions of the synthetic workload (1,000 TPS, ~6 steps each)
 // written by WriteSegment to /tmp with the given options, one thread;
 // counters: bytes per transaction (file, profiles) and per span.
+// BM_ReadProfile: Segment::ReadProfile of random rows (what Get pays for the
+// profile) of such a file.
 #include <benchmark/benchmark.h>
 
 #include <filesystem>
@@ -45,9 +47,8 @@ struct Data {
       r.error = t.error;
       r.summary = t.summary;
       r.steps = static_cast<uint32_t>(t.steps.size());
-      const std::string_view vals[kNumDictColumns] = {t.service,   t.instance,    t.endpoint,
-                                                      t.user,      t.client_ip,   t.http_method,
-                                                      t.error_type};
+      const std::string_view vals[kNumDictColumns] = {
+          t.service, t.instance, t.endpoint, t.user, t.client_ip, t.http_method, t.error_type};
       for (int c = 0; c < kNumDictColumns; ++c) {
         if (dicts[c].empty()) {
           dicts[c].emplace_back();
@@ -66,11 +67,17 @@ struct Data {
   }
 };
 
+SegmentOptions Options(const benchmark::State& state) {
+  SegmentOptions so;
+  so.columnar_profiles = state.range(0) != 0;
+  so.zstd_level = static_cast<int>(state.range(1));
+  so.profile_block_bytes = static_cast<size_t>(state.range(2)) << 10;
+  return so;
+}
+
 void BM_SegmentSize(benchmark::State& state) {
   static Data d;
-  SegmentOptions so;
-  so.zstd_level = static_cast<int>(state.range(0));
-  so.profile_block_bytes = static_cast<size_t>(state.range(1)) << 10;
+  const SegmentOptions so = Options(state);
   const std::string path = "/tmp/loupe_segment_level_benchmark.seg";
   SegmentSizes sz;
   for (auto _ : state) {
@@ -84,18 +91,48 @@ void BM_SegmentSize(benchmark::State& state) {
   state.counters["B_per_span"] = static_cast<double>(sz.file) / static_cast<double>(d.spans);
   state.counters["profile_B_per_tx"] = static_cast<double>(sz.profiles) / n;
 }
-// Args: {zstd level, profile block KiB}.
+// Args: {columnar, zstd level, profile block KiB}.
 BENCHMARK(BM_SegmentSize)
-    ->Args({3, 64})
-    ->Args({3, 256})
-    ->Args({9, 64})
-    ->Args({9, 256})
-    ->Args({12, 256})
-    ->Args({15, 256})
-    ->Args({19, 1024})
-    ->Iterations(1)
-    ->Unit(benchmark::kSecond)
+    ->Args({0, 3, 64})
+    ->Args({0, 3, 256})
+    ->Args({0, 12, 256})
+    ->Args({0, 19, 1024})
+    ->Args({1, 3, 64})
+    ->Args({1, 3, 128})
+    ->Args({1, 3, 256})
+    ->Args({1, 3, 1024})
+    ->Args({1, 9, 256})
+    ->Args({1, 12, 256})
+    ->Iterations(3)
+    ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
+
+void BM_ReadProfile(benchmark::State& state) {
+  static Data d;
+  const std::string path = "/tmp/loupe_segment_read_benchmark.seg";
+  std::vector<SegmentRow> rows = d.rows;
+  Status s = WriteSegment(Env::Default(), path, Options(state), 1, 472'222, d.dicts, &rows, {});
+  auto seg = Segment::Open(Env::Default(), path);
+  if (!s.ok() || !seg.ok()) {
+    state.SkipWithError("cannot write the segment");
+    return;
+  }
+  uint64_t x = 1;
+  std::string blob;
+  for (auto _ : state) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    const auto row = static_cast<uint32_t>((x >> 33) % (*seg)->rows());
+    if (!(*seg)->ReadProfile(row, &blob).ok()) state.SkipWithError("ReadProfile failed");
+  }
+  std::filesystem::remove(path);
+}
+BENCHMARK(BM_ReadProfile)
+    ->Args({0, 3, 64})
+    ->Args({1, 3, 64})
+    ->Args({1, 3, 128})
+    ->Args({1, 3, 256})
+    ->Args({1, 3, 1024})
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace loupe::store

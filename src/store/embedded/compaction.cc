@@ -33,7 +33,7 @@ void SubtractSummary(model::Summary* s, const model::Summary& d) noexcept {
 // its profile blobs.
 class InputCursor {
  public:
-  InputCursor(const Segment& seg, size_t index) : seg_(seg), index_(index) {}
+  InputCursor(const Segment& seg, size_t index) : seg_(seg), index_(index), profiles_(seg) {}
 
   // Loads the first row; false at the end or on error (see status()).
   bool Start() { return LoadGroup(); }
@@ -45,21 +45,7 @@ class InputCursor {
   uint32_t row() const { return i_; }
 
   // The profile blob of the current row; valid until the next call.
-  Result<std::string_view> Profile() {
-    while (block_rows_left_ == 0) {
-      if (next_block_ >= seg_.profile_blocks()) {
-        return Status::Corruption(seg_.path() + ": fewer profiles than rows");
-      }
-      uint32_t first, end;
-      LOUPE_RETURN_IF_ERROR(seg_.ReadProfileBlock(next_block_++, &raw_, &first, &end));
-      blobs_ = Decoder(raw_);
-      block_rows_left_ = end - first;
-    }
-    --block_rows_left_;
-    std::string_view blob = blobs_.String();
-    if (!blobs_.ok()) return Status::Corruption(seg_.path() + ": profile block does not decode");
-    return blob;
-  }
+  Result<std::string_view> Profile() { return profiles_.Next(); }
 
   void Next() {
     if (++i_ < g_.rows) return;
@@ -84,10 +70,7 @@ class InputCursor {
   uint32_t i_ = 0;
   bool valid_ = false;
   Status status_;
-  size_t next_block_ = 0;
-  uint32_t block_rows_left_ = 0;
-  std::string raw_;
-  Decoder blobs_;
+  Segment::ProfileCursor profiles_;
 };
 
 }  // namespace

@@ -11,7 +11,9 @@
 #include <thread>
 
 #include "store/embedded/embedded_store.h"
+#include "store/embedded/segment.h"
 #include "store/embedded/synthetic_workload.h"
+#include "store/profile_codec.h"
 
 namespace loupe::store {
 namespace {
@@ -209,6 +211,50 @@ TEST_F(CompactionTest, ClosedPartitionBecomesOneSegmentWithIdenticalReads) {
   // One segment: nothing more to do.
   ASSERT_TRUE(store->CompactClosedPartitions().ok());
   EXPECT_EQ(store->embedded_stats().compactions, 0u);
+}
+
+// A data directory written before columnar profile blocks (segment version
+// 1) reads the same, and its compaction writes version 2.
+TEST_F(CompactionTest, VersionOneSegmentsReadAndCompactIntoColumnarProfiles) {
+  EmbeddedOptions old_format = Options();
+  old_format.segment.columnar_profiles = false;
+  std::vector<model::Transaction> txs;
+  std::vector<std::string> rows_before;
+  std::map<model::TxId, std::string> profiles_before;
+  auto profiles = [&](EmbeddedStore& s) {
+    std::map<model::TxId, std::string> out;
+    for (size_t i = 0; i < txs.size(); i += 3) {
+      auto got = s.Get(1, txs[i].id);
+      EXPECT_TRUE(got.ok());
+      if (got.ok()) EncodeProfile(*got, &out[txs[i].id]);
+    }
+    return out;
+  };
+  auto versions = [&] {
+    std::vector<bool> columnar;
+    for (const std::string& f : Files(".seg")) {
+      auto seg = Segment::Open(Env::Default(), dir_ + "/" + f);
+      EXPECT_TRUE(seg.ok());
+      if (seg.ok()) columnar.push_back((*seg)->columnar_profiles());
+    }
+    return columnar;
+  };
+  {
+    auto store = Open(old_format);
+    txs = FillHour(*store);
+    rows_before = ScanAll(*store, 1);
+    profiles_before = profiles(*store);
+  }
+  EXPECT_EQ(versions(), std::vector<bool>(5, false));
+  auto store = Open(Options());
+  EXPECT_EQ(ScanAll(*store, 1), rows_before);
+  EXPECT_EQ(profiles(*store), profiles_before);
+  clock_.Set(kHourStart + kHour + 11 * kMinute);
+  ASSERT_TRUE(store->CompactClosedPartitions().ok());
+  EXPECT_EQ(store->embedded_stats().compactions, 1u);
+  EXPECT_EQ(versions(), std::vector<bool>{true});
+  EXPECT_EQ(ScanAll(*store, 1), rows_before);
+  EXPECT_EQ(profiles(*store), profiles_before);
 }
 
 TEST_F(CompactionTest, OpenPartitionsAndOtherProjectsAreLeftAlone) {

@@ -16,7 +16,10 @@ namespace {
 
 constexpr char kHeaderMagic[8] = {'L', 'O', 'U', 'P', 'E', 'S', 'E', 'G'};
 constexpr uint64_t kTrailerMagic = 0x31444e45'50554f4cull;  // "LOUPEND1" little-endian
+// Header version: 1 = profile blocks of whole blobs, 2 = columnar profile
+// blocks. The meta block's version is 1, or kVersionReplaces, in both.
 constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersionColumnarProfiles = 2;
 // Meta version of a compacted segment: the meta block ends with the sequence
 // numbers of the segments it replaces.
 constexpr uint32_t kVersionReplaces = 2;
@@ -219,7 +222,7 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(Env* env, const std
   w->file_ = std::move(*file);
   w->started_ = true;
   w->buf_.append(kHeaderMagic, 8);
-  PutFixed32(&w->buf_, kVersion);
+  PutFixed32(&w->buf_, options.columnar_profiles ? kVersionColumnarProfiles : kVersion);
   PutFixed32(&w->buf_, 0);
   return w;
 }
@@ -272,8 +275,17 @@ Status SegmentWriter::Add(const SegmentRow& r) {
   steps_ += r.steps;
   ++rows_;
   ++group_rows_;
-  PutString(&block_, r.profile);
-  if (block_.size() >= options_.profile_block_bytes) FlushBlock();
+  if (options_.columnar_profiles) {
+    Status s = columnar_block_.Add(r.profile);
+    if (!s.ok()) {
+      status_ = s.Annotate("writing segment " + path_);
+      return status_;
+    }
+    if (columnar_block_.raw_bytes() >= options_.profile_block_bytes) FlushBlock();
+  } else {
+    PutString(&block_, r.profile);
+    if (block_.size() >= options_.profile_block_bytes) FlushBlock();
+  }
   if (group_rows_ == per_group_) FlushGroup();
   return MaybeWrite(false);
 }
@@ -296,7 +308,15 @@ void SegmentWriter::FlushGroup() {
 void SegmentWriter::FlushBlock() {
   if (rows_ == block_first_) return;
   PutVarint(&blocks_meta_, block_first_);
-  Segment::Chunk ch = AddChunk(block_, options_.profile_compression);
+  Segment::Chunk ch;
+  if (options_.columnar_profiles) {
+    // The streams are compressed one by one inside the block.
+    block_.clear();
+    columnar_block_.Finish(options_.profile_compression, options_.zstd_level, &block_);
+    ch = AddChunk(block_, Compression::kNone);
+  } else {
+    ch = AddChunk(block_, options_.profile_compression);
+  }
   sizes_.profiles += ch.length;
   PutChunk(&blocks_meta_, ch);
   ++blocks_;
@@ -392,6 +412,7 @@ Status SegmentWriter::Finish(const std::vector<std::string> (&dicts)[kNumDictCol
   PutFixed32(&buf_, crc32c::Mask(crc32c::Value(meta)));
   PutFixed64(&buf_, kTrailerMagic);
   sizes_.file = Offset();
+  std::copy_n(columnar_block_.stored_bytes(), profile_block::kNumStreams, sizes_.profile_streams);
 
   Status s = MaybeWrite(true);
   if (s.ok()) s = file_->Sync();
@@ -448,7 +469,11 @@ Status Segment::Load() {
     return Status::InvalidArgument(path_ + ": Env did not map the file");
   if (size < kHeaderSize + kTrailerSize) return bad("too short for a segment");
   if (std::memcmp(base_, kHeaderMagic, 8) != 0) return bad("bad header magic");
-  if (DecodeFixed32(base_ + 8) != kVersion) return bad("unsupported segment version");
+  const uint32_t version = DecodeFixed32(base_ + 8);
+  if (version != kVersion && version != kVersionColumnarProfiles) {
+    return bad("unsupported segment version");
+  }
+  columnar_profiles_ = version == kVersionColumnarProfiles;
   const char* t = base_ + size - kTrailerSize;
   if (DecodeFixed64(t + 16) != kTrailerMagic) return bad("bad trailer magic (truncated file?)");
   const uint64_t meta_offset = DecodeFixed64(t);
@@ -728,42 +753,86 @@ Status Segment::FindTrace(const model::TraceId& trace, std::vector<uint32_t>* ro
 }
 
 Status Segment::ReadProfile(uint32_t row, std::string* blob) const {
-  auto it = std::upper_bound(profile_blocks_.begin(), profile_blocks_.end(), row,
-                             [](uint32_t r, const ProfileBlock& b) { return r < b.first_row; });
-  if (it == profile_blocks_.begin())
-    return Status::Corruption(path_ + ": no profile block for row");
-  --it;
-  thread_local std::string raw;
-  LOUPE_RETURN_IF_ERROR(ReadChunk(it->chunk, &raw, "profile"));
-  Decoder d(raw);
-  for (uint32_t r = it->first_row; r < row; ++r) d.String();
-  std::string_view b = d.String();
-  if (!d.ok()) return Status::Corruption(path_ + ": profile block does not decode");
-  blob->assign(b);
+  ProfileCursor c(*this);
+  LOUPE_RETURN_IF_ERROR(c.Seek(row));
+  Result<std::string_view> b = c.Next();
+  if (!b.ok()) return b.status();
+  blob->assign(*b);
   return Status::OK();
 }
 
-Status Segment::ReadProfileBlock(size_t b, std::string* raw, uint32_t* first_row,
-                                 uint32_t* end_row) const {
-  *first_row = profile_blocks_[b].first_row;
-  *end_row = b + 1 < profile_blocks_.size() ? profile_blocks_[b + 1].first_row : rows_;
-  return ReadChunk(profile_blocks_[b].chunk, raw, "profile");
+Status Segment::ProfileCursor::LoadBlock(size_t b) {
+  const std::vector<ProfileBlock>& blocks = seg_.profile_blocks_;
+  row_ = blocks[b].first_row;
+  block_end_ = b + 1 < blocks.size() ? blocks[b + 1].first_row : seg_.rows_;
+  next_block_ = b + 1;
+  auto bad = [&](const Status& s) {
+    return Status::Corruption(seg_.path_ + ": profile block " + std::to_string(b) + ": " +
+                              s.message());
+  };
+  if (block_end_ < row_) return bad(Status::Corruption("rows out of order"));
+  LOUPE_RETURN_IF_ERROR(seg_.ReadChunk(blocks[b].chunk, &raw_, "profile"));
+  if (seg_.columnar_profiles_) {
+    Status s = reader_.Open(raw_);
+    if (!s.ok()) return bad(s);
+    if (reader_.rows() != block_end_ - row_) {
+      return bad(Status::Corruption("row count does not match the meta block"));
+    }
+  } else {
+    blobs_ = Decoder(raw_);
+  }
+  return Status::OK();
+}
+
+Status Segment::ProfileCursor::Seek(uint32_t row) {
+  const std::vector<ProfileBlock>& blocks = seg_.profile_blocks_;
+  auto it = std::upper_bound(blocks.begin(), blocks.end(), row,
+                             [](uint32_t r, const ProfileBlock& b) { return r < b.first_row; });
+  if (it == blocks.begin() || row >= seg_.rows_) {
+    return Status::Corruption(seg_.path_ + ": no profile block for row " + std::to_string(row));
+  }
+  LOUPE_RETURN_IF_ERROR(LoadBlock(static_cast<size_t>(it - blocks.begin()) - 1));
+  while (row_ < row) {
+    if (seg_.columnar_profiles_) {
+      Status s = reader_.Next(nullptr);
+      if (!s.ok()) return Status::Corruption(seg_.path_ + ": " + s.message());
+    } else {
+      blobs_.String();
+    }
+    ++row_;
+  }
+  return Status::OK();
+}
+
+Result<std::string_view> Segment::ProfileCursor::Next() {
+  while (row_ >= block_end_) {
+    if (next_block_ >= seg_.profile_blocks_.size()) {
+      return Status::Corruption(seg_.path_ + ": fewer profiles than rows");
+    }
+    LOUPE_RETURN_IF_ERROR(LoadBlock(next_block_));
+  }
+  ++row_;
+  if (seg_.columnar_profiles_) {
+    Status s = reader_.Next(&blob_);
+    if (s.ok() && row_ == block_end_) s = reader_.CheckDone();
+    if (!s.ok()) return Status::Corruption(seg_.path_ + ": " + s.message());
+    return std::string_view(blob_);
+  }
+  std::string_view blob = blobs_.String();
+  if (!blobs_.ok() || (row_ == block_end_ && !blobs_.done())) {
+    return Status::Corruption(seg_.path_ + ": profile block does not decode");
+  }
+  return blob;
 }
 
 Status Segment::Verify() const {
   LOUPE_RETURN_IF_ERROR(VerifySections());
   DecodedGroup g;
   for (size_t i = 0; i < groups_.size(); ++i) LOUPE_RETURN_IF_ERROR(ReadGroup(i, &g, kReadAll));
-  std::string raw;
-  for (size_t b = 0; b < profile_blocks_.size(); ++b) {
-    const uint32_t end = b + 1 < profile_blocks_.size() ? profile_blocks_[b + 1].first_row : rows_;
-    LOUPE_RETURN_IF_ERROR(ReadChunk(profile_blocks_[b].chunk, &raw, "profile"));
-    Decoder d(raw);
-    for (uint32_t r = profile_blocks_[b].first_row; r < end; ++r) d.String();
-    if (!d.ok()) {
-      return Status::Corruption(path_ + ": profile block " + std::to_string(b) +
-                                " does not decode");
-    }
+  ProfileCursor c(*this);
+  for (uint32_t r = 0; r < rows_; ++r) {
+    Result<std::string_view> b = c.Next();
+    if (!b.ok()) return b.status();
   }
   return Status::OK();
 }

@@ -12,8 +12,9 @@
 //  - uncompressed id sections for point lookups: transaction ids and trace
 //    ids in row order, row permutations sorted by id and by trace id, and a
 //    Bloom filter of the ids;
-//  - profiles: per-row profile blobs (profile_codec.h) in row order, packed
-//    into compressed blocks of ~64 KiB;
+//  - profiles: per-row profile blobs (profile_codec.h) in row order, in
+//    blocks of ~128 KiB split into columnar streams (profile_block.h);
+//    version 1 files, still read, packed the blobs whole;
 //  - late steps of transactions stored in other segments of the partition;
 //  - a meta block (all offsets, lengths, CRCs) and a fixed trailer.
 //
@@ -34,6 +35,7 @@
 #include "common/status.h"
 #include "model/transaction.h"
 #include "store/embedded/compression.h"
+#include "store/embedded/profile_block.h"
 
 namespace loupe::store {
 
@@ -82,7 +84,12 @@ struct SegmentOptions {
   Compression profile_compression = Compression::kZstd;
   int zstd_level = 3;
   uint32_t rows_per_group = 8192;
-  size_t profile_block_bytes = 64 << 10;
+  // Uncompressed bytes of a profile block's streams (of its blobs with
+  // columnar_profiles false) before it is cut.
+  size_t profile_block_bytes = 128 << 10;
+  // false writes version 1 files (whole blobs per block), for tests of the
+  // old reader and for measurements.
+  bool columnar_profiles = true;
   int bloom_bits_per_key = 10;
 };
 
@@ -116,6 +123,7 @@ struct SegmentSizes {
   uint64_t columns[kNumColumns] = {};
   uint64_t ids = 0;  // id + trace sections, both orders, bloom
   uint64_t profiles = 0;
+  uint64_t profile_streams[profile_block::kNumStreams] = {};  // columnar: stored bytes
   uint64_t dicts = 0;
   uint64_t meta = 0;
 };
@@ -180,8 +188,29 @@ class Segment {
   // output); empty for a flushed segment.
   const std::vector<uint64_t>& replaces() const { return replaces_; }
   size_t profile_blocks() const { return profile_blocks_.size(); }
-  // Decompresses profile block b: `string` blobs of rows [*first_row, *end_row).
-  Status ReadProfileBlock(size_t b, std::string* raw, uint32_t* first_row, uint32_t* end_row) const;
+  // True for version 2 files (columnar profile blocks).
+  bool columnar_profiles() const { return columnar_profiles_; }
+
+  // Reads the profile blobs of a segment in row order, a block at a time.
+  class ProfileCursor {
+   public:
+    explicit ProfileCursor(const Segment& seg) : seg_(seg) {}
+    // Positions the cursor so that the next Next() gives row's blob.
+    Status Seek(uint32_t row);
+    // The next row's blob, valid until the next call.
+    Result<std::string_view> Next();
+
+   private:
+    Status LoadBlock(size_t b);
+
+    const Segment& seg_;
+    size_t next_block_ = 0;
+    uint32_t row_ = 0, block_end_ = 0;
+    std::string raw_;
+    Decoder blobs_;              // version 1
+    ProfileBlockReader reader_;  // version 2
+    std::string blob_;
+  };
 
   // Decodes row group g: the columns selected by `columns` (ColumnBit,
   // kReadIds, kReadTraces; kColEnd is always decoded); the vectors of other columns are
@@ -244,6 +273,7 @@ class Segment {
   Section sections_[kNumSections];
   std::vector<Group> groups_;
   std::vector<ProfileBlock> profile_blocks_;
+  bool columnar_profiles_ = false;
 
   mutable std::atomic<bool> damage_reported_{false};
   mutable std::once_flag verify_once_;
@@ -305,7 +335,8 @@ class SegmentWriter {
   uint32_t group_rows_ = 0, groups_ = 0, blocks_ = 0;
   uint32_t block_first_ = 0;
   std::string cols_[kNumColumns];
-  std::string block_;
+  std::string block_;  // version 1: the blobs of the current block
+  ProfileBlockWriter columnar_block_;
   std::string groups_meta_, blocks_meta_;
   std::vector<model::TxId> ids_;
   std::vector<model::TraceId> traces_;

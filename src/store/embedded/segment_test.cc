@@ -174,7 +174,10 @@ TEST(ProfileCodecTest, ProfilesRoundTripWithParentReferences) {
   }
 }
 
-TEST_F(SegmentTest, RowsIdsTracesProfilesAndLateStepsRoundTrip) {
+class SegmentLayoutTest : public SegmentTest, public ::testing::WithParamInterface<bool> {};
+INSTANTIATE_TEST_SUITE_P(ColumnarAndWholeBlobProfiles, SegmentLayoutTest, ::testing::Bool());
+
+TEST_P(SegmentLayoutTest, RowsIdsTracesProfilesAndLateStepsRoundTrip) {
   Input in = Workload(20000);
   std::vector<LateRecord> late(2);
   late[0].tx = 42;
@@ -184,6 +187,8 @@ TEST_F(SegmentTest, RowsIdsTracesProfilesAndLateStepsRoundTrip) {
   late[1].tx = 43;
   SegmentOptions opts;
   opts.rows_per_group = 4096;
+  opts.columnar_profiles = GetParam();
+  opts.profile_block_bytes = 32 << 10;  // many blocks
   const std::string path = dir_ + "/" + SegmentFileName(3, 472222, 9);
   std::vector<SegmentRow> rows = in.rows;
   ASSERT_TRUE(WriteSegment(Env::Default(), path, opts, 3, 472222, in.dicts, &rows, late).ok());
@@ -191,6 +196,8 @@ TEST_F(SegmentTest, RowsIdsTracesProfilesAndLateStepsRoundTrip) {
   auto seg = Segment::Open(Env::Default(), path);
   ASSERT_TRUE(seg.ok()) << seg.status().ToString();
   const Segment& s = **seg;
+  EXPECT_EQ(s.columnar_profiles(), GetParam());
+  EXPECT_GT(s.profile_blocks(), 10u);
   EXPECT_EQ(s.project(), 3u);
   EXPECT_EQ(s.partition(), 472222);
   EXPECT_EQ(s.rows(), 20000u);
@@ -230,6 +237,21 @@ TEST_F(SegmentTest, RowsIdsTracesProfilesAndLateStepsRoundTrip) {
   }
   EXPECT_EQ(seen, in.txs.size());
 
+  // Every profile in row order through one cursor, as compaction reads them.
+  std::map<model::TxId, const std::string*> profile_of;
+  for (size_t k = 0; k < in.txs.size(); ++k) profile_of[in.txs[k].id] = &in.profiles[k];
+  Segment::ProfileCursor cursor(s);
+  for (size_t gi = 0; gi < s.groups().size(); ++gi) {
+    ASSERT_TRUE(s.ReadGroup(gi, &g, kReadIds).ok());
+    for (uint32_t i = 0; i < g.rows; ++i) {
+      Result<std::string_view> blob = cursor.Next();
+      ASSERT_TRUE(blob.ok()) << blob.status().ToString();
+      ASSERT_EQ(*blob, *profile_of.at(g.id[i]));
+    }
+  }
+  EXPECT_FALSE(cursor.Next().ok()) << "no profile past the last row";
+  EXPECT_TRUE(s.Verify().ok());
+
   for (size_t k = 0; k < in.txs.size(); k += 97) {
     const model::Transaction& tx = in.txs[k];
     uint32_t row = 0;
@@ -238,6 +260,7 @@ TEST_F(SegmentTest, RowsIdsTracesProfilesAndLateStepsRoundTrip) {
     ASSERT_TRUE(*found);
     std::string blob;
     ASSERT_TRUE(s.ReadProfile(row, &blob).ok());
+    EXPECT_EQ(blob, in.profiles[k]);
     model::Transaction got;
     got.start_us = tx.start_us;
     ASSERT_TRUE(DecodeProfile(blob, &got));
@@ -378,15 +401,18 @@ TEST_F(SegmentTest, RealisticDataFitsTheByteBudget) {
   struct Variant {
     const char* name;
     Compression cols, profiles;
+    bool columnar;  // profile blocks of version 2 (columnar) or 1 (whole blobs)
   };
-  const Variant variants[] = {{"lz4/lz4", Compression::kLz4, Compression::kLz4},
-                              {"zstd/zstd", Compression::kZstd, Compression::kZstd},
-                              {"none/none", Compression::kNone, Compression::kNone}};
-  double zstd_scatter = 0, zstd_per_span = 0;
+  const Variant variants[] = {{"lz4/lz4", Compression::kLz4, Compression::kLz4, true},
+                              {"zstd/zstd", Compression::kZstd, Compression::kZstd, true},
+                              {"none/none", Compression::kNone, Compression::kNone, true},
+                              {"zstd v1", Compression::kZstd, Compression::kZstd, false}};
+  double zstd_scatter = 0, zstd_per_span = 0, profiles_columnar = 0, profiles_v1 = 0;
   for (const Variant& v : variants) {
     SegmentOptions opts;
     opts.column_compression = v.cols;
     opts.profile_compression = v.profiles;
+    opts.columnar_profiles = v.columnar;
     const std::string path = dir_ + "/" + SegmentFileName(1, 1, 1);
     std::vector<SegmentRow> rows = in.rows;
     SegmentSizes sz;
@@ -403,13 +429,35 @@ TEST_F(SegmentTest, RealisticDataFitsTheByteBudget) {
         "%.2f B/tx | ids %.2f | profiles %.2f | dicts %.3f | meta %.3f\n",
         v.name, sz.file / n, sz.file / static_cast<double>(spans), spans / n, scatter, all_cols / n,
         sz.ids / n, sz.profiles / n, sz.dicts / n, sz.meta / n);
-    if (v.cols == Compression::kZstd) {
+    if (v.cols == Compression::kZstd && v.columnar) {
       zstd_scatter = scatter;
       zstd_per_span = sz.file / static_cast<double>(spans);
+      profiles_columnar = sz.profiles / n;
+      static const char* const kStreams[profile_block::kFirstString] = {
+          "span ids", "tx",         "parent ref", "error",     "start gap",
+          "elapsed",  "bind count", "rows",       "attr count"};
+      static const char* const kFields[profile_block::kNumFields] = {
+          "shape",   "tx host", "tx url",   "bind",      "step url",
+          "message", "stack",   "attr key", "attr value"};
+      std::printf("  profile streams, B/tx:");
+      for (int st = 0; st < profile_block::kNumStreams; ++st) {
+        if (sz.profile_streams[st] == 0) continue;
+        const int f = (st - profile_block::kFirstString) / 2;
+        std::printf(" %s%s %.2f |", st < profile_block::kFirstString ? kStreams[st] : kFields[f],
+                    st < profile_block::kFirstString
+                        ? ""
+                        : ((st - profile_block::kFirstString) % 2 == 0 ? " refs" : " literals"),
+                    sz.profile_streams[st] / n);
+      }
+      std::printf("\n");
     }
+    if (!v.columnar) profiles_v1 = sz.profiles / n;
   }
   EXPECT_LE(zstd_scatter, 6.0);
   EXPECT_LE(zstd_per_span, 40.0);
+  // The columnar layout is what keeps Loupe smaller than ClickHouse's steps
+  // table (docs/benchmarks.md): it must stay well ahead of whole blobs.
+  EXPECT_LT(profiles_columnar, 0.75 * profiles_v1);
 }
 
 }  // namespace
