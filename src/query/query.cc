@@ -21,8 +21,13 @@
 #include <utility>
 #include <vector>
 
+#include "query/xview_bins.h"
+
 namespace loupe::query {
 namespace {
+
+using internal::XBins;
+using internal::YBins;
 
 // Value-initialization that leaves the words unwritten: the X-View's
 // packed rows grow by a batch at a time and are written right after, and
@@ -119,89 +124,6 @@ bool Before(const Ranked& a, const Ranked& b) {
   if (a.end_us != b.end_us) return a.end_us > b.end_us;
   return a.id > b.id;
 }
-
-// ---- log-scaled y bins ----
-// Cell k holds elapsed values v (µs) with lower(k) <= v < lower(k+1), where
-// lower(k) = y_min * (y_max / y_min)^(k / n), except that values below y_min
-// fall into cell 0 and values at or above y_max into cell n-1.
-//
-// Bin() looks the cell up by the double's exponent and top 7 mantissa bits
-// (sub-ranges 0.54 % wide), then steps up past at most one edge when cells
-// are wider than a sub-range (scale_ <= 128 cells per doubling), else
-// loops. A log-based guess with a data-dependent correction loop cost ~40 %
-// of an hour's binned X-View.
-class YBins {
- public:
-  YBins(double y_min_us, double y_max_us, int n) : n_(n), edge_(n + 1) {
-    const double log_min = std::log2(y_min_us);
-    const double span = std::log2(y_max_us) - log_min;
-    for (int k = 0; k <= n; ++k) edge_[k] = std::exp2(log_min + span * k / n);
-    edge_[0] = -std::numeric_limits<double>::infinity();
-    edge_[n] = std::numeric_limits<double>::infinity();
-    one_step_ = n / span <= kSub;
-    table_.resize(kExponents * kSub);
-    int k = 0;
-    for (size_t i = 0; i < table_.size(); ++i) {
-      double lo = std::bit_cast<double>((i + kBase) << kShift);
-      while (lo >= edge_[k + 1]) ++k;
-      table_[i] = k;
-    }
-  }
-  int Bin(int64_t elapsed_us) const {
-    if (elapsed_us < 1) return 0;
-    const auto v = static_cast<double>(elapsed_us);
-    const uint64_t i = (std::bit_cast<uint64_t>(v) >> kShift) - kBase;
-    if (i >= table_.size()) return n_ - 1;
-    int k = table_[i];
-    if (one_step_) return k + (v >= edge_[k + 1]);
-    while (v >= edge_[k + 1]) ++k;
-    return k;
-  }
-
- private:
-  static constexpr int kSub = 128;       // sub-ranges per doubling: 7 mantissa bits
-  static constexpr int kShift = 52 - 7;  // keeps exponent and 7 mantissa bits
-  static constexpr uint64_t kBase = uint64_t{1023} << 7;  // 1.0
-  static constexpr size_t kExponents = 48;                // 1 µs .. 2^48 µs
-  int n_;
-  std::vector<double> edge_;
-  std::vector<int32_t> table_;
-  bool one_step_;
-};
-
-// Cell x holds end times t with floor((t - from) * n / (to - from)) == x,
-// clamped to [0, n). Computed with a multiply and corrected against exact
-// integer cell edges (a division per row was ~10 % of an hour's X-View).
-class XBins {
- public:
-  XBins(int64_t from, int64_t to, int n) : from_(from), n_(n), edge_(n + 2) {
-    const __int128 width = std::max<__int128>(1, static_cast<__int128>(to) - from);
-    // edge_[x] = smallest offset in cell x = ceil(x * width / n).
-    for (int x = 0; x <= n; ++x) {
-      __int128 e = (x * width + n - 1) / n;
-      edge_[x] = static_cast<int64_t>(std::min<__int128>(e, std::numeric_limits<int64_t>::max()));
-    }
-    edge_[0] = std::numeric_limits<int64_t>::min();
-    edge_[n] = std::numeric_limits<int64_t>::max();
-    scale_ = n / static_cast<double>(width);
-  }
-  // The first end time of cell x (x in [1, n)).
-  int64_t Lower(int x) const { return from_ + edge_[x]; }
-  int Bin(int64_t t) const {
-    int64_t off = t - from_;
-    double g = static_cast<double>(off) * scale_;
-    int x = g <= 0 ? 0 : g >= n_ - 1 ? n_ - 1 : static_cast<int>(g);
-    while (off < edge_[x]) --x;       // rounding puts the guess within one
-    while (off >= edge_[x + 1]) ++x;  // cell; these run at most once
-    return x;
-  }
-
- private:
-  int64_t from_;
-  int n_;
-  std::vector<int64_t> edge_;
-  double scale_;
-};
 
 // Nearest-rank percentile of v (which it partially reorders): the value at
 // rank ceil(p * n), 1-based. `from` is a prefix already known to hold values
@@ -428,6 +350,28 @@ Result<TxList> ListTransactions(const store::Store& s, store::ProjectId p, const
   return out;
 }
 
+namespace {
+
+// Counts packed rows (x << 48 | error << 47 | elapsed) into b->count and
+// b->errors. Errors (~1 % of rows) are added behind a branch: an add of 0
+// or 1 per row loaded and stored a second counter for every row (~10 % of
+// this loop). Tried: four counters per cell, rows round-robin, against
+// increments of one counter waiting for each other: slower.
+template <typename BinFn>
+void CountPacked(const PackedWords& packed, size_t y_bins, BinFn&& bin, XViewBins* b) {
+  constexpr uint64_t kElMask = (uint64_t{1} << 47) - 1;
+  uint32_t* const count = b->count.data();
+  uint32_t* const errors = b->errors.data();
+  for (const uint64_t w : packed) {
+    const size_t cell = (w >> 48) * y_bins + bin(static_cast<int64_t>(w & kElMask));
+    ++count[cell];
+    if (w & (uint64_t{1} << 47)) [[unlikely]]
+      ++errors[cell];
+  }
+}
+
+}  // namespace
+
 Result<XView> ComputeXView(const store::Store& s, store::ProjectId p, const TxFilter& f,
                            const XViewOptions& o) {
   if (o.x_bins < 1 || o.y_bins < 1 ||
@@ -512,17 +456,28 @@ Result<XView> ComputeXView(const store::Store& s, store::ProjectId p, const TxFi
       // row group, a memtable's order): keep the previous row's cell while
       // the row falls in it (two compares) and compute it otherwise
       // (XBins::Bin per row was ~half of this loop).
+      // The cell's bounds live in locals (Lower() loads per row were ~10 %
+      // of this loop).
       int x = cur_x;
+      auto bounds = [&](int64_t* x_lo, int64_t* x_hi, uint64_t* xw) {
+        *x_lo = x > 0 ? xbins.Lower(x) : std::numeric_limits<int64_t>::min();
+        *x_hi = x + 1 < o.x_bins ? xbins.Lower(x + 1) : std::numeric_limits<int64_t>::max();
+        *xw = static_cast<uint64_t>(x) << 48;
+      };
+      int64_t x_lo, x_hi;
+      uint64_t xw;
+      bounds(&x_lo, &x_hi, &xw);
       for (size_t i = 0; i < n; ++i) {
         const int64_t t = end[i];
-        if ((x > 0 && t < xbins.Lower(x)) || (x + 1 < o.x_bins && t >= xbins.Lower(x + 1))) {
+        if (t < x_lo || t >= x_hi) [[unlikely]] {
           x = xbins.Bin(t);
+          bounds(&x_lo, &x_hi, &xw);
         }
         const int64_t el = elapsed[i];
         lo = std::min(lo, el);
         hi = std::max(hi, el);
         const auto e = static_cast<uint64_t>(std::clamp<int64_t>(el, 0, kElMask));
-        w[i] = static_cast<uint64_t>(x) << 48 | uint64_t{error[i] != 0} << 47 | e;
+        w[i] = xw | uint64_t{error[i] != 0} << 47 | e;
       }
       cur_x = x;
     } else {
@@ -552,10 +507,12 @@ Result<XView> ComputeXView(const store::Store& s, store::ProjectId p, const TxFi
   b.errors.assign(b.count.size(), 0);
   const YBins ybins(b.y_min_ms * 1000.0, b.y_max_ms * 1000.0, o.y_bins);
   const auto y_bins = static_cast<size_t>(o.y_bins);
-  for (uint64_t w : packed) {
-    size_t cell = (w >> 48) * y_bins + ybins.Bin(static_cast<int64_t>(w & kElMask));
-    ++b.count[cell];
-    b.errors[cell] += (w >> 47) & 1;
+  if (ybins.one_step()) {
+    CountPacked(
+        packed, y_bins, [&](int64_t v) { return ybins.BinOneStep(v); }, &b);
+  } else {
+    CountPacked(
+        packed, y_bins, [&](int64_t v) { return ybins.BinLoop(v); }, &b);
   }
   if (!pts.end_us.empty()) xbins = XBins(b.from_us, b.to_us, o.x_bins);
   for (size_t i = 0; i < pts.end_us.size(); ++i) {
@@ -685,9 +642,8 @@ Status FillSeries(const store::Store& s, store::ProjectId p, const TxFilter& f,
   acc.clear();
   if (group_by != GroupBy::kNone) {
     bool too_big = false;
-    LOUPE_RETURN_IF_ERROR(
-        FillGroupedOnePass(s, p, f, pieces, step_us, group_by, max_groups, one_pass_cells, acc_out,
-                           out, &too_big));
+    LOUPE_RETURN_IF_ERROR(FillGroupedOnePass(s, p, f, pieces, step_us, group_by, max_groups,
+                                             one_pass_cells, acc_out, out, &too_big));
     if (!too_big) return Status::OK();
     acc.clear();
     out->lines.clear();
@@ -1098,7 +1054,8 @@ Result<std::vector<EndpointStats>> ComputeEndpoints(const store::Store& s, store
 Result<Hitmap> ComputeHitmap(const store::Store& s, store::ProjectId p, const TxFilter& filter,
                              int64_t step_us, size_t max_x_bins) {
   if (step_us <= 0) return Status::InvalidArgument("step must be positive");
-  if (!HasFrom(filter) || !HasTo(filter)) return Status::InvalidArgument("hitmap needs from and to");
+  if (!HasFrom(filter) || !HasTo(filter))
+    return Status::InvalidArgument("hitmap needs from and to");
   Hitmap out;
   out.step_us = step_us;
   out.from_us = FloorDiv(filter.from_us, step_us) * step_us;

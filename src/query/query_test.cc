@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "query/xview_bins.h"
 #include "testing/raw_rows_store.h"
 
 namespace loupe::query {
@@ -330,6 +331,54 @@ TEST(QueryXView, BinsMatchTheDirectFormulaOnRandomData) {
   }
 }
 
+// YBins compares integer values against integer thresholds; the cell must be
+// the one the floating-point edges give: the number of edges edge(1..n-1)
+// at or below (double)v. Checked at every edge's integer neighbourhood,
+// every value below 2^17 and random values up to 2^47, for grids where one
+// step from the table suffices and grids where it loops.
+TEST(QueryXView, YBinsMatchTheFloatingPointEdgesExactly) {
+  struct Grid {
+    double y_min_us, y_max_us;
+    int n;
+  };
+  const Grid grids[] = {
+      {100, 30'000'000, 100}, {100, 8'000'000, 100}, {100, 200'000, 100},
+      {100, 101, 100},        {100, 1000, 5000},     {123.456, 98765.4, 61},
+      {100, 1e12, 7},         {0.5, 3, 10},          {100, 140'737'488'355'327.0, 100},
+      {5000, 5001, 3}};
+  std::mt19937_64 rng(11);
+  for (const Grid& g : grids) {
+    internal::YBins bins(g.y_min_us, g.y_max_us, g.n);
+    const double log_min = std::log2(g.y_min_us);
+    const double span = std::log2(g.y_max_us) - log_min;
+    std::vector<double> edge(g.n + 1);
+    for (int k = 0; k <= g.n; ++k) edge[k] = std::exp2(log_min + span * k / g.n);
+    auto want = [&](int64_t v) {
+      if (v < 1) return 0;
+      if (v >= (int64_t{1} << 48)) return g.n - 1;
+      int k = 0;
+      for (int j = 1; j < g.n; ++j) k += static_cast<double>(v) >= edge[j];
+      return k;
+    };
+    std::vector<int64_t> vals;
+    for (int k = 1; k < g.n; ++k) {
+      const auto c = static_cast<int64_t>(std::ceil(edge[k]));
+      for (int64_t d = -3; d <= 3; ++d) vals.push_back(c + d);
+    }
+    for (int64_t v = -2; v < (1 << 17); ++v) vals.push_back(v);
+    for (int i = 0; i < 20'000; ++i)
+      vals.push_back(static_cast<int64_t>(rng() >> (17 + rng() % 47)));
+    for (int64_t v : vals) {
+      ASSERT_EQ(bins.Bin(v), want(v))
+          << "v " << v << " grid " << g.y_min_us << ".." << g.y_max_us << " / " << g.n;
+      if (bins.one_step()) {
+        ASSERT_EQ(bins.BinOneStep(v), want(v));
+      }
+      ASSERT_EQ(bins.BinLoop(v), want(v));
+    }
+  }
+}
+
 TEST_F(QueryTest, XViewRejectsEmptyGrids) {
   XViewOptions o;
   o.x_bins = 0;
@@ -594,7 +643,7 @@ TEST(QueryRollups, SeriesFromRollupsEqualsSeriesFromRawRows) {
   };
   const int64_t kMin = 60'000'000;
   const Case cases[] = {
-      {0, 40 * kMin, 60 * 1'000'000, GroupBy::kNone},       // ragged ends, 1 s cells
+      {0, 40 * kMin, 60 * 1'000'000, GroupBy::kNone},                    // ragged ends, 1 s cells
       {-start % (5 * kMin), 35 * kMin, 300'000'000, GroupBy::kService},  // 5-minute cells
       {7'777, 33 * kMin + 1, 300'000'000, GroupBy::kEndpoint},
       {kMin, 2 * kMin, 1'000'000, GroupBy::kInstance},

@@ -167,6 +167,7 @@ int RunServer(const std::vector<std::string>& args) {
     eo.clock = clock;
     eo.maintenance_interval_us = cfg.retention_interval_seconds * 1'000'000;
     eo.compaction_grace_us = cfg.compaction_grace_seconds * 1'000'000;
+    eo.scatter_cache_bytes = static_cast<size_t>(cfg.scatter_cache_mb) << 20;
     // The registry (auth.json) is the durable record of every project's
     // retention; the store gets it before it reads a file (expired
     // partitions are deleted at open), and later changes through the API.

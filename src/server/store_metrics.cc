@@ -90,6 +90,20 @@ void RegisterStoreMetrics(MetricsRegistry* metrics, const store::Store* store,
                          }
                          return out;
                        });
+  metrics->AddCallback("loupe_store_scatter_cache_groups",
+                       "Row groups the X-View's columnar scan took from the decoded-column cache "
+                       "(hit) or decoded with the cache enabled (miss), since start.",
+                       [=] {
+                         const store::EmbeddedStats s = embedded->embedded_stats();
+                         return Samples{
+                             {{{"result", "hit"}}, static_cast<double>(s.scatter_cache_hits)},
+                             {{{"result", "miss"}}, static_cast<double>(s.scatter_cache_misses)}};
+                       });
+  metrics->AddCallback(
+      "loupe_store_scatter_cache_bytes",
+      "Memory held by the X-View's decoded-column cache (--scatter-cache-mb).", [=] {
+        return Samples{{{}, static_cast<double>(embedded->embedded_stats().scatter_cache_bytes)}};
+      });
 }
 
 }  // namespace loupe::server

@@ -86,7 +86,10 @@ void ApplyLate(const Partition& part, model::Transaction* tx) {
 }
 
 SegmentedStore::SegmentedStore(const EmbeddedOptions& options)
-    : options_(options), env_(options.env), retention_(options.retention) {}
+    : options_(options),
+      env_(options.env),
+      retention_(options.retention),
+      scatter_budget_(options.scatter_cache_bytes) {}
 
 SegmentedStore::~SegmentedStore() { Close(); }
 
@@ -726,6 +729,12 @@ EmbeddedStats SegmentedStore::embedded_stats() const {
   s.transactions_dropped = txs_dropped_.load();
   s.expired_rejected = expired_rejected_.load();
   s.rollup_files_dropped = rollups_dropped_.load();
+  s.scatter_cache_hits = scatter_hits_.load();
+  s.scatter_cache_misses = scatter_misses_.load();
+  {
+    std::lock_guard<std::mutex> lock(scatter_mu_);
+    s.scatter_cache_bytes = scatter_bytes_;
+  }
   return s;
 }
 

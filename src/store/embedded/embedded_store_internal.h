@@ -183,6 +183,17 @@ void AddSummary(model::Summary* s, const model::Summary& delta) noexcept;
 // an immutable memtable or a segment.
 void ApplyLate(const Partition& part, model::Transaction* tx);
 
+// A segment row group's end, elapsed and error columns as kept by the
+// ScanScatter cache (SegmentedStore::FindScatter): 9 bytes a row.
+struct ScatterColumns {
+  int64_t min_end = 0;
+  std::vector<uint32_t> end_off;  // end - min_end
+  std::vector<uint32_t> elapsed;
+  std::vector<uint8_t> error;
+  // Memory held, with the allocations' and the cache's bookkeeping.
+  size_t bytes() const { return sizeof(*this) + end_off.size() * 9 + 128; }
+};
+
 class SegmentedStore final : public EmbeddedStore {
  public:
   explicit SegmentedStore(const EmbeddedOptions& options);
@@ -214,6 +225,7 @@ class SegmentedStore final : public EmbeddedStore {
   // EmbeddedStore
   Status Flush() override;
   EmbeddedStats embedded_stats() const override;
+  void SetScatterCacheBytes(size_t bytes) override;
   Status CompactClosedPartitions() override;
   Status ApplyRetention() override;
 
@@ -337,6 +349,24 @@ class SegmentedStore final : public EmbeddedStore {
       std::string, std::pair<std::shared_ptr<const OpenRollup>, std::list<std::string>::iterator>>
       rollup_cache_;  // GUARDED_BY(rollup_cache_mu_)
   std::condition_variable maint_cv_;   // with bg_mu_: wakes the maintenance thread
+
+  // Decoded end/elapsed/error columns of segment row groups for ScanScatter
+  // (EmbeddedOptions::scatter_cache_bytes), keyed by ScatterKey (segment
+  // seq and group: seqs are store-wide and never reused, so an entry can
+  // only ever describe its own immutable group). Entries of deleted
+  // segments are never hit again and age out.
+  static uint64_t ScatterKey(uint64_t seq, size_t group) { return seq << 24 | group; }
+  std::shared_ptr<const ScatterColumns> FindScatter(uint64_t key) const;
+  void AddScatter(uint64_t key, std::shared_ptr<const ScatterColumns> c) const;
+  void TrimScatter(size_t budget) const;  // REQUIRES: scatter_mu_ held
+  std::atomic<size_t> scatter_budget_{0};
+  mutable std::mutex scatter_mu_;
+  mutable std::list<uint64_t> scatter_lru_;  // GUARDED_BY(scatter_mu_), newest first
+  mutable std::unordered_map<
+      uint64_t, std::pair<std::shared_ptr<const ScatterColumns>, std::list<uint64_t>::iterator>>
+      scatter_cache_;                 // GUARDED_BY(scatter_mu_)
+  mutable size_t scatter_bytes_ = 0;  // GUARDED_BY(scatter_mu_)
+  mutable std::atomic<uint64_t> scatter_hits_{0}, scatter_misses_{0};
 };
 
 }  // namespace loupe::store::embedded_internal

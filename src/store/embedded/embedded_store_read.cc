@@ -8,6 +8,7 @@
 // kNewestFirst merges them with a heap on end time, so a caller with a
 // limit stops after decoding only the newest groups.
 #include <algorithm>
+#include <cstring>
 #include <limits>
 
 #include "common/coding.h"
@@ -482,6 +483,78 @@ Status SegmentedStore::Scan(ProjectId project, const TxFilter& filter, ScanOrder
   return Status::OK();
 }
 
+namespace {
+
+// A decoded group's scatter columns in 9 bytes a row, or null when a value
+// does not fit (a group spanning 2^32 µs or more, an elapsed time outside
+// [0, 2^32) µs): such a group is decoded every time.
+std::shared_ptr<const ScatterColumns> NarrowScatter(const DecodedGroup& g, int64_t min_end) {
+  auto c = std::make_shared<ScatterColumns>();
+  c->min_end = min_end;
+  c->end_off.resize(g.rows);
+  c->elapsed.resize(g.rows);
+  c->error.assign(g.error.begin(), g.error.begin() + g.rows);
+  bool fits = true;
+  for (uint32_t i = 0; i < g.rows; ++i) {
+    const uint64_t off = static_cast<uint64_t>(g.end[i] - min_end);
+    const auto el = static_cast<uint64_t>(g.elapsed[i]);
+    fits &= (off | el) <= UINT32_MAX;
+    c->end_off[i] = static_cast<uint32_t>(off);
+    c->elapsed[i] = static_cast<uint32_t>(el);
+  }
+  if (!fits) return nullptr;
+  return c;
+}
+
+void WidenScatter(const ScatterColumns& c, DecodedGroup* g) {
+  const auto n = static_cast<uint32_t>(c.end_off.size());
+  g->rows = n;
+  g->end.resize(n);
+  g->elapsed.resize(n);
+  g->error.resize(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    g->end[i] = c.min_end + c.end_off[i];
+    g->elapsed[i] = c.elapsed[i];
+  }
+  std::memcpy(g->error.data(), c.error.data(), n);
+}
+
+}  // namespace
+
+std::shared_ptr<const ScatterColumns> SegmentedStore::FindScatter(uint64_t key) const {
+  std::lock_guard<std::mutex> lock(scatter_mu_);
+  auto it = scatter_cache_.find(key);
+  if (it == scatter_cache_.end()) return nullptr;
+  scatter_lru_.splice(scatter_lru_.begin(), scatter_lru_, it->second.second);
+  scatter_hits_.fetch_add(1, std::memory_order_relaxed);
+  return it->second.first;
+}
+
+void SegmentedStore::AddScatter(uint64_t key, std::shared_ptr<const ScatterColumns> c) const {
+  std::lock_guard<std::mutex> lock(scatter_mu_);
+  const size_t budget = scatter_budget_.load();  // under the lock: see SetScatterCacheBytes
+  if (c->bytes() > budget || scatter_cache_.count(key)) return;  // or another reader was first
+  scatter_lru_.push_front(key);
+  scatter_bytes_ += c->bytes();
+  scatter_cache_.emplace(key, std::make_pair(std::move(c), scatter_lru_.begin()));
+  TrimScatter(budget);
+}
+
+void SegmentedStore::TrimScatter(size_t budget) const {
+  while (scatter_bytes_ > budget && !scatter_lru_.empty()) {
+    auto it = scatter_cache_.find(scatter_lru_.back());
+    scatter_bytes_ -= it->second.first->bytes();
+    scatter_cache_.erase(it);
+    scatter_lru_.pop_back();
+  }
+}
+
+void SegmentedStore::SetScatterCacheBytes(size_t bytes) {
+  std::lock_guard<std::mutex> lock(scatter_mu_);
+  scatter_budget_.store(bytes);
+  TrimScatter(bytes);
+}
+
 // Like a kAny Scan, but a row group whose rows all match is handed over as
 // its decoded columns: no TxRow per row and no id section read. Over a
 // compacted hour this is what the binned X-View needs (end, elapsed, error)
@@ -498,6 +571,12 @@ Status SegmentedStore::ScanScatter(ProjectId project, const TxFilter& filter,
   const uint32_t columns = f.columns & ~(kMapIds | kReadIds);
   const int64_t first_key = PartitionKey(f.from);
   const int64_t last_key = PartitionKey(f.to - 1);
+  // The cache holds end, elapsed and error only: a filter on a dictionary
+  // column decodes.
+  constexpr uint32_t kScatterColumns =
+      ColumnBit(kColEnd) | ColumnBit(kColElapsed) | ColumnBit(kColError);
+  const bool use_cache =
+      (columns & ~kScatterColumns) == 0 && scatter_budget_.load(std::memory_order_relaxed) > 0;
 
   // Rows of memtables and of partly matching groups, collected here.
   std::vector<int64_t> end, elapsed;
@@ -540,10 +619,21 @@ Status SegmentedStore::ScanScatter(ProjectId project, const TxFilter& filter,
       for (size_t gi = 0; gi < seg.groups().size() && !stopped; ++gi) {
         const Segment::Group& group = seg.groups()[gi];
         if (group.max_end < f.from || group.min_end >= f.to) continue;
-        Status s = seg.ReadGroup(gi, &g, columns);
-        if (!s.ok()) {
-          errors.Add(s);
-          continue;
+        const bool cacheable = use_cache && gi < (size_t{1} << 24);
+        std::shared_ptr<const ScatterColumns> hit;
+        if (cacheable) hit = FindScatter(ScatterKey(ref.seq, gi));
+        if (hit) {
+          WidenScatter(*hit, &g);
+        } else {
+          Status s = seg.ReadGroup(gi, &g, columns);
+          if (!s.ok()) {
+            errors.Add(s);
+            continue;
+          }
+          if (cacheable) {
+            scatter_misses_.fetch_add(1, std::memory_order_relaxed);
+            if (auto c = NarrowScatter(g, group.min_end)) AddScatter(ScatterKey(ref.seq, gi), c);
+          }
         }
         if (local.AllMatch(f, group)) {
           stopped = !visit(std::span<const int64_t>(g.end.data(), g.rows),

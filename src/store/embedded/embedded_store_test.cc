@@ -310,6 +310,78 @@ TEST_F(EmbeddedStoreTest, ScanRunsMatchBruteForceOverManyWindows) {
   check("compacted");
 }
 
+// The scatter cache hands over exactly what decoding gives (groups whose
+// values do not fit its 32-bit columns are decoded every time), is used
+// only for time/elapsed/error filters, and stays within its budget.
+TEST_F(EmbeddedStoreTest, ScatterCacheGivesTheDecodedColumnsWithinItsBudget) {
+  auto txs = Generate(3000);
+  for (size_t i = 0; i < txs.size(); i += 700) {
+    txs[i].start_us = txs[i].end_us - 5'000'000'000;  // elapsed past 2^32 µs
+  }
+  auto store = Open(Options());  // 64 rows a group: 47 groups
+  ASSERT_TRUE(AppendAll(*store, 1, txs).ok());
+  ASSERT_TRUE(store->Flush().ok());
+  std::vector<int64_t> ends;
+  for (const auto& tx : txs) ends.push_back(tx.end_us);
+  std::sort(ends.begin(), ends.end());
+  std::vector<TxFilter> filters(4);
+  filters[1].from_us = ends[100] + 1;
+  filters[1].to_us = ends[2500];
+  filters[2].min_elapsed_us = 30'000;
+  filters[2].errors_only = true;
+  filters[3].service = txs[0].service;
+  using Cols = std::multiset<std::tuple<int64_t, int64_t, bool>>;
+  auto scan = [&](const TxFilter& f) {
+    Cols cols;
+    EXPECT_TRUE(
+        store
+            ->ScanScatter(1, f,
+                          [&](std::span<const int64_t> end, std::span<const int64_t> elapsed,
+                              std::span<const uint8_t> error) {
+                            for (size_t i = 0; i < end.size(); ++i) {
+                              cols.insert({end[i], elapsed[i], error[i] != 0});
+                            }
+                            return true;
+                          })
+            .ok());
+    return cols;
+  };
+  store->SetScatterCacheBytes(0);
+  std::vector<Cols> want;
+  for (const TxFilter& f : filters) want.push_back(scan(f));
+  EXPECT_EQ(want[0].size(), txs.size());
+  EXPECT_EQ(store->embedded_stats().scatter_cache_misses, 0u);  // off: not counted
+
+  store->SetScatterCacheBytes(size_t{64} << 20);
+  EXPECT_EQ(scan(filters[0]), want[0]);
+  EmbeddedStats s = store->embedded_stats();
+  EXPECT_EQ(s.scatter_cache_hits, 0u);
+  EXPECT_EQ(s.scatter_cache_misses, 47u);
+  EXPECT_GT(s.scatter_cache_bytes, 0u);
+  for (int pass = 0; pass < 2; ++pass) {
+    for (size_t i = 0; i < filters.size(); ++i) EXPECT_EQ(scan(filters[i]), want[i]) << i;
+  }
+  s = store->embedded_stats();
+  // Up to 5 groups hold an elapsed time past 2^32 µs: decoded on every scan
+  // of the three cacheable filters; a dictionary filter (filters[3])
+  // decodes and counts neither a hit nor a miss.
+  EXPECT_GT(s.scatter_cache_misses, 47u);
+  EXPECT_LE(s.scatter_cache_misses, 47u + 2 * 3 * 5);
+  EXPECT_GE(s.scatter_cache_hits, 2u * 3 * (47 - 5 - 2));
+  EXPECT_LE(s.scatter_cache_hits + s.scatter_cache_misses, 47u + 2 * 3 * 47);
+
+  // A budget of about three groups: evicts, stays within, answers right.
+  const size_t small = s.scatter_cache_bytes / 42 * 3;
+  store->SetScatterCacheBytes(small);
+  EXPECT_LE(store->embedded_stats().scatter_cache_bytes, small);
+  for (size_t i = 0; i < filters.size(); ++i) EXPECT_EQ(scan(filters[i]), want[i]) << i;
+  EXPECT_LE(store->embedded_stats().scatter_cache_bytes, small);
+  EXPECT_GT(store->embedded_stats().scatter_cache_bytes, 0u);
+  store->SetScatterCacheBytes(0);
+  EXPECT_EQ(store->embedded_stats().scatter_cache_bytes, 0u);
+  EXPECT_EQ(scan(filters[0]), want[0]);
+}
+
 TEST_F(EmbeddedStoreTest, LateStepsOfAFlushedTransactionMergeAtReadTimeAndPersist) {
   auto txs = Generate(10);
   model::Transaction& target = txs[4];
