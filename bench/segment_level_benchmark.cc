@@ -69,7 +69,7 @@ struct Data {
 
 SegmentOptions Options(const benchmark::State& state) {
   SegmentOptions so;
-  so.columnar_profiles = state.range(0) != 0;
+  so.version = state.range(0) != 0 ? 2 : 1;
   so.zstd_level = static_cast<int>(state.range(1));
   so.profile_block_bytes = static_cast<size_t>(state.range(2)) << 10;
   return so;
@@ -91,7 +91,7 @@ void BM_SegmentSize(benchmark::State& state) {
   state.counters["B_per_span"] = static_cast<double>(sz.file) / static_cast<double>(d.spans);
   state.counters["profile_B_per_tx"] = static_cast<double>(sz.profiles) / n;
 }
-// Args: {columnar, zstd level, profile block KiB}.
+// Args: {version 2 (columnar profiles, packed columns) or 1, zstd level, profile block KiB}.
 BENCHMARK(BM_SegmentSize)
     ->Args({0, 3, 64})
     ->Args({0, 3, 256})

@@ -213,11 +213,11 @@ TEST_F(CompactionTest, ClosedPartitionBecomesOneSegmentWithIdenticalReads) {
   EXPECT_EQ(store->embedded_stats().compactions, 0u);
 }
 
-// A data directory written before columnar profile blocks (segment version
-// 1) reads the same, and its compaction writes version 2.
-TEST_F(CompactionTest, VersionOneSegmentsReadAndCompactIntoColumnarProfiles) {
+// A data directory written before segment version 2 reads the same, and its
+// compaction writes version 2.
+TEST_F(CompactionTest, VersionOneSegmentsReadAndCompactIntoVersionTwo) {
   EmbeddedOptions old_format = Options();
-  old_format.segment.columnar_profiles = false;
+  old_format.segment.version = 1;
   std::vector<model::Transaction> txs;
   std::vector<std::string> rows_before;
   std::map<model::TxId, std::string> profiles_before;
@@ -231,11 +231,11 @@ TEST_F(CompactionTest, VersionOneSegmentsReadAndCompactIntoColumnarProfiles) {
     return out;
   };
   auto versions = [&] {
-    std::vector<bool> columnar;
+    std::vector<uint32_t> columnar;
     for (const std::string& f : Files(".seg")) {
       auto seg = Segment::Open(Env::Default(), dir_ + "/" + f);
       EXPECT_TRUE(seg.ok());
-      if (seg.ok()) columnar.push_back((*seg)->columnar_profiles());
+      if (seg.ok()) columnar.push_back((*seg)->version());
     }
     return columnar;
   };
@@ -245,14 +245,14 @@ TEST_F(CompactionTest, VersionOneSegmentsReadAndCompactIntoColumnarProfiles) {
     rows_before = ScanAll(*store, 1);
     profiles_before = profiles(*store);
   }
-  EXPECT_EQ(versions(), std::vector<bool>(5, false));
+  EXPECT_EQ(versions(), std::vector<uint32_t>(5, 1));
   auto store = Open(Options());
   EXPECT_EQ(ScanAll(*store, 1), rows_before);
   EXPECT_EQ(profiles(*store), profiles_before);
   clock_.Set(kHourStart + kHour + 11 * kMinute);
   ASSERT_TRUE(store->CompactClosedPartitions().ok());
   EXPECT_EQ(store->embedded_stats().compactions, 1u);
-  EXPECT_EQ(versions(), std::vector<bool>{true});
+  EXPECT_EQ(versions(), std::vector<uint32_t>{2});
   EXPECT_EQ(ScanAll(*store, 1), rows_before);
   EXPECT_EQ(profiles(*store), profiles_before);
 }

@@ -10,16 +10,21 @@
 #include "common/coding.h"
 #include "common/hash.h"
 #include "store/embedded/crc32c.h"
+#include "store/embedded/packed_ints.h"
 
 namespace loupe::store {
 namespace {
 
 constexpr char kHeaderMagic[8] = {'L', 'O', 'U', 'P', 'E', 'S', 'E', 'G'};
 constexpr uint64_t kTrailerMagic = 0x31444e45'50554f4cull;  // "LOUPEND1" little-endian
-// Header version: 1 = profile blocks of whole blobs, 2 = columnar profile
-// blocks. The meta block's version is 1, or kVersionReplaces, in both.
+// Header version: 1 = profile blocks of whole blobs and varint columns;
+// 2 = columnar profile blocks and bit-packed end, elapsed and error columns.
+// The meta block's version is 1, or kVersionReplaces, in both.
 constexpr uint32_t kVersion = 1;
-constexpr uint32_t kVersionColumnarProfiles = 2;
+constexpr uint32_t kVersionColumnar = 2;
+
+// Columns bit-packed in version 2 (packed_ints.h): what the X-View reads.
+bool IsPackedColumn(int c) { return c == kColEnd || c == kColElapsed || c == kColError; }
 // Meta version of a compacted segment: the meta block ends with the sequence
 // numbers of the segments it replaces.
 constexpr uint32_t kVersionReplaces = 2;
@@ -222,7 +227,10 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(Env* env, const std
   w->file_ = std::move(*file);
   w->started_ = true;
   w->buf_.append(kHeaderMagic, 8);
-  PutFixed32(&w->buf_, options.columnar_profiles ? kVersionColumnarProfiles : kVersion);
+  if (options.version != kVersion && options.version != kVersionColumnar) {
+    return Status::InvalidArgument("SegmentOptions::version must be 1 or 2");
+  }
+  PutFixed32(&w->buf_, options.version);
   PutFixed32(&w->buf_, 0);
   return w;
 }
@@ -257,11 +265,17 @@ Status SegmentWriter::Add(const SegmentRow& r) {
   if (group_rows_ == 0) group_min_end_ = r.end_us;
   if (rows_ == 0) min_end_ = r.end_us;
   const int64_t prev = group_rows_ == 0 ? r.end_us : last_end_;
-  PutZigZag(&cols_[kColEnd], r.end_us - prev);
+  if (options_.version >= kVersionColumnar) {
+    packed_[kColEnd].push_back(r.end_us - prev);
+    packed_[kColElapsed].push_back(r.end_us - r.start_us);
+    packed_[kColError].push_back(r.error ? 1 : 0);
+  } else {
+    PutZigZag(&cols_[kColEnd], r.end_us - prev);
+    PutZigZag(&cols_[kColElapsed], r.end_us - r.start_us);
+    PutVarint(&cols_[kColError], r.error ? 1 : 0);
+  }
   last_end_ = r.end_us;
-  PutZigZag(&cols_[kColElapsed], r.end_us - r.start_us);
   PutZigZag(&cols_[kColStatus], r.status);
-  PutVarint(&cols_[kColError], r.error ? 1 : 0);
   for (int c = 0; c < kNumDictColumns; ++c) PutVarint(&cols_[kColDictFirst + c], r.dict[c]);
   PutVarint(&cols_[kColSqlCount], r.summary.sql_count);
   PutZigZag(&cols_[kColSqlUs], r.summary.sql_us);
@@ -275,7 +289,7 @@ Status SegmentWriter::Add(const SegmentRow& r) {
   steps_ += r.steps;
   ++rows_;
   ++group_rows_;
-  if (options_.columnar_profiles) {
+  if (options_.version >= kVersionColumnar) {
     Status s = columnar_block_.Add(r.profile);
     if (!s.ok()) {
       status_ = s.Annotate("writing segment " + path_);
@@ -296,7 +310,13 @@ void SegmentWriter::FlushGroup() {
   PutZigZag(&groups_meta_, group_min_end_);
   PutVarint(&groups_meta_, static_cast<uint64_t>(last_end_ - group_min_end_));
   for (int c = 0; c < kNumColumns; ++c) {
-    Segment::Chunk ch = AddChunk(cols_[c], options_.column_compression);
+    Compression codec = options_.column_compression;
+    if (options_.version >= kVersionColumnar && IsPackedColumn(c)) {
+      EncodePacked(packed_[c].data(), packed_[c].size(), &cols_[c]);
+      packed_[c].clear();
+      codec = Compression::kNone;  // decoded straight from the mapped file
+    }
+    Segment::Chunk ch = AddChunk(cols_[c], codec);
     sizes_.columns[c] += ch.length;
     PutChunk(&groups_meta_, ch);
     cols_[c].clear();
@@ -309,7 +329,7 @@ void SegmentWriter::FlushBlock() {
   if (rows_ == block_first_) return;
   PutVarint(&blocks_meta_, block_first_);
   Segment::Chunk ch;
-  if (options_.columnar_profiles) {
+  if (options_.version >= kVersionColumnar) {
     // The streams are compressed one by one inside the block.
     block_.clear();
     columnar_block_.Finish(options_.profile_compression, options_.zstd_level, &block_);
@@ -469,11 +489,10 @@ Status Segment::Load() {
     return Status::InvalidArgument(path_ + ": Env did not map the file");
   if (size < kHeaderSize + kTrailerSize) return bad("too short for a segment");
   if (std::memcmp(base_, kHeaderMagic, 8) != 0) return bad("bad header magic");
-  const uint32_t version = DecodeFixed32(base_ + 8);
-  if (version != kVersion && version != kVersionColumnarProfiles) {
+  version_ = DecodeFixed32(base_ + 8);
+  if (version_ != kVersion && version_ != kVersionColumnar) {
     return bad("unsupported segment version");
   }
-  columnar_profiles_ = version == kVersionColumnarProfiles;
   const char* t = base_ + size - kTrailerSize;
   if (DecodeFixed64(t + 16) != kTrailerMagic) return bad("bad trailer magic (truncated file?)");
   const uint64_t meta_offset = DecodeFixed64(t);
@@ -587,6 +606,26 @@ Status Segment::ReadChunk(const Chunk& c, std::string* out, std::string_view wha
   return Status::OK();
 }
 
+Status Segment::ViewChunk(const Chunk& c, std::string* scratch, std::string_view* out,
+                          std::string_view what) const {
+  if (c.codec != Compression::kNone) {
+    LOUPE_RETURN_IF_ERROR(ReadChunk(c, scratch, what));
+    *out = *scratch;
+    return Status::OK();
+  }
+  std::string_view stored(base_ + c.offset, c.length);
+  if (crc32c::Unmask(c.crc) != crc32c::Value(stored)) {
+    return Status::Corruption(path_ + ": " + std::string(what) + " chunk at offset " +
+                              std::to_string(c.offset) + ": checksum mismatch");
+  }
+  if (c.length != c.raw_length) {
+    return Status::Corruption(path_ + ": " + std::string(what) + " chunk at offset " +
+                              std::to_string(c.offset) + ": stored chunk has the wrong length");
+  }
+  *out = stored;
+  return Status::OK();
+}
+
 Status Segment::VerifySections() const {
   std::call_once(verify_once_, [this] {
     static const char* const kNames[kNumSections] = {"ids", "trace ids", "id order", "trace order",
@@ -631,16 +670,24 @@ Status Segment::ReadGroup(size_t gi, DecodedGroup* out, uint32_t want) const {
   out->first_row = g.first_row;
   out->rows = g.rows;
   const uint32_t n = g.rows;
-  thread_local std::string raw;
-  // Decodes column c (if wanted), handing each value to fn(row, value).
+  thread_local std::string scratch;
+  auto undecodable = [&](int c) {
+    return Status::Corruption(path_ + ": group " + std::to_string(gi) + " column " +
+                              std::to_string(c) + " does not decode");
+  };
+  // Decodes varint column c (if wanted), handing each value to fn(row, value).
   auto column = [&](int c, auto&& fn) -> Status {
     if (c != kColEnd && (want & ColumnBit(c)) == 0) return Status::OK();
-    LOUPE_RETURN_IF_ERROR(ReadChunk(g.columns[c], &raw, "column"));
-    if (!ForEachVarint(raw, n, fn)) {
-      return Status::Corruption(path_ + ": group " + std::to_string(gi) + " column " +
-                                std::to_string(c) + " does not decode");
-    }
-    return Status::OK();
+    std::string_view raw;
+    LOUPE_RETURN_IF_ERROR(ViewChunk(g.columns[c], &scratch, &raw, "column"));
+    return ForEachVarint(raw, n, fn) ? Status::OK() : undecodable(c);
+  };
+  // The same for a bit-packed column (version 2): fn(row, signed value).
+  auto packed = [&](int c, auto&& fn) -> Status {
+    if (c != kColEnd && (want & ColumnBit(c)) == 0) return Status::OK();
+    std::string_view raw;
+    LOUPE_RETURN_IF_ERROR(ViewChunk(g.columns[c], &scratch, &raw, "column"));
+    return DecodePacked(raw, n, fn) ? Status::OK() : undecodable(c);
   };
   // Only the wanted vectors are sized: a projected scan must not touch
   // (and page in) the others.
@@ -656,16 +703,27 @@ Status Segment::ReadGroup(size_t gi, DecodedGroup* out, uint32_t want) const {
   if (want & ColumnBit(kColError)) out->error.resize(n);
   if (summary_wanted()) out->summary.resize(n);
   int64_t prev = g.min_end;
-  LOUPE_RETURN_IF_ERROR(column(kColEnd, [&](uint32_t i, uint64_t v) {
-    prev += UnZigZag(v);
-    out->end[i] = prev;
-  }));
-  LOUPE_RETURN_IF_ERROR(
-      column(kColElapsed, [&](uint32_t i, uint64_t v) { out->elapsed[i] = UnZigZag(v); }));
+  if (version_ >= kVersionColumnar) {
+    LOUPE_RETURN_IF_ERROR(packed(kColEnd, [&](uint32_t i, int64_t v) {
+      prev += v;
+      out->end[i] = prev;
+    }));
+    LOUPE_RETURN_IF_ERROR(packed(kColElapsed, [&](uint32_t i, int64_t v) { out->elapsed[i] = v; }));
+    LOUPE_RETURN_IF_ERROR(
+        packed(kColError, [&](uint32_t i, int64_t v) { out->error[i] = v != 0; }));
+  } else {
+    LOUPE_RETURN_IF_ERROR(column(kColEnd, [&](uint32_t i, uint64_t v) {
+      prev += UnZigZag(v);
+      out->end[i] = prev;
+    }));
+    LOUPE_RETURN_IF_ERROR(
+        column(kColElapsed, [&](uint32_t i, uint64_t v) { out->elapsed[i] = UnZigZag(v); }));
+    LOUPE_RETURN_IF_ERROR(
+        column(kColError, [&](uint32_t i, uint64_t v) { out->error[i] = v != 0; }));
+  }
   LOUPE_RETURN_IF_ERROR(column(kColStatus, [&](uint32_t i, uint64_t v) {
     out->status[i] = static_cast<int32_t>(UnZigZag(v));
   }));
-  LOUPE_RETURN_IF_ERROR(column(kColError, [&](uint32_t i, uint64_t v) { out->error[i] = v != 0; }));
   for (int c = 0; c < kNumDictColumns; ++c) {
     std::vector<uint32_t>& d = out->dict[c];
     if (want & ColumnBit(kColDictFirst + c)) d.resize(n);
@@ -772,7 +830,7 @@ Status Segment::ProfileCursor::LoadBlock(size_t b) {
   };
   if (block_end_ < row_) return bad(Status::Corruption("rows out of order"));
   LOUPE_RETURN_IF_ERROR(seg_.ReadChunk(blocks[b].chunk, &raw_, "profile"));
-  if (seg_.columnar_profiles_) {
+  if (seg_.version_ >= kVersionColumnar) {
     Status s = reader_.Open(raw_);
     if (!s.ok()) return bad(s);
     if (reader_.rows() != block_end_ - row_) {
@@ -793,7 +851,7 @@ Status Segment::ProfileCursor::Seek(uint32_t row) {
   }
   LOUPE_RETURN_IF_ERROR(LoadBlock(static_cast<size_t>(it - blocks.begin()) - 1));
   while (row_ < row) {
-    if (seg_.columnar_profiles_) {
+    if (seg_.version_ >= kVersionColumnar) {
       Status s = reader_.Next(nullptr);
       if (!s.ok()) return Status::Corruption(seg_.path_ + ": " + s.message());
     } else {
@@ -812,7 +870,7 @@ Result<std::string_view> Segment::ProfileCursor::Next() {
     LOUPE_RETURN_IF_ERROR(LoadBlock(next_block_));
   }
   ++row_;
-  if (seg_.columnar_profiles_) {
+  if (seg_.version_ >= kVersionColumnar) {
     Status s = reader_.Next(&blob_);
     if (s.ok() && row_ == block_end_) s = reader_.CheckDone();
     if (!s.ok()) return Status::Corruption(seg_.path_ + ": " + s.message());

@@ -84,12 +84,14 @@ struct SegmentOptions {
   Compression profile_compression = Compression::kZstd;
   int zstd_level = 3;
   uint32_t rows_per_group = 8192;
-  // Uncompressed bytes of a profile block's streams (of its blobs with
-  // columnar_profiles false) before it is cut.
+  // Uncompressed bytes of a profile block's streams (of its blobs in
+  // version 1) before it is cut.
   size_t profile_block_bytes = 128 << 10;
-  // false writes version 1 files (whole blobs per block), for tests of the
-  // old reader and for measurements.
-  bool columnar_profiles = true;
+  // The file version to write: 2 (columnar profile blocks, bit-packed end,
+  // elapsed and error columns) or 1 (whole-blob profile blocks, varint
+  // columns), which is written only by tests of the old reader and by
+  // measurements.
+  uint32_t version = 2;
   int bloom_bits_per_key = 10;
 };
 
@@ -188,8 +190,9 @@ class Segment {
   // output); empty for a flushed segment.
   const std::vector<uint64_t>& replaces() const { return replaces_; }
   size_t profile_blocks() const { return profile_blocks_.size(); }
-  // True for version 2 files (columnar profile blocks).
-  bool columnar_profiles() const { return columnar_profiles_; }
+  // 2: columnar profile blocks, bit-packed end/elapsed/error columns;
+  // 1: whole-blob profile blocks, varint columns.
+  uint32_t version() const { return version_; }
 
   // Reads the profile blobs of a segment in row order, a block at a time.
   class ProfileCursor {
@@ -252,6 +255,10 @@ class Segment {
   Segment(std::string path, std::unique_ptr<RandomAccessFile> file);
   Status Load();
   Status ReadChunk(const Chunk& c, std::string* out, std::string_view what) const;
+  // Like ReadChunk, but a chunk stored uncompressed is viewed in the mapped
+  // file instead of copied into *scratch.
+  Status ViewChunk(const Chunk& c, std::string* scratch, std::string_view* out,
+                   std::string_view what) const;
   // Checks the CRCs of the id sections once; later calls return the result.
   Status VerifySections() const;
   const char* SectionData(SectionId s) const { return base_ + sections_[s].offset; }
@@ -273,7 +280,7 @@ class Segment {
   Section sections_[kNumSections];
   std::vector<Group> groups_;
   std::vector<ProfileBlock> profile_blocks_;
-  bool columnar_profiles_ = false;
+  uint32_t version_ = 1;
 
   mutable std::atomic<bool> damage_reported_{false};
   mutable std::once_flag verify_once_;
@@ -335,7 +342,8 @@ class SegmentWriter {
   uint32_t group_rows_ = 0, groups_ = 0, blocks_ = 0;
   uint32_t block_first_ = 0;
   std::string cols_[kNumColumns];
-  std::string block_;  // version 1: the blobs of the current block
+  std::vector<int64_t> packed_[kNumColumns];  // version 2: end, elapsed, error
+  std::string block_;                         // version 1: the blobs of the current block
   ProfileBlockWriter columnar_block_;
   std::string groups_meta_, blocks_meta_;
   std::vector<model::TxId> ids_;

@@ -174,10 +174,10 @@ TEST(ProfileCodecTest, ProfilesRoundTripWithParentReferences) {
   }
 }
 
-class SegmentLayoutTest : public SegmentTest, public ::testing::WithParamInterface<bool> {};
-INSTANTIATE_TEST_SUITE_P(ColumnarAndWholeBlobProfiles, SegmentLayoutTest, ::testing::Bool());
+class SegmentVersionTest : public SegmentTest, public ::testing::WithParamInterface<uint32_t> {};
+INSTANTIATE_TEST_SUITE_P(Versions, SegmentVersionTest, ::testing::Values(1u, 2u));
 
-TEST_P(SegmentLayoutTest, RowsIdsTracesProfilesAndLateStepsRoundTrip) {
+TEST_P(SegmentVersionTest, RowsIdsTracesProfilesAndLateStepsRoundTrip) {
   Input in = Workload(20000);
   std::vector<LateRecord> late(2);
   late[0].tx = 42;
@@ -187,7 +187,7 @@ TEST_P(SegmentLayoutTest, RowsIdsTracesProfilesAndLateStepsRoundTrip) {
   late[1].tx = 43;
   SegmentOptions opts;
   opts.rows_per_group = 4096;
-  opts.columnar_profiles = GetParam();
+  opts.version = GetParam();
   opts.profile_block_bytes = 32 << 10;  // many blocks
   const std::string path = dir_ + "/" + SegmentFileName(3, 472222, 9);
   std::vector<SegmentRow> rows = in.rows;
@@ -196,7 +196,7 @@ TEST_P(SegmentLayoutTest, RowsIdsTracesProfilesAndLateStepsRoundTrip) {
   auto seg = Segment::Open(Env::Default(), path);
   ASSERT_TRUE(seg.ok()) << seg.status().ToString();
   const Segment& s = **seg;
-  EXPECT_EQ(s.columnar_profiles(), GetParam());
+  EXPECT_EQ(s.version(), GetParam());
   EXPECT_GT(s.profile_blocks(), 10u);
   EXPECT_EQ(s.project(), 3u);
   EXPECT_EQ(s.partition(), 472222);
@@ -401,18 +401,19 @@ TEST_F(SegmentTest, RealisticDataFitsTheByteBudget) {
   struct Variant {
     const char* name;
     Compression cols, profiles;
-    bool columnar;  // profile blocks of version 2 (columnar) or 1 (whole blobs)
+    bool columnar;  // version 2 (columnar profiles, packed columns) or 1
   };
-  const Variant variants[] = {{"lz4/lz4", Compression::kLz4, Compression::kLz4, true},
-                              {"zstd/zstd", Compression::kZstd, Compression::kZstd, true},
-                              {"none/none", Compression::kNone, Compression::kNone, true},
-                              {"zstd v1", Compression::kZstd, Compression::kZstd, false}};
+  const Variant variants[] = {
+      {"lz4/lz4", Compression::kLz4, Compression::kLz4, true},
+      {"zstd/zstd", Compression::kZstd, Compression::kZstd, true},
+      {"none/none", Compression::kNone, Compression::kNone, true},
+      {"zstd/zstd version 1", Compression::kZstd, Compression::kZstd, false}};
   double zstd_scatter = 0, zstd_per_span = 0, profiles_columnar = 0, profiles_v1 = 0;
   for (const Variant& v : variants) {
     SegmentOptions opts;
     opts.column_compression = v.cols;
     opts.profile_compression = v.profiles;
-    opts.columnar_profiles = v.columnar;
+    opts.version = v.columnar ? 2 : 1;
     const std::string path = dir_ + "/" + SegmentFileName(1, 1, 1);
     std::vector<SegmentRow> rows = in.rows;
     SegmentSizes sz;
