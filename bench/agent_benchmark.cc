@@ -112,11 +112,19 @@ loupe::Agent& TheAgent() {
     o.service = "bench";
     o.instance = "bench-1";
     o.endpoint = TheSink().url();
-    // > iterations per run: nothing is dropped. LOUPE_BENCH_QUEUE sets
-    // another capacity, e.g. the default 8192, to see what an application
-    // outrunning the exporter pays when the queue fills and drops.
+    // > iterations per run, and room for 200,000 of the largest records
+    // here (~1.2 KB, ten method steps): nothing is dropped. LOUPE_BENCH_QUEUE
+    // and LOUPE_BENCH_QUEUE_BYTES set other bounds, e.g. the defaults (8192
+    // and 8388608), to see what an application outrunning the exporter pays
+    // when the queue fills and drops.
     o.queue_capacity = 1 << 18;
-    if (const char* q = std::getenv("LOUPE_BENCH_QUEUE")) o.queue_capacity = std::strtoul(q, nullptr, 10);
+    o.queue_bytes = size_t{256} << 20;
+    if (const char* q = std::getenv("LOUPE_BENCH_QUEUE")) {
+      o.queue_capacity = std::strtoul(q, nullptr, 10);
+    }
+    if (const char* q = std::getenv("LOUPE_BENCH_QUEUE_BYTES")) {
+      o.queue_bytes = std::strtoul(q, nullptr, 10);
+    }
     o.loupe_extensions = true;   // snapshots run too, as in production
     return new loupe::Agent(o);
   }();
