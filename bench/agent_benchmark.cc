@@ -141,13 +141,12 @@ void Drain() {
 }
 
 // Runs `body` once per iteration. Arg 0, "burst": back to back, so the
-// application thread outruns the exporter (about 2x here) and, once the pool
-// of recycled States (2 x max_batch) is empty, every transaction allocates a
-// fresh State and grows its vectors: the worst case. Arg 1, "steady": after
-// every max_batch transactions the timers pause until the exporter has
-// caught up, as for an application below the exporter's throughput (any real
-// one: the exporter handles several 100k transactions a second), where
-// States come from the pool and steps do not allocate.
+// application thread outruns the exporter (about 2x here) and the export
+// queue fills with records of finished transactions (up to its bounds, then
+// drops): the worst case. Arg 1, "steady": after every max_batch transactions
+// the timers pause until the exporter has caught up, as for an application
+// below the exporter's throughput (any real one: the exporter handles several
+// 100k transactions a second).
 //
 // Counters: transactions dropped (must stay 0), and the benchmark thread's
 // context switches inside the timed part: 'blocked' (voluntary: the
