@@ -8,6 +8,7 @@
 
 #include "agent_internal.h"
 #include "native_stack.h"
+#include "tx_record.h"
 
 namespace loupe {
 namespace {
@@ -31,19 +32,18 @@ std::string HostName() {
   return buf;
 }
 
-// States kept for reuse: the transactions of four full batches (the exporter
-// returns a batch at a time; four let a burst of ~8 batches run without
-// allocating while the exporter catches up at half the application's rate),
-// never more than the queue holds, and at most kMaxPooledStates whatever
-// max_batch says. A pooled State is sizeof(State) (about 2.9 KB: 16 inline
-// step records and a 512-byte text arena) plus at most 2 arena blocks and 48
-// more step records (TextArena, StepList), so the default 2,048 keep ~6 MB
-// and never more than ~35 MB.
+// States kept for reuse. A State goes back to the pool as soon as its
+// transaction has ended (its record is in the export queue, tx_record.h), so
+// the pool holds about as many States as transactions ever ran at once on
+// the application's threads; four full batches' worth (2,048 by default) and
+// never more than kMaxPooledStates whatever max_batch says. A pooled State is
+// sizeof(State) (about 2.9 KB: 16 inline step records and a 512-byte text
+// arena) plus at most 2 arena blocks and 48 more step records (TextArena,
+// StepList), so a full default pool keeps ~6 MB and never more than ~35 MB.
 constexpr size_t kMaxPooledStates = 4096;
 
 size_t PoolCapacity(const AgentOptions& o) {
-  const size_t want = std::clamp<size_t>(4 * o.max_batch, 64, kMaxPooledStates);
-  return std::max<size_t>(1, std::min(o.queue_capacity, want));
+  return std::clamp<size_t>(4 * o.max_batch, 64, kMaxPooledStates);
 }
 
 }  // namespace
@@ -77,7 +77,9 @@ void Transaction::State::Reset() {
 
 Agent::Impl::Impl(AgentOptions o)
     : options(std::move(o)),
-      queue(options.queue_capacity == 0 ? 1 : options.queue_capacity),
+      // A disabled agent queues nothing: no memory for it.
+      queue(options.enabled ? options.queue_bytes : 0,
+            options.queue_capacity == 0 ? 1 : options.queue_capacity),
       pool(PoolCapacity(options)) {
   host = HostName();
   pid = static_cast<int>(::getpid());
@@ -88,11 +90,10 @@ Agent::Impl::Impl(AgentOptions o)
 
 Agent::Impl::~Impl() {
   Shutdown(0);
+  std::string_view record;
+  while (queue.Read(&record)) dropped_export.fetch_add(1, std::memory_order_relaxed);
+  queue.Release();
   Transaction::State* s;
-  while (queue.TryPop(&s)) {
-    dropped_export.fetch_add(1, std::memory_order_relaxed);
-    delete s;
-  }
   while (pool.TryPop(&s)) delete s;
 }
 
@@ -175,20 +176,29 @@ void Agent::Impl::Recycle(Transaction::State* s) {
 }
 
 void Agent::Impl::Enqueue(Transaction::State* s) {
-  if (!queue.TryPush(s)) {
-    // Straight back to the pool: under sustained overload the next
-    // transaction reuses this State instead of allocating one.
+  // The record holds what the transaction used, in memory the queue faulted
+  // in when the agent started, and the State goes straight back to the pool:
+  // an application thread that outruns the exporter neither allocates nor
+  // faults in a fresh State per transaction. With States queued instead, an
+  // SQL step cost 227-427 ns and an external step 162-385 ns of CPU in bursts
+  // into a 262,144-entry queue; with records 48-96 and 54-106 ns
+  // (bench/agent_benchmark.cc, interleaved runs, docs/benchmarks.md).
+  const internal::RecordShape shape = internal::Measure(*s);
+  internal::RecordRing::Ticket ticket;
+  if (char* p = queue.Reserve(shape.bytes, &ticket)) {
+    internal::WriteRecord(*s, shape, p);
+    queue.Commit(ticket);
+    // Wake the exporter once per full batch (or half a queue of bytes), not
+    // per transaction; otherwise it wakes on its flush interval. A post is
+    // never lost (the semaphore counts) and never blocks (see Wakeup).
+    if ((queue.SizeApprox() >= options.max_batch || queue.BytesApprox() >= queue.capacity() / 2) &&
+        !queue_wakeup_pending.exchange(true, std::memory_order_relaxed)) {
+      export_wakeup.Post();
+    }
+  } else {
     dropped_queue_full.fetch_add(1, std::memory_order_relaxed);
-    Recycle(s);
-    return;
   }
-  // Wake the exporter once per full batch, not per transaction; otherwise it
-  // wakes on its flush interval. A post is never lost (the semaphore counts)
-  // and never blocks (see Wakeup).
-  if (queue.SizeApprox() >= options.max_batch &&
-      !queue_wakeup_pending.exchange(true, std::memory_order_relaxed)) {
-    export_wakeup.Post();
-  }
+  Recycle(s);
 }
 
 void Agent::Impl::RecordThrottle(std::string_view endpoint, Admission::Kind action, int64_t active,

@@ -3,11 +3,11 @@
 // background threads). Not installed.
 //
 // Ownership: a Transaction owns its State until End(); then the State is
-// unregistered and handed to the export queue, and the exporter thread
-// deletes it. A State is reachable from other threads only through the
-// active registry, whose shard lock is held while it is read and while it is
-// unlinked; fields the snapshot thread reads that change during the
-// transaction are guarded by State::lock.
+// unregistered, written as a record into the export queue (tx_record.h) and
+// returned to the pool, all on the application thread. A State is reachable
+// from other threads only through the active registry, whose shard lock is
+// held while it is read and while it is unlinked; fields the snapshot thread
+// reads that change during the transaction are guarded by State::lock.
 #ifndef LOUPE_AGENT_AGENT_INTERNAL_H_
 #define LOUPE_AGENT_AGENT_INTERNAL_H_
 
@@ -30,6 +30,7 @@
 #include "bounded_queue.h"
 #include "http_client.h"
 #include "loupe/agent.h"
+#include "record_ring.h"
 
 namespace loupe::internal {
 
@@ -294,11 +295,11 @@ struct Agent::Impl {
   void Unregister(Transaction::State* s);
   // A cleared State from the pool, or a new one.
   Transaction::State* NewState();
-  // Takes ownership; when the queue is full drops it (dropped_queue_full) and
-  // recycles it.
+  // Takes ownership of the finished `s`: writes its record into the export
+  // queue, or drops it (dropped_queue_full) when the queue lacks room, and
+  // recycles it either way.
   void Enqueue(Transaction::State* s);
-  // Resets `s` and returns it to the pool (exporter thread, or Enqueue when
-  // the queue is full), or deletes it when the pool is full.
+  // Resets `s` and returns it to the pool, or deletes it when the pool is full.
   void Recycle(Transaction::State* s);
   void RecordThrottle(std::string_view endpoint, Admission::Kind action, int64_t active,
                       int64_t limit);
@@ -312,9 +313,10 @@ struct Agent::Impl {
   // Background threads (exporter.cc, extensions.cc).
   void ExportLoop();
   void ExtensionLoop();
-  // Encodes (into *writer), recycles and exports one batch.
+  // Encodes (into *writer) one batch of records read from the queue,
+  // releases them and exports the batch.
   void ExportBatch(internal::HttpClient* client, internal::ProtoWriter* writer,
-                   std::vector<Transaction::State*>* batch);
+                   std::vector<const char*>* batch);
   bool FetchConfig(internal::HttpClient* client);
   // POSTs one snapshot; sets *server_version from the answer (0 if none).
   bool SendSnapshot(internal::HttpClient* client, uint64_t* server_version);
@@ -357,11 +359,12 @@ struct Agent::Impl {
   Shard shards[kShards];
   std::atomic<int64_t> active_count{0};
 
-  // Export queue.
-  internal::BoundedQueue<Transaction::State*> queue;
-  // Exported or dropped States, reset, for the next transactions (see
-  // TextArena): the exporter thread and Enqueue push, application threads
-  // pop; beyond its capacity (PoolCapacity in agent.cc) States are freed.
+  // Export queue: records of finished transactions (tx_record.h), at most
+  // options.queue_capacity of them in options.queue_bytes bytes.
+  internal::RecordRing queue;
+  // Finished States, reset, for the next transactions (see TextArena):
+  // Enqueue pushes, application threads pop; beyond its capacity
+  // (PoolCapacity in agent.cc) States are freed.
   internal::BoundedQueue<Transaction::State*> pool;
   std::atomic<bool> queue_wakeup_pending{false};
   internal::Wakeup export_wakeup;  // posted by Enqueue (a full batch) and Shutdown
@@ -422,11 +425,10 @@ struct Agent::Impl {
 
 namespace loupe::internal {
 
-// Encodes `n` finished transactions as one OTLP ExportTraceServiceRequest
-// into `w` (cleared first; its buffer is reused across batches). See
-// docs/format/agent-protocol.md for the attributes.
-void EncodeTraces(const Agent::Impl& agent, Transaction::State* const* txs, size_t n,
-                  ProtoWriter* w);
+// Encodes `n` finished transactions (records, tx_record.h) as one OTLP
+// ExportTraceServiceRequest into `w` (cleared first; its buffer is reused
+// across batches). See docs/format/agent-protocol.md for the attributes.
+void EncodeTraces(const Agent::Impl& agent, const char* const* records, size_t n, ProtoWriter* w);
 
 // Lower-case hex of `n` bytes.
 std::string Hex(const uint8_t* p, size_t n);

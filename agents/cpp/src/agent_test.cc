@@ -123,6 +123,27 @@ TEST(Transaction, StepsNestAndExportAsChildSpans) {
   EXPECT_EQ(h.at("content-type"), "application/x-protobuf");
 }
 
+TEST(Transaction, BindsStayWithTheirSteps) {
+  FakeHttpServer server;
+  Agent agent(TestOptions(server.url()));
+  {
+    Transaction tx(agent, "POST /orders");
+    Step::Sql("mysql", "SELECT 1 FROM a WHERE x = ? AND y = ?").Bind("1").Bind("two");
+    Step::Sql("mysql", "UPDATE b SET z = 0");
+    Step::Sql("mysql", "DELETE FROM c WHERE id = ?").Bind("");
+  }
+  agent.Shutdown();
+  std::vector<DecodedSpan> spans = ExportedSpans(server);
+  const DecodedSpan* select = FindSpan(spans, "SELECT");
+  const DecodedSpan* update = FindSpan(spans, "UPDATE");
+  const DecodedSpan* del = FindSpan(spans, "DELETE");
+  ASSERT_TRUE(select && update && del);
+  EXPECT_EQ(select->attrs.at("loupe.sql.binds").array, (std::vector<std::string>{"1", "two"}));
+  EXPECT_EQ(update->attrs.count("loupe.sql.binds"), 0u);
+  EXPECT_EQ(del->attrs.at("loupe.sql.binds").array, (std::vector<std::string>{""}));
+  EXPECT_EQ(del->attrs.at("db.query.text").s, "DELETE FROM c WHERE id = ?");
+}
+
 TEST(Transaction, IncomingTraceparentLinksTheTrace) {
   FakeHttpServer server;
   Agent agent(TestOptions(server.url()));

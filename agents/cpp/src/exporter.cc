@@ -1,7 +1,8 @@
-// The exporter thread: drains the bounded queue in batches and POSTs them to
-// /v1/traces. Retries are bounded, so a server that is down, slow or
-// answering errors costs at most the queue's memory; while it retries the
-// queue fills and the application threads drop (and count).
+// The exporter thread: drains the bounded queue of finished transactions'
+// records (tx_record.h) in batches and POSTs them to /v1/traces. Retries are
+// bounded, so a server that is down, slow or answering errors costs at most
+// the queue's memory; while it retries the queue fills and the application
+// threads drop (and count).
 
 #include <algorithm>
 #include <chrono>
@@ -26,7 +27,7 @@ void Agent::Impl::ExportLoop() {
   internal::NameThisThread("loupe-export");
   internal::HttpClient client(options.endpoint, options.request_timeout_ms, &cancel_export);
   internal::ProtoWriter writer;  // its buffer is reused by every batch
-  std::vector<Transaction::State*> batch;
+  std::vector<const char*> batch;  // records read from the queue, not yet released
   const size_t max_batch = std::max<size_t>(1, options.max_batch);
   batch.reserve(max_batch);
   for (;;) {
@@ -45,8 +46,8 @@ void Agent::Impl::ExportLoop() {
     }
     for (;;) {
       if (stop && internal::NowSteadyMs() >= deadline) break;
-      Transaction::State* s;
-      while (batch.size() < max_batch && queue.TryPop(&s)) batch.push_back(s);
+      std::string_view record;
+      while (batch.size() < max_batch && queue.Read(&record)) batch.push_back(record.data());
       if (batch.empty()) break;
       ExportBatch(&client, &writer, &batch);
     }
@@ -59,11 +60,12 @@ void Agent::Impl::ExportLoop() {
 }
 
 void Agent::Impl::ExportBatch(internal::HttpClient* client, internal::ProtoWriter* writer,
-                              std::vector<Transaction::State*>* batch) {
+                              std::vector<const char*>* batch) {
   const size_t n = batch->size();
   internal::EncodeTraces(*this, batch->data(), n, writer);
   const std::string_view body = writer->data();
-  for (Transaction::State* s : *batch) Recycle(s);
+  // The queue's room comes back before the request, not after it.
+  queue.Release();
   batch->clear();
 
   const auto headers = AuthHeaders("application/x-protobuf");

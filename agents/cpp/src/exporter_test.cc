@@ -144,6 +144,41 @@ TEST(Exporter, HangingServerNeverBlocksTheApplicationAndQueueStaysBounded) {
   server.Stop();
 }
 
+TEST(Exporter, BurstStaysWithinQueueBytesAndCountsDrops) {
+  FakeHttpServer server;
+  server.SetHandler([](const FakeRequest&) {
+    FakeResponse r;
+    r.hang = true;
+    return r;
+  });
+  AgentOptions o = TestOptions(server.url());
+  o.queue_capacity = 100000;  // the bytes bind first
+  o.queue_bytes = 64 << 10;
+  o.max_batch = 8;
+  o.request_timeout_ms = 60000;
+  Agent agent(o);
+  Finish(agent, 1);
+  ASSERT_TRUE(FakeHttpServer::WaitFor([&] { return server.CountTo("/v1/traces") == 1; }));
+  // A burst with the exporter stuck: the queue fills to its bytes and drops
+  // the rest, and counts each drop.
+  Finish(agent, 5000, "GET /orders/{id}/items/{item}");
+  const size_t held = agent.impl()->queue.SizeApprox();
+  const size_t bytes = agent.impl()->queue.BytesApprox();
+  EXPECT_LE(bytes, o.queue_bytes);
+  EXPECT_GT(bytes, o.queue_bytes * 9 / 10);
+  EXPECT_GT(held, 100u);
+  EXPECT_LT(held, 1000u);
+  const AgentStats s = agent.stats();
+  EXPECT_EQ(s.transactions, 5001u);
+  EXPECT_EQ(s.dropped_queue_full, 5000u - held);
+  // The queued transactions hold no State: one thread's transactions went
+  // through one pooled State.
+  EXPECT_EQ(agent.impl()->queue.capacity(), o.queue_bytes);
+  EXPECT_EQ(agent.impl()->pool.SizeApprox(), 1u);
+  agent.Shutdown(100);
+  server.Stop();
+}
+
 TEST(Exporter, SlowServerTimesOutAndCounts) {
   FakeHttpServer server;
   server.SetHandler([](const FakeRequest&) {

@@ -8,6 +8,7 @@
 
 #include "agent_internal.h"
 #include "proto_writer.h"
+#include "tx_record.h"
 
 namespace loupe::internal {
 namespace {
@@ -75,18 +76,19 @@ class SpanWriter {
     KeyValue(key, ProtoWriter::TagSize(kAnyBool) + 1);
     w_->BoolField(kAnyBool, v);
   }
-  // The values of the list starting at `first` (BindRecord::next).
-  void StrList(std::string_view key, const BindRecord* first) {
+  // The bind values [first, first + n) of `t`.
+  void StrList(std::string_view key, const TxView& t, size_t first, size_t n) {
     size_t arr = 0;
-    for (const BindRecord* b = first; b != nullptr; b = b->next) {
+    for (size_t i = first; i < first + n; ++i) {
       arr += ProtoWriter::LenFieldSize(kArrayValues,
-                                       ProtoWriter::LenFieldSize(kAnyString, b->value.size()));
+                                       ProtoWriter::LenFieldSize(kAnyString, t.bind(i).size()));
     }
     KeyValue(key, ProtoWriter::LenFieldSize(kAnyArray, arr));
     w_->LenHeader(kAnyArray, arr);
-    for (const BindRecord* b = first; b != nullptr; b = b->next) {
-      w_->LenHeader(kArrayValues, ProtoWriter::LenFieldSize(kAnyString, b->value.size()));
-      w_->StringField(kAnyString, b->value);
+    for (size_t i = first; i < first + n; ++i) {
+      const std::string_view v = t.bind(i);
+      w_->LenHeader(kArrayValues, ProtoWriter::LenFieldSize(kAnyString, v.size()));
+      w_->StringField(kAnyString, v);
     }
   }
   // Attributes go to `field` (Span.attributes or Event.attributes).
@@ -128,17 +130,17 @@ void WriteStatus(ProtoWriter* w, bool error, std::string_view message) {
 }
 
 // Messages (point steps) whose parent is `parent` become "message" events.
-void WriteMessages(ProtoWriter* w, const Transaction::State& t, int32_t parent) {
-  if (t.messages == 0) return;  // the common case: no scan of every step per span
-  for (size_t i = 0; i < t.steps.size(); ++i) {
-    const StepRecord& r = t.steps[i];
+void WriteMessages(ProtoWriter* w, const TxView& t, int32_t parent) {
+  if (t->messages == 0) return;  // the common case: no scan of every step per span
+  for (size_t i = 0; i < t.nsteps(); ++i) {
+    const StepRec& r = t.step(i);
     if (r.kind != Step::kMessage || r.parent != parent) continue;
     const ProtoWriter::Mark ev = w->BeginMessage(kSpanEvents);
     w->Fixed64Field(kEventTime, r.start_ns);
     w->StringField(kEventName, "message");
     SpanWriter a(w);
     a.set_attr_field(kEventAttributes);
-    a.Str("message", r.text);
+    a.Str("message", t.text(r.text));
     w->EndMessage(ev);
   }
 }
@@ -159,29 +161,31 @@ void SplitEndpoint(std::string_view ep, std::string_view* method, std::string_vi
   *route = ep;
 }
 
-void WriteTransaction(ProtoWriter* w, const Transaction::State& t) {
+void WriteTransaction(ProtoWriter* w, const TxView& v) {
+  const TxRecord& t = v.tx();
+  const std::string_view endpoint = v.text(t.endpoint);
   const ProtoWriter::Mark span = w->BeginMessage(kScopeSpansSpans, /*expect_large=*/true);
   w->BytesField(kSpanTraceId, t.trace_id, 16);
   w->BytesField(kSpanSpanId, t.span_id, 8);
   if (t.has_parent) w->BytesField(kSpanParentSpanId, t.parent_span_id, 8);
-  w->StringField(kSpanName, t.endpoint);
+  w->StringField(kSpanName, endpoint);
   w->UInt64Field(kSpanKind, kKindServer);
   w->Fixed64Field(kSpanStartTime, t.start_ns);
   w->Fixed64Field(kSpanEndTime, t.end_ns);
 
   SpanWriter a(w);
   std::string_view ep_method, route;
-  SplitEndpoint(t.endpoint, &ep_method, &route);
-  const std::string_view method =
-      !t.http_method.empty() ? t.http_method : ep_method;
+  SplitEndpoint(endpoint, &ep_method, &route);
+  const std::string_view http_method = v.text(t.http_method);
+  const std::string_view method = !http_method.empty() ? http_method : ep_method;
   if (!method.empty()) {
     a.Str("http.request.method", method);
     a.Str("http.route", route);
   }
-  if (!t.http_path.empty()) a.Str("url.path", t.http_path);
+  if (t.http_path.len != 0) a.Str("url.path", v.text(t.http_path));
   if (t.status != 0) a.Int("http.response.status_code", t.status);
-  if (!t.client_ip.empty()) a.Str("client.address", t.client_ip);
-  if (!t.user.empty()) a.Str("user.id", t.user);
+  if (t.client_ip.len != 0) a.Str("client.address", v.text(t.client_ip));
+  if (t.user.len != 0) a.Str("user.id", v.text(t.user));
   a.Int("thread.id", t.thread_id);
   if (t.throttled) {
     a.Bool("loupe.throttled", true);
@@ -189,16 +193,17 @@ void WriteTransaction(ProtoWriter* w, const Transaction::State& t) {
           t.throttle_action == Admission::kRedirect ? "redirect" : "reject");
   }
   if (t.steps_dropped > 0) a.Int("loupe.steps.dropped", t.steps_dropped);
-  for (const auto& [k, v] : t.attributes) a.Str(k, v);
+  for (size_t i = 0; i < t.nattributes; ++i) a.Str(v.attribute_key(i), v.attribute_value(i));
 
-  if (!t.error_type.empty() || !t.error_message.empty() || !t.error_stack.empty()) {
-    WriteException(w, t.end_ns, t.error_type, t.error_message, t.error_stack);
+  const std::string_view error_message = v.text(t.error_message);
+  if (t.error_type.len != 0 || !error_message.empty() || t.error_stack.len != 0) {
+    WriteException(w, t.end_ns, v.text(t.error_type), error_message, v.text(t.error_stack));
   }
-  WriteMessages(w, t, -1);
-  if (t.error && t.error_message.empty() && t.status >= 500) {
+  WriteMessages(w, v, -1);
+  if (t.error && error_message.empty() && t.status >= 500) {
     WriteStatus(w, true, "HTTP " + std::to_string(t.status));
   } else {
-    WriteStatus(w, t.error, t.error_message);
+    WriteStatus(w, t.error, error_message);
   }
   w->Fixed32Field(kSpanFlags, (t.sampled ? kFlagSampled : 0) | kFlagHasIsRemote |
                                   (t.has_parent ? kFlagIsRemote : 0));
@@ -212,26 +217,29 @@ std::string_view FirstWord(std::string_view s) {
   return s.substr(0, n);
 }
 
-void WriteStep(ProtoWriter* w, const Transaction::State& t, int32_t index) {
-  const StepRecord& r = t.steps[index];
+void WriteStep(ProtoWriter* w, const TxView& t, int32_t index) {
+  const StepRec& r = t.step(index);
+  const std::string_view text = t.text(r.text);
+  const std::string_view system = t.text(r.system);
+  const std::string_view error_message = t.text(r.error_message);
   // A method step span is ~90 bytes plus twice its name: under 128 for names
   // up to ~20 bytes; SQL and external spans are longer.
   const ProtoWriter::Mark span = w->BeginMessage(
-      kScopeSpansSpans, /*expect_large=*/r.kind != Step::kMethod || r.text.size() > 20);
-  w->BytesField(kSpanTraceId, t.trace_id, 16);
+      kScopeSpansSpans, /*expect_large=*/r.kind != Step::kMethod || text.size() > 20);
+  w->BytesField(kSpanTraceId, t->trace_id, 16);
   w->BytesField(kSpanSpanId, r.span_id, 8);
-  w->BytesField(kSpanParentSpanId, r.parent >= 0 ? t.steps[r.parent].span_id : t.span_id, 8);
+  w->BytesField(kSpanParentSpanId, r.parent >= 0 ? t.step(r.parent).span_id : t->span_id, 8);
   SpanWriter a(w);
   switch (r.kind) {
     case Step::kSql: {
-      std::string_view op = FirstWord(r.text);
+      std::string_view op = FirstWord(text);
       w->StringField(kSpanName, op.empty() ? std::string_view("SQL") : op);
       w->UInt64Field(kSpanKind, kKindClient);
       w->Fixed64Field(kSpanStartTime, r.start_ns);
       w->Fixed64Field(kSpanEndTime, r.end_ns);
-      if (!r.system.empty()) a.Str("db.system", r.system);
-      a.Str("db.query.text", r.text);
-      if (r.first_bind != nullptr) a.StrList("loupe.sql.binds", r.first_bind);
+      if (!system.empty()) a.Str("db.system", system);
+      a.Str("db.query.text", text);
+      if (r.nbinds != 0) a.StrList("loupe.sql.binds", t, r.first_bind, r.nbinds);
       if (r.rows >= 0) {
         a.Int("loupe.sql.rows", r.rows);
         a.Double("loupe.sql.fetch_ms", r.fetch_ms);
@@ -239,32 +247,32 @@ void WriteStep(ProtoWriter* w, const Transaction::State& t, int32_t index) {
       break;
     }
     case Step::kExternal:
-      w->StringField(kSpanName, r.system.empty() ? std::string_view("HTTP") : r.system);
+      w->StringField(kSpanName, system.empty() ? std::string_view("HTTP") : system);
       w->UInt64Field(kSpanKind, kKindClient);
       w->Fixed64Field(kSpanStartTime, r.start_ns);
       w->Fixed64Field(kSpanEndTime, r.end_ns);
-      if (!r.system.empty()) a.Str("http.request.method", r.system);
-      a.Str("url.full", r.text);
+      if (!system.empty()) a.Str("http.request.method", system);
+      a.Str("url.full", text);
       if (r.http_status != 0) a.Int("http.response.status_code", r.http_status);
       break;
     default:
-      w->StringField(kSpanName, r.text);
+      w->StringField(kSpanName, text);
       w->UInt64Field(kSpanKind, kKindInternal);
       w->Fixed64Field(kSpanStartTime, r.start_ns);
       w->Fixed64Field(kSpanEndTime, r.end_ns);
-      a.Str("code.function", r.text);
+      a.Str("code.function", text);
       break;
   }
-  if (!r.error_message.empty()) WriteException(w, r.end_ns, {}, r.error_message, {});
+  if (!error_message.empty()) WriteException(w, r.end_ns, {}, error_message, {});
   WriteMessages(w, t, index);
-  WriteStatus(w, r.error, r.error_message);
-  w->Fixed32Field(kSpanFlags, (t.sampled ? kFlagSampled : 0) | kFlagHasIsRemote);
+  WriteStatus(w, r.error, error_message);
+  w->Fixed32Field(kSpanFlags, (t->sampled ? kFlagSampled : 0) | kFlagHasIsRemote);
   w->EndMessage(span);
 }
 
 }  // namespace
 
-void EncodeTraces(const Agent::Impl& agent, Transaction::State* const* txs, size_t n,
+void EncodeTraces(const Agent::Impl& agent, const char* const* records, size_t n,
                   ProtoWriter* out) {
   // ExportTraceServiceRequest { ResourceSpans { Resource, ScopeSpans { scope,
   // spans... } } }: the spans are written first, behind room for everything
@@ -295,10 +303,10 @@ void EncodeTraces(const Agent::Impl& agent, Transaction::State* const* txs, size
   ProtoWriter& w = *out;
   w.Clear(kHeader + resource.size() + kHeader + scope.size());
   for (size_t i = 0; i < n; ++i) {
-    const Transaction::State& t = *txs[i];
+    const TxView t(records[i]);
     WriteTransaction(&w, t);
-    for (size_t j = 0; j < t.steps.size(); ++j) {
-      if (t.steps[j].kind != Step::kMessage) WriteStep(&w, t, static_cast<int32_t>(j));
+    for (size_t j = 0; j < t.nsteps(); ++j) {
+      if (t.step(j).kind != Step::kMessage) WriteStep(&w, t, static_cast<int32_t>(j));
     }
   }
   const size_t scope_spans = scope.size() + w.size();

@@ -12,8 +12,8 @@
 // Costs (budgets, measured in bench/agent_benchmark.cc): <= 1 us of the
 // application thread per transaction and <= 300 ns per step with export on; a
 // switched-off dynamic-profiling probe <= 10 ns. The application thread never
-// blocks on the network: finished transactions go into a bounded queue that
-// drops (and counts) when full.
+// blocks on the network: finished transactions go into a bounded queue
+// (entries and bytes) that drops (and counts) when full.
 //
 // Thread-safety: Agent is thread-safe. A Transaction and its Steps belong to
 // the thread that created them (Steps nest on that thread's current
@@ -36,7 +36,13 @@ struct AgentOptions {
   std::string endpoint = "http://127.0.0.1:4318";  // OTLP/HTTP base URL (no path)
   std::string ingest_key;         // project ingest key, sent as Authorization: Bearer
   bool loupe_extensions = true;   // active snapshots, stack samples, config (Loupe only)
-  size_t queue_capacity = 8192;   // finished transactions waiting for export; drop beyond
+  // Finished transactions waiting for export: at most queue_capacity of them
+  // in queue_bytes of memory (mapped and faulted in when the agent starts, so
+  // a burst writes into resident memory); beyond either, new ones are dropped
+  // and counted (dropped_queue_full). A transaction takes ~150 bytes plus ~90
+  // a step plus its texts (README.md, "Limits").
+  size_t queue_capacity = 8192;
+  size_t queue_bytes = size_t{8} << 20;
   size_t max_batch = 512;         // transactions per OTLP request
   int flush_interval_ms = 1000;   // export at least this often
   int request_timeout_ms = 5000;  // per HTTP request to the server
