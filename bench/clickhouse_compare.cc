@@ -460,6 +460,10 @@ class Compare {
     // Server defaults (64 MiB memtables, zstd columns, background flush), but
     // compaction only when called below, so it is timed apart.
     o.background_maintenance = false;
+    // Every X-View decodes its row groups: the decoded-column cache (on in
+    // the server) would answer the repeated queries from memory, which
+    // ClickHouse's defaults do not do either (uncompressed_cache off).
+    o.scatter_cache_bytes = 0;
     auto st = store::EmbeddedStore::Open(o);
     if (!st.ok()) Die("opening the embedded store", st.status());
     std::unique_ptr<store::EmbeddedStore>& s = stores_[ds.name];
