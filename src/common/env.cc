@@ -292,14 +292,22 @@ Status WriteFileAtomically(Env* env, const std::string& path, std::string_view d
 Result<std::string> ReadFileToString(Env* env, const std::string& path) {
   auto file = env->NewSequentialFile(path);
   if (!file.ok()) return file.status();
-  std::string out;
-  std::string scratch(64 * 1024, '\0');
+  // Read straight into a buffer of the file's size: growing a string 64 KiB
+  // at a time copied each WAL segment about twice more (a quarter of a log
+  // replay's time). The file may still grow or shrink meanwhile.
+  auto size = env->GetFileSize(path);
+  std::string out(size.ok() ? static_cast<size_t>(*size) + 1 : 64 * 1024, '\0');
+  size_t used = 0;
   for (;;) {
+    if (used == out.size()) out.resize(out.size() * 2);
     std::string_view chunk;
-    LOUPE_RETURN_IF_ERROR((*file)->Read(scratch.size(), &chunk, scratch.data()));
+    char* dst = out.data() + used;
+    LOUPE_RETURN_IF_ERROR((*file)->Read(out.size() - used, &chunk, dst));
     if (chunk.empty()) break;
-    out.append(chunk);
+    if (chunk.data() != dst) std::memmove(dst, chunk.data(), chunk.size());
+    used += chunk.size();
   }
+  out.resize(used);
   return out;
 }
 

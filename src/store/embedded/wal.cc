@@ -391,12 +391,30 @@ bool WalReader::LoadSegment() {
   const bool last = next_segment_ + 1 == segments_.size();
   segment_ = segments_[next_segment_++];
   const std::string path = SegmentPath(dir_, segment_);
-  auto data = ReadFileToString(env_, path);
-  if (!data.ok()) {
-    status_ = data.status().Annotate("reading WAL");
+  // Mapped rather than read: a replay reads each segment once, and copying
+  // it into a fresh buffer (zeroed and faulted in) was a third of the
+  // replaying thread's time.
+  data_ = {};
+  owned_.clear();
+  file_.reset();
+  auto file = env_->NewRandomAccessFile(path);
+  if (!file.ok()) {
+    status_ = file.status().Annotate("reading WAL");
     return false;
   }
-  data_ = std::move(*data);
+  file_ = std::move(*file);
+  if (file_->MappedData() != nullptr) {
+    data_ = std::string_view(file_->MappedData(), file_->Size());
+  } else {
+    file_.reset();
+    auto data = ReadFileToString(env_, path);
+    if (!data.ok()) {
+      status_ = data.status().Annotate("reading WAL");
+      return false;
+    }
+    owned_ = std::move(*data);
+    data_ = owned_;
+  }
   uint64_t seg, prev_end;
   if (!ParseHeader(data_, &seg, &prev_end) || seg != segment_) {
     if (last && data_.size() <= kHeaderSize) {

@@ -185,8 +185,11 @@ class WalReader {
   Status status_;
   WalReadStats stats_;
 
-  // The loaded segment and the parse state of its current chunk.
-  std::string data_;
+  // The loaded segment (mapped, or read into owned_ when the Env does not
+  // map files) and the parse state of its current chunk.
+  std::unique_ptr<RandomAccessFile> file_;
+  std::string owned_;
+  std::string_view data_;
   uint64_t segment_ = 0;
   uint64_t limit_ = 0;      // valid data ends here
   uint64_t chunk_off_ = 0;  // offset of the current chunk
