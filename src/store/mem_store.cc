@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "common/hash.h"
+#include "store/parked_late.h"
 #include "store/profile_codec.h"
 #include "store/store.h"
 
@@ -317,6 +318,7 @@ struct Project {
   FlatMap<TxId> trace_head;  // Hash64(trace id) → most recently inserted tx
   Dict dicts[kNumDicts];
   std::map<std::pair<std::string, std::string>, InstanceInfo> instances;
+  ParkedLateSteps parked;         // late steps that came before their transaction
   std::vector<int32_t> unsorted;  // keys of partitions that turned !in_order (may repeat)
   // Rollups of everything appended (rollup.h). Eviction drops the one-second
   // cells of evicted partitions; five-minute cells and user sketches stay.
@@ -449,6 +451,7 @@ Status MemStore::Append(ProjectId project, WriteBatch batch) {
     WriteLock lock(p->mu);
     for (model::Transaction& tx : batch.transactions) AppendRow(p, tx);
     for (LateSteps& late : batch.late_steps) MergeLate(p, late);
+    UnparkLate(p->parked, batch.transactions, &orphaned_, [&](LateSteps& l) { MergeLate(p, l); });
     SortSettled(p);
   }
   EvictIfNeeded();
@@ -567,6 +570,7 @@ void MemStore::MergeLate(Project* p, LateSteps& late) {
   Partition* pt = loc ? p->At(*loc) : nullptr;
   if (pt == nullptr) {
     orphaned_.fetch_add(late.steps.size(), std::memory_order_relaxed);
+    p->parked.Park(late.tx, std::move(late.steps));
     return;
   }
   uint32_t r = loc->row;
@@ -807,8 +811,9 @@ Status MemStore::ScanRollups(ProjectId project, RollupResolution resolution,
     *want[c] = p->dicts[kinds[c]].Find(*strs[c]);
     if (*want[c] < 0) return Status::OK();
   }
-  EmitBuilderCells(p->rollups, resolution, ids,
-                   [&](int col, uint32_t id) { return p->dicts[kinds[col]].Get(id); }, visit);
+  EmitBuilderCells(
+      p->rollups, resolution, ids,
+      [&](int col, uint32_t id) { return p->dicts[kinds[col]].Get(id); }, visit);
   return Status::OK();
 }
 
@@ -824,9 +829,10 @@ Status MemStore::ScanUsers(ProjectId project, const RollupFilter& filter,
     ids.service = p->dicts[kService].Find(filter.service);
     if (ids.service < 0) return Status::OK();
   }
-  EmitBuilderUsers(p->rollups, ids,
-                   [&](int col, uint32_t id) { return p->dicts[col == 0 ? kService : kInstance].Get(id); },
-                   visit);
+  EmitBuilderUsers(
+      p->rollups, ids,
+      [&](int col, uint32_t id) { return p->dicts[col == 0 ? kService : kInstance].Get(id); },
+      visit);
   return Status::OK();
 }
 

@@ -257,6 +257,7 @@ Status SegmentedStore::Append(ProjectId project, WriteBatch batch) {
       AppendRow(p, tx);
     }
     for (LateSteps& late : batch.late_steps) MergeLate(p, late);
+    UnparkLate(p->parked, batch.transactions, &orphaned_, [&](LateSteps& l) { MergeLate(p, l); });
   }
   if (options_.background_flush &&
       mem_bytes_.load(std::memory_order_relaxed) > options_.memtable_bytes) {
@@ -342,8 +343,8 @@ void SegmentedStore::AppendRow(Project* p, model::Transaction& tx) {
   row.profile.shrink_to_fit();
   MemTable& mem = *part.mem;
   const size_t rollup_before = mem.rollup.bytes();
-  mem.rollup.Add(tx.end_us, tx.end_us - tx.start_us, tx.error, tx.summary,
-                 row.dict[kDictService], row.dict[kDictInstance], row.dict[kDictEndpoint],
+  mem.rollup.Add(tx.end_us, tx.end_us - tx.start_us, tx.error, tx.summary, row.dict[kDictService],
+                 row.dict[kDictInstance], row.dict[kDictEndpoint],
                  !tx.user.empty() ? std::string_view(tx.user) : std::string_view(tx.client_ip));
   const size_t bytes = row.bytes() + (mem.rollup.bytes() - rollup_before);
   if (mem.rows.empty() || tx.end_us < mem.min_end) mem.min_end = tx.end_us;
@@ -401,6 +402,7 @@ void SegmentedStore::MergeLate(Project* p, LateSteps& late) {
     uint32_t row;
     if (!FindInSegments(*p, late.tx, &seg_part, &ref, &row)) {
       orphaned_.fetch_add(late.steps.size(), std::memory_order_relaxed);
+      p->parked.Park(late.tx, std::move(late.steps));
       return;
     }
     std::string blob;
@@ -457,7 +459,7 @@ Status SegmentedStore::FlushAll() {
       std::vector<uint32_t> to_global[kNumDictColumns];
       std::vector<SegmentRow> rows;
       size_t bytes = 0;
-      RollupBuilder merged;                // when there are several tables
+      RollupBuilder merged;  // when there are several tables
       const RollupBuilder* rollup = nullptr;
       RollupNamer names;
     };

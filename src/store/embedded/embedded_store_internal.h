@@ -31,6 +31,7 @@
 #include "store/embedded/embedded_store.h"
 #include "store/embedded/rollup_file.h"
 #include "store/embedded/segment.h"
+#include "store/parked_late.h"
 #include "store/rollup.h"
 
 namespace loupe::store::embedded_internal {
@@ -101,8 +102,8 @@ struct MemRow {
 // partition's `mem`; immutable once frozen for a flush.
 struct MemTable {
   std::vector<MemRow> rows;
-  RollupBuilder rollup;  // the rows' rollup cells, written beside their segment
-  size_t bytes = 0;      // rows and rollup
+  RollupBuilder rollup;              // the rows' rollup cells, written beside their segment
+  size_t bytes = 0;                  // rows and rollup
   int64_t min_end = 0, max_end = 0;  // over rows; meaningless when empty
 
   // Row numbers by ascending end time, built lazily, cached until rows change.
@@ -157,6 +158,7 @@ struct Project {
   std::unordered_map<TxId, MemLoc> mem_index;  // rows of mem and imm tables
   Dict dicts[kNumDictColumns];
   std::map<std::pair<std::string, std::string>, InstanceInfo> instances;
+  ParkedLateSteps parked;  // late steps that came before their transaction
   // Rollup files by partition; they outlive the partition's segments
   // (rollup_retention_days). rollup_gen changes whenever this map or a
   // memtable's place (mem → imm → segment) does.
@@ -347,8 +349,8 @@ class SegmentedStore final : public EmbeddedStore {
   mutable std::list<std::string> rollup_lru_;  // GUARDED_BY(rollup_cache_mu_), newest first
   mutable std::unordered_map<
       std::string, std::pair<std::shared_ptr<const OpenRollup>, std::list<std::string>::iterator>>
-      rollup_cache_;  // GUARDED_BY(rollup_cache_mu_)
-  std::condition_variable maint_cv_;   // with bg_mu_: wakes the maintenance thread
+      rollup_cache_;                  // GUARDED_BY(rollup_cache_mu_)
+  std::condition_variable maint_cv_;  // with bg_mu_: wakes the maintenance thread
 
   // Decoded end/elapsed/error columns of segment row groups for ScanScatter
   // (EmbeddedOptions::scatter_cache_bytes), keyed by ScatterKey (segment
