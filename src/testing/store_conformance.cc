@@ -27,6 +27,22 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
 
+ScatterPoints ScanScatterPoints(const store::Store& s, store::ProjectId project,
+                                const TxFilter& filter) {
+  ScatterPoints points;
+  Status st = s.ScanScatter(project, filter,
+                            [&](std::span<const int64_t> end, std::span<const int64_t> elapsed,
+                                std::span<const uint8_t> error) {
+                              EXPECT_EQ(end.size(), elapsed.size());
+                              EXPECT_EQ(end.size(), error.size());
+                              for (size_t i = 0; i < end.size(); ++i)
+                                points.insert({end[i], elapsed[i], error[i] != 0});
+                              return true;
+                            });
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return points;
+}
+
 std::string StoreConformanceName(const ::testing::TestParamInfo<StoreConformanceParam>& info) {
   return info.param.name;
 }
@@ -616,7 +632,7 @@ TEST_P(StoreConformanceTest, ScanScatterGivesTheColumnsOfTheRowsScanGives) {
   windows[2].min_elapsed_us = 1000 * kMs;
   windows[2].errors_only = true;
   for (const TxFilter& f : windows) {
-    std::multiset<std::tuple<int64_t, int64_t, bool>> rows, cols;
+    ScatterPoints rows, cols;
     ASSERT_TRUE(store()
                     .Scan(kP1, f, ScanOrder::kAny,
                           [&](std::span<const TxRow> batch) {
@@ -626,18 +642,7 @@ TEST_P(StoreConformanceTest, ScanScatterGivesTheColumnsOfTheRowsScanGives) {
                             return true;
                           })
                     .ok());
-    ASSERT_TRUE(store()
-                    .ScanScatter(kP1, f,
-                                 [&](std::span<const int64_t> end, std::span<const int64_t> elapsed,
-                                     std::span<const uint8_t> error) {
-                                   EXPECT_EQ(end.size(), elapsed.size());
-                                   EXPECT_EQ(end.size(), error.size());
-                                   for (size_t i = 0; i < end.size(); ++i) {
-                                     cols.insert({end[i], elapsed[i], error[i] != 0});
-                                   }
-                                   return true;
-                                 })
-                    .ok());
+    cols = ScanScatterPoints(store(), kP1, f);
     EXPECT_FALSE(rows.empty());
     EXPECT_EQ(cols, rows);
   }

@@ -34,7 +34,9 @@
 #include <functional>
 #include <memory>
 #include <ostream>
+#include <set>
 #include <string>
+#include <tuple>
 
 #include "store/store.h"
 
@@ -68,6 +70,12 @@ class StoreConformanceTest : public ::testing::TestWithParam<StoreConformancePar
   std::string dir_;
   std::unique_ptr<store::Store> store_;
 };
+
+// Every point Store::ScanScatter hands over for `filter`, as (end, elapsed,
+// error); a failed scan or columns of unequal lengths fail the test.
+using ScatterPoints = std::multiset<std::tuple<int64_t, int64_t, bool>>;
+ScatterPoints ScanScatterPoints(const store::Store& s, store::ProjectId project,
+                                const store::TxFilter& filter);
 
 // Name generator for INSTANTIATE_TEST_SUITE_P (returns param.name).
 std::string StoreConformanceName(const ::testing::TestParamInfo<StoreConformanceParam>& info);

@@ -273,25 +273,13 @@ TEST_F(EmbeddedStoreTest, ScanRunsMatchBruteForceOverManyWindows) {
         EXPECT_EQ(got, want) << stage << ", round " << round;
         if (order == ScanOrder::kAny) {
           // The columnar scan gives the same rows' end, elapsed and error.
-          std::multiset<std::tuple<int64_t, int64_t, bool>> rows, cols;
+          ::loupe::testing::ScatterPoints rows, cols;
           for (const auto& tx : txs) {
             if (want.count({tx.end_us, tx.id}) != 0) {
               rows.insert({tx.end_us, tx.elapsed_us(), tx.error});
             }
           }
-          ASSERT_TRUE(
-              store
-                  ->ScanScatter(1, f,
-                                [&](std::span<const int64_t> end, std::span<const int64_t> elapsed,
-                                    std::span<const uint8_t> error) {
-                                  EXPECT_EQ(end.size(), elapsed.size());
-                                  EXPECT_EQ(end.size(), error.size());
-                                  for (size_t i = 0; i < end.size(); ++i) {
-                                    cols.insert({end[i], elapsed[i], error[i] != 0});
-                                  }
-                                  return true;
-                                })
-                  .ok());
+          cols = ::loupe::testing::ScanScatterPoints(*store, 1, f);
           EXPECT_EQ(cols, rows) << stage << ", round " << round;
         }
         if (order == ScanOrder::kNewestFirst) {
@@ -330,22 +318,8 @@ TEST_F(EmbeddedStoreTest, ScatterCacheGivesTheDecodedColumnsWithinItsBudget) {
   filters[2].min_elapsed_us = 30'000;
   filters[2].errors_only = true;
   filters[3].service = txs[0].service;
-  using Cols = std::multiset<std::tuple<int64_t, int64_t, bool>>;
-  auto scan = [&](const TxFilter& f) {
-    Cols cols;
-    EXPECT_TRUE(
-        store
-            ->ScanScatter(1, f,
-                          [&](std::span<const int64_t> end, std::span<const int64_t> elapsed,
-                              std::span<const uint8_t> error) {
-                            for (size_t i = 0; i < end.size(); ++i) {
-                              cols.insert({end[i], elapsed[i], error[i] != 0});
-                            }
-                            return true;
-                          })
-            .ok());
-    return cols;
-  };
+  using Cols = ::loupe::testing::ScatterPoints;
+  auto scan = [&](const TxFilter& f) { return ::loupe::testing::ScanScatterPoints(*store, 1, f); };
   store->SetScatterCacheBytes(0);
   std::vector<Cols> want;
   for (const TxFilter& f : filters) want.push_back(scan(f));
