@@ -4,15 +4,22 @@
 # the in-memory store) and `--store embedded` (acks after the group-committed
 # fsync of the log), alternating, RUNS times each. Then the recovery time of a
 # log of LOG_MB MiB (no checkpoint in between): load until the log holds it,
-# SIGKILL, restart, time until /healthz answers.
+# SIGKILL, restart, time until /healthz answers. REPLAYS restarts the same
+# crashed directory (restored from a copy each time) that many times; with
+# COMPARE_BUILD (another build directory, e.g. of an older commit) each
+# restart is followed by one of that binary, for a same-session ratio.
 #
-#   bench/ingest_durability.sh [BUILD_DIR]     (env: RUNS=3 SECONDS_PER_RUN=8 LOG_MB=1024)
+#   bench/ingest_durability.sh [BUILD_DIR]
+#     env: RUNS=3 SECONDS_PER_RUN=8 LOG_MB=1024 REPLAYS=1 COMPARE_BUILD=
+#   RUNS=0 REPLAYS=3 COMPARE_BUILD=/tmp/old/build bench/ingest_durability.sh   (recovery only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 RUNS=${RUNS:-3}
 SECS=${SECONDS_PER_RUN:-8}
 LOG_MB=${LOG_MB:-1024}
+REPLAYS=${REPLAYS:-1}
+COMPARE_BUILD=${COMPARE_BUILD:-}
 LOUPE=$BUILD/loupe
 LOAD=$BUILD/otlp_load
 [ -x "$LOUPE" ] && [ -x "$LOAD" ] || { echo "build first: cmake --build $BUILD --target loupe otlp_load"; exit 2; }
@@ -23,7 +30,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 start() {  # start DIR STORE [extra args] → sets PID, HTTP, OTLP
   local dir=$1 store=$2; shift 2
   HTTP=$(free_port); OTLP=$(free_port)
-  taskset -c "${CPUS:-0}" "$LOUPE" server --data-dir "$dir" --store "$store" --bind 127.0.0.1 \
+  taskset -c "${CPUS:-0}" "${BIN:-$LOUPE}" server --data-dir "$dir" --store "$store" --bind 127.0.0.1 \
     --http-port "$HTTP" --otlp-http-port "$OTLP" --otlp-grpc-port "$(free_port)" "$@" >"$dir.log" 2>&1 &
   PID=$!
   for _ in $(seq 1 2000); do
@@ -59,9 +66,15 @@ while [ "$(du -sm "$dir/wal" | cut -f1)" -lt "$LOG_MB" ]; do
 done
 log_mb=$(du -sm "$dir/wal" | cut -f1)
 kill -9 "$PID"; wait "$PID" 2>/dev/null || true
-t0=$(date +%s.%N)
-CPUS=0-$(($(nproc) - 1)) start "$dir" embedded  # recovery replays on every core
-t1=$(date +%s.%N)
-echo "recovery: log ${log_mb} MiB; SIGKILL → restart → /healthz in $(python3 -c "print(f'{$t1-$t0:.2f}')") s"
-grep -m1 "recovered the ingest log" "$dir.log" || true
-kill "$PID"; wait "$PID" || true
+cp -a "$dir" "$dir.crashed"
+for replay in $(seq 1 "$REPLAYS"); do
+  for bin in "$LOUPE" ${COMPARE_BUILD:+"$COMPARE_BUILD/loupe"}; do
+    rm -rf "$dir"; cp -a "$dir.crashed" "$dir"
+    t0=$(date +%s.%N)
+    BIN=$bin CPUS=0-$(($(nproc) - 1)) start "$dir" embedded  # recovery replays on every core
+    t1=$(date +%s.%N)
+    echo "recovery ($bin, load $(cut -d' ' -f1 /proc/loadavg)): log ${log_mb} MiB; SIGKILL → restart → /healthz in $(python3 -c "print(f'{$t1-$t0:.2f}')") s"
+    grep -m1 "recovered the ingest log" "$dir.log" || true
+    kill "$PID"; wait "$PID" || true
+  done
+done

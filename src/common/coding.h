@@ -59,42 +59,21 @@ inline uint64_t DecodeFixed64(const char* p) noexcept {
   return v;
 }
 
-// Decodes exactly n varints from in into out[0, n); false unless they use
-// all of in. The column decoder's hot loop: while 10 bytes remain it reads
-// without bounds checks (a varint is at most 10 bytes).
-inline bool DecodeVarints(std::string_view in, size_t n, uint64_t* out) noexcept {
-  const auto* p = reinterpret_cast<const uint8_t*>(in.data());
-  const auto* end = p + in.size();
-  size_t i = 0;
-  while (i < n && end - p >= 10) {
-    uint64_t b = *p++;
+// Decodes the varint at *p (bounds-checked against end, at most 10 bytes)
+// into *v and moves *p past it; false on a truncated or overlong varint.
+// For hand-rolled column decoders; Decoder below is the general cursor.
+inline bool GetVarint(const uint8_t** p, const uint8_t* end, uint64_t* v) noexcept {
+  uint64_t x = 0;
+  for (int shift = 0; shift < 70; shift += 7) {
+    if (*p >= end) return false;
+    const uint64_t b = *(*p)++;
+    x |= (b & 0x7f) << shift;
     if (b < 0x80) {
-      out[i++] = b;
-      continue;
+      *v = x;
+      return true;
     }
-    uint64_t v = b & 0x7f;
-    int shift = 7;
-    do {
-      b = *p++;
-      v |= (b & 0x7f) << shift;
-      shift += 7;
-    } while (b >= 0x80 && shift < 70);
-    if (b >= 0x80) return false;
-    out[i++] = v;
   }
-  for (; i < n; ++i) {
-    uint64_t v = 0;
-    int shift = 0;
-    for (;;) {
-      if (p >= end || shift >= 70) return false;
-      uint64_t b = *p++;
-      v |= (b & 0x7f) << shift;
-      shift += 7;
-      if (b < 0x80) break;
-    }
-    out[i] = v;
-  }
-  return p == end;
+  return false;
 }
 
 class Decoder {

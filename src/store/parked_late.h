@@ -37,8 +37,10 @@ class ParkedLateSteps {
       by_tx_.erase(order_.front());
       order_.pop_front();
     }
-    // Ids taken earlier stay in order_ until they reach its front.
-    while (order_.size() > 2 * max_ + 16 && !by_tx_.count(order_.front())) order_.pop_front();
+    // Ids taken since stay in order_; drop them once they are half of it.
+    if (order_.size() > 2 * by_tx_.size() + 16) {
+      std::erase_if(order_, [this](model::TxId id) { return by_tx_.count(id) == 0; });
+    }
   }
 
   // Moves the steps parked for tx into *steps; false when there are none.
@@ -53,7 +55,7 @@ class ParkedLateSteps {
  private:
   const size_t max_;
   std::unordered_map<model::TxId, std::vector<model::Step>> by_tx_;
-  std::deque<model::TxId> order_;  // first park of each id, oldest first
+  std::deque<model::TxId> order_;  // first park of each id, oldest first (and taken ones)
 };
 
 // After a store appended `txs`: hands the steps parked for any of them to

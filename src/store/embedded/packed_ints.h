@@ -60,14 +60,8 @@ bool DecodePacked(std::string_view in, uint32_t n, Fn&& fn) {
   const auto* end = p + in.size();
   for (uint32_t s = 0; s < n; s += kPackedBlock) {
     const uint32_t m = std::min<uint32_t>(kPackedBlock, n - s);
-    // The base: a varint of at most 10 bytes.
-    uint64_t z = 0;
-    for (int shift = 0;; shift += 7) {
-      if (p >= end || shift >= 70) return false;
-      const uint64_t b = *p++;
-      z |= (b & 0x7f) << shift;
-      if (b < 0x80) break;
-    }
+    uint64_t z;
+    if (!GetVarint(&p, end, &z)) return false;
     const auto base = static_cast<uint64_t>(UnZigZag(z));
     if (p >= end) return false;
     const uint32_t width = *p++;

@@ -151,15 +151,8 @@ bool ForEachVarint(std::string_view in, uint32_t n, Fn&& fn) {
     fn(i++, v);
   }
   for (; i < n; ++i) {
-    uint64_t v = 0;
-    int shift = 0;
-    for (;;) {
-      if (p >= end || shift >= 70) return false;
-      const uint64_t b = *p++;
-      v |= (b & 0x7f) << shift;
-      shift += 7;
-      if (b < 0x80) break;
-    }
+    uint64_t v;
+    if (!GetVarint(&p, end, &v)) return false;
     fn(i, v);
   }
   return p == end;
@@ -593,36 +586,29 @@ Status Segment::Load() {
 }
 
 Status Segment::ReadChunk(const Chunk& c, std::string* out, std::string_view what) const {
-  std::string_view stored(base_ + c.offset, c.length);
-  if (crc32c::Unmask(c.crc) != crc32c::Value(stored)) {
-    return Status::Corruption(path_ + ": " + std::string(what) + " chunk at offset " +
-                              std::to_string(c.offset) + ": checksum mismatch");
-  }
-  Status s = Uncompress(c.codec, stored, c.raw_length, out);
-  if (!s.ok()) {
-    return s.Annotate(path_ + ": " + std::string(what) + " chunk at offset " +
-                      std::to_string(c.offset));
-  }
+  std::string_view raw;
+  LOUPE_RETURN_IF_ERROR(ViewChunk(c, out, &raw, what));
+  if (raw.data() != out->data()) out->assign(raw);
   return Status::OK();
 }
 
 Status Segment::ViewChunk(const Chunk& c, std::string* scratch, std::string_view* out,
                           std::string_view what) const {
-  if (c.codec != Compression::kNone) {
-    LOUPE_RETURN_IF_ERROR(ReadChunk(c, scratch, what));
-    *out = *scratch;
+  std::string_view stored(base_ + c.offset, c.length);
+  auto where = [&] {
+    return path_ + ": " + std::string(what) + " chunk at offset " + std::to_string(c.offset);
+  };
+  if (crc32c::Unmask(c.crc) != crc32c::Value(stored)) {
+    return Status::Corruption(where() + ": checksum mismatch");
+  }
+  if (c.codec == Compression::kNone) {
+    if (c.length != c.raw_length) return Status::Corruption(where() + ": wrong length");
+    *out = stored;
     return Status::OK();
   }
-  std::string_view stored(base_ + c.offset, c.length);
-  if (crc32c::Unmask(c.crc) != crc32c::Value(stored)) {
-    return Status::Corruption(path_ + ": " + std::string(what) + " chunk at offset " +
-                              std::to_string(c.offset) + ": checksum mismatch");
-  }
-  if (c.length != c.raw_length) {
-    return Status::Corruption(path_ + ": " + std::string(what) + " chunk at offset " +
-                              std::to_string(c.offset) + ": stored chunk has the wrong length");
-  }
-  *out = stored;
+  Status s = Uncompress(c.codec, stored, c.raw_length, scratch);
+  if (!s.ok()) return s.Annotate(where());
+  *out = *scratch;
   return Status::OK();
 }
 

@@ -254,11 +254,12 @@ class Segment {
 
   Segment(std::string path, std::unique_ptr<RandomAccessFile> file);
   Status Load();
-  Status ReadChunk(const Chunk& c, std::string* out, std::string_view what) const;
-  // Like ReadChunk, but a chunk stored uncompressed is viewed in the mapped
-  // file instead of copied into *scratch.
+  // Checks chunk c and sets *out to its raw bytes: in the mapped file when
+  // it is stored uncompressed, else decompressed into *scratch.
   Status ViewChunk(const Chunk& c, std::string* scratch, std::string_view* out,
                    std::string_view what) const;
+  // The same, the raw bytes always copied into *out.
+  Status ReadChunk(const Chunk& c, std::string* out, std::string_view what) const;
   // Checks the CRCs of the id sections once; later calls return the result.
   Status VerifySections() const;
   const char* SectionData(SectionId s) const { return base_ + sections_[s].offset; }

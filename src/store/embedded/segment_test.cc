@@ -426,10 +426,11 @@ TEST_F(SegmentTest, RealisticDataFitsTheByteBudget) {
     uint64_t all_cols = 0;
     for (uint64_t c : sz.columns) all_cols += c;
     std::printf(
-        "%-10s file %6.1f B/tx (%5.1f B/span, %.2f spans/tx) | scatter cols %.2f B/tx | all cols "
-        "%.2f B/tx | ids %.2f | profiles %.2f | dicts %.3f | meta %.3f\n",
-        v.name, sz.file / n, sz.file / static_cast<double>(spans), spans / n, scatter, all_cols / n,
-        sz.ids / n, sz.profiles / n, sz.dicts / n, sz.meta / n);
+        "%-10s file %6.1f B/tx (%5.1f B/span, %.2f spans/tx) | scatter cols %.2f B/tx (end %.2f, "
+        "elapsed %.2f) | all cols %.2f B/tx | ids %.2f | profiles %.2f | dicts %.3f | meta %.3f\n",
+        v.name, sz.file / n, sz.file / static_cast<double>(spans), spans / n, scatter,
+        sz.columns[kColEnd] / n, sz.columns[kColElapsed] / n, all_cols / n, sz.ids / n,
+        sz.profiles / n, sz.dicts / n, sz.meta / n);
     if (v.cols == Compression::kZstd && v.columnar) {
       zstd_scatter = scatter;
       zstd_per_span = sz.file / static_cast<double>(spans);
