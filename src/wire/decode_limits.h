@@ -11,6 +11,7 @@
 #define LOUPE_WIRE_DECODE_LIMITS_H_
 
 #include <cstddef>
+#include <string_view>
 
 namespace loupe::wire {
 
@@ -34,6 +35,11 @@ struct DecodeLimits {
   // leading elements that fit and stay valid JSON. Each cut value counts once
   // in SpanBatch::truncated_values.
   size_t max_value_bytes = 8192;
+  // The same for the string values of the attributes that carry long texts
+  // (IsLongTextKey: SQL statements and exception stack traces), which the
+  // span mapping keeps up to 16 KiB (ingest/semconv.h MappingLimits,
+  // docs/design/ingest.md §2.4). Never below max_value_bytes.
+  size_t max_text_value_bytes = 16384;
   // Attributes whose key is longer than this (or empty) are dropped and
   // counted as dropped attributes.
   size_t max_key_bytes = 256;
@@ -44,6 +50,19 @@ struct DecodeLimits {
   // Deeper -> InvalidArgument. Values above 64 are treated as 64.
   int max_depth = 8;
 };
+
+// Attributes whose string values are cut at max_text_value_bytes rather than
+// max_value_bytes.
+inline bool IsLongTextKey(std::string_view key) {
+  return key == "db.query.text" || key == "db.statement" || key == "exception.stacktrace";
+}
+
+// The byte limit for a string value of attribute `key`.
+inline size_t StringValueLimit(const DecodeLimits& limits, std::string_view key) {
+  return IsLongTextKey(key) && limits.max_text_value_bytes > limits.max_value_bytes
+             ? limits.max_text_value_bytes
+             : limits.max_value_bytes;
+}
 
 }  // namespace loupe::wire
 

@@ -299,11 +299,14 @@ class JsonDecoder {
   }
 
   std::string_view LimitString(std::string_view s) {
-    if (s.size() <= limits_.max_value_bytes) [[likely]] {
+    return LimitString(s, limits_.max_value_bytes);
+  }
+  std::string_view LimitString(std::string_view s, size_t limit) {
+    if (s.size() <= limit) [[likely]] {
       return s;
     }
     ++out_->truncated_values;
-    return internal::TruncateUtf8(s, limits_.max_value_bytes);
+    return internal::TruncateUtf8(s, limit);
   }
 
   bool DecodeRequest(const Value& request, const Path& path) {
@@ -574,12 +577,16 @@ class JsonDecoder {
         if (name == "key") {
           if (!GetString(m.value, p, &kv.key)) return false;
         } else if (name == "value") {
+          // The string limit depends on the key, which may come after the value.
           if (!DecodeAnyValue(m.value, p, &kv.value)) return false;
         }
       }
       if (kv.key.empty() || kv.key.size() > limits_.max_key_bytes) {
         ++*dropped;
         return true;
+      }
+      if (kv.value.type == AttrValue::Type::kString) {
+        kv.value.s = LimitString(kv.value.s, StringValueLimit(limits_, kv.key));
       }
       out_->attrs.push_back(kv);
       return true;
@@ -594,6 +601,8 @@ class JsonDecoder {
 
   // An attribute's value (nesting level 1). Members set in order, so the last
   // oneof member present wins; null members are absent.
+  // A string value is left whole: its limit depends on the attribute's key
+  // (StringValueLimit), which the caller cuts it to.
   bool DecodeAnyValue(const Value& v, const Path& path, AttrValue* out) {
     if (v.IsNull()) return true;
     if (!ExpectObject(v, path)) return false;
@@ -605,7 +614,7 @@ class JsonDecoder {
       if (Is(name, "stringValue", "string_value")) {
         if (!value.IsString()) return Fail(p, "expected a string");
         out->type = AttrValue::Type::kString;
-        out->s = LimitString(Str(value));
+        out->s = Str(value);
       } else if (Is(name, "boolValue", "bool_value")) {
         if (!value.IsBool()) return Fail(p, "expected true or false");
         out->type = AttrValue::Type::kBool;

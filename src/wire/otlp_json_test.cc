@@ -188,6 +188,35 @@ TEST(OtlpJson, LimitsApplyAsForProtobuf) {
   EXPECT_EQ(from_json.dropped_events, 1u);
 }
 
+// docs/design/ingest.md §2.4 keeps SQL texts and stack traces up to 16 KiB;
+// every other value is cut at 8 KiB. Both decoders, at the boundary.
+TEST(OtlpJson, SqlAndStackTextsAreKeptUpTo16KiBOtherValuesUpTo8KiB) {
+  const std::string k16(16384, 'q'), k16_plus(16385, 's'), k8_plus(8193, 'o');
+  SpanSpec span = MakeSpan(1);
+  span.attributes = {{"db.statement", k16},
+                     {"db.query.text", k16_plus},
+                     {"other", k8_plus},
+                     {"other.exact", std::string(8192, 'e')}};
+  span.events = {MakeEvent(kStart + 1, "exception", {{"exception.stacktrace", k16_plus}})};
+  std::vector<ResourceSpec> spec = {
+      MakeResource({{"service.name", "shop"}}, {MakeScope("", {span})})};
+  SpanBatch from_proto, from_json;
+  const std::string proto = testing::EncodeTraceRequest(spec);  // the batches point into it
+  ASSERT_TRUE(DecodeTracesProto(proto, {}, &from_proto).ok());
+  ASSERT_TRUE(Decode(testing::EncodeTraceRequestJson(spec), &from_json).ok());
+  for (const SpanBatch* b : {&from_proto, &from_json}) {
+    const model::Span& s = b->spans[0];
+    EXPECT_EQ(b->Find(s.attrs, "db.statement")->value.s, k16);
+    EXPECT_EQ(b->Find(s.attrs, "db.query.text")->value.s, k16_plus.substr(0, 16384));
+    EXPECT_EQ(b->Find(s.attrs, "other")->value.s, k8_plus.substr(0, 8192));
+    EXPECT_EQ(b->Find(s.attrs, "other.exact")->value.s.size(), 8192u);
+    ASSERT_EQ(s.events_count, 1u);
+    EXPECT_EQ(b->Find(b->events[s.events_begin].attrs, "exception.stacktrace")->value.s.size(),
+              16384u);
+    EXPECT_EQ(b->truncated_values, 3u);
+  }
+}
+
 TEST(OtlpJson, AcceptsHexIdsInAnyCase) {
   SpanBatch batch;
   ASSERT_TRUE(Decode(SpanJson(R"("traceId":"0102030405060708090A0B0C0D0E0F10",)"
@@ -291,11 +320,11 @@ TEST(OtlpJson, AcceptsInt64AsStringsOrNumbers) {
 // and produced -1.55e231 for 0e42. The decoder no longer uses that path.
 TEST(OtlpJson, ZeroWithHugeExponentDecodesAsZero) {
   SpanBatch batch;
-  Status st = Decode(
-      SpanJson(std::string(kIds) + R"(,"attributes":[)"
-                                   R"({"key":"a","value":{"doubleValue":0e42}},)"
-                                   R"({"key":"b","value":{"doubleValue":0.0e-400}}])"),
-      &batch);
+  Status st =
+      Decode(SpanJson(std::string(kIds) + R"(,"attributes":[)"
+                                          R"({"key":"a","value":{"doubleValue":0e42}},)"
+                                          R"({"key":"b","value":{"doubleValue":0.0e-400}}])"),
+             &batch);
   ASSERT_TRUE(st.ok()) << st.ToString();
   const auto& s = batch.spans[0];
   EXPECT_EQ(batch.Find(s.attrs, "a")->value.d, 0.0);

@@ -249,13 +249,16 @@ class ProtoDecoder {
     return Malformed(at, "AnyValue nested deeper than " + std::to_string(max_depth_) + " levels");
   }
 
-  // A string value, cut to limits_.max_value_bytes.
+  // A string value, cut to `limit` (by default limits_.max_value_bytes).
   std::string_view LimitString(std::string_view s) {
-    if (s.size() <= limits_.max_value_bytes) [[likely]] {
+    return LimitString(s, limits_.max_value_bytes);
+  }
+  std::string_view LimitString(std::string_view s, size_t limit) {
+    if (s.size() <= limit) [[likely]] {
       return s;
     }
     ++out_->truncated_values;
-    return internal::TruncateUtf8(s, limits_.max_value_bytes);
+    return internal::TruncateUtf8(s, limit);
   }
 
   // A bytes value as lowercase hex in the arena, cut to limits_.max_value_bytes.
@@ -546,6 +549,7 @@ class ProtoDecoder {
         kv.key = g.view();
       } else if (g.number == kKeyValueValue) {
         if (!Expect(g, kLen, "KeyValue.value")) return false;
+        // The string limit depends on the key, which may come after the value.
         if (!DecodeAnyValue(g.begin, g.end, &kv.value)) return false;
       }
     }
@@ -553,12 +557,17 @@ class ProtoDecoder {
       ++*dropped;
       return true;
     }
+    if (kv.value.type == AttrValue::Type::kString) {
+      kv.value.s = LimitString(kv.value.s, StringValueLimit(limits_, kv.key));
+    }
     out_->attrs.push_back(kv);
     return true;
   }
 
   // Fields not present leave *v unchanged, so a repeated value field merges
   // as protobuf does (the last oneof member present wins).
+  // A string value is left whole: its limit depends on the attribute's key
+  // (StringValueLimit), which the caller cuts it to.
   bool DecodeAnyValue(const uint8_t* p, const uint8_t* end, AttrValue* v) {
     Field f;
     while (p < end) {
@@ -568,7 +577,7 @@ class ProtoDecoder {
       switch (f.number) {
         case kAnyString:
           v->type = AttrValue::Type::kString;
-          v->s = LimitString(f.view());
+          v->s = f.view();
           break;
         case kAnyBool:
           v->type = AttrValue::Type::kBool;

@@ -30,6 +30,7 @@ inline wire::DecodeLimits TinyLimits() {
   l.max_events_per_span = 2;
   l.max_attributes_per_event = 1;
   l.max_value_bytes = 13;
+  l.max_text_value_bytes = 21;
   l.max_key_bytes = 8;
   l.max_spans = 50;
   l.max_depth = 3;
@@ -78,6 +79,8 @@ class BatchChecker {
       using T = model::AttrValue::Type;
       switch (kv.value.type) {
         case T::kString:
+          CheckString(kv.value.s, wire::StringValueLimit(l_, kv.key));
+          break;
         case T::kBytes:
           CheckString(kv.value.s, l_.max_value_bytes);
           break;
