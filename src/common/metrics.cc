@@ -114,6 +114,13 @@ void MetricsRegistry::AddCallback(std::string_view name, std::string_view help,
   GetFamily(name, help, "gauge")->callbacks.push_back(std::move(fn));
 }
 
+void MetricsRegistry::AddCounterCallback(
+    std::string_view name, std::string_view help,
+    std::function<std::vector<std::pair<Labels, double>>()> fn) {
+  std::lock_guard<std::mutex> l(mu_);
+  GetFamily(name, help, "counter")->callbacks.push_back(std::move(fn));
+}
+
 std::string MetricsRegistry::Render() const {
   std::lock_guard<std::mutex> l(mu_);
   std::string out;

@@ -69,12 +69,17 @@ class MetricsRegistry {
   // registration of a name wins.
   Counter* GetCounter(std::string_view name, std::string_view help, const Labels& labels = {});
   Gauge* GetGauge(std::string_view name, std::string_view help, const Labels& labels = {});
-  Histogram* GetHistogram(std::string_view name, std::string_view help,
-                          std::vector<double> bounds, const Labels& labels = {});
+  Histogram* GetHistogram(std::string_view name, std::string_view help, std::vector<double> bounds,
+                          const Labels& labels = {});
   // A gauge computed at render time (queue depth, memory, per-project figures).
   // The callback returns (labels, value) pairs; keep their number bounded.
   void AddCallback(std::string_view name, std::string_view help,
                    std::function<std::vector<std::pair<Labels, double>>()> fn);
+  // The same for a counter kept elsewhere (CPU seconds from /proc, a
+  // component's own totals): rendered with `# TYPE name counter`. The values
+  // must never decrease while the process runs.
+  void AddCounterCallback(std::string_view name, std::string_view help,
+                          std::function<std::vector<std::pair<Labels, double>>()> fn);
 
   std::string Render() const;
 
@@ -84,7 +89,7 @@ class MetricsRegistry {
  private:
   struct Family {
     std::string help;
-    std::string type;  // counter, gauge, histogram
+    std::string type;                                          // counter, gauge, histogram
     std::map<std::string, std::unique_ptr<Counter>> counters;  // key: rendered labels
     std::map<std::string, std::unique_ptr<Gauge>> gauges;
     std::map<std::string, std::unique_ptr<Histogram>> histograms;
