@@ -8,6 +8,9 @@
 # LOUPE_OTLP_GRPC_PORT (4317) and LOUPE_DEMO_PORT (8080: shop; orders and
 # payment on the next two). LOUPE_DEMO_TPS sets the peak traffic (40 req/s),
 # LOUPE_DEMO_FAULT_SCHEDULE=none keeps the faults off until switched on.
+# Everything listens on 127.0.0.1 (this machine only) unless LOUPE_BIND says
+# otherwise (e.g. LOUPE_BIND=0.0.0.0 to show the demo to another machine):
+# loupe server's three ports and the demo services alike.
 # LOUPE_DEMO_BUILD_WEB=0 skips building the dashboard (the API still works;
 # tests/integration/demo_script.test.mjs uses it).
 set -euo pipefail
@@ -18,6 +21,14 @@ export LOUPE_HTTP_PORT=${LOUPE_HTTP_PORT:-7070}
 export LOUPE_OTLP_HTTP_PORT=${LOUPE_OTLP_HTTP_PORT:-4318}
 export LOUPE_OTLP_GRPC_PORT=${LOUPE_OTLP_GRPC_PORT:-4317}
 export LOUPE_DEMO_PORT=${LOUPE_DEMO_PORT:-8080}
+export LOUPE_BIND=${LOUPE_BIND:-127.0.0.1}  # loupe server reads it as --bind
+# Where to reach what listens on LOUPE_BIND.
+case "$LOUPE_BIND" in
+  0.0.0.0 | :: | '[::]') host=127.0.0.1 ;;
+  *) host=$LOUPE_BIND ;;
+esac
+shown=$host
+[ "$host" = 127.0.0.1 ] && shown=localhost
 LOUPE_BIN=${LOUPE_BIN:-$BUILD_DIR/loupe}
 DEMO_BIN=${LOUPE_DEMO_BIN:-$BUILD_DIR/demo/loupe-demo}
 for b in "$LOUPE_BIN" "$DEMO_BIN"; do
@@ -56,7 +67,7 @@ setsid "$LOUPE_BIN" server &
 pids+=($!)
 
 # Wait until the server answers /healthz (or exits).
-api="http://127.0.0.1:$LOUPE_HTTP_PORT"
+api="http://$host:$LOUPE_HTTP_PORT"
 for ((i = 0; ; i++)); do
   if curl -fsS -o /dev/null --max-time 1 "$api/healthz" 2>/dev/null; then break; fi
   if ! kill -0 "${pids[0]}" 2>/dev/null; then
@@ -82,18 +93,18 @@ LOUPE_INGEST_KEY=$(field ingest_key)
 LOUPE_API_TOKEN=$(field api_token)
 export LOUPE_INGEST_KEY LOUPE_API_TOKEN  # to the demo through its environment, not its argv
 
-"$DEMO_BIN" all --data-dir "$LOUPE_DATA_DIR/demo-app" \
-  --otlp-endpoint "http://127.0.0.1:$LOUPE_OTLP_HTTP_PORT" --api-url "$api" &
+"$DEMO_BIN" all --data-dir "$LOUPE_DATA_DIR/demo-app" --bind "$LOUPE_BIND" \
+  --otlp-endpoint "http://$host:$LOUPE_OTLP_HTTP_PORT" --api-url "$api" &
 pids+=($!)
 unset LOUPE_API_TOKEN
 
-shop="http://127.0.0.1:$LOUPE_DEMO_PORT"
+shop="http://$host:$LOUPE_DEMO_PORT"
 cat <<MSG
 
-  Loupe dashboard:  http://localhost:$LOUPE_HTTP_PORT/
+  Loupe dashboard:  http://$shown:$LOUPE_HTTP_PORT/   (listening on $LOUPE_BIND; LOUPE_BIND changes it)
   Sign in with the API token ("api_token") in $creds
     e.g.  grep api_token $creds
-  OTLP endpoints:   http://localhost:$LOUPE_OTLP_HTTP_PORT (HTTP), localhost:$LOUPE_OTLP_GRPC_PORT (gRPC)
+  OTLP endpoints:   http://$shown:$LOUPE_OTLP_HTTP_PORT (HTTP), $shown:$LOUPE_OTLP_GRPC_PORT (gRPC)
 
   Demo shop:        $shop/   (orders on :$((LOUPE_DEMO_PORT + 1)), payment on :$((LOUPE_DEMO_PORT + 2)))
   Faults cycle every 75 s: slow_sql, lock, external_timeout, n_plus_one, error_burst,

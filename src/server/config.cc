@@ -56,7 +56,12 @@ const std::vector<Binding>& Bindings() {
   static const std::vector<Binding> b = {
       {{"data-dir", "directory for data and credentials (created if missing)", "loupe-data"},
        StrField(&ServerConfig::data_dir)},
-      {{"bind", "address to listen on", "0.0.0.0"}, StrField(&ServerConfig::bind)},
+      {{"bind",
+        "address all three ports listen on: 0.0.0.0 every interface (agents on other "
+        "machines), 127.0.0.1 this machine only. There is no TLS: off loopback, put a TLS "
+        "proxy in front of the API (a warning is logged)",
+        "0.0.0.0"},
+       StrField(&ServerConfig::bind)},
       {{"http-port", "port of the web dashboard and the query API (0: any free port)", "7070"},
        IntField("http-port", &ServerConfig::http_port, 0, 65535)},
       {{"otlp-http-port", "port of the OTLP/HTTP receiver (POST /v1/traces)", "4318"},
@@ -107,6 +112,11 @@ const std::vector<Binding>& Bindings() {
 }
 
 }  // namespace
+
+bool IsLoopbackAddress(const std::string& address) {
+  return address.rfind("127.", 0) == 0 || address == "::1" || address == "[::1]" ||
+         address == "localhost";
+}
 
 std::string EnvName(const std::string& flag) {
   std::string s = "LOUPE_";

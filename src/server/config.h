@@ -52,6 +52,10 @@ std::vector<FlagSpec> ServerFlags();
 Result<ServerConfig> ParseServerConfig(const std::vector<std::string>& args,
                                        const std::map<std::string, std::string>& env, bool* help);
 
+// True for an address only this machine can reach (127.0.0.0/8, ::1,
+// localhost).
+bool IsLoopbackAddress(const std::string& address);
+
 // "LOUPE_DATA_DIR" for "data-dir".
 std::string EnvName(const std::string& flag);
 

@@ -64,5 +64,20 @@ TEST(ServerConfig, HelpFlag) {
   EXPECT_TRUE(help);
 }
 
+TEST(ServerConfig, BindDefaultsToEveryInterfaceAndLoopbackIsRecognized) {
+  bool help;
+  auto c = ParseServerConfig({}, {}, &help);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->bind, "0.0.0.0");
+  EXPECT_EQ(ParseServerConfig({}, {{"LOUPE_BIND", "127.0.0.1"}}, &help)->bind, "127.0.0.1");
+  EXPECT_TRUE(IsLoopbackAddress("127.0.0.1"));
+  EXPECT_TRUE(IsLoopbackAddress("127.1.2.3"));
+  EXPECT_TRUE(IsLoopbackAddress("::1"));
+  EXPECT_TRUE(IsLoopbackAddress("localhost"));
+  EXPECT_FALSE(IsLoopbackAddress("0.0.0.0"));
+  EXPECT_FALSE(IsLoopbackAddress("::"));
+  EXPECT_FALSE(IsLoopbackAddress("10.0.0.7"));
+}
+
 }  // namespace
 }  // namespace loupe::server

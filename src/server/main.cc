@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/metrics.h"
+#include "common/process_metrics.h"
 #include "control/agent_config.h"
 #include "ingest/agent_receiver.h"
 #include "ingest/ingest_log.h"
@@ -86,36 +87,6 @@ std::string FindWebDir() {
     }
   }
   return "";
-}
-
-// process_* figures of the Prometheus conventions, read from /proc at scrape time.
-void RegisterProcessMetrics(MetricsRegistry* m) {
-  m->AddCallback("process_resident_memory_bytes", "Resident memory size in bytes.", [] {
-    long pages = 0, resident = 0;
-    if (FILE* f = std::fopen("/proc/self/statm", "r")) {
-      if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-      std::fclose(f);
-    }
-    return std::vector<std::pair<Labels, double>>{
-        {{}, static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE))}};
-  });
-  m->AddCallback("process_cpu_seconds_total", "User and system CPU time spent in seconds.", [] {
-    double secs = 0;
-    if (FILE* f = std::fopen("/proc/self/stat", "r")) {
-      char buf[1024];
-      size_t n = std::fread(buf, 1, sizeof buf - 1, f);
-      buf[n] = 0;
-      std::fclose(f);
-      const char* p = std::strrchr(buf, ')');
-      unsigned long utime = 0, stime = 0;
-      // Fields after the command: state(3) ... utime(14) stime(15).
-      if (p && std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
-                           &stime) == 2) {
-        secs = static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-      }
-    }
-    return std::vector<std::pair<Labels, double>>{{{}, secs}};
-  });
 }
 
 int RunServer(const std::vector<std::string>& args) {
@@ -313,6 +284,12 @@ int RunServer(const std::vector<std::string>& args) {
         creds.project.c_str(), creds.ingest_key.c_str(), creds.api_token.c_str(),
         cfg.data_dir.c_str());
     std::fflush(stdout);
+  }
+  if (!IsLoopbackAddress(cfg.bind)) {
+    LogWarning("the API and dashboard are served on " + cfg.bind + ":" +
+               std::to_string((*api_server)->port()) +
+               " without TLS: API tokens and ingest keys cross the network in clear. Put a "
+               "TLS-terminating proxy in front, or listen on loopback only (--bind 127.0.0.1).");
   }
   LogInfo("loupe " + std::string(kVersion) + " serving: dashboard+API http://" + cfg.bind + ":" +
           std::to_string((*api_server)->port()) +

@@ -3,7 +3,8 @@
 // loupe-demo, prints the dashboard URL and where the sign-in token is, the
 // API answers with that token and fills with the demo's transactions, and
 // Ctrl-C (SIGINT to the script's process group, as a terminal sends it)
-// stops every process and frees every port.
+// stops every process and frees every port. Without LOUPE_BIND all of it
+// listens on 127.0.0.1 only.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -20,6 +21,26 @@ function listening(port) {
     s.once('connect', () => { s.destroy(); resolve(true); });
     s.once('error', () => resolve(false));
   });
+}
+
+// Local IPv4 addresses (dotted) or IPv6 addresses (hex, as the kernel shows
+// them) listening on TCP `port`, from /proc/net/tcp{,6}.
+function listenAddresses(port) {
+  const out = [];
+  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text;
+    try { text = readFileSync(f, 'utf8'); } catch { continue; }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length < 4 || cols[3] !== '0A') continue; // 0A: LISTEN
+      const [addr, p] = cols[1].split(':');
+      if (parseInt(p, 16) !== port) continue;
+      // IPv4, or IPv4-mapped IPv6 (::ffff:a.b.c.d, as gRPC binds): dotted.
+      const v4 = addr.length === 8 ? addr : addr.startsWith('0000000000000000FFFF0000') ? addr.slice(24) : null;
+      out.push(v4 ? v4.match(/../g).reverse().map((h) => parseInt(h, 16)).join('.') : addr);
+    }
+  }
+  return out;
 }
 
 // Processes started by the script: their environment has our data directory
@@ -82,6 +103,11 @@ test('scripts/demo.sh starts server, demo and traffic on LOUPE_* ports, and Ctrl
     const shop = await fetch(`http://127.0.0.1:${demoPort}/healthz`);
     assert.equal(shop.status, 200, 'the shop listens on LOUPE_DEMO_PORT');
     assert.ok(existsSync(path.join(dataDir, 'demo-app')), 'the demo keeps its data under LOUPE_DATA_DIR');
+    // Without LOUPE_BIND everything listens on loopback only.
+    for (const p of [ports.http, ports.otlp, ports.grpc, demoPort, demoPort + 1, demoPort + 2]) {
+      assert.deepEqual(listenAddresses(p), ['127.0.0.1'], `port ${p} listens on ${listenAddresses(p)}`);
+    }
+    assert.doesNotMatch(out, /without TLS/, 'no warning on loopback');
     const running = processesWith(dataDir).join('\n');
     assert.match(running, /loupe server/, running);
     assert.match(running, /loupe-demo all/, running);
