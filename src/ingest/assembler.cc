@@ -273,7 +273,7 @@ struct ProjectState {
   size_t real_instances = 0;                                                      // GUARDED_BY(mu)
 };
 
-enum RejectReason { kFuture, kPast, kInvalidId, kNumReasons };
+enum RejectReason { kFuture, kPast, kInvalidId, kStartPast, kEndBeforeStart, kNumReasons };
 
 }  // namespace
 
@@ -374,6 +374,10 @@ Assembler::Impl::Impl(Clock* clock, AssemblerOptions options, MetricsRegistry* m
   rejected_[kPast] = metrics->GetCounter(kSpans, kSpansHelp, {{"result", "rejected_past"}});
   rejected_[kInvalidId] =
       metrics->GetCounter(kSpans, kSpansHelp, {{"result", "rejected_invalid_id"}});
+  rejected_[kStartPast] =
+      metrics->GetCounter(kSpans, kSpansHelp, {{"result", "rejected_start_past"}});
+  rejected_[kEndBeforeStart] =
+      metrics->GetCounter(kSpans, kSpansHelp, {{"result", "rejected_end_before_start"}});
   constexpr std::string_view kTx = "loupe_assembler_transactions_total";
   constexpr std::string_view kTxHelp =
       "Transactions emitted: root = its local root arrived; orphan = promoted after "
@@ -392,8 +396,7 @@ Assembler::Impl::Impl(Clock* clock, AssemblerOptions options, MetricsRegistry* m
   truncated_ = metrics->GetCounter("loupe_assembler_truncated_total",
                                    "Strings cut to a size limit while mapping spans.");
   clamped_ = metrics->GetCounter("loupe_assembler_clamped_total",
-                                 "Spans with a missing start or an end before the start "
-                                 "(elapsed set to 0).");
+                                 "Spans with a missing start (elapsed set to 0).");
   dropped_steps_ =
       metrics->GetCounter("loupe_assembler_dropped_steps_total", "Steps cut by max_steps_per_tx.");
   expired_txs_ = metrics->GetCounter("loupe_assembler_expired_transactions_total",
@@ -851,7 +854,18 @@ AddResult Assembler::Impl::Add(store::ProjectId project, const model::SpanBatch&
       ++rejected[kPast];
       continue;
     }
-    if (s.start_unix_nano == 0 || s.start_unix_nano > s.end_unix_nano) ++clamped;
+    // A start is checked as the end is: one span claiming to have run for
+    // decades would otherwise set its endpoint's mean and maximum elapsed.
+    // A missing start (0) is not an error: the span gets elapsed 0.
+    if (s.start_unix_nano == 0) {
+      ++clamped;
+    } else if (s.start_unix_nano > s.end_unix_nano) {
+      ++rejected[kEndBeforeStart];
+      continue;
+    } else if (static_cast<int64_t>(s.start_unix_nano / 1000) < now - opt_.max_age_us) {
+      ++rejected[kStartPast];
+      continue;
+    }
     Res& r = resolve(s.resource);
     RecordPtr rec = Borrow(batch, s, r.entry, r.identity);
     const uint32_t shard =
@@ -913,7 +927,8 @@ AddResult Assembler::Impl::Add(store::ProjectId project, const model::SpanBatch&
   if (clamped > 0) clamped_->Inc(clamped);
 
   static constexpr const char* kReasonText[kNumReasons] = {
-      "end time too far in the future", "end time too old", "invalid trace or span id"};
+      "end time too far in the future", "end time too old", "invalid trace or span id",
+      "start time too old", "end time before start time"};
   for (int i = 0; i < kNumReasons; ++i) {
     if (rejected[i] == 0) continue;
     rejected_[i]->Inc(rejected[i]);
@@ -1078,7 +1093,8 @@ std::vector<std::pair<store::ProjectId, std::string>> Assembler::Impl::ExportPen
             if (!r.inst->kind.empty()) {
               b.batch.attrs.push_back(kv("telemetry.sdk.language", r.inst->kind));
             }
-            if (!r.inst->sdk.empty()) b.batch.attrs.push_back(kv("telemetry.sdk.name", r.inst->sdk));
+            if (!r.inst->sdk.empty())
+              b.batch.attrs.push_back(kv("telemetry.sdk.name", r.inst->sdk));
           }
           res.attrs.count = static_cast<uint32_t>(b.batch.attrs.size()) - res.attrs.begin;
         }

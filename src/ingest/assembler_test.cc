@@ -754,15 +754,56 @@ TEST_F(AssemblerTest, SpansOutsideTheTimeWindowOrWithInvalidIdsAreRejectedAndRep
   EXPECT_EQ(Spans("accepted"), 1u);
 }
 
-TEST_F(AssemblerTest, EndBeforeStartIsClampedToZeroElapsedAndCounted) {
+TEST_F(AssemblerTest, EndBeforeStartIsRejectedAndReported) {
   Assembler& a = Make();
   TestBatch tb("shop", "shop-1");
   tb.Add({.id = 1, .kind = SpanKind::kServer, .start_ms = 50, .end_ms = 10});
+  tb.Add({.id = 2, .kind = SpanKind::kServer, .start_ms = 10, .end_ms = 10});  // elapsed 0: fine
+  AddResult r = a.Add(1, tb.b);
+  ASSERT_EQ(r.batch.transactions.size(), 1u);
+  EXPECT_EQ(r.batch.transactions[0].span_id, 2u);
+  EXPECT_EQ(r.rejected_spans, 1u);
+  EXPECT_THAT(r.rejection_message, HasSubstr("1 end time before start time"));
+  EXPECT_EQ(Spans("rejected_end_before_start"), 1u);
+  EXPECT_EQ(Spans("accepted"), 1u);
+}
+
+TEST_F(AssemblerTest, MissingStartIsClampedToZeroElapsedAndCounted) {
+  Assembler& a = Make();
+  TestBatch tb("shop", "shop-1");
+  tb.Add({.id = 1, .kind = SpanKind::kServer, .start_ms = 0, .end_ms = 10});
+  tb.b.spans[0].start_unix_nano = 0;
   AddResult r = a.Add(1, tb.b);
   ASSERT_EQ(r.batch.transactions.size(), 1u);
   EXPECT_EQ(r.batch.transactions[0].elapsed_us(), 0);
   EXPECT_EQ(r.batch.transactions[0].end_us, kT0us + 10'000);
+  EXPECT_EQ(r.rejected_spans, 0u);
   EXPECT_EQ(Plain("loupe_assembler_clamped_total"), 1u);
+}
+
+// A span with startTimeUnixNano = 1 and a current end once became a 56-year
+// transaction and pushed its endpoint's mean elapsed to 1.8e12 ms.
+TEST_F(AssemblerTest, StartOlderThanMaxAgeIsRejectedAndReported) {
+  Assembler& a = Make();
+  const int64_t now_ms = (clock_.NowMicros() - kT0us) / 1000;
+  TestBatch tb("shop", "shop-1");
+  tb.Add({.id = 1, .kind = SpanKind::kServer, .start_ms = now_ms - 1, .end_ms = now_ms});
+  tb.b.spans[0].start_unix_nano = 1;
+  tb.Add({.id = 2,
+          .kind = SpanKind::kServer,
+          .start_ms = now_ms - 8LL * 86'400'000,
+          .end_ms = now_ms});  // 8 days long
+  tb.Add({.id = 3,
+          .kind = SpanKind::kServer,
+          .start_ms = now_ms - 6LL * 86'400'000,
+          .end_ms = now_ms});  // 6 days long: within max_age
+  AddResult r = a.Add(1, tb.b);
+  ASSERT_EQ(r.batch.transactions.size(), 1u);
+  EXPECT_EQ(r.batch.transactions[0].span_id, 3u);
+  EXPECT_EQ(r.rejected_spans, 2u);
+  EXPECT_THAT(r.rejection_message, HasSubstr("2 start time too old"));
+  EXPECT_EQ(Spans("rejected_start_past"), 2u);
+  EXPECT_EQ(Spans("accepted"), 1u);
 }
 
 TEST_F(AssemblerTest, StepsPastMaxStepsAreCutAndCounted) {
