@@ -23,6 +23,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -45,6 +46,16 @@ struct ApiOptions {
   size_t max_list_limit = 10000;  // largest `limit` of GET /api/v1/transactions
   int max_range_days = 31;        // longest from..to of any query
   size_t max_live_subscribers = 1000;  // WebSockets past it are refused with 503
+  // GET /api/v1/instances leaves out instances unseen for this long (ingest
+  // stops counting them against the instance cap then too).
+  int64_t instance_idle_us = 86'400'000'000;
+};
+
+// A project's instance cap as ingest applies it (GET /api/v1/instances).
+struct InstanceCap {
+  size_t cap = 0;         // real instances a project keeps by name
+  size_t instances = 0;   // real instances counted against it now
+  size_t overflowed = 0;  // instance ids seen recently but folded into "(overflow)"
 };
 
 struct ApiDeps {
@@ -58,6 +69,8 @@ struct ApiDeps {
   // agent-config is 503). Events come from live->events().
   live::ActiveRegistry* active = nullptr;
   control::AgentConfigStore* agent_config = nullptr;
+  // The instance cap of a project; null: GET /api/v1/instances shows none.
+  std::function<InstanceCap(store::ProjectId)> instance_cap;
 };
 
 class Api {

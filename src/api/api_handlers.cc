@@ -221,6 +221,8 @@ Status GetInstances(const Env& env, const Call& call, net::HttpResponse* resp) {
   w.Key("instances");
   w.StartArray();
   for (const auto& i : *list) {
+    // Instances idle past instance_idle leave the live list (their data stays).
+    if (call.now_us - i.last_seen_us >= env.options.instance_idle_us) continue;
     w.StartObject();
     w.Field("service", i.service);
     w.Field("instance", i.instance);
@@ -233,6 +235,15 @@ Status GetInstances(const Env& env, const Call& call, net::HttpResponse* resp) {
     w.EndObject();
   }
   w.EndArray();
+  if (env.deps.instance_cap) {
+    const InstanceCap cap = env.deps.instance_cap(project->id);
+    w.Key("cap");
+    w.StartObject();
+    w.FieldUint("max_instances", cap.cap);
+    w.FieldUint("instances", cap.instances);
+    w.FieldUint("overflowed", cap.overflowed);
+    w.EndObject();
+  }
   w.EndObject();
   w.Finish();
   SetJson(resp, std::move(body));

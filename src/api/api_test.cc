@@ -871,6 +871,25 @@ TEST_F(ApiTest, Instances) {
   EXPECT_FALSE(d["instances"][1]["up"].GetBool());
 }
 
+TEST_F(ApiTest, InstancesShowTheCapAndLeaveOutInstancesIdlePastInstanceIdle) {
+  ApiOptions o;
+  o.instance_idle_us = 86'400 * kSec;
+  ApiDeps deps{store_.get(), registry_.get(), live_.get(), &metrics_, &clock_};
+  deps.instance_cap = [](store::ProjectId) { return InstanceCap{20'000, 1, 3}; };
+  api_ = std::make_unique<Api>(deps, o);
+  store::InstanceInfo recent{"shop", "shop-1", "h", "", "", kNow - 7 * 86'400 * kSec, kNow - kSec};
+  store::InstanceInfo idle{"shop", "shop-0", "h", "", "", kNow - 7 * 86'400 * kSec,
+                           kNow - 86'401 * kSec};
+  ASSERT_TRUE(store_->PutInstance(default_id_, recent).ok());
+  ASSERT_TRUE(store_->PutInstance(default_id_, idle).ok());
+  rapidjson::Document d = GetJson("/api/v1/instances");
+  ASSERT_EQ(d["instances"].Size(), 1u);
+  EXPECT_STREQ(d["instances"][0]["instance"].GetString(), "shop-1");
+  EXPECT_EQ(d["cap"]["max_instances"].GetInt(), 20'000);
+  EXPECT_EQ(d["cap"]["instances"].GetInt(), 1);
+  EXPECT_EQ(d["cap"]["overflowed"].GetInt(), 3);
+}
+
 TEST_F(ApiTest, InvalidUtf8IsSanitized) {
   model::Transaction t = Tx(1, "sh\xffop", "GET /caf\xc3\xa9/\xc3", kNow - kSec, 1000, true);
   t.user = std::string("a\0b\xed\xa0\x80", 6);  // NUL and a UTF-16 surrogate

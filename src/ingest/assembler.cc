@@ -264,14 +264,43 @@ struct alignas(64) Shard {
   std::vector<SpanId> stack, roots;  // scratch
 };
 
+// An instance identity a project has sent recently: either a real instance
+// (counted against max_instances_per_project, owning its entry) or one folded
+// into its service's "(overflow)" instance.
+struct InstanceSlot {
+  std::unique_ptr<InstanceEntry> own;  // null when folded
+  InstanceEntry* entry = nullptr;      // own.get(), or the service's overflow entry
+  int64_t last_seen_us = 0;
+};
+
 struct ProjectState {
   std::mutex mu;
   boost::unordered_flat_map<std::string, std::unique_ptr<ServiceEntry>, StringHash, StringEq>
       services;  // GUARDED_BY(mu)
-  // key: Hash64(instance, Hash64(service name after the cap))
-  boost::unordered_flat_map<uint64_t, std::unique_ptr<InstanceEntry>> instances;  // GUARDED_BY(mu)
-  size_t real_instances = 0;                                                      // GUARDED_BY(mu)
+  // key: Hash64(instance, Hash64(service name after the cap)). Slots unseen
+  // for instance_idle are removed by Tick (AgeInstances).
+  boost::unordered_flat_map<uint64_t, InstanceSlot> instances;  // GUARDED_BY(mu)
+  // The "(overflow)" instance of each service that needed one.
+  boost::unordered_flat_map<const ServiceEntry*, std::unique_ptr<InstanceEntry>>
+      overflow_entries;         // GUARDED_BY(mu)
+  size_t real_instances = 0;    // slots with `own`; GUARDED_BY(mu)
+  size_t folded_instances = 0;  // slots without; GUARDED_BY(mu)
+  uint64_t folded_total = 0;    // identities ever folded; GUARDED_BY(mu)
+  int64_t last_aging_us = 0;    // GUARDED_BY(mu)
+  // Entries of aged-out instances, freed once no span record can point at
+  // them any more (records hold `const InstanceEntry*`): (retired at, entry).
+  std::vector<std::pair<int64_t, std::unique_ptr<InstanceEntry>>> retired;  // GUARDED_BY(mu)
 };
+
+std::unique_ptr<InstanceEntry> NewInstanceEntry(ServiceEntry* svc, const ResourceInfo& info) {
+  auto e = std::make_unique<InstanceEntry>();
+  e->service = svc;
+  e->instance = info.instance;
+  e->host = info.host;
+  e->kind = info.kind;
+  e->sdk = info.sdk;
+  return e;
+}
 
 enum RejectReason { kFuture, kPast, kInvalidId, kStartPast, kEndBeforeStart, kNumReasons };
 
@@ -286,6 +315,7 @@ class Assembler::Impl {
   ProjectBatches Flush();
   std::vector<std::pair<store::ProjectId, std::string>> ExportPending() const;
   ProjectBatches TakePromoted();
+  std::vector<InstanceCapStats> InstanceStats() const;
   size_t pending_spans() const {
     return static_cast<size_t>(std::max<int64_t>(0, pending_->load(std::memory_order_relaxed)));
   }
@@ -294,7 +324,10 @@ class Assembler::Impl {
   enum class Mode { kRoot, kOrphan, kLate };
 
   ProjectState* GetProject(store::ProjectId project);
-  const InstanceEntry* ResolveResource(ProjectState* ps, const ResourceInfo& info);
+  const InstanceEntry* ResolveResource(ProjectState* ps, const ResourceInfo& info, int64_t now);
+  // Forgets the instances of every project unseen for instance_idle (at most
+  // once a minute per project) and frees retired entries.
+  void AgeInstances(int64_t now);
   void InternEndpoint(ServiceEntry* svc, std::string* endpoint);
 
   // Under the shard lock: inserts the record; returns false for a duplicate.
@@ -331,7 +364,7 @@ class Assembler::Impl {
   size_t shard_mask_;
   std::shared_ptr<std::atomic<int64_t>> pending_;  // shared with the gauge callback
 
-  std::shared_mutex projects_mu_;
+  mutable std::shared_mutex projects_mu_;
   boost::unordered_flat_map<store::ProjectId, std::unique_ptr<ProjectState>> projects_;
 
   std::mutex evict_mu_;
@@ -423,7 +456,8 @@ ProjectState* Assembler::Impl::GetProject(store::ProjectId project) {
   return p.get();
 }
 
-const InstanceEntry* Assembler::Impl::ResolveResource(ProjectState* ps, const ResourceInfo& info) {
+const InstanceEntry* Assembler::Impl::ResolveResource(ProjectState* ps, const ResourceInfo& info,
+                                                      int64_t now) {
   std::lock_guard l(ps->mu);
   ServiceEntry* svc;
   auto sit = ps->services.find(std::string_view(info.service));
@@ -442,29 +476,85 @@ const InstanceEntry* Assembler::Impl::ResolveResource(ProjectState* ps, const Re
   }
   const uint64_t key = Hash64(info.instance, Hash64(svc->name));
   auto iit = ps->instances.find(key);
-  if (iit != ps->instances.end()) return iit->second.get();
-  std::string_view instance = info.instance;
-  uint64_t final_key = key;
-  if (ps->real_instances + 1 >= opt_.max_instances_per_project) {
-    overflow_instance_->Inc();
-    instance = kOverflow;
-    final_key = Hash64(kOverflow, Hash64(svc->name) ^ 0x6f766572666c6f77ULL);
-    auto oit = ps->instances.find(final_key);
-    if (oit != ps->instances.end()) return oit->second.get();
-  } else {
+  if (iit != ps->instances.end()) {
+    InstanceSlot& slot = iit->second;
+    slot.last_seen_us = now;
+    if (slot.own || ps->real_instances >= opt_.max_instances_per_project) return slot.entry;
+    // Folded while the cap was full; instances aged out since: it gets its name.
+    --ps->folded_instances;
     ++ps->real_instances;
+    slot.own = NewInstanceEntry(svc, info);
+    slot.entry = slot.own.get();
+    return slot.entry;
   }
-  auto e = std::make_unique<InstanceEntry>();
-  e->service = svc;
-  e->instance = instance;
-  if (instance != kOverflow) {
-    e->host = info.host;
-    e->kind = info.kind;
-    e->sdk = info.sdk;
+  // The cap counts real instances only: the "(overflow)" entries are not
+  // instances, and instances unseen for instance_idle no longer count.
+  if (ps->real_instances >= opt_.max_instances_per_project) {
+    overflow_instance_->Inc();
+    auto& ov = ps->overflow_entries[svc];
+    if (!ov) {
+      ov = std::make_unique<InstanceEntry>();
+      ov->service = svc;
+      ov->instance = kOverflow;
+    }
+    ++ps->folded_total;
+    // Remember the folded identity (so it is counted once and found at
+    // once next time) while there is room for as many as the cap again;
+    // past that it is folded afresh at every batch.
+    if (ps->folded_instances < opt_.max_instances_per_project) {
+      ++ps->folded_instances;
+      ps->instances.emplace(key, InstanceSlot{nullptr, ov.get(), now});
+    }
+    return ov.get();
   }
+  ++ps->real_instances;
+  auto e = NewInstanceEntry(svc, info);
   InstanceEntry* raw = e.get();
-  ps->instances.emplace(final_key, std::move(e));
+  ps->instances.emplace(key, InstanceSlot{std::move(e), raw, now});
   return raw;
+}
+
+void Assembler::Impl::AgeInstances(int64_t now) {
+  std::vector<ProjectState*> projects;
+  {
+    std::shared_lock l(projects_mu_);
+    for (auto& [id, ps] : projects_) projects.push_back(ps.get());
+  }
+  const int64_t cutoff = now - opt_.instance_idle_us;
+  // A span record points at its instance's entry while it waits for its root
+  // (at most orphan_max_wait) and while it is mapped (one Add or Tick).
+  const int64_t grace = opt_.orphan_max_wait_us + opt_.late_window_us + 60'000'000;
+  for (ProjectState* ps : projects) {
+    std::lock_guard l(ps->mu);
+    std::erase_if(ps->retired, [&](const auto& r) { return r.first < now - grace; });
+    if (now - ps->last_aging_us < 60'000'000 && ps->last_aging_us <= now) continue;
+    ps->last_aging_us = now;
+    boost::unordered::erase_if(ps->instances, [&](auto& kv) {
+      InstanceSlot& slot = kv.second;
+      if (slot.last_seen_us >= cutoff) return false;
+      if (slot.own) {
+        --ps->real_instances;
+        ps->retired.emplace_back(now, std::move(slot.own));
+      } else {
+        --ps->folded_instances;
+      }
+      return true;
+    });
+  }
+}
+
+std::vector<InstanceCapStats> Assembler::Impl::InstanceStats() const {
+  std::vector<InstanceCapStats> out;
+  std::shared_lock l(projects_mu_);
+  for (const auto& [id, ps] : projects_) {
+    std::lock_guard pl(ps->mu);
+    out.push_back(InstanceCapStats{id, ps->real_instances, opt_.max_instances_per_project,
+                                   ps->folded_instances, ps->folded_total});
+  }
+  std::sort(out.begin(), out.end(), [](const InstanceCapStats& a, const InstanceCapStats& b) {
+    return a.project < b.project;
+  });
+  return out;
 }
 
 void Assembler::Impl::InternEndpoint(ServiceEntry* svc, std::string* endpoint) {
@@ -819,7 +909,7 @@ AddResult Assembler::Impl::Add(store::ProjectId project, const model::SpanBatch&
     }
     ResourceInfo info = MapResource(attrs, opt_.mapping, &stats);
     r.identity = Hash64(info.instance, Hash64(info.service));
-    r.entry = ResolveResource(ps, info);
+    r.entry = ResolveResource(ps, info, now);
     r.resolved = true;
     for (const InstanceEntry* seen : reported) {
       if (seen == r.entry) return r;
@@ -1026,6 +1116,7 @@ ProjectBatches Assembler::Impl::Tick() {
     }
   }
   MapPlansByProject(&plans, &out);
+  AgeInstances(now);
   ProjectBatches result;
   for (auto& [project, wb] : out) {
     if (!wb.empty()) result.emplace_back(project, std::move(wb));
@@ -1151,5 +1242,6 @@ std::vector<std::pair<store::ProjectId, std::string>> Assembler::ExportPending()
   return impl_->ExportPending();
 }
 ProjectBatches Assembler::TakePromoted() { return impl_->TakePromoted(); }
+std::vector<InstanceCapStats> Assembler::InstanceStats() const { return impl_->InstanceStats(); }
 
 }  // namespace loupe::ingest

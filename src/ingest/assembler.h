@@ -62,11 +62,20 @@ struct AssemblerOptions {
   // Steps per transaction profile (error steps included); the excess, latest
   // by start time, is cut and counted in Transaction::dropped_steps.
   uint32_t max_steps_per_tx = 10'000;
-  // Cardinality caps per project. Each cap counts the "(overflow)" value, so a
-  // service never has more than max_endpoints_per_service distinct endpoints.
+  // Cardinality caps per project. The endpoint and service caps count the
+  // "(overflow)" value, so a service never has more than
+  // max_endpoints_per_service distinct endpoints.
   size_t max_endpoints_per_service = 2'000;
   size_t max_services_per_project = 500;
-  size_t max_instances_per_project = 10'000;
+  // Real instances (service, service.instance.id) per project; "(overflow)"
+  // does not count, so exactly this many instances keep their names. Room for
+  // a 10,000-server fleet beside the project's other services.
+  size_t max_instances_per_project = 20'000;
+  // An instance that sent nothing for this long stops counting against
+  // max_instances_per_project (its stored data stays), so a fleet that
+  // redeploys under new instance ids does not overflow. Checked at most once
+  // a minute per project, by Tick().
+  int64_t instance_idle_us = 86'400'000'000;
   // Spans whose end time is further than this ahead of the clock, or older
   // than max_age, are rejected (reported through AddResult).
   int64_t max_future_us = 10LL * 60 * 1'000'000;
@@ -85,6 +94,18 @@ struct AddResult {
 };
 
 using ProjectBatches = std::vector<std::pair<store::ProjectId, store::WriteBatch>>;
+
+// The instance cap of one project (Assembler::InstanceStats).
+struct InstanceCapStats {
+  store::ProjectId project = 0;
+  size_t instances = 0;  // real instances counted against the cap
+  size_t cap = 0;        // max_instances_per_project
+  // Instance identities seen within instance_idle but folded into
+  // "(overflow)" because the cap was full (at most `cap` of them are
+  // remembered), and how many identities were folded since start.
+  size_t overflowed_instances = 0;
+  uint64_t overflowed_total = 0;
+};
 
 class Assembler {
  public:
@@ -129,6 +150,9 @@ class Assembler {
   // Takes what Tick() would return for transactions promoted early to stay
   // under max_pending_spans (they are already out of the pending state).
   ProjectBatches TakePromoted();
+
+  // The instance cap of every project seen, by project id.
+  std::vector<InstanceCapStats> InstanceStats() const;
 
  private:
   class Impl;

@@ -715,10 +715,78 @@ TEST_F(AssemblerTest, ServicesAndInstancesPastTheCapFoldIntoOverflow) {
     instances.insert(r.instances[0].service + "/" + r.instances[0].instance);
   }
   EXPECT_EQ(services, (std::set<std::string>{"svc0", "svc1", "(overflow)"}));
+  // The instance cap counts real instances only: four keep their names.
   EXPECT_EQ(instances, (std::set<std::string>{"svc0/inst0", "svc1/inst1", "(overflow)/inst2",
-                                              "(overflow)/(overflow)", "svc0/(overflow)"}));
+                                              "(overflow)/inst3", "(overflow)/(overflow)",
+                                              "svc0/(overflow)"}));
   EXPECT_EQ(CounterValue("loupe_assembler_overflow_total", "what", "service"), 3u);
-  EXPECT_EQ(CounterValue("loupe_assembler_overflow_total", "what", "instance"), 3u);
+  EXPECT_EQ(CounterValue("loupe_assembler_overflow_total", "what", "instance"), 2u);
+}
+
+// One transaction of (service, instance) through `a`; returns the instance
+// it was filed under.
+std::string InstanceOf(Assembler& a, uint64_t trace, const std::string& service,
+                       const std::string& instance) {
+  TestBatch tb(service, instance);
+  tb.Add({.trace = trace, .id = 1, .kind = SpanKind::kServer, .end_ms = 1});
+  AddResult r = a.Add(1, tb.b);
+  return r.batch.transactions.at(0).instance;
+}
+
+// The seed customer: 10,000 servers over 50 services in one project.
+TEST_F(AssemblerTest, ExactlyCapInstancesAllKeepTheirNamesAndOneMoreOverflows) {
+  AssemblerOptions opt;
+  opt.max_instances_per_project = 10'000;
+  Assembler& a = Make(opt);
+  size_t named = 0;
+  for (int i = 0; i < 10'000; ++i) {
+    const std::string inst = "host-" + std::to_string(i);
+    named += InstanceOf(a, i + 1, "svc" + std::to_string(i % 50), inst) == inst;
+  }
+  EXPECT_EQ(named, 10'000u);
+  EXPECT_EQ(CounterValue("loupe_assembler_overflow_total", "what", "instance"), 0u);
+  EXPECT_EQ(InstanceOf(a, 20'001, "svc7", "host-10000"), "(overflow)");
+  EXPECT_EQ(InstanceOf(a, 20'002, "svc7", "host-7"), "host-7");  // known ones keep working
+  ASSERT_EQ(a.InstanceStats().size(), 1u);
+  const InstanceCapStats st = a.InstanceStats()[0];
+  EXPECT_EQ(st.project, 1u);
+  EXPECT_EQ(st.instances, 10'000u);
+  EXPECT_EQ(st.cap, 10'000u);
+  EXPECT_EQ(st.overflowed_instances, 1u);
+  EXPECT_EQ(CounterValue("loupe_assembler_overflow_total", "what", "instance"), 1u);
+}
+
+TEST_F(AssemblerTest, TheDefaultInstanceCapLeavesRoomForTwentyThousand) {
+  EXPECT_GE(AssemblerOptions{}.max_instances_per_project, 20'000u);
+}
+
+// A fleet that redeploys under new instance ids: the old ids stop counting
+// once unseen for instance_idle, so the new ones keep their names.
+TEST_F(AssemblerTest, InstancesUnseenForInstanceIdleStopCountingAgainstTheCap) {
+  AssemblerOptions opt;
+  opt.max_instances_per_project = 3;
+  opt.instance_idle_us = 3600 * kSec;
+  Assembler& a = Make(opt);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(InstanceOf(a, i + 1, "shop", "old-" + std::to_string(i)), "old-" + std::to_string(i));
+  }
+  EXPECT_EQ(InstanceOf(a, 10, "shop", "new-0"), "(overflow)");
+  clock_.Advance(1800 * kSec);
+  EXPECT_EQ(InstanceOf(a, 11, "shop", "old-2"), "old-2");  // still sending: kept
+  a.Tick();
+  EXPECT_EQ(InstanceOf(a, 12, "shop", "new-1"), "(overflow)");  // not idle long enough yet
+  clock_.Advance(1801 * kSec);
+  a.Tick();  // old-0 and old-1 idle for over an hour: they leave
+  EXPECT_EQ(a.InstanceStats().at(0).instances, 1u);
+  EXPECT_EQ(a.InstanceStats().at(0).overflowed_instances, 1u);  // new-1 (new-0 is idle too)
+  EXPECT_EQ(InstanceOf(a, 13, "shop", "new-1"), "new-1");       // folded before, named now
+  EXPECT_EQ(InstanceOf(a, 14, "shop", "new-0"), "new-0");
+  EXPECT_EQ(InstanceOf(a, 15, "shop", "new-2"), "(overflow)");
+  const InstanceCapStats st = a.InstanceStats().at(0);
+  EXPECT_EQ(st.instances, 3u);             // old-2, new-1, new-0
+  EXPECT_EQ(st.overflowed_instances, 1u);  // new-2
+  // An aged-out instance that comes back is a new instance, if there is room.
+  EXPECT_EQ(InstanceOf(a, 16, "shop", "old-0"), "(overflow)");
 }
 
 TEST_F(AssemblerTest, SpansOutsideTheTimeWindowOrWithInvalidIdsAreRejectedAndReported) {

@@ -24,9 +24,9 @@
 #define LOUPE_INGEST_PIPELINE_H_
 
 #include <atomic>
-#include <deque>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -113,6 +113,9 @@ class Pipeline {
   // is never refused). Pair every true with ReleaseBytes.
   bool ReserveBytes(int64_t bytes);
   void ReleaseBytes(int64_t bytes);
+
+  // The assembler's instance caps (for /metrics and GET /api/v1/instances).
+  std::vector<InstanceCapStats> InstanceStats() const { return assembler_.InstanceStats(); }
 
   void Start();  // starts the tick thread
   void Stop();   // flushes pending spans into the store; idempotent

@@ -105,6 +105,19 @@ const std::vector<Binding>& Bindings() {
        IntField("ingest-threads", &ServerConfig::ingest_threads, 1, 256)},
       {{"max-inflight", "export requests processed at once; more get 503 + Retry-After", "64"},
        IntField("max-inflight", &ServerConfig::max_inflight, 1, 100000)},
+      {{"max-instances-per-project",
+        "instances (service.instance.id per service) a project keeps by name; more are "
+        "folded into \"(overflow)\" (loupe_assembler_instances, _instance_cap, "
+        "_overflowed_instances on /metrics); agents reporting active transactions too",
+        "20000"},
+       IntField("max-instances-per-project", &ServerConfig::max_instances_per_project, 1,
+                10'000'000)},
+      {{"instance-idle-seconds",
+        "an instance that sent nothing for this long stops counting against "
+        "--max-instances-per-project and leaves GET /api/v1/instances (its data is kept)",
+        "86400"},
+       IntField("instance-idle-seconds", &ServerConfig::instance_idle_seconds, 60,
+                int64_t{400} * 86400)},
       {{"log-level", "debug, info, warn or error", "info"},
        StrField(&ServerConfig::log_level, {"debug", "info", "warn", "error"}, "log-level")},
   };

@@ -34,6 +34,8 @@ struct ServerConfig {
   int http_threads = 4;
   int ingest_threads = 8;
   int max_inflight = 64;
+  int64_t max_instances_per_project = 20'000;
+  int64_t instance_idle_seconds = 86'400;
   std::string log_level = "info";
 };
 

@@ -89,6 +89,46 @@ std::string FindWebDir() {
   return "";
 }
 
+// Per-project instance cap figures of the assembler (docs/operations.md).
+// Project names come from the registry; ids it does not know are left out.
+void RegisterInstanceCapMetrics(MetricsRegistry* m, ingest::Pipeline* pipeline,
+                                auth::Registry* registry) {
+  using Values = std::vector<std::pair<Labels, double>>;
+  auto per_project = [pipeline, registry](auto field) {
+    return [pipeline, registry, field] {
+      std::map<store::ProjectId, std::string> names;
+      for (const auth::Project& p : registry->AllProjects()) names.emplace(p.id, p.name);
+      Values out;
+      for (const ingest::InstanceCapStats& s : pipeline->InstanceStats()) {
+        auto it = names.find(s.project);
+        if (it == names.end()) continue;
+        out.push_back({{{"project", it->second}}, field(s)});
+      }
+      return out;
+    };
+  };
+  m->AddCallback("loupe_assembler_instances",
+                 "Instances a project keeps by name, counted against its instance cap.",
+                 per_project([](const ingest::InstanceCapStats& s) {
+                   return static_cast<double>(s.instances);
+                 }));
+  m->AddCallback(
+      "loupe_assembler_instance_cap",
+      "Instances a project keeps by name (--max-instances-per-project).",
+      per_project([](const ingest::InstanceCapStats& s) { return static_cast<double>(s.cap); }));
+  m->AddCallback("loupe_assembler_overflowed_instances",
+                 "Instance ids seen within --instance-idle-seconds but folded into "
+                 "\"(overflow)\" because the cap was full.",
+                 per_project([](const ingest::InstanceCapStats& s) {
+                   return static_cast<double>(s.overflowed_instances);
+                 }));
+  m->AddCounterCallback("loupe_assembler_overflowed_instances_total",
+                        "Instance ids folded into \"(overflow)\" since start.",
+                        per_project([](const ingest::InstanceCapStats& s) {
+                          return static_cast<double>(s.overflowed_total);
+                        }));
+}
+
 int RunServer(const std::vector<std::string>& args) {
   bool help = false;
   auto parsed = ParseServerConfig(args, Environment(), &help);
@@ -159,7 +199,9 @@ int RunServer(const std::vector<std::string>& args) {
   RegisterStoreMetrics(metrics, store.get(), embedded_store, registry->get());
   live::EventLog events(10000);  // per project, in memory (docs/api.md)
   live::LiveState live(clock, live::LiveOptions{}, &events);
-  live::ActiveRegistry active(clock, &events);
+  live::ActiveOptions active_opts;
+  active_opts.max_instances_per_project = static_cast<size_t>(cfg.max_instances_per_project);
+  live::ActiveRegistry active(clock, &events, active_opts);
   active.Start();
   auto agent_config = control::AgentConfigStore::Open(cfg.data_dir);
   if (!agent_config.ok()) {
@@ -172,6 +214,8 @@ int RunServer(const std::vector<std::string>& args) {
   popts.max_inflight = cfg.max_inflight;
   popts.checkpoint_bytes = static_cast<uint64_t>(cfg.checkpoint_mb) << 20;
   popts.checkpoint_interval_us = cfg.checkpoint_seconds * 1'000'000;
+  popts.assembler.max_instances_per_project = static_cast<size_t>(cfg.max_instances_per_project);
+  popts.assembler.instance_idle_us = cfg.instance_idle_seconds * 1'000'000;
   // Declared before the pipeline so that it outlives it: the pipeline's
   // destructor may take a last checkpoint (early-return paths).
   std::unique_ptr<ingest::IngestLog> ingest_log;
@@ -216,6 +260,7 @@ int RunServer(const std::vector<std::string>& args) {
     }
   }
   pipeline.Start();
+  RegisterInstanceCapMetrics(metrics, &pipeline, registry->get());
 
   // OTLP/HTTP, and the Loupe agent extensions (/v1/loupe/...) on the same port.
   ingest::OtlpHttpReceiver otlp_http(registry->get(), &pipeline, metrics, {});
@@ -255,8 +300,19 @@ int RunServer(const std::vector<std::string>& args) {
   // Query API, live stream and dashboard.
   api::ApiOptions aopts;
   aopts.web_dir = cfg.web_dir.empty() ? FindWebDir() : cfg.web_dir;
+  aopts.instance_idle_us = cfg.instance_idle_seconds * 1'000'000;
   api::Api api(api::ApiDeps{store.get(), registry->get(), &live, metrics, clock, &active,
-                            agent_config->get()},
+                            agent_config->get(),
+                            [&pipeline, &cfg](store::ProjectId project) {
+                              api::InstanceCap cap;
+                              cap.cap = static_cast<size_t>(cfg.max_instances_per_project);
+                              for (const auto& s : pipeline.InstanceStats()) {
+                                if (s.project != project) continue;
+                                cap.instances = s.instances;
+                                cap.overflowed = s.overflowed_instances;
+                              }
+                              return cap;
+                            }},
                aopts);
   api.Start();
   net::HttpServerOptions ah;

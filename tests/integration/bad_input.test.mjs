@@ -281,6 +281,35 @@ it('spans 30 days in the past and 1 day in the future → 200 with partial_succe
   await assertStillServing('out-of-range timestamps');
 });
 
+it('a span started at 1 ns (a 56-year transaction) and one ending before its start → partial_success, stats unskewed', async () => {
+  for (const format of ['proto', 'json']) {
+    const service = `start-${format}`;
+    const now = Date.now();
+    const mk = (o) => span({
+      name: 'GET /s', kind: KIND.SERVER, status: STATUS.UNSET,
+      attrs: { 'http.request.method': 'GET', 'http.route': '/s', 'url.path': '/s', 'http.response.status_code': 200 }, ...o,
+    });
+    const epoch = mk({ startNs: 1n, endNs: BigInt(now - 1000) * 1_000_000n });
+    const backwards = mk({ startMs: now - 500, endMs: now - 600 });
+    const ok = mk({ startMs: now - 1000, endMs: now - 990 });
+    const req = request({ resource: { ...RESOURCE, 'service.name': service }, spans: [epoch, backwards, ok] });
+    const r = await sendRequest(srv, req, { format });
+    assert.equal(r.status, 200, `${format}: ${r.status} ${r.text.slice(0, 300)}`);
+    const rejected = format === 'proto' ? decodeExportResponse(r.body).rejectedSpans : jsonRejectedSpans(JSON.parse(r.text));
+    assert.equal(rejected, 2, `${format}: rejected_spans ${rejected}; response ${r.text.slice(0, 300)}`);
+    await findTrace(service, ok.traceId);
+    const ep = await srv.api('/api/v1/endpoints', { service, from: now - 3_600_000, to: now + 60_000 });
+    assert.equal(ep.endpoints.length, 1);
+    assert.equal(ep.endpoints[0].count, 1);
+    assert.ok(ep.endpoints[0].max_ms < 100, `max_ms ${ep.endpoints[0].max_ms}: a rejected span skewed the statistics`);
+  }
+  const m = parsePrometheus((await srv.metricsText()).text);
+  const spans = (result) => m.samples.find((x) => x.name === 'loupe_assembler_spans_total' && x.labels.result === result)?.value;
+  assert.equal(spans('rejected_start_past'), 2);
+  assert.equal(spans('rejected_end_before_start'), 2);
+  await assertStillServing('bad start times');
+});
+
 it('20,000 distinct URL paths without http.route → endpoints capped at 2,000 per service + (overflow)', async () => {
   // Word-like, digit-free, non-hex path segments so no normalization can fold them.
   const cons = 'ghjklmnprstvwz';
