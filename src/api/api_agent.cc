@@ -1,6 +1,9 @@
 // The agent-extension endpoints of docs/api.md: active transactions, active
 // stacks, events and the agent configuration.
 #include <algorithm>
+#include <set>
+#include <string_view>
+#include <tuple>
 #include <unordered_map>
 
 #include "api/api_internal.h"
@@ -62,6 +65,25 @@ Status GetActive(const Env& env, const Call& call, net::HttpResponse* resp) {
   };
   std::vector<live::InstanceActive> list;
   if (env.deps.active != nullptr) list = env.deps.active->Active(project->id, q);
+  // Instances that send transactions but never an active snapshot (a plain
+  // OpenTelemetry SDK): listed as not reported, so a client can tell "no
+  // data" from "0 active". Seen within the same horizon as reporters.
+  const int64_t horizon = env.deps.active != nullptr ? env.deps.active->options().omit_after_us
+                                                     : 600 * kMicrosPerSecond;
+  std::vector<store::InstanceInfo> silent;
+  if (auto known = env.deps.store->ListInstances(project->id); known.ok()) {
+    std::set<std::pair<std::string_view, std::string_view>> reporting;
+    for (const auto& i : list) reporting.emplace(i.service, i.instance);
+    for (auto& i : *known) {
+      if (call.now_us - i.last_seen_us >= horizon || i.instance == "(overflow)") continue;
+      if ((!q.service.empty() && i.service != q.service) ||
+          (!q.instance.empty() && i.instance != q.instance)) {
+        continue;
+      }
+      if (reporting.contains({i.service, i.instance})) continue;
+      silent.push_back(std::move(i));
+    }
+  }
 
   std::string body;
   JsonWriter w(&body);
@@ -69,7 +91,7 @@ Status GetActive(const Env& env, const Call& call, net::HttpResponse* resp) {
   WriteBandsMs(w, default_bands);
   w.Key("instances");
   w.StartArray();
-  for (const auto& i : list) {
+  auto write_reporting = [&](const live::InstanceActive& i) {
     w.StartObject();
     w.Field("service", i.service);
     w.Field("instance", i.instance);
@@ -78,6 +100,7 @@ Status GetActive(const Env& env, const Call& call, net::HttpResponse* resp) {
     w.FieldMillis("time_ms", i.time_us);
     w.FieldMillis("received_ms", i.received_us);
     w.FieldMillis("started_ms", i.started_us);
+    w.FieldBool("reported", true);
     w.FieldBool("stale", i.stale);
     WriteBandsMs(w, service_bands(i.service));
     w.Key("bands");
@@ -120,6 +143,34 @@ Status GetActive(const Env& env, const Call& call, net::HttpResponse* resp) {
     }
     w.EndArray();
     w.EndObject();
+  };
+  auto write_silent = [&](const store::InstanceInfo& i) {
+    w.StartObject();
+    w.Field("service", i.service);
+    w.Field("instance", i.instance);
+    w.Field("host", i.host);
+    w.FieldBool("reported", false);
+    w.FieldBool("stale", false);
+    WriteBandsMs(w, service_bands(i.service));
+    w.Key("bands");
+    w.StartArray();
+    w.EndArray();
+    w.FieldUint("active_total", 0);
+    w.Key("active");
+    w.StartArray();
+    w.EndArray();
+    w.EndObject();
+  };
+  // Both lists are sorted by (service, instance): merge them.
+  size_t a = 0, b = 0;
+  while (a < list.size() || b < silent.size()) {
+    if (b == silent.size() ||
+        (a < list.size() && std::tie(list[a].service, list[a].instance) <
+                                std::tie(silent[b].service, silent[b].instance))) {
+      write_reporting(list[a++]);
+    } else {
+      write_silent(silent[b++]);
+    }
   }
   w.EndArray();
   w.EndObject();

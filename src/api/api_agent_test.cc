@@ -85,6 +85,40 @@ TEST_F(ApiAgentTest, ActiveUsesTheServiceBands) {
   EXPECT_EQ(d["instances"][0]["active"][0]["elapsed_ms"].GetDouble(), 1500);
 }
 
+// A plain OpenTelemetry SDK sends transactions but no active snapshots: its
+// instance is "not reported", not "0 active".
+TEST_F(ApiAgentTest, ActiveListsInstancesWithoutSnapshotsAsNotReported) {
+  model::ActiveSnapshot s;
+  s.service = "orders";
+  s.instance = "o-1";
+  s.time_us = kNow;
+  ASSERT_TRUE(active_.Submit(project_, s).ok());  // reports, with nothing active
+  for (const char* inst : {"o-1", "o-2"}) {
+    ASSERT_TRUE(
+        store_->PutInstance(project_, {"orders", inst, "h", "nodejs", "", kNow - kSec, kNow - kSec})
+            .ok());
+  }
+  ASSERT_TRUE(store_
+                  ->PutInstance(project_, {"orders", "gone", "h", "nodejs", "", kNow - 3600 * kSec,
+                                           kNow - 3600 * kSec})
+                  .ok());
+  auto d = Json(Call("GET", "/api/v1/active", ""));
+  ASSERT_EQ(d["instances"].Size(), 2u);  // "gone" is past the 10-minute horizon
+  const auto& reported = d["instances"][0];
+  EXPECT_STREQ(reported["instance"].GetString(), "o-1");
+  EXPECT_TRUE(reported["reported"].GetBool());
+  EXPECT_EQ(reported["active_total"].GetInt(), 0);
+  const auto& silent = d["instances"][1];
+  EXPECT_STREQ(silent["instance"].GetString(), "o-2");
+  EXPECT_FALSE(silent["reported"].GetBool());
+  EXPECT_EQ(silent["bands"].Size(), 0u);
+  EXPECT_EQ(silent["active"].Size(), 0u);
+  // Filters apply to both kinds.
+  d = Json(Call("GET", "/api/v1/active", "instance=o-2"));
+  ASSERT_EQ(d["instances"].Size(), 1u);
+  EXPECT_FALSE(d["instances"][0]["reported"].GetBool());
+}
+
 TEST_F(ApiAgentTest, ActiveStackSharesArePercentages) {
   model::ActiveSnapshot s;
   s.service = "orders";
