@@ -2,7 +2,7 @@
 // caches. One App per signed-in session.
 
 import { Api } from './api/client';
-import type { Instance } from './api/types';
+import type { Instance, InstanceCap, InstancesResponse } from './api/types';
 import type { Route } from './data/urlstate';
 import { formatHash } from './data/urlstate';
 
@@ -17,7 +17,7 @@ export const TOKEN_KEY = 'loupe.token';
 
 export class App {
   route: Route;
-  private instCache: { at: number; project: string; p: Promise<Instance[]> } | null = null;
+  private instCache: { at: number; project: string; p: Promise<InstancesResponse> } | null = null;
 
   constructor(
     readonly api: Api,
@@ -60,9 +60,18 @@ export class App {
 
   /** Instances of the project, cached for 15 s. */
   instances(): Promise<Instance[]> {
+    return this.instancesResponse().then((r) => r.instances ?? []);
+  }
+
+  /** The project's instance cap (absent from servers that do not send it), cached with the instances. */
+  instanceCap(): Promise<InstanceCap | undefined> {
+    return this.instancesResponse().then((r) => r.cap);
+  }
+
+  private instancesResponse(): Promise<InstancesResponse> {
     const now = Date.now();
     if (!this.instCache || this.instCache.project !== this.project || now - this.instCache.at > 15_000) {
-      const p = this.api.instances().then((r) => r.instances ?? []);
+      const p = this.api.instances();
       this.instCache = { at: now, project: this.project, p };
       p.catch(() => {
         this.instCache = null;

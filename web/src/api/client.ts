@@ -2,7 +2,7 @@
 
 import type {
   ActiveResponse, ActiveStackResponse, AgentConfig, AgentConfigBody, EndpointStats, EventsResponse,
-  Instance, Metric, Project, SeriesResponse, Summary, Trace, TxDetail, TxSummary, XViewResponse,
+  InstancesResponse, Metric, Project, SeriesResponse, Summary, Trace, TxDetail, TxSummary, XViewResponse,
   ApiErrorBody,
 } from './types';
 
@@ -91,7 +91,7 @@ export class Api {
   projects(): Promise<{ projects: Project[] }> {
     return this.get('/projects', { project: undefined });
   }
-  instances(signal?: AbortSignal): Promise<{ instances: Instance[] }> {
+  instances(signal?: AbortSignal): Promise<InstancesResponse> {
     return this.get('/instances', {}, signal);
   }
   transactions(params: Params, signal?: AbortSignal): Promise<{ transactions: TxSummary[]; truncated: boolean }> {

@@ -15,6 +15,20 @@ export interface Instance {
   up: boolean;
 }
 
+/** The project's instance cap as ingest applies it (GET /api/v1/instances `cap`). */
+export interface InstanceCap {
+  max_instances: number;
+  /** Real instances counted against the cap now. */
+  instances: number;
+  /** Instance ids seen recently whose transactions are filed under `(overflow)`. */
+  overflowed: number;
+}
+
+export interface InstancesResponse {
+  instances: Instance[];
+  cap?: InstanceCap;
+}
+
 export interface TxSummary {
   id: string;
   trace_id: string;
@@ -190,6 +204,9 @@ export interface ActiveInstance {
   service: string;
   instance: string;
   host?: string;
+  /** False for an instance that sends transactions but no active snapshots (its active count
+   *  is unknown, not 0); absent from servers that list reporting instances only. */
+  reported?: boolean;
   /** Time of the instance's last snapshot. */
   time_ms?: number;
   /** True when the instance's last snapshot is too old to trust (agent gone or stuck). */

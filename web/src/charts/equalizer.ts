@@ -13,6 +13,9 @@ export interface EqBar {
   counts: [number, number, number];
   /** False while no active-service data exists for the instance (shown as "–", not 0). */
   known: boolean;
+  /** False for an instance that sends no active snapshots at all (a plain OpenTelemetry SDK):
+   *  its count is "not reported", shown as "–". */
+  reported?: boolean;
   /** The instance's last snapshot is too old to trust: drawn greyed. */
   stale?: boolean;
   /** Requests the instance's agent throttled since it started (absent: unknown). */
@@ -49,18 +52,23 @@ export class Equalizer {
       const throttled = b.throttled ?? 0;
       const title =
         b.service + ' / ' + b.instance +
-        (b.known ? '\n' + b.counts[0] + ' normal · ' + b.counts[1] + ' slow · ' + b.counts[2] + ' very slow' : '') +
+        (b.reported === false
+          ? '\nactive services not reported: this instance sends no active snapshots (e.g. a plain OpenTelemetry SDK)'
+          : b.known
+            ? '\n' + b.counts[0] + ' normal · ' + b.counts[1] + ' slow · ' + b.counts[2] + ' very slow'
+            : '') +
         (b.throttled != null ? '\n' + throttled + ' requests throttled since the agent started' : '') +
         (b.stale ? '\nstale: no recent active snapshot from this instance' : b.up ? '' : '\nnot reporting');
       const col = h(
         'button',
         {
-          class: 'eq-col' + (b.key === this.selected ? ' selected' : '') + (b.up ? '' : ' down') + (b.stale ? ' stale' : ''),
+          class: 'eq-col' + (b.key === this.selected ? ' selected' : '') + (b.up ? '' : ' down') + (b.stale ? ' stale' : '') + (b.reported === false ? ' unreported' : ''),
           title,
-          attrs: { 'data-instance': b.instance, 'data-stale': b.stale ? '1' : '0', 'data-throttled': String(throttled), type: 'button' },
+          attrs: { 'data-instance': b.instance, 'data-stale': b.stale ? '1' : '0', 'data-reported': b.reported === false ? '0' : '1', 'data-throttled': String(throttled), type: 'button' },
           on: { click: () => this.onClick?.(b.key) },
         },
-        h('div', { class: 'eq-count', text: b.known && !b.stale ? String(total) : '–' }),
+        h('div', { class: 'eq-count', text: b.known && b.reported !== false && !b.stale ? String(total) : '–' }),
+        b.reported === false ? h('div', { class: 'eq-unreported', text: 'not reported' }) : null,
         stack,
         h('div', { class: 'eq-name', text: b.instance }),
         throttled > 0 ? h('div', { class: 'eq-throttled', testid: 'eq-throttled', text: '⊘ ' + fmtCompact(throttled) }) : null,

@@ -12,6 +12,7 @@ import type { EqBar } from '../charts/equalizer';
 import { LineChart } from '../charts/line';
 import { COLORS } from '../charts/schedule';
 import { XViewChart } from '../charts/xview';
+import { capText, isReported } from '../data/instances';
 import { activeLink, activeList, activeStep, bandCounts, bandOf, effectiveThresholds, fmtThresholds, parseThresholds, serverThresholds } from '../data/bands';
 import { fmtClock, fmtCompact, fmtInt, fmtMs, fmtMsAxis, fmtPct } from '../data/format';
 import { LIVE_SECONDS, LIVE_WINDOW_MS, LiveState } from '../data/live';
@@ -154,7 +155,9 @@ export function dashboardPage(app: App, route: Route): PageHandle {
   });
   const eqTotal = h('span', { class: 'panel-value' });
   const eqThrottled = h('span', { class: 'warn-text small-text', testid: 'eq-throttled-total' });
-  eqPanel.appendChild(h('div', { class: 'panel-head' }, h('h2', { text: 'Active services' }), eqTotal, eqThrottled, h('div', { class: 'header-spacer' }), legend, bandsInput));
+  const instCap = h('span', { class: 'inst-cap', testid: 'instance-cap' });
+  const instOverflow = h('span', { class: 'warn-text small-text', testid: 'instance-overflow' });
+  eqPanel.appendChild(h('div', { class: 'panel-head' }, h('h2', { text: 'Active services' }), eqTotal, eqThrottled, instCap, instOverflow, h('div', { class: 'header-spacer' }), legend, bandsInput));
   const eqBody = h('div', { class: 'panel-body eq-body' });
   eqPanel.appendChild(eqBody);
   const eqMsg = h('div', { class: 'eq-msg muted' });
@@ -184,6 +187,8 @@ export function dashboardPage(app: App, route: Route): PageHandle {
       seen.add(key);
       const a = byKey.get(key);
       const bar: EqBar = { key, service: i.service, instance: i.instance, up: i.up, counts: a ? bandCounts(a, thresholds, bandSource !== 'user') : [0, 0, 0], known: !!active && !activeUnsupported };
+      // Without a snapshot the active count is unknown ("not reported"), not 0.
+      if (active && !activeUnsupported && !isReported(a)) bar.reported = false;
       if (a?.stale) bar.stale = true;
       if (a?.throttled_total != null) bar.throttled = a.throttled_total;
       bars.push(bar);
@@ -191,6 +196,7 @@ export function dashboardPage(app: App, route: Route): PageHandle {
     for (const [key, a] of byKey) {
       if (seen.has(key) || (service && a.service !== service)) continue;
       const bar: EqBar = { key, service: a.service, instance: a.instance, up: true, counts: bandCounts(a, thresholds, bandSource !== 'user'), known: true };
+      if (!isReported(a)) bar.reported = false;
       if (a.stale) bar.stale = true;
       if (a.throttled_total != null) bar.throttled = a.throttled_total;
       bars.push(bar);
@@ -260,6 +266,10 @@ export function dashboardPage(app: App, route: Route): PageHandle {
   async function pollInstances(): Promise<void> {
     try {
       instances = await app.instances();
+      const cap = capText(await app.instanceCap());
+      instCap.textContent = cap ? cap.text : '';
+      instCap.title = cap ? 'Instances this project keeps by name (loupe server --max-instances-per-project); instances silent for a day stop counting' : '';
+      instOverflow.textContent = cap?.overflow ?? '';
     } catch {
       /* keep the last list */
     }
