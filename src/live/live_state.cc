@@ -212,6 +212,41 @@ void LiveState::Record(store::ProjectId project, const model::Transaction& tx) n
   }
 }
 
+void LiveState::Restore(store::ProjectId project, int64_t now_us, const LiveSeed& seed) {
+  ProjectLive* p = FindOrCreate(project);
+  int64_t day_start, day_end;
+  DayBounds(now_us, &day_start, &day_end);
+  const int64_t now_sec = FloorDiv(now_us, kMicrosPerSecond);
+  const int64_t now_min = FloorDiv(now_sec, 60);
+  std::lock_guard<std::mutex> l(p->mu);
+  p->day_start_us = day_start;
+  p->today = seed.today_calls;
+  const int64_t window = static_cast<int64_t>(p->ring.size());
+  for (auto& s : p->ring) s = ProjectLive::Second{};
+  for (const LiveSeed::Second& in : seed.seconds) {
+    if (in.sec <= now_sec - window || in.sec > now_sec) continue;
+    auto& s = p->ring[static_cast<size_t>(FloorMod(in.sec, window))];
+    s = {in.sec, in.count, in.errors, in.sum_elapsed_us};
+  }
+  const int64_t nm = static_cast<int64_t>(p->minutes.size());
+  for (auto& m : p->minutes) {
+    m.minute = kNoSecond;
+    m.users.Clear();
+  }
+  for (const auto& [end_us, user] : seed.users) {
+    if (user.empty()) continue;
+    const int64_t minute = FloorDiv(std::min(FloorDiv(end_us, kMicrosPerSecond), now_sec), 60);
+    if (minute < now_min - (nm - 1)) continue;
+    auto& m = p->minutes[static_cast<size_t>(FloorMod(minute, nm))];
+    if (m.minute != minute) {
+      if (m.minute > minute) continue;
+      m.minute = minute;
+      m.users.Clear();
+    }
+    m.users.Add(user);
+  }
+}
+
 void LiveState::TakeFrame(store::ProjectId project, int64_t now_us, LiveFrame* frame) {
   const int64_t now_sec = FloorDiv(now_us, kMicrosPerSecond);
   frame->t_us = now_sec * kMicrosPerSecond;

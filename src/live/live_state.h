@@ -92,6 +92,26 @@ struct LiveSummary {
   uint64_t concurrent_users = 0;
 };
 
+// What a restarted server knows of a project's recent past, from its store
+// (LiveState::Restore): the figures LiveState would hold had it run all day.
+struct LiveSeed {
+  // Transactions that ended since the local midnight of now_us.
+  uint64_t today_calls = 0;
+  // Per-second figures of the last window_seconds (older seconds are
+  // ignored), by the transactions' end second.
+  struct Second {
+    int64_t sec = 0;  // Unix seconds
+    uint32_t count = 0;
+    uint32_t errors = 0;
+    int64_t sum_elapsed_us = 0;
+  };
+  std::vector<Second> seconds;
+  // Users (user id, else client IP) of transactions that ended in the last
+  // users_window_minutes + 1 minutes: (end time µs, user). Older ones are
+  // ignored.
+  std::vector<std::pair<int64_t, std::string>> users;
+};
+
 // Start of the local day containing t_us (server time zone), in µs.
 int64_t LocalMidnightMicros(int64_t t_us);
 
@@ -108,6 +128,12 @@ class LiveState {
   // Reads id, start/end, status, error, user (else client_ip), and for errors
   // service, endpoint and error_type; ingest passes only those (pipeline.cc).
   void Record(store::ProjectId project, const model::Transaction& tx) noexcept;
+
+  // Replaces the project's today's calls, per-second ring and users with
+  // `seed` (as of now_us), so that a restart does not blank "today" and the
+  // recent figures. Points and events are left alone. Meant for start-up,
+  // before ingest runs: a Record() racing with it may be lost.
+  void Restore(store::ProjectId project, int64_t now_us, const LiveSeed& seed);
 
   // Fills *frame (reusing its buffers) for `project` at now_us and resets the
   // project's per-frame points and events. Call once per tick per project;

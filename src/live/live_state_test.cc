@@ -208,10 +208,10 @@ TEST_F(LiveStateTest, TakePointsDrainsDotsButLeavesFiguresAndEventsForTheTick) {
   EXPECT_TRUE(f.points.empty());
   live.Record(1, Tx(2, kT0 - kSec, 1000, /*error=*/false));
   live.TakeFrame(1, kT0, &f);
-  EXPECT_EQ(f.tps, 2u);              // the second's figures count both
-  ASSERT_EQ(f.points.size(), 1u);    // but only the dot not yet sent
+  EXPECT_EQ(f.tps, 2u);            // the second's figures count both
+  ASSERT_EQ(f.points.size(), 1u);  // but only the dot not yet sent
   EXPECT_EQ(f.points[0].id, 2u);
-  EXPECT_EQ(f.events.size(), 1u);    // the error event waits for the tick
+  EXPECT_EQ(f.events.size(), 1u);  // the error event waits for the tick
 }
 
 TEST_F(LiveStateTest, ErrorEventsAreRateLimitedAndKept) {
@@ -317,6 +317,78 @@ TEST_F(LiveStateTest, ConcurrentRecordAndFrames) {
   EXPECT_EQ(seen_points, uint64_t{kThreads} * kPerThread);
   EXPECT_EQ(live.Summary(1, kT0).today_calls, uint64_t{kThreads} * kPerThread);
   EXPECT_NEAR(static_cast<double>(live.Summary(1, kT0).concurrent_users), 50, 2);
+}
+
+}  // namespace
+}  // namespace loupe::live
+
+namespace loupe::live {
+namespace {
+
+class LiveStateRestoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    setenv("TZ", "UTC", 1);
+    tzset();
+  }
+  ManualClock clock_{kT0};
+};
+
+// After a restart the store's figures come back: today's calls, the last
+// minute's TPS and response time, and the concurrent users.
+TEST_F(LiveStateRestoreTest, RestoreBringsBackTodayTheRecentSecondsAndTheUsers) {
+  LiveState live(&clock_);
+  const int64_t now = kT0 + 500'000;  // 22:13:20.5
+  LiveSeed seed;
+  seed.today_calls = 11'545;
+  seed.seconds.push_back({kT0 / kSec - 1, 4, 1, 4 * 25'000});   // the last whole second
+  seed.seconds.push_back({kT0 / kSec - 30, 2, 0, 2 * 10'000});  // within the last minute
+  seed.seconds.push_back({kT0 / kSec - 700, 9, 9, 9});          // older than the ring: ignored
+  seed.users = {{kT0 - 10 * kSec, "u1"},
+                {kT0 - 70 * kSec, "u2"},
+                {kT0 - 2 * kSec, "u1"},
+                {kT0 - 3600 * kSec, "u-old"}};
+  live.Restore(1, now, seed);
+
+  LiveFrame f;
+  live.TakeFrame(1, now, &f);
+  EXPECT_EQ(f.today_calls, 11'545u);
+  EXPECT_EQ(f.tps, 4u);
+  EXPECT_EQ(f.errors, 1u);
+  EXPECT_DOUBLE_EQ(f.avg_ms, 25.0);
+  EXPECT_EQ(f.concurrent_users, 2u);
+  EXPECT_TRUE(f.points.empty());
+
+  const LiveSummary s = live.Summary(1, now);
+  EXPECT_EQ(s.today_calls, 11'545u);
+  EXPECT_DOUBLE_EQ(s.tps, 6.0 / 60.0);
+  EXPECT_DOUBLE_EQ(s.avg_ms, 20.0);
+  EXPECT_EQ(s.concurrent_users, 2u);
+
+  // New transactions count on top of what was restored.
+  clock_.Set(now);
+  model::Transaction tx;
+  tx.id = 7;
+  tx.start_us = now - 1000;
+  tx.end_us = now - 10;
+  tx.user = "u3";
+  live.Record(1, tx);
+  EXPECT_EQ(live.Summary(1, now).today_calls, 11'546u);
+  EXPECT_EQ(live.Summary(1, now).concurrent_users, 3u);
+}
+
+TEST_F(LiveStateRestoreTest, RestoreReplacesWhatWasRecordedBefore) {
+  LiveState live(&clock_);
+  model::Transaction tx;
+  tx.id = 1;
+  tx.start_us = kT0 - 2 * kSec;
+  tx.end_us = kT0 - kSec;
+  live.Record(1, tx);  // e.g. replayed from the ingest log: also in the store
+  LiveSeed seed;
+  seed.today_calls = 5;
+  live.Restore(1, kT0, seed);
+  EXPECT_EQ(live.Summary(1, kT0).today_calls, 5u);
+  EXPECT_EQ(live.Summary(1, kT0).tps, 0.0);
 }
 
 }  // namespace
