@@ -79,5 +79,20 @@ TEST(ServerConfig, BindDefaultsToEveryInterfaceAndLoopbackIsRecognized) {
   EXPECT_FALSE(IsLoopbackAddress("10.0.0.7"));
 }
 
+TEST(ServerConfig, InstanceCapAndIdleTimeFromFlagsAndEnvironment) {
+  bool help;
+  auto c = ParseServerConfig({}, {}, &help);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->max_instances_per_project, 20'000);
+  EXPECT_EQ(c->instance_idle_seconds, 86'400);
+  c = ParseServerConfig({"--max-instances-per-project", "30000"},
+                        {{"LOUPE_INSTANCE_IDLE_SECONDS", "3600"}}, &help);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->max_instances_per_project, 30'000);
+  EXPECT_EQ(c->instance_idle_seconds, 3600);
+  EXPECT_FALSE(ParseServerConfig({"--max-instances-per-project", "0"}, {}, &help).ok());
+  EXPECT_FALSE(ParseServerConfig({"--instance-idle-seconds", "10"}, {}, &help).ok());
+}
+
 }  // namespace
 }  // namespace loupe::server
