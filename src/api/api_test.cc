@@ -878,8 +878,9 @@ TEST_F(ApiTest, InstancesShowTheCapAndLeaveOutInstancesIdlePastInstanceIdle) {
   deps.instance_cap = [](store::ProjectId) { return InstanceCap{20'000, 1, 3}; };
   api_ = std::make_unique<Api>(deps, o);
   store::InstanceInfo recent{"shop", "shop-1", "h", "", "", kNow - 7 * 86'400 * kSec, kNow - kSec};
-  store::InstanceInfo idle{"shop", "shop-0", "h", "", "", kNow - 7 * 86'400 * kSec,
-                           kNow - 86'401 * kSec};
+  store::InstanceInfo idle = recent;
+  idle.instance = "shop-0";
+  idle.last_seen_us = kNow - 86'401 * kSec;
   ASSERT_TRUE(store_->PutInstance(default_id_, recent).ok());
   ASSERT_TRUE(store_->PutInstance(default_id_, idle).ok());
   rapidjson::Document d = GetJson("/api/v1/instances");
