@@ -57,9 +57,8 @@ const std::vector<Binding>& Bindings() {
       {{"data-dir", "directory for data and credentials (created if missing)", "loupe-data"},
        StrField(&ServerConfig::data_dir)},
       {{"bind",
-        "address all three ports listen on: 0.0.0.0 every interface (agents on other "
-        "machines), 127.0.0.1 this machine only. There is no TLS: off loopback, put a TLS "
-        "proxy in front of the API (a warning is logged)",
+        "address every port listens on: 0.0.0.0 all interfaces, 127.0.0.1 this machine "
+        "only (no TLS: off loopback a warning is logged; put a TLS proxy in front)",
         "0.0.0.0"},
        StrField(&ServerConfig::bind)},
       {{"http-port", "port of the web dashboard and the query API (0: any free port)", "7070"},
@@ -107,8 +106,7 @@ const std::vector<Binding>& Bindings() {
        IntField("max-inflight", &ServerConfig::max_inflight, 1, 100000)},
       {{"max-instances-per-project",
         "instances (service.instance.id per service) a project keeps by name; more are "
-        "folded into \"(overflow)\" (loupe_assembler_instances, _instance_cap, "
-        "_overflowed_instances on /metrics); agents reporting active transactions too",
+        "folded into \"(overflow)\"",
         "20000"},
        IntField("max-instances-per-project", &ServerConfig::max_instances_per_project, 1,
                 10'000'000)},
