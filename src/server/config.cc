@@ -57,9 +57,10 @@ const std::vector<Binding>& Bindings() {
       {{"data-dir", "directory for data and credentials (created if missing)", "loupe-data"},
        StrField(&ServerConfig::data_dir)},
       {{"bind",
-        "address every port listens on: 0.0.0.0 all interfaces, 127.0.0.1 this machine "
-        "only (no TLS: off loopback a warning is logged; put a TLS proxy in front)",
-        "0.0.0.0"},
+        "address every port listens on: 127.0.0.1 this machine only, 0.0.0.0 every "
+        "interface so agents on other machines can send (no TLS: off loopback a warning is "
+        "logged; put a TLS proxy in front of the API)",
+        "127.0.0.1"},
        StrField(&ServerConfig::bind)},
       {{"http-port", "port of the web dashboard and the query API (0: any free port)", "7070"},
        IntField("http-port", &ServerConfig::http_port, 0, 65535)},

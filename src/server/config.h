@@ -17,7 +17,7 @@ namespace loupe::server {
 
 struct ServerConfig {
   std::string data_dir = "loupe-data";
-  std::string bind = "0.0.0.0";
+  std::string bind = "127.0.0.1";
   int http_port = 7070;
   int otlp_http_port = 4318;
   int otlp_grpc_port = 4317;

@@ -64,12 +64,12 @@ TEST(ServerConfig, HelpFlag) {
   EXPECT_TRUE(help);
 }
 
-TEST(ServerConfig, BindDefaultsToEveryInterfaceAndLoopbackIsRecognized) {
+TEST(ServerConfig, BindDefaultsToLoopbackAndLoopbackIsRecognized) {
   bool help;
   auto c = ParseServerConfig({}, {}, &help);
   ASSERT_TRUE(c.ok());
-  EXPECT_EQ(c->bind, "0.0.0.0");
-  EXPECT_EQ(ParseServerConfig({}, {{"LOUPE_BIND", "127.0.0.1"}}, &help)->bind, "127.0.0.1");
+  EXPECT_EQ(c->bind, "127.0.0.1");  // secure by default: loopback unless asked
+  EXPECT_EQ(ParseServerConfig({}, {{"LOUPE_BIND", "0.0.0.0"}}, &help)->bind, "0.0.0.0");
   EXPECT_TRUE(IsLoopbackAddress("127.0.0.1"));
   EXPECT_TRUE(IsLoopbackAddress("127.1.2.3"));
   EXPECT_TRUE(IsLoopbackAddress("::1"));
