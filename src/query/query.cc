@@ -983,7 +983,8 @@ Status FillEndpoints(const store::Store& s, store::ProjectId p, const TxFilter& 
           a.count += n.count;
           a.errors += n.errors;
           a.el_sum += n.elapsed_sum_us;
-          a.el_max = std::max(a.el_max, n.elapsed_max_us);
+          // A cell of late steps alone (count 0) carries sums, no elapsed.
+          if (n.count > 0) a.el_max = std::max(a.el_max, n.elapsed_max_us);
           a.sql_count += n.sql_count;
           a.sql_us += n.sql_us;
           a.ext_us += n.external_us;
