@@ -600,6 +600,7 @@ Status GetEndpoints(const Env& env, const Call& call, net::HttpResponse* resp) {
     w.FieldMs("p99_ms", e.p99_ms);
     w.FieldDouble("avg_sql_count", e.avg_sql_count);
     w.FieldMs("avg_sql_ms", e.avg_sql_ms);
+    w.FieldDouble("avg_external_count", e.avg_external_count);
     w.FieldMs("avg_external_ms", e.avg_external_ms);
     w.EndObject();
   }

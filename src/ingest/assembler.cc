@@ -12,6 +12,7 @@
 #include <type_traits>
 
 #include "common/hash.h"
+#include "store/late_merge.h"
 #include "wire/otlp_proto_encode.h"
 
 namespace loupe::ingest {
@@ -254,6 +255,7 @@ struct Plan {
   RecordPtr root;                // !late
   std::vector<RecordPtr> spans;  // steps, parents before children
   uint32_t budget = 0;           // steps that may still be emitted for tx
+  uint32_t dropped_total = 0;    // late: tx's steps cut so far, this plan's included
 };
 
 struct alignas(64) Shard {
@@ -740,6 +742,9 @@ void Assembler::Impl::Emit(Shard& sh, const TraceKey& key, TraceState& ts, SpanI
       pending_->fetch_sub(1, std::memory_order_relaxed);
     }
     ts.txs[tx_index].steps += steps;
+    if (plan.late && ts.txs[tx_index].steps > opt_.max_steps_per_tx) {
+      plan.dropped_total = ts.txs[tx_index].steps - opt_.max_steps_per_tx;
+    }
     if (!ts.expiry_queued) {
       sh.expiry_q.push({now, key});
       ts.expiry_queued = true;
@@ -847,7 +852,9 @@ void Assembler::Impl::MapPlan(Plan& plan, store::WriteBatch* out, MappingStats* 
     ls.tx = plan.tx;
     uint32_t dropped;
     AppendSteps(plan, &ls.steps, &dropped, stats);
-    if (ls.steps.empty()) return;
+    // Steps cut by the cap still reach the store, as the total it keeps.
+    ls.dropped_steps = plan.dropped_total;
+    if (ls.steps.empty() && ls.dropped_steps == 0) return;
     late_steps_->Inc(ls.steps.size());
     out->late_steps.push_back(std::move(ls));
     return;
@@ -868,6 +875,8 @@ void Assembler::Impl::MapPlan(Plan& plan, store::WriteBatch* out, MappingStats* 
 void Assembler::Impl::MapPlans(std::vector<Plan>* plans, store::WriteBatch* out) {
   MappingStats stats;
   for (Plan& p : *plans) MapPlan(p, out, &stats);
+  // One LateSteps per transaction: the store merges each entry once.
+  store::GroupLateSteps(&out->late_steps);
   if (stats.truncated > 0) truncated_->Inc(stats.truncated);
 }
 
@@ -875,6 +884,7 @@ void Assembler::Impl::MapPlansByProject(std::vector<Plan>* plans,
                                         std::map<store::ProjectId, store::WriteBatch>* out) {
   MappingStats stats;
   for (Plan& p : *plans) MapPlan(p, &(*out)[p.project], &stats);
+  for (auto& [project, batch] : *out) store::GroupLateSteps(&batch.late_steps);
   if (stats.truncated > 0) truncated_->Inc(stats.truncated);
 }
 

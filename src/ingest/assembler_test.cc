@@ -888,11 +888,68 @@ TEST_F(AssemblerTest, StepsPastMaxStepsAreCutAndCounted) {
   const model::Transaction& tx = r.batch.transactions[0];
   EXPECT_THAT(StepIds(tx.steps), ElementsAre(101, 102, 103, 104, 105));  // the earliest
   EXPECT_EQ(tx.dropped_steps, 5u);
-  // No room left for late steps either.
+  // No room left for late steps either: the store still learns the new total.
   TestBatch late("shop", "shop-1");
   late.Add({.id = 200, .parent = 1, .start_ms = 1, .end_ms = 2});
-  EXPECT_TRUE(a.Add(1, late.b).batch.empty());
+  AddResult r2 = a.Add(1, late.b);
+  ASSERT_EQ(r2.batch.late_steps.size(), 1u);
+  EXPECT_TRUE(r2.batch.late_steps[0].steps.empty());
+  EXPECT_EQ(r2.batch.late_steps[0].dropped_steps, 6u);
   EXPECT_EQ(Plain("loupe_assembler_dropped_steps_total"), 6u);
+}
+
+TEST_F(AssemblerTest, LateStepsPastMaxStepsCountInTheTransactionsDroppedSteps) {
+  AssemblerOptions opt;
+  opt.max_steps_per_tx = 5;
+  Assembler& a = Make(opt);
+  TestBatch root("shop", "shop-1");
+  root.Add({.id = 1, .kind = SpanKind::kServer, .end_ms = 100});
+  for (int i = 1; i <= 3; ++i) {
+    root.Add({.id = static_cast<SpanId>(100 + i), .parent = 1, .start_ms = i, .end_ms = i + 1});
+  }
+  AddResult r1 = a.Add(1, root.b);
+  ASSERT_EQ(r1.batch.transactions.size(), 1u);
+  EXPECT_EQ(r1.batch.transactions[0].dropped_steps, 0u);
+
+  // Six late children, each its own subtree: room for two, four cut. They
+  // come as one LateSteps entry carrying the transaction's new total.
+  TestBatch late("shop", "shop-1");
+  for (int i = 6; i >= 1; --i) {
+    late.Add(
+        {.id = static_cast<SpanId>(200 + i), .parent = 1, .start_ms = 10 + i, .end_ms = 11 + i});
+  }
+  AddResult r2 = a.Add(1, late.b);
+  ASSERT_EQ(r2.batch.late_steps.size(), 1u);
+  EXPECT_EQ(r2.batch.late_steps[0].tx, model::MakeTxId(Trace(1), 1));
+  EXPECT_EQ(r2.batch.late_steps[0].steps.size(), 2u);
+  EXPECT_EQ(r2.batch.late_steps[0].dropped_steps, 4u);
+
+  // Later children are all cut; the total grows.
+  TestBatch later("shop", "shop-1");
+  later.Add({.id = 300, .parent = 1, .start_ms = 50, .end_ms = 51});
+  later.Add({.id = 301, .parent = 1, .start_ms = 52, .end_ms = 53});
+  AddResult r3 = a.Add(1, later.b);
+  ASSERT_EQ(r3.batch.late_steps.size(), 1u);
+  EXPECT_TRUE(r3.batch.late_steps[0].steps.empty());
+  EXPECT_EQ(r3.batch.late_steps[0].dropped_steps, 6u);
+  EXPECT_EQ(Plain("loupe_assembler_dropped_steps_total"), 6u);
+}
+
+TEST_F(AssemblerTest, ManyLateChildrenOfOneRootComeAsOneLateStepsEntry) {
+  Assembler& a = Make();
+  TestBatch root("shop", "shop-1");
+  root.Add({.id = 1, .kind = SpanKind::kServer, .end_ms = 100});
+  a.Add(1, root.b);
+  TestBatch late("shop", "shop-1");
+  for (int i = 0; i < 1000; ++i) {
+    late.Add(
+        {.id = static_cast<SpanId>(10 + i), .parent = 1, .start_ms = 1000 - i, .end_ms = 1001 - i});
+  }
+  AddResult r = a.Add(1, late.b);
+  ASSERT_EQ(r.batch.late_steps.size(), 1u);
+  const std::vector<model::Step>& steps = r.batch.late_steps[0].steps;
+  ASSERT_EQ(steps.size(), 1000u);
+  EXPECT_EQ(r.batch.late_steps[0].dropped_steps, 0u);
 }
 
 TEST_F(AssemblerTest, PendingCapPromotesOldestTracesEarly) {

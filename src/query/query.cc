@@ -916,7 +916,7 @@ namespace {
 
 struct EndpointAcc {
   std::string service, endpoint;
-  uint64_t count = 0, errors = 0, sql_count = 0;
+  uint64_t count = 0, errors = 0, sql_count = 0, ext_count = 0;
   int64_t el_sum = 0, el_max = std::numeric_limits<int64_t>::min(), sql_us = 0, ext_us = 0;
   std::vector<int64_t> elapsed;  // raw rows
   // Rollup cells' histograms, dense by bin (a few KiB per group; merging
@@ -971,6 +971,7 @@ Status FillEndpoints(const store::Store& s, store::ProjectId p, const TxFilter& 
           a.el_max = std::max(a.el_max, el);
           a.sql_count += r.summary.sql_count;
           a.sql_us += r.summary.sql_us;
+          a.ext_count += r.summary.external_count;
           a.ext_us += r.summary.external_us;
           a.elapsed.push_back(el);
         }
@@ -983,9 +984,11 @@ Status FillEndpoints(const store::Store& s, store::ProjectId p, const TxFilter& 
           a.count += n.count;
           a.errors += n.errors;
           a.el_sum += n.elapsed_sum_us;
-          a.el_max = std::max(a.el_max, n.elapsed_max_us);
+          // A cell of late steps alone (count 0) carries sums, no elapsed.
+          if (n.count > 0) a.el_max = std::max(a.el_max, n.elapsed_max_us);
           a.sql_count += n.sql_count;
           a.sql_us += n.sql_us;
+          a.ext_count += n.external_count;
           a.ext_us += n.external_us;
           if (a.hist.empty()) a.hist.resize(kDenseBins);
           for (const store::HistBin& b : c.hist) a.hist[b.bin] += b.count;
@@ -1039,6 +1042,7 @@ Result<std::vector<EndpointStats>> ComputeEndpoints(const store::Store& s, store
     }
     e.avg_sql_count = static_cast<double>(a.sql_count) / n;
     e.avg_sql_ms = static_cast<double>(a.sql_us) / n / 1000.0;
+    e.avg_external_count = static_cast<double>(a.ext_count) / n;
     e.avg_external_ms = static_cast<double>(a.ext_us) / n / 1000.0;
     out.push_back(std::move(e));
     a.elapsed = {};

@@ -108,7 +108,7 @@ struct EndpointStats {
   uint64_t count = 0;
   uint64_t errors = 0;
   double avg_ms = 0, max_ms = 0, p50_ms = 0, p95_ms = 0, p99_ms = 0;
-  double avg_sql_count = 0, avg_sql_ms = 0, avg_external_ms = 0;
+  double avg_sql_count = 0, avg_sql_ms = 0, avg_external_count = 0, avg_external_ms = 0;
 };
 
 // Answered from rollups under the same conditions as series, with the

@@ -490,6 +490,7 @@ TEST_F(QueryTest, EndpointStatistics) {
   EXPECT_NEAR(a.p99_ms, 30, 30 * kHistError);
   EXPECT_DOUBLE_EQ(a.avg_sql_count, 4.0 / 3);
   EXPECT_DOUBLE_EQ(a.avg_sql_ms, 13.0 / 3);
+  EXPECT_DOUBLE_EQ(a.avg_external_count, 0);
   EXPECT_DOUBLE_EQ(a.avg_external_ms, 0);
 
   const EndpointStats& b = (*e)[1];  // ids 3, 6
@@ -711,6 +712,7 @@ TEST(QueryRollups, EndpointsFromRollupsMatchRawRowsExceptPercentilesWithinABin) 
     EXPECT_DOUBLE_EQ(x.max_ms, y.max_ms);
     EXPECT_DOUBLE_EQ(x.avg_sql_count, y.avg_sql_count);
     EXPECT_DOUBLE_EQ(x.avg_sql_ms, y.avg_sql_ms);
+    EXPECT_DOUBLE_EQ(x.avg_external_count, y.avg_external_count);
     EXPECT_DOUBLE_EQ(x.avg_external_ms, y.avg_external_ms);
     EXPECT_NEAR(x.p50_ms, y.p50_ms, y.p50_ms * kHistError);
     EXPECT_NEAR(x.p95_ms, y.p95_ms, y.p95_ms * kHistError);

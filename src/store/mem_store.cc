@@ -39,10 +39,12 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include "common/hash.h"
+#include "store/late_merge.h"
 #include "store/parked_late.h"
 #include "store/profile_codec.h"
 #include "store/store.h"
@@ -446,6 +448,7 @@ Project* MemStore::GetOrCreateProject(ProjectId id) {
 Status MemStore::Append(ProjectId project, WriteBatch batch) {
   if (closed_.load()) return Status::Unavailable("store is closed");
   if (batch.empty()) return Status::OK();
+  GroupLateSteps(&batch.late_steps);  // one merge per transaction, outside the lock
   Project* p = GetOrCreateProject(project);
   {
     WriteLock lock(p->mu);
@@ -565,12 +568,16 @@ void MemStore::SortSettled(Project* p) {
   p->unsorted.swap(keep);
 }
 
+// Once per transaction and batch (Append grouped the entries): decode the
+// profile, add the steps not there yet, re-encode. The row's summary and the
+// rollup cells of its end time and groups take the same increase.
 void MemStore::MergeLate(Project* p, LateSteps& late) {
+  if (late.steps.empty() && late.dropped_steps == 0) return;
   const Loc* loc = p->by_id.Find(late.tx);
   Partition* pt = loc ? p->At(*loc) : nullptr;
   if (pt == nullptr) {
     orphaned_.fetch_add(late.steps.size(), std::memory_order_relaxed);
-    p->parked.Park(late.tx, std::move(late.steps));
+    p->parked.Park(late.tx, std::move(late.steps), late.dropped_steps);
     return;
   }
   uint32_t r = loc->row;
@@ -578,28 +585,20 @@ void MemStore::MergeLate(Project* p, LateSteps& late) {
   tx.start_us = pt->start[r];
   DecodeProfile(std::string_view(pt->profile[r], pt->profile_len[r]), &tx);
 
-  std::vector<model::SpanId> seen;
-  seen.reserve(tx.steps.size() + late.steps.size());
-  for (const model::Step& s : tx.steps) {
-    if (s.span_id != 0) seen.push_back(s.span_id);
+  std::unordered_set<model::SpanId> seen;
+  AddSpanIds(tx.steps, &seen);
+  std::vector<model::Step> fresh = TakeFreshSteps(&late.steps, &seen);
+  const bool more_dropped = late.dropped_steps > tx.dropped_steps;
+  if (fresh.empty() && !more_dropped) return;
+  if (more_dropped) tx.dropped_steps = late.dropped_steps;
+  const size_t merged = fresh.size();
+  if (merged > 0) {
+    const model::Summary delta = SummaryOf(fresh);
+    pt->summary[r].Add(fresh);
+    p->rollups.AddLate(pt->end[r], delta, pt->dict[kService][r], pt->dict[kInstance][r],
+                       pt->dict[kEndpoint][r]);
   }
-  std::sort(seen.begin(), seen.end());
-  std::vector<model::Step> fresh;
-  for (model::Step& s : late.steps) {
-    if (s.span_id != 0) {
-      auto it = std::lower_bound(seen.begin(), seen.end(), s.span_id);
-      if (it != seen.end() && *it == s.span_id) continue;
-      seen.insert(it, s.span_id);
-    }
-    fresh.push_back(std::move(s));
-  }
-  if (fresh.empty()) return;
-
-  pt->summary[r].Add(fresh);
-  for (model::Step& s : fresh) tx.steps.push_back(std::move(s));
-  std::stable_sort(
-      tx.steps.begin(), tx.steps.end(),
-      [](const model::Step& a, const model::Step& b) { return a.start_us < b.start_us; });
+  MergeByStart(&tx.steps, std::move(fresh));
   thread_local std::string scratch;
   scratch.clear();
   EncodeProfile(tx, &scratch);
@@ -608,9 +607,9 @@ void MemStore::MergeLate(Project* p, LateSteps& late) {
   pt->garbage += pt->profile_len[r];
   pt->profile[r] = blob;
   pt->profile_len[r] = static_cast<uint32_t>(scratch.size());
-  pt->steps += fresh.size();
-  merged_.fetch_add(fresh.size(), std::memory_order_relaxed);
-  steps_.fetch_add(fresh.size(), std::memory_order_relaxed);
+  pt->steps += merged;
+  merged_.fetch_add(merged, std::memory_order_relaxed);
+  steps_.fetch_add(merged, std::memory_order_relaxed);
 }
 
 inline void MemStore::FillRow(const Project& p, const Partition& pt, uint32_t r, uint32_t fields,

@@ -10,6 +10,7 @@
 #ifndef LOUPE_STORE_PARKED_LATE_H_
 #define LOUPE_STORE_PARKED_LATE_H_
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -29,10 +30,12 @@ class ParkedLateSteps {
 
   bool empty() const { return by_tx_.empty(); }
 
-  void Park(model::TxId tx, std::vector<model::Step>&& steps) {
+  // dropped_steps: LateSteps::dropped_steps (a total; the largest is kept).
+  void Park(model::TxId tx, std::vector<model::Step>&& steps, uint32_t dropped_steps = 0) {
     auto [it, added] = by_tx_.try_emplace(tx);
     if (added) order_.push_back(tx);
-    for (model::Step& s : steps) it->second.push_back(std::move(s));
+    for (model::Step& s : steps) it->second.steps.push_back(std::move(s));
+    it->second.dropped_steps = std::max(it->second.dropped_steps, dropped_steps);
     while (by_tx_.size() > max_ && !order_.empty()) {
       by_tx_.erase(order_.front());
       order_.pop_front();
@@ -43,18 +46,24 @@ class ParkedLateSteps {
     }
   }
 
-  // Moves the steps parked for tx into *steps; false when there are none.
-  bool Take(model::TxId tx, std::vector<model::Step>* steps) {
+  // Moves the steps parked for tx into *steps (and the largest dropped_steps
+  // total into *dropped_steps when given); false when there are none.
+  bool Take(model::TxId tx, std::vector<model::Step>* steps, uint32_t* dropped_steps = nullptr) {
     auto it = by_tx_.find(tx);
     if (it == by_tx_.end()) return false;
-    *steps = std::move(it->second);
+    *steps = std::move(it->second.steps);
+    if (dropped_steps != nullptr) *dropped_steps = it->second.dropped_steps;
     by_tx_.erase(it);
     return true;
   }
 
  private:
+  struct Parked {
+    std::vector<model::Step> steps;
+    uint32_t dropped_steps = 0;
+  };
   const size_t max_;
-  std::unordered_map<model::TxId, std::vector<model::Step>> by_tx_;
+  std::unordered_map<model::TxId, Parked> by_tx_;
   std::deque<model::TxId> order_;  // first park of each id, oldest first (and taken ones)
 };
 
@@ -67,7 +76,7 @@ void UnparkLate(ParkedLateSteps& parked, const std::vector<model::Transaction>& 
   for (const model::Transaction& tx : txs) {
     LateSteps late;
     late.tx = tx.id;
-    if (!parked.Take(tx.id, &late.steps)) continue;
+    if (!parked.Take(tx.id, &late.steps, &late.dropped_steps)) continue;
     orphaned->fetch_sub(late.steps.size(), std::memory_order_relaxed);
     merge(late);
   }

@@ -36,5 +36,17 @@ TEST(ParkedLateStepsTest, TakesWhatWasParkedOnceAndDropsTheOldestPastTheBound) {
   EXPECT_EQ(got.size(), 3u);
 }
 
+TEST(ParkedLateStepsTest, KeepsTheLargestDroppedStepsTotal) {
+  ParkedLateSteps parked;
+  parked.Park(1, Steps(1), 4);
+  parked.Park(1, {}, 9);
+  parked.Park(1, Steps(1), 6);
+  std::vector<model::Step> got;
+  uint32_t dropped = 0;
+  ASSERT_TRUE(parked.Take(1, &got, &dropped));
+  EXPECT_EQ(got.size(), 2u);
+  EXPECT_EQ(dropped, 9u);
+}
+
 }  // namespace
 }  // namespace loupe::store

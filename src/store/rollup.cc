@@ -54,8 +54,10 @@ void RollupStats::Add(int64_t elapsed_us, bool error, const model::Summary& s) {
 }
 
 void RollupCounts::Merge(const RollupCounts& o) noexcept {
-  if (o.count == 0) return;
-  elapsed_max_us = count == 0 ? o.elapsed_max_us : std::max(elapsed_max_us, o.elapsed_max_us);
+  // A cell of late steps alone has count 0 and sums only.
+  if (o.count != 0) {
+    elapsed_max_us = count == 0 ? o.elapsed_max_us : std::max(elapsed_max_us, o.elapsed_max_us);
+  }
   count += o.count;
   errors += o.errors;
   elapsed_sum_us += o.elapsed_sum_us;
@@ -186,6 +188,23 @@ void RollupBuilder::Add(int64_t end_us, int64_t elapsed_us, bool error,
         users_.try_emplace(UsersKey{FloorTo(end_us, kRollupHourUs), service}, kUsersHllPrecision);
     if (added) bytes_ += kSketchBytes;
     u->second.Add(user);
+  }
+}
+
+void RollupBuilder::AddLate(int64_t end_us, const model::Summary& delta, uint32_t service,
+                            uint32_t instance, uint32_t endpoint) {
+  const RollupKey keys[3] = {{FloorTo(end_us, kRollupSecondUs), service, instance, endpoint},
+                             {FloorTo(end_us, kRollupFiveMinutesUs), service, instance, endpoint},
+                             {FloorTo(end_us, kRollupMinuteUs), service, instance, 0}};
+  const RollupResolution res[3] = {RollupResolution::kSecond, RollupResolution::kFiveMinutes,
+                                   RollupResolution::kMinute};
+  for (int i = 0; i < 3; ++i) {
+    bool added;
+    RollupStats& c = Cell(res[i], keys[i], &added);
+    c.sql_count += delta.sql_count;
+    c.sql_us += delta.sql_us;
+    c.external_count += delta.external_count;
+    c.external_us += delta.external_us;
   }
 }
 

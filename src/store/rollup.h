@@ -9,9 +9,12 @@
 // kept per hour and service as HyperLogLog sketches; a day is the union of
 // its hours.
 //
-// Cells take a transaction's summary as it was when the transaction was
-// appended: SQL/external steps that arrive later are in the profile and in
-// raw scans, not in the rollup sums.
+// Cells take a transaction's summary when it is appended, and the summary
+// increase of its late steps when they are merged (AddLate): the late steps'
+// SQL and external sums go to the cells of the transaction's end time and
+// (service, instance, endpoint), with no count, so rollups and raw rows
+// agree. Such a delta may sit in a cell of its own (count 0, no histogram)
+// until merged with the transaction's cell (another file, another memtable).
 //
 // File layout of the embedded engine's rollup files: docs/format/rollup.md.
 //
@@ -134,6 +137,12 @@ class RollupBuilder {
   // user: user id, else client IP; "" adds no user.
   void Add(int64_t end_us, int64_t elapsed_us, bool error, const model::Summary& summary,
            uint32_t service, uint32_t instance, uint32_t endpoint, std::string_view user);
+
+  // Adds the SQL/external sums of `delta` (late steps of a transaction
+  // ending at end_us) to the cells of all resolutions; count, errors,
+  // elapsed and histogram are untouched (a cell may be created with count 0).
+  void AddLate(int64_t end_us, const model::Summary& delta, uint32_t service, uint32_t instance,
+               uint32_t endpoint);
 
   // Adds every cell and sketch of other (same dictionary ids).
   void Merge(const RollupBuilder& other);

@@ -121,5 +121,47 @@ TEST(RollupBuilder, CellsPerSecondAndFiveMinutesAndUsersPerHour) {
   EXPECT_GT(c.bytes(), 0u);
 }
 
+TEST(RollupBuilderTest, LateSumsJoinTheTransactionsCellsWithoutCounting) {
+  RollupBuilder b;
+  model::Summary s;
+  s.sql_count = 2;
+  s.sql_us = 30;
+  b.Add(61'500'000, 1000, false, s, 1, 2, 3, "u");
+  model::Summary late;
+  late.sql_count = 5;
+  late.sql_us = 50;
+  late.external_count = 1;
+  late.external_us = 70;
+  b.AddLate(61'500'000, late, 1, 2, 3);
+  for (RollupResolution r : kRollupResolutions) {
+    ASSERT_EQ(b.cells(r).size(), 1u);
+    const RollupStats& c = b.cells(r).begin()->second;
+    EXPECT_EQ(c.count, 1u);
+    EXPECT_EQ(c.sql_count, 7u);
+    EXPECT_EQ(c.sql_us, 80);
+    EXPECT_EQ(c.external_count, 1u);
+    EXPECT_EQ(c.external_us, 70);
+    EXPECT_EQ(c.elapsed_max_us, 1000);
+  }
+  // Alone (the transaction's cell is in another file): sums, count 0; merged
+  // into the transaction's cell, the maximum elapsed stays the transaction's.
+  RollupBuilder alone;
+  alone.AddLate(61'500'000, late, 1, 2, 3);
+  const RollupStats& d = alone.cells(RollupResolution::kSecond).begin()->second;
+  EXPECT_EQ(d.count, 0u);
+  EXPECT_TRUE(d.hist.empty());
+  RollupStats tx;
+  tx.Add(1000, false, s);
+  tx.Merge(d, d.hist);
+  EXPECT_EQ(tx.count, 1u);
+  EXPECT_EQ(tx.sql_count, 7u);
+  EXPECT_EQ(tx.elapsed_max_us, 1000);
+  RollupStats first;
+  first.Merge(d, d.hist);
+  first.Merge(tx, tx.hist);
+  EXPECT_EQ(first.elapsed_max_us, 1000);
+  EXPECT_EQ(first.sql_count, 12u);
+}
+
 }  // namespace
 }  // namespace loupe::store

@@ -10,7 +10,13 @@
 //    stored is skipped (so a span batch replayed from a log, or a root span
 //    sent twice, is stored once). Late steps are merged into their transaction
 //    and de-duplicated by span id; late steps of an unknown transaction are
-//    dropped and counted in Stats().
+//    parked until it comes (parked_late.h) and counted in Stats() meanwhile.
+//  - Late steps change what was stored as one: the profile (ordered by start
+//    time), the row's summary, its dropped_steps, and the rollup cells of the
+//    transaction's end time and (service, instance, endpoint), so rows and
+//    rollups give the same sums. Merging costs O(steps of the batch + steps
+//    of the transaction) per transaction and batch, whatever the number of
+//    LateSteps entries naming it.
 //  - A successful Append is visible to every read that starts after it returns.
 //    It need not be durable: durability comes from the ingest log in front of
 //    the assembler (ingest/ingest_log.h) and Flush(), which the log's
@@ -44,6 +50,11 @@ using ProjectId = uint32_t;
 struct LateSteps {
   model::TxId tx = 0;
   std::vector<model::Step> steps;
+  // The transaction's dropped_steps counting every step the assembler has
+  // seen for it so far (its first cut and every late one). A total, not an
+  // increase: the store keeps the largest value it was given, so a replayed
+  // batch cannot count a cut twice. An entry may carry no steps (all cut).
+  uint32_t dropped_steps = 0;
 };
 
 struct WriteBatch {

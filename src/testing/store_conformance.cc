@@ -422,6 +422,110 @@ TEST_P(StoreConformanceTest, LateStepsInTheBatchOfTheirTransactionMerge) {
   EXPECT_EQ(got->summary.external_us, 7 * kMs);
 }
 
+// The assembler used to emit one LateSteps entry per late span: a store must
+// merge a batch of thousands of entries naming one transaction (and
+// duplicates, and steps in any order) into one profile in start order.
+TEST_P(StoreConformanceTest, ManyLateEntriesOfOneTransactionMergeInStartOrderWithoutDuplicates) {
+  Transaction tx = Tx(0x60, kT0, 1000 * kMs);
+  tx.steps = {MakeStep(0x61, StepKind::kSql, tx.start_us + 500 * kMs, 1 * kMs, "first")};
+  tx.summary.Add(tx.steps);
+  ASSERT_TRUE(AppendTxs(store(), kP1, {tx}).ok());
+  auto step = [&](int i) {
+    // Starts descending with i, several sharing a start.
+    return MakeStep(0x1000 + i, i % 2 ? StepKind::kSql : StepKind::kExternal,
+                    tx.start_us + (3002 - i) / 3 * 300, 10 + i, "s" + std::to_string(i));
+  };
+  auto batch_of = [&](int from, int to) {
+    store::WriteBatch b;
+    for (int i = from; i < to; ++i) {
+      b.late_steps.push_back({tx.id, {step(i)}});
+      if (i % 10 == 0) b.late_steps.push_back({tx.id, {step(i)}});  // duplicate in the batch
+    }
+    b.late_steps.push_back({tx.id, {tx.steps[0]}});  // already stored
+    return b;
+  };
+  ASSERT_TRUE(store().Append(kP1, batch_of(0, 2000)).ok());
+  ASSERT_TRUE(store().Flush().ok());
+  ASSERT_TRUE(store().Append(kP1, batch_of(1900, 2100)).ok());  // 100 replayed, 100 new
+
+  auto check = [&](const char* when) {
+    SCOPED_TRACE(when);
+    Result<Transaction> got = store().Get(kP1, tx.id);
+    ASSERT_TRUE(got.ok());
+    ASSERT_EQ(got->steps.size(), 2101u);
+    EXPECT_TRUE(
+        std::is_sorted(got->steps.begin(), got->steps.end(),
+                       [](const Step& a, const Step& b) { return a.start_us < b.start_us; }));
+    std::set<model::SpanId> ids;
+    model::Summary want = tx.summary;
+    for (int i = 0; i < 2100; ++i) want.Add({step(i)});
+    for (const Step& s : got->steps) ids.insert(s.span_id);
+    EXPECT_EQ(ids.size(), 2101u);
+    EXPECT_EQ(got->summary.sql_count, want.sql_count);
+    EXPECT_EQ(got->summary.sql_us, want.sql_us);
+    EXPECT_EQ(got->summary.external_count, want.external_count);
+    EXPECT_EQ(got->summary.external_us, want.external_us);
+    // Equal starts keep their arrival order (s0, s1 and s2 share a start).
+    std::vector<std::string> same_start;
+    for (const Step& s : got->steps) {
+      if (s.start_us == step(0).start_us) same_start.push_back(s.name);
+    }
+    EXPECT_THAT(same_start, ElementsAre("s0", "s1", "s2"));
+  };
+  check("merged");
+  EXPECT_EQ(store().Stats().late_steps_merged, 2100u);
+  if (!GetParam().durable) return;
+  Reopen();
+  check("after reopen");
+}
+
+// A transaction whose late steps hit the assembler's max_steps_per_tx
+// counts them in dropped_steps; LateSteps carries the total, so a replayed
+// (older) total does not count twice.
+TEST_P(StoreConformanceTest, LateStepsCutByTheCapCountInDroppedSteps) {
+  Transaction tx = Tx(0x70, kT0, 100 * kMs);
+  tx.dropped_steps = 2;
+  ASSERT_TRUE(AppendTxs(store(), kP1, {tx}).ok());
+  auto dropped = [&] {
+    Result<Transaction> got = store().Get(kP1, tx.id);
+    EXPECT_TRUE(got.ok());
+    return got.ok() ? got->dropped_steps : 0u;
+  };
+  auto late = [&](std::vector<Step> steps, uint32_t total) {
+    store::WriteBatch b;
+    b.late_steps.push_back({tx.id, std::move(steps), total});
+    return store().Append(kP1, std::move(b));
+  };
+  ASSERT_TRUE(late({MakeStep(0x71, StepKind::kSql, tx.start_us + 1, 1, "a")}, 5).ok());
+  EXPECT_EQ(dropped(), 5u);
+  ASSERT_TRUE(late({}, 4).ok());  // an older total, replayed
+  EXPECT_EQ(dropped(), 5u);
+  ASSERT_TRUE(store().Flush().ok());  // a durable store: the row is in a file now
+  ASSERT_TRUE(late({}, 9).ok());      // every step cut
+  EXPECT_EQ(dropped(), 9u);
+  ASSERT_TRUE(late({MakeStep(0x71, StepKind::kSql, tx.start_us + 1, 1, "a")}, 8).ok());
+  EXPECT_EQ(dropped(), 9u);
+  Result<Transaction> got = store().Get(kP1, tx.id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->steps.size(), 1u);
+
+  // Parked until the transaction comes, the total still counts.
+  Transaction other = Tx(0x72, kT0, 100 * kMs);
+  store::WriteBatch b;
+  b.late_steps.push_back({other.id, {}, 3});
+  ASSERT_TRUE(store().Append(kP1, std::move(b)).ok());
+  ASSERT_TRUE(AppendTxs(store(), kP1, {other}).ok());
+  got = store().Get(kP1, other.id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->dropped_steps, 3u);
+
+  if (!GetParam().durable) return;
+  Reopen();
+  EXPECT_EQ(dropped(), 9u);
+  ASSERT_TRUE(late({}, 7).ok());
+  EXPECT_EQ(dropped(), 9u);
+}
+
 TEST_P(StoreConformanceTest, TimeRangeIsHalfOpenOnEndTime) {
   const int64_t from = kT0, to = kT0 + 10 * kMinute;
   std::vector<Transaction> txs = {
@@ -1050,6 +1154,61 @@ TEST_P(StoreConformanceTest, RollupsAddUpToTheRawRows) {
   if (!GetParam().durable) return;
   Reopen();
   ExpectRollupsMatchRawRows(store(), "after reopen");
+}
+
+// SQL and external steps of a transaction that arrive late reach the rollup
+// cells of its end time, whether the transaction is in a memtable or a file,
+// and a replay of the same late steps (the ingest log after a crash) adds
+// nothing; the files rebuilt or reopened count them too.
+TEST_P(StoreConformanceTest, RollupsAgreeWithRowsWhenStepsArriveLate) {
+  if (!store().has_rollups()) GTEST_SKIP() << "store keeps no rollups";
+  std::vector<Transaction> first = RollupWorkload(1, 1500, 7);
+  std::vector<Transaction> second = RollupWorkload(5001, 1500, 11);
+  ASSERT_TRUE(AppendTxs(store(), kP1, first).ok());
+  ASSERT_TRUE(store().Flush().ok());  // a durable store: these are in files now
+  ASSERT_TRUE(AppendTxs(store(), kP1, second).ok());
+  // Late SQL and external steps for every third transaction of both sets.
+  auto late_batch = [&](uint64_t round) {
+    store::WriteBatch b;
+    for (const std::vector<Transaction>* set : {&first, &second}) {
+      for (size_t i = 0; i < set->size(); i += 3) {
+        const Transaction& tx = (*set)[i];
+        const model::SpanId base = (tx.id << 12) + round * 16;
+        b.late_steps.push_back(
+            {tx.id,
+             {MakeStep(base + 1, StepKind::kSql, tx.start_us, 100 + static_cast<int64_t>(i), "q"),
+              MakeStep(base + 2, StepKind::kSql, tx.start_us, 7, "q2"),
+              MakeStep(base + 3, StepKind::kExternal, tx.start_us, 900, "call"),
+              MakeStep(base + 4, StepKind::kMethod, tx.start_us, 5, "m")}});
+      }
+    }
+    return b;
+  };
+  ASSERT_TRUE(store().Append(kP1, late_batch(1)).ok());
+  ExpectRollupsMatchRawRows(store(), "late steps of rows in files and in the memtable");
+  ASSERT_TRUE(store().Append(kP1, late_batch(1)).ok());  // replayed
+  ExpectRollupsMatchRawRows(store(), "replayed");
+  ASSERT_TRUE(store().Flush().ok());
+  ASSERT_TRUE(store().Append(kP1, late_batch(2)).ok());
+  ExpectRollupsMatchRawRows(store(), "second round, all rows in files");
+  uint64_t sql = 0;
+  ASSERT_TRUE(store()
+                  .Scan(kP1, {}, ScanOrder::kAny,
+                        [&](std::span<const TxRow> rows) {
+                          for (const TxRow& r : rows) sql += r.summary.sql_count;
+                          return true;
+                        })
+                  .ok());
+  uint64_t base_sql = 0;
+  for (const auto* set : {&first, &second}) {
+    for (const Transaction& tx : *set) base_sql += tx.summary.sql_count;
+  }
+  EXPECT_EQ(sql, base_sql + 2 * 2 * 1000) << "1,000 transactions, two rounds of 2 SQL steps";
+  if (!GetParam().durable) return;
+  Reopen();
+  ExpectRollupsMatchRawRows(store(), "after reopen");
+  ASSERT_TRUE(store().Append(kP1, late_batch(2)).ok());  // the log replayed after a crash
+  ExpectRollupsMatchRawRows(store(), "replayed after reopen");
 }
 
 TEST_P(StoreConformanceTest, RollupFiltersAreExactAndRangesTakeWholeBuckets) {

@@ -140,10 +140,11 @@ Status SegmentedStore::CompactPartition(Project* p, int64_t key) {
   //    into its profile and summary; the others (their row is in a segment
   //    flushed after the snapshot) stay late records of the new segment.
   std::unordered_map<TxId, std::vector<const LateRecord*>> fold;
-  std::vector<LateRecord> keep;
+  std::vector<LateRecord> keep;  // cell ids remapped to the new dictionaries
   std::vector<uint64_t> replaces;
   uint64_t total_steps = 0;
-  for (const SegmentRef& in : inputs) {
+  for (size_t in_index = 0; in_index < inputs.size(); ++in_index) {
+    const SegmentRef& in = inputs[in_index];
     replaces.push_back(in.seq);
     // A crash may leave files an input itself replaced (their deletion
     // failed): list them too, so Open removes them after this one.
@@ -163,7 +164,10 @@ Status SegmentedStore::CompactPartition(Project* p, int64_t key) {
       if (local) {
         fold[l.tx].push_back(&l);
       } else {
-        keep.push_back(l);
+        LateRecord& k = keep.emplace_back(l);
+        if (k.has_cell) {
+          for (int c = 0; c < 3; ++c) k.cell[c] = remap[kDictService + c][in_index][k.cell[c]];
+        }
       }
     }
   }
@@ -225,6 +229,7 @@ Status SegmentedStore::CompactPartition(Project* p, int64_t key) {
       for (const LateRecord* l : it->second) {
         AddSummary(&r.summary, l->delta);
         DecodeSteps(l->blob, 0, &tx.steps);
+        tx.dropped_steps = std::max(tx.dropped_steps, l->dropped_steps);
       }
       std::stable_sort(
           tx.steps.begin(), tx.steps.end(),
@@ -401,11 +406,7 @@ void SegmentedStore::DropReplacedSegments() {
       // Late records were loaded from every file; keep only the live ones'.
       part.late.clear();
       for (const SegmentRef& r : part.segments) {
-        for (const LateRecord& l : r.seg->late()) {
-          LateEntry& e = part.late[l.tx];
-          AddSummary(&e.delta, l.delta);
-          e.blobs.push_back(l.blob);
-        }
+        for (const LateRecord& l : r.seg->late()) AddLateEntry(&part, l);
       }
     }
   }

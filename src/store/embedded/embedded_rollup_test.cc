@@ -136,6 +136,71 @@ TEST_F(EmbeddedRollupTest, CompactionReplacesThePartitionsRollupFiles) {
   EXPECT_EQ(Counted(*s, RollupResolution::kFiveMinutes), 1200u);
 }
 
+// SQL sums of late steps merged into flushed rows live in the late records'
+// segment and its rollup files: a rebuild from that segment alone, and a
+// compaction that folds them into the rows, keep them.
+TEST_F(EmbeddedRollupTest, LateStepSumsSurviveRebuildAndCompaction) {
+  std::vector<model::TxId> ids;
+  auto sql = [&](const Store& s, RollupResolution r) {
+    RollupFilter f;
+    f.from_us = kT0;
+    f.to_us = kT0 + 3 * kHour;
+    uint64_t n = 0;
+    EXPECT_TRUE(s.ScanRollups(1, r, f, [&](std::span<const RollupRow> rows) {
+                   for (const RollupRow& row : rows) n += row.counts->sql_count;
+                   return true;
+                 }).ok());
+    return n;
+  };
+  auto raw_sql = [&](const Store& s) {
+    uint64_t n = 0;
+    TxFilter f;
+    f.from_us = kT0;
+    f.to_us = kT0 + 3 * kHour;
+    EXPECT_TRUE(s.Scan(1, f, ScanOrder::kAny, [&](std::span<const TxRow> rows) {
+                   for (const TxRow& r : rows) n += r.summary.sql_count;
+                   return true;
+                 }).ok());
+    return n;
+  };
+  uint64_t want = 0;
+  {
+    auto s = Open();
+    SyntheticWorkload w({}, kT0);
+    WriteBatch b;
+    for (int i = 0; i < 300; ++i) {
+      b.transactions.push_back(w.Next());
+      ids.push_back(b.transactions.back().id);
+    }
+    ASSERT_TRUE(s->Append(1, std::move(b)).ok());
+    ASSERT_TRUE(s->Flush().ok());
+    WriteBatch late;
+    for (size_t i = 0; i < ids.size(); i += 2) {
+      model::Step st;
+      st.span_id = 0x7000'0000 + i;
+      st.kind = model::StepKind::kSql;
+      st.elapsed_us = 5;
+      late.late_steps.push_back({ids[i], {st, st}});  // one kept: same span id
+    }
+    ASSERT_TRUE(s->Append(1, std::move(late)).ok());
+    want = raw_sql(*s);
+    EXPECT_EQ(sql(*s, RollupResolution::kFiveMinutes), want);
+    ASSERT_TRUE(s->Close().ok());  // a second segment: late records only
+  }
+  ASSERT_EQ(Files(".seg").size(), 2u);
+  ASSERT_EQ(Files(".r1s").size(), 2u) << "the late records' segment has its rollup files";
+  for (const std::string& f : Files(".r1s")) fs::remove(f);
+  for (const std::string& f : Files(".r1m")) fs::remove(f);
+  for (const std::string& f : Files(".rollup")) fs::remove(f);
+  auto s = Open();  // rebuilt from the segments
+  EXPECT_EQ(raw_sql(*s), want);
+  for (RollupResolution r : kRollupResolutions) EXPECT_EQ(sql(*s, r), want);
+  ASSERT_TRUE(s->CompactClosedPartitions().ok());
+  EXPECT_EQ(Files(".seg").size(), 1u);
+  EXPECT_EQ(raw_sql(*s), want);
+  for (RollupResolution r : kRollupResolutions) EXPECT_EQ(sql(*s, r), want);
+}
+
 TEST_F(EmbeddedRollupTest, DamagedRollupFileIsReportedAndTheOthersStillAnswer) {
   {
     auto s = Open();

@@ -6,11 +6,13 @@
 #include <chrono>
 #include <cstring>
 #include <limits>
+#include <unordered_set>
 
 #include "common/coding.h"
 #include "common/logging.h"
 #include "store/embedded/crc32c.h"
 #include "store/embedded/embedded_store_internal.h"
+#include "store/late_merge.h"
 #include "store/profile_codec.h"
 
 namespace loupe::store {
@@ -23,23 +25,6 @@ constexpr uint32_t kInstancesVersion = 1;
 
 bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-// Steps of `late` not already in `seen` (span id 0 is never a duplicate);
-// adds the kept span ids to `seen`.
-std::vector<model::Step> FreshSteps(std::vector<model::Step>& late,
-                                    std::vector<model::SpanId>* seen) {
-  std::sort(seen->begin(), seen->end());
-  std::vector<model::Step> fresh;
-  for (model::Step& s : late) {
-    if (s.span_id != 0) {
-      auto it = std::lower_bound(seen->begin(), seen->end(), s.span_id);
-      if (it != seen->end() && *it == s.span_id) continue;
-      seen->insert(it, s.span_id);
-    }
-    fresh.push_back(std::move(s));
-  }
-  return fresh;
 }
 
 }  // namespace
@@ -74,11 +59,19 @@ void AddSummary(model::Summary* s, const model::Summary& d) noexcept {
   s->external_us += d.external_us;
 }
 
+void AddLateEntry(Partition* part, const LateRecord& l) {
+  LateEntry& e = part->late[l.tx];
+  AddSummary(&e.delta, l.delta);
+  e.blobs.push_back(l.blob);
+  e.dropped_steps = std::max(e.dropped_steps, l.dropped_steps);
+}
+
 void ApplyLate(const Partition& part, model::Transaction* tx) {
   if (part.late.empty()) return;
   auto it = part.late.find(tx->id);
   if (it == part.late.end()) return;
   AddSummary(&tx->summary, it->second.delta);
+  tx->dropped_steps = std::max(tx->dropped_steps, it->second.dropped_steps);
   for (const std::string& blob : it->second.blobs) DecodeSteps(blob, 0, &tx->steps);
   std::stable_sort(
       tx->steps.begin(), tx->steps.end(),
@@ -207,11 +200,7 @@ Status SegmentedStore::OpenFiles() {
       ref.to_global[c].reserve(s->dict(c).size());
       for (const std::string& str : s->dict(c)) ref.to_global[c].push_back(p->dicts[c].Intern(str));
     }
-    for (const LateRecord& l : s->late()) {
-      LateEntry& e = part.late[l.tx];
-      AddSummary(&e.delta, l.delta);
-      e.blobs.push_back(l.blob);
-    }
+    for (const LateRecord& l : s->late()) AddLateEntry(&part, l);
     part.segments.push_back(std::move(ref));
     txs_.fetch_add(s->rows());
     steps_.fetch_add(s->steps());
@@ -240,6 +229,7 @@ Status SegmentedStore::Append(ProjectId project, WriteBatch batch) {
   if (closed_) return Status::Unavailable("store is closed");
   if (batch.empty()) return Status::OK();
   MaybeStall();
+  GroupLateSteps(&batch.late_steps);  // one merge per transaction, outside the lock
   Project* p = GetOrCreateProject(project);
   const int64_t retention_us = p->retention_us.load(std::memory_order_relaxed);
   const int64_t first_live_key = retention_us > 0
@@ -358,10 +348,26 @@ void SegmentedStore::AppendRow(Project* p, model::Transaction& tx) {
   steps_.fetch_add(tx.steps.size(), std::memory_order_relaxed);
 }
 
+// Once per transaction and batch (Append grouped the entries). A row of the
+// mutable memtable is decoded, merged and re-encoded; a frozen or flushed
+// one gets a late record (de-duplicated against its profile and earlier
+// records). Either way the summary increase also goes to the rollup cells
+// of the transaction's end time and groups, in the partition's mutable
+// memtable, so the rollup files written from it count it.
 void SegmentedStore::MergeLate(Project* p, LateSteps& late) {
-  if (late.steps.empty()) return;
-  std::vector<model::SpanId> seen;
+  if (late.steps.empty() && late.dropped_steps == 0) return;
+  std::unordered_set<model::SpanId> seen;
+  uint32_t stored_dropped = 0;
+  auto add_profile = [&](std::string_view blob) {
+    model::Transaction t;
+    if (!DecodeProfile(blob, &t)) return false;
+    AddSpanIds(t.steps, &seen);
+    stored_dropped = t.dropped_steps;
+    return true;
+  };
   Partition* part = nullptr;
+  LateRecord rec;
+  rec.tx = late.tx;
   auto it = p->mem_index.find(late.tx);
   if (it != p->mem_index.end()) {
     part = &p->PartitionFor(it->second.part);
@@ -369,48 +375,75 @@ void SegmentedStore::MergeLate(Project* p, LateSteps& late) {
     if (it->second.table == part->mem.get()) {
       // Still mutable: merge into the row itself.
       MemRow& row = part->mem->rows[it->second.row];
+      MemTable& mem = *part->mem;
       model::Transaction tx;
       tx.start_us = row.start_us;
       DecodeProfile(row.profile, &tx);
-      for (const model::Step& s : tx.steps) {
-        if (s.span_id != 0) seen.push_back(s.span_id);
-      }
-      std::vector<model::Step> fresh = FreshSteps(late.steps, &seen);
-      if (fresh.empty()) return;
+      AddSpanIds(tx.steps, &seen);
+      std::vector<model::Step> fresh = TakeFreshSteps(&late.steps, &seen);
+      const bool more_dropped = late.dropped_steps > tx.dropped_steps;
+      if (fresh.empty() && !more_dropped) return;
+      if (more_dropped) tx.dropped_steps = late.dropped_steps;
       const size_t merged = fresh.size();
-      row.summary.Add(fresh);
+      const size_t old_bytes = row.bytes() + mem.rollup.bytes();
+      if (merged > 0) {
+        const model::Summary delta = SummaryOf(fresh);
+        AddSummary(&row.summary, delta);
+        mem.rollup.AddLate(row.end_us, delta, row.dict[kDictService], row.dict[kDictInstance],
+                           row.dict[kDictEndpoint]);
+      }
       row.steps += static_cast<uint32_t>(merged);
-      for (model::Step& s : fresh) tx.steps.push_back(std::move(s));
-      std::stable_sort(
-          tx.steps.begin(), tx.steps.end(),
-          [](const model::Step& a, const model::Step& b) { return a.start_us < b.start_us; });
-      const size_t old_bytes = row.bytes();
+      MergeByStart(&tx.steps, std::move(fresh));
       row.profile.clear();
       EncodeProfile(tx, &row.profile);
-      if (row.bytes() > old_bytes) {
-        part->mem->bytes += row.bytes() - old_bytes;
-        mem_bytes_.fetch_add(row.bytes() - old_bytes, std::memory_order_relaxed);
+      const size_t new_bytes = row.bytes() + mem.rollup.bytes();
+      if (new_bytes > old_bytes) {
+        mem.bytes += new_bytes - old_bytes;
+        mem_bytes_.fetch_add(new_bytes - old_bytes, std::memory_order_relaxed);
       }
       merged_.fetch_add(merged, std::memory_order_relaxed);
       steps_.fetch_add(merged, std::memory_order_relaxed);
       return;
     }
-    ProfileSpanIds(base.profile, &seen);
+    add_profile(base.profile);
+    rec.has_cell = true;
+    rec.end_us = base.end_us;
+    for (int c = 0; c < 3; ++c) rec.cell[c] = base.dict[kDictService + c];
   } else {
     const Partition* seg_part;
     const SegmentRef* ref;
     uint32_t row;
     if (!FindInSegments(*p, late.tx, &seg_part, &ref, &row)) {
       orphaned_.fetch_add(late.steps.size(), std::memory_order_relaxed);
-      p->parked.Park(late.tx, std::move(late.steps));
+      p->parked.Park(late.tx, std::move(late.steps), late.dropped_steps);
       return;
     }
     std::string blob;
     Status s = ref->seg->ReadProfile(row, &blob);
-    if (!s.ok() || !ProfileSpanIds(blob, &seen)) {
+    if (!s.ok() || !add_profile(blob)) {
       // The stored profile is unreadable: keep the steps rather than lose them.
       corrupt_chunks_.fetch_add(1, std::memory_order_relaxed);
       LogError("late steps: reading stored profile: " + s.ToString());
+    }
+    // The row's end time and groups: the rollup cell of its late steps.
+    const size_t gi = ref->seg->GroupOf(row);
+    DecodedGroup g;
+    constexpr int kDict = kColDictFirst;
+    constexpr uint32_t kCellColumns = ColumnBit(kColEnd) |
+                                      ColumnBit(kDict + static_cast<int>(kDictService)) |
+                                      ColumnBit(kDict + static_cast<int>(kDictInstance)) |
+                                      ColumnBit(kDict + static_cast<int>(kDictEndpoint));
+    if (ref->seg->ReadGroup(gi, &g, kCellColumns).ok()) {
+      const uint32_t i = row - ref->seg->groups()[gi].first_row;
+      rec.has_cell = true;
+      rec.end_us = g.end[i];
+      for (int c = 0; c < 3; ++c) {
+        const uint32_t local = g.dict[kDictService + c][i];
+        const auto& map = ref->to_global[kDictService + c];
+        rec.cell[c] = local < map.size() ? map[local] : 0;
+      }
+    } else {
+      corrupt_chunks_.fetch_add(1, std::memory_order_relaxed);
     }
     part = &p->PartitionFor(seg_part->key);
   }
@@ -418,21 +451,27 @@ void SegmentedStore::MergeLate(Project* p, LateSteps& late) {
   if (entry != part->late.end()) {
     std::vector<model::Step> known;
     for (const std::string& b : entry->second.blobs) DecodeSteps(b, 0, &known);
-    for (const model::Step& s : known) {
-      if (s.span_id != 0) seen.push_back(s.span_id);
-    }
+    AddSpanIds(known, &seen);
+    stored_dropped = std::max(stored_dropped, entry->second.dropped_steps);
   }
-  std::vector<model::Step> fresh = FreshSteps(late.steps, &seen);
-  if (fresh.empty()) return;
-  LateRecord rec;
-  rec.tx = late.tx;
-  rec.delta.Add(fresh);
+  std::vector<model::Step> fresh = TakeFreshSteps(&late.steps, &seen);
+  const bool more_dropped = late.dropped_steps > stored_dropped;
+  if (fresh.empty() && !more_dropped) return;
+  rec.delta = SummaryOf(fresh);
   rec.steps = static_cast<uint32_t>(fresh.size());
+  rec.dropped_steps = more_dropped ? late.dropped_steps : 0;
   EncodeSteps(fresh, 0, &rec.blob);
-  LateEntry& e = part->late[late.tx];
-  AddSummary(&e.delta, rec.delta);
-  e.blobs.push_back(rec.blob);
-  mem_bytes_.fetch_add(rec.blob.size() + sizeof(LateRecord), std::memory_order_relaxed);
+  AddLateEntry(part, rec);
+  size_t bytes = rec.blob.size() + sizeof(LateRecord);
+  if (rec.has_cell && !fresh.empty()) {
+    if (!part->mem) part->mem = std::make_shared<MemTable>();
+    MemTable& mem = *part->mem;
+    const size_t before = mem.rollup.bytes();
+    mem.rollup.AddLate(rec.end_us, rec.delta, rec.cell[0], rec.cell[1], rec.cell[2]);
+    mem.bytes += mem.rollup.bytes() - before;
+    bytes += mem.rollup.bytes() - before;
+  }
+  mem_bytes_.fetch_add(bytes, std::memory_order_relaxed);
   part->late_pending.push_back(std::move(rec));
   merged_.fetch_add(fresh.size(), std::memory_order_relaxed);
   steps_.fetch_add(fresh.size(), std::memory_order_relaxed);
@@ -454,7 +493,8 @@ Status SegmentedStore::FlushAll() {
     struct Job {
       int64_t key;
       std::vector<std::shared_ptr<MemTable>> tables;
-      std::vector<LateRecord> late;
+      std::vector<LateRecord> late;        // cell ids: the project's
+      std::vector<LateRecord> late_local;  // the same, cell ids: the segment's
       std::vector<std::string> dicts[kNumDictColumns];
       std::vector<uint32_t> to_global[kNumDictColumns];
       std::vector<SegmentRow> rows;
@@ -469,7 +509,10 @@ Status SegmentedStore::FlushAll() {
       // is built from it without the lock; reads keep seeing it meanwhile.
       std::unique_lock<RwMutex> lock(p->mu);
       for (auto& [key, part] : p->parts) {
-        if (part.mem && !part.mem->rows.empty()) part.imm.push_back(std::move(part.mem));
+        // A memtable may hold only the rollup cells of late steps.
+        if (part.mem && (!part.mem->rows.empty() || !part.mem->rollup.empty())) {
+          part.imm.push_back(std::move(part.mem));
+        }
         part.mem.reset();
         if (part.imm.empty() && part.late_pending.empty()) continue;
         Job& j = jobs.emplace_back();
@@ -507,7 +550,21 @@ Status SegmentedStore::FlushAll() {
             }
           }
         }
-        for (const LateRecord& l : j.late) j.bytes += l.blob.size() + sizeof(LateRecord);
+        for (const LateRecord& l : j.late) {
+          j.bytes += l.blob.size() + sizeof(LateRecord);
+          LateRecord& w = j.late_local.emplace_back(l);
+          if (!w.has_cell) continue;
+          for (int c = 0; c < 3; ++c) {
+            const int col = kDictService + c;
+            auto [slot, added] =
+                local[col].emplace(w.cell[c], static_cast<uint32_t>(j.dicts[col].size()));
+            if (added) {
+              j.dicts[col].emplace_back(p->dicts[col].Get(w.cell[c]));
+              j.to_global[col].push_back(w.cell[c]);
+            }
+            w.cell[c] = slot->second;
+          }
+        }
         if (j.tables.size() == 1) {
           j.rollup = &j.tables[0]->rollup;  // frozen: read without the lock below
         } else {
@@ -520,7 +577,8 @@ Status SegmentedStore::FlushAll() {
     for (Job& j : jobs) {
       const uint64_t seq = next_seq_++;
       const std::string path = options_.dir + "/" + SegmentFileName(p->id, j.key, seq);
-      Status s = WriteSegment(env_, path, options_.segment, p->id, j.key, j.dicts, &j.rows, j.late);
+      Status s =
+          WriteSegment(env_, path, options_.segment, p->id, j.key, j.dicts, &j.rows, j.late_local);
       std::shared_ptr<const Segment> seg;
       if (s.ok()) {
         auto opened = Segment::Open(env_, path);
@@ -535,7 +593,7 @@ Status SegmentedStore::FlushAll() {
       // does not fail the flush: the segment holds the rows and the next
       // maintenance pass (or Open) rebuilds the files from it.
       std::vector<RollupRef> rollup_refs;
-      if (s.ok() && j.rollup != nullptr && !j.rows.empty()) {
+      if (s.ok() && j.rollup != nullptr && !j.rollup->empty()) {
         Status r = WriteRollups(p->id, j.key, seq, *j.rollup, j.names, &rollup_refs);
         if (!r.ok()) {
           rollup_write_failures_.fetch_add(1);

@@ -23,7 +23,12 @@
 // transaction they are de-duplicated by span id against what is stored and
 // kept as "late records" of the transaction's partition, written to the
 // partition's next segment and merged at read time (Get/GetTrace append the
-// steps and re-sort by start; Scan adds their summary counts).
+// steps and re-sort by start; Scan adds their summary counts). Either way
+// the steps' summary increase is added to the rollup cells of the
+// transaction's end time and groups in the partition's mutable memtable
+// (which may then hold cells and no rows), so the rollup files written with
+// the next segment count it; the late record names its cell, so a rebuild
+// from the segment does too (docs/format/rollup.md).
 //
 // Compaction (compaction.cc). A closed partition (its hour ended more than
 // compaction_grace_us ago) with more than one segment is rewritten into one

@@ -124,6 +124,7 @@ struct SegmentRef {
 struct LateEntry {
   model::Summary delta{0, 0, 0, 0, 0, 0, 0};
   std::vector<std::string> blobs;  // EncodeSteps blobs, absolute times
+  uint32_t dropped_steps = 0;      // the largest total of its records
 };
 
 struct Partition {
@@ -132,8 +133,13 @@ struct Partition {
   std::vector<std::shared_ptr<MemTable>> imm;  // frozen, being (or failed to be) flushed
   std::vector<SegmentRef> segments;            // in write order
   std::unordered_map<TxId, LateEntry> late;    // flushed and pending late steps
-  std::vector<LateRecord> late_pending;        // not yet in a segment
+  // Not yet in a segment; cell ids are the project's. Their rollup deltas
+  // are in `mem`'s builder (a memtable may hold such cells and no rows).
+  std::vector<LateRecord> late_pending;
 };
+
+// Adds a late record (read from a segment, or just merged) to part->late.
+void AddLateEntry(Partition* part, const LateRecord& l);
 
 // A rollup file of a partition (rollup_file.h).
 struct RollupRef {
@@ -180,6 +186,10 @@ struct Project {
 };
 
 void AddSummary(model::Summary* s, const model::Summary& delta) noexcept;
+
+// Whether a segment has rollup cells (rows, or late records with a cell):
+// such a segment has its three rollup files.
+bool HasRollupCells(const Segment& seg);
 
 // Late steps and summary of a partition applied to a transaction read from
 // an immutable memtable or a segment.

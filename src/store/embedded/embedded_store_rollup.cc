@@ -120,7 +120,24 @@ Status SegmentedStore::BuildRollups(const SegmentRef& ref, RollupBuilder* out) c
                global(kDictInstance), global(kDictEndpoint), user);
     }
   }
+  // The segment's late records add their steps' sums to their transaction's
+  // cells (records of files before meta version 3 carry no cell: their
+  // rollup files never counted them, and rebuilt ones do not either).
+  for (const LateRecord& l : seg.late()) {
+    if (!l.has_cell) continue;
+    uint32_t ids[3];
+    for (int c = 0; c < 3; ++c) {
+      const auto& map = ref.to_global[kDictService + c];
+      ids[c] = l.cell[c] < map.size() ? map[l.cell[c]] : 0u;
+    }
+    out->AddLate(l.end_us, l.delta, ids[0], ids[1], ids[2]);
+  }
   return Status::OK();
+}
+
+bool HasRollupCells(const Segment& seg) {
+  return seg.rows() > 0 || std::any_of(seg.late().begin(), seg.late().end(),
+                                       [](const LateRecord& l) { return l.has_cell; });
 }
 
 void SegmentedStore::AddRollupFiles(const std::vector<std::string>& names) {
@@ -181,12 +198,12 @@ Status SegmentedStore::RebuildMissingRollups() {
       for (const auto& [key, part] : p->parts) {
         const auto files = p->rollups.find(key);
         for (const SegmentRef& s : part.segments) {
-          if (s.seg->rows() == 0) continue;
+          if (!HasRollupCells(*s.seg)) continue;
           int found = 0;
           if (files != p->rollups.end()) {
             for (const RollupRef& r : files->second) found += r.seq == s.seq;
           }
-          // A segment with rows has all three files (.r1s, .r1m, .rollup).
+          // A segment with cells has all three files (.r1s, .r1m, .rollup).
           if (found < 3) missing.push_back({key, s});
         }
       }

@@ -28,6 +28,10 @@ bool IsPackedColumn(int c) { return c == kColEnd || c == kColElapsed || c == kCo
 // Meta version of a compacted segment: the meta block ends with the sequence
 // numbers of the segments it replaces.
 constexpr uint32_t kVersionReplaces = 2;
+// Meta version 3 (written since 2026-12-07): the replaced list is always
+// there (maybe empty), and late records end with the transaction's
+// dropped_steps total and its rollup cell (docs/format/segment.md).
+constexpr uint32_t kVersionLateCells = 3;
 constexpr size_t kHeaderSize = 16;
 constexpr size_t kTrailerSize = 24;
 
@@ -345,7 +349,10 @@ Status SegmentWriter::Finish(const std::vector<std::string> (&dicts)[kNumDictCol
   FlushBlock();
   const auto n = static_cast<uint32_t>(rows_);
   std::string meta;
-  PutFixed32(&meta, replaces.empty() ? kVersion : kVersionReplaces);
+  const uint32_t meta_version = options_.late_cells ? kVersionLateCells
+                                : replaces.empty()  ? kVersion
+                                                    : kVersionReplaces;
+  PutFixed32(&meta, meta_version);
   PutVarint(&meta, project_);
   PutZigZag(&meta, partition_);
   PutVarint(&meta, n);
@@ -373,6 +380,13 @@ Status SegmentWriter::Finish(const std::vector<std::string> (&dicts)[kNumDictCol
     PutSummaryDelta(&buf, l.delta);
     PutVarint(&buf, l.steps);
     PutString(&buf, l.blob);
+    if (meta_version < kVersionLateCells) continue;
+    PutVarint(&buf, l.dropped_steps);
+    buf.push_back(l.has_cell ? 1 : 0);
+    if (l.has_cell) {
+      PutZigZag(&buf, l.end_us);
+      for (uint32_t id : l.cell) PutVarint(&buf, id);
+    }
   }
   PutChunk(&meta, AddChunk(buf, Compression::kZstd));
 
@@ -412,7 +426,7 @@ Status SegmentWriter::Finish(const std::vector<std::string> (&dicts)[kNumDictCol
   meta.append(groups_meta_);
   PutVarint(&meta, blocks_);
   meta.append(blocks_meta_);
-  if (!replaces.empty()) {
+  if (meta_version >= kVersionReplaces) {
     PutVarint(&meta, replaces.size());
     for (uint64_t seq : replaces) PutVarint(&meta, seq);
   }
@@ -499,7 +513,8 @@ Status Segment::Load() {
   const uint64_t data_end = meta_offset;
   Decoder d(std::string_view(base_ + meta_offset, meta_len));
   const uint32_t meta_version = d.Fixed32();
-  if (meta_version != kVersion && meta_version != kVersionReplaces) {
+  if (meta_version != kVersion && meta_version != kVersionReplaces &&
+      meta_version != kVersionLateCells) {
     return bad("unsupported meta version");
   }
   uint64_t project = d.Varint();
@@ -537,6 +552,17 @@ Status Segment::Load() {
       GetSummaryDelta(&ld, &l.delta);
       l.steps = ld.Varint32();
       l.blob = ld.String();
+      if (meta_version >= kVersionLateCells) {
+        l.dropped_steps = ld.Varint32();
+        l.has_cell = ld.Byte() != 0;
+        if (l.has_cell) {
+          l.end_us = ld.ZigZag();
+          for (int c = 0; c < 3; ++c) {
+            l.cell[c] = ld.Varint32();
+            if (l.cell[c] >= dicts_[c].size()) return bad("malformed late steps");
+          }
+        }
+      }
     }
     if (!ld.ok()) return bad("malformed late steps");
   }
@@ -575,7 +601,7 @@ Status Segment::Load() {
     b.first_row = d.Varint32();
     if (!GetChunk(&d, &b.chunk) || !chunk_ok(b.chunk)) return bad("malformed meta block");
   }
-  if (meta_version == kVersionReplaces) {
+  if (meta_version >= kVersionReplaces) {
     uint64_t count = d.Varint();
     if (!d.ok() || count > meta_len) return bad("malformed meta block");
     for (uint64_t i = 0; i < count; ++i) replaces_.push_back(d.Varint());

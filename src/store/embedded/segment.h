@@ -93,6 +93,10 @@ struct SegmentOptions {
   // measurements.
   uint32_t version = 2;
   int bloom_bits_per_key = 10;
+  // false: write meta version 1/2 (late records without dropped_steps and
+  // rollup cell), as files before 2026-12-07 are; only for tests of the
+  // old reader.
+  bool late_cells = true;
 };
 
 // One row handed to WriteSegment. dict[] are local ids into the dictionaries
@@ -117,6 +121,17 @@ struct LateRecord {
   model::Summary delta{0, 0, 0, 0, 0, 0, 0};
   uint32_t steps = 0;
   std::string blob;
+  // The transaction's dropped_steps total (LateSteps::dropped_steps; the
+  // largest of its records wins); 0 in files before meta version 3.
+  uint32_t dropped_steps = 0;
+  // The rollup cell the delta belongs to: the transaction's end time and its
+  // service, instance and endpoint ids (kDictService.. kDictEndpoint) in the
+  // dictionaries of whoever holds the record (the project's in memory, the
+  // segment's in a file). has_cell is false in files before meta version 3
+  // (their rollup files never counted late steps).
+  bool has_cell = false;
+  int64_t end_us = 0;
+  uint32_t cell[3] = {};
 };
 
 // Bytes of each part of a written segment, for measurements.

@@ -296,6 +296,53 @@ TEST_F(SegmentTest, EmptySegmentHoldsOnlyLateSteps) {
   EXPECT_FALSE(*(*seg)->FindId(9, &row));
 }
 
+// Meta version 3: a late record keeps its transaction's dropped_steps total
+// and rollup cell; files of meta versions 1 and 2 (before 2026-12-07) are
+// still read, their records without a cell.
+TEST_F(SegmentTest, LateRecordsKeepDroppedStepsAndTheirCellAndOldOnesStillRead) {
+  std::vector<std::string> dicts[kNumDictColumns];
+  for (auto& d : dicts) d = {""};
+  dicts[kDictService] = {"", "shop"};
+  dicts[kDictInstance] = {"", "shop-1", "shop-2"};
+  dicts[kDictEndpoint] = {"", "GET /"};
+  std::vector<LateRecord> late(2);
+  late[0].tx = 9;
+  late[0].delta.sql_count = 3;
+  late[0].steps = 3;
+  late[0].blob = "b";
+  late[0].dropped_steps = 17;
+  late[0].has_cell = true;
+  late[0].end_us = -5'000'000;
+  late[0].cell[0] = 1;
+  late[0].cell[1] = 2;
+  late[0].cell[2] = 1;
+  late[1].tx = 10;
+  for (bool cells : {true, false}) {
+    SCOPED_TRACE(cells ? "meta version 3" : "old meta version");
+    SegmentOptions opts;
+    opts.late_cells = cells;
+    std::vector<SegmentRow> rows;
+    const std::string path = dir_ + "/" + SegmentFileName(1, 0, cells ? 1 : 2);
+    ASSERT_TRUE(WriteSegment(Env::Default(), path, opts, 1, 0, dicts, &rows, late).ok());
+    auto seg = Segment::Open(Env::Default(), path);
+    ASSERT_TRUE(seg.ok()) << seg.status().ToString();
+    ASSERT_EQ((*seg)->late().size(), 2u);
+    const LateRecord& a = (*seg)->late()[0];
+    EXPECT_EQ(a.tx, 9u);
+    EXPECT_EQ(a.delta.sql_count, 3u);
+    EXPECT_EQ(a.blob, "b");
+    EXPECT_EQ(a.dropped_steps, cells ? 17u : 0u);
+    EXPECT_EQ(a.has_cell, cells);
+    if (cells) {
+      EXPECT_EQ(a.end_us, -5'000'000);
+      EXPECT_EQ(a.cell[0], 1u);
+      EXPECT_EQ(a.cell[1], 2u);
+      EXPECT_EQ(a.cell[2], 1u);
+    }
+    EXPECT_FALSE((*seg)->late()[1].has_cell);
+  }
+}
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
