@@ -32,6 +32,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/logging.h"
+
 namespace loupe::net {
 namespace {
 
@@ -65,6 +67,32 @@ constexpr std::string_view kBusyResponse =
     "Retry-After: 1\r\n"
     "\r\n"
     "{\"error\":{\"code\":\"unavailable\",\"message\":\"too many connections\"}}";
+constexpr std::string_view kClientBusyResponse =
+    "HTTP/1.1 429 Too Many Requests\r\n"
+    "Content-Type: application/json; charset=utf-8\r\n"
+    "Content-Length: 90\r\n"
+    "Connection: close\r\n"
+    "Retry-After: 1\r\n"
+    "\r\n"
+    "{\"error\":{\"code\":\"resource_exhausted\",\"message\":\"too many connections from "
+    "this address\"}}";
+// How much a wait for the first byte of a request reads at once.
+constexpr size_t kFirstReadBytes = 16 << 10;
+
+// Why the server refused a request or connection (loupe_http_refused_total).
+enum Refusal {
+  kRequestTimeout,
+  kTooLarge,
+  kHeaderTooLarge,
+  kMalformed,
+  kTooManyConnections,
+  kTooManyClientConnections,
+  kNumRefusals
+};
+constexpr const char* kRefusalNames[kNumRefusals] = {
+    "request_timeout",      "too_large",
+    "header_too_large",     "malformed",
+    "too_many_connections", "too_many_client_connections"};
 
 std::string ErrorBody(std::string_view code, std::string_view message) {
   // Callers pass fixed ASCII text without quotes or backslashes.
@@ -204,6 +232,50 @@ class Tracker {
   std::atomic<size_t> active_{0};
 };
 
+// Open connections per client address, shared with the sessions (a WebSocket
+// may outlive the server). A ClientSlot holds one of them until destroyed.
+class ClientTable : public std::enable_shared_from_this<ClientTable> {
+ public:
+  class Slot {
+   public:
+    Slot(std::shared_ptr<ClientTable> table, std::string address)
+        : table_(std::move(table)), address_(std::move(address)) {}
+    ~Slot() { table_->Release(address_); }
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+
+   private:
+    std::shared_ptr<ClientTable> table_;
+    std::string address_;
+  };
+
+  explicit ClientTable(size_t max_per_client) : max_(max_per_client) {}
+
+  // A slot for one more connection from `address`; null when it already has
+  // the maximum (max 0: no cap, always a slot).
+  std::unique_ptr<Slot> Acquire(const std::string& address) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      size_t& n = open_[address];
+      if (max_ > 0 && n >= max_) return nullptr;
+      ++n;
+    }
+    return std::make_unique<Slot>(shared_from_this(), address);
+  }
+
+ private:
+  void Release(const std::string& address) {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = open_.find(address);
+    if (it != open_.end() && --it->second == 0) open_.erase(it);
+  }
+
+  const size_t max_;
+  std::mutex mu_;
+  std::unordered_map<std::string, size_t> open_;  // GUARDED_BY(mu_)
+};
+using ClientSlot = ClientTable::Slot;
+
 class BeastHttpServer;
 
 // ---------------------------------------------------------------------------
@@ -259,6 +331,7 @@ class WsSession final : public WebSocketConnection,
     close_timer_.reset();
     ws_.reset();
     exec_.reset();
+    client_slot_.reset();
   }
 
   // ---- called by the HTTP session, on the strand ----
@@ -270,7 +343,9 @@ class WsSession final : public WebSocketConnection,
     queued_bytes_ = 0;
   }
 
-  void Accept(beast::tcp_stream stream, http::request<http::string_body> req) {
+  void Accept(beast::tcp_stream stream, http::request<http::string_body> req,
+              std::unique_ptr<ClientSlot> slot) {
+    client_slot_ = std::move(slot);
     tracker_->Register(shared_from_this());
     stream.expires_never();  // the websocket stream has its own timeouts
     ws_ = std::make_unique<websocket::stream<beast::tcp_stream>>(std::move(stream));
@@ -416,6 +491,7 @@ class WsSession final : public WebSocketConnection,
   // The read loop ended: the connection is over.
   void Finish() {
     Abort();
+    client_slot_.reset();  // the connection is over, even if the application keeps this object
     if (close_timer_) close_timer_->cancel();
     bool was_done = std::exchange(done_, true);
     if (!was_done) tracker_->Done();
@@ -440,6 +516,7 @@ class WsSession final : public WebSocketConnection,
   http::request<http::string_body> upgrade_req_;
   beast::flat_buffer rbuf_;
   bool done_ = false;
+  std::unique_ptr<ClientSlot> client_slot_;
 };
 
 // ---------------------------------------------------------------------------
@@ -455,7 +532,20 @@ class BeastHttpServer final : public HttpServer {
         ws_handler_(std::move(ws)),
         acceptor_(asio::make_strand(io_)),
         accept_timer_(acceptor_.get_executor()),
-        workers_(static_cast<size_t>(options_.threads)) {}
+        workers_(static_cast<size_t>(options_.threads)),
+        clients_(std::make_shared<ClientTable>(options_.max_connections_per_client)) {
+    MetricsRegistry* m = options_.metrics;
+    if (m == nullptr) {
+      own_metrics_ = std::make_unique<MetricsRegistry>();
+      m = own_metrics_.get();
+    }
+    for (int i = 0; i < kNumRefusals; ++i) {
+      refused_[i] = m->GetCounter("loupe_http_refused_total",
+                                  "Requests and connections the HTTP servers refused, by server "
+                                  "and reason.",
+                                  {{"server", options_.name}, {"reason", kRefusalNames[i]}});
+    }
+  }
 
   ~BeastHttpServer() override { Stop(); }
 
@@ -523,10 +613,25 @@ class BeastHttpServer final : public HttpServer {
   asio::thread_pool& workers() { return workers_; }
   const std::shared_ptr<Tracker>& tracker() const { return tracker_; }
 
+  // Counts a refusal and logs the first of its kind (rate-limited).
+  void Refused(Refusal why, const std::string& remote, std::string_view detail) {
+    refused_[why]->Inc();
+    const std::string kind = "http " + options_.name + " " + kRefusalNames[why];
+    std::string line = options_.name + " server refused a request from " +
+                       (remote.empty() ? std::string("?") : remote) + " (" + kRefusalNames[why] +
+                       ")";
+    if (!detail.empty()) {
+      line += ": ";
+      line += detail;
+    }
+    LogWarningRateLimited(kind, line);
+  }
+
  private:
   static HttpServerOptions Normalize(HttpServerOptions o) {
     o.threads = std::max(1, o.threads);
     o.idle_timeout_seconds = std::max(1, o.idle_timeout_seconds);
+    o.request_timeout_seconds = std::max(1, o.request_timeout_seconds);
     o.max_connections = std::max<size_t>(1, o.max_connections);
     o.max_header_bytes = std::max<size_t>(1024, o.max_header_bytes);
     return o;
@@ -539,9 +644,10 @@ class BeastHttpServer final : public HttpServer {
   }
 
   void OnAccept(beast::error_code ec, tcp::socket socket);
-  void RejectBusy(tcp::socket socket) {
+  // Answers a connection refused at accept with a canned response and closes it.
+  void RejectConnection(tcp::socket socket, std::string_view response) {
     auto s = std::make_shared<tcp::socket>(std::move(socket));
-    asio::async_write(*s, asio::buffer(kBusyResponse), [s](beast::error_code, size_t) {
+    asio::async_write(*s, asio::buffer(response), [s](beast::error_code, size_t) {
       beast::error_code ignored;
       s->shutdown(tcp::socket::shutdown_both, ignored);
       s->close(ignored);
@@ -565,6 +671,9 @@ class BeastHttpServer final : public HttpServer {
   std::atomic<bool> stopping_{false};
   std::mutex stop_mu_;
   bool stopped_ = false;
+  std::shared_ptr<ClientTable> clients_;
+  std::unique_ptr<MetricsRegistry> own_metrics_;
+  Counter* refused_[kNumRefusals];
 };
 
 // ---------------------------------------------------------------------------
@@ -572,14 +681,16 @@ class BeastHttpServer final : public HttpServer {
 
 class HttpSession final : public SessionBase, public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(BeastHttpServer* server, tcp::socket socket)
+  HttpSession(BeastHttpServer* server, tcp::socket socket, std::string remote,
+              std::unique_ptr<ClientSlot> slot)
       : server_(server),
         tracker_(server->tracker()),
         exec_(socket.get_executor()),
-        stream_(std::move(socket)) {
+        stream_(std::move(socket)),
+        deadline_timer_(exec_),
+        remote_(std::move(remote)),
+        client_slot_(std::move(slot)) {
     beast::error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
-    if (!ec) remote_ = ep.address().to_string();
     stream_.socket().set_option(tcp::no_delay(true), ec);
   }
   ~HttpSession() override {
@@ -620,25 +731,72 @@ class HttpSession final : public SessionBase, public std::enable_shared_from_thi
     resp_ = HttpResponse{};
     close_after_ = false;
     body_pending_ = false;
+    deadline_hit_ = false;
     stream_.expires_after(std::chrono::seconds(opts().idle_timeout_seconds));
+    if (buffer_.size() > 0) return StartRequest();  // a pipelined request is here already
+    // Wait for the first byte: the request deadline runs from there, so time
+    // spent idle on a keep-alive connection does not count against it.
+    stream_.async_read_some(buffer_.prepare(kFirstReadBytes),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->buffer_.commit(n);
+                              if (ec) return self->HardClose();  // EOF, reset, idle, shutdown
+                              self->StartRequest();
+                            });
+  }
+
+  void StartRequest() {
+    if (server_->stopping() || shutdown_) return HardClose();
+    stream_.expires_after(std::chrono::seconds(opts().idle_timeout_seconds));
+    const uint64_t gen = ++request_gen_;
+    deadline_timer_.expires_after(std::chrono::seconds(opts().request_timeout_seconds));
+    deadline_timer_.async_wait([self = shared_from_this(), gen](beast::error_code ec) {
+      if (ec || gen != self->request_gen_ || self->phase_ != Phase::kReading) return;
+      // Cut the read in progress; its handler answers 408.
+      self->deadline_hit_ = true;
+      beast::error_code ignored;
+      self->stream_.socket().cancel(ignored);
+    });
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
+  // The request ended (answered, dispatched, or the connection is closing).
+  void StopDeadline() {
+    ++request_gen_;
+    deadline_timer_.cancel();
+  }
+
+  void RequestTimeout() {
+    server_->Refused(kRequestTimeout, remote_,
+                     parser_ && parser_->is_header_done()
+                         ? req_.method + " " + req_.path.substr(0, 128)
+                         : "request head not received");
+    body_pending_ = true;
+    RespondError(
+        408, "request_timeout",
+        "request not received within " + std::to_string(opts().request_timeout_seconds) + " s");
+  }
+
   void OnHeader(beast::error_code ec) {
+    if (deadline_hit_) return RequestTimeout();
     if (ec) {
       if (ec == http::error::header_limit) {
+        server_->Refused(kHeaderTooLarge, remote_, "");
         return RespondError(431, "resource_exhausted", "request header too large");
       }
       if (ec == http::error::body_limit) {  // from Content-Length, before any body byte
+        // The head was read: the error hook and the response can use it.
+        const auto& head = parser_->get();
+        version_ = head.version();
+        if (!FillRequest(head, &req_)) req_ = HttpRequest{};
+        req_.remote_address = remote_;
         body_pending_ = true;
-        return RespondError(
-            413, "resource_exhausted",
-            "request body larger than " + std::to_string(opts().max_body_bytes) + " bytes");
+        return RespondTooLarge();
       }
       if (IsParseError(ec) && ec != http::error::end_of_stream &&
           ec != http::error::partial_message) {
+        server_->Refused(kMalformed, remote_, "malformed HTTP request head");
         return RespondError(400, "invalid_argument", "malformed HTTP request");
       }
       return HardClose();  // EOF, reset, timeout, shutdown
@@ -647,14 +805,13 @@ class HttpSession final : public SessionBase, public std::enable_shared_from_thi
     version_ = head.version();
     keep_alive_ = head.keep_alive();
     if (!FillRequest(head, &req_)) {
+      server_->Refused(kMalformed, remote_, "malformed request target");
       return RespondError(400, "invalid_argument", "malformed request target");
     }
     req_.remote_address = remote_;
     body_pending_ = !parser_->is_done();
     if (auto cl = parser_->content_length(); cl && *cl > opts().max_body_bytes) {
-      return RespondError(
-          413, "resource_exhausted",
-          "request body larger than " + std::to_string(opts().max_body_bytes) + " bytes");
+      return RespondTooLarge();
     }
     if (const auto& check = server_->header_check()) {
       bool ok = false;
@@ -694,14 +851,12 @@ class HttpSession final : public SessionBase, public std::enable_shared_from_thi
   }
 
   void OnBody(beast::error_code ec) {
+    if (deadline_hit_) return RequestTimeout();
     if (ec) {
-      if (ec == http::error::body_limit) {
-        return RespondError(
-            413, "resource_exhausted",
-            "request body larger than " + std::to_string(opts().max_body_bytes) + " bytes");
-      }
+      if (ec == http::error::body_limit) return RespondTooLarge();
       if (IsParseError(ec) && ec != http::error::end_of_stream &&
           ec != http::error::partial_message) {
+        server_->Refused(kMalformed, remote_, "malformed HTTP request body");
         return RespondError(400, "invalid_argument", "malformed HTTP request body");
       }
       return HardClose();
@@ -713,6 +868,7 @@ class HttpSession final : public SessionBase, public std::enable_shared_from_thi
 
   void Dispatch() {
     phase_ = Phase::kHandling;
+    StopDeadline();
     stream_.expires_never();
     req_.body = std::move(parser_->get().body());
     asio::post(server_->workers(), [self = shared_from_this()] {
@@ -732,6 +888,7 @@ class HttpSession final : public SessionBase, public std::enable_shared_from_thi
       return RespondError(404, "not_found", "no WebSocket endpoint here");
     }
     phase_ = Phase::kHandling;
+    StopDeadline();
     stream_.expires_never();
     auto ws = std::make_shared<WsSession>(tracker_, exec_, opts().idle_timeout_seconds);
     asio::post(server_->workers(), [self = shared_from_this(), ws] {
@@ -758,7 +915,7 @@ class HttpSession final : public SessionBase, public std::enable_shared_from_thi
       return WriteResponse();
     }
     phase_ = Phase::kClosing;  // the stream now belongs to the WebSocket session
-    ws->Accept(std::move(stream_), parser_->release());
+    ws->Accept(std::move(stream_), parser_->release(), std::move(client_slot_));
   }
 
   static HttpResponse InternalError() {
@@ -768,10 +925,24 @@ class HttpSession final : public SessionBase, public std::enable_shared_from_thi
     return r;
   }
 
+  void RespondTooLarge() {
+    server_->Refused(kTooLarge, remote_, req_.method + " " + req_.path.substr(0, 128));
+    RespondError(413, "resource_exhausted",
+                 "request body larger than " + std::to_string(opts().max_body_bytes) + " bytes");
+  }
+
   void RespondError(int status, std::string_view code, const std::string& message) {
     resp_ = HttpResponse{};
     resp_.status = status;
     resp_.body = ErrorBody(code, message);
+    if (const auto& hook = opts().error_hook) {
+      try {
+        hook(req_, &resp_);
+      } catch (const std::exception&) {
+        resp_.body = ErrorBody(code, message);
+      }
+      resp_.status = status;
+    }
     resp_.headers.emplace_back("X-Content-Type-Options", "nosniff");
     resp_.headers.emplace_back("Cache-Control", "no-store");
     close_after_ = true;
@@ -780,6 +951,7 @@ class HttpSession final : public SessionBase, public std::enable_shared_from_thi
 
   void WriteResponse() {
     phase_ = Phase::kWriting;
+    StopDeadline();
     out_.emplace();
     int status = resp_.status;
     if (status < 200 || status > 999) status = 500;  // 1xx are the server's business
@@ -842,6 +1014,7 @@ class HttpSession final : public SessionBase, public std::enable_shared_from_thi
 
   void HardClose() {
     phase_ = Phase::kClosing;
+    StopDeadline();
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.socket().close(ignored);
@@ -851,8 +1024,14 @@ class HttpSession final : public SessionBase, public std::enable_shared_from_thi
   const std::shared_ptr<Tracker> tracker_;
   const asio::any_io_executor exec_;  // this connection's strand
   beast::tcp_stream stream_;
+  // Cuts a request not received within request_timeout_seconds of its first
+  // byte (the stream's own expiry is the idle timeout, re-armed per read).
+  asio::steady_timer deadline_timer_;
+  uint64_t request_gen_ = 0;  // invalidates a deadline that fires after its request
+  bool deadline_hit_ = false;
   beast::flat_buffer buffer_;
-  std::string remote_;
+  const std::string remote_;
+  std::unique_ptr<ClientSlot> client_slot_;  // moves to the WebSocket on upgrade
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::string_body>> out_;
   // req_ and resp_ belong to the handler thread while phase_ == kHandling.
@@ -879,10 +1058,19 @@ void BeastHttpServer::OnAccept(beast::error_code ec, tcp::socket socket) {
     });
     return;
   }
+  beast::error_code ep_ec;
+  auto ep = socket.remote_endpoint(ep_ec);
+  std::string remote = ep_ec ? std::string() : ep.address().to_string();
   if (tracker_->active() >= options_.max_connections) {
-    RejectBusy(std::move(socket));
+    Refused(kTooManyConnections, remote, "");
+    RejectConnection(std::move(socket), kBusyResponse);
+  } else if (auto slot = clients_->Acquire(remote); !slot) {
+    Refused(kTooManyClientConnections, remote,
+            std::to_string(options_.max_connections_per_client) + " connections open");
+    RejectConnection(std::move(socket), kClientBusyResponse);
   } else {
-    auto session = std::make_shared<HttpSession>(this, std::move(socket));
+    auto session =
+        std::make_shared<HttpSession>(this, std::move(socket), std::move(remote), std::move(slot));
     tracker_->Register(session);
     session->Start();
   }
@@ -892,6 +1080,21 @@ void BeastHttpServer::OnAccept(beast::error_code ec, tcp::socket socket) {
 }  // namespace
 
 // ---------------------------------------------------------------------------
+
+std::string MediaType(std::string_view content_type) {
+  std::string_view t = content_type.substr(0, content_type.find(';'));
+  while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+  while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+  std::string out(t);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool TokenIs(std::string_view value, std::string_view token) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  return beast::iequals(value, token);
+}
 
 std::string_view HttpRequest::Header(std::string_view lowercase_name) const {
   for (const auto& [k, v] : headers) {
