@@ -14,6 +14,8 @@ bool TrimLimiter::ShouldTrim(size_t bytes, int64_t now_us) {
   return last_us_.compare_exchange_strong(last, now_us, std::memory_order_relaxed);
 }
 
+void ReturnLargeBuffersWhenFreed() { ::mallopt(M_MMAP_THRESHOLD, 4 << 20); }
+
 bool ReleaseFreedMemory(size_t bytes) {
   // malloc_trim walks every arena under its lock; once a second bounds its
   // cost under a stream of rejected requests.
