@@ -100,6 +100,17 @@ const std::vector<Binding>& Bindings() {
        IntField("ingest-threads", &ServerConfig::ingest_threads, 1, 256)},
       {{"max-inflight", "export requests processed at once; more get 503 + Retry-After", "64"},
        IntField("max-inflight", &ServerConfig::max_inflight, 1, 100000)},
+      {{"request-timeout-seconds",
+        "HTTP ports (API and OTLP/HTTP): a request's head and body must arrive within this "
+        "long of its first byte, else 408",
+        "60"},
+       IntField("request-timeout-seconds", &ServerConfig::request_timeout_seconds, 1, 86400)},
+      {{"max-connections-per-client",
+        "HTTP ports: open connections from one client address (each port); more get 429 "
+        "(0: no cap)",
+        "128"},
+       IntField("max-connections-per-client", &ServerConfig::max_connections_per_client, 0,
+                1'000'000)},
       {{"log-level", "debug, info, warn or error", "info"},
        StrField(&ServerConfig::log_level, {"debug", "info", "warn", "error"}, "log-level")},
   };

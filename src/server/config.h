@@ -34,6 +34,8 @@ struct ServerConfig {
   int http_threads = 4;
   int ingest_threads = 8;
   int max_inflight = 64;
+  int request_timeout_seconds = 60;
+  int max_connections_per_client = 128;
   std::string log_level = "info";
 };
 
