@@ -101,6 +101,11 @@ void LogWarningRateLimited(std::string_view kind, std::string_view message) {
                              std::chrono::steady_clock::now().time_since_epoch())
                              .count();
   std::string line = limiter->Admit(kind, message, now_us);
+  // Messages quote what senders sent (paths, header values): one event must
+  // stay one line.
+  for (char& c : line) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
   if (!line.empty()) LogWarning(line);
 }
 

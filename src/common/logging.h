@@ -26,6 +26,7 @@ inline void LogError(std::string_view m) { Log(LogLevel::kError, m); }
 // counted, and the next line logged for that kind says how many were not.
 // `kind` must come from the code (a fixed string such as "otlp_http
 // too_large"), never from input: the limiter keeps one entry per kind.
+// Control characters in `message` (it may quote input) are written as '?'.
 void LogWarningRateLimited(std::string_view kind, std::string_view message);
 
 // The decision behind LogWarningRateLimited, with the time passed in (tests).

@@ -57,5 +57,15 @@ TEST(LogWarningRateLimited, WritesOneWarnLinePerKindThroughTheSink) {
   EXPECT_THAT(lines[0], HasSubstr(" WARN refused a request"));
 }
 
+TEST(LogWarningRateLimited, InputQuotedInTheMessageCannotStartANewLine) {
+  std::vector<std::string> lines;
+  SetLogSinkForTesting([&](std::string_view line) { lines.emplace_back(line); });
+  LogWarningRateLimited("logging_test newline", "unknown path /a\n2026-01-01 ERROR forged\r\x01");
+  SetLogSinkForTesting(nullptr);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_THAT(lines[0], HasSubstr("unknown path /a?2026-01-01 ERROR forged??\n"));
+  EXPECT_EQ(lines[0].find('\n'), lines[0].size() - 1);
+}
+
 }  // namespace
 }  // namespace loupe
