@@ -178,6 +178,12 @@ Result<SubmitResult> Pipeline::Submit(const LoggedRequest& request, const model:
     return r.status();
   }
   batches_ok_->Inc();
+  if (r->rejected_spans > 0) {
+    // Counted by the assembler per reason; the message lists them.
+    LogWarningRateLimited(
+        "ingest rejected_spans",
+        "export accepted with spans rejected (OTLP partial success): " + r->message);
+  }
   // Counted for accepted requests only: a refused one is sent again.
   if (batch.dropped_attributes > 0) decoder_dropped_attributes_->Inc(batch.dropped_attributes);
   if (batch.dropped_events > 0) decoder_dropped_events_->Inc(batch.dropped_events);

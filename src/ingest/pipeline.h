@@ -20,7 +20,8 @@
 // still pending as orphans. Either way SIGTERM loses nothing acknowledged.
 //
 // Observability: every refusal (overload, memory budget, disk full, store
-// error) is counted and the first of each kind logged at WARN (rate-limited);
+// error) and every request with rejected spans is counted and the first of
+// each kind logged at WARN (rate-limited);
 // what the decoders cut from accepted requests (SpanBatch::dropped_attributes,
 // dropped_events, truncated_values) is counted in
 // loupe_ingest_decoder_cut_total{what}.

@@ -44,6 +44,8 @@ it('spans with invalid ids move loupe_assembler_spans_total{result="rejected_inv
   assert.equal(resp.rejectedSpans, 2, `partial success: ${JSON.stringify(resp)}`);
   assert.match(resp.errorMessage, /2 invalid trace or span id/);
   assert.equal(await metric('loupe_assembler_spans_total', { result: 'rejected_invalid_id' }), before + 2);
+  const warned = srv.stderr.split('\n').filter((l) => / WARN .*spans rejected.*invalid trace or span id/.test(l));
+  assert.equal(warned.length, 1, `WARN lines: ${warned.join('\n')}`);
 });
 
 it('attributes and events dropped and values cut by the decoder are counted by kind', async () => {
