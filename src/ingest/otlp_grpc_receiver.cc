@@ -167,8 +167,11 @@ class ExportReactor final : public grpc::ServerGenericBidiReactor {
 
   void OnReadDone(bool ok) override {
     if (!ok) {
-      // Client half-closed without a message, or the call was cancelled.
-      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request message"));
+      // Client half-closed without a message, or the call was cancelled: by
+      // the client, or by gRPC for a message over its receive limit (20 MiB
+      // as sent), which it answers RESOURCE_EXHAUSTED itself.
+      Finish(shared_->Refuse("no_message", grpc::StatusCode::INVALID_ARGUMENT,
+                             "no request message (cancelled, or over the size limit as sent)"));
       return;
     }
     // The reactor lives until OnDone, which follows Finish: safe to finish

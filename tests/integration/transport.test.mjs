@@ -202,6 +202,15 @@ it('gzip bomb (1 GiB of zeros) over gRPC with a key → RESOURCE_EXHAUSTED at 20
   await assertStillServing('bombs with a key');
 });
 
+it('a gRPC message over 20 MiB as sent is refused by gRPC before it is inflated, and counted', async () => {
+  const before = await metricValue('loupe_ingest_requests_total', { transport: 'grpc', result: 'no_message' });
+  const r = await grpcCall(Buffer.alloc(21 * MiB), { encoding: 'identity', compressed: false });
+  assert.equal(r.status, 8, `21 MiB message: status ${r.status}: ${r.message}`);
+  await poll(() => metricValue('loupe_ingest_requests_total', { transport: 'grpc', result: 'no_message' }), (v) => v === before + 1);
+  assert.equal(await metricValue('loupe_ingest_requests_total', { transport: 'grpc', result: 'no_message' }), before + 1);
+  await assertStillServing('a 21 MiB gRPC message');
+});
+
 it('an unknown grpc-encoding inflates nothing: the message is read as sent and refused as malformed', async () => {
   // gRPC core drops a grpc-encoding it does not know (and logs it); the
   // message is then taken as uncompressed, so compressed bytes cannot decode.
