@@ -6,6 +6,8 @@
 #include <charconv>
 #include <string>
 
+#include "common/logging.h"
+#include "common/memory.h"
 #include "ingest/otlp_http_receiver.h"
 #include "wire/gzip.h"
 
@@ -15,12 +17,6 @@ namespace {
 constexpr std::string_view kActivePath = "/v1/loupe/active";
 constexpr std::string_view kConfigPath = "/v1/loupe/config";
 constexpr std::string_view kPrefix = "/v1/loupe/";
-
-std::string_view MediaType(std::string_view content_type) {
-  std::string_view t = content_type.substr(0, content_type.find(';'));
-  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
-  return t;
-}
 
 std::string_view IngestKey(const net::HttpRequest& req) {
   std::string_view key = BearerToken(req.Header("authorization"));
@@ -53,6 +49,9 @@ void AgentReceiver::Fail(int status, std::string_view code, std::string_view mes
       ->GetCounter("loupe_agent_requests_total", "Requests on the Loupe agent endpoints by result.",
                    {{"result", reason}})
       ->Inc();
+  LogWarningRateLimited(std::string("agent ") + reason,
+                        "agent request refused (" + std::string(reason) + ", HTTP " +
+                            std::to_string(status) + "): " + std::string(message));
   resp->status = status;
   resp->content_type = "application/json";
   resp->headers.clear();
@@ -128,11 +127,19 @@ void AgentReceiver::Handle(net::HttpRequest& req, net::HttpResponse* resp) {
 
 void AgentReceiver::PostActive(auth::ProjectId project, net::HttpRequest& req,
                                net::HttpResponse* resp) {
-  std::string_view media = MediaType(req.Header("content-type"));
+  // A refused request that held a large body gives the memory back.
+  size_t held = req.body.size();
+  struct TrimOnFailure {
+    const net::HttpResponse* resp;
+    const size_t* held;
+    ~TrimOnFailure() {
+      if (resp->status != 200) ReleaseFreedMemory(*held);
+    }
+  } trim{resp, &held};
+  const std::string media = net::MediaType(req.Header("content-type"));
   if (media != "application/json") {
     Fail(415, "invalid_argument",
-         "unsupported Content-Type '" + std::string(media.substr(0, 64)) +
-             "': snapshots are application/json",
+         "unsupported Content-Type '" + media.substr(0, 64) + "': snapshots are application/json",
          "unsupported_media_type", resp);
     return;
   }
@@ -146,8 +153,9 @@ void AgentReceiver::PostActive(auth::ProjectId project, net::HttpRequest& req,
   std::string inflated;
   std::string* body = &req.body;
   std::string_view encoding = req.Header("content-encoding");
-  if (encoding == "gzip" || encoding == "deflate") {
+  if (net::TokenIs(encoding, "gzip") || net::TokenIs(encoding, "deflate")) {
     Status s = wire::Gunzip(req.body, options_.max_body_bytes, &inflated);
+    held += inflated.capacity();
     if (!s.ok()) {
       if (s.code() == Status::Code::kResourceExhausted) {
         Fail(413, "resource_exhausted", s.message(), "too_large", resp);
@@ -157,7 +165,7 @@ void AgentReceiver::PostActive(auth::ProjectId project, net::HttpRequest& req,
       return;
     }
     body = &inflated;
-  } else if (!encoding.empty() && encoding != "identity") {
+  } else if (!encoding.empty() && !net::TokenIs(encoding, "identity")) {
     Fail(415, "invalid_argument",
          "unsupported Content-Encoding '" + std::string(encoding.substr(0, 64)) +
              "': use gzip, deflate or none",

@@ -9,7 +9,10 @@
 // or over a count limit), 401 (key), 404/405 (path, method), 413 (body over
 // max_body_bytes before or after decompression; a gzip bomb is never inflated
 // past it), 415 (content type or encoding), 429 with Retry-After (a new
-// instance past the project's cap), 503 (out of memory).
+// instance past the project's cap), 503 (out of memory). Media types and
+// content codings are matched case-insensitively, parameters ignored. The
+// first refusal of each kind is logged at WARN (rate-limited); after a
+// refused large request freed memory is returned to the system.
 //
 // Metrics: loupe_agent_requests_total{result} (ok for accepted snapshots, or
 // a fixed rejection reason of either endpoint), loupe_agent_config_requests_total

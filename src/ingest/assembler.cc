@@ -933,6 +933,9 @@ AddResult Assembler::Impl::Add(store::ProjectId project, const model::SpanBatch&
 
   // Validate, wrap (no copy yet) and bucket by shard, all outside the locks.
   uint64_t rejected[kNumReasons] = {};
+  // Spans the decoder already dropped for their ids count here too (one
+  // counter and one partial-success message for every invalid id).
+  rejected[kInvalidId] = batch.invalid_spans;
   uint64_t clamped = 0;
   static constexpr model::TraceId kZeroTrace{};
   std::vector<RecordPtr> records;

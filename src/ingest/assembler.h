@@ -119,7 +119,8 @@ class Assembler {
   Assembler& operator=(const Assembler&) = delete;
 
   // Takes the spans of one export request. Rejected spans (invalid ids, end
-  // time out of range) are counted in the result; everything else is either
+  // time out of range) are counted in the result, together with the spans
+  // the decoder skipped for invalid ids (batch.invalid_spans); everything else is either
   // emitted in result.batch, held pending (copied), or dropped as a
   // duplicate. `batch` (and the memory its views point into) is only read
   // during the call. Transactions promoted early to respect max_pending_spans

@@ -1,5 +1,7 @@
 #include "ingest/otlp_grpc_receiver.h"
 
+#include <grpc/compression.h>
+#include <grpc/slice.h>
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 
@@ -10,9 +12,27 @@
 #include <thread>
 #include <vector>
 
+#include "common/logging.h"
+#include "common/memory.h"
 #include "ingest/otlp_http_receiver.h"
+#include "wire/gzip.h"
 #include "wire/otlp_proto.h"
 #include "wire/otlp_response.h"
+
+// grpc::ByteBuffer names this class as a friend (a hook for gRPC's own tests);
+// defining it here is the one way to read which compression a received
+// message still carries (grpc_byte_buffer::data.raw.compression) once gRPC's
+// per-message decompression is turned off.
+namespace grpc::internal {
+class GrpcByteBufferPeer {
+ public:
+  explicit GrpcByteBufferPeer(ByteBuffer* bb) : bb_(bb) {}
+  grpc_byte_buffer* c_buffer() { return bb_->c_buffer(); }
+
+ private:
+  ByteBuffer* bb_;
+};
+}  // namespace grpc::internal
 
 namespace loupe::ingest {
 namespace {
@@ -79,31 +99,79 @@ struct Shared {
 
   void Count(const char* result) {
     metrics
-        ->GetCounter("loupe_ingest_requests_total",
-                     "OTLP export requests by transport and result.",
+        ->GetCounter("loupe_ingest_requests_total", "OTLP export requests by transport and result.",
                      {{"transport", "grpc"}, {"result", result}})
         ->Inc();
   }
+  // Counts a refused call and logs the first of its kind (rate-limited).
+  grpc::Status Refuse(const char* result, grpc::StatusCode code, const std::string& message,
+                      const std::string& details = {}) {
+    Count(result);
+    LogWarningRateLimited(std::string("otlp_grpc ") + result,
+                          std::string("OTLP/gRPC export refused (") + result + "): " + message);
+    return details.empty() ? grpc::Status(code, message) : grpc::Status(code, message, details);
+  }
 };
+
+// The bytes of a received message as they came off the wire, and the
+// compression they still carry (decompression is off, see Init()).
+struct RawMessage {
+  std::string bytes;
+  grpc_compression_algorithm compression = GRPC_COMPRESS_NONE;
+};
+
+RawMessage TakeRaw(grpc::ByteBuffer* bb) {
+  RawMessage m;
+  grpc_byte_buffer* c = grpc::internal::GrpcByteBufferPeer(bb).c_buffer();
+  if (c == nullptr || c->type != GRPC_BB_RAW) return m;
+  m.compression = c->data.raw.compression;
+  const grpc_slice_buffer& sb = c->data.raw.slice_buffer;
+  m.bytes.reserve(sb.length);
+  for (size_t i = 0; i < sb.count; ++i) {
+    m.bytes.append(reinterpret_cast<const char*>(GRPC_SLICE_START_PTR(sb.slices[i])),
+                   GRPC_SLICE_LENGTH(sb.slices[i]));
+  }
+  bb->Clear();
+  return m;
+}
 
 // One unary Export call: read the request, process it, write and finish.
 class ExportReactor final : public grpc::ServerGenericBidiReactor {
  public:
+  // Decides everything the call's metadata allows before its message is
+  // read: the method and the ingest key (no key, no read: a bomb sent without
+  // a key costs nothing).
   ExportReactor(Shared* shared, grpc::GenericCallbackServerContext* ctx)
       : shared_(shared), ctx_(ctx) {
     if (ctx->method() != kExportMethod) {
-      shared_->Count("unimplemented");
-      Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                          "Loupe accepts " + std::string(kExportMethod) + " only"));
+      Finish(shared_->Refuse("unimplemented", grpc::StatusCode::UNIMPLEMENTED,
+                             "Loupe accepts " + std::string(kExportMethod) + " only"));
       return;
     }
+    std::string_view key = BearerToken(Metadata("authorization"));
+    if (key.empty()) key = Metadata("x-loupe-key");
+    if (key.empty()) {
+      Finish(shared_->Refuse("unauthenticated", grpc::StatusCode::UNAUTHENTICATED,
+                             "missing ingest key: send metadata 'authorization: Bearer <key>'"));
+      return;
+    }
+    auto project = shared_->registry->AuthenticateIngestKey(key);
+    if (!project.ok()) {
+      Finish(shared_->Refuse("unauthenticated", grpc::StatusCode::UNAUTHENTICATED,
+                             "unknown ingest key"));
+      return;
+    }
+    project_ = *project;
     StartRead(&request_);
   }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
-      // Client half-closed without a message, or the call was cancelled.
-      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request message"));
+      // Client half-closed without a message, or the call was cancelled: by
+      // the client, or by gRPC for a message over its receive limit (20 MiB
+      // as sent), which it answers RESOURCE_EXHAUSTED itself.
+      Finish(shared_->Refuse("no_message", grpc::StatusCode::INVALID_ARGUMENT,
+                             "no request message (cancelled, or over the size limit as sent)"));
       return;
     }
     // The reactor lives until OnDone, which follows Finish: safe to finish
@@ -117,9 +185,8 @@ class ExportReactor final : public grpc::ServerGenericBidiReactor {
       StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
     });
     if (!posted) {
-      shared_->Count("unavailable");
-      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                          "too many export calls waiting; retry later"));
+      Finish(shared_->Refuse("unavailable", grpc::StatusCode::UNAVAILABLE,
+                             "too many export calls waiting; retry later"));
     }
   }
 
@@ -133,64 +200,91 @@ class ExportReactor final : public grpc::ServerGenericBidiReactor {
   }
 
   grpc::Status Process() {
-    std::string_view key = BearerToken(Metadata("authorization"));
-    if (key.empty()) key = Metadata("x-loupe-key");
-    if (key.empty()) {
-      shared_->Count("unauthenticated");
-      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                          "missing ingest key: send metadata 'authorization: Bearer <key>'");
-    }
-    auto project = shared_->registry->AuthenticateIngestKey(key);
-    if (!project.ok()) {
-      shared_->Count("unauthenticated");
-      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "unknown ingest key");
-    }
-    int64_t reserve = static_cast<int64_t>(request_.Length());
+    RawMessage raw = TakeRaw(&request_);
+    size_t held = raw.bytes.size();
+    grpc::Status status = Decode(&raw, &held);
+    // A rejected large request (a bomb inflated to the limit) leaves its
+    // buffers in glibc's heap; give them back.
+    if (!status.ok()) ReleaseFreedMemory(held);
+    return status;
+  }
+
+  // *held: the most bytes this call's buffers held at once.
+  grpc::Status Decode(RawMessage* raw, size_t* held) {
+    const size_t limit = shared_->options.max_message_bytes;
+    int64_t reserve = static_cast<int64_t>(raw->bytes.size());
     if (!shared_->pipeline->ReserveBytes(reserve)) {
-      shared_->Count("unavailable");
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "ingest memory budget in use; retry later");
+      return shared_->Refuse("unavailable", grpc::StatusCode::UNAVAILABLE,
+                             "ingest memory budget in use; retry later");
     }
     struct Release {
       Pipeline* p;
-      int64_t n;
-      ~Release() { p->ReleaseBytes(n); }
-    } release{shared_->pipeline, reserve};
-    std::vector<grpc::Slice> slices;
-    if (!request_.Dump(&slices).ok()) {
-      shared_->Count("malformed");
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "unreadable message");
+      int64_t* n;
+      ~Release() { p->ReleaseBytes(*n); }
+    } release{shared_->pipeline, &reserve};
+
+    std::string inflated;
+    std::string* body = &raw->bytes;
+    switch (raw->compression) {
+      case GRPC_COMPRESS_NONE:
+        break;
+      case GRPC_COMPRESS_DEFLATE:  // zlib format; wire::Gunzip reads both
+      case GRPC_COMPRESS_GZIP: {
+        Status s = wire::Gunzip(raw->bytes, limit, &inflated);
+        *held = raw->bytes.size() + inflated.capacity();
+        if (!s.ok()) {
+          if (s.code() == Status::Code::kResourceExhausted) {
+            return shared_->Refuse(
+                "too_large", grpc::StatusCode::RESOURCE_EXHAUSTED,
+                "decompressed message exceeds the limit of " + std::to_string(limit) + " bytes");
+          }
+          return shared_->Refuse("bad_gzip", grpc::StatusCode::INVALID_ARGUMENT,
+                                 "bad compressed message: " + s.message());
+        }
+        body = &inflated;
+        std::string().swap(raw->bytes);
+        if (!shared_->pipeline->ReserveBytes(static_cast<int64_t>(inflated.size()))) {
+          return shared_->Refuse("unavailable", grpc::StatusCode::UNAVAILABLE,
+                                 "ingest memory budget in use; retry later");
+        }
+        reserve += static_cast<int64_t>(inflated.size());
+        break;
+      }
+      default: {
+        const char* name = "unknown";
+        grpc_compression_algorithm_name(raw->compression, &name);
+        return shared_->Refuse(
+            "unsupported_encoding", grpc::StatusCode::UNIMPLEMENTED,
+            std::string("unsupported grpc-encoding '") + name + "': use gzip, deflate or identity");
+      }
     }
-    std::string body;
-    body.reserve(request_.Length());
-    for (const auto& s : slices) body.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    if (body->size() > limit) {
+      return shared_->Refuse("too_large", grpc::StatusCode::RESOURCE_EXHAUSTED,
+                             "message of " + std::to_string(body->size()) +
+                                 " bytes exceeds the limit of " + std::to_string(limit));
+    }
 
     model::SpanBatch batch;
-    Status s = wire::DecodeTracesProto(body, shared_->options.limits, &batch);
+    Status s = wire::DecodeTracesProto(*body, shared_->options.limits, &batch);
     if (!s.ok()) {
-      shared_->Count("malformed");
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, s.message());
+      return shared_->Refuse("malformed", grpc::StatusCode::INVALID_ARGUMENT, s.message());
     }
     auto result =
-        shared_->pipeline->Submit(LoggedRequest{*project, RequestFormat::kOtlpProto, body}, batch);
+        shared_->pipeline->Submit(LoggedRequest{project_, RequestFormat::kOtlpProto, *body}, batch);
     if (!result.ok()) {
       if (result.status().code() == Status::Code::kResourceExhausted) {
         // OTLP: RESOURCE_EXHAUSTED is retryable only with RetryInfo in the
         // status details; ask for a retry in 5 s.
-        shared_->Count("disk_full");
-        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, result.status().message(),
-                            wire::EncodeRpcStatusWithRetryProto(8, result.status().message(), 5));
+        return shared_->Refuse(
+            "disk_full", grpc::StatusCode::RESOURCE_EXHAUSTED, result.status().message(),
+            wire::EncodeRpcStatusWithRetryProto(8, result.status().message(), 5));
       }
-      shared_->Count("unavailable");
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE, result.status().message());
+      return shared_->Refuse("unavailable", grpc::StatusCode::UNAVAILABLE,
+                             result.status().message());
     }
     shared_->Count("ok");
-    uint64_t rejected = result->rejected_spans + batch.invalid_spans;
-    std::string message = result->message;
-    if (batch.invalid_spans > 0) {
-      if (!message.empty()) message += "; ";
-      message += std::to_string(batch.invalid_spans) + " spans with invalid trace or span ids";
-    }
-    std::string out = wire::EncodeExportResponseProto(static_cast<int64_t>(rejected), message);
+    std::string out = wire::EncodeExportResponseProto(static_cast<int64_t>(result->rejected_spans),
+                                                      result->message);
     grpc::Slice slice(out);
     response_ = grpc::ByteBuffer(&slice, 1);
     return grpc::Status::OK;
@@ -198,6 +292,7 @@ class ExportReactor final : public grpc::ServerGenericBidiReactor {
 
   Shared* shared_;
   grpc::GenericCallbackServerContext* ctx_;
+  auth::ProjectId project_ = 0;
   grpc::ByteBuffer request_;
   grpc::ByteBuffer response_;
 };
@@ -230,6 +325,11 @@ class GrpcReceiver final : public OtlpGrpcReceiver {
     // gRPC sets SO_REUSEPORT by default: a second server would then share the
     // port silently instead of failing to start.
     b.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    // gRPC would inflate a compressed message in full before any limit (a
+    // 1 MB gzip bomb became 1 GiB of RSS). Off: messages arrive as sent and
+    // Decode() inflates them bounded by max_message_bytes. (The receive limit
+    // above then applies to the compressed size.)
+    b.AddChannelArgument(GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION, 0);
     b.RegisterCallbackGenericService(&service_);
     server_ = b.BuildAndStart();
     if (!server_ || port_ == 0) {

@@ -4,9 +4,23 @@
 // Implemented as a gRPC generic service over raw bytes, so the same
 // hand-written decoder (wire/otlp_proto.h) serves HTTP and gRPC. Metadata
 // `authorization: Bearer <ingest key>` (or `x-loupe-key`) selects the project.
-// Status codes follow the OTLP spec: INVALID_ARGUMENT malformed,
-// UNAUTHENTICATED bad key, UNAVAILABLE overloaded (retryable),
-// RESOURCE_EXHAUSTED over the message size limit, UNIMPLEMENTED other methods.
+//
+// Order of checks: the method and the ingest key are checked from the call's
+// metadata before its message is read (a call without a valid key never has
+// its message read). gRPC's own per-message decompression is off: a message
+// sent with `grpc-encoding: gzip` or `deflate` arrives compressed and is
+// inflated here, bounded by max_message_bytes (a gzip bomb is never inflated
+// past it); gRPC's receive limit applies to the compressed size.
+//
+// Status codes follow the OTLP spec: INVALID_ARGUMENT malformed or bad
+// compressed data, UNAUTHENTICATED bad key, UNAVAILABLE overloaded
+// (retryable), RESOURCE_EXHAUSTED over the message size limit (before or
+// after decompression; without RetryInfo, so not retried) or disk full (with
+// RetryInfo), UNIMPLEMENTED other methods or an unknown grpc-encoding.
+// Every outcome is counted in loupe_ingest_requests_total{transport="grpc",
+// result}; the first refusal of each kind is logged at WARN (rate-limited).
+// After a refused large message, freed memory is returned to the system
+// (common/memory.h).
 //
 // Thread-safety: gRPC runs reactors on its own threads and hands each Export
 // to a worker pool (it may block on the durable ingest log); the receiver is
@@ -28,7 +42,7 @@ namespace loupe::ingest {
 struct OtlpGrpcOptions {
   std::string bind_address = "0.0.0.0";
   uint16_t port = 4317;
-  size_t max_message_bytes = 20u << 20;
+  size_t max_message_bytes = 20u << 20;  // after decompression (OTLP's 20 MiB)
   wire::DecodeLimits limits;
   // Export calls run on this many threads (they wait for the ingest log's
   // fsync); at most max_queued_calls wait for a thread, the rest get

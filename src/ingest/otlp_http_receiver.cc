@@ -2,6 +2,10 @@
 
 #include <strings.h>
 
+#include <charconv>
+
+#include "common/logging.h"
+#include "common/memory.h"
 #include "wire/gzip.h"
 #include "wire/otlp_json.h"
 #include "wire/otlp_proto.h"
@@ -24,11 +28,12 @@ bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && ::strncasecmp(s.data(), prefix.data(), prefix.size()) == 0;
 }
 
-std::string_view MediaType(std::string_view content_type) {
-  size_t semi = content_type.find(';');
-  std::string_view t = content_type.substr(0, semi);
-  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
-  return t;
+constexpr int kGrpcDeadlineExceeded = 4;
+
+// The error-body encoding for a request: JSON for a JSON request, protobuf
+// for everything else (the OTLP/HTTP default).
+bool IsJson(const net::HttpRequest& req) {
+  return net::MediaType(req.Header("content-type")) == "application/json";
 }
 
 }  // namespace
@@ -59,6 +64,9 @@ void OtlpHttpReceiver::Fail(Encoding enc, int http_status, int grpc_code,
       ->GetCounter("loupe_ingest_requests_total", "OTLP export requests by transport and result.",
                    {{"transport", "http"}, {"result", reason}})
       ->Inc();
+  LogWarningRateLimited(std::string("otlp_http ") + reason,
+                        "OTLP/HTTP export refused (" + std::string(reason) + ", HTTP " +
+                            std::to_string(http_status) + "): " + message);
   resp->status = http_status;
   if (enc == Encoding::kJson) {
     resp->content_type = "application/json";
@@ -74,8 +82,7 @@ void OtlpHttpReceiver::Fail(Encoding enc, int http_status, int grpc_code,
 }
 
 bool OtlpHttpReceiver::CheckHeaders(const net::HttpRequest& req, net::HttpResponse* resp) {
-  Encoding enc = MediaType(req.Header("content-type")) == "application/json" ? Encoding::kJson
-                                                                              : Encoding::kProto;
+  Encoding enc = IsJson(req) ? Encoding::kJson : Encoding::kProto;
   if (req.path != kTracesPath) {
     if (req.path == "/v1/metrics" || req.path == "/v1/logs") {
       Fail(enc, 404, kGrpcUnimplemented,
@@ -104,7 +111,72 @@ bool OtlpHttpReceiver::CheckHeaders(const net::HttpRequest& req, net::HttpRespon
     Fail(enc, 401, kGrpcUnauthenticated, "unknown ingest key", "unauthenticated", resp);
     return false;
   }
+  // Refused before the body is read: a body that cannot be used is not read.
+  const std::string media = net::MediaType(req.Header("content-type"));
+  if (media != "application/x-protobuf" && media != "application/protobuf" &&
+      media != "application/json") {
+    Fail(Encoding::kProto, 415, kGrpcInvalidArgument,
+         "unsupported Content-Type '" + media.substr(0, 64) +
+             "': use application/x-protobuf or application/json",
+         "unsupported_media_type", resp);
+    return false;
+  }
+  std::string_view encoding = req.Header("content-encoding");
+  if (!encoding.empty() && !net::TokenIs(encoding, "gzip") && !net::TokenIs(encoding, "deflate") &&
+      !net::TokenIs(encoding, "identity")) {
+    Fail(enc, 415, kGrpcInvalidArgument,
+         "unsupported Content-Encoding '" + std::string(encoding.substr(0, 64)) +
+             "': use gzip, deflate or none",
+         "unsupported_encoding", resp);
+    return false;
+  }
+  if (std::string_view cl = req.Header("content-length"); !cl.empty()) {
+    uint64_t n = 0;
+    auto r = std::from_chars(cl.data(), cl.data() + cl.size(), n);
+    if (r.ec == std::errc() && n > options_.max_body_bytes) {
+      Fail(enc, 413, kGrpcResourceExhausted,
+           "body of " + std::to_string(n) + " bytes exceeds the limit of " +
+               std::to_string(options_.max_body_bytes),
+           "too_large", resp);
+      return false;
+    }
+  }
   return true;
+}
+
+void OtlpHttpReceiver::RewriteServerError(const net::HttpRequest& head, net::HttpResponse* resp) {
+  // The HTTP server counts and logs its own refusals; only the body changes.
+  const Encoding enc = IsJson(head) ? Encoding::kJson : Encoding::kProto;
+  int code = kGrpcInvalidArgument;
+  std::string message = "bad request";
+  switch (resp->status) {
+    case 408:
+      code = kGrpcDeadlineExceeded;
+      message = "request not received in time";
+      break;
+    case 413:
+      code = kGrpcResourceExhausted;
+      message = "body exceeds the limit of " + std::to_string(options_.max_body_bytes) + " bytes";
+      break;
+    case 431:
+      code = kGrpcResourceExhausted;
+      message = "request header too large";
+      break;
+    case 429:
+    case 503:
+      code = kGrpcUnavailable;
+      message = "too many connections; retry later";
+      break;
+    default:
+      break;
+  }
+  if (enc == Encoding::kJson) {
+    resp->content_type = "application/json";
+    resp->body = wire::EncodeRpcStatusJson(code, message);
+  } else {
+    resp->content_type = "application/x-protobuf";
+    resp->body = wire::EncodeRpcStatusProto(code, message);
+  }
 }
 
 void OtlpHttpReceiver::Handle(net::HttpRequest& req, net::HttpResponse* resp) {
@@ -112,19 +184,18 @@ void OtlpHttpReceiver::Handle(net::HttpRequest& req, net::HttpResponse* resp) {
   std::string_view key = BearerToken(req.Header("authorization"));
   if (key.empty()) key = req.Header("x-loupe-key");
   auto project = registry_->AuthenticateIngestKey(key);
-  std::string_view media = MediaType(req.Header("content-type"));
-  Encoding enc;
-  if (media == "application/x-protobuf" || media == "application/protobuf") {
-    enc = Encoding::kProto;
-  } else if (media == "application/json") {
-    enc = Encoding::kJson;
-  } else {
-    Fail(Encoding::kProto, 415, kGrpcInvalidArgument,
-         "unsupported Content-Type '" + std::string(media) +
-             "': use application/x-protobuf or application/json",
-         "unsupported_media_type", resp);
-    return;
-  }
+  const Encoding enc = IsJson(req) ? Encoding::kJson : Encoding::kProto;
+  // A refused large request (a bomb inflated to the limit) leaves its buffers
+  // in glibc's heap: give them back once they are freed (declared first, so
+  // this runs after every buffer below is destroyed).
+  size_t held = req.body.size();
+  struct TrimOnFailure {
+    const net::HttpResponse* resp;
+    const size_t* held;
+    ~TrimOnFailure() {
+      if (resp->status != 200) ReleaseFreedMemory(*held);
+    }
+  } trim{resp, &held};
 
   // Bound the memory of requests in flight: reserve the body now and the
   // inflated size once known; released when the request is answered.
@@ -147,8 +218,9 @@ void OtlpHttpReceiver::Handle(net::HttpRequest& req, net::HttpResponse* resp) {
   std::string inflated;
   std::string* body = &req.body;
   std::string_view encoding = req.Header("content-encoding");
-  if (encoding == "gzip" || encoding == "deflate") {
+  if (net::TokenIs(encoding, "gzip") || net::TokenIs(encoding, "deflate")) {
     Status s = wire::Gunzip(req.body, options_.max_body_bytes, &inflated);
+    held += inflated.capacity();
     if (!s.ok()) {
       if (s.code() == Status::Code::kResourceExhausted) {
         Fail(enc, 413, kGrpcResourceExhausted, s.message(), "too_large", resp);
@@ -163,11 +235,6 @@ void OtlpHttpReceiver::Handle(net::HttpRequest& req, net::HttpResponse* resp) {
            resp);
       return;
     }
-  } else if (!encoding.empty() && encoding != "identity") {
-    Fail(enc, 415, kGrpcInvalidArgument,
-         "unsupported Content-Encoding '" + std::string(encoding) + "': use gzip, deflate or none",
-         "unsupported_encoding", resp);
-    return;
   }
   if (body->size() > options_.max_body_bytes) {
     Fail(enc, 413, kGrpcResourceExhausted,
@@ -213,12 +280,8 @@ void OtlpHttpReceiver::Handle(net::HttpRequest& req, net::HttpResponse* resp) {
     return;
   }
   requests_ok_->Inc();
-  uint64_t rejected = result->rejected_spans + batch.invalid_spans;
-  std::string message = result->message;
-  if (batch.invalid_spans > 0) {
-    if (!message.empty()) message += "; ";
-    message += std::to_string(batch.invalid_spans) + " spans with invalid trace or span ids";
-  }
+  const uint64_t rejected = result->rejected_spans;
+  const std::string& message = result->message;
   resp->status = 200;
   if (enc == Encoding::kJson) {
     resp->content_type = "application/json";

@@ -30,21 +30,30 @@ Pipeline::Pipeline(store::Store* store, live::LiveState* live, Clock* clock,
       "loupe_ingest_submit_seconds", "Time from decoded batch to durable acknowledgement.",
       {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
   const char* kCkpt = "loupe_ingest_checkpoints_total";
-  const char* kCkptHelp = "Ingest log checkpoints (store flushed, log before it deleted), by result.";
+  const char* kCkptHelp =
+      "Ingest log checkpoints (store flushed, log before it deleted), by result.";
   checkpoints_ok_ = metrics->GetCounter(kCkpt, kCkptHelp, {{"result", "ok"}});
   checkpoints_failed_ = metrics->GetCounter(kCkpt, kCkptHelp, {{"result", "failed"}});
-  replay_skipped_ = metrics->GetCounter(
-      "loupe_ingest_replay_skipped_total",
-      "Logged requests that could not be decoded again at recovery (skipped).");
+  const char* kDecoder = "loupe_ingest_decoder_cut_total";
+  const char* kDecoderHelp =
+      "What the OTLP decoders cut from accepted requests to stay within their limits: "
+      "attributes and events dropped, attribute values truncated.";
+  decoder_dropped_attributes_ =
+      metrics->GetCounter(kDecoder, kDecoderHelp, {{"what", "dropped_attribute"}});
+  decoder_dropped_events_ =
+      metrics->GetCounter(kDecoder, kDecoderHelp, {{"what", "dropped_event"}});
+  decoder_truncated_values_ =
+      metrics->GetCounter(kDecoder, kDecoderHelp, {{"what", "truncated_value"}});
+  replay_skipped_ =
+      metrics->GetCounter("loupe_ingest_replay_skipped_total",
+                          "Logged requests that could not be decoded again at recovery (skipped).");
   checkpoint_seconds_ = metrics->GetHistogram("loupe_ingest_checkpoint_seconds",
                                               "Duration of ingest log checkpoints.",
                                               {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30});
   last_checkpoint_us_ = clock_->NowMicros();
-  metrics->AddCallback("loupe_ingest_inflight_batches", "Batches being processed now.",
-                       [this] {
-                         return std::vector<std::pair<Labels, double>>{
-                             {{}, static_cast<double>(inflight_.load())}};
-                       });
+  metrics->AddCallback("loupe_ingest_inflight_batches", "Batches being processed now.", [this] {
+    return std::vector<std::pair<Labels, double>>{{{}, static_cast<double>(inflight_.load())}};
+  });
 }
 
 Pipeline::~Pipeline() { Stop(); }
@@ -118,19 +127,22 @@ Result<SubmitResult> Pipeline::Process(store::ProjectId project, const model::Sp
   if (!s.ok()) return s.Annotate("storing batch");
   SubmitResult r;
   r.rejected_spans = added.rejected_spans;
-  r.accepted_spans = batch.spans.size() - added.rejected_spans;
+  // rejected_spans includes the spans the decoder skipped (invalid ids).
+  r.accepted_spans = batch.spans.size() + batch.invalid_spans - added.rejected_spans;
   r.message = std::move(added.rejection_message);
   return r;
 }
 
-Result<SubmitResult> Pipeline::Submit(const LoggedRequest& request,
-                                      const model::SpanBatch& batch) {
+Result<SubmitResult> Pipeline::Submit(const LoggedRequest& request, const model::SpanBatch& batch) {
   if (stopping_.load(std::memory_order_relaxed)) {
     return Status::Unavailable("server is shutting down");
   }
   if (inflight_.fetch_add(1) >= options_.max_inflight) {
     inflight_.fetch_sub(1);
     batches_rejected_overload_->Inc();
+    LogWarningRateLimited("ingest overloaded",
+                          "export refused: " + std::to_string(options_.max_inflight) +
+                              " requests in flight already (--max-inflight); answered 503");
     return Status::Unavailable("too many export requests in flight; retry later");
   }
   const int64_t t0 = clock_->NowMicros();
@@ -144,6 +156,10 @@ Result<SubmitResult> Pipeline::Submit(const LoggedRequest& request,
   if (!logged.ok()) {
     batches_failed_store_->Inc();
     if (logged.code() == Status::Code::kResourceExhausted) {
+      LogWarningRateLimited("ingest disk_full",
+                            "disk full: exports are refused (503 / RESOURCE_EXHAUSTED) until "
+                            "space is freed: " +
+                                logged.ToString());
       return Status::ResourceExhausted("disk full: the ingest log cannot grow; retry later");
     }
     LogError("ingest log append: " + logged.ToString());
@@ -151,9 +167,27 @@ Result<SubmitResult> Pipeline::Submit(const LoggedRequest& request,
   }
   if (!r.ok()) {
     batches_failed_store_->Inc();
+    if (r.status().code() == Status::Code::kResourceExhausted) {
+      LogWarningRateLimited(
+          "ingest store_full",
+          "store full: exports are refused (503 / RESOURCE_EXHAUSTED): " + r.status().ToString());
+    } else {
+      LogWarningRateLimited("ingest store_error",
+                            "storing an export failed (refused, 503): " + r.status().ToString());
+    }
     return r.status();
   }
   batches_ok_->Inc();
+  if (r->rejected_spans > 0) {
+    // Counted by the assembler per reason; the message lists them.
+    LogWarningRateLimited(
+        "ingest rejected_spans",
+        "export accepted with spans rejected (OTLP partial success): " + r->message);
+  }
+  // Counted for accepted requests only: a refused one is sent again.
+  if (batch.dropped_attributes > 0) decoder_dropped_attributes_->Inc(batch.dropped_attributes);
+  if (batch.dropped_events > 0) decoder_dropped_events_->Inc(batch.dropped_events);
+  if (batch.truncated_values > 0) decoder_truncated_values_->Inc(batch.truncated_values);
   submit_seconds_->Observe(static_cast<double>(clock_->NowMicros() - t0) / 1e6);
   return r;
 }
@@ -280,6 +314,10 @@ bool Pipeline::ReserveBytes(int64_t bytes) {
   if (before > 0 && before + bytes > options_.max_inflight_bytes) {
     inflight_bytes_.fetch_sub(bytes);
     batches_rejected_overload_->Inc();
+    LogWarningRateLimited("ingest memory_budget",
+                          "export refused: the in-flight request memory budget (" +
+                              std::to_string(options_.max_inflight_bytes >> 20) +
+                              " MiB) is in use; answered 503");
     return false;
   }
   return true;

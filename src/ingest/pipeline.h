@@ -19,6 +19,13 @@
 // spans stay pending across the restart); without one it emits everything
 // still pending as orphans. Either way SIGTERM loses nothing acknowledged.
 //
+// Observability: every refusal (overload, memory budget, disk full, store
+// error) and every request with rejected spans is counted and the first of
+// each kind logged at WARN (rate-limited);
+// what the decoders cut from accepted requests (SpanBatch::dropped_attributes,
+// dropped_events, truncated_values) is counted in
+// loupe_ingest_decoder_cut_total{what}.
+//
 // Thread-safety: Submit is thread-safe.
 #ifndef LOUPE_INGEST_PIPELINE_H_
 #define LOUPE_INGEST_PIPELINE_H_
@@ -171,6 +178,9 @@ class Pipeline {
   Counter* checkpoints_ok_;
   Counter* checkpoints_failed_;
   Counter* replay_skipped_;
+  Counter* decoder_dropped_attributes_;
+  Counter* decoder_dropped_events_;
+  Counter* decoder_truncated_values_;
   Histogram* checkpoint_seconds_;
 };
 

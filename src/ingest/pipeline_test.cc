@@ -14,8 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "common/env.h"
 #include "auth/registry.h"
+#include "common/env.h"
+#include "common/logging.h"
 #include "ingest/ingest_log.h"
 #include "ingest/otlp_http_receiver.h"
 #include "store/embedded/embedded_store.h"
@@ -68,9 +69,8 @@ std::string TraceRequest(uint64_t trace, int children, bool with_root = true,
       spans.push_back(s);
     }
   }
-  return EncodeTraceRequest(
-      {MakeResource({{"service.name", "shop"}, {"service.instance.id", "shop-1"}},
-                    {MakeScope("test", spans)})});
+  return EncodeTraceRequest({MakeResource(
+      {{"service.name", "shop"}, {"service.instance.id", "shop-1"}}, {MakeScope("test", spans)})});
 }
 
 model::TxId RootId(uint64_t trace) {
@@ -260,6 +260,86 @@ TEST_F(DurablePipelineTest, DiskFullFailsIngestWithResourceExhaustedAndRecovers)
   EXPECT_EQ(rows[RootId(1)], 1);
   EXPECT_EQ(rows.count(RootId(2)), 0u);
   EXPECT_EQ(rows[RootId(3)], 1);
+}
+
+TEST_F(DurablePipelineTest, DiskFullIsLoggedAtWarnOnceNotPerRequest) {
+  Open();
+  std::vector<std::string> lines;
+  ResetLogRateLimitsForTesting();
+  SetLogSinkForTesting([&](std::string_view line) { lines.emplace_back(line); });
+  env_.SetWriteBudget(10);
+  for (uint64_t t = 10; t < 15; ++t) {
+    EXPECT_EQ(Submit(TraceRequest(t, 1)).code(), Status::Code::kResourceExhausted);
+  }
+  SetLogSinkForTesting(nullptr);
+  env_.SetWriteBudget(-1);
+  int warnings = 0;
+  for (const auto& l : lines) {
+    if (l.find(" WARN ") != std::string::npos && l.find("disk full") != std::string::npos) {
+      ++warnings;
+    }
+  }
+  EXPECT_EQ(warnings, 1) << ::testing::PrintToString(lines);
+}
+
+// The value of a counter in the pipeline's registry.
+uint64_t CounterValue(MetricsRegistry* m, const char* name, const Labels& labels) {
+  return m->GetCounter(name, "", labels)->value();
+}
+
+TEST_F(DurablePipelineTest, SpansWithInvalidIdsDroppedByTheDecoderAreCountedAndReported) {
+  Open();
+  // Span 1 has a 2-byte trace id: the decoder skips it (batch.invalid_spans).
+  SpanSpec bad;
+  bad.trace_id = "ab";
+  bad.span_id = SpanIdBytes(5);
+  bad.name = "GET /bad";
+  bad.kind = 2;
+  bad.start_time_unix_nano = static_cast<uint64_t>(kNowUs - 1'000'000) * 1000;
+  bad.end_time_unix_nano = bad.start_time_unix_nano + 1'000'000;
+  std::string body =
+      EncodeTraceRequest({MakeResource({{"service.name", "shop"}}, {MakeScope("test", {bad})})});
+  model::SpanBatch batch;
+  ASSERT_TRUE(wire::DecodeTracesProto(body, {}, &batch).ok());
+  ASSERT_EQ(batch.invalid_spans, 1u);
+  auto r = pipeline_->Submit(LoggedRequest{kProject, RequestFormat::kOtlpProto, body}, batch);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->rejected_spans, 1u);
+  EXPECT_EQ(r->accepted_spans, 0u);
+  EXPECT_NE(r->message.find("1 invalid trace or span id"), std::string::npos) << r->message;
+  EXPECT_EQ(CounterValue(metrics_.get(), "loupe_assembler_spans_total",
+                         {{"result", "rejected_invalid_id"}}),
+            1u);
+}
+
+TEST_F(DurablePipelineTest, WhatTheDecoderCutIsCountedByKind) {
+  Open();
+  SpanSpec s;
+  s.trace_id = TraceIdBytes(40, 7);
+  s.span_id = SpanIdBytes(1);
+  s.name = "GET /cut";
+  s.kind = 2;
+  s.start_time_unix_nano = static_cast<uint64_t>(kNowUs - 1'000'000) * 1000;
+  s.end_time_unix_nano = s.start_time_unix_nano + 1'000'000;
+  for (int i = 0; i < 130; ++i) {
+    s.attributes.push_back({"k" + std::to_string(i), std::string("v")});
+  }
+  s.attributes[0].value = std::string(20'000, 'x');
+  std::string body =
+      EncodeTraceRequest({MakeResource({{"service.name", "shop"}}, {MakeScope("test", {s})})});
+  wire::DecodeLimits limits;
+  limits.max_attributes_per_span = 128;
+  limits.max_value_bytes = 8 << 10;
+  model::SpanBatch batch;
+  ASSERT_TRUE(wire::DecodeTracesProto(body, limits, &batch).ok());
+  ASSERT_EQ(batch.dropped_attributes, 2u);
+  ASSERT_EQ(batch.truncated_values, 1u);
+  auto r = pipeline_->Submit(LoggedRequest{kProject, RequestFormat::kOtlpProto, body}, batch);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const char* kCut = "loupe_ingest_decoder_cut_total";
+  EXPECT_EQ(CounterValue(metrics_.get(), kCut, {{"what", "dropped_attribute"}}), 2u);
+  EXPECT_EQ(CounterValue(metrics_.get(), kCut, {{"what", "truncated_value"}}), 1u);
+  EXPECT_EQ(CounterValue(metrics_.get(), kCut, {{"what", "dropped_event"}}), 0u);
 }
 
 TEST_F(DurablePipelineTest, FailedFsyncFailsTheRequestAndLosesNothingAcknowledged) {

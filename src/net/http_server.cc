@@ -1,5 +1,7 @@
-// Boost.Beast implementation of net::HttpServer. All Boost includes of the
-// project live in src/net/*.cc (compile time; see http_server.h).
+// Boost.Beast implementation of net::HttpServer: the server and its HTTP
+// sessions. The WebSocket session is in http_server_ws.cc; what both share is
+// in http_server_internal.h. All Boost includes of the project live in
+// src/net/*.cc and that private header (compile time; see http_server.h).
 //
 // Lifetimes: sessions are owned by their pending asynchronous operations
 // (shared_from_this), the usual Asio pattern, plus (for WebSockets) by the
@@ -32,6 +34,9 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/logging.h"
+#include "net/http_server_internal.h"
+
 namespace loupe::net {
 namespace {
 
@@ -48,12 +53,6 @@ using tcp = asio::ip::tcp;
 constexpr auto kLingerTimeout = std::chrono::seconds(2);
 constexpr size_t kLingerMaxBytes = 64 << 20;
 constexpr auto kStopGrace = std::chrono::seconds(10);
-constexpr auto kWsHandshakeTimeout = std::chrono::seconds(30);
-// How long a WebSocket client gets to answer our close frame before the
-// connection is cut: on Close(), and (shorter) when the server stops.
-constexpr auto kWsCloseTimeout = std::chrono::seconds(5);
-constexpr auto kWsStopCloseTimeout = std::chrono::seconds(1);
-constexpr size_t kWsReadMessageMax = 64 << 10;
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -65,6 +64,32 @@ constexpr std::string_view kBusyResponse =
     "Retry-After: 1\r\n"
     "\r\n"
     "{\"error\":{\"code\":\"unavailable\",\"message\":\"too many connections\"}}";
+constexpr std::string_view kClientBusyResponse =
+    "HTTP/1.1 429 Too Many Requests\r\n"
+    "Content-Type: application/json; charset=utf-8\r\n"
+    "Content-Length: 90\r\n"
+    "Connection: close\r\n"
+    "Retry-After: 1\r\n"
+    "\r\n"
+    "{\"error\":{\"code\":\"resource_exhausted\",\"message\":\"too many connections from "
+    "this address\"}}";
+// How much a wait for the first byte of a request reads at once.
+constexpr size_t kFirstReadBytes = 16 << 10;
+
+// Why the server refused a request or connection (loupe_http_refused_total).
+enum Refusal {
+  kRequestTimeout,
+  kTooLarge,
+  kHeaderTooLarge,
+  kMalformed,
+  kTooManyConnections,
+  kTooManyClientConnections,
+  kNumRefusals
+};
+constexpr const char* kRefusalNames[kNumRefusals] = {
+    "request_timeout",      "too_large",
+    "header_too_large",     "malformed",
+    "too_many_connections", "too_many_client_connections"};
 
 std::string ErrorBody(std::string_view code, std::string_view message) {
   // Callers pass fixed ASCII text without quotes or backslashes.
@@ -155,292 +180,11 @@ bool FillRequest(const http::request<http::string_body>& h, HttpRequest* r) {
   return true;
 }
 
-class SessionBase {
- public:
-  virtual ~SessionBase() = default;
-  // Thread-safe: asks the session to end (gracefully where possible).
-  virtual void Shutdown() = 0;
-  // Called once the I/O threads are joined: drop every Asio object.
-  virtual void ForceClose() = 0;
-};
-
-// Registry of live sessions, shared with them (it outlives the server when a
-// WebSocket is still held by the application).
-class Tracker {
- public:
-  void Register(const std::shared_ptr<SessionBase>& s) {
-    std::lock_guard<std::mutex> l(mu_);
-    sessions_[s.get()] = s;
-    active_.fetch_add(1, std::memory_order_relaxed);
-  }
-  // The session no longer counts as an open connection. Call once.
-  void Done() {
-    std::lock_guard<std::mutex> l(mu_);
-    active_.fetch_sub(1, std::memory_order_relaxed);
-    cv_.notify_all();
-  }
-  void Forget(SessionBase* s) {
-    std::lock_guard<std::mutex> l(mu_);
-    sessions_.erase(s);
-  }
-  size_t active() const { return active_.load(std::memory_order_relaxed); }
-  std::vector<std::shared_ptr<SessionBase>> Snapshot() {
-    std::vector<std::shared_ptr<SessionBase>> out;
-    std::lock_guard<std::mutex> l(mu_);
-    for (auto& [p, w] : sessions_) {
-      if (auto s = w.lock()) out.push_back(std::move(s));
-    }
-    return out;
-  }
-  bool WaitIdle(std::chrono::steady_clock::duration d) {
-    std::unique_lock<std::mutex> l(mu_);
-    return cv_.wait_for(l, d, [&] { return active_.load(std::memory_order_relaxed) == 0; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions_;
-  std::atomic<size_t> active_{0};
-};
-
-class BeastHttpServer;
-
-// ---------------------------------------------------------------------------
-// WebSocket session.
-
-class WsSession final : public WebSocketConnection,
-                        public SessionBase,
-                        public std::enable_shared_from_this<WsSession> {
- public:
-  WsSession(std::shared_ptr<Tracker> tracker, asio::any_io_executor exec, int idle_timeout_s)
-      : tracker_(std::move(tracker)), exec_(std::move(exec)), idle_timeout_s_(idle_timeout_s) {}
-  ~WsSession() override { tracker_->Forget(this); }
-
-  // ---- WebSocketConnection (any thread) ----
-  void Send(std::shared_ptr<const std::string> text) override {
-    if (!text) return;
-    std::lock_guard<std::mutex> l(mu_);
-    if (closed_.load() || close_requested_ || !exec_) return;
-    if (queue_.size() >= kMaxQueuedMessages || queued_bytes_ + text->size() > kMaxQueuedBytes) {
-      // The client does not keep up: disconnect it (see the header).
-      closed_.store(true);
-      queue_.clear();
-      queued_bytes_ = 0;
-      if (accepted_) asio::post(*exec_, [self = shared_from_this()] { self->Abort(); });
-      return;
-    }
-    queued_bytes_ += text->size();
-    queue_.push_back(std::move(text));
-    if (accepted_ && !writing_) {
-      writing_ = true;
-      asio::post(*exec_, [self = shared_from_this()] { self->DoWrite(); });
-    }
-  }
-
-  void Close() override { RequestClose(websocket::close_code::normal); }
-  bool closed() const override { return closed_.load(); }
-
-  // ---- SessionBase ----
-  void Shutdown() override {
-    RequestClose(websocket::close_code::going_away);
-    // Also when a Close() was already under way: the server is stopping and
-    // does not wait for a client that ignores close frames.
-    std::lock_guard<std::mutex> l(mu_);
-    if (exec_ && accepted_) {
-      asio::post(*exec_, [self = shared_from_this()] { self->ArmCloseTimer(kWsStopCloseTimeout); });
-    }
-  }
-  void ForceClose() override {
-    std::lock_guard<std::mutex> l(mu_);
-    closed_.store(true);
-    queue_.clear();
-    queued_bytes_ = 0;
-    close_timer_.reset();
-    ws_.reset();
-    exec_.reset();
-  }
-
-  // ---- called by the HTTP session, on the strand ----
-  // The upgrade was refused (or the server is stopping).
-  void Reject() {
-    std::lock_guard<std::mutex> l(mu_);
-    closed_.store(true);
-    queue_.clear();
-    queued_bytes_ = 0;
-  }
-
-  void Accept(beast::tcp_stream stream, http::request<http::string_body> req) {
-    tracker_->Register(shared_from_this());
-    stream.expires_never();  // the websocket stream has its own timeouts
-    ws_ = std::make_unique<websocket::stream<beast::tcp_stream>>(std::move(stream));
-    websocket::stream_base::timeout t;
-    t.handshake_timeout = kWsHandshakeTimeout;
-    t.idle_timeout = std::chrono::seconds(idle_timeout_s_);
-    t.keep_alive_pings = true;  // a ping at half the idle time keeps live clients connected
-    ws_->set_option(t);
-    ws_->read_message_max(kWsReadMessageMax);
-    ws_->set_option(websocket::stream_base::decorator(
-        [](websocket::response_type& res) { res.set(http::field::server, "loupe"); }));
-    upgrade_req_ = std::move(req);
-    ws_->async_accept(upgrade_req_,
-                      [self = shared_from_this()](beast::error_code ec) { self->OnAccept(ec); });
-  }
-
- private:
-  void RequestClose(websocket::close_code code) {
-    std::lock_guard<std::mutex> l(mu_);
-    if (closed_.load() || close_requested_ || !exec_) return;
-    close_requested_ = true;
-    close_code_ = code;
-    if (accepted_ && !writing_) {
-      asio::post(*exec_, [self = shared_from_this()] { self->DoClose(); });
-    }
-  }
-
-  void OnAccept(beast::error_code ec) {
-    upgrade_req_ = {};
-    if (ec) return Finish();
-    bool write = false, close = false;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      accepted_ = true;
-      if (closed_.load()) {
-        // Dropped (slow) before the handshake finished.
-      } else if (!queue_.empty()) {
-        write = writing_ = true;
-      } else if (close_requested_) {
-        close = true;
-      }
-    }
-    if (closed_.load()) {
-      Abort();
-    } else if (write) {
-      DoWrite();
-    } else if (close) {
-      DoClose();
-    }
-    DoRead();
-  }
-
-  void DoRead() {
-    if (!ws_) return;
-    ws_->async_read(rbuf_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec) return self->Finish();
-      self->rbuf_.consume(self->rbuf_.size());  // incoming messages are ignored
-      self->DoRead();
-    });
-  }
-
-  void DoWrite() {
-    std::shared_ptr<const std::string> msg;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      if (closed_.load() || queue_.empty() || !ws_) {
-        writing_ = false;
-        return;
-      }
-      msg = queue_.front();
-    }
-    ws_->text(true);
-    ws_->async_write(asio::buffer(*msg), [self = shared_from_this(), msg](
-                                             beast::error_code ec, size_t) { self->OnWrite(ec); });
-  }
-
-  void OnWrite(beast::error_code ec) {
-    if (ec) return Abort();
-    bool more = false, close = false;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      if (closed_.load()) {  // aborted meanwhile; the queue was cleared
-        writing_ = false;
-        return;
-      }
-      queued_bytes_ -= queue_.front()->size();
-      queue_.pop_front();
-      more = !queue_.empty();
-      if (!more) {
-        writing_ = false;
-        close = close_requested_;
-      }
-    }
-    if (more) {
-      DoWrite();
-    } else if (close) {
-      DoClose();
-    }
-  }
-
-  void DoClose() {
-    if (!ws_) return;
-    websocket::close_code code;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      code = close_code_;
-    }
-    ArmCloseTimer(code == websocket::close_code::going_away ? kWsStopCloseTimeout
-                                                            : kWsCloseTimeout);
-    ws_->async_close(code, [self = shared_from_this()](beast::error_code) {
-      self->closed_.store(true);
-      // The pending read completes with an error and calls Finish().
-    });
-  }
-
-  // Cuts the connection after d unless it ends first; only ever shortens an
-  // armed deadline.
-  void ArmCloseTimer(std::chrono::steady_clock::duration d) {
-    if (!ws_ || done_) return;
-    const auto deadline = std::chrono::steady_clock::now() + d;
-    if (close_timer_ && close_deadline_ <= deadline) return;
-    if (!close_timer_) close_timer_.emplace(ws_->get_executor());
-    close_deadline_ = deadline;
-    close_timer_->expires_at(deadline);  // cancels an earlier wait
-    close_timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (!ec) self->Abort();
-    });
-  }
-
-  // Hard close: the socket goes, pending operations fail.
-  void Abort() {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      closed_.store(true);
-      queue_.clear();
-      queued_bytes_ = 0;
-    }
-    if (!ws_) return;
-    beast::error_code ignored;
-    beast::get_lowest_layer(*ws_).socket().close(ignored);
-  }
-
-  // The read loop ended: the connection is over.
-  void Finish() {
-    Abort();
-    if (close_timer_) close_timer_->cancel();
-    bool was_done = std::exchange(done_, true);
-    if (!was_done) tracker_->Done();
-  }
-
-  const std::shared_ptr<Tracker> tracker_;
-  mutable std::mutex mu_;
-  std::optional<asio::any_io_executor> exec_;  // guarded by mu_; reset by ForceClose
-  const int idle_timeout_s_;
-  std::atomic<bool> closed_{false};
-  // Guarded by mu_:
-  bool accepted_ = false;
-  bool writing_ = false;
-  bool close_requested_ = false;
-  websocket::close_code close_code_ = websocket::close_code::normal;
-  std::deque<std::shared_ptr<const std::string>> queue_;
-  size_t queued_bytes_ = 0;
-  // Strand only (and ForceClose once the I/O threads are gone):
-  std::unique_ptr<websocket::stream<beast::tcp_stream>> ws_;
-  std::optional<asio::steady_timer> close_timer_;
-  std::chrono::steady_clock::time_point close_deadline_;
-  http::request<http::string_body> upgrade_req_;
-  beast::flat_buffer rbuf_;
-  bool done_ = false;
-};
+using internal::ClientSlot;
+using internal::ClientTable;
+using internal::SessionBase;
+using internal::Tracker;
+using internal::WsSession;
 
 // ---------------------------------------------------------------------------
 // Server.
@@ -455,7 +199,20 @@ class BeastHttpServer final : public HttpServer {
         ws_handler_(std::move(ws)),
         acceptor_(asio::make_strand(io_)),
         accept_timer_(acceptor_.get_executor()),
-        workers_(static_cast<size_t>(options_.threads)) {}
+        workers_(static_cast<size_t>(options_.threads)),
+        clients_(std::make_shared<ClientTable>(options_.max_connections_per_client)) {
+    MetricsRegistry* m = options_.metrics;
+    if (m == nullptr) {
+      own_metrics_ = std::make_unique<MetricsRegistry>();
+      m = own_metrics_.get();
+    }
+    for (int i = 0; i < kNumRefusals; ++i) {
+      refused_[i] = m->GetCounter("loupe_http_refused_total",
+                                  "Requests and connections the HTTP servers refused, by server "
+                                  "and reason.",
+                                  {{"server", options_.name}, {"reason", kRefusalNames[i]}});
+    }
+  }
 
   ~BeastHttpServer() override { Stop(); }
 
@@ -523,10 +280,25 @@ class BeastHttpServer final : public HttpServer {
   asio::thread_pool& workers() { return workers_; }
   const std::shared_ptr<Tracker>& tracker() const { return tracker_; }
 
+  // Counts a refusal and logs the first of its kind (rate-limited).
+  void Refused(Refusal why, const std::string& remote, std::string_view detail) {
+    refused_[why]->Inc();
+    const std::string kind = "http " + options_.name + " " + kRefusalNames[why];
+    std::string line = options_.name + " server refused a request from " +
+                       (remote.empty() ? std::string("?") : remote) + " (" + kRefusalNames[why] +
+                       ")";
+    if (!detail.empty()) {
+      line += ": ";
+      line += detail;
+    }
+    LogWarningRateLimited(kind, line);
+  }
+
  private:
   static HttpServerOptions Normalize(HttpServerOptions o) {
     o.threads = std::max(1, o.threads);
     o.idle_timeout_seconds = std::max(1, o.idle_timeout_seconds);
+    o.request_timeout_seconds = std::max(1, o.request_timeout_seconds);
     o.max_connections = std::max<size_t>(1, o.max_connections);
     o.max_header_bytes = std::max<size_t>(1024, o.max_header_bytes);
     return o;
@@ -539,9 +311,10 @@ class BeastHttpServer final : public HttpServer {
   }
 
   void OnAccept(beast::error_code ec, tcp::socket socket);
-  void RejectBusy(tcp::socket socket) {
+  // Answers a connection refused at accept with a canned response and closes it.
+  void RejectConnection(tcp::socket socket, std::string_view response) {
     auto s = std::make_shared<tcp::socket>(std::move(socket));
-    asio::async_write(*s, asio::buffer(kBusyResponse), [s](beast::error_code, size_t) {
+    asio::async_write(*s, asio::buffer(response), [s](beast::error_code, size_t) {
       beast::error_code ignored;
       s->shutdown(tcp::socket::shutdown_both, ignored);
       s->close(ignored);
@@ -565,6 +338,9 @@ class BeastHttpServer final : public HttpServer {
   std::atomic<bool> stopping_{false};
   std::mutex stop_mu_;
   bool stopped_ = false;
+  std::shared_ptr<ClientTable> clients_;
+  std::unique_ptr<MetricsRegistry> own_metrics_;
+  Counter* refused_[kNumRefusals];
 };
 
 // ---------------------------------------------------------------------------
@@ -572,14 +348,16 @@ class BeastHttpServer final : public HttpServer {
 
 class HttpSession final : public SessionBase, public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(BeastHttpServer* server, tcp::socket socket)
+  HttpSession(BeastHttpServer* server, tcp::socket socket, std::string remote,
+              std::unique_ptr<ClientSlot> slot)
       : server_(server),
         tracker_(server->tracker()),
         exec_(socket.get_executor()),
-        stream_(std::move(socket)) {
+        stream_(std::move(socket)),
+        deadline_timer_(exec_),
+        remote_(std::move(remote)),
+        client_slot_(std::move(slot)) {
     beast::error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
-    if (!ec) remote_ = ep.address().to_string();
     stream_.socket().set_option(tcp::no_delay(true), ec);
   }
   ~HttpSession() override {
@@ -620,25 +398,72 @@ class HttpSession final : public SessionBase, public std::enable_shared_from_thi
     resp_ = HttpResponse{};
     close_after_ = false;
     body_pending_ = false;
+    deadline_hit_ = false;
     stream_.expires_after(std::chrono::seconds(opts().idle_timeout_seconds));
+    if (buffer_.size() > 0) return StartRequest();  // a pipelined request is here already
+    // Wait for the first byte: the request deadline runs from there, so time
+    // spent idle on a keep-alive connection does not count against it.
+    stream_.async_read_some(buffer_.prepare(kFirstReadBytes),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->buffer_.commit(n);
+                              if (ec) return self->HardClose();  // EOF, reset, idle, shutdown
+                              self->StartRequest();
+                            });
+  }
+
+  void StartRequest() {
+    if (server_->stopping() || shutdown_) return HardClose();
+    stream_.expires_after(std::chrono::seconds(opts().idle_timeout_seconds));
+    const uint64_t gen = ++request_gen_;
+    deadline_timer_.expires_after(std::chrono::seconds(opts().request_timeout_seconds));
+    deadline_timer_.async_wait([self = shared_from_this(), gen](beast::error_code ec) {
+      if (ec || gen != self->request_gen_ || self->phase_ != Phase::kReading) return;
+      // Cut the read in progress; its handler answers 408.
+      self->deadline_hit_ = true;
+      beast::error_code ignored;
+      self->stream_.socket().cancel(ignored);
+    });
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
+  // The request ended (answered, dispatched, or the connection is closing).
+  void StopDeadline() {
+    ++request_gen_;
+    deadline_timer_.cancel();
+  }
+
+  void RequestTimeout() {
+    server_->Refused(kRequestTimeout, remote_,
+                     parser_ && parser_->is_header_done()
+                         ? req_.method + " " + req_.path.substr(0, 128)
+                         : "request head not received");
+    body_pending_ = true;
+    RespondError(
+        408, "request_timeout",
+        "request not received within " + std::to_string(opts().request_timeout_seconds) + " s");
+  }
+
   void OnHeader(beast::error_code ec) {
+    if (deadline_hit_) return RequestTimeout();
     if (ec) {
       if (ec == http::error::header_limit) {
+        server_->Refused(kHeaderTooLarge, remote_, "");
         return RespondError(431, "resource_exhausted", "request header too large");
       }
       if (ec == http::error::body_limit) {  // from Content-Length, before any body byte
+        // The head was read: the error hook and the response can use it.
+        const auto& head = parser_->get();
+        version_ = head.version();
+        if (!FillRequest(head, &req_)) req_ = HttpRequest{};
+        req_.remote_address = remote_;
         body_pending_ = true;
-        return RespondError(
-            413, "resource_exhausted",
-            "request body larger than " + std::to_string(opts().max_body_bytes) + " bytes");
+        return RespondTooLarge();
       }
       if (IsParseError(ec) && ec != http::error::end_of_stream &&
           ec != http::error::partial_message) {
+        server_->Refused(kMalformed, remote_, "malformed HTTP request head");
         return RespondError(400, "invalid_argument", "malformed HTTP request");
       }
       return HardClose();  // EOF, reset, timeout, shutdown
@@ -647,14 +472,13 @@ class HttpSession final : public SessionBase, public std::enable_shared_from_thi
     version_ = head.version();
     keep_alive_ = head.keep_alive();
     if (!FillRequest(head, &req_)) {
+      server_->Refused(kMalformed, remote_, "malformed request target");
       return RespondError(400, "invalid_argument", "malformed request target");
     }
     req_.remote_address = remote_;
     body_pending_ = !parser_->is_done();
     if (auto cl = parser_->content_length(); cl && *cl > opts().max_body_bytes) {
-      return RespondError(
-          413, "resource_exhausted",
-          "request body larger than " + std::to_string(opts().max_body_bytes) + " bytes");
+      return RespondTooLarge();
     }
     if (const auto& check = server_->header_check()) {
       bool ok = false;
@@ -694,14 +518,12 @@ class HttpSession final : public SessionBase, public std::enable_shared_from_thi
   }
 
   void OnBody(beast::error_code ec) {
+    if (deadline_hit_) return RequestTimeout();
     if (ec) {
-      if (ec == http::error::body_limit) {
-        return RespondError(
-            413, "resource_exhausted",
-            "request body larger than " + std::to_string(opts().max_body_bytes) + " bytes");
-      }
+      if (ec == http::error::body_limit) return RespondTooLarge();
       if (IsParseError(ec) && ec != http::error::end_of_stream &&
           ec != http::error::partial_message) {
+        server_->Refused(kMalformed, remote_, "malformed HTTP request body");
         return RespondError(400, "invalid_argument", "malformed HTTP request body");
       }
       return HardClose();
@@ -713,6 +535,7 @@ class HttpSession final : public SessionBase, public std::enable_shared_from_thi
 
   void Dispatch() {
     phase_ = Phase::kHandling;
+    StopDeadline();
     stream_.expires_never();
     req_.body = std::move(parser_->get().body());
     asio::post(server_->workers(), [self = shared_from_this()] {
@@ -732,6 +555,7 @@ class HttpSession final : public SessionBase, public std::enable_shared_from_thi
       return RespondError(404, "not_found", "no WebSocket endpoint here");
     }
     phase_ = Phase::kHandling;
+    StopDeadline();
     stream_.expires_never();
     auto ws = std::make_shared<WsSession>(tracker_, exec_, opts().idle_timeout_seconds);
     asio::post(server_->workers(), [self = shared_from_this(), ws] {
@@ -758,7 +582,7 @@ class HttpSession final : public SessionBase, public std::enable_shared_from_thi
       return WriteResponse();
     }
     phase_ = Phase::kClosing;  // the stream now belongs to the WebSocket session
-    ws->Accept(std::move(stream_), parser_->release());
+    ws->Accept(std::move(stream_), parser_->release(), std::move(client_slot_));
   }
 
   static HttpResponse InternalError() {
@@ -768,10 +592,24 @@ class HttpSession final : public SessionBase, public std::enable_shared_from_thi
     return r;
   }
 
+  void RespondTooLarge() {
+    server_->Refused(kTooLarge, remote_, req_.method + " " + req_.path.substr(0, 128));
+    RespondError(413, "resource_exhausted",
+                 "request body larger than " + std::to_string(opts().max_body_bytes) + " bytes");
+  }
+
   void RespondError(int status, std::string_view code, const std::string& message) {
     resp_ = HttpResponse{};
     resp_.status = status;
     resp_.body = ErrorBody(code, message);
+    if (const auto& hook = opts().error_hook) {
+      try {
+        hook(req_, &resp_);
+      } catch (const std::exception&) {
+        resp_.body = ErrorBody(code, message);
+      }
+      resp_.status = status;
+    }
     resp_.headers.emplace_back("X-Content-Type-Options", "nosniff");
     resp_.headers.emplace_back("Cache-Control", "no-store");
     close_after_ = true;
@@ -780,6 +618,7 @@ class HttpSession final : public SessionBase, public std::enable_shared_from_thi
 
   void WriteResponse() {
     phase_ = Phase::kWriting;
+    StopDeadline();
     out_.emplace();
     int status = resp_.status;
     if (status < 200 || status > 999) status = 500;  // 1xx are the server's business
@@ -842,6 +681,7 @@ class HttpSession final : public SessionBase, public std::enable_shared_from_thi
 
   void HardClose() {
     phase_ = Phase::kClosing;
+    StopDeadline();
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.socket().close(ignored);
@@ -851,8 +691,14 @@ class HttpSession final : public SessionBase, public std::enable_shared_from_thi
   const std::shared_ptr<Tracker> tracker_;
   const asio::any_io_executor exec_;  // this connection's strand
   beast::tcp_stream stream_;
+  // Cuts a request not received within request_timeout_seconds of its first
+  // byte (the stream's own expiry is the idle timeout, re-armed per read).
+  asio::steady_timer deadline_timer_;
+  uint64_t request_gen_ = 0;  // invalidates a deadline that fires after its request
+  bool deadline_hit_ = false;
   beast::flat_buffer buffer_;
-  std::string remote_;
+  const std::string remote_;
+  std::unique_ptr<ClientSlot> client_slot_;  // moves to the WebSocket on upgrade
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::string_body>> out_;
   // req_ and resp_ belong to the handler thread while phase_ == kHandling.
@@ -879,10 +725,19 @@ void BeastHttpServer::OnAccept(beast::error_code ec, tcp::socket socket) {
     });
     return;
   }
+  beast::error_code ep_ec;
+  auto ep = socket.remote_endpoint(ep_ec);
+  std::string remote = ep_ec ? std::string() : ep.address().to_string();
   if (tracker_->active() >= options_.max_connections) {
-    RejectBusy(std::move(socket));
+    Refused(kTooManyConnections, remote, "");
+    RejectConnection(std::move(socket), kBusyResponse);
+  } else if (auto slot = clients_->Acquire(remote); !slot) {
+    Refused(kTooManyClientConnections, remote,
+            std::to_string(options_.max_connections_per_client) + " connections open");
+    RejectConnection(std::move(socket), kClientBusyResponse);
   } else {
-    auto session = std::make_shared<HttpSession>(this, std::move(socket));
+    auto session =
+        std::make_shared<HttpSession>(this, std::move(socket), std::move(remote), std::move(slot));
     tracker_->Register(session);
     session->Start();
   }
@@ -892,6 +747,21 @@ void BeastHttpServer::OnAccept(beast::error_code ec, tcp::socket socket) {
 }  // namespace
 
 // ---------------------------------------------------------------------------
+
+std::string MediaType(std::string_view content_type) {
+  std::string_view t = content_type.substr(0, content_type.find(';'));
+  while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+  while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+  std::string out(t);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool TokenIs(std::string_view value, std::string_view token) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  return beast::iequals(value, token);
+}
 
 std::string_view HttpRequest::Header(std::string_view lowercase_name) const {
   for (const auto& [k, v] : headers) {

@@ -19,10 +19,19 @@
 // max_body_bytes is answered 413 without reading the body; a chunked body
 // growing past it is cut with 413. Malformed requests get 400, oversized
 // headers 431, then the connection is closed. Connections idle (or stalled
-// mid-request) for idle_timeout_seconds are closed. Past max_connections,
-// new connections get 503 and are closed. A handler that throws gets 500.
+// mid-request) for idle_timeout_seconds are closed. A request whose head and
+// body have not fully arrived request_timeout_seconds after its first byte
+// is answered 408 and the connection closed (a body trickled a byte at a
+// time cannot hold a connection for ever). Past max_connections, new
+// connections get 503 and are closed; past max_connections_per_client open
+// connections from one client address, 429. A handler that throws gets 500.
 // Responses the server makes itself carry a JSON body
-// {"error":{"code","message"}}.
+// {"error":{"code","message"}}, unless an ErrorResponseHook rewrites it.
+//
+// Refusals are counted in loupe_http_refused_total{server=options.name,
+// reason} (reasons: request_timeout, too_large, header_too_large, malformed,
+// too_many_connections, too_many_client_connections) and the first of each
+// kind is logged at WARN (rate-limited, common/logging.h).
 //
 // Thread-safety: HttpServer methods are thread-safe; WebSocketConnection is
 // thread-safe.
@@ -39,9 +48,19 @@
 #include <utility>
 #include <vector>
 
+#include "common/metrics.h"
 #include "common/status.h"
 
 namespace loupe::net {
+
+// The media type of a Content-Type value: lowercased, parameters and
+// surrounding whitespace removed ("Application/JSON; charset=utf-8" →
+// "application/json").
+std::string MediaType(std::string_view content_type);
+
+// True when a header value (e.g. a Content-Encoding) is `token`, ignoring
+// case and surrounding whitespace. `token` is lowercase.
+bool TokenIs(std::string_view value, std::string_view token);
 
 struct HttpRequest {
   std::string method;                                        // "GET", "POST"
@@ -76,6 +95,13 @@ using HttpHandler = std::function<void(HttpRequest& req, HttpResponse* resp)>;
 // (auth failure, 413 on Content-Length). The connection is then closed if a
 // body was announced. Runs on an I/O thread: must not block.
 using HeaderCheck = std::function<bool(const HttpRequest& headers_only, HttpResponse* resp)>;
+
+// Optional: may rewrite a response the server makes itself for a request
+// (400, 408, 413, 431), e.g. to answer in the request's own format.
+// `head` holds what was read of the request (empty when its head was not
+// read). Status and closing are the server's. Runs on an I/O thread: must
+// not block.
+using ErrorResponseHook = std::function<void(const HttpRequest& head, HttpResponse* resp)>;
 
 // A server-side WebSocket (text frames). Incoming messages are read (so
 // control frames and the close handshake work) and discarded.
@@ -112,7 +138,18 @@ struct HttpServerOptions {
   size_t max_body_bytes = 20 << 20;    // larger bodies: 413 without reading them all
   size_t max_header_bytes = 64 << 10;  // larger request heads: 431
   int idle_timeout_seconds = 60;
+  // A request's head and body must arrive within this long of its first
+  // byte; past it: 408 and the connection is closed.
+  int request_timeout_seconds = 60;
   size_t max_connections = 10000;  // HTTP and WebSocket; past it: 503
+  // Open connections (HTTP and WebSocket) from one client address; past it:
+  // 429. 0: no per-client cap.
+  size_t max_connections_per_client = 128;
+  // Where refusals are counted (null: a private registry) and the `server`
+  // label they carry.
+  MetricsRegistry* metrics = nullptr;
+  std::string name = "http";
+  ErrorResponseHook error_hook;
 };
 
 class HttpServer {

@@ -41,8 +41,16 @@ struct RawResponse {
 // exact bytes (pipelining, malformed requests, missing bodies).
 class RawClient {
  public:
-  explicit RawClient(uint16_t port) {
+  // from: the local address to connect from (any 127.x.y.z works on Linux's
+  // loopback, so tests can be several clients).
+  explicit RawClient(uint16_t port, const char* from = nullptr) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (from != nullptr) {
+      sockaddr_in local{};
+      local.sin_family = AF_INET;
+      ::inet_pton(AF_INET, from, &local.sin_addr);
+      if (::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) return;
+    }
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
@@ -612,6 +620,158 @@ TEST(HttpServer, StopDoesNotWaitForClientsIgnoringTheCloseFrame) {
   server->Stop();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
   EXPECT_TRUE(conn->closed());
+}
+
+// The value of loupe_http_refused_total{server="http",reason=...}.
+uint64_t Refused(MetricsRegistry* m, const char* reason) {
+  return m->GetCounter("loupe_http_refused_total", "", {{"server", "http"}, {"reason", reason}})
+      ->value();
+}
+
+TEST(HttpServer, BodyTrickledAByteAtATimeIsCutWith408AtTheRequestDeadline) {
+  MetricsRegistry metrics;
+  HttpServerOptions o;
+  o.request_timeout_seconds = 1;  // the idle timeout (60 s) never fires: bytes keep coming
+  o.metrics = &metrics;
+  std::atomic<int> calls{0};
+  auto server = StartOrDie(o, [&](HttpRequest&, HttpResponse*) { ++calls; });
+  RawClient c(server->port());
+  ASSERT_TRUE(c.Write("POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"));
+  // One byte every 100 ms, until the server answers (or 10 s, a failure).
+  RawResponse r;
+  auto give_up = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < give_up) {
+    if (!c.Write("x")) break;  // the server closed after answering
+    if (c.Fill(100ms)) break;
+  }
+  r = c.ReadResponse(1000ms);
+  ASSERT_TRUE(r.ok) << "no 408 within 10 s for a request with a 1 s deadline";
+  EXPECT_EQ(r.status, 408);
+  EXPECT_THAT(r.body, HasSubstr("request_timeout"));
+  EXPECT_EQ(r.headers["connection"], "close");
+  EXPECT_TRUE(c.WaitClosed());
+  EXPECT_EQ(calls.load(), 0);
+  EXPECT_EQ(Refused(&metrics, "request_timeout"), 1u);
+}
+
+TEST(HttpServer, HeadTrickledAByteAtATimeIsCutWith408) {
+  HttpServerOptions o;
+  o.request_timeout_seconds = 1;
+  auto server = StartOrDie(o, Echo);
+  RawClient c(server->port());
+  const std::string head = "GET /a-rather-long-path-sent-slowly HTTP/1.1\r\nHost: x\r\n\r\n";
+  bool answered = false;
+  for (size_t i = 0; i < head.size() && !answered; ++i) {
+    if (!c.Write(head.substr(i, 1))) break;
+    answered = c.Fill(100ms);
+  }
+  RawResponse r = c.ReadResponse(1000ms);
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 408);
+}
+
+TEST(HttpServer, IdleTimeOnAKeepAliveConnectionDoesNotCountAgainstTheRequestDeadline) {
+  HttpServerOptions o;
+  o.request_timeout_seconds = 1;
+  o.idle_timeout_seconds = 30;
+  auto server = StartOrDie(o, Echo);
+  RawClient c(server->port());
+  ASSERT_TRUE(c.Write(Get("/one")));
+  ASSERT_EQ(c.ReadResponse().status, 200);
+  std::this_thread::sleep_for(1500ms);  // idle, longer than the request deadline
+  ASSERT_TRUE(c.Write(Get("/two")));
+  RawResponse r = c.ReadResponse();
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_THAT(r.body, HasSubstr("/two"));
+}
+
+TEST(HttpServer, ConnectionsFromOneAddressPastTheCapGet429WhileOthersAreServed) {
+  MetricsRegistry metrics;
+  HttpServerOptions o;
+  o.max_connections_per_client = 2;
+  o.metrics = &metrics;
+  auto server = StartOrDie(o, Echo);
+  auto a = std::make_unique<RawClient>(server->port(), "127.0.0.1");
+  RawClient b(server->port(), "127.0.0.1");
+  ASSERT_TRUE(a->Write(Get("/a")));
+  ASSERT_TRUE(b.Write(Get("/b")));
+  ASSERT_EQ(a->ReadResponse().status, 200);
+  ASSERT_EQ(b.ReadResponse().status, 200);
+
+  RawClient third(server->port(), "127.0.0.1");
+  RawResponse r = third.ReadResponse();
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(r.headers["retry-after"], "1");
+  EXPECT_THAT(r.body, HasSubstr("too many connections from this address"));
+  EXPECT_TRUE(third.WaitClosed());
+  EXPECT_EQ(Refused(&metrics, "too_many_client_connections"), 1u);
+
+  // Another address is served meanwhile; the first two still are.
+  RawClient other(server->port(), "127.0.0.2");
+  ASSERT_TRUE(other.connected());
+  ASSERT_TRUE(other.Write(Get("/other")));
+  EXPECT_EQ(other.ReadResponse().status, 200);
+  ASSERT_TRUE(b.Write(Get("/b2")));
+  EXPECT_EQ(b.ReadResponse().status, 200);
+
+  // A closed connection frees its place.
+  a.reset();
+  int status = 0;
+  for (int i = 0; i < 50 && status != 200; ++i) {
+    RawClient again(server->port(), "127.0.0.1");
+    if (!again.Write(Get("/again"))) continue;
+    status = again.ReadResponse().status;
+    if (status != 200) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(status, 200);
+}
+
+TEST(HttpServer, ServerMadeErrorsAreCountedAndCanBeRewrittenByTheErrorHook) {
+  MetricsRegistry metrics;
+  HttpServerOptions o;
+  o.max_body_bytes = 1000;
+  o.metrics = &metrics;
+  o.error_hook = [](const HttpRequest& head, HttpResponse* resp) {
+    resp->content_type = "application/x-test";
+    resp->body = std::to_string(resp->status) + " for " + head.path + " as " +
+                 std::string(head.Header("content-type"));
+    resp->status = 200;  // ignored: the status is the server's
+  };
+  auto server = StartOrDie(o, Echo);
+  RawClient c(server->port());
+  ASSERT_TRUE(
+      c.Write("POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              "Content-Length: 100000\r\n\r\n"));
+  RawResponse r = c.ReadResponse();
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(r.headers["content-type"], "application/x-test");
+  EXPECT_EQ(r.body, "413 for /v1/traces as application/json");
+  EXPECT_EQ(Refused(&metrics, "too_large"), 1u);
+
+  RawClient bad(server->port());
+  ASSERT_TRUE(bad.Write("NOT AN HTTP REQUEST\r\n\r\n"));
+  EXPECT_EQ(bad.ReadResponse().status, 400);
+  EXPECT_EQ(Refused(&metrics, "malformed"), 1u);
+}
+
+TEST(MediaType, LowercasedWithoutParametersOrSpaces) {
+  EXPECT_EQ(MediaType("application/json"), "application/json");
+  EXPECT_EQ(MediaType("Application/Json; charset=utf-8"), "application/json");
+  EXPECT_EQ(MediaType("  APPLICATION/X-PROTOBUF "), "application/x-protobuf");
+  EXPECT_EQ(MediaType("application/json;charset=UTF-8"), "application/json");
+  EXPECT_EQ(MediaType(""), "");
+}
+
+TEST(TokenIs, IgnoresCaseAndSurroundingSpaces) {
+  EXPECT_TRUE(TokenIs("gzip", "gzip"));
+  EXPECT_TRUE(TokenIs("GZIP", "gzip"));
+  EXPECT_TRUE(TokenIs(" Gzip ", "gzip"));
+  EXPECT_FALSE(TokenIs("gzip2", "gzip"));
+  EXPECT_FALSE(TokenIs("x-gzip", "gzip"));
+  EXPECT_FALSE(TokenIs("", "gzip"));
 }
 
 TEST(HttpRequest, ParamAndHeader) {

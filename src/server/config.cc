@@ -117,6 +117,17 @@ const std::vector<Binding>& Bindings() {
         "86400"},
        IntField("instance-idle-seconds", &ServerConfig::instance_idle_seconds, 60,
                 int64_t{400} * 86400)},
+      {{"request-timeout-seconds",
+        "HTTP ports (API and OTLP/HTTP): a request's head and body must arrive within this "
+        "long of its first byte, else 408",
+        "60"},
+       IntField("request-timeout-seconds", &ServerConfig::request_timeout_seconds, 1, 86400)},
+      {{"max-connections-per-client",
+        "HTTP ports: open connections from one client address (each port); more get 429 "
+        "(0: no cap)",
+        "128"},
+       IntField("max-connections-per-client", &ServerConfig::max_connections_per_client, 0,
+                1'000'000)},
       {{"log-level", "debug, info, warn or error", "info"},
        StrField(&ServerConfig::log_level, {"debug", "info", "warn", "error"}, "log-level")},
   };

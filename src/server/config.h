@@ -36,6 +36,8 @@ struct ServerConfig {
   int max_inflight = 64;
   int64_t max_instances_per_project = 20'000;
   int64_t instance_idle_seconds = 86'400;
+  int request_timeout_seconds = 60;
+  int max_connections_per_client = 128;
   std::string log_level = "info";
 };
 

@@ -27,6 +27,20 @@ TEST(ServerConfig, LifecycleFlagsFromFlagsAndEnvironment) {
   EXPECT_FALSE(ParseServerConfig({"--retention-interval-seconds", "0"}, {}, &help).ok());
 }
 
+TEST(ServerConfig, HttpRequestLimitsFromFlagsAndEnvironment) {
+  bool help;
+  auto d = ParseServerConfig({}, {}, &help);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->request_timeout_seconds, 60);
+  EXPECT_EQ(d->max_connections_per_client, 128);
+  auto c = ParseServerConfig({"--request-timeout-seconds", "5"},
+                             {{"LOUPE_MAX_CONNECTIONS_PER_CLIENT", "0"}}, &help);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->request_timeout_seconds, 5);
+  EXPECT_EQ(c->max_connections_per_client, 0);
+  EXPECT_FALSE(ParseServerConfig({"--request-timeout-seconds", "0"}, {}, &help).ok());
+}
+
 TEST(ServerConfig, FlagsBeatEnvironmentWhichBeatsDefaults) {
   bool help;
   auto c =

@@ -17,6 +17,7 @@
 #include "auth/registry.h"
 #include "common/clock.h"
 #include "common/logging.h"
+#include "common/memory.h"
 #include "common/metrics.h"
 #include "common/process_metrics.h"
 #include "control/agent_config.h"
@@ -142,6 +143,9 @@ int RunServer(const std::vector<std::string>& args) {
     return 0;
   }
   ServerConfig cfg = *parsed;
+  // Request-sized buffers (up to 20 MiB inflated) go back to the system when
+  // freed, so a burst of refused bombs does not stay in RSS (common/memory.h).
+  ReturnLargeBuffersWhenFreed();
   if (cfg.log_level == "debug") SetLogLevel(LogLevel::kDebug);
   if (cfg.log_level == "warn") SetLogLevel(LogLevel::kWarning);
   if (cfg.log_level == "error") SetLogLevel(LogLevel::kError);
@@ -284,6 +288,16 @@ int RunServer(const std::vector<std::string>& args) {
   oh.bind_address = cfg.bind;
   oh.port = static_cast<uint16_t>(cfg.otlp_http_port);
   oh.threads = cfg.ingest_threads;
+  oh.request_timeout_seconds = cfg.request_timeout_seconds;
+  oh.max_connections_per_client = static_cast<size_t>(cfg.max_connections_per_client);
+  oh.metrics = metrics;
+  oh.name = "otlp_http";
+  // Errors the HTTP server makes itself (408, 413...) answer OTLP requests
+  // as google.rpc.Status in the request's encoding; agent endpoints keep
+  // their JSON errors.
+  oh.error_hook = [&](const net::HttpRequest& head, net::HttpResponse* rs) {
+    if (!ingest::AgentReceiver::Handles(head.path)) otlp_http.RewriteServerError(head, rs);
+  };
   auto otlp_http_server = net::HttpServer::Start(
       oh,
       [&](net::HttpRequest& rq, net::HttpResponse* rs) {
@@ -335,6 +349,10 @@ int RunServer(const std::vector<std::string>& args) {
   ah.port = static_cast<uint16_t>(cfg.http_port);
   ah.threads = cfg.http_threads;
   ah.max_body_bytes = 1 << 20;
+  ah.request_timeout_seconds = cfg.request_timeout_seconds;
+  ah.max_connections_per_client = static_cast<size_t>(cfg.max_connections_per_client);
+  ah.metrics = metrics;
+  ah.name = "api";
   auto api_server = net::HttpServer::Start(
       ah, [&](net::HttpRequest& rq, net::HttpResponse* rs) { api.Handle(rq, rs); }, nullptr,
       [&](const net::HttpRequest& rq, net::HttpResponse* reject,
