@@ -212,6 +212,10 @@ TEST_P(SegmentVersionTest, RowsIdsTracesProfilesAndLateStepsRoundTrip) {
   int64_t prev_end = INT64_MIN;
   size_t seen = 0;
   DecodedGroup g;
+  StringTable users;
+  ASSERT_TRUE(s.ReadDict(kDictUser, &users).ok());
+  EXPECT_EQ(users.size(), s.dict_size(kDictUser));
+  EXPECT_EQ(s.dict(kDictEndpoint).size(), s.dict_size(kDictEndpoint));
   for (size_t gi = 0; gi < s.groups().size(); ++gi) {
     ASSERT_TRUE(s.ReadGroup(gi, &g).ok());
     EXPECT_EQ(g.first_row, s.groups()[gi].first_row);
@@ -227,7 +231,7 @@ TEST_P(SegmentVersionTest, RowsIdsTracesProfilesAndLateStepsRoundTrip) {
       EXPECT_EQ(g.status[i], tx.status);
       EXPECT_EQ(g.error[i] != 0, tx.error);
       EXPECT_EQ(s.dict(kDictEndpoint)[g.dict[kDictEndpoint][i]], tx.endpoint);
-      EXPECT_EQ(s.dict(kDictUser)[g.dict[kDictUser][i]], tx.user);
+      EXPECT_EQ(users.Get(g.dict[kDictUser][i]), tx.user);
       EXPECT_EQ(s.dict(kDictErrorType)[g.dict[kDictErrorType][i]], tx.error_type);
       EXPECT_EQ(g.summary[i].sql_count, tx.summary.sql_count);
       EXPECT_EQ(g.summary[i].external_us, tx.summary.external_us);
