@@ -29,6 +29,7 @@
 #include "live/live_state.h"
 #include "net/http_server.h"
 #include "server/config.h"
+#include "server/memory_trim.h"
 #include "server/store_metrics.h"
 #include "server/store_verify.h"
 #include "store/embedded/embedded_store.h"
@@ -156,6 +157,10 @@ int RunServer(const std::vector<std::string>& args) {
 
   MetricsRegistry* metrics = MetricsRegistry::Default();
   RegisterProcessMetrics(metrics);
+  // Before the worker threads exist: they take their arenas on first use.
+  MemoryTrimmer trimmer(
+      {static_cast<int>(cfg.malloc_arena_max), cfg.malloc_trim_seconds * 1'000'000}, metrics);
+  trimmer.Start();
   Clock* clock = Clock::Real();
   const bool embedded = cfg.store == "embedded";
   std::unique_ptr<store::Store> store;
