@@ -451,6 +451,15 @@ Status SegmentedStore::Scan(ProjectId project, const TxFilter& filter, ScanOrder
     }
   };
 
+  // A segment source's user and client-IP strings live in its decoded
+  // dictionaries (SegmentLocalDicts), which go with the source: a batch
+  // holding such rows is passed on before its sources are destroyed.
+  auto pass_partial = [&] {
+    if ((f.fields & kFieldClient) == 0 || n == 0 || stopped) return;
+    if (!visit(std::span<const TxRow>(batch.get(), n))) stopped = true;
+    n = 0;
+  };
+
   auto scan_partition = [&](const Partition& part) {
     std::vector<std::shared_ptr<MemTable>> tables = part.imm;
     if (part.mem) tables.push_back(part.mem);
@@ -472,6 +481,7 @@ Status SegmentedStore::Scan(ProjectId project, const TxFilter& filter, ScanOrder
         if (!overlaps(ref) || stopped) continue;
         SegmentSource src(*p, part, ref, f, false, &errors);
         drain(src);
+        pass_partial();  // its rows' user strings die with src
       }
       return;
     }
@@ -502,6 +512,7 @@ Status SegmentedStore::Scan(ProjectId project, const TxFilter& filter, ScanOrder
         heap.pop_back();
       }
     }
+    pass_partial();  // the sources' user strings die with them
   };
 
   if (desc) {
