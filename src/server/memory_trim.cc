@@ -14,6 +14,9 @@ MemoryTrimmer::MemoryTrimmer(const MemoryTrimOptions& options, MetricsRegistry* 
   trims_counter_ = metrics->GetCounter(
       "loupe_process_malloc_trims_total",
       "Periodic malloc_trim passes that returned freed heap memory to the kernel.");
+  released_counter_ = metrics->GetCounter(
+      "loupe_store_segment_page_releases_total",
+      "Times an idle segment's mapped pages were dropped from the resident set.");
   // mallinfo2 walks every arena's free lists under their locks: cheap enough
   // for a scrape every few seconds.
   metrics->AddCallback("loupe_process_heap_bytes",
@@ -59,6 +62,10 @@ void MemoryTrimmer::Loop() {
     if (stop_) break;
     lock.unlock();
     TrimNow();
+    if (options_.release_mapped) {
+      const size_t n = options_.release_mapped();
+      if (released_counter_ != nullptr) released_counter_->Inc(n);
+    }
     lock.lock();
   }
 }

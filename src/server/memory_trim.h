@@ -17,6 +17,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -30,6 +31,10 @@ struct MemoryTrimOptions {
   int arena_max = 2;
   // malloc_trim(0) this often; 0: never.
   int64_t trim_interval_us = 10'000'000;
+  // Also run at each pass (may be empty): the embedded store's
+  // ReleaseIdleSegmentPages, so mapped segment files nobody reads stop
+  // counting in RSS. Returns how many segments it released.
+  std::function<size_t()> release_mapped;
 };
 
 class MemoryTrimmer {
@@ -52,6 +57,7 @@ class MemoryTrimmer {
 
   const MemoryTrimOptions options_;
   Counter* trims_counter_ = nullptr;
+  Counter* released_counter_ = nullptr;
   std::atomic<uint64_t> trims_{0};
   std::mutex mu_;
   std::condition_variable cv_;

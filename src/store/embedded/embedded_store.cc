@@ -722,6 +722,22 @@ Status SegmentedStore::LoadInstances() {
   return Status::OK();
 }
 
+size_t SegmentedStore::ReleaseIdleSegmentPages() {
+  std::vector<std::shared_ptr<const Segment>> segs;
+  {
+    std::shared_lock<std::shared_mutex> lock(projects_mu_);
+    for (const auto& [id, p] : projects_) {
+      std::shared_lock<RwMutex> plock(p->mu);
+      for (const auto& [key, part] : p->parts) {
+        for (const SegmentRef& ref : part.segments) segs.push_back(ref.seg);
+      }
+    }
+  }
+  size_t released = 0;
+  for (const auto& s : segs) released += s->ReleasePagesIfIdle();  // no lock: madvise only
+  return released;
+}
+
 // ---- Stats, Close ----
 
 StoreStats SegmentedStore::Stats() const {

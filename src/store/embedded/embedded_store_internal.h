@@ -279,6 +279,7 @@ class SegmentedStore final : public EmbeddedStore {
   Status Flush() override;
   EmbeddedStats embedded_stats() const override;
   void SetScatterCacheBytes(size_t bytes) override;
+  size_t ReleaseIdleSegmentPages() override;
   Status CompactClosedPartitions() override;
   Status ApplyRetention() override;
 

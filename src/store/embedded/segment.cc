@@ -698,6 +698,7 @@ size_t Segment::GroupOf(uint32_t row) const {
 }
 
 Status Segment::ReadGroup(size_t gi, DecodedGroup* out, uint32_t want) const {
+  MarkRead();
   if (want & (kReadIds | kReadTraces | kMapIds)) LOUPE_RETURN_IF_ERROR(VerifySections());
   const Group& g = groups_[gi];
   out->first_row = g.first_row;
@@ -823,6 +824,7 @@ Result<bool> Segment::FindId(model::TxId id, uint32_t* row) const {
 }
 
 Status Segment::FindTrace(const model::TraceId& trace, std::vector<uint32_t>* rows) const {
+  MarkRead();
   if (rows_ == 0) return Status::OK();
   LOUPE_RETURN_IF_ERROR(VerifySections());
   const char* order = SectionData(kTraceOrder);
@@ -844,6 +846,7 @@ Status Segment::FindTrace(const model::TraceId& trace, std::vector<uint32_t>* ro
 }
 
 Status Segment::ReadProfile(uint32_t row, std::string* blob) const {
+  MarkRead();
   ProfileCursor c(*this);
   LOUPE_RETURN_IF_ERROR(c.Seek(row));
   Result<std::string_view> b = c.Next();
@@ -853,6 +856,7 @@ Status Segment::ReadProfile(uint32_t row, std::string* blob) const {
 }
 
 Status Segment::ProfileCursor::LoadBlock(size_t b) {
+  seg_.MarkRead();
   const std::vector<ProfileBlock>& blocks = seg_.profile_blocks_;
   row_ = blocks[b].first_row;
   block_end_ = b + 1 < blocks.size() ? blocks[b + 1].first_row : seg_.rows_;

@@ -285,6 +285,17 @@ class Segment {
   // `loupe store verify`; reads the whole file.
   Status Verify() const;
 
+  // Drops the mapped file's pages from the process's resident set when no
+  // group, profile or trace was read since the previous call (the pages stay
+  // in the page cache); returns whether it did. Reads keep the pages of the
+  // segments in use resident; those of segments nobody reads (a flushed hour
+  // once its writes are done) stop counting in RSS. Thread-safe.
+  bool ReleasePagesIfIdle() const {
+    if (read_since_release_.exchange(false, std::memory_order_relaxed)) return false;
+    file_->DropResidentPages();
+    return true;
+  }
+
   // True the first time it is called: lets a caller log damage of this
   // segment once instead of on every lookup.
   bool FirstDamageReport() const { return !damage_reported_.exchange(true); }
@@ -335,6 +346,9 @@ class Segment {
   uint32_t version_ = 1;
 
   mutable std::atomic<bool> damage_reported_{false};
+  // Set by reads (ReadGroup, ReadProfile, FindTrace), cleared by ReleasePagesIfIdle.
+  mutable std::atomic<bool> read_since_release_{true};
+  void MarkRead() const { read_since_release_.store(true, std::memory_order_relaxed); }
   mutable std::once_flag verify_once_;
   mutable Status verify_status_;
 };

@@ -382,6 +382,47 @@ TEST_F(SegmentTest, DamageIsDetectedByChecksumsAndNamesTheFile) {
   }
 }
 
+// RSS of file-backed pages mapped into this process, KiB.
+long RssFileKib() {
+  long kib = -1;
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("RssFile:", 0) == 0) kib = std::stol(line.substr(8));
+  }
+  return kib;
+}
+
+// A flushed segment read once stayed resident for the process's life (RSS
+// grew by every segment's size in the soak, bench/soak.sh); an idle one is
+// released, one that was read since the last call is not.
+TEST_F(SegmentTest, IdleSegmentPagesLeaveTheResidentSet) {
+  Input in = Workload(40'000);
+  std::vector<SegmentRow> rows = in.rows;
+  SegmentOptions opts;
+  opts.column_compression = Compression::kNone;  // a few MiB to see
+  opts.profile_compression = Compression::kNone;
+  const std::string path = dir_ + "/" + SegmentFileName(1, 1, 1);
+  ASSERT_TRUE(WriteSegment(Env::Default(), path, opts, 1, 1, in.dicts, &rows, {}).ok());
+  auto seg = Segment::Open(Env::Default(), path);
+  ASSERT_TRUE(seg.ok()) << seg.status().ToString();
+  const long size_kib = static_cast<long>((*seg)->file_size() >> 10);
+  ASSERT_GT(size_kib, 4 << 10);
+  const long before = RssFileKib();
+  Segment::ProfileCursor cursor(**seg);
+  ASSERT_TRUE(cursor.Seek(0).ok());
+  for (uint32_t r = 0; r < (*seg)->rows(); ++r) ASSERT_TRUE(cursor.Next().ok());
+  DecodedGroup g;
+  for (size_t i = 0; i < (*seg)->groups().size(); ++i) ASSERT_TRUE((*seg)->ReadGroup(i, &g).ok());
+  const long read = RssFileKib();
+  EXPECT_GT(read, before + size_kib / 2) << "the reads map the file";
+  EXPECT_FALSE((*seg)->ReleasePagesIfIdle()) << "read since the last call";
+  EXPECT_TRUE((*seg)->ReleasePagesIfIdle());
+  EXPECT_LT(RssFileKib(), read - size_kib / 2);
+  // Still readable: the pages come back from the page cache.
+  ASSERT_TRUE((*seg)->ReadGroup(0, &g).ok());
+  EXPECT_EQ(g.rows, (*seg)->groups()[0].rows);
+}
+
 TEST(SegmentFileNameTest, RoundTrips) {
   uint32_t p;
   int64_t k;
