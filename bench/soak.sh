@@ -8,10 +8,13 @@
 #
 # RSS follows a sawtooth: a memtable grows to --memtable-mb (64 MiB; ~2 KB a
 # transaction of this load) and is freed by its flush, at the latest at each
-# 5-minute checkpoint. A single sample depends on where in that cycle it
-# falls, so "RSS at minute m" is the highest sample of the SOAK_WINDOW_SECONDS
-# (300: at least one whole cycle) up to minute m, and "the end" the highest of
-# the last window; the samples at those moments are printed too.
+# 5-minute checkpoint, with a short peak while the flush writes. A single
+# sample depends on where in that cycle it falls, so each sample also records
+# the peak RSS since the previous one (VmHWM, reset through
+# /proc/PID/clear_refs), and "RSS at minute m" is the highest peak of the
+# SOAK_WINDOW_SECONDS (300: at least one whole cycle) up to minute m, "the
+# end" the highest of the last window; the samples at those moments are
+# printed too.
 #
 #   bench/soak.sh                                    # 30 minutes, the recorded run
 #   SOAK_MINUTES=6 SOAK_BASELINE_MINUTES=2 bench/soak.sh   # a short check
@@ -22,7 +25,7 @@
 #   SOAK_TRACES=50         traces a request
 #   SOAK_UNIQUE_USERS=1    every trace a new user id and client IP
 #   SOAK_TOLERANCE=0.10    SOAK_WINDOW_SECONDS=300
-#   SOAK_CSV=soak-rss.csv  elapsed_s,rss_kib,anon_kib,file_kib,spans_ok (one row a sample)
+#   SOAK_CSV=soak-rss.csv  elapsed_s,rss_kib,peak_kib,anon_kib,file_kib,spans_ok (a row a sample)
 #   LOUPE_BIN=build/loupe  OTLP_LOAD_BIN=build/otlp_load (cmake --build build --target otlp_load)
 #   SOAK_SERVER_ARGS=""    extra `loupe server` flags
 # Needs: bash, curl, awk; Linux /proc.
@@ -97,7 +100,14 @@ spans_ok() {
     awk '/^loupe_ingest_spans_received_total/ { s += $2 } END { printf "%d", s }'
 }
 
-echo "elapsed_s,rss_kib,anon_kib,file_kib,spans_ok" >"$CSV"
+peak_kib() {
+  local p
+  p=$(status_kib VmHWM)
+  echo 5 >"/proc/$SERVER_PID/clear_refs" 2>/dev/null || true  # the next peak starts now
+  echo "$p"
+}
+
+echo "elapsed_s,rss_kib,peak_kib,anon_kib,file_kib,spans_ok" >"$CSV"
 echo "soak: $MINUTES min at $RATE requests/s × $TRACES traces × 10 spans" \
   "(unique users: $UNIQUE), server pid $SERVER_PID, samples in $CSV"
 START=$(date +%s)
@@ -106,7 +116,7 @@ while :; do
   ELAPSED=$((NOW - START))
   kill -0 "$SERVER_PID" 2>/dev/null || { echo "soak: the server died" >&2; cat "$DATA.log" >&2; exit 1; }
   RSS=$(status_kib VmRSS)
-  echo "$ELAPSED,$RSS,$(status_kib RssAnon),$(status_kib RssFile),$(spans_ok)" >>"$CSV"
+  echo "$ELAPSED,$RSS,$(peak_kib),$(status_kib RssAnon),$(status_kib RssFile),$(spans_ok)" >>"$CSV"
   ((ELAPSED % 60 < SAMPLE)) && echo "soak: minute $((ELAPSED / 60)) RSS $((RSS / 1024)) MiB"
   ((ELAPSED >= SECONDS_TOTAL)) && break
   sleep "$SAMPLE"
@@ -117,9 +127,9 @@ echo "soak: load: $(cat "$DATA.load")"
 awk -F, -v bm="$BASELINE_MINUTES" -v t="$TOLERANCE" -v w="$WINDOW" -v last="$ELAPSED" '
   NR == 1 { next }
   {
-    s = $1; r = $2
-    if (s <= bm * 60) { bsample = r; if (s > bm * 60 - w && r > b) b = r }
-    if (s > last - w && r > e) e = r
+    s = $1; r = $2; p = $3
+    if (s <= bm * 60) { bsample = r; if (s > bm * 60 - w && p > b) b = p }
+    if (s > last - w && p > e) e = p
     esample = r
   }
   END {
