@@ -9,6 +9,13 @@
 //   taskset -c 1 build/otlp_load --port 4318 --key lk_... --seconds 10 --pid $(pidof loupe)
 //
 // Stops by itself after --seconds; talks to 127.0.0.1 only.
+//
+// --rate R paces the requests at R a second over all connections (a soak,
+// bench/soak.sh) instead of sending as fast as the server answers; its
+// requests carry current timestamps (the template is rebuilt each second),
+// so a long run spreads over time partitions as real traffic does.
+// --unique-users 1 gives every trace its own user id and client IP (a
+// stream of new visitors; by default 1,000 users and 200 addresses recur).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -21,6 +28,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -40,6 +49,8 @@ struct Options {
   double seconds = 10;
   int traces_per_request = 50;  // 10 spans each → 500 spans a request
   long pid = 0;
+  double rate = 0;  // requests a second over all connections; 0: as fast as possible
+  bool unique_users = false;
 };
 
 // A request body whose trace ids can be rewritten in place: every trace id in
@@ -52,12 +63,24 @@ struct Template {
 
 constexpr uint64_t kMarker = 0x4c4f55504554524bULL;  // "LOUPETRK"
 
-Template MakeTemplate(int traces) {
+// users_from: with unique users, the first trace's user number (each trace
+// gets its own); otherwise ignored (-1).
+Template MakeTemplate(int traces, int64_t users_from = -1) {
   using namespace loupe::testing;
   auto now_ns = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(
           std::chrono::system_clock::now().time_since_epoch())
           .count());
+  auto user_of = [&](int t) {
+    return users_from < 0 ? "user" + std::to_string(t % 1000)
+                          : "visitor" + std::to_string(users_from + t);
+  };
+  auto address_of = [&](int t) {
+    if (users_from < 0) return "10.0.0." + std::to_string(t % 200);
+    const uint64_t u = static_cast<uint64_t>(users_from + t);
+    return std::to_string(10 + (u >> 24) % 200) + "." + std::to_string((u >> 16) & 255) + "." +
+           std::to_string((u >> 8) & 255) + "." + std::to_string(u & 255);
+  };
   std::vector<SpanSpec> spans;
   const char* routes[] = {"/api/posts/{id}", "/api/users/{id}", "/api/cart", "/api/search",
                           "/api/orders/{id}"};
@@ -77,8 +100,8 @@ Template MakeTemplate(int traces) {
                        {"url.path", "/api/posts/" + std::to_string(t)},
                        {"url.scheme", "http"},
                        {"http.response.status_code", int64_t{t % 50 == 0 ? 500 : 200}},
-                       {"client.address", "10.0.0." + std::to_string(t % 200)},
-                       {"enduser.id", "user" + std::to_string(t % 1000)},
+                       {"client.address", address_of(t)},
+                       {"enduser.id", user_of(t)},
                        {"server.address", "shop.example"},
                        {"network.protocol.version", "1.1"},
                        {"user_agent.original", "Mozilla/5.0 (X11; Linux x86_64)"}};
@@ -227,6 +250,8 @@ int main(int argc, char** argv) {
     else if (k == "--seconds") o.seconds = std::atof(v.c_str());
     else if (k == "--traces-per-request") o.traces_per_request = std::atoi(v.c_str());
     else if (k == "--pid") o.pid = std::atol(v.c_str());
+    else if (k == "--rate") o.rate = std::atof(v.c_str());
+    else if (k == "--unique-users") o.unique_users = std::atoi(v.c_str()) != 0;
     else {
       std::fprintf(stderr, "unknown flag %s\n", k.c_str());
       return 2;
@@ -235,7 +260,8 @@ int main(int argc, char** argv) {
   if (o.key.empty()) {
     std::fprintf(stderr,
                  "usage: otlp_load --key INGEST_KEY [--port 4318] [--connections 4] "
-                 "[--seconds 10] [--traces-per-request 50] [--pid SERVER_PID]\n");
+                 "[--seconds 10] [--traces-per-request 50] [--pid SERVER_PID] "
+                 "[--rate REQUESTS_PER_S] [--unique-users 0|1]\n");
     return 2;
   }
   const Template tmpl = MakeTemplate(o.traces_per_request);
@@ -245,6 +271,29 @@ int main(int argc, char** argv) {
 
   double cpu0 = CpuSeconds(o.pid);
   auto t0 = std::chrono::steady_clock::now();
+  // Paced mode: request n is due at t0 + n / rate; a fresh template (current
+  // timestamps; with unique users, the next users) every second.
+  std::atomic<uint64_t> next_slot{0};
+  std::mutex fresh_mu;
+  std::shared_ptr<const Template> fresh = std::make_shared<Template>(tmpl);
+  int64_t fresh_second = 0;
+  int64_t users_from = 0;
+  auto paced_template = [&](uint64_t slot) -> std::shared_ptr<const Template> {
+    const auto due = t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                              std::chrono::duration<double>(static_cast<double>(slot) / o.rate));
+    std::this_thread::sleep_until(due);
+    std::lock_guard<std::mutex> lock(fresh_mu);
+    const auto second =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0)
+            .count();
+    if (o.unique_users || second != fresh_second) {
+      fresh = std::make_shared<Template>(
+          MakeTemplate(o.traces_per_request, o.unique_users ? users_from : -1));
+      users_from += o.traces_per_request;
+      fresh_second = second;
+    }
+    return fresh;
+  };
   std::vector<std::thread> threads;
   for (int c = 0; c < o.connections; ++c) {
     threads.emplace_back([&] {
@@ -254,9 +303,22 @@ int main(int argc, char** argv) {
                          "Content-Type: application/x-protobuf\r\nAuthorization: Bearer " +
                          o.key + "\r\nContent-Length: " + std::to_string(body.size()) +
                          "\r\n\r\n";
+      std::shared_ptr<const Template> current;
       while (!stop.load(std::memory_order_relaxed)) {
+        if (o.rate > 0) {
+          auto t = paced_template(next_slot.fetch_add(1));
+          if (stop.load(std::memory_order_relaxed)) break;
+          if (t != current) {
+            current = std::move(t);
+            body = current->body;
+            head = "POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   "Content-Type: application/x-protobuf\r\nAuthorization: Bearer " +
+                   o.key + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+          }
+        }
+        const Template& tp = current ? *current : tmpl;
         uint64_t req = next_request.fetch_add(1);
-        for (size_t off : tmpl.trace_id_offsets) {
+        for (size_t off : tp.trace_id_offsets) {
           for (int b = 0; b < 8; ++b) body[off + b] = static_cast<char>(req >> (56 - 8 * b));
         }
         if (!SendAll(fd, head.data(), head.size()) || !SendAll(fd, body.data(), body.size())) {

@@ -50,6 +50,10 @@ class RandomAccessFile {
   // Non-null when the whole file is mapped in memory: reads can then use the
   // returned pointer directly (valid until the file is destroyed).
   virtual const char* MappedData() const { return nullptr; }
+  // For a mapped file: drops the mapping's pages from this process's resident
+  // set (they stay in the page cache; the next read faults them back in).
+  // Reads may run concurrently. The default does nothing.
+  virtual void DropResidentPages() const {}
 };
 
 // A file written sequentially. Append buffers; Flush hands the buffer to the

@@ -545,8 +545,9 @@ inline int64_t BucketOf(int64_t off, int64_t step_us, double inv_step) {
 
 // Grouped series in one pass: per-group buckets for every group met, then
 // the max_groups largest lines and "(other)". Sets *too_big (and stops)
-// when groups × buckets would pass max_cells; the caller then makes two
-// passes (totals first) in bounded memory. One pass halves the cost of a
+// when the groups would pass kSeriesOnePassGroups or groups × buckets
+// max_cells; the caller then makes two passes (totals first) in bounded
+// memory. One pass halves the cost of a
 // day grouped by endpoint from rollups (bench/rollup_benchmark.cc).
 Status FillGroupedOnePass(const store::Store& s, store::ProjectId p, const TxFilter& f,
                           const std::vector<Piece>& pieces, int64_t step_us, GroupBy group_by,
@@ -566,13 +567,14 @@ Status FillGroupedOnePass(const store::Store& s, store::ProjectId p, const TxFil
       totals.resize(g + 1);
     }
     if (!by_group[g]) {
-      if ((groups + 1) * buckets > max_cells) {
+      if (groups + 1 > kSeriesOnePassGroups || (groups + 1) * buckets > max_cells) {
         *too_big = true;
         return nullptr;
       }
       by_group[g] = std::make_unique<Buckets>(buckets);
       names[g] = GroupName(r, group_by);
       ++groups;
+      out->peak_bucket_arrays = std::max(out->peak_bucket_arrays, groups);
     }
     return by_group[g].get();
   };
@@ -622,6 +624,7 @@ Status FillGroupedOnePass(const store::Store& s, store::ProjectId p, const TxFil
     if (i == max_groups) {
       out->lines.push_back({"(other)", {}});
       acc->emplace_back(buckets);
+      out->peak_bucket_arrays = std::max(out->peak_bucket_arrays, groups + 1);
     }
     Buckets& o = acc->back();
     for (size_t b = 0; b < buckets; ++b) {
@@ -696,6 +699,9 @@ Status FillSeries(const store::Store& s, store::ProjectId p, const TxFilter& f,
     }
   }
 
+  // (A group born between the passes may still add "(other)".)
+  out->peak_bucket_arrays = std::max(
+      out->peak_bucket_arrays, acc.size() + (group_by != GroupBy::kNone && other < 0 ? 1 : 0));
   auto line_for = [&](const auto& r) -> size_t {
     if (group_by == GroupBy::kNone) return 0;
     uint32_t g = GroupId(r, group_by);

@@ -33,8 +33,8 @@ struct TxList {
   bool truncated = false;  // more rows matched than `limit`
 };
 
-Result<TxList> ListTransactions(const store::Store& s, store::ProjectId p,
-                                const store::TxFilter& f, size_t limit, TxSort sort);
+Result<TxList> ListTransactions(const store::Store& s, store::ProjectId p, const store::TxFilter& f,
+                                size_t limit, TxSort sort);
 
 // ---- X-View ----
 // Exact points when at most max_points match; otherwise a density grid of
@@ -50,7 +50,7 @@ struct XViewBins {
   int64_t from_us = 0, to_us = 0;
   int x_bins = 0, y_bins = 0;
   double y_min_ms = 0, y_max_ms = 0;  // log scale between these
-  std::vector<uint32_t> count;         // x_bins * y_bins, row-major by x
+  std::vector<uint32_t> count;        // x_bins * y_bins, row-major by x
   std::vector<uint32_t> errors;
 };
 
@@ -93,13 +93,23 @@ struct Series {
   // What answered: "rollups", "raw" or "rollups+raw" (rollup buckets inside
   // the range, raw rows at its sub-second edges).
   std::string source;
+  // Not part of the API answer: the most per-line bucket arrays (24 bytes a
+  // bucket each) held at once while computing it — the working memory of a
+  // grouped series, whatever the number of groups (kSeriesOnePassGroups).
+  size_t peak_bucket_arrays = 0;
 };
 
-// Grouped series are made in one pass when groups × buckets stays within
-// one_pass_cells (memory: 24 bytes each), else in two (totals first).
+// A grouped series is made in one pass (a bucket array for every group met,
+// then the max_groups largest kept and the rest folded into "(other)") only
+// while it meets at most kSeriesOnePassGroups groups and groups × buckets
+// stays within one_pass_cells; otherwise in two passes (totals per group
+// first, then buckets for the max_groups winners and "(other)" only). So
+// 10,000 instances cost max_groups + 1 arrays, not 10,000 (issue 10: five
+// calls grouped by instance took the server from 187 to 436 MiB).
+constexpr size_t kSeriesOnePassGroups = 256;
 Result<Series> ComputeSeries(const store::Store& s, store::ProjectId p, const store::TxFilter& f,
                              Metric metric, int64_t step_us, GroupBy group_by,
-                             size_t max_groups = 20, size_t one_pass_cells = 4'000'000);
+                             size_t max_groups = 20, size_t one_pass_cells = 1'000'000);
 
 // ---- endpoints (application status) ----
 struct EndpointStats {

@@ -15,6 +15,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -433,6 +434,65 @@ TEST_F(QueryTest, SeriesGroupedFoldsTheRestIntoOther) {
   for (const SeriesLine& l : s->lines) keys.push_back(l.key + " " + Fmt(l.values));
   // By total count, then name; no (other) when everything fits.
   EXPECT_THAT(keys, ElementsAre("shop-1 [2, 1]", "shop-2 [1, 1]", "auth-1 [0, 1]"));
+}
+
+// 10,000 instances (the seed customer's fleet), grouped by instance: 20
+// lines and "(other)", nothing lost in the fold, and the working memory that
+// of those 21 lines, not a bucket array per instance — from rollups and from
+// raw rows. Instance i sends 1 + i % 97 transactions, so the winners are
+// known.
+TEST(QuerySeries, GroupingTenThousandInstancesKeepsTwentyLinesInBoundedMemory) {
+  auto s = store::NewMemStore();
+  constexpr int kInstances = 10'000;
+  const int64_t start = kT + 777;  // ragged: rollups and raw rows both answer
+  uint64_t total = 0;
+  store::WriteBatch b;
+  for (int i = 0; i < kInstances; ++i) {
+    for (int k = 0; k < 1 + i % 97; ++k) {
+      model::Transaction tx;
+      tx.id = static_cast<model::TxId>(i) * 1000 + static_cast<model::TxId>(k) + 1;
+      tx.service = "svc-" + std::to_string(i % 50);
+      tx.instance = "inst-" + std::to_string(i);
+      tx.endpoint = "GET /";
+      tx.end_us = start + (static_cast<int64_t>(k) * 7'919 + i) % 600 * 100'000;
+      tx.start_us = tx.end_us - 1000;
+      b.transactions.push_back(std::move(tx));
+      ++total;
+    }
+  }
+  ASSERT_TRUE(s->Append(kP, std::move(b)).ok());
+  testing::RawRowsStore raw(*s);
+  store::TxFilter f;
+  f.from_us = start;
+  f.to_us = start + 60'000'000;
+  for (const store::Store* st :
+       {static_cast<const store::Store*>(s.get()), static_cast<const store::Store*>(&raw)}) {
+    Result<Series> r = ComputeSeries(*st, kP, f, Metric::kCount, 10'000'000, GroupBy::kInstance);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_EQ(r->lines.size(), 21u);
+    EXPECT_EQ(r->lines.back().key, "(other)");
+    // 97 transactions: instances 96, 193, ...; the 20 smallest names of them.
+    std::vector<std::string> want;
+    for (int i = 96; i < kInstances; i += 97) want.push_back("inst-" + std::to_string(i));
+    std::sort(want.begin(), want.end());
+    want.resize(20);
+    std::vector<std::string> got;
+    double sum = 0;
+    for (size_t l = 0; l < r->lines.size(); ++l) {
+      if (l < 20) got.push_back(r->lines[l].key);
+      for (double v : r->lines[l].values) sum += v;
+    }
+    EXPECT_EQ(got, want);
+    EXPECT_EQ(sum, static_cast<double>(total));
+    EXPECT_LE(r->peak_bucket_arrays, kSeriesOnePassGroups + 1);
+    EXPECT_GE(r->peak_bucket_arrays, 21u);
+  }
+  // Few groups still take the one pass.
+  f.service = "svc-1";
+  Result<Series> one = ComputeSeries(*s, kP, f, Metric::kCount, 10'000'000, GroupBy::kInstance);
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(one->lines.size(), 21u);
+  EXPECT_LE(one->peak_bucket_arrays, 201u);  // the service's 200 instances
 }
 
 TEST_F(QueryTest, SeriesOtherResponseTimeIsTheWeightedMean) {

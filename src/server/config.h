@@ -30,6 +30,8 @@ struct ServerConfig {
   int64_t retention_interval_seconds = 60;
   int64_t compaction_grace_seconds = 600;
   int64_t scatter_cache_mb = 64;
+  int64_t malloc_arena_max = 2;
+  int64_t malloc_trim_seconds = 10;
   int64_t max_transactions = 20'000'000;
   int http_threads = 4;
   int ingest_threads = 8;

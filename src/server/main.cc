@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -32,6 +33,7 @@
 #include "net/http_server.h"
 #include "server/config.h"
 #include "server/live_restore.h"
+#include "server/memory_trim.h"
 #include "server/store_metrics.h"
 #include "server/store_verify.h"
 #include "store/embedded/embedded_store.h"
@@ -172,10 +174,26 @@ int RunServer(const std::vector<std::string>& args) {
 
   MetricsRegistry* metrics = MetricsRegistry::Default();
   RegisterProcessMetrics(metrics);
+  // Before the worker threads exist: they take their arenas on first use.
+  MemoryTrimOptions trim;
+  trim.arena_max = static_cast<int>(cfg.malloc_arena_max);
+  trim.trim_interval_us = cfg.malloc_trim_seconds * 1'000'000;
+  std::atomic<store::EmbeddedStore*> trim_store{nullptr};
+  trim.release_mapped = [&trim_store]() -> size_t {
+    store::EmbeddedStore* s = trim_store.load();
+    return s != nullptr ? s->ReleaseIdleSegmentPages() : 0;
+  };
+  MemoryTrimmer trimmer(trim, metrics);
+  trimmer.Start();
   Clock* clock = Clock::Real();
   const bool embedded = cfg.store == "embedded";
   std::unique_ptr<store::Store> store;
   store::EmbeddedStore* embedded_store = nullptr;
+  // Destroyed before the store: the trimmer's thread calls into it.
+  struct StopTrimmer {
+    MemoryTrimmer* t;
+    ~StopTrimmer() { t->Stop(); }
+  } stop_trimmer{&trimmer};
   if (embedded) {
     store::EmbeddedOptions eo;
     eo.dir = cfg.data_dir + "/store";
@@ -197,6 +215,7 @@ int RunServer(const std::vector<std::string>& args) {
       return 1;
     }
     embedded_store = opened->get();
+    trim_store.store(embedded_store);
     store = std::move(*opened);
   } else {
     store = store::NewMemStore(static_cast<size_t>(cfg.max_transactions));

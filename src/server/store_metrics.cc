@@ -69,6 +69,17 @@ void RegisterStoreMetrics(MetricsRegistry* metrics, const store::Store* store,
                        [=] {
                          return Samples{{{}, static_cast<double>(store->Usage().free_disk_bytes)}};
                        });
+  metrics->AddCallback(
+      "loupe_store_dictionary_entries",
+      "Strings the store's dictionaries hold in memory (user and client-IP strings only for "
+      "rows not yet flushed).",
+      [=] {
+        return Samples{{{}, static_cast<double>(store->Stats().dictionary_entries)}};
+      });
+  metrics->AddCallback("loupe_store_dictionary_bytes", "Approximate memory of those dictionaries.",
+                       [=] {
+                         return Samples{{{}, static_cast<double>(store->Stats().dictionary_bytes)}};
+                       });
   if (embedded == nullptr) return;
   metrics->AddCallback("loupe_store_lifecycle",
                        "Embedded engine compaction and retention events since start, by event.",

@@ -4,9 +4,12 @@
 //  - time partitions keyed by floor(end_us / 1 min), each a set of columns
 //    (struct of arrays) with its min/max end time, so a Scan skips whole
 //    partitions and reads only the columns it hands out;
-//  - seven string dictionaries (service, instance, endpoint, user, client_ip,
-//    http_method, error_type): rows hold dense uint32 ids, TxRow views point
-//    into the dictionary's std::deque (stable addresses);
+//  - string dictionaries: per project for the bounded columns (service,
+//    instance, endpoint, http_method, error_type), per partition for user
+//    and client_ip (one new value per visitor: they go with their partition
+//    when it is evicted, so memory follows the rows kept, not every user
+//    ever seen); rows hold dense uint32 ids, TxRow views point into the
+//    dictionary's std::deque (stable addresses);
 //  - profiles (steps and the few fields lists do not need) encoded compactly
 //    into a per-partition arena; a late-step merge re-encodes into the arena
 //    and leaves the old bytes as garbage until the partition is evicted;
@@ -208,6 +211,7 @@ class Dict {
   }
   std::string_view Get(uint32_t id) const noexcept { return views_[id]; }
   size_t bytes() const noexcept { return bytes_ + views_.capacity() * sizeof(std::string_view); }
+  size_t size() const noexcept { return views_.size(); }
 
  private:
   std::deque<std::string> strings_;  // stable addresses, SSO buffers included
@@ -217,6 +221,10 @@ class Dict {
 };
 
 enum DictKind { kService, kInstance, kEndpoint, kUser, kClientIp, kMethod, kErrorType, kNumDicts };
+
+// User and client IP: dictionaries per partition (Partition::local).
+constexpr bool IsLocal(int k) { return k == kUser || k == kClientIp; }
+constexpr int LocalSlot(int k) { return k == kUser ? 0 : 1; }
 
 // ---- Arena: stable byte storage for encoded profiles ----
 class Arena {
@@ -274,6 +282,7 @@ struct Partition {
   std::vector<const char*> profile;
   std::vector<uint32_t> profile_len;
   Arena arena;
+  Dict local[2];  // user and client IP strings of the rows (LocalSlot)
 
   // Row numbers sorted by ascending end time, built lazily for partitions
   // that are not in_order; valid while order_rows == rows().
@@ -302,7 +311,8 @@ struct Partition {
                status.capacity() * sizeof(int32_t) + error.capacity() +
                summary.capacity() * sizeof(model::Summary) + trace_next.capacity() * sizeof(TxId) +
                profile.capacity() * sizeof(char*) + profile_len.capacity() * sizeof(uint32_t) +
-               order.capacity() * sizeof(uint32_t) + arena.bytes() + sizeof(Partition);
+               order.capacity() * sizeof(uint32_t) + arena.bytes() + local[0].bytes() +
+               local[1].bytes() + sizeof(Partition);
     for (const auto& d : dict) n += d.capacity() * sizeof(uint32_t);
     return n;
   }
@@ -318,7 +328,7 @@ struct Project {
   std::map<int32_t, std::unique_ptr<Partition>> parts;
   FlatMap<Loc> by_id;
   FlatMap<TxId> trace_head;  // Hash64(trace id) → most recently inserted tx
-  Dict dicts[kNumDicts];
+  Dict dicts[kNumDicts];     // the bounded columns; user and client IP: Partition::local
   std::map<std::pair<std::string, std::string>, InstanceInfo> instances;
   ParkedLateSteps parked;         // late steps that came before their transaction
   std::vector<int32_t> unsorted;  // keys of partitions that turned !in_order (may repeat)
@@ -344,7 +354,8 @@ struct CompiledFilter {
   bool rest = false;  // any test besides the time range
   int nstr = 0;       // string filters in use
   int kind[5];
-  uint32_t want[5];
+  uint32_t want[5];           // project ids; for user and client IP, the bound partition's
+  std::string_view value[5];  // the filter strings (views into the TxFilter)
 
   // Returns false when a string filter names a value never seen (no row can match).
   bool Compile(const Project& p, const TxFilter& f) {
@@ -361,15 +372,31 @@ struct CompiledFilter {
                                                             {kClientIp, &f.client_ip}};
     for (const auto& [k, s] : strs) {
       if (s->empty()) continue;
-      int64_t id = p.dicts[k].Find(*s);
-      if (id < 0) return false;
       kind[nstr] = k;
-      want[nstr] = static_cast<uint32_t>(id);
+      value[nstr] = *s;
+      if (!IsLocal(k)) {
+        int64_t id = p.dicts[k].Find(*s);
+        if (id < 0) return false;
+        want[nstr] = static_cast<uint32_t>(id);
+      }
       ++nstr;
     }
     rest = nstr > 0 || errors_only || min_el != std::numeric_limits<int64_t>::min() ||
            max_el != std::numeric_limits<int64_t>::max();
     return from < to && min_el <= max_el;
+  }
+
+  // Resolves the user and client-IP filters against pt's dictionaries;
+  // false when pt holds no such value (no row of pt can match). REQUIRES:
+  // called before MatchRest on pt's rows.
+  bool Bind(const Partition& pt) noexcept {
+    for (int i = 0; i < nstr; ++i) {
+      if (!IsLocal(kind[i])) continue;
+      const int64_t id = pt.local[LocalSlot(kind[i])].Find(value[i]);
+      if (id < 0) return false;
+      want[i] = static_cast<uint32_t>(id);
+    }
+    return true;
   }
 
   // Everything but the time range.
@@ -494,8 +521,8 @@ void MemStore::AppendRow(Project* p, model::Transaction& tx) {
   pt->dict[kService].push_back(p->dicts[kService].Intern(tx.service));
   pt->dict[kInstance].push_back(p->dicts[kInstance].Intern(tx.instance));
   pt->dict[kEndpoint].push_back(p->dicts[kEndpoint].Intern(tx.endpoint));
-  pt->dict[kUser].push_back(p->dicts[kUser].Intern(tx.user));
-  pt->dict[kClientIp].push_back(p->dicts[kClientIp].Intern(tx.client_ip));
+  pt->dict[kUser].push_back(pt->local[LocalSlot(kUser)].Intern(tx.user));
+  pt->dict[kClientIp].push_back(pt->local[LocalSlot(kClientIp)].Intern(tx.client_ip));
   pt->dict[kMethod].push_back(p->dicts[kMethod].Intern(tx.http_method));
   pt->dict[kErrorType].push_back(p->dicts[kErrorType].Intern(tx.error_type));
   pt->summary.push_back(tx.summary);
@@ -632,8 +659,8 @@ inline void MemStore::FillRow(const Project& p, const Partition& pt, uint32_t r,
     out->endpoint = p.dicts[kEndpoint].Get(out->endpoint_id);
   }
   if (fields & kFieldClient) {
-    out->user = p.dicts[kUser].Get(pt.dict[kUser][r]);
-    out->client_ip = p.dicts[kClientIp].Get(pt.dict[kClientIp][r]);
+    out->user = pt.local[LocalSlot(kUser)].Get(pt.dict[kUser][r]);
+    out->client_ip = pt.local[LocalSlot(kClientIp)].Get(pt.dict[kClientIp][r]);
     out->http_method = p.dicts[kMethod].Get(pt.dict[kMethod][r]);
   }
   if (fields & kFieldSummary) out->summary = pt.summary[r];
@@ -647,8 +674,8 @@ Status MemStore::ScanScatter(ProjectId project, const TxFilter& filter,
   const Project* p = FindProject(project);
   if (p == nullptr) return Status::OK();
   ReadLock lock(p->mu);
-  CompiledFilter f;
-  if (!f.Compile(*p, filter)) return Status::OK();
+  CompiledFilter all;
+  if (!all.Compile(*p, filter)) return Status::OK();
   constexpr size_t kRows = 16384;  // per visitor call
   std::vector<int64_t> end, elapsed;
   std::vector<uint8_t> error;
@@ -661,7 +688,8 @@ Status MemStore::ScanScatter(ProjectId project, const TxFilter& filter,
   };
   for (const auto& [key, ptr] : p->parts) {
     const Partition& pt = *ptr;
-    if (pt.max_end < f.from || pt.min_end >= f.to) continue;
+    CompiledFilter f = all;
+    if (pt.max_end < f.from || pt.min_end >= f.to || !f.Bind(pt)) continue;
     const bool all_in = pt.min_end >= f.from && pt.max_end < f.to;
     const auto rows = static_cast<uint32_t>(pt.rows());
     for (uint32_t r = 0; r < rows; ++r) {
@@ -682,8 +710,8 @@ Status MemStore::Scan(ProjectId project, const TxFilter& filter, ScanOrder order
   const Project* p = FindProject(project);
   if (p == nullptr) return Status::OK();
   ReadLock lock(p->mu);
-  CompiledFilter f;
-  if (!f.Compile(*p, filter)) return Status::OK();
+  CompiledFilter all;
+  if (!all.Compile(*p, filter)) return Status::OK();
 
   // One buffer per Scan, reused for every batch.
   std::unique_ptr<TxRow[]> batch(new TxRow[kBatchRows]);
@@ -701,7 +729,8 @@ Status MemStore::Scan(ProjectId project, const TxFilter& filter, ScanOrder order
   if (order == ScanOrder::kAny) {
     for (const auto& [key, ptr] : p->parts) {
       const Partition& pt = *ptr;
-      if (pt.max_end < f.from || pt.min_end >= f.to) continue;
+      CompiledFilter f = all;
+      if (pt.max_end < f.from || pt.min_end >= f.to || !f.Bind(pt)) continue;
       const bool all_in = pt.min_end >= f.from && pt.max_end < f.to;
       const auto rows = static_cast<uint32_t>(pt.rows());
       for (uint32_t r = 0; r < rows && !stopped; ++r) {
@@ -713,7 +742,8 @@ Status MemStore::Scan(ProjectId project, const TxFilter& filter, ScanOrder order
   } else {
     for (auto it = p->parts.rbegin(); it != p->parts.rend(); ++it) {
       const Partition& pt = *it->second;
-      if (pt.max_end < f.from || pt.min_end >= f.to) continue;
+      CompiledFilter f = all;
+      if (pt.max_end < f.from || pt.min_end >= f.to || !f.Bind(pt)) continue;
       const int64_t* end = pt.end.data();
       if (pt.in_order) {
         // Rows are ascending in end time: bound [lo, hi) by binary search.
@@ -754,8 +784,8 @@ model::Transaction MemStore::ReadTx(const Project& p, const Partition& pt, uint3
   tx.status = pt.status[r];
   tx.error = pt.error[r] != 0;
   tx.error_type = p.dicts[kErrorType].Get(pt.dict[kErrorType][r]);
-  tx.client_ip = p.dicts[kClientIp].Get(pt.dict[kClientIp][r]);
-  tx.user = p.dicts[kUser].Get(pt.dict[kUser][r]);
+  tx.client_ip = pt.local[LocalSlot(kClientIp)].Get(pt.dict[kClientIp][r]);
+  tx.user = pt.local[LocalSlot(kUser)].Get(pt.dict[kUser][r]);
   tx.summary = pt.summary[r];
   DecodeProfile(std::string_view(pt.profile[r], pt.profile_len[r]), &tx);
   return tx;
@@ -872,8 +902,18 @@ StoreStats MemStore::Stats() const {
   for (const auto& [id, p] : projects_) {
     ReadLock plock(p->mu);
     s.bytes += sizeof(Project) + p->by_id.bytes() + p->trace_head.bytes();
-    for (const Dict& d : p->dicts) s.bytes += d.bytes();
-    for (const auto& [key, pt] : p->parts) s.bytes += pt->bytes();
+    for (const Dict& d : p->dicts) {
+      s.bytes += d.bytes();
+      s.dictionary_entries += d.size();
+      s.dictionary_bytes += d.bytes();
+    }
+    for (const auto& [key, pt] : p->parts) {
+      s.bytes += pt->bytes();
+      for (const Dict& d : pt->local) {
+        s.dictionary_entries += d.size();
+        s.dictionary_bytes += d.bytes();
+      }
+    }
     s.bytes += p->instances.size() * (sizeof(InstanceInfo) + 64);
   }
   return s;

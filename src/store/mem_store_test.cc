@@ -126,6 +126,53 @@ TEST(MemStore, EvictsOldestMinutePartitionsPastTheLimit) {
   EXPECT_TRUE(s->Get(1, 11).ok());
 }
 
+// A week of distinct visitors: each transaction has a user and a client IP
+// never seen before. The store keeps max_transactions rows; the strings of
+// evicted rows must go with them (a per-project dictionary kept every one).
+TEST(MemStore, DistinctUsersAreForgottenWithTheirEvictedRows) {
+  constexpr size_t kKept = 50'000;
+  constexpr int kUsers = 2'000'000;
+  std::unique_ptr<Store> s = NewMemStore(kKept);
+  uint64_t peak_entries = 0;
+  for (int i = 0; i < kUsers; i += 10'000) {
+    WriteBatch b;
+    for (int k = i; k < i + 10'000; ++k) {
+      // 1,000 a minute: the 50,000 kept rows span 50 minute partitions.
+      model::Transaction tx = Tx(static_cast<model::TxId>(k) + 1, kT0 + int64_t{k} * 60'000);
+      for (int byte = 0; byte < 4; ++byte) tx.trace_id[byte] = static_cast<uint8_t>(k >> 8 * byte);
+      tx.user = "user-" + std::to_string(k);
+      tx.client_ip = "10." + std::to_string(k >> 16) + "." + std::to_string((k >> 8) & 255) + "." +
+                     std::to_string(k & 255);
+      b.transactions.push_back(std::move(tx));
+    }
+    ASSERT_TRUE(s->Append(1, std::move(b)).ok());
+    peak_entries = std::max(peak_entries, s->Stats().dictionary_entries);
+  }
+  // Two strings per kept row, plus the rows of the partition being filled
+  // and a few per partition for "" and the bounded columns.
+  EXPECT_LE(peak_entries, 2 * (kKept + 2 * 1'000) + 1'000);
+  EXPECT_LE(s->Stats().dictionary_bytes, size_t{20} << 20);
+  // The newest users are still found, by filter and by id.
+  TxFilter f;
+  f.user = "user-" + std::to_string(kUsers - 1);
+  std::vector<model::TxId> ids;
+  ASSERT_TRUE(s->Scan(1, f, ScanOrder::kAny, [&](std::span<const TxRow> rows) {
+                 for (const TxRow& r : rows) ids.push_back(r.id);
+                 return true;
+               }).ok());
+  EXPECT_THAT(ids, ::testing::ElementsAre(static_cast<model::TxId>(kUsers)));
+  auto got = s->Get(1, kUsers);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->user, "user-" + std::to_string(kUsers - 1));
+  f.user = "user-0";  // evicted
+  ids.clear();
+  ASSERT_TRUE(s->Scan(1, f, ScanOrder::kNewestFirst, [&](std::span<const TxRow> rows) {
+                 for (const TxRow& r : rows) ids.push_back(r.id);
+                 return true;
+               }).ok());
+  EXPECT_THAT(ids, ::testing::IsEmpty());
+}
+
 TEST(MemStore, EvictionIsGlobalAcrossProjects) {
   std::unique_ptr<Store> s = NewMemStore(2);
   WriteBatch a;

@@ -143,6 +143,12 @@ struct StoreStats {
   uint64_t late_steps_merged = 0;
   uint64_t late_steps_orphaned = 0;  // late steps whose transaction was unknown
   uint64_t bytes = 0;                // approximate memory or disk use
+  // Strings held in memory by the stores' dictionaries (all projects), and
+  // their approximate bytes. Neither may grow with the number of distinct
+  // users or client IPs beyond what the unflushed (MemStore: kept) rows
+  // hold: those strings live and die with their rows' memtable or partition.
+  uint64_t dictionary_entries = 0;
+  uint64_t dictionary_bytes = 0;
 };
 
 // How long a project's data is kept. 0 keeps everything.

@@ -126,11 +126,20 @@ Status SegmentedStore::CompactPartition(Project* p, int64_t key) {
     dicts[c].emplace_back();
     index.emplace("", 0);
     remap[c].resize(inputs.size());
+    // The user and client-IP dictionaries are not kept by open segments:
+    // decoded here for the length of the union.
+    std::vector<StringTable> decoded(IsHighCardinality(c) ? inputs.size() : 0);
     for (size_t i = 0; i < inputs.size(); ++i) {
-      for (const std::string& str : inputs[i].seg->dict(c)) {
+      auto add = [&](std::string_view str) {
         auto [it, added] = index.emplace(str, static_cast<uint32_t>(dicts[c].size()));
-        if (added) dicts[c].push_back(str);
+        if (added) dicts[c].emplace_back(str);
         remap[c][i].push_back(it->second);
+      };
+      if (IsHighCardinality(c)) {
+        LOUPE_RETURN_IF_ERROR(inputs[i].seg->ReadDict(c, &decoded[i]));
+        for (uint32_t k = 0; k < decoded[i].size(); ++k) add(decoded[i].Get(k));
+      } else {
+        for (const std::string& str : inputs[i].seg->dict(c)) add(str);
       }
     }
     // index holds views into the inputs' dictionaries; dicts[c] owns copies.
@@ -262,6 +271,7 @@ Status SegmentedStore::CompactPartition(Project* p, int64_t key) {
   {
     std::unique_lock<RwMutex> lock(p->mu);
     for (int c = 0; c < kNumDictColumns; ++c) {
+      if (IsHighCardinality(c)) continue;
       ref.to_global[c].reserve(dicts[c].size());
       for (const std::string& str : dicts[c]) ref.to_global[c].push_back(p->dicts[c].Intern(str));
     }

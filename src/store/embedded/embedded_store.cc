@@ -36,6 +36,8 @@ uint32_t Dict::Intern(std::string_view s) {
   auto id = static_cast<uint32_t>(views_.size());
   views_.push_back(stored);
   index_.emplace(stored, id);
+  // The string's heap buffer (if any), the deque slot and an index node.
+  bytes_ += (stored.capacity() > 15 ? stored.capacity() + 1 : 0) + sizeof(std::string) + 48;
   return id;
 }
 
@@ -197,6 +199,7 @@ Status SegmentedStore::OpenFiles() {
     ref.seg = s;
     ref.seq = f.seq;
     for (int c = 0; c < kNumDictColumns; ++c) {
+      if (IsHighCardinality(c)) continue;
       ref.to_global[c].reserve(s->dict(c).size());
       for (const std::string& str : s->dict(c)) ref.to_global[c].push_back(p->dicts[c].Intern(str));
     }
@@ -323,20 +326,25 @@ void SegmentedStore::AppendRow(Project* p, model::Transaction& tx) {
   row.dict[kDictService] = p->dicts[kDictService].Intern(tx.service);
   row.dict[kDictInstance] = p->dicts[kDictInstance].Intern(tx.instance);
   row.dict[kDictEndpoint] = p->dicts[kDictEndpoint].Intern(tx.endpoint);
-  row.dict[kDictUser] = p->dicts[kDictUser].Intern(tx.user);
-  row.dict[kDictClientIp] = p->dicts[kDictClientIp].Intern(tx.client_ip);
   row.dict[kDictMethod] = p->dicts[kDictMethod].Intern(tx.http_method);
   row.dict[kDictErrorType] = p->dicts[kDictErrorType].Intern(tx.error_type);
+  MemTable& mem = *part.mem;
+  // User and client IP go into the memtable's dictionaries, which the flush
+  // drops: a project-wide dictionary grew by every distinct visitor for
+  // ever (issue 10; EmbeddedStoreTest.DistinctUsersLeaveNoDictionaryBehind).
+  const size_t local_before = mem.local[0].bytes() + mem.local[1].bytes();
+  row.dict[kDictUser] = mem.local[LocalSlot(kDictUser)].Intern(tx.user);
+  row.dict[kDictClientIp] = mem.local[LocalSlot(kDictClientIp)].Intern(tx.client_ip);
+  const size_t local_added = mem.local[0].bytes() + mem.local[1].bytes() - local_before;
   row.summary = tx.summary;
   row.steps = static_cast<uint32_t>(tx.steps.size());
   EncodeProfile(tx, &row.profile);
   row.profile.shrink_to_fit();
-  MemTable& mem = *part.mem;
   const size_t rollup_before = mem.rollup.bytes();
   mem.rollup.Add(tx.end_us, tx.end_us - tx.start_us, tx.error, tx.summary, row.dict[kDictService],
                  row.dict[kDictInstance], row.dict[kDictEndpoint],
                  !tx.user.empty() ? std::string_view(tx.user) : std::string_view(tx.client_ip));
-  const size_t bytes = row.bytes() + (mem.rollup.bytes() - rollup_before);
+  const size_t bytes = row.bytes() + (mem.rollup.bytes() - rollup_before) + local_added;
   if (mem.rows.empty() || tx.end_us < mem.min_end) mem.min_end = tx.end_us;
   if (mem.rows.empty() || tx.end_us > mem.max_end) mem.max_end = tx.end_us;
   mem.rows.push_back(std::move(row));
@@ -520,12 +528,16 @@ Status SegmentedStore::FlushAll() {
         j.tables = part.imm;
         j.late = std::move(part.late_pending);
         part.late_pending.clear();
+        // Segment-local ids: by project id for the bounded columns, by
+        // string for user and client IP (each table has its own ids).
         std::unordered_map<uint32_t, uint32_t> local[kNumDictColumns];
+        std::unordered_map<std::string_view, uint32_t> local_str[2];
         for (int c = 0; c < kNumDictColumns; ++c) {
           j.dicts[c].emplace_back();
           j.to_global[c].push_back(0);
           local[c].emplace(0, 0);
         }
+        for (auto& m : local_str) m.emplace("", 0);
         for (const auto& t : j.tables) {
           j.bytes += t->bytes;
           for (const MemRow& r : t->rows) {
@@ -540,6 +552,14 @@ Status SegmentedStore::FlushAll() {
             sr.steps = r.steps;
             sr.profile = r.profile;
             for (int c = 0; c < kNumDictColumns; ++c) {
+              if (IsHighCardinality(c)) {
+                const std::string_view str = t->local[LocalSlot(c)].Get(r.dict[c]);
+                auto [slot, added] =
+                    local_str[LocalSlot(c)].emplace(str, static_cast<uint32_t>(j.dicts[c].size()));
+                if (added) j.dicts[c].emplace_back(str);
+                sr.dict[c] = slot->second;
+                continue;
+              }
               auto [slot, added] =
                   local[c].emplace(r.dict[c], static_cast<uint32_t>(j.dicts[c].size()));
               if (added) {
@@ -614,7 +634,9 @@ Status SegmentedStore::FlushAll() {
       SegmentRef ref;
       ref.seg = seg;
       ref.seq = seq;
-      for (int c = 0; c < kNumDictColumns; ++c) ref.to_global[c] = std::move(j.to_global[c]);
+      for (int c = 0; c < kNumDictColumns; ++c) {
+        if (!IsHighCardinality(c)) ref.to_global[c] = std::move(j.to_global[c]);
+      }
       part.segments.push_back(std::move(ref));
       if (!rollup_refs.empty()) {
         auto& files = p->rollups[j.key];
@@ -758,6 +780,22 @@ Status SegmentedStore::LoadInstances() {
   return Status::OK();
 }
 
+size_t SegmentedStore::ReleaseIdleSegmentPages() {
+  std::vector<std::shared_ptr<const Segment>> segs;
+  {
+    std::shared_lock<std::shared_mutex> lock(projects_mu_);
+    for (const auto& [id, p] : projects_) {
+      std::shared_lock<RwMutex> plock(p->mu);
+      for (const auto& [key, part] : p->parts) {
+        for (const SegmentRef& ref : part.segments) segs.push_back(ref.seg);
+      }
+    }
+  }
+  size_t released = 0;
+  for (const auto& s : segs) released += s->ReleasePagesIfIdle();  // no lock: madvise only
+  return released;
+}
+
 // ---- Stats, Close ----
 
 StoreStats SegmentedStore::Stats() const {
@@ -768,6 +806,29 @@ StoreStats SegmentedStore::Stats() const {
   s.late_steps_merged = merged_.load();
   s.late_steps_orphaned = orphaned_.load();
   s.bytes = segment_bytes_.load() + mem_bytes_.load();
+  std::shared_lock<std::shared_mutex> lock(projects_mu_);
+  for (const auto& [id, p] : projects_) {
+    std::shared_lock<RwMutex> plock(p->mu);
+    for (const Dict& d : p->dicts) {
+      s.dictionary_entries += d.size();
+      s.dictionary_bytes += d.bytes();
+    }
+    for (const auto& [key, part] : p->parts) {
+      auto add_table = [&](const MemTable& t) {
+        for (const Dict& d : t.local) {
+          s.dictionary_entries += d.size();
+          s.dictionary_bytes += d.bytes();
+        }
+      };
+      if (part.mem) add_table(*part.mem);
+      for (const auto& t : part.imm) add_table(*t);
+      for (const SegmentRef& ref : part.segments) {
+        s.dictionary_entries += ref.seg->resident_dict_entries();
+        s.dictionary_bytes += ref.seg->resident_dict_bytes();
+        for (const auto& g : ref.to_global) s.dictionary_bytes += g.capacity() * sizeof(uint32_t);
+      }
+    }
+  }
   return s;
 }
 

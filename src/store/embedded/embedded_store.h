@@ -149,6 +149,12 @@ class EmbeddedStore : public Store {
 
   virtual EmbeddedStats embedded_stats() const = 0;
 
+  // Drops from the process's resident set the mapped pages of every segment
+  // not read since the previous call (Segment::ReleasePagesIfIdle): they are
+  // page cache, but counted in RSS, which otherwise grew by each flushed
+  // segment's size. Returns how many segments it released. Thread-safe.
+  virtual size_t ReleaseIdleSegmentPages() = 0;
+
   // Changes EmbeddedOptions::scatter_cache_bytes; a smaller budget drops
   // least recently used groups at once. Thread-safe.
   virtual void SetScatterCacheBytes(size_t bytes) = 0;

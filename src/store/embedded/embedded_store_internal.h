@@ -63,8 +63,11 @@ class RwMutex {
   std::shared_mutex rw_;
 };
 
-// String ↔ dense id per project and column; id 0 is "". Views stay valid
-// for the store's lifetime (deque of strings).
+// String ↔ dense id; id 0 is "". Views stay valid for the Dict's lifetime
+// (deque of strings). A project keeps one per bounded column (service,
+// instance, endpoint, method, error type: capped at ingest) for the store's
+// lifetime; user and client-IP strings go into their memtable's own Dicts
+// instead, which are dropped with the memtable after its flush.
 class Dict {
  public:
   Dict() { Intern(""); }
@@ -76,12 +79,19 @@ class Dict {
   }
   std::string_view Get(uint32_t id) const noexcept { return views_[id]; }
   size_t size() const noexcept { return views_.size(); }
+  // Approximate memory held: the strings, their views and the index.
+  size_t bytes() const noexcept { return bytes_ + views_.capacity() * sizeof(std::string_view); }
 
  private:
   std::deque<std::string> strings_;
   std::vector<std::string_view> views_;
   std::unordered_map<std::string_view, uint32_t> index_;
+  size_t bytes_ = 0;
 };
+
+// The slot of a high-cardinality column (IsHighCardinality) in
+// MemTable::local.
+constexpr int LocalSlot(int c) { return c == kDictUser ? 0 : 1; }
 
 // A transaction in a memtable: list columns plus the encoded profile.
 struct MemRow {
@@ -90,7 +100,9 @@ struct MemRow {
   int64_t start_us = 0, end_us = 0;
   int32_t status = 0;
   bool error = false;
-  uint32_t dict[kNumDictColumns] = {};  // project dictionary ids
+  // Project dictionary ids; for user and client IP, ids into the memtable's
+  // own dictionaries (MemTable::local).
+  uint32_t dict[kNumDictColumns] = {};
   model::Summary summary;
   uint32_t steps = 0;
   std::string profile;  // EncodeProfile blob
@@ -103,7 +115,8 @@ struct MemRow {
 struct MemTable {
   std::vector<MemRow> rows;
   RollupBuilder rollup;              // the rows' rollup cells, written beside their segment
-  size_t bytes = 0;                  // rows and rollup
+  Dict local[2];                     // user and client IP strings of the rows (LocalSlot)
+  size_t bytes = 0;                  // rows, rollup and local dictionaries
   int64_t min_end = 0, max_end = 0;  // over rows; meaningless when empty
 
   // Row numbers by ascending end time, built lazily, cached until rows change.
@@ -113,11 +126,47 @@ struct MemTable {
   mutable std::vector<uint32_t> order;  // GUARDED_BY(order_mu)
 };
 
-// A segment and the map of its dictionaries' local ids to project ids.
+// A segment and the map of its dictionaries' local ids to project ids
+// (empty for the high-cardinality columns: they have no project ids, and
+// reads take their strings from the segment's own dictionary).
 struct SegmentRef {
   std::shared_ptr<const Segment> seg;
   uint64_t seq = 0;  // from the file name
   std::vector<uint32_t> to_global[kNumDictColumns];
+};
+
+// The user and client-IP dictionaries of one segment, decoded on first use
+// and held only as long as this object (a scan, a Get). Not thread-safe.
+class SegmentLocalDicts {
+ public:
+  explicit SegmentLocalDicts(const Segment& seg) : seg_(seg) {}
+  // Column c's dictionary (IsHighCardinality(c)), or nullptr when it no
+  // longer decodes (status() says why).
+  const StringTable* Get(int c) {
+    const int slot = LocalSlot(c);
+    if (!loaded_[slot]) {
+      loaded_[slot] = true;
+      Status s = seg_.ReadDict(c, &tables_[slot]);
+      if (!s.ok()) {
+        if (status_.ok()) status_ = s;
+        failed_[slot] = true;
+      }
+    }
+    return failed_[slot] ? nullptr : &tables_[slot];
+  }
+  // The string of local id `id` of column c; "" when the dictionary is damaged.
+  std::string_view Name(int c, uint32_t id) {
+    const StringTable* t = Get(c);
+    return t != nullptr && id < t->size() ? t->Get(id) : std::string_view();
+  }
+  const Status& status() const { return status_; }
+
+ private:
+  const Segment& seg_;
+  StringTable tables_[2];
+  bool loaded_[2] = {false, false};
+  bool failed_[2] = {false, false};
+  Status status_;
 };
 
 // All late steps known for one flushed transaction of a partition.
@@ -162,6 +211,8 @@ struct Project {
   mutable RwMutex mu;
   std::map<int64_t, Partition> parts;
   std::unordered_map<TxId, MemLoc> mem_index;  // rows of mem and imm tables
+  // Bounded columns only: dicts[kDictUser] and dicts[kDictClientIp] hold ""
+  // alone (those strings live in memtables and segments, LocalSlot).
   Dict dicts[kNumDictColumns];
   std::map<std::pair<std::string, std::string>, InstanceInfo> instances;
   ParkedLateSteps parked;  // late steps that came before their transaction
@@ -238,6 +289,7 @@ class SegmentedStore final : public EmbeddedStore {
   Status Flush() override;
   EmbeddedStats embedded_stats() const override;
   void SetScatterCacheBytes(size_t bytes) override;
+  size_t ReleaseIdleSegmentPages() override;
   Status CompactClosedPartitions() override;
   Status ApplyRetention() override;
 
@@ -254,7 +306,8 @@ class SegmentedStore final : public EmbeddedStore {
                       uint32_t* row) const;
 
   // Readers. REQUIRES: p.mu held.
-  model::Transaction TxFromMem(const Project& p, const Partition& part, const MemRow& r) const;
+  model::Transaction TxFromMem(const Project& p, const Partition& part, const MemTable& t,
+                               const MemRow& r) const;
   Status TxFromSegment(const Project& p, const Partition& part, const SegmentRef& ref, uint32_t row,
                        model::Transaction* tx) const;
 

@@ -29,12 +29,17 @@ constexpr int kNumFilterColumns = 5;
 
 constexpr uint32_t DictBit(int c) { return ColumnBit(kColDictFirst + c); }
 
+// want[] value of a user or client-IP filter: those columns have no project
+// ids, so each memtable and segment looks `value` up in its own dictionary.
+constexpr int64_t kWantLocal = -2;
+
 struct CompiledFilter {
   int64_t from = 0, to = 0, min_el = 0, max_el = 0;
   bool errors_only = false;
   int64_t want[kNumFilterColumns] = {-1, -1, -1, -1, -1};  // project ids; -1: any
-  uint32_t fields = kFieldAll;                             // TxFields the caller reads
-  uint32_t columns = kReadAll;  // segment columns to decode for them and the filter
+  std::string_view value[kNumFilterColumns];  // the filter's strings (views into the TxFilter)
+  uint32_t fields = kFieldAll;                // TxFields the caller reads
+  uint32_t columns = kReadAll;                // segment columns to decode for them and the filter
 
   // False when a string filter names a value never seen: nothing can match.
   bool Compile(const Project& p, const TxFilter& f) {
@@ -63,9 +68,14 @@ struct CompiledFilter {
                                                   &f.client_ip};
     for (int i = 0; i < kNumFilterColumns; ++i) {
       if (strs[i]->empty()) continue;
+      value[i] = *strs[i];
+      columns |= DictBit(kFilterColumns[i]);
+      if (IsHighCardinality(kFilterColumns[i])) {
+        want[i] = kWantLocal;
+        continue;
+      }
       want[i] = p.dicts[kFilterColumns[i]].Find(*strs[i]);
       if (want[i] < 0) return false;
-      columns |= DictBit(kFilterColumns[i]);
     }
     return from < to && min_el <= max_el;
   }
@@ -110,6 +120,12 @@ class MemSource final : public RowSource {
   MemSource(const Project& p, const Partition& part, const MemTable& t, const CompiledFilter& f,
             bool descending)
       : p_(p), part_(part), t_(t), f_(f), desc_(descending), order_(t.SortedOrder()) {
+    for (int i = 0; i < kNumFilterColumns; ++i) {
+      want_[i] = f.want[i];
+      if (want_[i] != kWantLocal) continue;
+      want_[i] = t.local[LocalSlot(kFilterColumns[i])].Find(f.value[i]);
+      if (want_[i] < 0) return;  // no row of this table can match
+    }
     const std::vector<MemRow>& rows = t.rows;
     auto lo = std::lower_bound(order_.begin(), order_.end(), f.from,
                                [&](uint32_t r, int64_t v) { return rows[r].end_us < v; });
@@ -161,8 +177,8 @@ class MemSource final : public RowSource {
       out->endpoint = p_.dicts[kDictEndpoint].Get(r.dict[kDictEndpoint]);
     }
     if (fields & kFieldClient) {
-      out->user = p_.dicts[kDictUser].Get(r.dict[kDictUser]);
-      out->client_ip = p_.dicts[kDictClientIp].Get(r.dict[kDictClientIp]);
+      out->user = t_.local[LocalSlot(kDictUser)].Get(r.dict[kDictUser]);
+      out->client_ip = t_.local[LocalSlot(kDictClientIp)].Get(r.dict[kDictClientIp]);
       out->http_method = p_.dicts[kDictMethod].Get(r.dict[kDictMethod]);
     }
     if (fields & kFieldSummary) {
@@ -177,7 +193,7 @@ class MemSource final : public RowSource {
     if (el < f_.min_el || el > f_.max_el) return false;
     if (f_.errors_only && !r.error) return false;
     for (int i = 0; i < kNumFilterColumns; ++i) {
-      if (f_.want[i] >= 0 && r.dict[kFilterColumns[i]] != f_.want[i]) return false;
+      if (want_[i] >= 0 && r.dict[kFilterColumns[i]] != want_[i]) return false;
     }
     return true;
   }
@@ -188,9 +204,11 @@ class MemSource final : public RowSource {
   const CompiledFilter& f_;
   const bool desc_;
   const std::vector<uint32_t>& order_;
-  size_t lo_ = 0, hi_ = 0;  // the rows of order_ inside the time range
-  size_t cursor_ = 0;       // next position of order_ to examine
-  size_t pos_ = 0;          // the current row's position in order_
+  int64_t want_[kNumFilterColumns] = {-1, -1, -1, -1,
+                                      -1};  // f_.want with user/client IP as this table's ids
+  size_t lo_ = 0, hi_ = 0;                  // the rows of order_ inside the time range
+  size_t cursor_ = 0;                       // next position of order_ to examine
+  size_t pos_ = 0;                          // the current row's position in order_
 };
 
 // A CompiledFilter as one segment's local dictionary ids.
@@ -199,8 +217,20 @@ struct LocalFilter {
   bool row_filter = false;  // a filter other than the time range is set
   bool none = false;        // a filter value is absent from the segment: nothing matches
 
-  LocalFilter(const CompiledFilter& f, const SegmentRef& ref) {
+  // Reads the segment's user or client-IP dictionary through *dicts when
+  // the filter names one (a damaged one matches nothing: dicts->status()).
+  LocalFilter(const CompiledFilter& f, const SegmentRef& ref, SegmentLocalDicts* dicts) {
     for (int i = 0; i < kNumFilterColumns; ++i) {
+      if (f.want[i] == kWantLocal) {
+        const StringTable* t = dicts->Get(kFilterColumns[i]);
+        want[i] = t != nullptr ? t->Find(f.value[i]) : -1;
+        if (want[i] < 0) {
+          none = true;
+          return;
+        }
+        row_filter = true;
+        continue;
+      }
       if (f.want[i] < 0) continue;
       const std::vector<uint32_t>& g = ref.to_global[kFilterColumns[i]];
       auto it = std::find(g.begin(), g.end(), static_cast<uint32_t>(f.want[i]));
@@ -235,7 +265,15 @@ class SegmentSource final : public RowSource {
  public:
   SegmentSource(const Project& p, const Partition& part, const SegmentRef& ref,
                 const CompiledFilter& f, bool descending, ScanErrors* errors)
-      : p_(p), part_(part), ref_(ref), f_(f), desc_(descending), errors_(errors), local_(f, ref) {
+      : p_(p),
+        part_(part),
+        ref_(ref),
+        f_(f),
+        desc_(descending),
+        errors_(errors),
+        dicts_(*ref.seg),
+        local_(f, ref, &dicts_) {
+    if (!dicts_.status().ok()) errors_->Add(dicts_.status());
     if (local_.none) return;
     const auto& groups = ref.seg->groups();
     next_group_ = desc_ ? static_cast<int64_t>(groups.size()) - 1 : 0;
@@ -308,8 +346,8 @@ class SegmentSource final : public RowSource {
       out->endpoint = p_.dicts[kDictEndpoint].Get(out->endpoint_id);
     }
     if (fields & kFieldClient) {
-      out->user = p_.dicts[kDictUser].Get(global(kDictUser));
-      out->client_ip = p_.dicts[kDictClientIp].Get(global(kDictClientIp));
+      out->user = dicts_.Name(kDictUser, g.dict[kDictUser][i]);
+      out->client_ip = dicts_.Name(kDictClientIp, g.dict[kDictClientIp][i]);
       out->http_method = p_.dicts[kDictMethod].Get(global(kDictMethod));
     }
     if (fields & kFieldSummary) {
@@ -373,6 +411,9 @@ class SegmentSource final : public RowSource {
   const CompiledFilter& f_;
   const bool desc_;
   ScanErrors* const errors_;
+  // User and client-IP strings, decoded on the first row that needs them
+  // (Fill is const for the caller, not for this cache).
+  mutable SegmentLocalDicts dicts_;
   const LocalFilter local_;
   bool empty_ = true;
   bool loaded_ = false;
@@ -410,6 +451,15 @@ Status SegmentedStore::Scan(ProjectId project, const TxFilter& filter, ScanOrder
     }
   };
 
+  // A segment source's user and client-IP strings live in its decoded
+  // dictionaries (SegmentLocalDicts), which go with the source: a batch
+  // holding such rows is passed on before its sources are destroyed.
+  auto pass_partial = [&] {
+    if ((f.fields & kFieldClient) == 0 || n == 0 || stopped) return;
+    if (!visit(std::span<const TxRow>(batch.get(), n))) stopped = true;
+    n = 0;
+  };
+
   auto scan_partition = [&](const Partition& part) {
     std::vector<std::shared_ptr<MemTable>> tables = part.imm;
     if (part.mem) tables.push_back(part.mem);
@@ -431,6 +481,7 @@ Status SegmentedStore::Scan(ProjectId project, const TxFilter& filter, ScanOrder
         if (!overlaps(ref) || stopped) continue;
         SegmentSource src(*p, part, ref, f, false, &errors);
         drain(src);
+        pass_partial();  // its rows' user strings die with src
       }
       return;
     }
@@ -461,6 +512,7 @@ Status SegmentedStore::Scan(ProjectId project, const TxFilter& filter, ScanOrder
         heap.pop_back();
       }
     }
+    pass_partial();  // the sources' user strings die with them
   };
 
   if (desc) {
@@ -614,7 +666,9 @@ Status SegmentedStore::ScanScatter(ProjectId project, const TxFilter& filter,
     for (const SegmentRef& ref : part.segments) {
       const Segment& seg = *ref.seg;
       if (stopped || seg.rows() == 0 || seg.max_end() < f.from || seg.min_end() >= f.to) continue;
-      const LocalFilter local(f, ref);
+      SegmentLocalDicts dicts(seg);
+      const LocalFilter local(f, ref, &dicts);
+      if (!dicts.status().ok()) errors.Add(dicts.status());
       if (local.none) continue;
       for (size_t gi = 0; gi < seg.groups().size() && !stopped; ++gi) {
         const Segment::Group& group = seg.groups()[gi];
@@ -658,7 +712,7 @@ Status SegmentedStore::ScanScatter(ProjectId project, const TxFilter& filter,
 }
 
 model::Transaction SegmentedStore::TxFromMem(const Project& p, const Partition& part,
-                                             const MemRow& r) const {
+                                             const MemTable& t, const MemRow& r) const {
   model::Transaction tx;
   tx.id = r.id;
   tx.trace_id = r.trace;
@@ -666,8 +720,8 @@ model::Transaction SegmentedStore::TxFromMem(const Project& p, const Partition& 
   tx.instance = p.dicts[kDictInstance].Get(r.dict[kDictInstance]);
   tx.endpoint = p.dicts[kDictEndpoint].Get(r.dict[kDictEndpoint]);
   tx.http_method = p.dicts[kDictMethod].Get(r.dict[kDictMethod]);
-  tx.user = p.dicts[kDictUser].Get(r.dict[kDictUser]);
-  tx.client_ip = p.dicts[kDictClientIp].Get(r.dict[kDictClientIp]);
+  tx.user = t.local[LocalSlot(kDictUser)].Get(r.dict[kDictUser]);
+  tx.client_ip = t.local[LocalSlot(kDictClientIp)].Get(r.dict[kDictClientIp]);
   tx.error_type = p.dicts[kDictErrorType].Get(r.dict[kDictErrorType]);
   tx.start_us = r.start_us;
   tx.end_us = r.end_us;
@@ -698,9 +752,14 @@ Status SegmentedStore::TxFromSegment(const Project& p, const Partition& part, co
   tx->instance = str(kDictInstance);
   tx->endpoint = str(kDictEndpoint);
   tx->http_method = str(kDictMethod);
-  tx->user = str(kDictUser);
-  tx->client_ip = str(kDictClientIp);
   tx->error_type = str(kDictErrorType);
+  SegmentLocalDicts local(seg);
+  tx->user = local.Name(kDictUser, g.dict[kDictUser][i]);
+  tx->client_ip = local.Name(kDictClientIp, g.dict[kDictClientIp][i]);
+  if (!local.status().ok()) {
+    corrupt_chunks_.fetch_add(1, std::memory_order_relaxed);
+    return local.status();
+  }
   tx->end_us = g.end[i];
   tx->start_us = g.end[i] - g.elapsed[i];
   tx->status = g.status[i];
@@ -722,7 +781,7 @@ Result<model::Transaction> SegmentedStore::Get(ProjectId project, model::TxId id
     auto it = p->mem_index.find(id);
     if (it != p->mem_index.end()) {
       const Partition* part = p->FindPartition(it->second.part);
-      return TxFromMem(*p, *part, it->second.table->rows[it->second.row]);
+      return TxFromMem(*p, *part, *it->second.table, it->second.table->rows[it->second.row]);
     }
     const Partition* part;
     const SegmentRef* ref;
@@ -750,7 +809,7 @@ Result<std::vector<model::Transaction>> SegmentedStore::GetTrace(
     if (part.mem) tables.push_back(part.mem);
     for (const auto& t : tables) {
       for (const MemRow& r : t->rows) {
-        if (r.trace == trace) out.push_back(TxFromMem(*p, part, r));
+        if (r.trace == trace) out.push_back(TxFromMem(*p, part, *t, r));
       }
     }
     for (const SegmentRef& ref : part.segments) {

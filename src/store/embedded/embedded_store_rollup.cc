@@ -99,17 +99,18 @@ Status SegmentedStore::WriteRollups(ProjectId project, int64_t key, uint64_t seq
 
 Status SegmentedStore::BuildRollups(const SegmentRef& ref, RollupBuilder* out) const {
   const Segment& seg = *ref.seg;
-  const auto& users = seg.dict(kDictUser);
-  const auto& ips = seg.dict(kDictClientIp);
+  StringTable users, ips;
+  LOUPE_RETURN_IF_ERROR(seg.ReadDict(kDictUser, &users));
+  LOUPE_RETURN_IF_ERROR(seg.ReadDict(kDictClientIp, &ips));
   DecodedGroup g;
   for (size_t i = 0; i < seg.groups().size(); ++i) {
     LOUPE_RETURN_IF_ERROR(seg.ReadGroup(i, &g, kRollupColumns));
     for (uint32_t r = 0; r < g.rows; ++r) {
       const uint32_t u = g.dict[kDictUser][r];
-      std::string_view user = u < users.size() ? std::string_view(users[u]) : std::string_view();
+      std::string_view user = u < users.size() ? users.Get(u) : std::string_view();
       if (user.empty()) {
         const uint32_t ip = g.dict[kDictClientIp][r];
-        if (ip < ips.size()) user = ips[ip];
+        if (ip < ips.size()) user = ips.Get(ip);
       }
       auto global = [&](int col) {
         const uint32_t local = g.dict[col][r];

@@ -529,15 +529,22 @@ Status Segment::Load() {
 
   std::string buf;
   for (int c = 0; c < kNumDictColumns; ++c) {
-    Chunk ch;
+    Chunk& ch = dict_chunks_[c];
     if (!GetChunk(&d, &ch) || !chunk_ok(ch)) return bad("malformed meta block");
     LOUPE_RETURN_IF_ERROR(ReadChunk(ch, &buf, "dictionary"));
     Decoder dd(buf);
     uint64_t count = dd.Varint();
-    if (count > buf.size()) return bad("malformed dictionary");
-    dicts_[c].reserve(count);
-    for (uint64_t i = 0; i < count; ++i) dicts_[c].emplace_back(dd.String());
-    if (!dd.ok() || dicts_[c].empty()) return bad("malformed dictionary");
+    if (count == 0 || count > buf.size()) return bad("malformed dictionary");
+    // Every dictionary is checked here; the high-cardinality ones are then
+    // dropped (ReadDict decodes them again when a read needs them).
+    const bool keep = !IsHighCardinality(c);
+    if (keep) dicts_[c].reserve(count);
+    for (uint64_t i = 0; i < count; ++i) {
+      std::string_view v = dd.String();
+      if (keep) dicts_[c].emplace_back(v);
+    }
+    if (!dd.ok()) return bad("malformed dictionary");
+    dict_sizes_[c] = static_cast<uint32_t>(count);
   }
   Chunk late;
   if (!GetChunk(&d, &late) || !chunk_ok(late)) return bad("malformed meta block");
@@ -611,6 +618,46 @@ Status Segment::Load() {
   return Status::OK();
 }
 
+int64_t StringTable::Find(std::string_view s) const noexcept {
+  for (size_t i = 0; i + 1 < ends_.size(); ++i) {
+    if (ends_[i + 1] - ends_[i] == s.size() &&
+        std::memcmp(data_.data() + ends_[i], s.data(), s.size()) == 0) {
+      return static_cast<int64_t>(i);
+    }
+  }
+  return -1;
+}
+
+Status Segment::ReadDict(int c, StringTable* out) const {
+  out->Clear();
+  std::string scratch;
+  std::string_view raw;
+  LOUPE_RETURN_IF_ERROR(ViewChunk(dict_chunks_[c], &scratch, &raw, "dictionary"));
+  Decoder dd(raw);
+  const uint64_t count = dd.Varint();
+  for (uint64_t i = 0; i < count && dd.ok(); ++i) out->Add(dd.String());
+  if (!dd.ok() || out->size() != dict_sizes_[c]) {
+    out->Clear();
+    return Status::Corruption(path_ + ": malformed dictionary");
+  }
+  return Status::OK();
+}
+
+size_t Segment::resident_dict_entries() const {
+  size_t n = 0;
+  for (const auto& d : dicts_) n += d.size();
+  return n;
+}
+
+size_t Segment::resident_dict_bytes() const {
+  size_t n = 0;
+  for (const auto& d : dicts_) {
+    n += d.capacity() * sizeof(std::string);
+    for (const std::string& s : d) n += s.capacity() > 15 ? s.capacity() + 1 : 0;
+  }
+  return n;
+}
+
 Status Segment::ReadChunk(const Chunk& c, std::string* out, std::string_view what) const {
   std::string_view raw;
   LOUPE_RETURN_IF_ERROR(ViewChunk(c, out, &raw, what));
@@ -677,6 +724,7 @@ size_t Segment::GroupOf(uint32_t row) const {
 }
 
 Status Segment::ReadGroup(size_t gi, DecodedGroup* out, uint32_t want) const {
+  MarkRead();
   if (want & (kReadIds | kReadTraces | kMapIds)) LOUPE_RETURN_IF_ERROR(VerifySections());
   const Group& g = groups_[gi];
   out->first_row = g.first_row;
@@ -739,7 +787,7 @@ Status Segment::ReadGroup(size_t gi, DecodedGroup* out, uint32_t want) const {
   for (int c = 0; c < kNumDictColumns; ++c) {
     std::vector<uint32_t>& d = out->dict[c];
     if (want & ColumnBit(kColDictFirst + c)) d.resize(n);
-    const uint64_t limit = dicts_[c].size();
+    const uint64_t limit = dict_sizes_[c];
     bool bad = false;
     LOUPE_RETURN_IF_ERROR(column(kColDictFirst + c, [&](uint32_t i, uint64_t v) {
       bad |= v >= limit;
@@ -802,6 +850,7 @@ Result<bool> Segment::FindId(model::TxId id, uint32_t* row) const {
 }
 
 Status Segment::FindTrace(const model::TraceId& trace, std::vector<uint32_t>* rows) const {
+  MarkRead();
   if (rows_ == 0) return Status::OK();
   LOUPE_RETURN_IF_ERROR(VerifySections());
   const char* order = SectionData(kTraceOrder);
@@ -823,6 +872,7 @@ Status Segment::FindTrace(const model::TraceId& trace, std::vector<uint32_t>* ro
 }
 
 Status Segment::ReadProfile(uint32_t row, std::string* blob) const {
+  MarkRead();
   ProfileCursor c(*this);
   LOUPE_RETURN_IF_ERROR(c.Seek(row));
   Result<std::string_view> b = c.Next();
@@ -832,6 +882,7 @@ Status Segment::ReadProfile(uint32_t row, std::string* blob) const {
 }
 
 Status Segment::ProfileCursor::LoadBlock(size_t b) {
+  seg_.MarkRead();
   const std::vector<ProfileBlock>& blocks = seg_.profile_blocks_;
   row_ = blocks[b].first_row;
   block_end_ = b + 1 < blocks.size() ? blocks[b + 1].first_row : seg_.rows_;

@@ -24,6 +24,7 @@
 #define LOUPE_STORE_EMBEDDED_SEGMENT_H_
 
 #include <atomic>
+#include <cassert>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -49,6 +50,40 @@ enum DictColumn : int {
   kDictMethod,
   kDictErrorType,
   kNumDictColumns,
+};
+
+// Columns whose values come with each request (user ids, client IPs): one
+// new value per visitor, millions a week. An open Segment does not keep
+// their dictionaries in memory (ReadDict decodes one when a read needs it),
+// and the engine keeps no project-wide dictionary for them, so memory does
+// not grow with the number of distinct users (docs/design/storage.md).
+constexpr bool IsHighCardinality(int c) { return c == kDictUser || c == kDictClientIp; }
+
+// A decoded dictionary: id -> string, in one buffer (one allocation for the
+// strings instead of one per entry). Not thread-safe; a value.
+class StringTable {
+ public:
+  StringTable() { ends_.push_back(0); }
+  size_t size() const noexcept { return ends_.size() - 1; }
+  std::string_view Get(uint32_t id) const noexcept {
+    return std::string_view(data_.data() + ends_[id], ends_[id + 1] - ends_[id]);
+  }
+  // The id of s, or -1 (a linear search: a filter looks a value up once per
+  // segment, which costs less than decoding the dictionary did).
+  int64_t Find(std::string_view s) const noexcept;
+  void Add(std::string_view s) {
+    data_.append(s);
+    ends_.push_back(data_.size());
+  }
+  void Clear() {
+    data_.clear();
+    ends_.assign(1, 0);
+  }
+  size_t bytes() const noexcept { return data_.capacity() + ends_.capacity() * sizeof(size_t); }
+
+ private:
+  std::string data_;
+  std::vector<size_t> ends_;  // string i is [ends_[i], ends_[i + 1])
 };
 
 // All columns of a row group, in file order.
@@ -199,7 +234,21 @@ class Segment {
   int64_t max_end() const { return max_end_; }
   uint64_t file_size() const { return file_->Size(); }
   const std::vector<Group>& groups() const { return groups_; }
-  const std::vector<std::string>& dict(int c) const { return dicts_[c]; }
+  // The dictionary of column c. REQUIRES: !IsHighCardinality(c) (those are
+  // not kept in memory: ReadDict).
+  const std::vector<std::string>& dict(int c) const {
+    assert(!IsHighCardinality(c));
+    return dicts_[c];
+  }
+  // Entries of column c's dictionary (id 0 is "").
+  uint32_t dict_size(int c) const { return dict_sizes_[c]; }
+  // Decodes column c's dictionary (any column) into *out. kCorruption when
+  // it no longer decodes (it was checked at Open).
+  Status ReadDict(int c, StringTable* out) const;
+  // Dictionary entries this object keeps in memory (the bounded columns'),
+  // and their approximate bytes.
+  size_t resident_dict_entries() const;
+  size_t resident_dict_bytes() const;
   const std::vector<LateRecord>& late() const { return late_; }
   // Sequence numbers of the segments this one replaces (a compaction's
   // output); empty for a flushed segment.
@@ -251,6 +300,17 @@ class Segment {
   // `loupe store verify`; reads the whole file.
   Status Verify() const;
 
+  // Drops the mapped file's pages from the process's resident set when no
+  // group, profile or trace was read since the previous call (the pages stay
+  // in the page cache); returns whether it did. Reads keep the pages of the
+  // segments in use resident; those of segments nobody reads (a flushed hour
+  // once its writes are done) stop counting in RSS. Thread-safe.
+  bool ReleasePagesIfIdle() const {
+    if (read_since_release_.exchange(false, std::memory_order_relaxed)) return false;
+    file_->DropResidentPages();
+    return true;
+  }
+
   // True the first time it is called: lets a caller log damage of this
   // segment once instead of on every lookup.
   bool FirstDamageReport() const { return !damage_reported_.exchange(true); }
@@ -290,7 +350,9 @@ class Segment {
   uint32_t rows_ = 0;
   uint64_t steps_ = 0;
   int64_t min_end_ = 0, max_end_ = 0;
-  std::vector<std::string> dicts_[kNumDictColumns];
+  std::vector<std::string> dicts_[kNumDictColumns];  // empty for high-cardinality columns
+  uint32_t dict_sizes_[kNumDictColumns] = {};
+  Chunk dict_chunks_[kNumDictColumns];
   std::vector<LateRecord> late_;
   std::vector<uint64_t> replaces_;
   Section sections_[kNumSections];
@@ -299,6 +361,9 @@ class Segment {
   uint32_t version_ = 1;
 
   mutable std::atomic<bool> damage_reported_{false};
+  // Set by reads (ReadGroup, ReadProfile, FindTrace), cleared by ReleasePagesIfIdle.
+  mutable std::atomic<bool> read_since_release_{true};
+  void MarkRead() const { read_since_release_.store(true, std::memory_order_relaxed); }
   mutable std::once_flag verify_once_;
   mutable Status verify_status_;
 };
