@@ -120,7 +120,7 @@ echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' 
 echo "clickhouse-server $(dpkg-query -W -f='${Version}' clickhouse-server 2>/dev/null || echo ?) on 127.0.0.1:$HTTP_PORT, compression $COMPRESSION; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 set +e
-"$BUILD/clickhouse_compare" --ch-port "$HTTP_PORT" --dir "$TMP/loupe" "$@"
+"$BUILD/clickhouse_compare" --ch-port "$HTTP_PORT" --ch-pid "$CH_PID" --dir "$TMP/loupe" "$@"
 rc=$?
 set -e
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
