@@ -127,9 +127,11 @@ section_query() {
   done | tee "$OUT/load.txt"
   python3 - "$OUT/load.txt" <<'PY'
 import re, statistics, sys
-r = [float(x) for x in re.findall(r'\(([\d.]+) tx/s\)', open(sys.argv[1]).read())]
-if r:
-    print(f"  median load rate {statistics.median(r):.0f} tx/s (min {min(r):.0f}, max {max(r):.0f}; {len(r)} runs)")
+text = open(sys.argv[1]).read()
+for label, pat in (('tx/s (wall)', r'\(([\d.]+) tx/s\)'), ('tx per CPU s', r'\(([\d.]+) tx per CPU s\)')):
+    r = [float(x) for x in re.findall(pat, text)]
+    if r:
+        print(f"  median load rate {statistics.median(r):.0f} {label} (min {min(r):.0f}, max {max(r):.0f}; {len(r)} runs)")
 PY
   gb query "$BUILD/query_benchmark"
 }
