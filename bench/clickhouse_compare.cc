@@ -54,11 +54,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -176,8 +176,8 @@ class ChClient {
       auto res = parser.release();
       if (!res.keep_alive()) stream_.reset();
       if (res.result() != http::status::ok) {
-        return Status::Internal("ClickHouse answered " + std::to_string(res.result_int()) +
-                                ": " + res.body().substr(0, 2000));
+        return Status::Internal("ClickHouse answered " + std::to_string(res.result_int()) + ": " +
+                                res.body().substr(0, 2000));
       }
       return std::move(res.body());
     }
@@ -288,31 +288,33 @@ constexpr const char* kDayPartition = "toDate(toDateTime(intDiv(bucket_us, 10000
 std::vector<std::string> ChSchema(const std::string& db) {
   const std::string rollup_1m =
       "(project UInt32, bucket_us Int64, service LowCardinality(String), "
-      "instance LowCardinality(String), " + std::string(kRollupStates) +
-      ") ENGINE = AggregatingMergeTree PARTITION BY " + kDayPartition +
+      "instance LowCardinality(String), " +
+      std::string(kRollupStates) + ") ENGINE = AggregatingMergeTree PARTITION BY " + kDayPartition +
       " ORDER BY (project, bucket_us, service, instance)";
   const std::string rollup_5m =
       "(project UInt32, bucket_us Int64, service LowCardinality(String), "
       "instance LowCardinality(String), endpoint LowCardinality(String), " +
-      std::string(kRollupStates) + ") ENGINE = AggregatingMergeTree PARTITION BY " +
-      kDayPartition + " ORDER BY (project, bucket_us, service, instance, endpoint)";
+      std::string(kRollupStates) + ") ENGINE = AggregatingMergeTree PARTITION BY " + kDayPartition +
+      " ORDER BY (project, bucket_us, service, instance, endpoint)";
   return {
       "CREATE TABLE " + db + ".tx " + kTxSchema,
       "CREATE TABLE " + db + ".steps " + kStepSchema,
-      "CREATE TABLE " + db + ".tx_by_id (project UInt32, id UInt64, end_us Int64) "
-      "ENGINE = MergeTree PARTITION BY toDate(toDateTime(intDiv(end_us, 1000000))) "
-      "ORDER BY (project, id)",
+      "CREATE TABLE " + db +
+          ".tx_by_id (project UInt32, id UInt64, end_us Int64) "
+          "ENGINE = MergeTree PARTITION BY toDate(toDateTime(intDiv(end_us, 1000000))) "
+          "ORDER BY (project, id)",
       "CREATE MATERIALIZED VIEW " + db + ".tx_by_id_mv TO " + db +
           ".tx_by_id AS SELECT project, id, end_us FROM " + db + ".tx",
       "CREATE TABLE " + db + ".rollup_1m " + rollup_1m,
       "CREATE MATERIALIZED VIEW " + db + ".rollup_1m_mv TO " + db +
           ".rollup_1m AS SELECT project, intDiv(end_us, 60000000) * 60000000 AS bucket_us, "
-          "service, instance, " + kRollupSelect + " FROM " + db +
-          ".tx GROUP BY project, bucket_us, service, instance",
+          "service, instance, " +
+          kRollupSelect + " FROM " + db + ".tx GROUP BY project, bucket_us, service, instance",
       "CREATE TABLE " + db + ".rollup_5m " + rollup_5m,
       "CREATE MATERIALIZED VIEW " + db + ".rollup_5m_mv TO " + db +
           ".rollup_5m AS SELECT project, intDiv(end_us, 300000000) * 300000000 AS bucket_us, "
-          "service, instance, endpoint, " + kRollupSelect + " FROM " + db +
+          "service, instance, endpoint, " +
+          kRollupSelect + " FROM " + db +
           ".tx GROUP BY project, bucket_us, service, instance, endpoint",
   };
 }
@@ -403,8 +405,8 @@ std::vector<std::vector<std::string_view>> ParseTsv(std::string_view body) {
     size_t f = 0;
     while (true) {
       size_t tab = line.find('\t', f);
-      row.push_back(line.substr(f, tab == std::string_view::npos ? std::string_view::npos
-                                                                   : tab - f));
+      row.push_back(
+          line.substr(f, tab == std::string_view::npos ? std::string_view::npos : tab - f));
       if (tab == std::string_view::npos) break;
       f = tab + 1;
     }
@@ -448,7 +450,7 @@ struct LoadResult {
   double load_cpu_s = 0;  // CPU of the store during the load (-1: unknown)
   double steady_s = 0;    // compaction / OPTIMIZE FINAL, wall
   double steady_cpu_s = 0;
-  uint64_t bytes = 0;     // on disk in the steady state
+  uint64_t bytes = 0;  // on disk in the steady state
   uint64_t bytes_before_steady = 0;
   std::string detail;
 };
@@ -680,9 +682,9 @@ class Compare {
                   static_cast<unsigned long long>(u.rollup_bytes));
     l.detail = std::string(d) + SegmentBreakdown(ds.loupe_dir, l.transactions);
     const store::StoreStats ss = s->Stats();
-    Check(ss.transactions == l.transactions,
-          "Loupe stored " + std::to_string(ss.transactions) + " of " +
-              std::to_string(l.transactions) + " transactions");
+    Check(ss.transactions == l.transactions, "Loupe stored " + std::to_string(ss.transactions) +
+                                                 " of " + std::to_string(l.transactions) +
+                                                 " transactions");
 
     // Steady state, ClickHouse. OPTIMIZE FINAL merges each partition into one
     // part; it does nothing while a background merge holds some of the parts,
@@ -696,7 +698,8 @@ class Compare {
           Must(ch_.Query("OPTIMIZE TABLE " + ds.ch_db + "." + table + " FINAL"), "optimizing");
           const std::string body = Must(
               ch_.Query("SELECT count(), uniqExact(partition) FROM system.parts WHERE active AND "
-                        "database = '" + ds.ch_db + "' AND table = '" + table + "'"),
+                        "database = '" +
+                        ds.ch_db + "' AND table = '" + table + "'"),
               "reading parts");
           auto parts = ParseTsv(body);
           if (!parts.empty() && parts[0].size() == 2 && parts[0][0] == parts[0][1]) break;
@@ -718,7 +721,8 @@ class Compare {
     c.detail += "; largest columns, B/tx:";
     const std::string cols = Must(
         ch_.Query("SELECT table, name, data_compressed_bytes FROM system.columns WHERE database "
-                  "= '" + ds.ch_db + "' ORDER BY data_compressed_bytes DESC LIMIT 10"),
+                  "= '" +
+                  ds.ch_db + "' ORDER BY data_compressed_bytes DESC LIMIT 10"),
         "reading system.columns");
     for (const auto& col : ParseTsv(cols)) {
       std::snprintf(b, sizeof b, " %s.%s %.1f", std::string(col[0]).c_str(),
@@ -801,8 +805,8 @@ class Compare {
   }
 
   uint64_t PartBytes(const std::string& db, const std::string& table) {
-    std::string sql = "SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = '" +
-                      db + "'";
+    std::string sql =
+        "SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = '" + db + "'";
     if (!table.empty()) sql += " AND table = '" + table + "'";
     const std::string body = Must(ch_.Query(sql), "reading system.parts");
     auto rows = ParseTsv(body);
@@ -835,8 +839,8 @@ void PrintLoad(const char* side, const LoadResult& r) {
       "B/tx, %.1f B/span; %llu B before); %s\n",
       side, static_cast<unsigned long long>(r.transactions),
       static_cast<unsigned long long>(r.spans), r.load_s, r.transactions / r.load_s,
-      r.spans / r.load_s, r.load_cpu_s, r.load_cpu_s > 0 ? r.spans / r.load_cpu_s : 0,
-      r.steady_s, r.steady_cpu_s, static_cast<unsigned long long>(r.bytes),
+      r.spans / r.load_s, r.load_cpu_s, r.load_cpu_s > 0 ? r.spans / r.load_cpu_s : 0, r.steady_s,
+      r.steady_cpu_s, static_cast<unsigned long long>(r.bytes),
       static_cast<double>(r.bytes) / r.transactions, static_cast<double>(r.bytes) / r.spans,
       static_cast<unsigned long long>(r.bytes_before_steady), r.detail.c_str());
 }
@@ -852,8 +856,8 @@ void CompareLoad(const std::string& name, const LoadResult& l, const LoadResult&
   AddRow(name + ": ingest, spans/s (wall)", l.spans / l.load_s, c.spans / c.load_s, "spans/s",
          true);
   if (l.load_cpu_s > 0 && c.load_cpu_s > 0) {
-    AddRow(name + ": ingest, spans per store CPU s", l.spans / l.load_cpu_s,
-           c.spans / c.load_cpu_s, "spans/s", true);
+    AddRow(name + ": ingest, spans per store CPU s", l.spans / l.load_cpu_s, c.spans / c.load_cpu_s,
+           "spans/s", true);
   }
   AddRow(name + ": ingest to steady state, spans/s (wall)", l.spans / (l.load_s + l.steady_s),
          c.spans / (c.load_s + c.steady_s), "spans/s", true);
@@ -875,8 +879,8 @@ void QueryHour(Compare& cmp, const DataSet& ds, const std::vector<model::TxId>& 
   f.from_us = ds.from_us;
   f.to_us = ds.to_us;
   const std::string where = " WHERE project = " + std::to_string(ds.project) +
-                            " AND end_us >= " + std::to_string(ds.from_us) +
-                            " AND end_us < " + std::to_string(ds.to_us);
+                            " AND end_us >= " + std::to_string(ds.from_us) + " AND end_us < " +
+                            std::to_string(ds.to_us);
   const std::string F = std::to_string(ds.from_us), W = std::to_string(ds.to_us - ds.from_us);
 
   // X-View binned: 600 × 100 cells, log-scaled elapsed between the data's
@@ -893,8 +897,9 @@ void QueryHour(Compare& cmp, const DataSet& ds, const std::vector<model::TxId>& 
         "WITH (SELECT (greatest(100, min(elapsed_us)), max(elapsed_us)) FROM " + ds.ch_db + ".tx" +
         where +
         ") AS mm, mm.1 AS lo, if(mm.2 <= lo, lo * 10, mm.2) AS hi "
-        "SELECT intDiv((end_us - " + F + ") * " + std::to_string(xo.x_bins) + ", " + W +
-        ") AS x, least(" + std::to_string(xo.y_bins - 1) +
+        "SELECT intDiv((end_us - " +
+        F + ") * " + std::to_string(xo.x_bins) + ", " + W + ") AS x, least(" +
+        std::to_string(xo.y_bins - 1) +
         ", greatest(0, toInt32(floor(log(greatest(elapsed_us, 1) / lo) / log(hi / lo) * " +
         std::to_string(xo.y_bins) + ")))) AS y, count(), sum(error) FROM " + ds.ch_db + ".tx" +
         where + " GROUP BY x, y FORMAT TabSeparated";
@@ -923,18 +928,19 @@ void QueryHour(Compare& cmp, const DataSet& ds, const std::vector<model::TxId>& 
       lerrors += lx.bins.errors[i];
       if (cc[i] != lx.bins.count[i] || ce[i] != lx.bins.errors[i]) {
         ++diff_cells;
-        diff_rows += static_cast<uint64_t>(std::abs(static_cast<int64_t>(cc[i]) -
-                                                    static_cast<int64_t>(lx.bins.count[i])));
+        diff_rows += static_cast<uint64_t>(
+            std::abs(static_cast<int64_t>(cc[i]) - static_cast<int64_t>(lx.bins.count[i])));
       }
     }
-    Check(lx.total == total && lerrors == errors,
-          "xview: " + std::to_string(lx.total) + " vs " + std::to_string(total) +
-              " transactions, " + std::to_string(lerrors) + " vs " + std::to_string(errors) +
-              " errors");
-    std::printf("  note       xview cells differing: %llu of %zu (|count diff| sum %llu: rows on a "
-                "log-bin edge, rounded differently)\n",
-                static_cast<unsigned long long>(diff_cells), cc.size(),
-                static_cast<unsigned long long>(diff_rows));
+    Check(lx.total == total && lerrors == errors, "xview: " + std::to_string(lx.total) + " vs " +
+                                                      std::to_string(total) + " transactions, " +
+                                                      std::to_string(lerrors) + " vs " +
+                                                      std::to_string(errors) + " errors");
+    std::printf(
+        "  note       xview cells differing: %llu of %zu (|count diff| sum %llu: rows on a "
+        "log-bin edge, rounded differently)\n",
+        static_cast<unsigned long long>(diff_cells), cc.size(),
+        static_cast<unsigned long long>(diff_rows));
     AddRow("xview 1 h, median", ll.Median(), cl.Median(), "ms", false);
     AddRow("xview 1 h, p99", ll.P99(), cl.P99(), "ms", false);
   }
@@ -960,9 +966,9 @@ void QueryHour(Compare& cmp, const DataSet& ds, const std::vector<model::TxId>& 
         "SELECT service, endpoint, countMerge(n) AS c, sumMerge(errors), "
         "sumMerge(elapsed_sum) / c / 1000, maxMerge(elapsed_max) / 1000, "
         "quantilesTDigestMerge(0.5, 0.95, 0.99)(elapsed_q), sumMerge(sql_count) / c, "
-        "sumMerge(sql_us) / c / 1000, sumMerge(external_us) / c / 1000 FROM " + ds.ch_db +
-        ".rollup_5m WHERE project = " + std::to_string(ds.project) + " AND bucket_us >= " + F +
-        " AND bucket_us < " + std::to_string(ds.to_us) +
+        "sumMerge(sql_us) / c / 1000, sumMerge(external_us) / c / 1000 FROM " +
+        ds.ch_db + ".rollup_5m WHERE project = " + std::to_string(ds.project) +
+        " AND bucket_us >= " + F + " AND bucket_us < " + std::to_string(ds.to_us) +
         " GROUP BY service, endpoint ORDER BY c DESC, service, endpoint FORMAT TabSeparated";
     std::vector<std::vector<std::string_view>> rows;
     std::string body;
@@ -1011,12 +1017,12 @@ void QueryHour(Compare& cmp, const DataSet& ds, const std::vector<model::TxId>& 
       }
       const double lp[3] = {e.p50_ms, e.p95_ms, e.p99_ms};
       for (int k = 0; k < 3; ++k) {
-        const double x = ex->second[k] / 1000;      // exact at floor(p*n), ms
+        const double x = ex->second[k] / 1000;       // exact at floor(p*n), ms
         const double x1 = ex->second[k + 3] / 1000;  // exact at ceil(p*n) - 1
         if (x <= 0 || x1 <= 0) continue;
         const double ld = std::min(std::abs(lp[k] - x) / x, std::abs(lp[k] - x1) / x1);
-        ch_dev = std::max(ch_dev, std::min(std::abs(q[k] / 1000 - x) / x,
-                                           std::abs(q[k] / 1000 - x1) / x1));
+        ch_dev = std::max(ch_dev,
+                          std::min(std::abs(q[k] / 1000 - x) / x, std::abs(q[k] / 1000 - x1) / x1));
         loupe_dev = std::max(loupe_dev, ld);
         // Raw rows: exact under one of the conventions; rollups: within half
         // a histogram bin (store/rollup.h).
@@ -1031,9 +1037,10 @@ void QueryHour(Compare& cmp, const DataSet& ds, const std::vector<model::TxId>& 
     Check(loupe_outside == 0, "endpoints: Loupe's percentiles (from " + source +
                                   ") within their bound of the exact ones (" +
                                   std::to_string(loupe_outside) + " outside)");
-    std::printf("  note       endpoints: largest percentile deviation from the exact value: "
-                "Loupe %.2f %%, ClickHouse t-digest %.2f %%\n",
-                100 * loupe_dev, 100 * ch_dev);
+    std::printf(
+        "  note       endpoints: largest percentile deviation from the exact value: "
+        "Loupe %.2f %%, ClickHouse t-digest %.2f %%\n",
+        100 * loupe_dev, 100 * ch_dev);
     AddRow("endpoints 1 h, median", ll.Median(), cl.Median(), "ms", false);
     AddRow("endpoints 1 h, p99", ll.P99(), cl.P99(), "ms", false);
   }
@@ -1068,11 +1075,11 @@ void QueryHour(Compare& cmp, const DataSet& ds, const std::vector<model::TxId>& 
                          ds.ch_db + ".tx_by_id WHERE project = " + P + " AND id = " + id +
                          ") AND id = " + id + " FORMAT TabSeparated"),
           "get tx");
-      std::string st = cmp.Must(
-          cmp.ch().Query("SELECT " + std::string(kStepColumns) + " FROM " + ds.ch_db +
-                         ".steps WHERE project = " + P + " AND tx_id = " + id +
-                         " ORDER BY start_us FORMAT TabSeparated"),
-          "get steps");
+      std::string st =
+          cmp.Must(cmp.ch().Query("SELECT " + std::string(kStepColumns) + " FROM " + ds.ch_db +
+                                  ".steps WHERE project = " + P + " AND tx_id = " + id +
+                                  " ORDER BY start_us FORMAT TabSeparated"),
+                   "get steps");
       auto txr = ParseTsv(tx);
       auto str = ParseTsv(st);
       csteps[k] = str.size();
@@ -1115,13 +1122,12 @@ void QueryDay(Compare& cmp, const DataSet& ds, const Flags& fl) {
       ls = std::move(*r);
     };
     const int64_t from = ds.from_us / step_us * step_us;  // from_us > 0
-    const std::string sql = "SELECT intDiv(bucket_us - " + std::to_string(from) + ", " +
-                            std::to_string(step_us) + ") AS b, countMerge(n) / " +
-                            std::to_string(step_s) + " FROM " + ds.ch_db +
-                            ".rollup_1m WHERE project = " + std::to_string(ds.project) +
-                            " AND bucket_us >= " + std::to_string(ds.from_us) +
-                            " AND bucket_us < " + std::to_string(ds.to_us) +
-                            " GROUP BY b ORDER BY b FORMAT TabSeparated";
+    const std::string sql =
+        "SELECT intDiv(bucket_us - " + std::to_string(from) + ", " + std::to_string(step_us) +
+        ") AS b, countMerge(n) / " + std::to_string(step_s) + " FROM " + ds.ch_db +
+        ".rollup_1m WHERE project = " + std::to_string(ds.project) +
+        " AND bucket_us >= " + std::to_string(ds.from_us) + " AND bucket_us < " +
+        std::to_string(ds.to_us) + " GROUP BY b ORDER BY b FORMAT TabSeparated";
     std::vector<std::vector<std::string_view>> rows;
     std::string body;
     auto [ll, cl] = TimeBoth(2, fl.reps, loupe_series, [&](int) {
@@ -1194,11 +1200,13 @@ int Main(int argc, char** argv) {
     }
   }
   constexpr int64_t kHourUs = 3'600'000'000;
-  constexpr int64_t kDay0 = 1'699'920'000'000'000;   // 2023-11-14 00:00 UTC
+  constexpr int64_t kDay0 = 1'699'920'000'000'000;  // 2023-11-14 00:00 UTC
   constexpr int64_t kHour0 = kDay0 + 10 * kHourUs;  // 10:00 that day
-  const DataSet hour{"hour", 1000 * fl.scale, kHour0, kHour0 + kHourUs, 1, 1, "loupe_hour",
-                     fl.dir + "/hour"};
-  const DataSet day{"day",      3'600'000.0 / 86'400 * fl.scale, kDay0, kDay0 + 24 * kHourUs, 2, 1,
+  const DataSet hour{"hour", 1000 * fl.scale, kHour0,          kHour0 + kHourUs, 1,
+                     1,      "loupe_hour",    fl.dir + "/hour"};
+  const DataSet day{"day",       3'600'000.0 / 86'400 * fl.scale,
+                    kDay0,       kDay0 + 24 * kHourUs,
+                    2,           1,
                     "loupe_day", fl.dir + "/day"};
 
   Compare cmp(fl);

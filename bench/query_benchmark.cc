@@ -119,8 +119,7 @@ void Load() {
                " steps) in %.1f s (%.0f tx/s), %.1f s CPU (%.0f tx per CPU s)\n"
                "memory per transaction: store estimate %.0f B, RSS delta %.0f B\n",
                stats.transactions, stats.steps, secs, stats.transactions / secs, cpu,
-               stats.transactions / cpu,
-               static_cast<double>(stats.bytes) / stats.transactions,
+               stats.transactions / cpu, static_cast<double>(stats.bytes) / stats.transactions,
                static_cast<double>(rss1 - rss0) / stats.transactions);
 }
 
