@@ -34,14 +34,21 @@ trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$WORK"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 start() {  # start DIR STORE [extra args] → sets PID, HTTP, OTLP
   local dir=$1 store=$2; shift 2
-  HTTP=$(free_port); OTLP=$(free_port)
-  taskset -c "${CPUS:-0}" "${BIN:-$LOUPE}" server --data-dir "$dir" --store "$store" --bind 127.0.0.1 \
-    --http-port "$HTTP" --otlp-http-port "$OTLP" --otlp-grpc-port "$(free_port)" "$@" >"$dir.log" 2>&1 &
-  PID=$!
-  for _ in $(seq 1 2000); do
-    kill -0 "$PID" 2>/dev/null || break
-    curl -sf "http://127.0.0.1:$HTTP/healthz" >/dev/null 2>&1 && return 0
-    sleep 0.01
+  # A free port can be taken by someone else before the server binds it:
+  # then start again on new ports.
+  for _ in 1 2 3; do
+    HTTP=$(free_port); OTLP=$(free_port)
+    taskset -c "${CPUS:-0}" "${BIN:-$LOUPE}" server --data-dir "$dir" --store "$store" --bind 127.0.0.1 \
+      --http-port "$HTTP" --otlp-http-port "$OTLP" --otlp-grpc-port "$(free_port)" "$@" >"$dir.log" 2>&1 &
+    PID=$!
+    for _ in $(seq 1 2000); do
+      kill -0 "$PID" 2>/dev/null || break
+      curl -sf "http://127.0.0.1:$HTTP/healthz" >/dev/null 2>&1 && return 0
+      sleep 0.01
+    done
+    wait "$PID" 2>/dev/null || true
+    PID=
+    grep -q 'Address already in use' "$dir.log" || break
   done
   echo "server did not start"; cat "$dir.log"; exit 1
 }
