@@ -29,7 +29,7 @@ LOAD=$BUILD/otlp_load
 [ -x "$LOUPE" ] && [ -x "$LOAD" ] || { echo "build first: cmake --build $BUILD --target loupe otlp_load"; exit 2; }
 WORK=$(mktemp -d /tmp/loupe-durability-XXXXXX)
 PID=
-trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$WORK"' EXIT
+trap '{ [ -z "$PID" ] || kill "$PID" 2>/dev/null; } || true; rm -rf "$WORK"' EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 start() {  # start DIR STORE [extra args] → sets PID, HTTP, OTLP
