@@ -1,6 +1,7 @@
 // clickhouse_compare: the embedded engine side by side with ClickHouse on the
-// same data (issue 3). Run through bench/clickhouse_side_by_side.sh, which
-// starts a private clickhouse-server on loopback and passes its HTTP port.
+// same data (issues 3 and 10). Run through bench/clickhouse_side_by_side.sh,
+// which starts a private clickhouse-server on loopback and passes its HTTP
+// port and pid.
 //
 // Two data sets of SyntheticWorkload transactions with their profiles:
 //  - hour: one hour at 1,000 TPS (3.6 M transactions, ~6 steps each): ingest,
@@ -10,29 +11,54 @@
 //    one-hour partitions): ingest, bytes, and the 24-hour TPS series at 60 s
 //    and 300 s steps.
 //
-// Each data set is generated twice from the same seed, in chunks: once into
-// the embedded engine (Append in batches of 500, as the pipeline does, then
-// Flush; compaction of the closed partitions timed apart), once into
-// ClickHouse (one RowBinary INSERT per chunk and table over HTTP, then
-// OPTIMIZE ... FINAL timed apart). Generating (and serializing for
-// ClickHouse) is not timed on either side; background work (memtable
-// flushes, part merges) goes on meanwhile on both sides alike.
+// ClickHouse gets what Loupe has (issue 10): besides the transaction table
+// (ordered by time) and the steps table (ordered by transaction id, so a
+// profile is a primary-key range), materialized views fill
+//  - rollup_1m: an AggregatingMergeTree per (project, minute, service,
+//    instance), as Loupe's minute cells, which answer the series;
+//  - rollup_5m: the same per (project, 5 minutes, service, instance,
+//    endpoint), as Loupe's 5-minute cells, which answer the endpoints;
+//    both hold count, errors, elapsed sum and max, SQL count and time,
+//    external count and time, and a t-digest quantile state;
+//  - tx_by_id: (project, id, end time) ordered by id, so a lookup by id finds
+//    the row's end time by primary key and then the row by primary key (as
+//    Jaeger's ClickHouse schema keeps spans by trace id).
+// Bytes on disk count every table of both sides (Loupe: segments and rollup
+// files).
+//
+// Ingest, the same stage on both sides: each store's write API from a batch
+// in the client's memory to compressed files on disk, synchronously. Loupe:
+// Append in batches of 500 (as the pipeline does), then Flush, which writes
+// and fsyncs the chunk's segment and rollup files; ClickHouse: one RowBinary
+// INSERT per chunk and table over loopback HTTP (its write API: transfer,
+// decode, sort, compress and write a part, and the materialized views' parts;
+// 18.16 does not fsync them). Neither side runs an ingest log or OTLP decode
+// here (bench/ingest_durability.sh measures those end to end). Generation and
+// RowBinary serialization are untimed. The chunks alternate between the sides
+// (Loupe first in even chunks, ClickHouse first in odd ones), so both load in
+// the same minutes. Reported both as wall time and as CPU time of the store:
+// Loupe = this process's CPU while its part runs (Append, Flush and the flush
+// threads); ClickHouse = the server process's CPU over the whole load (its
+// background merges included), from /proc/PID/stat (--ch-pid).
 //
 // Queries: Loupe through query::ComputeXView / ComputeEndpoints /
 // ComputeSeries and Store::Get in this process (no HTTP, no JSON: what the
 // API handlers call); ClickHouse through equivalent SQL over its HTTP
 // interface, timed as the client sees it (request, execution, transfer and
-// parsing of the TSV answer). Results of both sides are compared (counts,
-// errors, cells, buckets, steps) and every difference is printed.
+// parsing of the TSV answer). The repetitions alternate between the sides.
+// Results of both sides are compared (counts, errors, cells, buckets, sums,
+// steps) and every difference is printed.
 //
 // Talks to 127.0.0.1 only. Exit status 1 if a check failed.
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
-#include <cctype>
-#include <thread>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -40,6 +66,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -47,6 +74,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "common/status.h"
@@ -148,8 +176,8 @@ class ChClient {
       auto res = parser.release();
       if (!res.keep_alive()) stream_.reset();
       if (res.result() != http::status::ok) {
-        return Status::Internal("ClickHouse answered " + std::to_string(res.result_int()) +
-                                ": " + res.body().substr(0, 2000));
+        return Status::Internal("ClickHouse answered " + std::to_string(res.result_int()) + ": " +
+                                res.body().substr(0, 2000));
       }
       return std::move(res.body());
     }
@@ -237,6 +265,61 @@ constexpr const char* kStepSchema =
     "ENGINE = MergeTree PARTITION BY toDate(toDateTime(intDiv(tx_end_us, 1000000))) "
     "ORDER BY (project, tx_id, start_us)";
 
+// Rollups and the lookup order (issue 10), each a materialized view filled at
+// INSERT into its own table (TO ...), so the tables are named, optimized and
+// counted like the others. Buckets are µs like end_us; both rollups keep the
+// fields of Loupe's cells (docs/format/rollup.md) with a t-digest in place of
+// Loupe's log-bin histogram.
+constexpr const char* kRollupStates =
+    "n AggregateFunction(count), errors AggregateFunction(sum, UInt8), "
+    "elapsed_sum AggregateFunction(sum, UInt32), elapsed_max AggregateFunction(max, UInt32), "
+    "sql_count AggregateFunction(sum, UInt32), sql_us AggregateFunction(sum, Int64), "
+    "external_count AggregateFunction(sum, UInt32), external_us AggregateFunction(sum, Int64), "
+    "elapsed_q AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), UInt32)";
+constexpr const char* kRollupSelect =
+    "countState() AS n, sumState(error) AS errors, sumState(elapsed_us) AS elapsed_sum, "
+    "maxState(elapsed_us) AS elapsed_max, sumState(sql_count) AS sql_count, "
+    "sumState(sql_us) AS sql_us, sumState(external_count) AS external_count, "
+    "sumState(external_us) AS external_us, "
+    "quantilesTDigestState(0.5, 0.95, 0.99)(elapsed_us) AS elapsed_q";
+constexpr const char* kDayPartition = "toDate(toDateTime(intDiv(bucket_us, 1000000)))";
+
+// The statements that create the database's tables and views, in order.
+std::vector<std::string> ChSchema(const std::string& db) {
+  const std::string rollup_1m =
+      "(project UInt32, bucket_us Int64, service LowCardinality(String), "
+      "instance LowCardinality(String), " +
+      std::string(kRollupStates) + ") ENGINE = AggregatingMergeTree PARTITION BY " + kDayPartition +
+      " ORDER BY (project, bucket_us, service, instance)";
+  const std::string rollup_5m =
+      "(project UInt32, bucket_us Int64, service LowCardinality(String), "
+      "instance LowCardinality(String), endpoint LowCardinality(String), " +
+      std::string(kRollupStates) + ") ENGINE = AggregatingMergeTree PARTITION BY " + kDayPartition +
+      " ORDER BY (project, bucket_us, service, instance, endpoint)";
+  return {
+      "CREATE TABLE " + db + ".tx " + kTxSchema,
+      "CREATE TABLE " + db + ".steps " + kStepSchema,
+      "CREATE TABLE " + db +
+          ".tx_by_id (project UInt32, id UInt64, end_us Int64) "
+          "ENGINE = MergeTree PARTITION BY toDate(toDateTime(intDiv(end_us, 1000000))) "
+          "ORDER BY (project, id)",
+      "CREATE MATERIALIZED VIEW " + db + ".tx_by_id_mv TO " + db +
+          ".tx_by_id AS SELECT project, id, end_us FROM " + db + ".tx",
+      "CREATE TABLE " + db + ".rollup_1m " + rollup_1m,
+      "CREATE MATERIALIZED VIEW " + db + ".rollup_1m_mv TO " + db +
+          ".rollup_1m AS SELECT project, intDiv(end_us, 60000000) * 60000000 AS bucket_us, "
+          "service, instance, " +
+          kRollupSelect + " FROM " + db + ".tx GROUP BY project, bucket_us, service, instance",
+      "CREATE TABLE " + db + ".rollup_5m " + rollup_5m,
+      "CREATE MATERIALIZED VIEW " + db + ".rollup_5m_mv TO " + db +
+          ".rollup_5m AS SELECT project, intDiv(end_us, 300000000) * 300000000 AS bucket_us, "
+          "service, instance, endpoint, " +
+          kRollupSelect + " FROM " + db +
+          ".tx GROUP BY project, bucket_us, service, instance, endpoint",
+  };
+}
+constexpr const char* kChTables[] = {"tx", "steps", "tx_by_id", "rollup_1m", "rollup_5m"};
+
 struct ChBodies {
   std::string tx, steps;
   uint64_t clamped = 0;
@@ -322,8 +405,8 @@ std::vector<std::vector<std::string_view>> ParseTsv(std::string_view body) {
     size_t f = 0;
     while (true) {
       size_t tab = line.find('\t', f);
-      row.push_back(line.substr(f, tab == std::string_view::npos ? std::string_view::npos
-                                                                   : tab - f));
+      row.push_back(
+          line.substr(f, tab == std::string_view::npos ? std::string_view::npos : tab - f));
       if (tab == std::string_view::npos) break;
       f = tab + 1;
     }
@@ -363,25 +446,56 @@ struct DataSet {
 
 struct LoadResult {
   uint64_t transactions = 0, spans = 0;
-  double load_s = 0;      // timed ingest (Loupe: Append + Flush; ClickHouse: INSERTs)
-  double generate_s = 0;  // untimed: generation (+ serialization for ClickHouse)
-  double steady_s = 0;    // compaction / OPTIMIZE FINAL
-  uint64_t bytes = 0;     // on disk in the steady state
+  double load_s = 0;      // timed ingest, wall (Loupe: Append + Flush; ClickHouse: INSERTs)
+  double load_cpu_s = 0;  // CPU of the store during the load (-1: unknown)
+  double steady_s = 0;    // compaction / OPTIMIZE FINAL, wall
+  double steady_cpu_s = 0;
+  uint64_t bytes = 0;  // on disk in the steady state
   uint64_t bytes_before_steady = 0;
   std::string detail;
 };
 
-// Generates the data set in chunks and hands each to `sink` (timed).
+// CPU seconds (user + system) of this process, all threads.
+double SelfCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+// CPU seconds (user + system) of another process, from /proc/PID/stat; -1
+// when unknown.
+double ProcessCpuSeconds(long pid) {
+  if (pid <= 0) return -1;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string st((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t close = st.rfind(')');
+  if (close == std::string::npos) return -1;
+  // Fields after the command: state is field 3; utime 14, stime 15.
+  size_t pos = close + 2;
+  unsigned long long utime = 0, stime = 0;
+  for (int field = 3; field <= 15 && pos < st.size(); ++field) {
+    const size_t sp = st.find(' ', pos);
+    const std::string v = st.substr(pos, sp == std::string::npos ? std::string::npos : sp - pos);
+    if (field == 14) utime = std::strtoull(v.c_str(), nullptr, 10);
+    if (field == 15) stime = std::strtoull(v.c_str(), nullptr, 10);
+    if (sp == std::string::npos) break;
+    pos = sp + 1;
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// Generates the data set in chunks and hands each, with its index, to
+// `sink`; the generation is untimed.
 void ForEachChunk(const DataSet& ds, size_t chunk,
-                  const std::function<void(std::vector<model::Transaction>&)>& sink,
-                  LoadResult* r) {
+                  const std::function<void(size_t, std::vector<model::Transaction>&)>& sink,
+                  uint64_t* transactions, uint64_t* spans) {
   store::SyntheticWorkload::Options o;
   o.tps = ds.tps;
   o.seed = ds.seed;
   store::SyntheticWorkload w(o, ds.from_us);
   bool done = false;
-  while (!done) {
-    const auto g0 = Clock::now();
+  for (size_t index = 0; !done; ++index) {
     std::vector<model::Transaction> txs;
     txs.reserve(chunk);
     while (txs.size() < chunk) {
@@ -390,13 +504,11 @@ void ForEachChunk(const DataSet& ds, size_t chunk,
         done = true;
         break;
       }
-      r->spans += 1 + tx.steps.size();
+      *spans += 1 + tx.steps.size();
       txs.push_back(std::move(tx));
     }
-    r->transactions += txs.size();
-    const auto g1 = Clock::now();
-    r->generate_s += Seconds(g0, g1);
-    if (!txs.empty()) sink(txs);
+    *transactions += txs.size();
+    if (!txs.empty()) sink(index, txs);
   }
 }
 
@@ -415,16 +527,32 @@ struct Latency {
   }
 };
 
-template <typename F>
-Latency Time(int warmup, int reps, F&& f) {
-  for (int i = 0; i < warmup; ++i) f(i);
-  Latency l;
-  for (int i = 0; i < reps; ++i) {
+// Times `a` and `b` alternately (a first in even repetitions, b first in odd
+// ones), so both sides meet the same load on a shared machine. Both get
+// `warmup` untimed calls first; f(i) gets the repetition index (warm-ups
+// -warmup..-1).
+template <typename A, typename B>
+std::pair<Latency, Latency> TimeBoth(int warmup, int reps, A&& a, B&& b) {
+  for (int i = -warmup; i < 0; ++i) {
+    a(i);
+    b(i);
+  }
+  Latency la, lb;
+  auto one = [](auto& f, int i, Latency& l) {
     const auto t0 = Clock::now();
     f(i);
     l.ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  };
+  for (int i = 0; i < reps; ++i) {
+    if (i % 2 == 0) {
+      one(a, i, la);
+      one(b, i, lb);
+    } else {
+      one(b, i, lb);
+      one(a, i, la);
+    }
   }
-  return l;
+  return {std::move(la), std::move(lb)};
 }
 
 int g_failed_checks = 0;
@@ -442,6 +570,7 @@ struct Flags {
   int get_reps = 200;
   bool keep = false;
   std::string only;  // "hour" or "day": one data set only
+  long ch_pid = 0;   // clickhouse-server's pid, for its CPU time (0: not reported)
   double scale = 1;  // multiplies both data sets' TPS (quick trial runs)
 };
 
@@ -452,7 +581,13 @@ class Compare {
   explicit Compare(const Flags& f)
       : f_(f), ch_(f.ch_port, "allow_experimental_low_cardinality_type=1") {}
 
-  LoadResult LoadLoupe(const DataSet& ds, std::vector<model::TxId>* sample_ids) {
+  // Loads the data set into both sides, chunk by chunk, alternating which
+  // side goes first; then brings both to their steady state (Loupe: closed
+  // partitions compacted; ClickHouse: one part per partition) and counts the
+  // bytes. Every 1009th id goes to *sample_ids.
+  void LoadBoth(const DataSet& ds, std::vector<model::TxId>* sample_ids, LoadResult* lr,
+                LoadResult* cr) {
+    // Loupe.
     std::filesystem::remove_all(ds.loupe_dir);
     std::filesystem::create_directories(ds.loupe_dir);
     store::EmbeddedOptions o;
@@ -468,117 +603,149 @@ class Compare {
     if (!st.ok()) Die("opening the embedded store", st.status());
     std::unique_ptr<store::EmbeddedStore>& s = stores_[ds.name];
     s = std::move(*st);
-    LoadResult r;
-    uint64_t n = 0;
+    // ClickHouse.
+    Must(ch_.Query("DROP DATABASE IF EXISTS " + ds.ch_db), "dropping database");
+    Must(ch_.Query("CREATE DATABASE " + ds.ch_db), "creating database");
+    for (const std::string& sql : ChSchema(ds.ch_db)) Must(ch_.Query(sql), "creating the schema");
+    const std::string ins_tx =
+        "INSERT INTO " + ds.ch_db + ".tx (" + kTxColumns + ") FORMAT RowBinary";
+    const std::string ins_steps =
+        "INSERT INTO " + ds.ch_db + ".steps (" + kStepColumns + ") FORMAT RowBinary";
+
+    LoadResult& l = *lr;
+    LoadResult& c = *cr;
+    uint64_t clamped = 0, n = 0;
+    const double ch_cpu0 = ProcessCpuSeconds(f_.ch_pid);
+    auto load_loupe = [&](std::vector<model::Transaction>& txs) {
+      const double cpu0 = SelfCpuSeconds();
+      const auto t0 = Clock::now();
+      for (size_t i = 0; i < txs.size(); i += 500) {
+        store::WriteBatch b;
+        const size_t end = std::min(txs.size(), i + 500);
+        b.transactions.assign(std::make_move_iterator(txs.begin() + i),
+                              std::make_move_iterator(txs.begin() + end));
+        Status a = s->Append(ds.project, std::move(b));
+        if (!a.ok()) Die("appending", a);
+      }
+      // Synchronous like an INSERT: the chunk's segment and rollup files are
+      // written (and fsync'd) before the clock stops, so no flush work of
+      // this chunk overlaps the other side's turn or the generation.
+      if (Status fl = s->Flush(); !fl.ok()) Die("flushing", fl);
+      l.load_s += Seconds(t0, Clock::now());
+      l.load_cpu_s += SelfCpuSeconds() - cpu0;
+    };
+    auto load_ch = [&](ChBodies& b) {
+      const auto t0 = Clock::now();
+      Must(ch_.Insert(ins_tx, std::move(b.tx)), "inserting transactions");
+      Must(ch_.Insert(ins_steps, std::move(b.steps)), "inserting steps");
+      c.load_s += Seconds(t0, Clock::now());
+    };
     ForEachChunk(
         ds, f_.chunk,
-        [&](std::vector<model::Transaction>& txs) {
+        [&](size_t index, std::vector<model::Transaction>& txs) {
           for (const model::Transaction& tx : txs) {
             if (n++ % 1009 == 0) sample_ids->push_back(tx.id);
           }
-          const auto t0 = Clock::now();
-          for (size_t i = 0; i < txs.size(); i += 500) {
-            store::WriteBatch b;
-            const size_t end = std::min(txs.size(), i + 500);
-            b.transactions.assign(std::make_move_iterator(txs.begin() + i),
-                                  std::make_move_iterator(txs.begin() + end));
-            Status a = s->Append(ds.project, std::move(b));
-            if (!a.ok()) Die("appending", a);
+          ChBodies b = SerializeForClickHouse(ds.project, txs);  // untimed
+          clamped += b.clamped;
+          if (index % 2 == 0) {
+            load_loupe(txs);
+            load_ch(b);
+          } else {
+            load_ch(b);
+            load_loupe(txs);
           }
-          r.load_s += Seconds(t0, Clock::now());
         },
-        &r);
-    const auto f0 = Clock::now();
-    if (Status fl = s->Flush(); !fl.ok()) Die("flushing", fl);
-    r.load_s += Seconds(f0, Clock::now());
-    r.bytes_before_steady = Usage(*s, ds.project).disk_bytes();
-    const auto c0 = Clock::now();
-    // The data's hours are long closed by the real clock.
-    if (Status c = s->CompactClosedPartitions(); !c.ok()) Die("compacting", c);
-    r.steady_s = Seconds(c0, Clock::now());
+        &l.transactions, &l.spans);
+    c.transactions = l.transactions;
+    c.spans = l.spans;
+    const double ch_cpu1 = ProcessCpuSeconds(f_.ch_pid);
+    c.load_cpu_s = ch_cpu0 < 0 || ch_cpu1 < 0 ? -1 : ch_cpu1 - ch_cpu0;
+    Check(clamped == 0, "no elapsed value outside UInt32 (" + std::to_string(clamped) + ")");
+
+    // Steady state, Loupe: the data's hours are long closed by the real clock.
+    l.bytes_before_steady = Usage(*s, ds.project).disk_bytes();
+    {
+      const double cpu0 = SelfCpuSeconds();
+      const auto c0 = Clock::now();
+      if (Status cs = s->CompactClosedPartitions(); !cs.ok()) Die("compacting", cs);
+      l.steady_s = Seconds(c0, Clock::now());
+      l.steady_cpu_s = SelfCpuSeconds() - cpu0;
+    }
     const store::ProjectUsage u = Usage(*s, ds.project);
-    r.bytes = u.disk_bytes();
+    l.bytes = u.disk_bytes();
     char d[256];
     std::snprintf(d, sizeof d, "%llu segments in %llu partitions (segments %llu B, rollups %llu B)",
                   static_cast<unsigned long long>(u.segments),
                   static_cast<unsigned long long>(u.partitions),
                   static_cast<unsigned long long>(u.segment_bytes),
                   static_cast<unsigned long long>(u.rollup_bytes));
-    r.detail = std::string(d) + SegmentBreakdown(ds.loupe_dir, r.transactions);
+    l.detail = std::string(d) + SegmentBreakdown(ds.loupe_dir, l.transactions);
     const store::StoreStats ss = s->Stats();
-    Check(ss.transactions == r.transactions,
-          "Loupe stored " + std::to_string(ss.transactions) + " of " +
-              std::to_string(r.transactions) + " transactions");
-    return r;
-  }
+    Check(ss.transactions == l.transactions, "Loupe stored " + std::to_string(ss.transactions) +
+                                                 " of " + std::to_string(l.transactions) +
+                                                 " transactions");
 
-  LoadResult LoadClickHouse(const DataSet& ds) {
-    Must(ch_.Query("DROP DATABASE IF EXISTS " + ds.ch_db), "dropping database");
-    Must(ch_.Query("CREATE DATABASE " + ds.ch_db), "creating database");
-    Must(ch_.Query("CREATE TABLE " + ds.ch_db + ".tx " + kTxSchema), "creating tx");
-    Must(ch_.Query("CREATE TABLE " + ds.ch_db + ".steps " + kStepSchema), "creating steps");
-    LoadResult r;
-    uint64_t clamped = 0;
-    const std::string ins_tx =
-        "INSERT INTO " + ds.ch_db + ".tx (" + kTxColumns + ") FORMAT RowBinary";
-    const std::string ins_steps =
-        "INSERT INTO " + ds.ch_db + ".steps (" + kStepColumns + ") FORMAT RowBinary";
-    ForEachChunk(
-        ds, f_.chunk,
-        [&](std::vector<model::Transaction>& txs) {
-          const auto s0 = Clock::now();
-          ChBodies b = SerializeForClickHouse(ds.project, txs);
-          clamped += b.clamped;
-          const auto t0 = Clock::now();
-          r.generate_s += Seconds(s0, t0);
-          Must(ch_.Insert(ins_tx, std::move(b.tx)), "inserting transactions");
-          Must(ch_.Insert(ins_steps, std::move(b.steps)), "inserting steps");
-          r.load_s += Seconds(t0, Clock::now());
-        },
-        &r);
-    Check(clamped == 0, "no elapsed value outside UInt32 (" + std::to_string(clamped) + ")");
-    r.bytes_before_steady = PartBytes(ds.ch_db, "");
-    // OPTIMIZE FINAL merges each partition into one part; it does nothing
-    // while a background merge holds some of the parts, so repeat until one
-    // active part per partition is left.
-    const auto o0 = Clock::now();
-    for (const char* table : {"tx", "steps"}) {
-      for (int i = 0; i < 600; ++i) {
-        Must(ch_.Query("OPTIMIZE TABLE " + ds.ch_db + "." + table + " FINAL"), "optimizing");
-        const std::string body = Must(
-            ch_.Query("SELECT count(), uniqExact(partition) FROM system.parts WHERE active AND "
-                      "database = '" + ds.ch_db + "' AND table = '" + table + "'"),
-            "reading parts");
-        auto parts = ParseTsv(body);
-        if (!parts.empty() && parts[0].size() == 2 && parts[0][0] == parts[0][1]) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    // Steady state, ClickHouse. OPTIMIZE FINAL merges each partition into one
+    // part; it does nothing while a background merge holds some of the parts,
+    // so repeat until one active part per partition is left.
+    c.bytes_before_steady = PartBytes(ds.ch_db, "");
+    {
+      const double cpu0 = ProcessCpuSeconds(f_.ch_pid);
+      const auto o0 = Clock::now();
+      for (const char* table : kChTables) {
+        for (int i = 0; i < 600; ++i) {
+          Must(ch_.Query("OPTIMIZE TABLE " + ds.ch_db + "." + table + " FINAL"), "optimizing");
+          const std::string body = Must(
+              ch_.Query("SELECT count(), uniqExact(partition) FROM system.parts WHERE active AND "
+                        "database = '" +
+                        ds.ch_db + "' AND table = '" + table + "'"),
+              "reading parts");
+          auto parts = ParseTsv(body);
+          if (!parts.empty() && parts[0].size() == 2 && parts[0][0] == parts[0][1]) break;
+          std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        }
       }
+      c.steady_s = Seconds(o0, Clock::now());
+      const double cpu1 = ProcessCpuSeconds(f_.ch_pid);
+      c.steady_cpu_s = cpu0 < 0 || cpu1 < 0 ? -1 : cpu1 - cpu0;
     }
-    r.steady_s = Seconds(o0, Clock::now());
-    r.bytes = PartBytes(ds.ch_db, "");
-    const uint64_t tx_bytes = PartBytes(ds.ch_db, "tx");
-    r.detail = "tx table " + std::to_string(tx_bytes) + " B, steps table " +
-               std::to_string(r.bytes - tx_bytes) + " B; largest columns, B/tx:";
+    c.bytes = PartBytes(ds.ch_db, "");
+    c.detail = "tables, B/tx:";
+    char b[128];
+    for (const char* table : kChTables) {
+      std::snprintf(b, sizeof b, " %s %.1f", table,
+                    static_cast<double>(PartBytes(ds.ch_db, table)) / c.transactions);
+      c.detail += b;
+    }
+    c.detail += "; largest columns, B/tx:";
     const std::string cols = Must(
         ch_.Query("SELECT table, name, data_compressed_bytes FROM system.columns WHERE database "
-                  "= '" + ds.ch_db + "' ORDER BY data_compressed_bytes DESC LIMIT 10"),
+                  "= '" +
+                  ds.ch_db + "' ORDER BY data_compressed_bytes DESC LIMIT 10"),
         "reading system.columns");
-    char b[128];
-    for (const auto& c : ParseTsv(cols)) {
-      std::snprintf(b, sizeof b, " %s.%s %.1f", std::string(c[0]).c_str(),
-                    std::string(c[1]).c_str(), static_cast<double>(Int(c[2])) / r.transactions);
-      r.detail += b;
+    for (const auto& col : ParseTsv(cols)) {
+      std::snprintf(b, sizeof b, " %s.%s %.1f", std::string(col[0]).c_str(),
+                    std::string(col[1]).c_str(), static_cast<double>(Int(col[2])) / c.transactions);
+      c.detail += b;
     }
     const std::string counted =
         Must(ch_.Query("SELECT (SELECT count() FROM " + ds.ch_db + ".tx), (SELECT count() FROM " +
-                       ds.ch_db + ".steps)"),
+                       ds.ch_db + ".steps), (SELECT count() FROM " + ds.ch_db +
+                       ".tx_by_id), (SELECT countMerge(n) FROM " + ds.ch_db +
+                       ".rollup_1m), (SELECT countMerge(n) FROM " + ds.ch_db + ".rollup_5m)"),
              "counting");
     auto cnt = ParseTsv(counted);
-    Check(!cnt.empty() && static_cast<uint64_t>(Int(cnt[0][0])) == r.transactions &&
-              static_cast<uint64_t>(Int(cnt[0][0]) + Int(cnt[0][1])) == r.spans,
-          "ClickHouse holds " + std::string(cnt.empty() ? "?" : cnt[0][0]) + " transactions, " +
-              std::string(cnt.empty() ? "?" : cnt[0][1]) + " steps");
-    return r;
+    const bool five = !cnt.empty() && cnt[0].size() == 5;
+    Check(five && static_cast<uint64_t>(Int(cnt[0][0])) == c.transactions &&
+              static_cast<uint64_t>(Int(cnt[0][0]) + Int(cnt[0][1])) == c.spans &&
+              static_cast<uint64_t>(Int(cnt[0][2])) == c.transactions &&
+              static_cast<uint64_t>(Int(cnt[0][3])) == c.transactions &&
+              static_cast<uint64_t>(Int(cnt[0][4])) == c.transactions,
+          "ClickHouse holds " + std::string(five ? cnt[0][0] : "?") + " transactions, " +
+              std::string(five ? cnt[0][1] : "?") + " steps; by id " +
+              std::string(five ? cnt[0][2] : "?") + ", in the minute and 5-minute rollups " +
+              std::string(five ? cnt[0][3] : "?") + " and " + std::string(five ? cnt[0][4] : "?"));
   }
 
   store::EmbeddedStore& loupe(const std::string& name) { return *stores_.at(name); }
@@ -638,8 +805,8 @@ class Compare {
   }
 
   uint64_t PartBytes(const std::string& db, const std::string& table) {
-    std::string sql = "SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = '" +
-                      db + "'";
+    std::string sql =
+        "SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = '" + db + "'";
     if (!table.empty()) sql += " AND table = '" + table + "'";
     const std::string body = Must(ch_.Query(sql), "reading system.parts");
     auto rows = ParseTsv(body);
@@ -667,12 +834,13 @@ void AddRow(std::string what, double loupe, double ch, std::string unit, bool hi
 
 void PrintLoad(const char* side, const LoadResult& r) {
   std::printf(
-      "  %-10s %llu tx, %llu spans: load %.2f s = %.0f tx/s, %.0f spans/s (generation %.1f s, "
-      "untimed); to steady state %.2f s; %llu B on disk (%.1f B/tx, %.1f B/span; %llu B "
-      "before); %s\n",
+      "  %-10s %llu tx, %llu spans: load %.2f s wall = %.0f tx/s, %.0f spans/s; store CPU %.2f s "
+      "= %.0f spans per CPU s; to steady state + %.2f s wall, %.2f s CPU; %llu B on disk (%.1f "
+      "B/tx, %.1f B/span; %llu B before); %s\n",
       side, static_cast<unsigned long long>(r.transactions),
       static_cast<unsigned long long>(r.spans), r.load_s, r.transactions / r.load_s,
-      r.spans / r.load_s, r.generate_s, r.steady_s, static_cast<unsigned long long>(r.bytes),
+      r.spans / r.load_s, r.load_cpu_s, r.load_cpu_s > 0 ? r.spans / r.load_cpu_s : 0, r.steady_s,
+      r.steady_cpu_s, static_cast<unsigned long long>(r.bytes),
       static_cast<double>(r.bytes) / r.transactions, static_cast<double>(r.bytes) / r.spans,
       static_cast<unsigned long long>(r.bytes_before_steady), r.detail.c_str());
 }
@@ -685,11 +853,21 @@ void PrintLatency(const char* side, const std::string& what, const Latency& l) {
 void CompareLoad(const std::string& name, const LoadResult& l, const LoadResult& c) {
   PrintLoad("Loupe", l);
   PrintLoad("ClickHouse", c);
-  AddRow(name + ": ingest, spans/s", l.spans / l.load_s, c.spans / c.load_s, "spans/s", true);
-  AddRow(name + ": ingest to steady state, spans/s", l.spans / (l.load_s + l.steady_s),
+  AddRow(name + ": ingest, spans/s (wall)", l.spans / l.load_s, c.spans / c.load_s, "spans/s",
+         true);
+  if (l.load_cpu_s > 0 && c.load_cpu_s > 0) {
+    AddRow(name + ": ingest, spans per store CPU s", l.spans / l.load_cpu_s, c.spans / c.load_cpu_s,
+           "spans/s", true);
+  }
+  AddRow(name + ": ingest to steady state, spans/s (wall)", l.spans / (l.load_s + l.steady_s),
          c.spans / (c.load_s + c.steady_s), "spans/s", true);
-  AddRow(name + ": bytes on disk", static_cast<double>(l.bytes), static_cast<double>(c.bytes),
-         "B", false);
+  if (l.load_cpu_s > 0 && c.load_cpu_s > 0 && c.steady_cpu_s >= 0) {
+    AddRow(name + ": to steady state, spans per store CPU s",
+           l.spans / (l.load_cpu_s + l.steady_cpu_s), c.spans / (c.load_cpu_s + c.steady_cpu_s),
+           "spans/s", true);
+  }
+  AddRow(name + ": bytes on disk (all tables / files)", static_cast<double>(l.bytes),
+         static_cast<double>(c.bytes), "B", false);
 }
 
 // ---- queries ----
@@ -701,8 +879,8 @@ void QueryHour(Compare& cmp, const DataSet& ds, const std::vector<model::TxId>& 
   f.from_us = ds.from_us;
   f.to_us = ds.to_us;
   const std::string where = " WHERE project = " + std::to_string(ds.project) +
-                            " AND end_us >= " + std::to_string(ds.from_us) +
-                            " AND end_us < " + std::to_string(ds.to_us);
+                            " AND end_us >= " + std::to_string(ds.from_us) + " AND end_us < " +
+                            std::to_string(ds.to_us);
   const std::string F = std::to_string(ds.from_us), W = std::to_string(ds.to_us - ds.from_us);
 
   // X-View binned: 600 × 100 cells, log-scaled elapsed between the data's
@@ -710,33 +888,29 @@ void QueryHour(Compare& cmp, const DataSet& ds, const std::vector<model::TxId>& 
   {
     query::XViewOptions xo;
     query::XView lx;
-    Latency ll = Time(2, fl.reps, [&](int) {
+    auto loupe_xview = [&](int) {
       auto r = query::ComputeXView(s, ds.project, f, xo);
       if (!r.ok()) Die("xview", r.status());
       lx = std::move(*r);
-    });
+    };
     const std::string sql =
         "WITH (SELECT (greatest(100, min(elapsed_us)), max(elapsed_us)) FROM " + ds.ch_db + ".tx" +
         where +
         ") AS mm, mm.1 AS lo, if(mm.2 <= lo, lo * 10, mm.2) AS hi "
-        "SELECT intDiv((end_us - " + F + ") * " + std::to_string(xo.x_bins) + ", " + W +
-        ") AS x, least(" + std::to_string(xo.y_bins - 1) +
+        "SELECT intDiv((end_us - " +
+        F + ") * " + std::to_string(xo.x_bins) + ", " + W + ") AS x, least(" +
+        std::to_string(xo.y_bins - 1) +
         ", greatest(0, toInt32(floor(log(greatest(elapsed_us, 1) / lo) / log(hi / lo) * " +
         std::to_string(xo.y_bins) + ")))) AS y, count(), sum(error) FROM " + ds.ch_db + ".tx" +
         where + " GROUP BY x, y FORMAT TabSeparated";
     std::vector<std::vector<std::string_view>> rows;
     std::string body;
-    auto run = [&](const char* settings) {
-      return Time(2, fl.reps, [&](int) {
-        body = cmp.Must(cmp.ch().Query(sql, settings), "xview");
-        rows = ParseTsv(body);
-      });
-    };
-    Latency cl = run("");
-    Latency cl1 = run("max_threads=1");
+    auto [ll, cl] = TimeBoth(2, fl.reps, loupe_xview, [&](int) {
+      body = cmp.Must(cmp.ch().Query(sql), "xview");
+      rows = ParseTsv(body);
+    });
     PrintLatency("Loupe", "xview hour (600x100 bins)", ll);
     PrintLatency("ClickHouse", "xview hour (600x100 bins)", cl);
-    PrintLatency("ClickHouse", "xview hour, max_threads=1", cl1);
     uint64_t total = 0, errors = 0, lerrors = 0, diff_cells = 0, diff_rows = 0;
     std::vector<uint32_t> cc(lx.bins.count.size()), ce(lx.bins.count.size());
     for (const auto& r : rows) {
@@ -754,53 +928,73 @@ void QueryHour(Compare& cmp, const DataSet& ds, const std::vector<model::TxId>& 
       lerrors += lx.bins.errors[i];
       if (cc[i] != lx.bins.count[i] || ce[i] != lx.bins.errors[i]) {
         ++diff_cells;
-        diff_rows += static_cast<uint64_t>(std::abs(static_cast<int64_t>(cc[i]) -
-                                                    static_cast<int64_t>(lx.bins.count[i])));
+        diff_rows += static_cast<uint64_t>(
+            std::abs(static_cast<int64_t>(cc[i]) - static_cast<int64_t>(lx.bins.count[i])));
       }
     }
-    Check(lx.total == total && lerrors == errors,
-          "xview: " + std::to_string(lx.total) + " vs " + std::to_string(total) +
-              " transactions, " + std::to_string(lerrors) + " vs " + std::to_string(errors) +
-              " errors");
-    std::printf("  note       xview cells differing: %llu of %zu (|count diff| sum %llu: rows on a "
-                "log-bin edge, rounded differently)\n",
-                static_cast<unsigned long long>(diff_cells), cc.size(),
-                static_cast<unsigned long long>(diff_rows));
+    Check(lx.total == total && lerrors == errors, "xview: " + std::to_string(lx.total) + " vs " +
+                                                      std::to_string(total) + " transactions, " +
+                                                      std::to_string(lerrors) + " vs " +
+                                                      std::to_string(errors) + " errors");
+    std::printf(
+        "  note       xview cells differing: %llu of %zu (|count diff| sum %llu: rows on a "
+        "log-bin edge, rounded differently)\n",
+        static_cast<unsigned long long>(diff_cells), cc.size(),
+        static_cast<unsigned long long>(diff_rows));
     AddRow("xview 1 h, median", ll.Median(), cl.Median(), "ms", false);
     AddRow("xview 1 h, p99", ll.P99(), cl.P99(), "ms", false);
   }
 
-  // Endpoints: per (service, endpoint) count, errors, avg/max, exact
-  // p50/p95/p99, avg SQL count/ms, avg external ms.
+  // Endpoints: per (service, endpoint) count, errors, avg/max, p50/p95/p99,
+  // avg SQL count/ms, avg external ms. Loupe from its 5-minute cells,
+  // ClickHouse from rollup_5m (the range is on 5-minute boundaries, so the
+  // cells cover it exactly). Percentiles are approximate on both sides
+  // (Loupe: a log bin's middle, ±6.1 %; ClickHouse: a t-digest): each is
+  // compared with the exact ones from raw rows (untimed).
   {
+    constexpr int64_t k5Min = 300'000'000;
+    Check(ds.from_us % k5Min == 0 && ds.to_us % k5Min == 0,
+          "endpoints: the range is on 5-minute boundaries (rollup_5m answers it exactly)");
     std::vector<query::EndpointStats> le;
     std::string source;
-    Latency ll = Time(2, fl.reps, [&](int) {
+    auto loupe_endpoints = [&](int) {
       auto r = query::ComputeEndpoints(s, ds.project, f, &source);
       if (!r.ok()) Die("endpoints", r.status());
       le = std::move(*r);
-    });
+    };
     const std::string sql =
-        "SELECT service, endpoint, count() AS n, sum(error), avg(elapsed_us) / 1000, "
-        "max(elapsed_us) / 1000, quantilesExact(0.5, 0.95, 0.99)(elapsed_us), avg(sql_count), "
-        "avg(sql_us) / 1000, avg(external_us) / 1000 FROM " + ds.ch_db + ".tx" + where +
-        " GROUP BY service, endpoint ORDER BY n DESC, service, endpoint FORMAT TabSeparated";
+        "SELECT service, endpoint, countMerge(n) AS c, sumMerge(errors), "
+        "sumMerge(elapsed_sum) / c / 1000, maxMerge(elapsed_max) / 1000, "
+        "quantilesTDigestMerge(0.5, 0.95, 0.99)(elapsed_q), sumMerge(sql_count) / c, "
+        "sumMerge(sql_us) / c / 1000, sumMerge(external_us) / c / 1000 FROM " +
+        ds.ch_db + ".rollup_5m WHERE project = " + std::to_string(ds.project) +
+        " AND bucket_us >= " + F + " AND bucket_us < " + std::to_string(ds.to_us) +
+        " GROUP BY service, endpoint ORDER BY c DESC, service, endpoint FORMAT TabSeparated";
     std::vector<std::vector<std::string_view>> rows;
     std::string body;
-    auto run = [&](const char* settings) {
-      return Time(2, fl.reps, [&](int) {
-        body = cmp.Must(cmp.ch().Query(sql, settings), "endpoints");
-        rows = ParseTsv(body);
-      });
-    };
-    Latency cl = run("");
-    Latency cl1 = run("max_threads=1");
+    auto [ll, cl] = TimeBoth(2, fl.reps, loupe_endpoints, [&](int) {
+      body = cmp.Must(cmp.ch().Query(sql), "endpoints");
+      rows = ParseTsv(body);
+    });
     PrintLatency("Loupe", "endpoints hour", ll);
-    PrintLatency("ClickHouse", "endpoints hour", cl);
-    PrintLatency("ClickHouse", "endpoints hour, max_threads=1", cl1);
+    PrintLatency("ClickHouse", "endpoints hour (rollup_5m)", cl);
+    const std::string exact_body = cmp.Must(
+        // quantilesExact takes the value at 0-based index floor(p*n); at p
+        // just below, the one before it when p*n is whole: together, both
+        // rank conventions (Loupe's nearest rank is ceil(p*n), 1-based).
+        cmp.ch().Query("SELECT service, endpoint, count(), quantilesExact(0.5, 0.95, 0.99, "
+                       "0.4999999999, 0.9499999999, 0.9899999999)(elapsed_us) FROM " +
+                       ds.ch_db + ".tx" + where +
+                       " GROUP BY service, endpoint FORMAT TabSeparated"),
+        "exact percentiles");
+    std::map<std::pair<std::string, std::string>, std::vector<double>> exact;
+    for (const auto& r : ParseTsv(exact_body)) {
+      exact[{std::string(r[0]), std::string(r[1])}] = NumArray(r[3]);
+    }
     std::map<std::pair<std::string, std::string>, const std::vector<std::string_view>*> by;
     for (const auto& r : rows) by[{std::string(r[0]), std::string(r[1])}] = &r;
-    size_t same_counts = 0, same_pct = 0, same_avg = 0, unexplained_pct = 0;
+    size_t same_counts = 0, same_avg = 0, loupe_outside = 0;
+    double loupe_dev = 0, ch_dev = 0;  // largest |approx − exact| / exact
     for (const query::EndpointStats& e : le) {
       auto it = by.find({e.service, e.endpoint});
       if (it == by.end()) continue;
@@ -809,98 +1003,100 @@ void QueryHour(Compare& cmp, const DataSet& ds, const std::vector<model::TxId>& 
           static_cast<uint64_t>(Int(r[3])) == e.errors && std::abs(Num(r[5]) - e.max_ms) < 1e-6) {
         ++same_counts;
       }
-      std::vector<double> q = NumArray(r[6]);
-      if (q.size() == 3 && std::abs(q[0] / 1000 - e.p50_ms) < 1e-6 &&
-          std::abs(q[1] / 1000 - e.p95_ms) < 1e-6 && std::abs(q[2] / 1000 - e.p99_ms) < 1e-6) {
-        ++same_pct;
-      } else if (q.size() == 3 && source != "raw") {
-        // From rollups: within half a histogram bin (±6.1 %, store/rollup.h)
-        // of the exact value (either side's rank convention).
-        const double lp[3] = {e.p50_ms, e.p95_ms, e.p99_ms};
-        for (int k = 0; k < 3; ++k) {
-          if (std::abs(q[k] / 1000 - lp[k]) > 0.0607 * (q[k] / 1000) + 1e-6) ++unexplained_pct;
-        }
-      } else if (q.size() == 3) {
-        // Differences are expected only for a percentile whose p*n is whole.
-        const double n = static_cast<double>(e.count);
-        const double lp[3] = {e.p50_ms, e.p95_ms, e.p99_ms};
-        const double ps[3] = {0.5, 0.95, 0.99};
-        for (int k = 0; k < 3; ++k) {
-          const double pn = ps[k] * n;
-          if (std::abs(q[k] / 1000 - lp[k]) >= 1e-6 && std::abs(pn - std::round(pn)) > 1e-6) {
-            ++unexplained_pct;
-          }
-        }
-      }
       if (std::abs(Num(r[4]) - e.avg_ms) < 1e-6 * std::max(1.0, e.avg_ms) &&
           std::abs(Num(r[7]) - e.avg_sql_count) < 1e-6 &&
           std::abs(Num(r[8]) - e.avg_sql_ms) < 1e-6 * std::max(1.0, e.avg_sql_ms) &&
           std::abs(Num(r[9]) - e.avg_external_ms) < 1e-6 * std::max(1.0, e.avg_external_ms)) {
         ++same_avg;
       }
+      auto ex = exact.find({e.service, e.endpoint});
+      const std::vector<double> q = NumArray(r[6]);
+      if (ex == exact.end() || ex->second.size() != 6 || q.size() != 3) {
+        ++loupe_outside;
+        continue;
+      }
+      const double lp[3] = {e.p50_ms, e.p95_ms, e.p99_ms};
+      for (int k = 0; k < 3; ++k) {
+        const double x = ex->second[k] / 1000;       // exact at floor(p*n), ms
+        const double x1 = ex->second[k + 3] / 1000;  // exact at ceil(p*n) - 1
+        if (x <= 0 || x1 <= 0) continue;
+        const double ld = std::min(std::abs(lp[k] - x) / x, std::abs(lp[k] - x1) / x1);
+        ch_dev = std::max(ch_dev,
+                          std::min(std::abs(q[k] / 1000 - x) / x, std::abs(q[k] / 1000 - x1) / x1));
+        loupe_dev = std::max(loupe_dev, ld);
+        // Raw rows: exact under one of the conventions; rollups: within half
+        // a histogram bin (store/rollup.h).
+        if (ld > (source == "raw" ? 1e-9 : 0.0607 + 1e-9)) ++loupe_outside;
+      }
     }
     Check(le.size() == rows.size() && same_counts == le.size() && same_avg == le.size(),
           "endpoints: " + std::to_string(le.size()) + " vs " + std::to_string(rows.size()) +
               " groups; count, errors, max equal in " + std::to_string(same_counts) +
-              ", averages in " + std::to_string(same_avg));
-    std::printf("  note       endpoints from %s; p50/p95/p99 equal in %zu of %zu groups (Loupe: "
-                "nearest rank ceil(p*n), or a histogram bin's middle from rollups; "
-                "quantilesExact: index floor(p*n))\n",
-                source.c_str(), same_pct, le.size());
-    Check(unexplained_pct == 0,
-          source == "raw"
-              ? "endpoints: percentiles differ only where p*n is whole (" +
-                    std::to_string(unexplained_pct) + " other differences)"
-              : "endpoints: percentiles within ±6.1 % of the exact ones (" +
-                    std::to_string(unexplained_pct) + " outside)");
+              ", averages (elapsed, SQL count and time, external time) in " +
+              std::to_string(same_avg));
+    Check(loupe_outside == 0, "endpoints: Loupe's percentiles (from " + source +
+                                  ") within their bound of the exact ones (" +
+                                  std::to_string(loupe_outside) + " outside)");
+    std::printf(
+        "  note       endpoints: largest percentile deviation from the exact value: "
+        "Loupe %.2f %%, ClickHouse t-digest %.2f %%\n",
+        100 * loupe_dev, 100 * ch_dev);
     AddRow("endpoints 1 h, median", ll.Median(), cl.Median(), "ms", false);
     AddRow("endpoints 1 h, p99", ll.P99(), cl.P99(), "ms", false);
   }
 
-  // A transaction with its profile by id. ClickHouse: the row by id (the
-  // table is ordered by time, so PREWHERE reads the id column whole) and the
-  // steps by primary key; two requests, as a store would send them.
+  // A transaction with its profile by id. ClickHouse: the row through
+  // tx_by_id (its end time by primary key, then the row by the tx table's
+  // primary key, in one statement) and the steps by primary key; two
+  // requests, as a store would send them.
   {
     std::mt19937_64 rng(7);
     std::vector<model::TxId> pick(static_cast<size_t>(fl.get_reps) + 2);
     for (auto& id : pick) id = ids[rng() % ids.size()];
     std::vector<size_t> lsteps(pick.size()), csteps(pick.size());
     std::vector<std::string> lend(pick.size()), cend(pick.size());
-    Latency ll = Time(2, fl.get_reps, [&](int i) {
-      auto r = s.Get(ds.project, pick[i + 2]);
-      if (!r.ok()) Die("get", r.status());
-      lsteps[i + 2] = r->steps.size();
-      lend[i + 2] = r->endpoint;
-    });
+    std::vector<int64_t> lel(pick.size()), cel(pick.size());
+    const std::string P = std::to_string(ds.project);
     // Warm-up runs use indexes 0 and 1, timed ones 2.. (i + 2).
+    auto loupe_get = [&](int i) {
+      const size_t k = static_cast<size_t>(i + 2);
+      auto r = s.Get(ds.project, pick[k]);
+      if (!r.ok()) Die("get", r.status());
+      lsteps[k] = r->steps.size();
+      lend[k] = r->endpoint;
+      lel[k] = r->elapsed_us();
+    };
     auto ch_get = [&](int i) {
-      const std::string id = std::to_string(pick[i]);
+      const size_t k = static_cast<size_t>(i + 2);
+      const std::string id = std::to_string(pick[k]);
       std::string tx = cmp.Must(
           cmp.ch().Query("SELECT " + std::string(kTxColumns) + " FROM " + ds.ch_db +
-                         ".tx PREWHERE id = " + id + " WHERE project = " +
-                         std::to_string(ds.project) + " FORMAT TabSeparated"),
+                         ".tx WHERE project = " + P + " AND end_us IN (SELECT end_us FROM " +
+                         ds.ch_db + ".tx_by_id WHERE project = " + P + " AND id = " + id +
+                         ") AND id = " + id + " FORMAT TabSeparated"),
           "get tx");
-      std::string st = cmp.Must(
-          cmp.ch().Query("SELECT " + std::string(kStepColumns) + " FROM " + ds.ch_db +
-                         ".steps WHERE project = " + std::to_string(ds.project) +
-                         " AND tx_id = " + id + " ORDER BY start_us FORMAT TabSeparated"),
-          "get steps");
+      std::string st =
+          cmp.Must(cmp.ch().Query("SELECT " + std::string(kStepColumns) + " FROM " + ds.ch_db +
+                                  ".steps WHERE project = " + P + " AND tx_id = " + id +
+                                  " ORDER BY start_us FORMAT TabSeparated"),
+                   "get steps");
       auto txr = ParseTsv(tx);
       auto str = ParseTsv(st);
-      csteps[i] = str.size();
-      cend[i] = txr.size() == 1 && txr[0].size() > 10 ? std::string(txr[0][10]) : "?";
+      csteps[k] = str.size();
+      const bool one = txr.size() == 1 && txr[0].size() > 10;
+      cend[k] = one ? std::string(txr[0][10]) : "?";
+      cel[k] = one ? Int(txr[0][2]) : -1;
     };
-    Latency cl = Time(0, fl.get_reps + 2, [&](int i) { ch_get(i); });
-    cl.ms.erase(cl.ms.begin(), cl.ms.begin() + 2);  // the two warm-up runs
+    auto [ll, cl] = TimeBoth(2, fl.get_reps, loupe_get, ch_get);
     PrintLatency("Loupe", "transaction + profile by id", ll);
     PrintLatency("ClickHouse", "transaction + profile by id", cl);
     size_t same = 0;
-    for (size_t i = 2; i < pick.size(); ++i) {
-      same += lsteps[i] == csteps[i] && lend[i] == cend[i];
+    for (size_t i = 0; i < pick.size(); ++i) {
+      same += lsteps[i] == csteps[i] && lend[i] == cend[i] && lel[i] == cel[i];
     }
-    Check(same == pick.size() - 2, "get: endpoint and step count equal for " +
-                                       std::to_string(same) + " of " +
-                                       std::to_string(pick.size() - 2) + " ids");
+    Check(same == pick.size(), "get: endpoint, elapsed and step count equal for " +
+                                   std::to_string(same) + " of " + std::to_string(pick.size()) +
+                                   " ids");
     AddRow("tx + profile by id, median", ll.Median(), cl.Median(), "ms", false);
     AddRow("tx + profile by id, p99", ll.P99(), cl.P99(), "ms", false);
   }
@@ -911,37 +1107,36 @@ void QueryDay(Compare& cmp, const DataSet& ds, const Flags& fl) {
   store::TxFilter f;
   f.from_us = ds.from_us;
   f.to_us = ds.to_us;
-  const std::string where = " WHERE project = " + std::to_string(ds.project) +
-                            " AND end_us >= " + std::to_string(ds.from_us) +
-                            " AND end_us < " + std::to_string(ds.to_us);
+  constexpr int64_t kMinute = 60'000'000;
+  Check(ds.from_us % kMinute == 0 && ds.to_us % kMinute == 0,
+        "series: the range is on minute boundaries (rollup_1m answers it exactly)");
+  // Both sides from their minute cells per service and instance (Loupe:
+  // .r1m files; ClickHouse: rollup_1m).
   for (int64_t step_s : {60, 300}) {
     const int64_t step_us = step_s * 1'000'000;
     query::Series ls;
-    Latency ll = Time(2, fl.reps, [&](int) {
+    auto loupe_series = [&](int) {
       auto r = query::ComputeSeries(s, ds.project, f, query::Metric::kTps, step_us,
                                     query::GroupBy::kNone);
       if (!r.ok()) Die("series", r.status());
       ls = std::move(*r);
-    });
+    };
     const int64_t from = ds.from_us / step_us * step_us;  // from_us > 0
-    const std::string sql = "SELECT intDiv(end_us - " + std::to_string(from) + ", " +
-                            std::to_string(step_us) + ") AS b, count() / " +
-                            std::to_string(step_s) + " FROM " + ds.ch_db + ".tx" + where +
-                            " GROUP BY b ORDER BY b FORMAT TabSeparated";
+    const std::string sql =
+        "SELECT intDiv(bucket_us - " + std::to_string(from) + ", " + std::to_string(step_us) +
+        ") AS b, countMerge(n) / " + std::to_string(step_s) + " FROM " + ds.ch_db +
+        ".rollup_1m WHERE project = " + std::to_string(ds.project) +
+        " AND bucket_us >= " + std::to_string(ds.from_us) + " AND bucket_us < " +
+        std::to_string(ds.to_us) + " GROUP BY b ORDER BY b FORMAT TabSeparated";
     std::vector<std::vector<std::string_view>> rows;
     std::string body;
-    auto run = [&](const char* settings) {
-      return Time(2, fl.reps, [&](int) {
-        body = cmp.Must(cmp.ch().Query(sql, settings), "series");
-        rows = ParseTsv(body);
-      });
-    };
-    Latency cl = run("");
-    Latency cl1 = run("max_threads=1");
+    auto [ll, cl] = TimeBoth(2, fl.reps, loupe_series, [&](int) {
+      body = cmp.Must(cmp.ch().Query(sql), "series");
+      rows = ParseTsv(body);
+    });
     const std::string what = "series tps 24 h, step " + std::to_string(step_s) + " s";
     PrintLatency("Loupe", what, ll);
-    PrintLatency("ClickHouse", what, cl);
-    PrintLatency("ClickHouse", what + ", max_threads=1", cl1);
+    PrintLatency("ClickHouse", what + " (rollup_1m)", cl);
     size_t same = 0;
     std::vector<double> cv(ls.buckets, 0);
     for (const auto& r : rows) {
@@ -952,7 +1147,7 @@ void QueryDay(Compare& cmp, const DataSet& ds, const Flags& fl) {
     for (size_t b = 0; b < ls.buckets && b < lv.size(); ++b) {
       same += std::abs(lv[b] - cv[b]) * static_cast<double>(step_s) < 0.5;
     }
-    Check(ls.buckets > 0 && same == ls.buckets,
+    Check(ls.buckets > 0 && same == ls.buckets && !ls.lines.empty(),
           what + ": " + std::to_string(same) + " of " + std::to_string(ls.buckets) +
               " buckets equal");
     AddRow(what + ", median", ll.Median(), cl.Median(), "ms", false);
@@ -992,21 +1187,26 @@ int Main(int argc, char** argv) {
       fl.only = next();
     } else if (a == "--scale") {
       fl.scale = std::stod(next());
+    } else if (a == "--ch-pid") {
+      fl.ch_pid = std::stol(next());
     } else if (a == "--keep") {
       fl.keep = true;
     } else {
       std::fprintf(stderr,
                    "usage: clickhouse_compare [--ch-port 18123] [--dir DIR] [--chunk 100000] "
-                   "[--reps 20] [--get-reps 200] [--only hour|day] [--scale 1] [--keep]\n");
+                   "[--reps 20] [--get-reps 200] [--only hour|day] [--scale 1] [--ch-pid PID] "
+                   "[--keep]\n");
       return 2;
     }
   }
   constexpr int64_t kHourUs = 3'600'000'000;
-  constexpr int64_t kDay0 = 1'699'920'000'000'000;   // 2023-11-14 00:00 UTC
+  constexpr int64_t kDay0 = 1'699'920'000'000'000;  // 2023-11-14 00:00 UTC
   constexpr int64_t kHour0 = kDay0 + 10 * kHourUs;  // 10:00 that day
-  const DataSet hour{"hour", 1000 * fl.scale, kHour0, kHour0 + kHourUs, 1, 1, "loupe_hour",
-                     fl.dir + "/hour"};
-  const DataSet day{"day",      3'600'000.0 / 86'400 * fl.scale, kDay0, kDay0 + 24 * kHourUs, 2, 1,
+  const DataSet hour{"hour", 1000 * fl.scale, kHour0,          kHour0 + kHourUs, 1,
+                     1,      "loupe_hour",    fl.dir + "/hour"};
+  const DataSet day{"day",       3'600'000.0 / 86'400 * fl.scale,
+                    kDay0,       kDay0 + 24 * kHourUs,
+                    2,           1,
                     "loupe_day", fl.dir + "/day"};
 
   Compare cmp(fl);
@@ -1019,9 +1219,8 @@ int Main(int argc, char** argv) {
     std::printf("\n== data set %s: %.2f TPS over %.0f h ==\n", ds->name.c_str(), ds->tps,
                 static_cast<double>(ds->to_us - ds->from_us) / kHourUs);
     std::vector<model::TxId> ids;
-    LoadResult l = cmp.LoadLoupe(*ds, &ids);
-    std::printf("  (load average %.2f)\n", LoadAverage());
-    LoadResult c = cmp.LoadClickHouse(*ds);
+    LoadResult l, c;
+    cmp.LoadBoth(*ds, &ids, &l, &c);
     CompareLoad(ds->name, l, c);
     std::printf("  (load average %.2f)\n", LoadAverage());
     if (ds == &hour) {

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The embedded engine side by side with ClickHouse (issue 3): the same data set
-# loaded into Debian's clickhouse-server and into Loupe, with the ratios of
-# ingest rate, bytes on disk and query latencies (build/clickhouse_compare).
+# The embedded engine side by side with ClickHouse (issues 3 and 10): the same
+# data set loaded into Debian's clickhouse-server (with rollups and an id
+# order built by materialized views, as Loupe has them) and into Loupe, with
+# the ratios of ingest rate (wall and store CPU), bytes on disk and query
+# latencies (build/clickhouse_compare; docs/benchmarks.md says what is timed).
 #
 #   bench/clickhouse_side_by_side.sh [clickhouse_compare flags...]
 #   e.g. bench/clickhouse_side_by_side.sh --scale 0.02 --reps 3   (a quick trial)
@@ -9,9 +11,10 @@
 # Installs clickhouse-server/clickhouse-client with apt-get if missing, starts a
 # private server (its own config and data under a temporary directory,
 # 127.0.0.1 only, ports CH_HTTP_PORT/CH_TCP_PORT, default 18123/19000; not the
-# system service), runs the tool, prints its table, and stops the server and
-# removes the temporary directory at exit. CH_COMPRESSION=lz4 keeps
-# ClickHouse's default block compression instead of zstd. BUILD=build.
+# system service), runs the tool with the server's pid (for its CPU time),
+# prints its table, and stops the server and removes the temporary directory
+# at exit. CH_COMPRESSION=lz4 keeps ClickHouse's default block compression
+# instead of zstd. BUILD=build.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -120,7 +123,7 @@ echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' 
 echo "clickhouse-server $(dpkg-query -W -f='${Version}' clickhouse-server 2>/dev/null || echo ?) on 127.0.0.1:$HTTP_PORT, compression $COMPRESSION; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 set +e
-"$BUILD/clickhouse_compare" --ch-port "$HTTP_PORT" --dir "$TMP/loupe" "$@"
+"$BUILD/clickhouse_compare" --ch-port "$HTTP_PORT" --ch-pid "$CH_PID" --dir "$TMP/loupe" "$@"
 rc=$?
 set -e
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

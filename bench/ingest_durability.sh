@@ -8,9 +8,13 @@
 # crashed directory (restored from a copy each time) that many times; with
 # COMPARE_BUILD (another build directory, e.g. of an older commit) each
 # restart is followed by one of that binary, for a same-session ratio.
+# After the throughput runs it prints, per store, the medians of spans/s (wall)
+# and spans per server CPU second, and the embedded/memory ratio of the
+# medians; LOG_MB=0 skips the recovery part.
 #
 #   bench/ingest_durability.sh [BUILD_DIR]
 #     env: RUNS=3 SECONDS_PER_RUN=8 LOG_MB=1024 REPLAYS=1 COMPARE_BUILD=
+#   RUNS=8 LOG_MB=0 bench/ingest_durability.sh                                  (throughput only)
 #   RUNS=0 REPLAYS=3 COMPARE_BUILD=/tmp/old/build bench/ingest_durability.sh   (recovery only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,19 +28,27 @@ LOUPE=$BUILD/loupe
 LOAD=$BUILD/otlp_load
 [ -x "$LOUPE" ] && [ -x "$LOAD" ] || { echo "build first: cmake --build $BUILD --target loupe otlp_load"; exit 2; }
 WORK=$(mktemp -d /tmp/loupe-durability-XXXXXX)
-trap 'pkill -f "loupe server --data-dir $WORK" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+PID=
+trap '{ [ -z "$PID" ] || kill "$PID" 2>/dev/null; } || true; rm -rf "$WORK"' EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 start() {  # start DIR STORE [extra args] → sets PID, HTTP, OTLP
   local dir=$1 store=$2; shift 2
-  HTTP=$(free_port); OTLP=$(free_port)
-  taskset -c "${CPUS:-0}" "${BIN:-$LOUPE}" server --data-dir "$dir" --store "$store" --bind 127.0.0.1 \
-    --http-port "$HTTP" --otlp-http-port "$OTLP" --otlp-grpc-port "$(free_port)" "$@" >"$dir.log" 2>&1 &
-  PID=$!
-  for _ in $(seq 1 2000); do
-    kill -0 "$PID" 2>/dev/null || break
-    curl -sf "http://127.0.0.1:$HTTP/healthz" >/dev/null 2>&1 && return 0
-    sleep 0.01
+  # A free port can be taken by someone else before the server binds it:
+  # then start again on new ports.
+  for _ in 1 2 3; do
+    HTTP=$(free_port); OTLP=$(free_port)
+    taskset -c "${CPUS:-0}" "${BIN:-$LOUPE}" server --data-dir "$dir" --store "$store" --bind 127.0.0.1 \
+      --http-port "$HTTP" --otlp-http-port "$OTLP" --otlp-grpc-port "$(free_port)" "$@" >"$dir.log" 2>&1 &
+    PID=$!
+    for _ in $(seq 1 2000); do
+      kill -0 "$PID" 2>/dev/null || break
+      curl -sf "http://127.0.0.1:$HTTP/healthz" >/dev/null 2>&1 && return 0
+      sleep 0.01
+    done
+    wait "$PID" 2>/dev/null || true
+    PID=
+    grep -q 'Address already in use' "$dir.log" || break
   done
   echo "server did not start"; cat "$dir.log"; exit 1
 }
@@ -50,11 +62,33 @@ for run in $(seq 1 "$RUNS"); do
     start "$dir" "$store"
     k=$(key "$dir")
     out=$(taskset -c 1 "$LOAD" --port "$OTLP" --key "$k" --seconds "$SECS" --connections 8 --pid "$PID" || true)
-    echo "run $run store=$store $out"
+    echo "run $run store=$store load=$(cut -d' ' -f1 /proc/loadavg) $out" | tee -a "$WORK/runs.txt"
     kill "$PID"; wait "$PID" || true
+    PID=
     rm -rf "$dir"
   done
 done
+if [ "$RUNS" -gt 0 ]; then
+  python3 - "$WORK/runs.txt" <<'PY'
+import re, statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    f = dict(re.findall(r'(\w+)=([\w.]+)', line))
+    runs.setdefault(f['store'], []).append(f)
+med = {}
+for store, rs in runs.items():
+    wall = statistics.median(float(r['spans_per_s']) for r in rs)
+    cpu = [float(r['spans_per_server_cpu_s']) for r in rs if 'spans_per_server_cpu_s' in r]
+    loads = [float(r['load']) for r in rs]
+    med[store] = statistics.median(cpu) if cpu else 0
+    print(f"median store={store} runs={len(rs)} spans_per_s={wall:.0f} "
+          f"spans_per_server_cpu_s={med[store]:.0f} (min {min(cpu):.0f}, max {max(cpu):.0f}) "
+          f"load {min(loads):.2f}-{max(loads):.2f}")
+if med.get('memory'):
+    print(f"embedded/memory (medians of spans per server CPU s): {med.get('embedded', 0) / med['memory']:.2f}")
+PY
+fi
+[ "$LOG_MB" -gt 0 ] || exit 0
 
 # Recovery of a LOG_MB log.
 dir=$WORK/recovery
@@ -66,6 +100,7 @@ while [ "$(du -sm "$dir/wal" | cut -f1)" -lt "$LOG_MB" ]; do
 done
 log_mb=$(du -sm "$dir/wal" | cut -f1)
 kill -9 "$PID"; wait "$PID" 2>/dev/null || true
+PID=
 cp -a "$dir" "$dir.crashed"
 for replay in $(seq 1 "$REPLAYS"); do
   for bin in "$LOUPE" ${COMPARE_BUILD:+"$COMPARE_BUILD/loupe"}; do
@@ -76,5 +111,6 @@ for replay in $(seq 1 "$REPLAYS"); do
     echo "recovery ($bin, load $(cut -d' ' -f1 /proc/loadavg)): log ${log_mb} MiB; SIGKILL → restart → /healthz in $(python3 -c "print(f'{$t1-$t0:.2f}')") s"
     grep -m1 "recovered the ingest log" "$dir.log" || true
     kill "$PID"; wait "$PID" || true
+    PID=
   done
 done
