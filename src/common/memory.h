@@ -47,6 +47,27 @@ void ReturnLargeBuffersWhenFreed();
 // most once a second process-wide; returns true when it trimmed.
 bool ReleaseFreedMemory(size_t bytes);
 
+// Scope guard of a request handler: adds up the bytes the request held (its
+// body, an inflated copy) and, if the request was refused (*status is not
+// 200 when the guard goes out of scope), calls ReleaseFreedMemory with them.
+// Declare it before the buffers it counts, so it runs after they are freed.
+// `status` must outlive the guard.
+class ReleaseFreedMemoryIfRefused {
+ public:
+  ReleaseFreedMemoryIfRefused(const int* status, size_t held) : status_(status), held_(held) {}
+  ~ReleaseFreedMemoryIfRefused() {
+    if (*status_ != 200) ReleaseFreedMemory(held_);
+  }
+  ReleaseFreedMemoryIfRefused(const ReleaseFreedMemoryIfRefused&) = delete;
+  ReleaseFreedMemoryIfRefused& operator=(const ReleaseFreedMemoryIfRefused&) = delete;
+
+  void Add(size_t bytes) { held_ += bytes; }
+
+ private:
+  const int* status_;
+  size_t held_;
+};
+
 }  // namespace loupe
 
 #endif  // LOUPE_COMMON_MEMORY_H_

@@ -128,14 +128,7 @@ void AgentReceiver::Handle(net::HttpRequest& req, net::HttpResponse* resp) {
 void AgentReceiver::PostActive(auth::ProjectId project, net::HttpRequest& req,
                                net::HttpResponse* resp) {
   // A refused request that held a large body gives the memory back.
-  size_t held = req.body.size();
-  struct TrimOnFailure {
-    const net::HttpResponse* resp;
-    const size_t* held;
-    ~TrimOnFailure() {
-      if (resp->status != 200) ReleaseFreedMemory(*held);
-    }
-  } trim{resp, &held};
+  ReleaseFreedMemoryIfRefused trim(&resp->status, req.body.size());
   const std::string media = net::MediaType(req.Header("content-type"));
   if (media != "application/json") {
     Fail(415, "invalid_argument",
@@ -155,7 +148,7 @@ void AgentReceiver::PostActive(auth::ProjectId project, net::HttpRequest& req,
   std::string_view encoding = req.Header("content-encoding");
   if (net::TokenIs(encoding, "gzip") || net::TokenIs(encoding, "deflate")) {
     Status s = wire::Gunzip(req.body, options_.max_body_bytes, &inflated);
-    held += inflated.capacity();
+    trim.Add(inflated.capacity());
     if (!s.ok()) {
       if (s.code() == Status::Code::kResourceExhausted) {
         Fail(413, "resource_exhausted", s.message(), "too_large", resp);

@@ -188,14 +188,7 @@ void OtlpHttpReceiver::Handle(net::HttpRequest& req, net::HttpResponse* resp) {
   // A refused large request (a bomb inflated to the limit) leaves its buffers
   // in glibc's heap: give them back once they are freed (declared first, so
   // this runs after every buffer below is destroyed).
-  size_t held = req.body.size();
-  struct TrimOnFailure {
-    const net::HttpResponse* resp;
-    const size_t* held;
-    ~TrimOnFailure() {
-      if (resp->status != 200) ReleaseFreedMemory(*held);
-    }
-  } trim{resp, &held};
+  ReleaseFreedMemoryIfRefused trim(&resp->status, req.body.size());
 
   // Bound the memory of requests in flight: reserve the body now and the
   // inflated size once known; released when the request is answered.
@@ -220,7 +213,7 @@ void OtlpHttpReceiver::Handle(net::HttpRequest& req, net::HttpResponse* resp) {
   std::string_view encoding = req.Header("content-encoding");
   if (net::TokenIs(encoding, "gzip") || net::TokenIs(encoding, "deflate")) {
     Status s = wire::Gunzip(req.body, options_.max_body_bytes, &inflated);
-    held += inflated.capacity();
+    trim.Add(inflated.capacity());
     if (!s.ok()) {
       if (s.code() == Status::Code::kResourceExhausted) {
         Fail(enc, 413, kGrpcResourceExhausted, s.message(), "too_large", resp);
