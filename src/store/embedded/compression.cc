@@ -8,18 +8,64 @@
 namespace loupe::store {
 namespace {
 
-struct ZstdContexts {
-  ZSTD_CCtx* c = ZSTD_createCCtx();
-  ZSTD_DCtx* d = ZSTD_createDCtx();
-  ~ZstdContexts() {
-    ZSTD_freeCCtx(c);
-    ZSTD_freeDCtx(d);
+// Per-thread zstd contexts, reused across calls (a decompression context is
+// ~100 KB to allocate and set up). The cache is a trivially destructible
+// thread_local, so it stays readable after the thread's destructors have run:
+// its owner frees the contexts at thread exit and marks the cache closed, and
+// a call after that gets a context of its own instead of a freed one. Such a
+// call is legal: a store closed by a static object's destructor runs after
+// exit() has run the main thread's thread_local destructors.
+struct ZstdCache {
+  ZSTD_CCtx* c;
+  ZSTD_DCtx* d;
+  bool closed;
+};
+thread_local ZstdCache tls_zstd;  // zero-initialized, no destructor
+
+struct ZstdCacheOwner {
+  ~ZstdCacheOwner() {
+    ZSTD_freeCCtx(tls_zstd.c);
+    ZSTD_freeDCtx(tls_zstd.d);
+    tls_zstd = {nullptr, nullptr, true};
   }
 };
 
-ZstdContexts& Contexts() {
-  thread_local ZstdContexts ctx;
-  return ctx;
+// Registers the cache's owner: called before the cache's first context is made.
+void OwnCache() {
+  thread_local ZstdCacheOwner owner;
+  static_cast<void>(owner);
+}
+
+struct FreeCCtx {
+  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
+};
+struct FreeDCtx {
+  void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
+};
+
+// The thread's contexts, or once its destructors have run, one held by *own.
+ZSTD_CCtx* CompressionContext(std::unique_ptr<ZSTD_CCtx, FreeCCtx>* own) {
+  if (tls_zstd.closed) {
+    own->reset(ZSTD_createCCtx());
+    return own->get();
+  }
+  if (tls_zstd.c == nullptr) {
+    OwnCache();
+    tls_zstd.c = ZSTD_createCCtx();
+  }
+  return tls_zstd.c;
+}
+
+ZSTD_DCtx* DecompressionContext(std::unique_ptr<ZSTD_DCtx, FreeDCtx>* own) {
+  if (tls_zstd.closed) {
+    own->reset(ZSTD_createDCtx());
+    return own->get();
+  }
+  if (tls_zstd.d == nullptr) {
+    OwnCache();
+    tls_zstd.d = ZSTD_createDCtx();
+  }
+  return tls_zstd.d;
 }
 
 }  // namespace
@@ -48,8 +94,9 @@ Compression Compress(Compression c, int level, std::string_view in, std::string*
     }
   } else if (c == Compression::kZstd) {
     out->resize(ZSTD_compressBound(in.size()));
-    size_t n =
-        ZSTD_compressCCtx(Contexts().c, out->data(), out->size(), in.data(), in.size(), level);
+    std::unique_ptr<ZSTD_CCtx, FreeCCtx> own;
+    size_t n = ZSTD_compressCCtx(CompressionContext(&own), out->data(), out->size(), in.data(),
+                                 in.size(), level);
     if (!ZSTD_isError(n) && n < in.size()) {
       out->resize(n);
       return Compression::kZstd;
@@ -74,7 +121,9 @@ Status Uncompress(Compression c, std::string_view in, size_t raw_len, std::strin
     }
     case Compression::kZstd: {
       out->resize(raw_len);
-      size_t n = ZSTD_decompressDCtx(Contexts().d, out->data(), raw_len, in.data(), in.size());
+      std::unique_ptr<ZSTD_DCtx, FreeDCtx> own;
+      size_t n = ZSTD_decompressDCtx(DecompressionContext(&own), out->data(), raw_len, in.data(),
+                                     in.size());
       if (ZSTD_isError(n) || n != raw_len) return Status::Corruption("bad zstd chunk");
       return Status::OK();
     }

@@ -1,7 +1,8 @@
 // Block compression of the segment format: none, LZ4 (fast) or zstd
 // (denser). The codec is recorded per chunk (docs/format/segment.md), so a
 // reader handles any mix and the choice can change without a format bump.
-// Thread-safety: pure functions (zstd contexts are per thread).
+// Thread-safety: pure functions (zstd contexts are per thread); callable
+// at any point of a thread's or the process's exit.
 #ifndef LOUPE_STORE_EMBEDDED_COMPRESSION_H_
 #define LOUPE_STORE_EMBEDDED_COMPRESSION_H_
 
