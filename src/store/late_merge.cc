@@ -4,6 +4,8 @@
 #include <iterator>
 #include <unordered_map>
 
+#include "store/profile_codec.h"
+
 namespace loupe::store {
 
 void GroupLateSteps(std::vector<LateSteps>* late) {
@@ -84,6 +86,36 @@ model::Summary SummaryOf(const std::vector<model::Step>& steps) {
   d.cpu_us = 0;
   d.Add(steps);
   return d;
+}
+
+void AddSummary(model::Summary* s, const model::Summary& d) noexcept {
+  s->sql_count += d.sql_count;
+  s->sql_us += d.sql_us;
+  s->fetch_count += d.fetch_count;
+  s->fetch_us += d.fetch_us;
+  s->external_count += d.external_count;
+  s->external_us += d.external_us;
+}
+
+ProfileMerge MergeIntoProfile(std::string_view profile, int64_t start_us, LateSteps* late,
+                              std::string* out) {
+  ProfileMerge m;
+  model::Transaction tx;
+  tx.start_us = start_us;
+  DecodeProfile(profile, &tx);
+  std::unordered_set<model::SpanId> seen;
+  AddSpanIds(tx.steps, &seen);
+  std::vector<model::Step> fresh = TakeFreshSteps(&late->steps, &seen);
+  const bool more_dropped = late->dropped_steps > tx.dropped_steps;
+  if (fresh.empty() && !more_dropped) return m;
+  if (more_dropped) tx.dropped_steps = late->dropped_steps;
+  m.changed = true;
+  m.merged = fresh.size();
+  if (m.merged > 0) m.delta = SummaryOf(fresh);
+  MergeByStart(&tx.steps, std::move(fresh));
+  out->clear();
+  EncodeProfile(tx, out);
+  return m;
 }
 
 }  // namespace loupe::store

@@ -13,6 +13,8 @@
 #ifndef LOUPE_STORE_LATE_MERGE_H_
 #define LOUPE_STORE_LATE_MERGE_H_
 
+#include <string>
+#include <string_view>
 #include <unordered_set>
 #include <vector>
 
@@ -42,6 +44,25 @@ void AddSpanIds(const std::vector<model::Step>& steps, std::unordered_set<model:
 
 // The summary increase of steps: only the fields late steps change (cpu_us 0).
 model::Summary SummaryOf(const std::vector<model::Step>& steps);
+
+// Adds the fields of delta that late steps change (counts and times of SQL,
+// fetches and external calls; not cpu_us) to *s.
+void AddSummary(model::Summary* s, const model::Summary& delta) noexcept;
+
+// What merging late steps into a stored profile changed.
+struct ProfileMerge {
+  bool changed = false;  // false: nothing new (every step known, no larger dropped total)
+  size_t merged = 0;     // steps added
+  model::Summary delta;  // their summary increase (SummaryOf)
+};
+
+// Merges *late into a transaction's encoded profile (`start_us` is the
+// transaction's start, which the codec stores steps against): the steps not
+// in it yet (by span id) join in start order and a larger dropped total
+// replaces its own. When something changed, *out (cleared first) holds the
+// new encoded profile; otherwise *out is left alone. O(steps).
+ProfileMerge MergeIntoProfile(std::string_view profile, int64_t start_us, LateSteps* late,
+                              std::string* out);
 
 }  // namespace loupe::store
 

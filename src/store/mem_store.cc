@@ -608,27 +608,16 @@ void MemStore::MergeLate(Project* p, LateSteps& late) {
     return;
   }
   uint32_t r = loc->row;
-  model::Transaction tx;
-  tx.start_us = pt->start[r];
-  DecodeProfile(std::string_view(pt->profile[r], pt->profile_len[r]), &tx);
-
-  std::unordered_set<model::SpanId> seen;
-  AddSpanIds(tx.steps, &seen);
-  std::vector<model::Step> fresh = TakeFreshSteps(&late.steps, &seen);
-  const bool more_dropped = late.dropped_steps > tx.dropped_steps;
-  if (fresh.empty() && !more_dropped) return;
-  if (more_dropped) tx.dropped_steps = late.dropped_steps;
-  const size_t merged = fresh.size();
+  thread_local std::string scratch;
+  const ProfileMerge m = MergeIntoProfile(std::string_view(pt->profile[r], pt->profile_len[r]),
+                                          pt->start[r], &late, &scratch);
+  if (!m.changed) return;
+  const size_t merged = m.merged;
   if (merged > 0) {
-    const model::Summary delta = SummaryOf(fresh);
-    pt->summary[r].Add(fresh);
-    p->rollups.AddLate(pt->end[r], delta, pt->dict[kService][r], pt->dict[kInstance][r],
+    AddSummary(&pt->summary[r], m.delta);
+    p->rollups.AddLate(pt->end[r], m.delta, pt->dict[kService][r], pt->dict[kInstance][r],
                        pt->dict[kEndpoint][r]);
   }
-  MergeByStart(&tx.steps, std::move(fresh));
-  thread_local std::string scratch;
-  scratch.clear();
-  EncodeProfile(tx, &scratch);
   char* blob = pt->arena.Allocate(scratch.size());
   std::memcpy(blob, scratch.data(), scratch.size());
   pt->garbage += pt->profile_len[r];

@@ -52,15 +52,6 @@ const std::vector<uint32_t>& MemTable::SortedOrder() const {
   return order;
 }
 
-void AddSummary(model::Summary* s, const model::Summary& d) noexcept {
-  s->sql_count += d.sql_count;
-  s->sql_us += d.sql_us;
-  s->fetch_count += d.fetch_count;
-  s->fetch_us += d.fetch_us;
-  s->external_count += d.external_count;
-  s->external_us += d.external_us;
-}
-
 void AddLateEntry(Partition* part, const LateRecord& l) {
   LateEntry& e = part->late[l.tx];
   AddSummary(&e.delta, l.delta);
@@ -384,26 +375,18 @@ void SegmentedStore::MergeLate(Project* p, LateSteps& late) {
       // Still mutable: merge into the row itself.
       MemRow& row = part->mem->rows[it->second.row];
       MemTable& mem = *part->mem;
-      model::Transaction tx;
-      tx.start_us = row.start_us;
-      DecodeProfile(row.profile, &tx);
-      AddSpanIds(tx.steps, &seen);
-      std::vector<model::Step> fresh = TakeFreshSteps(&late.steps, &seen);
-      const bool more_dropped = late.dropped_steps > tx.dropped_steps;
-      if (fresh.empty() && !more_dropped) return;
-      if (more_dropped) tx.dropped_steps = late.dropped_steps;
-      const size_t merged = fresh.size();
       const size_t old_bytes = row.bytes() + mem.rollup.bytes();
+      std::string merged_profile;
+      const ProfileMerge m = MergeIntoProfile(row.profile, row.start_us, &late, &merged_profile);
+      if (!m.changed) return;
+      const size_t merged = m.merged;
       if (merged > 0) {
-        const model::Summary delta = SummaryOf(fresh);
-        AddSummary(&row.summary, delta);
-        mem.rollup.AddLate(row.end_us, delta, row.dict[kDictService], row.dict[kDictInstance],
+        AddSummary(&row.summary, m.delta);
+        mem.rollup.AddLate(row.end_us, m.delta, row.dict[kDictService], row.dict[kDictInstance],
                            row.dict[kDictEndpoint]);
       }
       row.steps += static_cast<uint32_t>(merged);
-      MergeByStart(&tx.steps, std::move(fresh));
-      row.profile.clear();
-      EncodeProfile(tx, &row.profile);
+      row.profile = std::move(merged_profile);
       const size_t new_bytes = row.bytes() + mem.rollup.bytes();
       if (new_bytes > old_bytes) {
         mem.bytes += new_bytes - old_bytes;

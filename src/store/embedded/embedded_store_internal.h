@@ -31,6 +31,7 @@
 #include "store/embedded/embedded_store.h"
 #include "store/embedded/rollup_file.h"
 #include "store/embedded/segment.h"
+#include "store/late_merge.h"
 #include "store/parked_late.h"
 #include "store/rollup.h"
 
@@ -235,8 +236,6 @@ struct Project {
     return it == parts.end() ? nullptr : &it->second;
   }
 };
-
-void AddSummary(model::Summary* s, const model::Summary& delta) noexcept;
 
 // Whether a segment has rollup cells (rows, or late records with a cell):
 // such a segment has its three rollup files.
