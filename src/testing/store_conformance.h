@@ -18,8 +18,9 @@
 // temporary directory, removed afterwards.
 //
 // The macro instantiates the suite and references a symbol of
-// store_conformance.cc so that the linker keeps the tests of this static
-// library. Tests are named <Prefix>/StoreConformanceTest.<Test>/<param.name>.
+// store_conformance.cc (which references store_conformance_late.cc and
+// store_conformance_rollup.cc in turn) so that the linker keeps the tests of
+// this static library. Tests are named <Prefix>/StoreConformanceTest.<Test>/<param.name>.
 //
 // Semantics pinned here beyond store.h: min/max elapsed bounds are inclusive;
 // GetTrace of an unknown trace returns an empty vector (not an error);
