@@ -32,6 +32,7 @@ struct Event {
   std::string instance;
   std::string endpoint;
   TxId tx_id = 0;  // 0: none
+  int64_t count = 1;  // occurrences this event stands for (a throttle event: requests)
 };
 
 }  // namespace loupe::model
