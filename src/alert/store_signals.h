@@ -50,8 +50,8 @@ class StoreSignalSource final : public SignalSource {
       std::function<std::vector<int64_t>(uint32_t project, const std::string& service)>;
   void set_band_thresholds(BandThresholds f) { band_thresholds_ = std::move(f); }
 
-  // Drops what the previous tick read. Call before each Evaluator::Evaluate.
-  void NewTick() { windows_.clear(); }
+  // Drops what the previous tick read.
+  void BeginTick(int64_t now_us) override { windows_.clear(); }
 
   void Read(const AlertRule& rule, int64_t end_us, std::vector<ScopeSample>* out) override;
 

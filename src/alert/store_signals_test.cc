@@ -99,7 +99,7 @@ TEST_F(StoreSignalsTest, ServiceEndpointAndProjectFiguresFromOneScan) {
   EXPECT_EQ(i["identity|id-1|"].volume, 150) << "50 logins and every GET /me";
   EXPECT_EQ(source_.scans(), 1u) << "one rollup scan per project and window per tick";
 
-  source_.NewTick();
+  source_.BeginTick(kNow);
   Read(Rule(Signal::kCalls));
   EXPECT_EQ(source_.scans(), 2u);
 }
@@ -170,17 +170,14 @@ TEST_F(StoreSignalsTest, AnErrorRateRuleFiresOverTheStore) {
   r.critical = 15;
   Evaluator ev;
   std::vector<AlertChange> changes;
-  source_.NewTick();
   ev.Evaluate({r}, {}, &source_, kNow, &changes);
   ASSERT_EQ(changes.size(), 1u);
   EXPECT_EQ(changes[0].alert.scope.endpoint, "POST /login");
   EXPECT_EQ(changes[0].alert.level, Level::kCritical);
   // Two minutes on, nothing in the window: no data, kept (NoData::kKeep).
-  source_.NewTick();
   ev.Evaluate({r}, {}, &source_, kNow + 120 * kSec, &changes);
   EXPECT_EQ(changes.size(), 1u);
   r.no_data = NoData::kOk;
-  source_.NewTick();
   ev.Evaluate({r}, {}, &source_, kNow + 125 * kSec, &changes);
   ASSERT_EQ(changes.size(), 2u);
   EXPECT_EQ(changes[1].kind, AlertChange::Kind::kResolved);
