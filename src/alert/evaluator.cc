@@ -224,7 +224,7 @@ void Evaluator::Step(const AlertRule& rule, Entry* e, Level level, double value,
 void Evaluator::Evaluate(const std::vector<AlertRule>& rules, const std::vector<Silence>& silences,
                          SignalSource* source, int64_t now_us,
                          std::vector<AlertChange>* changes) {
-  source->BeginTick(now_us);
+  source->BeginTick(now_us, rules);
   std::unordered_set<uint64_t> live_rules;
   live_rules.reserve(rules.size());
   for (const AlertRule& rule : rules) {

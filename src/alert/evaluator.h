@@ -59,9 +59,9 @@ class SignalSource {
   // nothing. Signals over "now" (active, instance_down) read the state at
   // end_us.
   virtual void Read(const AlertRule& rule, int64_t end_us, std::vector<ScopeSample>* out) = 0;
-  // Called by Evaluator::Evaluate before the tick's reads: a source may
-  // cache what one tick reads (the same window for many rules) until then.
-  virtual void BeginTick(int64_t now_us) {}
+  // Called by Evaluator::Evaluate with the tick's rules before its reads: a
+  // source may plan one read for many rules and keep it until the next tick.
+  virtual void BeginTick(int64_t now_us, const std::vector<AlertRule>& rules) {}
 };
 
 enum class AlertState : uint8_t { kNormal, kPending, kFiring };

@@ -7,12 +7,8 @@ namespace loupe::alert {
 namespace {
 
 constexpr int64_t kSecondUs = 1'000'000;
-
-void Add(const store::RollupRow& row, store::RollupCounts* counts,
-         std::vector<store::HistBin>* hist) {
-  counts->Merge(*row.counts);
-  if (!row.hist.empty()) store::MergeHist(row.hist, hist);
-}
+constexpr int64_t kDayUs = 86'400 * kSecondUs;
+constexpr size_t kHistBins = 512;  // store::ElapsedBin < 64 octaves × 8
 
 bool IsTransactionSignal(Signal s) {
   switch (s) {
@@ -29,17 +25,25 @@ bool IsTransactionSignal(Signal s) {
   }
 }
 
+bool IsPercentile(Signal s) { return s == Signal::kP95 || s == Signal::kP99; }
+
+uint64_t Pair(uint32_t a, uint32_t b) { return uint64_t{a} << 32 | b; }
+
 }  // namespace
 
-double TransactionSignal(Signal s, const store::RollupCounts& c,
-                         const std::vector<store::HistBin>& hist, int64_t seconds) {
+double TransactionSignal(Signal s, const store::RollupCounts& c, const std::vector<uint64_t>* hist,
+                         int64_t seconds) {
   double n = static_cast<double>(c.count);
   switch (s) {
     case Signal::kTps: return seconds > 0 ? n / static_cast<double>(seconds) : 0;
     case Signal::kCalls: return n;
     case Signal::kResponseTime: return c.count ? c.elapsed_sum_us / n / 1000.0 : 0;
-    case Signal::kP95: return store::HistPercentileUs(hist, 0.95, c.elapsed_max_us) / 1000.0;
-    case Signal::kP99: return store::HistPercentileUs(hist, 0.99, c.elapsed_max_us) / 1000.0;
+    case Signal::kP95:
+    case Signal::kP99:
+      if (hist == nullptr) return 0;
+      return store::DenseHistPercentileUs(*hist, s == Signal::kP95 ? 0.95 : 0.99,
+                                          c.elapsed_max_us) /
+             1000.0;
     case Signal::kErrorRate: return c.count ? 100.0 * static_cast<double>(c.errors) / n : 0;
     case Signal::kErrorCount: return static_cast<double>(c.errors);
     default: return 0;
@@ -51,46 +55,114 @@ StoreSignalSource::StoreSignalSource(const store::Store* store,
                                      const live::EventLog* events, int64_t lag_s)
     : store_(store), active_(active), events_(events), lag_us_(lag_s * kSecondUs) {}
 
-const StoreSignalSource::Window& StoreSignalSource::WindowOf(uint32_t project, int64_t from_us,
-                                                             int64_t to_us) {
-  auto key = std::make_tuple(project, from_us, to_us);
-  auto it = windows_.find(key);
-  if (it != windows_.end()) return it->second;
-  Window& w = windows_[key];
-  if (store_ == nullptr || !store_->has_rollups()) return w;
+int64_t StoreSignalSource::OffsetOf(const AlertRule& rule, bool baseline) {
+  if (!baseline) return 0;
+  return rule.baseline == Baseline::kLastWeek ? 7 * kDayUs : kDayUs;
+}
+
+uint8_t StoreSignalSource::LevelOf(const AlertRule& r) {
+  return r.service.empty()     ? kProject
+         : !r.endpoint.empty() ? kEndpoint
+         : !r.instance.empty() ? kInstance
+                               : kService;
+}
+
+void StoreSignalSource::Plan(const AlertRule& r, int64_t offset_us) {
+  uint8_t level = LevelOf(r);
+  Scan& scan = scans_by_offset_[{r.project, offset_us}];
+  auto w = std::find_if(scan.windows.begin(), scan.windows.end(),
+                        [&](const WindowAggs& x) { return x.seconds == r.window_s; });
+  if (w == scan.windows.end()) {
+    w = scan.windows.emplace(
+        std::upper_bound(scan.windows.begin(), scan.windows.end(), r.window_s,
+                         [](int64_t s, const WindowAggs& x) { return s < x.seconds; }));
+    w->seconds = r.window_s;
+  }
+  w->levels |= level;
+  if (IsPercentile(r.signal)) w->hist_levels |= level;
+}
+
+void StoreSignalSource::BeginTick(int64_t now_us, const std::vector<AlertRule>& rules) {
+  now_us_ = now_us;
+  scans_by_offset_.clear();
+  for (const AlertRule& r : rules) {
+    if (!r.enabled || !IsTransactionSignal(r.signal)) continue;
+    Plan(r, 0);
+    if (r.baseline != Baseline::kNone) Plan(r, OffsetOf(r, true));
+  }
+}
+
+StoreSignalSource::Scan* StoreSignalSource::ScanFor(uint32_t project, int64_t offset_us) {
+  auto it = scans_by_offset_.find({project, offset_us});
+  if (it == scans_by_offset_.end()) return nullptr;
+  if (!it->second.done) Run(project, offset_us, &it->second);
+  return &it->second;
+}
+
+void StoreSignalSource::Run(uint32_t project, int64_t offset, Scan* scan) {
+  scan->done = true;
+  scan->to_us = (now_us_ - offset - lag_us_) / kSecondUs * kSecondUs;
+  if (store_ == nullptr || !store_->has_rollups() || scan->windows.empty()) return;
   store::RollupFilter f;
-  f.from_us = from_us;
-  f.to_us = to_us;
+  f.to_us = scan->to_us;
+  f.from_us = scan->to_us - scan->windows.back().seconds * kSecondUs;
+  f.with_hist = std::any_of(scan->windows.begin(), scan->windows.end(),
+                            [](const WindowAggs& w) { return w.hist_levels != 0; });
   ++scans_;
-  // The rollups' answer or nothing: a failed scan reads as no data, and the
-  // rule's NoData decides (the store logs its own errors).
-  (void)store_->ScanRollups(project, store::RollupResolution::kSecond, f,
-                            [&](std::span<const store::RollupRow> rows) {
-                              for (const store::RollupRow& r : rows) {
-                                std::string service(r.service);
-                                Add(r, &w.project.counts, &w.project.hist);
-                                Agg& s = w.service[service];
-                                Add(r, &s.counts, &s.hist);
-                                Agg& e = w.endpoint[{service, std::string(r.endpoint)}];
-                                Add(r, &e.counts, &e.hist);
-                                Agg& i = w.instance[{service, std::string(r.instance)}];
-                                Add(r, &i.counts, &i.hist);
-                              }
-                              return true;
-                            });
-  return w;
+
+  auto add = [](Agg& a, const store::RollupRow& r, bool hist) {
+    a.counts.Merge(*r.counts);
+    if (!hist) return;
+    if (!a.hist) a.hist = std::make_unique<std::vector<uint64_t>>(kHistBins);
+    for (const store::HistBin& b : r.hist) {
+      if (b.bin < kHistBins) (*a.hist)[b.bin] += b.count;
+    }
+  };
+  // A failed scan reads as no data and the rule's NoData decides (the store
+  // logs its own errors).
+  (void)store_->ScanRollups(
+      project, store::RollupResolution::kSecond, f, [&](std::span<const store::RollupRow> rows) {
+        for (const store::RollupRow& r : rows) {
+          if (!scan->service_names.count(r.service_id)) {
+            scan->service_names.emplace(r.service_id, std::string(r.service));
+            scan->service_ids.emplace(std::string(r.service), r.service_id);
+          }
+          int64_t age_s = (scan->to_us - r.bucket_us + kSecondUs - 1) / kSecondUs;
+          // Windows ascend: walk from the longest down while the cell is inside.
+          for (auto w = scan->windows.rbegin(); w != scan->windows.rend() && w->seconds >= age_s;
+               ++w) {
+            if (w->levels & kProject) add(w->project, r, w->hist_levels & kProject);
+            if (w->levels & kService) add(w->service[r.service_id], r, w->hist_levels & kService);
+            if (w->levels & kEndpoint) {
+              uint64_t k = Pair(r.service_id, r.endpoint_id);
+              if (!scan->endpoint_names.count(k)) {
+                scan->endpoint_names.emplace(k, std::string(r.endpoint));
+                scan->endpoint_ids.emplace(std::make_pair(r.service_id, std::string(r.endpoint)),
+                                           r.endpoint_id);
+              }
+              add(w->endpoint[k], r, w->hist_levels & kEndpoint);
+            }
+            if (w->levels & kInstance) {
+              uint64_t k = Pair(r.service_id, r.instance_id);
+              if (!scan->instance_names.count(k)) {
+                scan->instance_names.emplace(k, std::string(r.instance));
+                scan->instance_ids.emplace(std::make_pair(r.service_id, std::string(r.instance)),
+                                           r.instance_id);
+              }
+              add(w->instance[k], r, w->hist_levels & kInstance);
+            }
+          }
+        }
+        return true;
+      });
 }
 
 void StoreSignalSource::Read(const AlertRule& rule, int64_t end_us,
                              std::vector<ScopeSample>* out) {
   int64_t to = (end_us - lag_us_) / kSecondUs * kSecondUs;
   int64_t from = to - rule.window_s * kSecondUs;
-  if (IsTransactionSignal(rule.signal) || rule.signal == Signal::kThrottled) {
-    if (rule.signal == Signal::kThrottled) {
-      ReadEvents(rule, from, to, out);
-    } else {
-      ReadTransactions(rule, from, to, out);
-    }
+  if (IsTransactionSignal(rule.signal)) {
+    ReadTransactions(rule, end_us, out);
   } else if (rule.signal == Signal::kActive) {
     ReadActive(rule, out);
   } else if (rule.signal == Signal::kInstanceDown) {
@@ -100,41 +172,86 @@ void StoreSignalSource::Read(const AlertRule& rule, int64_t end_us,
   }
 }
 
-void StoreSignalSource::ReadTransactions(const AlertRule& rule, int64_t from_us, int64_t to_us,
+void StoreSignalSource::ReadTransactions(const AlertRule& rule, int64_t end_us,
                                          std::vector<ScopeSample>* out) {
-  const Window& w = WindowOf(rule.project, from_us, to_us);
-  int64_t seconds = (to_us - from_us) / kSecondUs;
+  if (now_us_ == 0) now_us_ = end_us;  // read without BeginTick (tests)
+  const int64_t offset = now_us_ - end_us;
+  const uint8_t level = LevelOf(rule);
+  const uint8_t hist = IsPercentile(rule.signal) ? level : 0;
+  auto it = scans_by_offset_.find({rule.project, offset});
+  bool covered = it != scans_by_offset_.end() &&
+                 std::any_of(it->second.windows.begin(), it->second.windows.end(),
+                             [&](const WindowAggs& x) {
+                               return x.seconds == rule.window_s && (x.levels & level) &&
+                                      (x.hist_levels & hist) == hist;
+                             });
+  if (!covered) {
+    // A rule BeginTick did not see (tests, one-off reads): plan it beside
+    // what was planned, and scan again if the scan already ran.
+    std::vector<std::tuple<int64_t, uint8_t, uint8_t>> needs;
+    if (it != scans_by_offset_.end()) {
+      for (const WindowAggs& x : it->second.windows) needs.emplace_back(x.seconds, x.levels, x.hist_levels);
+      scans_by_offset_.erase(it);
+    }
+    Plan(rule, offset);
+    for (auto [seconds, levels, hists] : needs) {
+      Scan& sc = scans_by_offset_[{rule.project, offset}];
+      auto x = std::find_if(sc.windows.begin(), sc.windows.end(),
+                            [&](const WindowAggs& w) { return w.seconds == seconds; });
+      if (x == sc.windows.end()) {
+        x = sc.windows.emplace(
+            std::upper_bound(sc.windows.begin(), sc.windows.end(), seconds,
+                             [](int64_t s, const WindowAggs& w) { return s < w.seconds; }));
+        x->seconds = seconds;
+      }
+      x->levels |= levels;
+      x->hist_levels |= hists;
+    }
+  }
+  Scan* scan = ScanFor(rule.project, offset);
+  auto w = std::find_if(scan->windows.begin(), scan->windows.end(),
+                        [&](const WindowAggs& x) { return x.seconds == rule.window_s; });
   auto emit = [&](ScopeKey scope, const Agg& a) {
-    if (a.counts.count == 0 && a.counts.errors == 0) return;  // no transactions: no data
-    out->push_back({std::move(scope), TransactionSignal(rule.signal, a.counts, a.hist, seconds),
+    if (a.counts.count == 0) return;  // no transactions: no data
+    out->push_back({std::move(scope),
+                    TransactionSignal(rule.signal, a.counts, a.hist.get(), w->seconds),
                     static_cast<int64_t>(a.counts.count)});
   };
-  if (rule.service.empty()) {
-    emit({}, w.project);
-    return;
-  }
-  auto each = [&](const auto& map, bool endpoint) {
-    for (auto it = map.lower_bound({rule.service, std::string()});
-         it != map.end() && it->first.first == rule.service; ++it) {
-      emit(endpoint ? ScopeKey{rule.service, "", it->first.second}
-                    : ScopeKey{rule.service, it->first.second, ""},
-           it->second);
+  if (rule.service.empty()) return emit({}, w->project);
+  auto sid = scan->service_ids.find(rule.service);
+  if (sid == scan->service_ids.end()) return;
+  const uint32_t service = sid->second;
+  if (rule.endpoint == "*" || rule.instance == "*") {
+    bool by_endpoint = rule.endpoint == "*";
+    const auto& aggs = by_endpoint ? w->endpoint : w->instance;
+    const auto& names = by_endpoint ? scan->endpoint_names : scan->instance_names;
+    size_t first = out->size();
+    for (const auto& [key, agg] : aggs) {
+      if (key >> 32 != service) continue;
+      const std::string& name = names.at(key);
+      emit(by_endpoint ? ScopeKey{rule.service, "", name} : ScopeKey{rule.service, name, ""}, agg);
     }
-  };
-  if (rule.endpoint == "*") return each(w.endpoint, true);
-  if (rule.instance == "*") return each(w.instance, false);
-  if (!rule.endpoint.empty()) {
-    auto it = w.endpoint.find({rule.service, rule.endpoint});
-    if (it != w.endpoint.end()) emit({rule.service, "", rule.endpoint}, it->second);
+    // Hash order is no order: sort so alerts and notices read the same each tick.
+    std::sort(out->begin() + first, out->end(), [](const ScopeSample& a, const ScopeSample& b) {
+      return std::tie(a.scope.instance, a.scope.endpoint) <
+             std::tie(b.scope.instance, b.scope.endpoint);
+    });
     return;
   }
-  if (!rule.instance.empty()) {
-    auto it = w.instance.find({rule.service, rule.instance});
-    if (it != w.instance.end()) emit({rule.service, rule.instance, ""}, it->second);
+  if (!rule.endpoint.empty() || !rule.instance.empty()) {
+    bool by_endpoint = !rule.endpoint.empty();
+    const auto& ids = by_endpoint ? scan->endpoint_ids : scan->instance_ids;
+    auto id = ids.find({service, by_endpoint ? rule.endpoint : rule.instance});
+    if (id == ids.end()) return;
+    const auto& aggs = by_endpoint ? w->endpoint : w->instance;
+    auto a = aggs.find(Pair(service, id->second));
+    if (a != aggs.end()) {
+      emit({rule.service, rule.instance, rule.endpoint}, a->second);
+    }
     return;
   }
-  auto it = w.service.find(rule.service);
-  if (it != w.service.end()) emit({rule.service, "", ""}, it->second);
+  auto a = w->service.find(service);
+  if (a != w->service.end()) emit({rule.service, "", ""}, a->second);
 }
 
 void StoreSignalSource::ReadActive(const AlertRule& rule, std::vector<ScopeSample>* out) {
@@ -144,32 +261,41 @@ void StoreSignalSource::ReadActive(const AlertRule& rule, std::vector<ScopeSampl
   q.instance = rule.instance == "*" ? "" : rule.instance;
   bool per_endpoint = !rule.endpoint.empty();
   q.limit = per_endpoint ? 100'000 : 0;
-  if (rule.band >= 0 && band_thresholds_) {
+  if (rule.band >= 0) {
+    if (!band_thresholds_) return;
     q.thresholds = [&](const std::string& service) {
       return band_thresholds_(rule.project, service);
     };
   }
-  std::map<ScopeKey, double, ScopeLess> sums;
+  struct Less {
+    bool operator()(const ScopeKey& a, const ScopeKey& b) const {
+      return std::tie(a.service, a.instance, a.endpoint) <
+             std::tie(b.service, b.instance, b.endpoint);
+    }
+  };
+  std::map<ScopeKey, double, Less> sums;
+  bool reported = false;
   for (const live::InstanceActive& ia : active_->Active(rule.project, q)) {
     if (ia.stale) continue;
-    double n = static_cast<double>(ia.active_total);
-    if (rule.band >= 0) {
-      n = static_cast<size_t>(rule.band) < ia.bands.size() ? static_cast<double>(ia.bands[rule.band])
-                                                          : 0;
-    }
+    reported = true;
     if (per_endpoint) {
       for (const model::ActiveTx& tx : ia.active) {
         if (rule.endpoint != "*" && tx.endpoint != rule.endpoint) continue;
-        sums[{ia.service, "", rule.endpoint == "*" ? tx.endpoint : rule.endpoint}] += 1;
+        sums[{rule.service, "", rule.endpoint == "*" ? tx.endpoint : rule.endpoint}] += 1;
       }
       continue;
     }
-    ScopeKey scope{rule.service, rule.instance == "*" ? ia.instance : rule.instance, ""};
-    sums[scope] += n;
+    double n = static_cast<double>(ia.active_total);
+    if (rule.band >= 0) {
+      n = static_cast<size_t>(rule.band) < ia.bands.size()
+              ? static_cast<double>(ia.bands[rule.band])
+              : 0;
+    }
+    sums[{rule.service, rule.instance == "*" ? ia.instance : rule.instance, ""}] += n;
   }
-  if (sums.empty() && !per_endpoint && rule.instance != "*") {
-    return;  // nothing reported: no data
-  }
+  // An agent that reports and has nothing running says 0 for a fixed scope.
+  bool fixed = rule.instance != "*" && rule.endpoint != "*";
+  if (reported && fixed && sums.empty()) sums[{rule.service, rule.instance, rule.endpoint}] = 0;
   for (auto& [scope, v] : sums) out->push_back({scope, v, 0});
 }
 
@@ -195,7 +321,13 @@ void StoreSignalSource::ReadEvents(const AlertRule& rule, int64_t from_us, int64
   q.type = rule.signal == Signal::kThrottled ? model::kEventThrottle : rule.event_type;
   q.service = rule.service;
   q.limit = 100'000;
-  std::map<ScopeKey, double, ScopeLess> counts;
+  struct Less {
+    bool operator()(const ScopeKey& a, const ScopeKey& b) const {
+      return std::tie(a.service, a.instance, a.endpoint) <
+             std::tie(b.service, b.instance, b.endpoint);
+    }
+  };
+  std::map<ScopeKey, double, Less> counts;
   for (const model::Event& e : events_->Query(rule.project, q).events) {
     if (!rule.instance.empty() && rule.instance != "*" && e.instance != rule.instance) continue;
     if (!rule.endpoint.empty() && rule.endpoint != "*" && e.endpoint != rule.endpoint) continue;

@@ -78,30 +78,58 @@ class StoreSignalsTest : public ::testing::Test {
 
 TEST_F(StoreSignalsTest, ServiceEndpointAndProjectFiguresFromOneScan) {
   source_ = StoreSignalSource(store_.get(), nullptr, &events_);
-  auto s = Read(Rule(Signal::kErrorRate, "identity"));
+  const AlertRule service = Rule(Signal::kErrorRate, "identity");
+  const AlertRule endpoints = Rule(Signal::kErrorRate, "identity", "", "*");
+  const AlertRule calls = Rule(Signal::kCalls);
+  const AlertRule tps = Rule(Signal::kTps);
+  const AlertRule instances = Rule(Signal::kErrorCount, "identity", "*");
+  source_.BeginTick(kNow, {service, endpoints, calls, tps, instances});
+
+  auto s = Read(service);
   ASSERT_EQ(s.size(), 1u);
   EXPECT_DOUBLE_EQ(s["identity||"].value, 10.0) << "20 errors in 200 calls";
   EXPECT_EQ(s["identity||"].volume, 200);
 
-  auto e = Read(Rule(Signal::kErrorRate, "identity", "", "*"));
+  auto e = Read(endpoints);
   ASSERT_EQ(e.size(), 2u);
   EXPECT_DOUBLE_EQ(e["identity||POST /login"].value, 20.0);
   EXPECT_DOUBLE_EQ(e["identity||GET /me"].value, 0.0);
 
-  auto p = Read(Rule(Signal::kCalls));
-  EXPECT_DOUBLE_EQ(p["||"].value, 230.0);
-  EXPECT_DOUBLE_EQ(Read(Rule(Signal::kTps))["||"].value, 230.0 / 60);
+  EXPECT_DOUBLE_EQ(Read(calls)["||"].value, 230.0);
+  EXPECT_DOUBLE_EQ(Read(tps)["||"].value, 230.0 / 60);
 
-  auto i = Read(Rule(Signal::kErrorCount, "identity", "*"));
+  auto i = Read(instances);
   ASSERT_EQ(i.size(), 2u);
   EXPECT_DOUBLE_EQ(i["identity|id-2|"].value, 10.0) << "i = 0, 10, 20, …";
   EXPECT_DOUBLE_EQ(i["identity|id-1|"].value, 10.0) << "i = 5, 15, 25, …";
   EXPECT_EQ(i["identity|id-1|"].volume, 150) << "50 logins and every GET /me";
-  EXPECT_EQ(source_.scans(), 1u) << "one rollup scan per project and window per tick";
+  EXPECT_EQ(source_.scans(), 1u) << "one rollup scan per project and tick";
 
-  source_.BeginTick(kNow);
-  Read(Rule(Signal::kCalls));
+  // A rule the tick did not plan is still answered (with a scan of its own).
+  auto p95 = Read(Rule(Signal::kP95, "billing"));
+  EXPECT_NEAR(p95["billing||"].value, 50.0, 50.0 * 0.07);
   EXPECT_EQ(source_.scans(), 2u);
+
+  source_.BeginTick(kNow + 5'000'000, {service});
+  Read(service);
+  EXPECT_EQ(source_.scans(), 3u) << "a new tick reads fresh data";
+}
+
+TEST_F(StoreSignalsTest, WindowsOfDifferentLengthsShareTheScan) {
+  source_ = StoreSignalSource(store_.get(), nullptr, &events_);
+  AlertRule minute = Rule(Signal::kCalls, "identity");
+  AlertRule ten_s = minute;
+  ten_s.window_s = 10;
+  AlertRule two_min = minute;
+  two_min.window_s = 120;
+  source_.BeginTick(kNow, {minute, ten_s, two_min});
+  // Window ends at kNow - 5 s (the lag). Logins and /me end every 0.5 s
+  // from kNow - 61 s to kNow - 11.5 s; one login at kNow - 90 s.
+  EXPECT_DOUBLE_EQ(Read(minute)["identity||"].value, 200.0);
+  EXPECT_DOUBLE_EQ(Read(two_min)["identity||"].value, 201.0);
+  EXPECT_DOUBLE_EQ(Read(ten_s)["identity||"].value, 16.0)
+      << "[kNow - 15 s, kNow - 5 s): i = 92 … 99, a login and a /me each";
+  EXPECT_EQ(source_.scans(), 1u);
 }
 
 TEST_F(StoreSignalsTest, ResponseTimesAndPercentiles) {
