@@ -241,8 +241,9 @@ Status GetEvents(const Env& env, const Call& call, net::HttpResponse* resp) {
   }
   q.type = call.http->Param("type").value_or("");
   if (!q.type.empty() && q.type != model::kEventError && q.type != model::kEventAgentStart &&
-      q.type != model::kEventAgentStop && q.type != model::kEventThrottle) {
-    return Status::InvalidArgument("type must be error, agent_start, agent_stop or throttle");
+      q.type != model::kEventAgentStop && q.type != model::kEventThrottle &&
+      q.type != model::kEventAlert) {
+    return Status::InvalidArgument("type must be error, agent_start, agent_stop, throttle or alert");
   }
   q.service = call.http->Param("service").value_or("");
   live::EventPage page = env.deps.live->events()->Query(project->id, q);
