@@ -210,6 +210,26 @@ std::vector<AlertChange> AlertService::Test(const AlertRule& rule, int64_t from_
   return Backtest(rule, source.get(), from_us, to_us, step_us);
 }
 
+void AlertService::RegisterMetrics(MetricsRegistry* m) {
+  auto one = [this](auto field) {
+    return [this, field]() -> std::vector<std::pair<Labels, double>> {
+      return {{{}, field(stats())}};
+    };
+  };
+  m->AddCallback("loupe_alert_rules", "Enabled alert rules (all projects).",
+                 one([](const Stats& s) { return static_cast<double>(s.rules); }));
+  m->AddCallback("loupe_alerts_firing", "Alerts firing now (all projects).",
+                 one([](const Stats& s) { return static_cast<double>(s.firing); }));
+  m->AddCounterCallback("loupe_alert_evaluations_total", "Alert evaluation ticks.",
+                        one([](const Stats& s) { return static_cast<double>(s.ticks); }));
+  m->AddCounterCallback(
+      "loupe_alert_evaluation_cpu_seconds_total", "CPU time spent evaluating alert rules.",
+      one([](const Stats& s) { return static_cast<double>(s.evaluation_cpu_us) / 1e6; }));
+  m->AddCounterCallback("loupe_alert_notices_total",
+                        "Alert notices handed to notifications (one per rule and tick).",
+                        one([](const Stats& s) { return static_cast<double>(s.notices); }));
+}
+
 AlertService::Stats AlertService::stats() const {
   std::lock_guard<std::mutex> l(mu_);
   return stats_;

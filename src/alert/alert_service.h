@@ -33,6 +33,7 @@
 #include "alert/alert_config.h"
 #include "alert/evaluator.h"
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "live/event_log.h"
 
 namespace loupe::alert {
@@ -93,6 +94,12 @@ class AlertService {
     uint64_t notices = 0;            // notices handed to the sink
   };
   Stats stats() const;
+
+  // Adds to /metrics, read at scrape time: loupe_alert_rules,
+  // loupe_alerts_firing (gauges), loupe_alert_evaluations_total,
+  // loupe_alert_evaluation_cpu_seconds_total, loupe_alert_notices_total.
+  // The service must outlive the registry's last Render().
+  void RegisterMetrics(MetricsRegistry* metrics);
 
  private:
   void Run();
