@@ -65,6 +65,18 @@ test('an error-rate rule fires on SDK traffic, shows as an alert event, and reso
       assert.equal(ev.events[0].level, 'FATAL');
       assert.match(ev.events[0].message, /^identity errors · error_rate 20 ≥ 10 \(critical\) · identity$/);
 
+      // Grouped events: the 20 failed logins are one row, with an example.
+      const grouped = await srv.api('/api/v1/events', { group_by: 'type' });
+      const errors = grouped.groups.find((g) => g.key === 'error');
+      assert.equal(errors.count, 20, JSON.stringify(grouped));
+      assert.match(errors.example_tx_id, /^[0-9a-f]{16}$/);
+      assert.ok(errors.first_ms <= errors.last_ms);
+      assert.equal(grouped.groups.find((g) => g.key === 'alert').count, 1);
+      const byMessage = await srv.api('/api/v1/events', { group_by: 'message', type: 'error' });
+      assert.equal(byMessage.groups.length, 1, JSON.stringify(byMessage));
+      assert.equal(byMessage.groups[0].service, 'identity');
+      assert.equal((await srv.apiRaw('/api/v1/events', { group_by: 'colour' })).status, 400);
+
       const rules = await srv.api('/api/v1/alert-rules');
       assert.equal(rules.rules[0].firing, 1);
 
