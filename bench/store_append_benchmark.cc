@@ -23,11 +23,11 @@
 #include <vector>
 
 #include "ingest/ingest_log.h"
+#include "log/wal.h"
 #include "query/query.h"
 #include "store/embedded/embedded_store.h"
 #include "store/embedded/segment.h"
 #include "store/embedded/synthetic_workload.h"
-#include "store/embedded/wal.h"
 
 namespace loupe::store {
 namespace {

@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "common/coding.h"
-#include "store/embedded/crc32c.h"
+#include "log/crc32c.h"
 
 namespace loupe::ingest {
 namespace {

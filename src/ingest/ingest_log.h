@@ -28,7 +28,7 @@
 
 #include "common/env.h"
 #include "common/status.h"
-#include "store/embedded/wal.h"
+#include "log/wal.h"
 #include "store/store.h"
 
 namespace loupe::ingest {

@@ -7,10 +7,10 @@
 #include <vector>
 
 #include "ingest/ingest_log.h"
+#include "log/wal.h"
 #include "model/span.h"
 #include "store/embedded/rollup_file.h"
 #include "store/embedded/segment.h"
-#include "store/embedded/wal.h"
 #include "wire/otlp_json.h"
 #include "wire/otlp_proto.h"
 

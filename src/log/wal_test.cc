@@ -1,4 +1,4 @@
-#include "store/embedded/wal.h"
+#include "log/wal.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "store/embedded/crc32c.h"
+#include "log/crc32c.h"
 
 namespace loupe::store {
 namespace {

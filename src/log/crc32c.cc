@@ -1,4 +1,4 @@
-#include "store/embedded/crc32c.h"
+#include "log/crc32c.h"
 
 #include <array>
 #include <cstring>

@@ -1,5 +1,5 @@
 // Wal and WalReader (wal.h); format in docs/format/wal.md.
-#include "store/embedded/wal.h"
+#include "log/wal.h"
 
 #include <algorithm>
 #include <chrono>
@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "common/coding.h"
-#include "store/embedded/crc32c.h"
+#include "log/crc32c.h"
 
 namespace loupe::store {
 namespace {

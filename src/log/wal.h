@@ -18,8 +18,8 @@
 //
 // Thread-safety: Append, Checkpoint, Rollover, DeleteSegmentsBefore and
 // stats() may be called concurrently. WalReader is not thread-safe.
-#ifndef LOUPE_STORE_EMBEDDED_WAL_H_
-#define LOUPE_STORE_EMBEDDED_WAL_H_
+#ifndef LOUPE_LOG_WAL_H_
+#define LOUPE_LOG_WAL_H_
 
 #include <compare>
 #include <condition_variable>
@@ -206,4 +206,4 @@ bool ParseWalSegmentName(std::string_view name, uint64_t* segment);
 
 }  // namespace loupe::store
 
-#endif  // LOUPE_STORE_EMBEDDED_WAL_H_
+#endif  // LOUPE_LOG_WAL_H_

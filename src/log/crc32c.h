@@ -6,8 +6,8 @@
 // results. Stored checksums are masked (LevelDB util/crc32c.h) so that a CRC
 // over data that itself contains CRCs stays well distributed.
 // Thread-safety: pure functions.
-#ifndef LOUPE_STORE_EMBEDDED_CRC32C_H_
-#define LOUPE_STORE_EMBEDDED_CRC32C_H_
+#ifndef LOUPE_LOG_CRC32C_H_
+#define LOUPE_LOG_CRC32C_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -39,4 +39,4 @@ inline uint32_t Unmask(uint32_t masked) noexcept {
 
 }  // namespace loupe::store::crc32c
 
-#endif  // LOUPE_STORE_EMBEDDED_CRC32C_H_
+#endif  // LOUPE_LOG_CRC32C_H_
