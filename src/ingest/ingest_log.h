@@ -95,16 +95,16 @@ class IngestLog {
 
   // Body bytes appended since the last checkpoint began.
   uint64_t bytes_since_checkpoint() const { return since_checkpoint_.load(); }
-  store::WalStats wal_stats() const { return wal_->stats(); }
+  log::WalStats wal_stats() const { return wal_->stats(); }
 
   // Waits for commits in flight and closes the log. Idempotent.
   Status Close();
 
  private:
-  IngestLog(IngestLogOptions options, std::unique_ptr<store::Wal> wal);
+  IngestLog(IngestLogOptions options, std::unique_ptr<log::Wal> wal);
 
   const IngestLogOptions options_;
-  std::unique_ptr<store::Wal> wal_;
+  std::unique_ptr<log::Wal> wal_;
   std::atomic<uint64_t> since_checkpoint_{0};
 };
 

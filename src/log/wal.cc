@@ -10,7 +10,7 @@
 #include "common/coding.h"
 #include "log/crc32c.h"
 
-namespace loupe::store {
+namespace loupe::log {
 namespace {
 
 constexpr char kMagic[8] = {'L', 'O', 'U', 'P', 'E', 'W', 'A', 'L'};
@@ -512,4 +512,4 @@ bool WalReader::Next(std::string_view* record, WalPosition* pos) {
   }
 }
 
-}  // namespace loupe::store
+}  // namespace loupe::log

@@ -34,7 +34,7 @@
 #include "common/env.h"
 #include "common/status.h"
 
-namespace loupe::store {
+namespace loupe::log {
 
 // Where a record is: segment number, byte offset of its commit chunk in the
 // segment file, and its index among the chunk's records. Ordered like the log.
@@ -204,6 +204,6 @@ class WalReader {
 std::string WalSegmentName(uint64_t segment);
 bool ParseWalSegmentName(std::string_view name, uint64_t* segment);
 
-}  // namespace loupe::store
+}  // namespace loupe::log
 
 #endif  // LOUPE_LOG_WAL_H_
