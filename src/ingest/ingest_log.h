@@ -38,7 +38,7 @@ enum class RequestFormat : uint8_t { kOtlpProto = 1, kOtlpJson = 2 };
 // One accepted export request. `body` is decompressed (OTLP protobuf, or the
 // original OTLP/JSON text before in-situ parsing).
 struct LoggedRequest {
-  store::ProjectId project = 0;
+  model::ProjectId project = 0;
   RequestFormat format = RequestFormat::kOtlpProto;
   std::string_view body;
 };
