@@ -84,7 +84,7 @@ struct ApiDeps {
   live::ActiveRegistry* active = nullptr;
   control::AgentConfigStore* agent_config = nullptr;
   // The instance cap of a project; null: GET /api/v1/instances shows none.
-  std::function<InstanceCap(store::ProjectId)> instance_cap;
+  std::function<InstanceCap(model::ProjectId)> instance_cap;
   // Alerting (docs/api.md "Alerts"); when null those endpoints answer 503.
   alert::AlertConfig* alert_config = nullptr;
   alert::AlertService* alerts = nullptr;
@@ -132,7 +132,7 @@ class Api {
  private:
   struct Routes;
   struct Subscriber {
-    store::ProjectId project;
+    model::ProjectId project;
     std::shared_ptr<net::WebSocketConnection> conn;
   };
 
