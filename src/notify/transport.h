@@ -29,7 +29,9 @@ namespace loupe::notify {
 void InitCurlOnce();
 
 struct Timeouts {
-  int64_t connect_ms = 5'000;   // TCP (and TLS) connect
+  // TCP and TLS connect; for SMTP libcurl also counts the greeting, EHLO,
+  // STARTTLS and AUTH exchange as part of connecting.
+  int64_t connect_ms = 5'000;
   int64_t total_ms = 15'000;    // whole attempt, including the response
 };
 
