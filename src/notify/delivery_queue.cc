@@ -160,6 +160,10 @@ Status DeliveryQueue::Push(const Notification& n, int64_t now_ms,
   std::string rec(1, kEnqueue);
   PutEntry(&rec, e);
   EncodeNotification(n, &rec);
+  if (rec.size() > kMaxNotificationBytes) {
+    return Status::InvalidArgument("notification larger than " +
+                                   std::to_string(kMaxNotificationBytes) + " bytes");
+  }
   LOUPE_RETURN_IF_ERROR(AppendLocked(rec).Annotate("notify queue append"));
   ++next_seq_;
   entries_.push_back(std::move(e));

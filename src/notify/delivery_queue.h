@@ -42,6 +42,10 @@
 
 namespace loupe::notify {
 
+// Push refuses larger encoded notifications (kInvalidArgument): one message
+// never needs more, and the bound keeps snapshots small.
+inline constexpr size_t kMaxNotificationBytes = 256 << 10;
+
 struct DeliveryQueueOptions {
   Env* env = Env::Default();  // not owned
   std::string dir;            // created if missing; one queue per directory
@@ -77,7 +81,8 @@ class DeliveryQueue {
 
   // Appends n durably. If the queue was full, the oldest entry was removed
   // first and is returned in *dropped (else *dropped is reset). On error the
-  // notification is not queued (kResourceExhausted: disk full).
+  // notification is not queued (kResourceExhausted: disk full;
+  // kInvalidArgument: over kMaxNotificationBytes).
   Status Push(const Notification& n, int64_t now_ms, std::optional<QueueEntry>* dropped);
 
   // A copy of the oldest pending entry, if any.

@@ -159,6 +159,16 @@ TEST(DeliveryQueue, FailedWriteIsReportedAndNotQueued) {
   EXPECT_EQ(q->Front()->notification.id, "n2");
 }
 
+TEST(DeliveryQueue, OversizedNotificationIsRefused) {
+  ScopedTempDir tmp;
+  auto q = OpenQueue(tmp.path());
+  Notification n = Note(1);
+  n.title.assign(kMaxNotificationBytes, 'x');
+  std::optional<QueueEntry> dropped;
+  EXPECT_EQ(q->Push(n, 1, &dropped).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(q->size(), 0u);
+}
+
 TEST(DeliveryQueue, SecondOpenOfOneDirectoryIsRefused) {
   ScopedTempDir tmp;
   auto q = OpenQueue(tmp.path());

@@ -191,10 +191,6 @@ Status Notifier::Enqueue(std::string_view channel_id, const Notification& n) {
     ch->wake = true;
   }
   if (dropped) {
-    std::lock_guard<std::mutex> l(ch->mu);
-    ++ch->stats.dropped_overflow;
-  }
-  if (dropped) {
     DeliveryRecord rec;
     rec.time_ms = now_ms;
     rec.notification_id = dropped->notification.id;
@@ -210,6 +206,22 @@ Status Notifier::Enqueue(std::string_view channel_id, const Notification& n) {
 
 void Notifier::Record(Channel* ch, DeliveryRecord rec) {
   std::lock_guard<std::mutex> l(ch->mu);
+  // Counters change with the log under one lock, so readers see both agree.
+  ChannelStats& st = ch->stats;
+  if (rec.result == "delivered") {
+    ++st.attempts;
+    ++st.delivered;
+  } else if (rec.result == "retry") {
+    ++st.attempts;
+    ++st.retries;
+  } else if (rec.result == "failed") {
+    ++st.attempts;
+    ++st.failed;
+  } else if (rec.result == "expired") {
+    ++st.expired;
+  } else if (rec.result == "dropped") {
+    ++st.dropped_overflow;
+  }
   rec.channel_id = ch->config.id;
   ch->log.push_back(std::move(rec));
   while (ch->log.size() > options_.delivery_log_size) ch->log.pop_front();
@@ -273,10 +285,6 @@ void Notifier::Run(Channel* ch) {
       rec.notification_id = n.id;
       rec.result = "expired";
       rec.error = "not delivered within " + std::to_string(options_.max_age_ms / 1000) + " s";
-      {
-        std::lock_guard<std::mutex> l(ch->mu);
-        ++ch->stats.expired;
-      }
       Record(ch, std::move(rec));
       continue;
     }
@@ -346,13 +354,8 @@ void Notifier::Run(Channel* ch) {
       LogWarningRateLimited("notify attempt", "notify channel " + cfg.id + ": " + rec.result +
                                                   " to " + rec.target + ": " + rec.error);
     }
-    {
-      std::lock_guard<std::mutex> l(ch->mu);
-      ++ch->stats.attempts;
-      if (o.kind == AttemptOutcome::Kind::kDelivered) ++ch->stats.delivered;
-      if (o.kind == AttemptOutcome::Kind::kFailed) ++ch->stats.failed;
-      if (o.kind == AttemptOutcome::Kind::kRetry) ++ch->stats.retries;
-    }
+    // Remove before Record counts it, so a reader that sees the count sees
+    // the entry gone too.
     if (o.kind != AttemptOutcome::Kind::kRetry) {
       Status s = ch->queue->Remove(e->seq);
       if (!s.ok()) LogWarningRateLimited("notify queue_write", "notify: " + s.ToString());

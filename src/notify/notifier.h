@@ -130,7 +130,8 @@ class Notifier {
   Status RemoveChannel(std::string_view id, bool discard_queue);
 
   // Queues n for the channel durably. kNotFound: no such channel.
-  // kInvalidArgument: n.id empty or not [A-Za-z0-9._-]{1,128}.
+  // kInvalidArgument: n.id empty or not [A-Za-z0-9._-]{1,128}, or n encodes
+  // to more than kMaxNotificationBytes (delivery_queue.h).
   // kResourceExhausted / kIoError: the queue could not be written (n is not
   // queued). A full queue drops its oldest entry (counted, logged) instead.
   Status Enqueue(std::string_view channel_id, const Notification& n);
@@ -149,6 +150,7 @@ class Notifier {
 
   explicit Notifier(const NotifierOptions& options);
   void Run(Channel* ch);
+  // Appends to the channel's delivery log and counts rec.result in its stats.
   void Record(Channel* ch, DeliveryRecord rec);
 
   const NotifierOptions options_;
