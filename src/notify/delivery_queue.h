@@ -57,8 +57,8 @@ struct DeliveryQueueOptions {
 };
 
 struct QueueEntry {
-  uint64_t seq = 0;          // position in the channel's order, from 1
-  int64_t enqueued_ms = 0;   // wall clock at Push
+  uint64_t seq = 0;         // position in the channel's order, from 1
+  int64_t enqueued_ms = 0;  // wall clock at Push
   Notification notification;
 };
 
@@ -109,10 +109,10 @@ class DeliveryQueue {
   QueueReplayStats replay_;
 
   mutable std::mutex mu_;
-  std::unique_ptr<store::Wal> wal_;     // GUARDED_BY(mu_)
-  std::deque<QueueEntry> entries_;      // GUARDED_BY(mu_); ascending seq
-  uint64_t next_seq_ = 1;               // GUARDED_BY(mu_)
-  size_t records_since_checkpoint_ = 0; // GUARDED_BY(mu_)
+  std::unique_ptr<store::Wal> wal_;      // GUARDED_BY(mu_)
+  std::deque<QueueEntry> entries_;       // GUARDED_BY(mu_); ascending seq
+  uint64_t next_seq_ = 1;                // GUARDED_BY(mu_)
+  size_t records_since_checkpoint_ = 0;  // GUARDED_BY(mu_)
 };
 
 }  // namespace loupe::notify

@@ -51,8 +51,7 @@ std::string MakeNotificationId(std::string_view alert_id, AlertState state, int6
   // Two seeds give 128 bits, so distinct transitions do not collide in
   // practice even across many projects.
   char buf[33];
-  std::snprintf(buf, sizeof(buf), "%016llx%016llx",
-                static_cast<unsigned long long>(Hash64(key, 1)),
+  std::snprintf(buf, sizeof(buf), "%016llx%016llx", static_cast<unsigned long long>(Hash64(key, 1)),
                 static_cast<unsigned long long>(Hash64(key, 2)));
   return buf;
 }

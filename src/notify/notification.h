@@ -29,8 +29,8 @@ std::string_view AlertStateName(AlertState s) noexcept;
 using Pairs = std::vector<std::pair<std::string, std::string>>;
 
 struct Notification {
-  std::string id;        // stable de-duplication key (MakeNotificationId)
-  std::string project;   // project name
+  std::string id;       // stable de-duplication key (MakeNotificationId)
+  std::string project;  // project name
   std::string rule_id;
   std::string rule_name;
   std::string alert_id;

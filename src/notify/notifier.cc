@@ -21,11 +21,11 @@ struct Notifier::Channel {
 
   std::mutex mu;
   std::condition_variable cv;
-  ChannelConfig config;             // GUARDED_BY(mu)
-  uint64_t generation = 0;          // GUARDED_BY(mu); bumped by SetChannel
-  bool wake = false;                // GUARDED_BY(mu); an entry was pushed
-  std::deque<DeliveryRecord> log;   // GUARDED_BY(mu); newest at the back
-  ChannelStats stats;               // GUARDED_BY(mu)
+  ChannelConfig config;            // GUARDED_BY(mu)
+  uint64_t generation = 0;         // GUARDED_BY(mu); bumped by SetChannel
+  bool wake = false;               // GUARDED_BY(mu); an entry was pushed
+  std::deque<DeliveryRecord> log;  // GUARDED_BY(mu); newest at the back
+  ChannelStats stats;              // GUARDED_BY(mu)
 
   std::thread worker;
 };
@@ -35,8 +35,8 @@ namespace {
 bool ValidId(std::string_view id, size_t max, bool allow_dot) {
   if (id.empty() || id.size() > max) return false;
   return std::all_of(id.begin(), id.end(), [allow_dot](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || (allow_dot && c == '.');
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || (allow_dot && c == '.');
   });
 }
 
@@ -197,8 +197,8 @@ Status Notifier::Enqueue(std::string_view channel_id, const Notification& n) {
     rec.result = "dropped";
     rec.error = "queue full (" + std::to_string(options_.max_queue) + "): oldest dropped";
     Record(ch.get(), std::move(rec));
-    LogWarningRateLimited("notify queue_full",
-                          "notify channel " + std::string(channel_id) + ": queue full, oldest dropped");
+    LogWarningRateLimited("notify queue_full", "notify channel " + std::string(channel_id) +
+                                                   ": queue full, oldest dropped");
   }
   ch->cv.notify_all();
   return Status::OK();
@@ -228,8 +228,7 @@ void Notifier::Record(Channel* ch, DeliveryRecord rec) {
   ch->stats.pending = ch->queue ? ch->queue->size() : 0;
 }
 
-std::vector<DeliveryRecord> Notifier::DeliveryLog(std::string_view channel_id,
-                                                  size_t limit) const {
+std::vector<DeliveryRecord> Notifier::DeliveryLog(std::string_view channel_id, size_t limit) const {
   std::shared_ptr<Channel> ch;
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -320,9 +319,9 @@ void Notifier::Run(Channel* ch) {
                      &ch->stop);
         break;
     }
-    rec.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::steady_clock::now() - t0)
-                         .count();
+    rec.latency_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
     rec.time_ms = options_.clock->NowMicros() / 1000;
     rec.code = o.code;
     rec.error = o.error;

@@ -12,7 +12,7 @@
 //    (capped by max_retry_after_ms), else exponential back-off from
 //    initial_backoff_ms doubling to max_backoff_ms with jitter (a random
 //    delay between half and all of the step);
-//  - failed for good (other 4xx, SMTP 5xx, refused target): removes it.
+//  - failed for good (other 3xx/4xx, SMTP 5xx, refused target): removes it.
 // An entry older than max_age_ms is dropped unattempted ("expired"). A slow
 // or dead receiver holds up only its own channel. Every attempt (and every
 // drop) is appended to the channel's bounded delivery log (last
@@ -55,57 +55,57 @@ struct ChannelConfig {
   // [A-Za-z0-9_-], 1 to 64 characters; names the queue directory, so keep it
   // stable for the life of the channel.
   std::string id;
-  std::string name;                    // shown to receivers (webhook "receiver")
+  std::string name;  // shown to receivers (webhook "receiver")
   ChannelType type = ChannelType::kWebhook;
   std::string url;                     // kSlack, kWebhook: http(s) URL (a secret)
   std::vector<std::string> addresses;  // kEmail: recipients (1 to 50)
 };
 
 struct NotifierOptions {
-  Env* env = Env::Default();      // not owned
-  Clock* clock = Clock::Real();   // wall time for enqueue times, ages and the log; not owned
-  std::string dir;                // queues live in dir/<channel id>/
-  bool sync = true;               // fsync queue records (false only in tests)
+  Env* env = Env::Default();     // not owned
+  Clock* clock = Clock::Real();  // wall time for enqueue times, ages and the log; not owned
+  std::string dir;               // queues live in dir/<channel id>/
+  bool sync = true;              // fsync queue records (false only in tests)
 
   std::vector<std::string> allow_hosts;  // --notify-allow-hosts (see TargetGuard)
   SmtpOptions smtp;                      // e-mail channels need smtp.host and smtp.from
   std::string external_url;              // Loupe's base URL, for webhook "externalURL"
   Timeouts timeouts;                     // per attempt
 
-  size_t max_queue = 10'000;             // pending per channel; full: drop oldest
+  size_t max_queue = 10'000;  // pending per channel; full: drop oldest
   int64_t initial_backoff_ms = 1'000;
-  int64_t max_backoff_ms = 300'000;      // 5 min
+  int64_t max_backoff_ms = 300'000;        // 5 min
   int64_t max_retry_after_ms = 3'600'000;  // a receiver's Retry-After is capped at 1 h
-  int64_t max_age_ms = 86'400'000;       // undelivered after 24 h: dropped
-  size_t delivery_log_size = 500;        // records kept per channel
+  int64_t max_age_ms = 86'400'000;         // undelivered after 24 h: dropped
+  size_t delivery_log_size = 500;          // records kept per channel
 };
 
 // One attempt or drop, as the delivery log shows it.
 struct DeliveryRecord {
-  int64_t time_ms = 0;          // when the attempt ended (wall clock)
+  int64_t time_ms = 0;  // when the attempt ended (wall clock)
   std::string channel_id;
   std::string notification_id;
   // "delivered", "retry" (failed, will retry), "failed" (given up: permanent
   // error), "expired" (older than max_age_ms), "dropped" (queue full).
   std::string result;
-  int attempt = 0;              // 1 for the first attempt of this entry in this process
-  int code = 0;                 // HTTP status or SMTP reply; 0: none
+  int attempt = 0;  // 1 for the first attempt of this entry in this process
+  int code = 0;     // HTTP status or SMTP reply; 0: none
   int64_t latency_ms = 0;
-  int64_t retry_in_ms = 0;      // result "retry": the wait before the next attempt
-  std::string target;           // redacted URL or "smtp://host:port"
-  std::string error;            // redacted; empty when delivered
+  int64_t retry_in_ms = 0;  // result "retry": the wait before the next attempt
+  std::string target;       // redacted URL or "smtp://host:port"
+  std::string error;        // redacted; empty when delivered
 };
 
 struct ChannelStats {
   uint64_t enqueued = 0;
   uint64_t attempts = 0;
   uint64_t delivered = 0;
-  uint64_t retries = 0;          // attempts that ended in "retry"
-  uint64_t failed = 0;           // given up after a permanent error
+  uint64_t retries = 0;  // attempts that ended in "retry"
+  uint64_t failed = 0;   // given up after a permanent error
   uint64_t expired = 0;
   uint64_t dropped_overflow = 0;  // oldest dropped because the queue was full
   uint64_t pending = 0;
-  uint64_t replayed = 0;         // pending entries found in the queue at SetChannel
+  uint64_t replayed = 0;  // pending entries found in the queue at SetChannel
 };
 
 class Notifier {
@@ -125,8 +125,9 @@ class Notifier {
   // allow-list is applied at each attempt (a refused target fails then).
   Status SetChannel(const ChannelConfig& config);
 
-  // Stops the channel's worker. With discard_queue its queue directory is
-  // deleted; otherwise it stays for a later SetChannel. kNotFound if unknown.
+  // Stops the channel's worker. With discard_queue the files of its queue are
+  // deleted (the empty directory stays); otherwise they stay for a later
+  // SetChannel. kNotFound if unknown.
   Status RemoveChannel(std::string_view id, bool discard_queue);
 
   // Queues n for the channel durably. kNotFound: no such channel.

@@ -310,7 +310,7 @@ TEST(Notifier, QueuedNotificationIsDeliveredOnceAfterRestart) {
     EXPECT_EQ(n->Stats("hook")->replayed, 1u);
     ASSERT_TRUE(rx.WaitForRequests(1, 5000));
     ASSERT_TRUE(WaitFor([&] { return n->Stats("hook")->delivered == 1; }, 2000));
-  EXPECT_EQ(Pending(n.get(), "hook"), 0u);
+    EXPECT_EQ(Pending(n.get(), "hook"), 0u);
   }
   {
     auto n = OpenNotifier(Options(tmp.path()));
@@ -364,7 +364,8 @@ TEST(Notifier, ChangedTargetIsTriedAtOnce) {
   o.initial_backoff_ms = 60'000;
   auto n = OpenNotifier(o);
   ASSERT_TRUE(
-      n->SetChannel(Webhook("hook", "http://127.0.0.1:" + std::to_string(UnusedPort()) + "/")).ok());
+      n->SetChannel(Webhook("hook", "http://127.0.0.1:" + std::to_string(UnusedPort()) + "/"))
+          .ok());
   ASSERT_TRUE(n->Enqueue("hook", Note()).ok());
   ASSERT_TRUE(WaitFor([&] { return n->Stats("hook")->retries == 1; }, 3000));
   HttpReceiver rx;
@@ -380,7 +381,8 @@ TEST(Notifier, OldEntriesExpireUndelivered) {
   o.max_age_ms = 60'000;
   auto n = OpenNotifier(o);
   ASSERT_TRUE(
-      n->SetChannel(Webhook("hook", "http://127.0.0.1:" + std::to_string(UnusedPort()) + "/")).ok());
+      n->SetChannel(Webhook("hook", "http://127.0.0.1:" + std::to_string(UnusedPort()) + "/"))
+          .ok());
   ASSERT_TRUE(n->Enqueue("hook", Note()).ok());
   ASSERT_TRUE(WaitFor([&] { return n->Stats("hook")->retries >= 1; }, 3000));
   clock.Advance(61'000'000);
@@ -396,7 +398,8 @@ TEST(Notifier, FullQueueDropsOldestAndCountsIt) {
   o.initial_backoff_ms = 60'000;
   auto n = OpenNotifier(o);
   ASSERT_TRUE(
-      n->SetChannel(Webhook("hook", "http://127.0.0.1:" + std::to_string(UnusedPort()) + "/")).ok());
+      n->SetChannel(Webhook("hook", "http://127.0.0.1:" + std::to_string(UnusedPort()) + "/"))
+          .ok());
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(n->Enqueue("hook", Note("a" + std::to_string(i))).ok());
   auto stats = n->Stats("hook");
   EXPECT_EQ(stats->pending, 2u);

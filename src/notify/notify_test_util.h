@@ -45,7 +45,9 @@ class ScopedTempDir {
 struct HttpAnswer {
   HttpAnswer(int status_in = 200, std::vector<std::string> headers_in = {}, int delay_ms_in = 0,
              std::string body_in = "ok")
-      : status(status_in), headers(std::move(headers_in)), delay_ms(delay_ms_in),
+      : status(status_in),
+        headers(std::move(headers_in)),
+        delay_ms(delay_ms_in),
         body(std::move(body_in)) {}
   int status;
   std::vector<std::string> headers;  // "Name: value"
@@ -132,7 +134,8 @@ class HttpReceiver {
         if (header_end == std::string::npos) continue;
         req.headers = data.substr(0, header_end);
         size_t cl = Lower(req.headers).find("content-length:");
-        need = cl == std::string::npos ? 0 : std::strtoul(req.headers.c_str() + cl + 15, nullptr, 10);
+        need =
+            cl == std::string::npos ? 0 : std::strtoul(req.headers.c_str() + cl + 15, nullptr, 10);
       }
       if (data.size() >= header_end + 4 + need) break;
     }

@@ -43,10 +43,17 @@ std::string SlackEscape(std::string_view s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -57,12 +64,23 @@ std::string HtmlEscape(std::string_view s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -356,7 +374,8 @@ Status ValidateEmailAddress(std::string_view addr) {
   size_t at = addr.find('@');
   if (at == std::string_view::npos || at == 0 || at + 1 == addr.size() ||
       addr.find('@', at + 1) != std::string_view::npos) {
-    return Status::InvalidArgument("address needs exactly one '@' between a local part and a domain");
+    return Status::InvalidArgument(
+        "address needs exactly one '@' between a local part and a domain");
   }
   for (char c : addr) {
     auto u = static_cast<unsigned char>(c);

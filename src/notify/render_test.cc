@@ -203,8 +203,7 @@ TEST(Email, HeadersAndMimeStructure) {
   EXPECT_EQ(Header(m, "Date"), "Sun, 07 Dec 2025 21:01:00 +0000");
   EXPECT_EQ(Header(m, "Message-ID"), "<" + n.id + "@example.com>");
   EXPECT_EQ(Header(m, "MIME-Version"), "1.0");
-  EXPECT_EQ(Header(m, "Content-Type"),
-            "multipart/alternative; boundary=\"loupe-" + n.id + "\"");
+  EXPECT_EQ(Header(m, "Content-Type"), "multipart/alternative; boundary=\"loupe-" + n.id + "\"");
   EXPECT_NE(m.find("Content-Type: text/plain; charset=UTF-8"), std::string::npos);
   EXPECT_NE(m.find("Content-Type: text/html; charset=UTF-8"), std::string::npos);
   EXPECT_NE(m.find("--loupe-" + n.id + "--\r\n"), std::string::npos);

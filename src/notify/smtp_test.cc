@@ -223,5 +223,26 @@ TEST_F(SmtpTest, RejectedLoginFailsForGoodAndKeepsThePasswordOutOfLogs) {
   EXPECT_FALSE(std::filesystem::exists(mail_dir() + "/1.json"));
 }
 
+TEST_F(SmtpTest, RequiredStartTlsIsNeverSkipped) {
+  // The sink offers no STARTTLS: with --smtp-starttls the message must not go
+  // out in clear text.
+  NotifierOptions o = Options(kPassword);
+  o.smtp.starttls = true;
+  auto n = Notifier::Open(o);
+  ASSERT_TRUE(n.ok());
+  ASSERT_TRUE((*n)->SetChannel(Mail()).ok());
+  ASSERT_TRUE((*n)->Enqueue("ops-mail", Note()).ok());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while ((*n)->Stats("ops-mail")->attempts == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto log = (*n)->DeliveryLog("ops-mail", 10);
+  ASSERT_FALSE(log.empty());
+  EXPECT_NE(log.back().result, "delivered");
+  EXPECT_NE(log.back().error.find("TLS"), std::string::npos) << log.back().error;
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(std::filesystem::exists(mail_dir() + "/1.json"));
+}
+
 }  // namespace
 }  // namespace loupe::notify

@@ -157,12 +157,13 @@ std::string_view TargetGuard::Refusal(bool v6, const uint8_t* b, std::string_vie
   if (!v6) {
     if (b[0] == 127) return "loopback";
     if (b[0] == 0) return "unspecified";
-    if (b[0] == 169 && b[1] == 254) return b[2] == 169 && b[3] == 254 ? "cloud metadata" : "link-local";
+    if (b[0] == 169 && b[1] == 254)
+      return b[2] == 169 && b[3] == 254 ? "cloud metadata" : "link-local";
     return {};
   }
   static constexpr uint8_t kZero[16] = {};
   // fd00:ec2::254
-  static constexpr uint8_t kAwsMetadata[16] = {0xfd, 0, 0x0e, 0xc2, 0, 0, 0, 0,
+  static constexpr uint8_t kAwsMetadata[16] = {0xfd, 0, 0x0e, 0xc2, 0, 0, 0,    0,
                                                0,    0, 0,    0,    0, 0, 0x02, 0x54};
   if (std::memcmp(b, kZero, 15) == 0 && (b[15] == 1 || b[15] == 0)) {
     return b[15] == 1 ? "loopback" : "unspecified";
@@ -237,16 +238,16 @@ Result<ResolvedTarget> TargetGuard::Resolve(std::string_view url) const {
       continue;
     }
     if (!why.empty()) {
-      return Status::PermissionDenied("target host " + t.host + " is refused (" +
-                                      std::string(why) + " address; see --notify-allow-hosts)");
+      return Status::PermissionDenied("target host " + t.host + " is refused (" + std::string(why) +
+                                      " address; see --notify-allow-hosts)");
     }
     if (t.address.empty()) {
       char buf[INET6_ADDRSTRLEN] = {};
-      const void* src =
-          ai->ai_family == AF_INET
-              ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(ai->ai_addr)->sin_addr)
-              : static_cast<const void*>(
-                    &reinterpret_cast<const sockaddr_in6*>(ai->ai_addr)->sin6_addr);
+      const void* src = ai->ai_family == AF_INET
+                            ? static_cast<const void*>(
+                                  &reinterpret_cast<const sockaddr_in*>(ai->ai_addr)->sin_addr)
+                            : static_cast<const void*>(
+                                  &reinterpret_cast<const sockaddr_in6*>(ai->ai_addr)->sin6_addr);
       if (inet_ntop(ai->ai_family, src, buf, sizeof(buf)) != nullptr) t.address = buf;
     }
   }

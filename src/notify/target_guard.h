@@ -47,10 +47,10 @@ std::string RedactUrl(std::string_view url);
 Status ValidateTargetUrl(std::string_view url);
 
 struct ResolvedTarget {
-  std::string scheme;   // "http" or "https"
-  std::string host;     // as in the URL, without IPv6 brackets, lower case
+  std::string scheme;  // "http" or "https"
+  std::string host;    // as in the URL, without IPv6 brackets, lower case
   uint16_t port = 0;
-  std::string address;  // numeric address to connect to ("10.0.0.7", "2001:db8::1")
+  std::string address;           // numeric address to connect to ("10.0.0.7", "2001:db8::1")
   bool host_is_literal = false;  // the URL named an address, not a name
 };
 

@@ -21,13 +21,13 @@ Status::Code Code(const TargetGuard& g, const std::string& url) {
 
 TEST(TargetGuard, RefusesLoopbackLinkLocalAndMetadataAddresses) {
   TargetGuard g = Guard();
-  for (const char* url : {"http://127.0.0.1/x", "http://127.8.9.10:8080/x", "http://[::1]/x",
-                          "http://0.0.0.0/x", "http://169.254.169.254/latest/meta-data",
-                          "http://169.254.1.2/", "http://[fe80::1]/", "http://[fd00:ec2::254]/",
-                          "http://[::ffff:127.0.0.1]/", "http://2130706433/",
-                          "http://localhost:9/", "http://api.localhost/",
-                          "http://metadata.google.internal/computeMetadata/v1/",
-                          "http://METADATA.google.internal./"}) {
+  for (const char* url :
+       {"http://127.0.0.1/x", "http://127.8.9.10:8080/x", "http://[::1]/x", "http://0.0.0.0/x",
+        "http://169.254.169.254/latest/meta-data", "http://169.254.1.2/", "http://[fe80::1]/",
+        "http://[fd00:ec2::254]/", "http://[::ffff:127.0.0.1]/", "http://2130706433/",
+        "http://localhost:9/", "http://api.localhost/",
+        "http://metadata.google.internal/computeMetadata/v1/",
+        "http://METADATA.google.internal./"}) {
     EXPECT_EQ(Code(g, url), Status::Code::kPermissionDenied) << url;
   }
 }

@@ -67,8 +67,7 @@ size_t OnHeader(char* buffer, size_t size, size_t nitems, void* userdata) {
   const size_t n = size * nitems;
   std::string_view line(buffer, n);
   static constexpr std::string_view kName = "retry-after:";
-  if (line.size() > kName.size() &&
-      strncasecmp(line.data(), kName.data(), kName.size()) == 0) {
+  if (line.size() > kName.size() && strncasecmp(line.data(), kName.data(), kName.size()) == 0) {
     std::string_view v = line.substr(kName.size());
     while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
     while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back()))) v.remove_suffix(1);
@@ -80,7 +79,8 @@ size_t OnHeader(char* buffer, size_t size, size_t nitems, void* userdata) {
 size_t OnBody(char* ptr, size_t size, size_t nmemb, void* userdata) {
   auto* st = static_cast<HttpState*>(userdata);
   const size_t n = size * nmemb;
-  if (st->body_head.size() < 200) st->body_head.append(ptr, std::min(n, 200 - st->body_head.size()));
+  if (st->body_head.size() < 200)
+    st->body_head.append(ptr, std::min(n, 200 - st->body_head.size()));
   return n;
 }
 
@@ -149,8 +149,8 @@ AttemptOutcome PostJson(const TargetGuard& guard, const std::string& url, const 
   AttemptOutcome out;
   Result<ResolvedTarget> target = guard.Resolve(url);
   if (!target.ok()) {
-    out.kind = target.status().retryable() ? AttemptOutcome::Kind::kRetry
-                                           : AttemptOutcome::Kind::kFailed;
+    out.kind =
+        target.status().retryable() ? AttemptOutcome::Kind::kRetry : AttemptOutcome::Kind::kFailed;
     out.error = target.status().message();
     return out;
   }
@@ -198,7 +198,8 @@ AttemptOutcome PostJson(const TargetGuard& guard, const std::string& url, const 
   out.retry_after_ms = st.retry_after_ms;
   if (st.refused) {
     out.kind = AttemptOutcome::Kind::kFailed;
-    out.error = "connection to " + target->host + " refused at connect time (see --notify-allow-hosts)";
+    out.error =
+        "connection to " + target->host + " refused at connect time (see --notify-allow-hosts)";
   } else if (rc != CURLE_OK) {
     out.kind = AttemptOutcome::Kind::kRetry;
     out.error = std::string(curl_easy_strerror(rc));
@@ -239,8 +240,8 @@ AttemptOutcome SendMail(const SmtpOptions& smtp, const std::vector<std::string>&
   char errbuf[CURL_ERROR_SIZE] = {};
   CommonOptions(c.get(), timeouts, errbuf, cancel);
   const bool v6 = smtp.host.find(':') != std::string::npos;
-  std::string url = "smtp://" + (v6 ? "[" + smtp.host + "]" : smtp.host) + ":" +
-                    std::to_string(smtp.port);
+  std::string url =
+      "smtp://" + (v6 ? "[" + smtp.host + "]" : smtp.host) + ":" + std::to_string(smtp.port);
   Slist rcpt;
   for (const auto& r : recipients) Append(&rcpt, "<" + r + ">");
   Upload up{&message};

@@ -5,10 +5,10 @@
 // HTTP: the target is checked and pinned by TargetGuard (no second DNS
 // lookup, open-socket check, no proxies from the environment, no redirects,
 // http/https only). 2xx is delivered; 408, 429 and 5xx are retried (429 and
-// 503 with their Retry-After, seconds or HTTP-date); other 4xx and refused
-// targets fail for good; connection errors and timeouts are retried.
-// SMTP: the server is operator configuration (SmtpOptions), not checked by
-// the guard. A 5xx reply fails for good; anything else is retried.
+// 503 with their Retry-After, seconds or HTTP-date); other 3xx (redirects
+// are not followed) and 4xx and refused targets fail for good; connection errors and timeouts are
+// retried. SMTP: the server is operator configuration (SmtpOptions), not checked by the guard. A
+// 5xx reply fails for good; anything else is retried.
 //
 // Error texts never contain a URL's path or query nor the SMTP password.
 // Thread-safety: the functions are thread-safe (one curl handle per call).
@@ -32,18 +32,18 @@ struct Timeouts {
   // TCP and TLS connect; for SMTP libcurl also counts the greeting, EHLO,
   // STARTTLS and AUTH exchange as part of connecting.
   int64_t connect_ms = 5'000;
-  int64_t total_ms = 15'000;    // whole attempt, including the response
+  int64_t total_ms = 15'000;  // whole attempt, including the response
 };
 
 // SMTP server settings (server configuration: --smtp-host, --smtp-port,
 // --smtp-from, --smtp-user, --smtp-password-file, --smtp-starttls).
 struct SmtpOptions {
-  std::string host;          // empty: e-mail channels are not available
+  std::string host;  // empty: e-mail channels are not available
   uint16_t port = 25;
-  std::string from;          // envelope sender and From address
-  std::string user;          // empty: no AUTH
-  std::string password;      // read from --smtp-password-file by the server; never logged
-  bool starttls = false;     // require STARTTLS (the attempt fails if the server lacks it)
+  std::string from;       // envelope sender and From address
+  std::string user;       // empty: no AUTH
+  std::string password;   // read from --smtp-password-file by the server; never logged
+  bool starttls = false;  // require STARTTLS (the attempt fails if the server lacks it)
 };
 
 struct AttemptOutcome {
