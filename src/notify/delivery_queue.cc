@@ -21,7 +21,9 @@ void PutEntry(std::string* out, const QueueEntry& e) {
 
 DeliveryQueue::DeliveryQueue(const DeliveryQueueOptions& options) : options_(options) {}
 
-DeliveryQueue::~DeliveryQueue() {
+DeliveryQueue::~DeliveryQueue() { Close(); }
+
+void DeliveryQueue::Close() {
   std::lock_guard<std::mutex> l(mu_);
   if (wal_) (void)wal_->Close();
   wal_.reset();

@@ -95,6 +95,12 @@ class DeliveryQueue {
   Status Remove(uint64_t seq);
 
   size_t size() const;
+
+  // Closes the log and releases the directory lock; later Push and Remove
+  // fail with kUnavailable (pending entries stay readable). Idempotent; the
+  // destructor calls it.
+  void Close();
+
   const QueueReplayStats& replay_stats() const { return replay_; }
 
  private:
@@ -105,11 +111,11 @@ class DeliveryQueue {
   Status MaybeCheckpointLocked();
 
   const DeliveryQueueOptions options_;
-  std::unique_ptr<FileLock> lock_;
   QueueReplayStats replay_;
 
   mutable std::mutex mu_;
   std::unique_ptr<store::Wal> wal_;      // GUARDED_BY(mu_)
+  std::unique_ptr<FileLock> lock_;       // GUARDED_BY(mu_)
   std::deque<QueueEntry> entries_;       // GUARDED_BY(mu_); ascending seq
   uint64_t next_seq_ = 1;                // GUARDED_BY(mu_)
   size_t records_since_checkpoint_ = 0;  // GUARDED_BY(mu_)

@@ -161,7 +161,8 @@ Status Notifier::RemoveChannel(std::string_view id, bool discard_queue) {
   }
   ch->cv.notify_all();
   if (ch->worker.joinable()) ch->worker.join();
-  ch->queue.reset();  // closes the log and releases its lock
+  // Closed, not destroyed: a concurrent Enqueue or Stats may still hold ch.
+  ch->queue->Close();
   if (!discard_queue) return Status::OK();
   Result<std::vector<std::string>> files = options_.env->GetChildren(ch->dir);
   if (!files.ok()) return files.status();

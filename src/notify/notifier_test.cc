@@ -407,6 +407,28 @@ TEST(Notifier, FullQueueDropsOldestAndCountsIt) {
   EXPECT_EQ(stats->enqueued, 5u);
 }
 
+TEST(Notifier, RemovedChannelKeepsOrDiscardsItsQueue) {
+  ScopedTempDir tmp;
+  NotifierOptions o = Options(tmp.path());
+  o.initial_backoff_ms = 60'000;
+  auto n = OpenNotifier(o);
+  const std::string dead = "http://127.0.0.1:" + std::to_string(UnusedPort()) + "/";
+  ASSERT_TRUE(n->SetChannel(Webhook("hook", dead)).ok());
+  ASSERT_TRUE(n->Enqueue("hook", Note("a1")).ok());
+  ASSERT_TRUE(n->RemoveChannel("hook", /*discard_queue=*/false).ok());
+  HttpReceiver rx;
+  ASSERT_TRUE(n->SetChannel(Webhook("hook", rx.url())).ok());
+  EXPECT_EQ(n->Stats("hook")->replayed, 1u);
+  ASSERT_TRUE(rx.WaitForRequests(1, 5000));
+
+  ASSERT_TRUE(n->SetChannel(Webhook("other", dead)).ok());
+  ASSERT_TRUE(n->Enqueue("other", Note("a2")).ok());
+  ASSERT_TRUE(n->RemoveChannel("other", /*discard_queue=*/true).ok());
+  ASSERT_TRUE(n->SetChannel(Webhook("other", dead)).ok());
+  EXPECT_EQ(n->Stats("other")->replayed, 0u);
+  EXPECT_EQ(n->Stats("other")->pending, 0u);
+}
+
 TEST(Notifier, RejectsBadChannelsAndNotifications) {
   ScopedTempDir tmp;
   auto n = OpenNotifier(Options(tmp.path()));
