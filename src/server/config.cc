@@ -147,9 +147,10 @@ const std::vector<Binding>& Bindings() {
       {{"smtp-password-file", "alert e-mail: file holding the SMTP login password", ""},
        StrField(&ServerConfig::smtp_password_file)},
       {{"smtp-starttls",
-        "alert e-mail: required (refuse a server without STARTTLS), try, or off (plain SMTP)",
+        "alert e-mail: required (refuse a server without STARTTLS) or off (plain SMTP, e.g. a "
+        "relay on this machine)",
         "required"},
-       StrField(&ServerConfig::smtp_starttls, {"required", "try", "off"}, "smtp-starttls")},
+       StrField(&ServerConfig::smtp_starttls, {"required", "off"}, "smtp-starttls")},
       {{"notify-allow-hosts",
         "alert notifications may reach these hosts or CIDRs although they resolve to loopback, "
         "private, link-local or cloud-metadata addresses (comma-separated; default: none)",

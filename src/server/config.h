@@ -47,7 +47,7 @@ struct ServerConfig {
   std::string smtp_from = "loupe@localhost";
   std::string smtp_user;
   std::string smtp_password_file;     // the password is read from this file, never a flag
-  std::string smtp_starttls = "required";  // required | try | off
+  std::string smtp_starttls = "required";  // required | off
   std::string notify_allow_hosts;     // comma-separated hosts or CIDRs notifications may reach
   std::string external_url;           // base of links in notifications; empty: http://BIND:PORT
 };
