@@ -64,7 +64,8 @@ struct InstanceCap {
 struct ChannelAttempt {
   int64_t at_us = 0;
   uint64_t alert_id = 0;  // 0: a test message
-  std::string kind;       // "firing", "resolved", "repeat", "level", "test"
+  std::string kind;       // what was sent: "firing", "resolved", "repeat", "level", "test"
+  std::string result;     // "delivered", "retry", "failed", "expired", "dropped"; "" untried
   bool ok = false;
   int status = 0;         // HTTP status or SMTP reply code; 0 when none came
   double latency_ms = 0;

@@ -102,9 +102,6 @@ Status AgentConfig(const Env& env, const Call& call, net::HttpResponse* resp);
 // everything under them; `path` is the part after /api/v1/. Answers 405
 // itself for methods a resource does not take.
 Status Alerting(const Env& env, const Call& call, std::string_view path, net::HttpResponse* resp);
-// The dashboard link of an alert: the X-View of its scope around its time.
-std::string AlertLink(std::string_view project, const alert::AlertRule& rule,
-                      const alert::ScopeKey& scope, int64_t since_us, int64_t until_us);
 
 // The live tick frame of docs/api.md.
 std::string LiveFrameJson(const live::LiveFrame& frame);

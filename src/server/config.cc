@@ -153,7 +153,7 @@ const std::vector<Binding>& Bindings() {
        StrField(&ServerConfig::smtp_starttls, {"required", "off"}, "smtp-starttls")},
       {{"notify-allow-hosts",
         "alert notifications may reach these hosts or CIDRs although they resolve to loopback, "
-        "private, link-local or cloud-metadata addresses (comma-separated; default: none)",
+        "link-local or cloud-metadata addresses (comma-separated; default: none)",
         ""},
        StrField(&ServerConfig::notify_allow_hosts)},
       {{"external-url",
