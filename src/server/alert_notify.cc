@@ -87,11 +87,14 @@ void AlertNotifier::Sync() {
     auto it = synced_.find(id);
     if (it != synced_.end() && it->second == c) continue;
     Status s = notifier_->SetChannel(ConfigOf(c));
+    if (!s.ok() && refused_[id] == s.message()) continue;  // logged already
     if (!s.ok()) {
+      refused_[id] = s.message();
       // The message names the field, never the URL (notify redacts).
       LogWarning("notifications: channel " + ChannelId(id) + " (" + c.name + "): " + s.message());
       continue;
     }
+    refused_.erase(id);
     synced_[id] = c;
   }
 }
@@ -179,7 +182,8 @@ api::ChannelAttempt AlertNotifier::Test(const alert::Channel& channel, int64_t w
     if (!synced_.count(channel.id)) {
       api::ChannelAttempt a;
       a.kind = "test";
-      a.error = "the channel could not be set up (see the server log)";
+      auto why = refused_.find(channel.id);
+      a.error = why != refused_.end() ? why->second : "the channel could not be set up";
       return a;
     }
   }

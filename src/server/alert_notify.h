@@ -69,6 +69,7 @@ class AlertNotifier final : public alert::AlertSink {
 
   std::mutex mu_;
   std::map<uint64_t, alert::Channel> synced_;  // what the Notifier has, by channel id
+  std::map<uint64_t, std::string> refused_;    // why SetChannel refused a channel
   // notification id → (alert id, kind) for the delivery log; bounded FIFO.
   std::map<std::string, std::pair<uint64_t, std::string>> sent_;
   std::deque<std::string> sent_order_;
