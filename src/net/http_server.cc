@@ -1,5 +1,5 @@
 // Boost.Beast implementation of net::HttpServer: the server and its HTTP
-// sessions. The WebSocket session is in http_server_ws.cc; what both share is
+// sessions. The WebSocket session is in websocket_session.cc; what both share is
 // in http_server_internal.h. All Boost includes of the project live in
 // src/net/*.cc and that private header (compile time; see http_server.h).
 //

@@ -1,5 +1,5 @@
 // Private to src/net: what the HTTP sessions (http_server.cc) and the
-// WebSocket session (http_server_ws.cc) share. Not part of the net API; only
+// WebSocket session (websocket_session.cc) share. Not part of the net API; only
 // src/net/*.cc include it (it brings in Boost).
 #ifndef LOUPE_NET_HTTP_SERVER_INTERNAL_H_
 #define LOUPE_NET_HTTP_SERVER_INTERNAL_H_
@@ -124,7 +124,7 @@ class ClientTable : public std::enable_shared_from_this<ClientTable> {
 using ClientSlot = ClientTable::Slot;
 
 // ---------------------------------------------------------------------------
-// WebSocket session (http_server_ws.cc). Thread-safe as WebSocketConnection;
+// WebSocket session (websocket_session.cc). Thread-safe as WebSocketConnection;
 // the rest runs on the connection's strand.
 
 class WsSession final : public WebSocketConnection,
