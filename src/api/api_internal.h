@@ -12,14 +12,17 @@
 #include <string_view>
 
 #include "api/api.h"
-#include "api/json.h"
 #include "auth/registry.h"
 #include "common/status.h"
 #include "live/live_state.h"
 #include "net/http_server.h"
 #include "store/store.h"
+#include "wire/json_writer.h"
 
 namespace loupe::api::internal {
+
+// Every endpoint writes its JSON with the project's one writer.
+using wire::JsonWriter;
 
 constexpr int64_t kMicrosPerMilli = 1000;
 constexpr int64_t kMicrosPerSecond = 1'000'000;
