@@ -42,12 +42,13 @@ struct Env {
 
 // ---- errors and output (api_params.cc) ----
 
-// {"error":{"code","message"}} with that HTTP status.
+// The one way the API answers with JSON, errors included: `status`, Content-Type
+// application/json; charset=utf-8, and `body`.
+void SetJson(net::HttpResponse* resp, std::string body, int status = 200);
+// {"error":{"code","message"}} with that HTTP status (through SetJson).
 void SetError(net::HttpResponse* resp, int status, std::string_view code, std::string_view message);
 // Maps a Status to the contract's HTTP status and code.
 void SetStatusError(net::HttpResponse* resp, const Status& s);
-// 200 with a JSON body.
-void SetJson(net::HttpResponse* resp, std::string body);
 
 // The token of "Authorization: Bearer <token>"; empty if none.
 std::string_view BearerToken(std::string_view authorization);
@@ -69,6 +70,15 @@ Status Filter(const net::HttpRequest& req, int64_t now_us, int max_range_days, s
 // The `project` parameter (default "default") as visible to the caller;
 // NotFound otherwise.
 Result<auth::Project> ResolveProject(const Env& env, const Call& call);
+
+// What a read over a time range takes: the project (ResolveProject) and the
+// range with the transaction filters (Filter). The project is checked first:
+// NotFound, then InvalidArgument for the parameters.
+struct RangeRequest {
+  auth::Project project;
+  store::TxFilter filter;
+};
+Result<RangeRequest> ParseRangeRequest(const Env& env, const Call& call);
 
 // ---- endpoints; fill *resp or return an error ----
 

@@ -31,8 +31,7 @@ Status CreateProject(const Env& env, const Call& call, net::HttpResponse* resp) 
     w.Field("api_token", *token);
     w.EndObject();
   }
-  SetJson(resp, std::move(out));
-  resp->status = 201;
+  SetJson(resp, std::move(out), 201);
   return Status::OK();
 }
 

@@ -27,10 +27,10 @@ int64_t DefaultStepSeconds(int64_t range_us) {
 }  // namespace
 
 Status GetSeries(const Env& env, const Call& call, net::HttpResponse* resp) {
-  Result<auth::Project> project = ResolveProject(env, call);
-  if (!project.ok()) return project.status();
-  store::TxFilter f;
-  LOUPE_RETURN_IF_ERROR(Filter(*call.http, call.now_us, env.options.max_range_days, &f));
+  Result<RangeRequest> range = ParseRangeRequest(env, call);
+  if (!range.ok()) return range.status();
+  const auth::Project* project = &range->project;
+  const store::TxFilter& f = range->filter;
 
   std::string metric_name = call.http->Param("metric").value_or("tps");
   query::Metric metric;
@@ -109,10 +109,10 @@ Status GetSeries(const Env& env, const Call& call, net::HttpResponse* resp) {
 }
 
 Status GetHitmap(const Env& env, const Call& call, net::HttpResponse* resp) {
-  Result<auth::Project> project = ResolveProject(env, call);
-  if (!project.ok()) return project.status();
-  store::TxFilter f;
-  LOUPE_RETURN_IF_ERROR(Filter(*call.http, call.now_us, env.options.max_range_days, &f));
+  Result<RangeRequest> range = ParseRangeRequest(env, call);
+  if (!range.ok()) return range.status();
+  const auth::Project* project = &range->project;
+  const store::TxFilter& f = range->filter;
   int64_t step_s = DefaultStepSeconds(f.to_us - f.from_us);
   LOUPE_RETURN_IF_ERROR(IntParam(*call.http, "step", 1, 86400, &step_s));
   Result<query::Hitmap> h =
@@ -148,10 +148,10 @@ Status GetHitmap(const Env& env, const Call& call, net::HttpResponse* resp) {
 }
 
 Status GetEndpoints(const Env& env, const Call& call, net::HttpResponse* resp) {
-  Result<auth::Project> project = ResolveProject(env, call);
-  if (!project.ok()) return project.status();
-  store::TxFilter f;
-  LOUPE_RETURN_IF_ERROR(Filter(*call.http, call.now_us, env.options.max_range_days, &f));
+  Result<RangeRequest> range = ParseRangeRequest(env, call);
+  if (!range.ok()) return range.status();
+  const auth::Project* project = &range->project;
+  const store::TxFilter& f = range->filter;
   std::string source;
   Result<std::vector<query::EndpointStats>> stats =
       query::ComputeEndpoints(*env.deps.store, project->id, f, &source);

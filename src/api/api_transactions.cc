@@ -132,10 +132,10 @@ void WriteSteps(JsonWriter& w, const model::Transaction& tx) {
 }  // namespace
 
 Status GetTransactions(const Env& env, const Call& call, net::HttpResponse* resp) {
-  Result<auth::Project> project = ResolveProject(env, call);
-  if (!project.ok()) return project.status();
-  store::TxFilter f;
-  LOUPE_RETURN_IF_ERROR(Filter(*call.http, call.now_us, env.options.max_range_days, &f));
+  Result<RangeRequest> range = ParseRangeRequest(env, call);
+  if (!range.ok()) return range.status();
+  const auth::Project* project = &range->project;
+  const store::TxFilter& f = range->filter;
   int64_t limit = 100;
   LOUPE_RETURN_IF_ERROR(
       IntParam(*call.http, "limit", 1, static_cast<int64_t>(env.options.max_list_limit), &limit));
@@ -246,10 +246,10 @@ Status GetTrace(const Env& env, const Call& call, std::string_view id, net::Http
 }
 
 Status GetXView(const Env& env, const Call& call, net::HttpResponse* resp) {
-  Result<auth::Project> project = ResolveProject(env, call);
-  if (!project.ok()) return project.status();
-  store::TxFilter f;
-  LOUPE_RETURN_IF_ERROR(Filter(*call.http, call.now_us, env.options.max_range_days, &f));
+  Result<RangeRequest> range = ParseRangeRequest(env, call);
+  if (!range.ok()) return range.status();
+  const auth::Project* project = &range->project;
+  const store::TxFilter& f = range->filter;
   int64_t max_points = 200'000, x_bins = 600, y_bins = 100;
   LOUPE_RETURN_IF_ERROR(IntParam(*call.http, "max_points", 1, 1'000'000, &max_points));
   LOUPE_RETURN_IF_ERROR(IntParam(*call.http, "x_bins", 1, kMaxXBins, &x_bins));
