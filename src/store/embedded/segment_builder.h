@@ -22,6 +22,7 @@
 
 namespace loupe::store {
 
+// How WriteSegment and SegmentWriter lay a segment out.
 struct SegmentOptions {
   Compression column_compression = Compression::kZstd;
   Compression profile_compression = Compression::kZstd;
@@ -56,6 +57,7 @@ struct SegmentRow {
   uint32_t steps = 0;
   std::string_view profile;
 };
+
 // Bytes of each part of a written segment, for measurements.
 struct SegmentSizes {
   uint64_t file = 0;
@@ -75,6 +77,7 @@ Status WriteSegment(Env* env, const std::string& path, const SegmentOptions& opt
                     const std::vector<std::string> (&dicts)[kNumDictColumns],
                     std::vector<SegmentRow>* rows, const std::vector<LateRecord>& late,
                     SegmentSizes* sizes = nullptr);
+
 // Writes a segment row by row, streaming to path + ".tmp" (a few MiB are
 // buffered; row groups and profile blocks are written as they fill), then
 // Finish() adds dictionaries, late steps, id sections and the meta block,
@@ -138,6 +141,7 @@ class SegmentWriter {
   std::vector<model::TraceId> traces_;
   SegmentSizes sizes_;
 };
+
 }  // namespace loupe::store
 
 #endif  // LOUPE_STORE_EMBEDDED_SEGMENT_BUILDER_H_
