@@ -1,6 +1,7 @@
 // Api: routing, authentication, security headers, per-route metrics and the
-// live broadcast. Endpoints are in api_handlers.cc, parameters and errors in
-// api_params.cc, static files in api_static.cc.
+// live broadcast. Endpoints are in one file per resource (api_internal.h
+// lists them), parameters and errors in api_params.cc, static files in
+// api_static.cc.
 #include "api/api.h"
 
 #include <limits.h>

@@ -39,15 +39,9 @@ void Method405(net::HttpResponse* resp, std::string_view allow) {
   resp->headers.emplace_back("Allow", std::string(allow));
 }
 
-void Created(net::HttpResponse* resp, std::string body) {
-  SetJson(resp, std::move(body));
-  resp->status = 201;
-}
+void Created(net::HttpResponse* resp, std::string body) { SetJson(resp, std::move(body), 201); }
 
-void NoContent(net::HttpResponse* resp) {
-  SetJson(resp, "");
-  resp->status = 204;
-}
+void NoContent(net::HttpResponse* resp) { SetJson(resp, "", 204); }
 
 }  // namespace
 
