@@ -193,7 +193,9 @@ constexpr std::string_view kMembers[] = {
     "name",     "enabled",      "service",    "instance", "endpoint",    "signal",
     "event_type", "band",       "window_s",   "for_s",    "comparison",  "warning",
     "critical", "baseline",     "min_volume", "no_data",  "channels",    "repeat_minutes",
-    "send_resolved", "quiet_hours", "id"};
+    "send_resolved", "quiet_hours",
+    // Shown by GET, ignored on input, so a GET answer can be sent back.
+    "id", "firing", "pending"};
 
 }  // namespace
 

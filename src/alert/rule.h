@@ -109,8 +109,9 @@ inline constexpr size_t kMaxChannelsPerRule = 20;
 Status ValidateRule(const AlertRule& rule);
 
 // Parses a rule from the JSON of docs/api.md (`POST /api/v1/alert-rules`).
-// Unknown members are refused, so a typo does not silently weaken a rule.
-// The result is validated. `project` and `id` are not read from the JSON.
+// Unknown members are refused, so a typo does not silently weaken a rule;
+// `id`, `firing` and `pending` (what GET adds) are ignored, so a GET answer
+// can be sent back. The result is validated. `project` is not read either.
 Result<AlertRule> ParseRule(std::string_view json);
 
 // The rule as JSON (the same members ParseRule reads, plus id).

@@ -109,6 +109,13 @@ TEST(RuleParse, QuietHoursParseAndValidate) {
                 .rfind("quiet_hours.tz:", 0), 0u);
 }
 
+TEST(RuleParse, WhatGetAddsIsIgnoredOnInput) {
+  auto r = ParseRule(R"({"id": 9, "firing": 2, "pending": 1, "name": "x", "signal": "tps",
+                         "critical": 1})");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->id, 0u);
+}
+
 TEST(RuleJson, SerializedRuleParsesBackToTheSameRule) {
   auto r = ParseRule(R"({"name": "checkout p95", "service": "shop", "endpoint": "*",
       "signal": "p95", "window_s": 300, "for_s": 120, "warning": 800, "critical": 2000,
