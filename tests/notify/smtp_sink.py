@@ -4,7 +4,8 @@ python3-aiosmtpd): accepts mail on 127.0.0.1:PORT and writes each message as
 OUTDIR/<n>.json with the envelope, the parsed headers and the decoded text and
 HTML parts. With USER and PASSWORD, AUTH is required and only they are accepted
 (over plain TCP: loopback only). Prints "READY" once listening; stops on
-SIGTERM or when stdin closes.
+SIGTERM or when stdin closes (with SMTP_SINK_DETACHED=1: on SIGTERM only, as
+scripts/demo.sh runs it).
 
 usage: smtp_sink.py PORT OUTDIR [USER PASSWORD]
 """
@@ -72,7 +73,8 @@ def main():
     controller.start()
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
-    threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+    if os.environ.get("SMTP_SINK_DETACHED") != "1":
+        threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
     print("READY", flush=True)
     done.wait()
     controller.stop()
