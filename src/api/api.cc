@@ -46,6 +46,10 @@ enum class Route : int {
   kActiveStack,
   kEvents,
   kAgentConfig,
+  kAlertRules,
+  kAlerts,
+  kAlertChannels,
+  kSilences,
   kLive,
   kMetrics,
   kHealthz,
@@ -57,7 +61,8 @@ enum class Route : int {
 constexpr const char* kRouteNames[] = {
     "projects",     "project", "storage",   "instances", "transactions", "transaction",  "trace",
     "xview",        "series",  "hitmap",    "endpoints", "summary",      "active",       "active_stack", "events",
-    "agent_config", "live",    "metrics",   "healthz",   "static",       "not_found",
+    "agent_config", "alert_rules", "alerts", "alert_channels", "silences",
+    "live",    "metrics",   "healthz",   "static",       "not_found",
 };
 static_assert(std::size(kRouteNames) == static_cast<size_t>(Route::kCount));
 
@@ -86,6 +91,19 @@ Route MatchApi(std::string_view path, std::string_view* arg) {
       {"live", Route::kLive},
   };
   if (auto it = kExact.find(rest); it != kExact.end()) return it->second;
+  // Alerting resources route by prefix; api_alerts.cc takes the rest.
+  static constexpr std::pair<std::string_view, Route> kAlerting[] = {
+      {"alert-rules", Route::kAlertRules},
+      {"alert-channels", Route::kAlertChannels},
+      {"silences", Route::kSilences},
+      {"alerts", Route::kAlerts}};
+  for (const auto& [prefix, route] : kAlerting) {
+    if (rest == prefix || (rest.rfind(prefix, 0) == 0 && rest.size() > prefix.size() &&
+                           rest[prefix.size()] == '/' && prefix != "alerts")) {
+      *arg = rest;
+      return route;
+    }
+  }
   constexpr std::string_view kTx = "transactions/", kTrace = "traces/", kProj = "projects/";
   if (rest.rfind(kProj, 0) == 0 && rest.size() > kProj.size() &&
       rest.find('/', kProj.size()) == std::string_view::npos) {
@@ -192,11 +210,13 @@ void Api::Handle(net::HttpRequest& req, net::HttpResponse* resp) {
       route = path.rfind(kV1, 0) == 0 ? MatchApi(path, &arg) : Route::kNotFound;
       if (route == Route::kNotFound) {
         internal::SetError(resp, 404, "not_found", "no such API endpoint");
-      } else if (route == Route::kProject
+      } else if (route != Route::kAlertRules && route != Route::kAlerts &&
+                 route != Route::kAlertChannels && route != Route::kSilences &&
+                 (route == Route::kProject
                      ? req.method != "PATCH"
                      : !is_get && !(route == Route::kProjects && req.method == "POST") &&
                            !(route == Route::kAgentConfig &&
-                             (req.method == "PUT" || req.method == "DELETE"))) {
+                             (req.method == "PUT" || req.method == "DELETE")))) {
         internal::SetError(resp, 405, "invalid_argument",
                            route == Route::kProject ? "use PATCH" : "use GET");
         resp->headers.emplace_back("Allow", route == Route::kProjects      ? "GET, POST"
@@ -262,6 +282,12 @@ void Api::Handle(net::HttpRequest& req, net::HttpResponse* resp) {
               break;
             case Route::kAgentConfig:
               st = internal::AgentConfig(env, call, resp);
+              break;
+            case Route::kAlertRules:
+            case Route::kAlerts:
+            case Route::kAlertChannels:
+            case Route::kSilences:
+              st = internal::Alerting(env, call, arg, resp);
               break;
             case Route::kLive:
               st = Status::InvalidArgument("the live stream needs a WebSocket upgrade");

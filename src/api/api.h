@@ -30,6 +30,8 @@
 #include <thread>
 #include <vector>
 
+#include "alert/alert_config.h"
+#include "alert/alert_service.h"
 #include "auth/registry.h"
 #include "common/clock.h"
 #include "common/metrics.h"
@@ -58,6 +60,18 @@ struct InstanceCap {
   size_t overflowed = 0;  // instance ids seen recently but folded into "(overflow)"
 };
 
+// One attempt to deliver to an alert channel (POST .../test, the delivery log).
+struct ChannelAttempt {
+  int64_t at_us = 0;
+  uint64_t alert_id = 0;  // 0: a test message
+  std::string kind;       // "firing", "resolved", "repeat", "level", "test"
+  bool ok = false;
+  int status = 0;         // HTTP status or SMTP reply code; 0 when none came
+  double latency_ms = 0;
+  std::string error;      // why it failed; never holds a secret
+  int attempt = 1;
+};
+
 struct ApiDeps {
   store::Store* store;
   auth::Registry* registry;
@@ -71,6 +85,15 @@ struct ApiDeps {
   control::AgentConfigStore* agent_config = nullptr;
   // The instance cap of a project; null: GET /api/v1/instances shows none.
   std::function<InstanceCap(store::ProjectId)> instance_cap;
+  // Alerting (docs/api.md "Alerts"); when null those endpoints answer 503.
+  alert::AlertConfig* alert_config = nullptr;
+  alert::AlertService* alerts = nullptr;
+  // A fresh signal source for rule tests (one per request: sources are not
+  // thread-safe). REQUIRES: set when alerts is.
+  std::function<std::unique_ptr<alert::SignalSource>()> alert_sources;
+  // Notifications: send a test message now; the delivery log of a channel.
+  std::function<ChannelAttempt(const alert::Channel&)> test_channel;
+  std::function<std::vector<ChannelAttempt>(const alert::Channel&, size_t limit)> deliveries;
 };
 
 class Api {

@@ -225,6 +225,93 @@ Status GetActiveStack(const Env& env, const Call& call, net::HttpResponse* resp)
   return Status::OK();
 }
 
+namespace {
+
+// GET /api/v1/events?group_by=: one row per key over every matching event
+// the log holds (not only `limit` of them), largest count first; `limit`
+// caps the groups.
+Status GroupEvents(const Env& env, const auth::Project& project, live::EventQuery q,
+                   const std::string& by, net::HttpResponse* resp) {
+  const size_t max_groups = q.limit;
+  q.limit = env.deps.live->events()->capacity();
+  live::EventPage page = env.deps.live->events()->Query(project.id, q);
+  struct Group {
+    const model::Event* latest = nullptr;  // events come newest first
+    uint64_t count = 0;
+    int64_t first_us = 0, last_us = 0;
+    model::TxId example_tx = 0;
+    int level = 0;  // 0 NORMAL, 1 WARNING, 2 FATAL: the worst seen
+  };
+  auto rank = [](const char* level) {
+    std::string_view l(level);
+    return l == model::kLevelFatal ? 2 : l == model::kLevelWarning ? 1 : 0;
+  };
+  // Key: the grouped field; message groups also keep type and service apart.
+  std::unordered_map<std::string, Group> groups;
+  for (const model::Event& e : page.events) {
+    std::string key = by == "type"      ? std::string(e.type)
+                      : by == "service" ? e.service
+                      : by == "endpoint"
+                          ? e.service + '\x1f' + e.endpoint
+                          : std::string(e.type) + '\x1f' + e.service + '\x1f' + e.message;
+    Group& g = groups[key];
+    if (g.latest == nullptr) {
+      g.latest = &e;
+      g.first_us = g.last_us = e.time_us;
+    }
+    g.count += static_cast<uint64_t>(std::max<int64_t>(e.count, 1));
+    g.first_us = std::min(g.first_us, e.time_us);
+    g.last_us = std::max(g.last_us, e.time_us);
+    if (g.example_tx == 0) g.example_tx = e.tx_id;  // the newest event with a transaction
+    g.level = std::max(g.level, rank(e.level));
+  }
+  std::vector<const Group*> order;
+  order.reserve(groups.size());
+  for (const auto& [k, g] : groups) order.push_back(&g);
+  std::sort(order.begin(), order.end(), [](const Group* a, const Group* b) {
+    return a->count != b->count ? a->count > b->count : a->last_us > b->last_us;
+  });
+  const bool truncated = order.size() > max_groups || page.truncated;
+  if (order.size() > max_groups) order.resize(max_groups);
+  constexpr const char* kLevels[] = {model::kLevelNormal, model::kLevelWarning, model::kLevelFatal};
+
+  std::string body;
+  JsonWriter w(&body);
+  w.StartObject();
+  w.Key("groups").StartArray();
+  for (const Group* g : order) {
+    const model::Event& e = *g->latest;
+    w.StartObject();
+    w.Field("key", by == "type"      ? std::string(e.type)
+                   : by == "service" ? e.service
+                   : by == "endpoint" ? e.endpoint
+                                      : e.message);
+    w.FieldUint("count", g->count);
+    w.FieldMillis("first_ms", g->first_us);
+    w.FieldMillis("last_ms", g->last_us);
+    w.Key("example_tx_id");
+    if (g->example_tx == 0) {
+      w.String("");
+    } else {
+      w.Hex64(g->example_tx);
+    }
+    w.Field("level", kLevels[g->level]);
+    w.Field("type", e.type);
+    w.Field("service", e.service);
+    w.Field("endpoint", e.endpoint);
+    w.Field("message", e.message);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.FieldBool("truncated", truncated);
+  w.EndObject();
+  w.Finish();
+  SetJson(resp, std::move(body));
+  return Status::OK();
+}
+
+}  // namespace
+
 Status GetEvents(const Env& env, const Call& call, net::HttpResponse* resp) {
   Result<auth::Project> project = ResolveProject(env, call);
   if (!project.ok()) return project.status();
@@ -241,10 +328,19 @@ Status GetEvents(const Env& env, const Call& call, net::HttpResponse* resp) {
   }
   q.type = call.http->Param("type").value_or("");
   if (!q.type.empty() && q.type != model::kEventError && q.type != model::kEventAgentStart &&
-      q.type != model::kEventAgentStop && q.type != model::kEventThrottle) {
-    return Status::InvalidArgument("type must be error, agent_start, agent_stop or throttle");
+      q.type != model::kEventAgentStop && q.type != model::kEventThrottle &&
+      q.type != model::kEventAlert) {
+    return Status::InvalidArgument("type must be error, agent_start, agent_stop, throttle or alert");
   }
   q.service = call.http->Param("service").value_or("");
+  const std::string group_by = call.http->Param("group_by").value_or("");
+  if (!group_by.empty()) {
+    if (group_by != "type" && group_by != "service" && group_by != "endpoint" &&
+        group_by != "message") {
+      return Status::InvalidArgument("group_by must be type, service, endpoint or message");
+    }
+    return GroupEvents(env, *project, q, group_by, resp);
+  }
   live::EventPage page = env.deps.live->events()->Query(project->id, q);
 
   std::string body;

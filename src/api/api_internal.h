@@ -98,6 +98,14 @@ Status GetEvents(const Env& env, const Call& call, net::HttpResponse* resp);
 // GET, PUT or DELETE by call.http->method.
 Status AgentConfig(const Env& env, const Call& call, net::HttpResponse* resp);
 
+// Alerts (api_alerts.cc): alert-rules, alerts, alert-channels, silences and
+// everything under them; `path` is the part after /api/v1/. Answers 405
+// itself for methods a resource does not take.
+Status Alerting(const Env& env, const Call& call, std::string_view path, net::HttpResponse* resp);
+// The dashboard link of an alert: the X-View of its scope around its time.
+std::string AlertLink(std::string_view project, const alert::AlertRule& rule,
+                      const alert::ScopeKey& scope, int64_t since_us, int64_t until_us);
+
 // The live tick frame of docs/api.md.
 std::string LiveFrameJson(const live::LiveFrame& frame);
 // {"type":"points","t_ms",...,"points":{...},"points_dropped"}: dots between ticks.

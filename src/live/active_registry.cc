@@ -248,6 +248,7 @@ Result<SubmitStats> ActiveRegistry::Submit(store::ProjectId project,
                         " active, limit " + std::to_string(t.limit),
                     t.time_us != 0 ? t.time_us : snap.time_us);
           e.endpoint = t.endpoint;
+          e.count = std::max<int64_t>(t.count, 1);
         } else {
           rest_count += t.count;
           ++rest_entries;
@@ -257,7 +258,8 @@ Result<SubmitStats> ActiveRegistry::Submit(store::ProjectId project,
         event(model::kLevelWarning, model::kEventThrottle,
               "throttled " + Plural(rest_count, "more request") + " on " +
                   Plural(static_cast<int64_t>(rest_entries), "more endpoint"),
-              snap.time_us);
+              snap.time_us)
+            .count = std::max<int64_t>(rest_count, 1);
       }
 
       for (const auto& st : snap.stacks) {

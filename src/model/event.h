@@ -22,6 +22,7 @@ inline constexpr const char* kEventError = "error";
 inline constexpr const char* kEventAgentStart = "agent_start";
 inline constexpr const char* kEventAgentStop = "agent_stop";
 inline constexpr const char* kEventThrottle = "throttle";
+inline constexpr const char* kEventAlert = "alert";  // an alert rule fired or resolved
 
 struct Event {
   int64_t time_us = 0;
@@ -32,6 +33,7 @@ struct Event {
   std::string instance;
   std::string endpoint;
   TxId tx_id = 0;  // 0: none
+  int64_t count = 1;  // occurrences this event stands for (a throttle event: requests)
 };
 
 }  // namespace loupe::model

@@ -14,6 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "alert/alert_config.h"
+#include "alert/alert_service.h"
+#include "alert/store_signals.h"
 #include "api/api.h"
 #include "auth/registry.h"
 #include "common/clock.h"
@@ -330,6 +333,27 @@ int RunServer(const std::vector<std::string>& args) {
     return 1;
   }
 
+  // Alerting: rules read the store's rollups, live agents and events every
+  // 5 s; state changes become `alert` events.
+  auto alert_config = alert::AlertConfig::Open(cfg.data_dir);
+  if (!alert_config.ok()) {
+    LogError("opening alert rules in " + cfg.data_dir + ": " + alert_config.status().ToString());
+    return 1;
+  }
+  auto alert_sources = [&]() -> std::unique_ptr<alert::SignalSource> {
+    auto source = std::make_unique<alert::StoreSignalSource>(store.get(), &active, live.events());
+    control::AgentConfigStore* configs = agent_config->get();
+    source->set_band_thresholds([configs](uint32_t project, const std::string& service) {
+      std::vector<int64_t> us;
+      for (int64_t ms : configs->Get(project, service).config.bands_ms) us.push_back(ms * 1000);
+      return us;
+    });
+    return source;
+  };
+  alert::AlertService alerts(alert_config->get(), alert_sources, live.events(), nullptr, clock);
+  alerts.RegisterMetrics(metrics);
+  alerts.Start();
+
   // Query API, live stream and dashboard.
   api::ApiOptions aopts;
   aopts.web_dir = cfg.web_dir.empty() ? FindWebDir() : cfg.web_dir;
@@ -345,7 +369,8 @@ int RunServer(const std::vector<std::string>& args) {
                                 cap.overflowed = s.overflowed_instances;
                               }
                               return cap;
-                            }},
+                            },
+                            alert_config->get(), &alerts, alert_sources},
                aopts);
   api.Start();
   net::HttpServerOptions ah;
@@ -398,6 +423,7 @@ int RunServer(const std::vector<std::string>& args) {
   (*otlp_http_server)->Stop();
   (*grpc)->Stop();
   pipeline.Stop();
+  alerts.Stop();
   active.Stop();
   api.Stop();
   (*api_server)->Stop();

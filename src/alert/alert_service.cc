@@ -1,0 +1,238 @@
+#include "alert/alert_service.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <unordered_map>
+#include <utility>
+
+#include "model/event.h"
+
+namespace loupe::alert {
+namespace {
+
+int64_t ThreadCpuMicros() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000 + ts.tv_nsec / 1000;
+}
+
+std::string Number(double v) {
+  if (std::isnan(v)) return "no data";
+  char buf[32];
+  if (std::fabs(v) >= 100 || v == std::floor(v)) {
+    std::snprintf(buf, sizeof(buf), "%.0f", v);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.2f", v);
+  }
+  return buf;
+}
+
+// A change of what a rule watches starts its alerts afresh; a change of its
+// name, thresholds, channels or policies keeps them.
+bool SameTarget(const AlertRule& a, const AlertRule& b) {
+  return a.service == b.service && a.instance == b.instance && a.endpoint == b.endpoint &&
+         a.signal == b.signal && a.event_type == b.event_type && a.band == b.band &&
+         a.window_s == b.window_s && a.baseline == b.baseline && a.comparison == b.comparison;
+}
+
+}  // namespace
+
+std::string AlertText(const AlertRule& rule, const AlertChange& c) {
+  std::string s = rule.name;
+  s += " · ";
+  s += SignalName(rule.signal);
+  if (rule.baseline != Baseline::kNone) s += " ratio";
+  s += " ";
+  s += Number(c.alert.value);
+  if (c.kind == AlertChange::Kind::kResolved) {
+    s += " (resolved)";
+  } else {
+    s += rule.comparison == Comparison::kAbove ? " ≥ " : " ≤ ";
+    s += Number(c.alert.threshold);
+    s += " (";
+    s += LevelName(c.alert.level);
+    s += ")";
+  }
+  const ScopeKey& k = c.alert.scope;
+  if (!k.service.empty()) {
+    s += " · " + k.service;
+    if (!k.instance.empty()) s += " " + k.instance;
+    if (!k.endpoint.empty()) s += " " + k.endpoint;
+  }
+  return s;
+}
+
+AlertService::AlertService(AlertConfig* config, SourceFactory sources, live::EventLog* events,
+                           AlertSink* sink, Clock* clock, AlertServiceOptions options)
+    : config_(config),
+      sources_(std::move(sources)),
+      events_(events),
+      sink_(sink),
+      clock_(clock),
+      options_(options),
+      source_(sources_()) {}
+
+AlertService::~AlertService() { Stop(); }
+
+void AlertService::Start() {
+  std::lock_guard<std::mutex> l(run_mu_);
+  if (thread_.joinable()) return;
+  stop_ = false;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void AlertService::Stop() {
+  {
+    std::lock_guard<std::mutex> l(run_mu_);
+    stop_ = true;
+  }
+  run_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void AlertService::Run() {
+  std::unique_lock<std::mutex> l(run_mu_);
+  while (!stop_) {
+    l.unlock();
+    Tick();
+    l.lock();
+    run_cv_.wait_for(l, std::chrono::microseconds(options_.tick_us), [&] { return stop_; });
+  }
+}
+
+void AlertService::Tick() {
+  std::lock_guard<std::mutex> tick(tick_mu_);
+  int64_t cpu0 = ThreadCpuMicros();
+  int64_t now = clock_->NowMicros();
+  uint64_t version = config_->rules_version();
+  if (version != rules_version_) {
+    std::vector<AlertRule> fresh = config_->AllRules();
+    std::unordered_map<uint64_t, const AlertRule*> by_id;
+    for (const AlertRule& r : fresh) by_id[r.id] = &r;
+    for (const AlertRule& old : rules_) {
+      auto it = by_id.find(old.id);
+      if (it == by_id.end() || !SameTarget(old, *it->second)) evaluator_.Forget(old.id);
+    }
+    rules_ = std::move(fresh);
+    rules_version_ = version;
+  }
+  std::vector<Silence> silences = config_->AllSilences();
+  std::vector<AlertChange> changes;
+  evaluator_.Evaluate(rules_, silences, source_.get(), now, &changes);
+  Record(changes, rules_);
+
+  std::map<uint32_t, std::vector<Alert>> current;
+  uint64_t firing = 0;
+  for (Alert& a : evaluator_.Current()) {
+    firing += a.state == AlertState::kFiring;
+    current[a.project].push_back(std::move(a));
+  }
+  uint64_t enabled = std::count_if(rules_.begin(), rules_.end(),
+                                   [](const AlertRule& r) { return r.enabled; });
+  int64_t cpu = ThreadCpuMicros() - cpu0;
+  std::lock_guard<std::mutex> l(mu_);
+  current_ = std::move(current);
+  ++stats_.ticks;
+  stats_.evaluation_cpu_us += static_cast<uint64_t>(std::max<int64_t>(cpu, 0));
+  stats_.last_tick_cpu_us = static_cast<uint64_t>(std::max<int64_t>(cpu, 0));
+  stats_.rules = enabled;
+  stats_.firing = firing;
+}
+
+void AlertService::Record(const std::vector<AlertChange>& changes,
+                          const std::vector<AlertRule>& rules) {
+  if (changes.empty()) return;
+  std::unordered_map<uint64_t, const AlertRule*> by_id;
+  for (const AlertRule& r : rules) by_id[r.id] = &r;
+  std::map<uint64_t, AlertNotice> notices;  // by rule, in rule order
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const AlertChange& c : changes) {
+      if (!c.state_changed) continue;
+      auto& h = history_[c.alert.project];
+      h.push_back(c);
+      while (h.size() > options_.history_per_project) h.pop_front();
+    }
+  }
+  for (const AlertChange& c : changes) {
+    auto rule = by_id.find(c.alert.rule_id);
+    if (rule == by_id.end()) continue;
+    if (c.state_changed && events_ != nullptr) {
+      model::Event e;
+      e.time_us = c.at_us;
+      e.type = model::kEventAlert;
+      e.level = c.kind == AlertChange::Kind::kResolved ? model::kLevelNormal
+                : c.alert.level == Level::kCritical   ? model::kLevelFatal
+                                                      : model::kLevelWarning;
+      e.message = AlertText(*rule->second, c);
+      e.service = c.alert.scope.service;
+      e.instance = c.alert.scope.instance;
+      e.endpoint = c.alert.scope.endpoint;
+      events_->Append(c.alert.project, e);
+    }
+    if (c.notify && sink_ != nullptr && !rule->second->channels.empty()) {
+      AlertNotice& n = notices[c.alert.rule_id];
+      n.rule = *rule->second;
+      n.changes.push_back(c);
+    }
+  }
+  for (auto& [id, n] : notices) {
+    sink_->Notify(n);
+    std::lock_guard<std::mutex> l(mu_);
+    ++stats_.notices;
+  }
+}
+
+std::vector<Alert> AlertService::Current(uint32_t project) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = current_.find(project);
+  return it == current_.end() ? std::vector<Alert>{} : it->second;
+}
+
+std::vector<AlertChange> AlertService::History(uint32_t project, int64_t from_us, int64_t to_us,
+                                               size_t limit) const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<AlertChange> out;
+  auto it = history_.find(project);
+  if (it == history_.end()) return out;
+  for (auto c = it->second.rbegin(); c != it->second.rend() && out.size() < limit; ++c) {
+    if (c->at_us >= from_us && c->at_us < to_us) out.push_back(*c);
+  }
+  return out;
+}
+
+std::vector<AlertChange> AlertService::Test(const AlertRule& rule, int64_t from_us,
+                                            int64_t to_us, int64_t step_us) const {
+  std::unique_ptr<SignalSource> source = sources_();
+  return Backtest(rule, source.get(), from_us, to_us, step_us);
+}
+
+void AlertService::RegisterMetrics(MetricsRegistry* m) {
+  auto one = [this](auto field) {
+    return [this, field]() -> std::vector<std::pair<Labels, double>> {
+      return {{{}, field(stats())}};
+    };
+  };
+  m->AddCallback("loupe_alert_rules", "Enabled alert rules (all projects).",
+                 one([](const Stats& s) { return static_cast<double>(s.rules); }));
+  m->AddCallback("loupe_alerts_firing", "Alerts firing now (all projects).",
+                 one([](const Stats& s) { return static_cast<double>(s.firing); }));
+  m->AddCounterCallback("loupe_alert_evaluations_total", "Alert evaluation ticks.",
+                        one([](const Stats& s) { return static_cast<double>(s.ticks); }));
+  m->AddCounterCallback(
+      "loupe_alert_evaluation_cpu_seconds_total", "CPU time spent evaluating alert rules.",
+      one([](const Stats& s) { return static_cast<double>(s.evaluation_cpu_us) / 1e6; }));
+  m->AddCounterCallback("loupe_alert_notices_total",
+                        "Alert notices handed to notifications (one per rule and tick).",
+                        one([](const Stats& s) { return static_cast<double>(s.notices); }));
+}
+
+AlertService::Stats AlertService::stats() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return stats_;
+}
+
+}  // namespace loupe::alert
