@@ -221,7 +221,6 @@ export class LineChart {
     ctx.setLineDash([5, 4]);
     ctx.lineWidth = 1;
     ctx.textAlign = 'right';
-    ctx.textBaseline = 'bottom';
     for (const l of this.overlay.levels) {
       if (!Number.isFinite(l.value)) continue;
       const y = Math.round(ysc(l.value)) + 0.5;
@@ -231,7 +230,10 @@ export class LineChart {
       ctx.lineTo(PAD.l + pw, y);
       ctx.stroke();
       ctx.fillStyle = l.color;
-      ctx.fillText(l.label, PAD.l + pw - 4, y - 2);
+      // Above the line, or below it when the line runs along the top.
+      const above = y - PAD.t > 14;
+      ctx.textBaseline = above ? 'bottom' : 'top';
+      ctx.fillText(l.label, PAD.l + pw - 4, above ? y - 2 : y + 2);
     }
     ctx.setLineDash([]);
     for (const m of this.overlay.marks) {

@@ -15,8 +15,12 @@ import { h, replace } from '../ui/dom';
 
 const PREVIEW_SPAN_MS = 24 * 3_600_000;
 const PREVIEW_DEBOUNCE_MS = 700;
+/** The preview follows new data while the editor is open (one request; the step is a minute). */
+const PREVIEW_REFRESH_MS = 30_000;
 const WARN_COLOR = '#ffc857';
 const CRIT_COLOR = '#ff4d4f';
+
+const previewSteps = (stepS: number) => Math.floor(PREVIEW_SPAN_MS / (stepS * 1000));
 
 export interface RuleEditor {
   el: HTMLElement;
@@ -261,6 +265,8 @@ export function ruleEditor(app: App, rule: AlertRule | null, channels: AlertChan
   }
 
   function runPreview(): void {
+    window.clearTimeout(previewTimer);
+    previewTimer = window.setTimeout(runPreview, PREVIEW_REFRESH_MS);
     const res = formToRule({ ...form, name: form.name.trim() || 'preview' });
     if (!res.body) {
       previewInfo.textContent = 'Preview waits for: ' + res.errors.map((e) => e.field).join(', ');
@@ -268,9 +274,11 @@ export function ruleEditor(app: App, rule: AlertRule | null, channels: AlertChan
     }
     previewAc.abort();
     previewAc = new AbortController();
+    // The replay evaluates at from, from + step, … before `to`: start the grid so that its last
+    // step falls a second before now, or the newest minute (all a fresh server has) is missed.
     const to = Date.now();
-    const from = to - PREVIEW_SPAN_MS;
     const stepS = previewStepS(PREVIEW_SPAN_MS);
+    const from = to - (previewSteps(stepS) - 1) * stepS * 1000 - 1000;
     previewInfo.textContent = 'Loading…';
     formEl.setAttribute('data-preview', 'loading');
     const body = res.body;
@@ -287,7 +295,7 @@ export function ruleEditor(app: App, rule: AlertRule | null, channels: AlertChan
   }
 
   function drawPreview(t: RuleTestResponse, from: number, stepS: number, warn: number | null, crit: number | null): void {
-    const n = Math.ceil(PREVIEW_SPAN_MS / (stepS * 1000));
+    const n = previewSteps(stepS);
     const i = worstSeries(t, form.comparison);
     const s = i >= 0 ? t.series[i]! : null;
     chart.setData(from, stepS * 1000, s ? seriesColumns(s.points, from, stepS * 1000, n) : new Float64Array(n).fill(NaN));
