@@ -28,6 +28,8 @@ export function channelsPage(app: App, route: Route): PageHandle {
   let loaded = false;
   let formKey = '';
   let logKey = '';
+  /** The last Test answer per channel, kept across re-renders of the list. */
+  const lastTest = new Map<number, { cls: string; text: string }>();
 
   const addBtn = h('button', { class: 'btn primary', text: '+ Add channel', testid: 'channel-new', attrs: { type: 'button' }, on: { click: () => app.setParams({ edit: 'new' }, true) } });
   const info = h('span', { class: 'status-line', testid: 'channels-info' });
@@ -49,21 +51,24 @@ export function channelsPage(app: App, route: Route): PageHandle {
     table.classList.toggle('hidden', channels.length === 0);
     replace(msg, channels.length === 0 ? note('No channels yet. Add an e-mail, Slack or webhook channel, then pick it in a rule.', 'empty') : null);
     replace(tbody, ...channels.map((c) => {
-      const result = h('td', { class: 'small-text', testid: 'channel-test-result' });
+      const shown = lastTest.get(c.id);
+      const result = h('td', { class: 'small-text ' + (shown?.cls ?? ''), testid: 'channel-test-result', text: shown?.text ?? '' });
+      const setResult = (cls: string, text: string) => {
+        lastTest.set(c.id, { cls, text });
+        result.className = 'small-text ' + cls;
+        result.textContent = text;
+      };
       const testBtn = h('button', { class: 'btn small', text: 'Test', testid: 'channel-test', attrs: { type: 'button' } });
       testBtn.addEventListener('click', () => {
         testBtn.disabled = true;
-        result.className = 'small-text muted';
-        result.textContent = 'Sending…';
+        setResult('muted', 'Sending…');
         app.api.testAlertChannel(c.id, ac.signal)
           .then((t) => {
-            result.className = 'small-text ' + (t.ok ? 'ok-text' : 'err-text');
-            result.textContent = testResultText(t);
+            setResult(t.ok ? 'ok-text' : 'err-text', testResultText(t));
             if (r.params.channel === String(c.id)) showLog(true);
           })
           .catch((e: unknown) => {
-            result.className = 'small-text err-text';
-            result.textContent = 'Failed: ' + (e instanceof Error ? e.message : String(e));
+            setResult('err-text', 'Failed: ' + (e instanceof Error ? e.message : String(e)));
           })
           .finally(() => (testBtn.disabled = false));
       });

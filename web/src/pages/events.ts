@@ -14,6 +14,8 @@ import { h, note, replace } from '../ui/dom';
 
 /** Rows drawn at most (the API answers up to EVENTS_LIMIT). */
 const MAX_ROWS = 1000;
+/** Events shown under an opened group; the rest are one click away in the list. */
+const GROUP_ROWS = 50;
 
 export function eventsPage(app: App, route: Route): PageHandle {
   let r = route;
@@ -112,10 +114,13 @@ export function eventsPage(app: App, route: Route): PageHandle {
           .then((res) => {
             const list = newestFirst(eventsOfGroup(res.events ?? [], by, g.key));
             sub.setAttribute('data-loaded', '1');
-            const shown = list.slice(0, MAX_ROWS);
+            const shown = list.slice(0, GROUP_ROWS);
+            const listParams: Record<string, string> = { group: 'none' };
+            if (by === 'type' || by === 'service') listParams[by] = g.key;
             replace(cell, list.length === 0 ? note('The events of this group are no longer in the list (newest ' + fmtInt(res.events?.length ?? 0) + ' fetched).', 'empty')
               : h('table', { class: 'tbl compact events-table', testid: 'group-events' }, h('tbody', null, ...shown.map(eventRow))),
-            res.truncated || list.length < g.count ? h('div', { class: 'muted small-text', text: 'Showing ' + fmtInt(shown.length) + ' of ' + fmtInt(g.count) + ' (the newest).' }) : null);
+            shown.length < g.count ? h('div', { class: 'muted small-text' }, 'Showing the newest ' + fmtInt(shown.length) + ' of ' + fmtInt(g.count) + ' · ',
+              h('a', { text: 'open the list', attrs: { href: app.href('events', { ...r.params, ...listParams }) } })) : null);
           })
           .catch((e: unknown) => {
             if (e instanceof DOMException && e.name === 'AbortError') return;
