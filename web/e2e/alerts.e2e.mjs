@@ -29,6 +29,12 @@ after(async () => {
   await loupe?.stop();
 });
 
+const api = async (path) => {
+  const r = await fetch(loupe.base + path, { headers: { Authorization: 'Bearer ' + loupe.creds.api_token } });
+  assert.equal(r.status, 200, path);
+  return r.json();
+};
+
 const shot = (name) => page.screenshot({ path: join(ARTIFACTS, 'alerts-' + name + '.png'), fullPage: true });
 
 /** Every 500 ms: 10 logins to identity, 3 of them failing (30 %), and 5 healthy orders. */
@@ -89,6 +95,25 @@ async function newUserFlow() {
   assert.match(await chRow.locator('[data-testid=channel-test-result]').textContent(), /^(Sent|Failed: .+)/, 'the test result stays');
   await shot('channels');
 
+  // A webhook's URL is write-only: listed reduced to its host; an edit keeps it unless retyped.
+  await page.locator('[data-testid=channel-new]').click();
+  await page.locator('[data-testid=channel-name]').fill('hook');
+  await page.locator('[data-testid=channel-type]').selectOption('webhook');
+  await page.locator('[data-testid=channel-url]').fill('https://hooks.example.com/services/T0/B0/s3cr3t');
+  await page.locator('[data-testid=channel-save]').click();
+  const hookRow = page.locator('[data-testid=channel-row][data-type=webhook]');
+  await hookRow.waitFor({ timeout: 10_000 });
+  assert.equal(await hookRow.locator('td').nth(2).textContent(), 'https://hooks.example.com/…');
+  await hookRow.locator('[data-testid=channel-edit]').click();
+  assert.match(await page.locator('[data-testid=channel-url]').getAttribute('placeholder'), /^unchanged/);
+  assert.equal(await page.locator('[data-testid=channel-url]').inputValue(), '');
+  await page.locator('[data-testid=channel-name]').fill('hook-2');
+  await page.locator('[data-testid=channel-save]').click();
+  await page.locator('[data-testid=channel-row][data-type=webhook]', { hasText: 'hook-2' }).waitFor({ timeout: 10_000 });
+  const hook = (await api('/api/v1/alert-channels')).channels.find((c) => c.type === 'webhook');
+  assert.equal(hook.name, 'hook-2');
+  assert.equal(hook.has_url, true, 'the stored URL was kept');
+
   // ---- Rule: identity's error rate over 60 s, warning 5 %, critical 10 %.
   await page.locator('[data-testid=tab-alert-rules]').click();
   await page.locator('[data-testid=alert-rules-page][data-ready]').waitFor({ timeout: 15_000 });
@@ -99,7 +124,7 @@ async function newUserFlow() {
   await page.locator('[data-testid=rule-service]').selectOption('identity');
   await page.locator('[data-testid=rule-signal]').selectOption('error_rate');
   await page.locator('[data-testid=rule-window]').fill('60');
-  await page.locator('[data-testid=rule-channel] input').check();
+  await page.locator('[data-testid=rule-channel]', { hasText: 'ops-mail' }).locator('input').check();
   // Warning above critical: the server's 400 lands next to the warning field.
   await page.locator('[data-testid=rule-warning]').fill('20');
   await page.locator('[data-testid=rule-critical]').fill('10');
@@ -168,4 +193,14 @@ async function newUserFlow() {
   await group.locator('[data-testid=group-open]').click();
   await page.locator('[data-testid=group-events] [data-testid=event-row]').first().waitFor({ timeout: 10_000 });
   await page.screenshot({ path: join(ARTIFACTS, 'alerts-events-grouped.png') });
+
+  // ---- Disabling the rule from the list.
+  await page.locator('[data-testid=nav-alerts]').click();
+  await page.locator('[data-testid=tab-alert-rules]').click();
+  await page.locator('[data-testid=rule-row] [data-testid=rule-toggle]').uncheck();
+  await page.locator('[data-testid=rule-row].disabled').waitFor({ timeout: 10_000 });
+  assert.equal(await page.locator('[data-testid=rule-row] [data-testid=rule-state]').textContent(), 'off');
+  const rules = (await api('/api/v1/alert-rules')).rules;
+  assert.equal(rules[0].enabled, false);
+  assert.deepEqual(rules[0].channels, [(await api('/api/v1/alert-channels')).channels.find((c) => c.name === 'ops-mail').id]);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AlertRuleBody, RuleTestResponse } from '../api/types';
-import { describeTest, fieldOfMessage, formToRule, newRuleForm, previewStepS, ruleToForm, seriesColumns, thresholdsText, worstSeries } from './alertrule';
+import { ruleBodyOf, describeTest, fieldOfMessage, formToRule, newRuleForm, previewStepS, ruleToForm, seriesColumns, thresholdsText, worstSeries } from './alertrule';
 
 const rule: AlertRuleBody = {
   name: 'identity errors', enabled: true, service: 'identity', instance: '', endpoint: 'POST /login',
@@ -87,6 +87,14 @@ describe('rule form ↔ JSON', () => {
     expect(formToRule(f).errors.map((e) => e.field)).toEqual(['window_s']);
     f.windowS = '60.5';
     expect(formToRule(f).errors.map((e) => e.field)).toEqual(['window_s']);
+  });
+});
+
+describe('rule answers', () => {
+  it('send back only rule members (answers carry id and alert counts)', () => {
+    const answered = { ...rule, id: 12, firing: 1, pending: 0, event_type: undefined };
+    expect(ruleBodyOf(answered)).toEqual(rule);
+    expect(ruleBodyOf({ ...rule, signal: 'active', band: 2 }).band).toBe(2);
   });
 });
 

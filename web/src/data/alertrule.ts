@@ -190,6 +190,17 @@ export function formToRule(f: RuleForm): { body: AlertRuleBody | null; errors: F
   return { body, errors };
 }
 
+const RULE_MEMBERS = ['name', 'enabled', 'service', 'instance', 'endpoint', 'signal', 'event_type', 'band', 'window_s', 'for_s', 'comparison',
+  'warning', 'critical', 'baseline', 'min_volume', 'no_data', 'channels', 'repeat_minutes', 'send_resolved', 'quiet_hours'] as const;
+
+/** The members of a rule as answered that a PUT may send back: the server refuses unknown
+ *  members, and answers carry more than a rule (`id`, counts of its alerts). */
+export function ruleBodyOf(r: AlertRuleBody): AlertRuleBody {
+  const out: Record<string, unknown> = {};
+  for (const k of RULE_MEMBERS) if (k in r && (r as unknown as Record<string, unknown>)[k] !== undefined) out[k] = (r as unknown as Record<string, unknown>)[k];
+  return out as unknown as AlertRuleBody;
+}
+
 /** A server 400 message ("warning: must not be above critical", "quiet_hours.tz: …") as the
  *  field it names; `body` when it names none the form has. */
 export function fieldOfMessage(message: string): FieldError {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Alert, AlertChannel } from '../api/types';
-import { channelTarget, channelToForm, countAlerts, fmtSince, formToChannel, newChannelForm, silenceBody, sortAlerts, xviewParamsForAlert } from './alerts';
+import { testResultText, channelTarget, channelToForm, countAlerts, fmtSince, formToChannel, newChannelForm, silenceBody, sortAlerts, xviewParamsForAlert } from './alerts';
 
 const scope = { service: 'identity', instance: '', endpoint: 'POST /login' };
 const alert = (id: number, state: string, level: string, since: number): Alert =>
@@ -71,5 +71,13 @@ describe('channel form', () => {
   it('shows addresses or the reduced url', () => {
     expect(channelTarget(slack)).toBe('https://hooks.slack.com/…');
     expect(channelTarget({ id: 1, name: 'm', type: 'email', addresses: ['a@b', 'c@d'] })).toBe('a@b, c@d');
+  });
+});
+
+describe('channel test', () => {
+  it('says how the attempt went', () => {
+    expect(testResultText({ ok: true, status: 200, latency_ms: 41 })).toBe('Sent · 200 · 41.0 ms');
+    expect(testResultText({ ok: false, status: 0, error: 'connection refused' })).toBe('Failed: connection refused');
+    expect(testResultText({ ok: false, status: 429 })).toBe('Failed: HTTP 429');
   });
 });

@@ -2,9 +2,10 @@
 // alerts, the X-View link of an alert, silence durations, and the channel form whose secret
 // (webhook URL) is write-only: an edit sends no `url` unless one was typed.
 
-import type { Alert, AlertChannel, AlertChannelBody, SilenceBody } from '../api/types';
+import type { Alert, AlertChannel, AlertChannelBody, ChannelTestResult, SilenceBody } from '../api/types';
 import { ERROR_SIGNALS } from './alertrule';
 import type { FieldError } from './alertrule';
+import { fmtMs } from './format';
 
 /** Firing before pending, critical before warning, then the newest first. */
 export function sortAlerts(alerts: readonly Alert[]): Alert[] {
@@ -136,4 +137,10 @@ export function formToChannel(f: ChannelForm, editing: boolean): { body: AlertCh
 export function channelTarget(c: AlertChannel): string {
   if (c.type === 'email') return (c.addresses ?? []).join(', ');
   return c.url || (c.has_url ? '(set)' : '');
+}
+
+/** A channel test's answer: "Sent · 200 · 41.0 ms" or "Failed: <why>". */
+export function testResultText(t: ChannelTestResult): string {
+  if (t.ok) return 'Sent' + (t.status ? ' · ' + t.status : '') + (t.latency_ms != null ? ' · ' + fmtMs(t.latency_ms) : '');
+  return 'Failed: ' + (t.error || (t.status ? 'HTTP ' + t.status : 'unknown error'));
 }

@@ -4,7 +4,7 @@
 import { ApiError, isUnsupported } from '../api/client';
 import type { Alert, AlertChannel, AlertRule } from '../api/types';
 import type { App, PageHandle } from '../app';
-import { ruleScopeText, signalLabel, thresholdsText } from '../data/alertrule';
+import { ruleBodyOf, ruleScopeText, signalLabel, thresholdsText } from '../data/alertrule';
 import type { Route } from '../data/urlstate';
 import { h, note, replace } from '../ui/dom';
 import { alertTabs } from './alertnav';
@@ -57,9 +57,8 @@ export function alertRulesPage(app: App, route: Route): PageHandle {
       const toggle = h('input', { testid: 'rule-toggle', attrs: { type: 'checkbox', 'aria-label': 'Enabled' } });
       toggle.checked = rule.enabled;
       toggle.addEventListener('change', () => {
-        const { id: _id, ...body } = rule;
         toggle.disabled = true;
-        app.api.updateAlertRule(rule.id, { ...body, enabled: toggle.checked }, ac.signal)
+        app.api.updateAlertRule(rule.id, { ...ruleBodyOf(rule), enabled: toggle.checked }, ac.signal)
           .then((saved) => {
             Object.assign(rule, saved.id ? saved : { enabled: toggle.checked });
             render();

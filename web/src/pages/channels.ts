@@ -4,22 +4,17 @@
 // channel's delivery log (`channel=<id>`).
 
 import { ApiError, isUnsupported } from '../api/client';
-import type { AlertChannel, ChannelTestResult, Delivery } from '../api/types';
+import type { AlertChannel, Delivery } from '../api/types';
 import type { App, PageHandle } from '../app';
 import { fieldOfMessage } from '../data/alertrule';
 import type { FieldError } from '../data/alertrule';
-import { channelTarget, channelToForm, formToChannel, newChannelForm } from '../data/alerts';
+import { channelTarget, channelToForm, formToChannel, newChannelForm, testResultText } from '../data/alerts';
 import { fmtDateTime, fmtMs } from '../data/format';
 import type { Route } from '../data/urlstate';
 import { h, note, replace } from '../ui/dom';
 import { alertTabs } from './alertnav';
 
 const TYPES: [string, string][] = [['email', 'E-mail'], ['slack', 'Slack webhook'], ['webhook', 'Webhook (Alertmanager format)']];
-
-export function testResultText(t: ChannelTestResult): string {
-  if (t.ok) return 'Sent' + (t.status ? ' · ' + t.status : '') + (t.latency_ms != null ? ' · ' + fmtMs(t.latency_ms) : '');
-  return 'Failed: ' + (t.error || (t.status ? 'HTTP ' + t.status : 'unknown error'));
-}
 
 export function channelsPage(app: App, route: Route): PageHandle {
   let r = route;
