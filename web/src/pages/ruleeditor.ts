@@ -187,6 +187,11 @@ export function ruleEditor(app: App, rule: AlertRule | null, channels: AlertChan
   }
 
   function sync(): void {
+    // Without a service there is nothing to narrow (and the picker is disabled).
+    if (!form.service && form.narrow !== 'none') {
+      form.narrow = 'none';
+      narrow.value = 'none';
+    }
     rowEventType.classList.toggle('hidden', form.signal !== 'event');
     rowBand.classList.toggle('hidden', form.signal !== 'active');
     rowMinVolume.classList.toggle('hidden', form.baseline === 'none');
