@@ -77,6 +77,10 @@ describe('rule form ↔ JSON', () => {
     expect(formToRule(f).body!.event_type).toBe('error');
     f.signal = 'active';
     expect(formToRule(f).body!.band).toBe(2);
+    f.band = '0';
+    expect(formToRule(f).body!.band).toBe(0);
+    f.band = '';
+    expect(formToRule(f).body!.band).toBe(-1);
     f.signal = 'event';
     f.eventType = ' ';
     expect(formToRule(f).errors.map((e) => e.field)).toEqual(['event_type']);

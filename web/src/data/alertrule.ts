@@ -186,7 +186,10 @@ export function formToRule(f: RuleForm): { body: AlertRuleBody | null; errors: F
     quiet_hours: quiet,
   };
   if (f.signal === 'event') body.event_type = f.eventType.trim();
-  if (f.signal === 'active') body.band = Number(f.band) || -1;
+  if (f.signal === 'active') {
+    const band = f.band.trim() === '' ? -1 : Number(f.band);
+    body.band = Number.isInteger(band) && band >= -1 && band <= 3 ? band : -1;
+  }
   return { body, errors };
 }
 
