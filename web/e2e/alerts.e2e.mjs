@@ -194,9 +194,17 @@ async function newUserFlow() {
   await page.locator('[data-testid=group-events] [data-testid=event-row]').first().waitFor({ timeout: 10_000 });
   await page.screenshot({ path: join(ARTIFACTS, 'alerts-events-grouped.png') });
 
-  // ---- Disabling the rule from the list.
+  // ---- Editing keeps the rule's scope; disabling it from the list.
   await page.locator('[data-testid=nav-alerts]').click();
   await page.locator('[data-testid=tab-alert-rules]').click();
+  await page.locator('[data-testid=rule-link]').click();
+  await page.locator('[data-testid=rule-form][data-preview=ready]').waitFor({ timeout: 15_000 });
+  assert.equal(await page.locator('[data-testid=rule-service]').inputValue(), 'identity');
+  await page.locator('[data-testid=rule-for]').fill('10');
+  await page.locator('[data-testid=rule-save]').click();
+  await page.locator('[data-testid=rule-row]').waitFor({ timeout: 10_000 });
+  const edited = (await api('/api/v1/alert-rules')).rules[0];
+  assert.deepEqual([edited.service, edited.for_s, edited.warning, edited.critical], ['identity', 10, 5, 10]);
   await page.locator('[data-testid=rule-row] [data-testid=rule-toggle]').uncheck();
   await page.locator('[data-testid=rule-row].disabled').waitFor({ timeout: 10_000 });
   assert.equal(await page.locator('[data-testid=rule-row] [data-testid=rule-state]').textContent(), 'off');

@@ -46,7 +46,9 @@ export function ruleEditor(app: App, rule: AlertRule | null, channels: AlertChan
   const name = text('rule-name', 'Name', { maxlength: '200', placeholder: 'identity errors' });
   name.classList.add('wide');
   const enabled = h('input', { testid: 'rule-enabled', attrs: { type: 'checkbox' } });
-  const service = select('rule-service', 'Service', [['', 'Whole project']]);
+  // The rule's own service is an option from the start: the list of services arrives later,
+  // and reading the inputs before then must not drop the rule's scope.
+  const service = select('rule-service', 'Service', [['', 'Whole project'], ...(form.service ? [[form.service, form.service] as [string, string]] : [])]);
   const narrow = select('rule-narrow', 'Narrow to', [['none', 'the whole service'], ['endpoint', 'an endpoint'], ['instance', 'an instance']]);
   const narrowList = h('datalist', { attrs: { id: 'rule-narrow-list' } });
   const narrowValue = text('rule-narrow-value', 'Endpoint or instance', { list: 'rule-narrow-list', placeholder: '* = each one separately' });
