@@ -16,7 +16,7 @@
 #include <filesystem>
 #include <unordered_map>
 
-#include "store/embedded/segment.h"
+#include "store/embedded/segment_builder.h"
 #include "store/embedded/synthetic_workload.h"
 #include "store/profile_codec.h"
 

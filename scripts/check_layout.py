@@ -10,7 +10,8 @@ The graph has one written source: the ```deps block of docs/design/layout.md
      folders, so the build cannot quietly widen the graph;
   3. every `#include "dir/..."` in src/DIR names DIR itself or a folder that
      DIR's CMake library reaches through its link line; a *_test.cc may also use
-     what src/testing reaches, as its test executable links loupe_testing.
+     what src/testing reaches, as its test executable links loupe_testing, and
+     what its own target_link_libraries(foo_test ...) line adds.
 
 Each violation is printed as `path:line: message`; the exit status is 1 if there
 is any. Usage: scripts/check_layout.py [repo-root]   (run by ctest as layout_check)
@@ -69,7 +70,13 @@ def read_cmake():
         if m.group(1) in lib_dir:
             links.setdefault(lib_dir[m.group(1)], []).extend(m.group(2).split())
     folder_links = {d: {lib_dir[l] for l in ls if l in lib_dir} for d, ls in links.items()}
-    return folder_links
+    # A test executable may link more than its folder's library (a layer's
+    # test over the engine): target_link_libraries(foo_test PRIVATE loupe_x).
+    test_links = {}
+    for m in re.finditer(r"^\s*target_link_libraries\(\s*(\w+_test)\s+(?:PUBLIC|PRIVATE|INTERFACE)?([^)]*)\)",
+                         text, re.M):
+        test_links.setdefault(m.group(1), set()).update(lib_dir[l] for l in m.group(2).split() if l in lib_dir)
+    return folder_links, test_links
 
 
 def folder_of(path, folders):
@@ -84,7 +91,7 @@ def folder_of(path, folders):
 
 def main():
     graph = read_graph()
-    links = read_cmake()
+    links, test_links = read_cmake()
     errors = []
 
     src_folders = set()
@@ -114,6 +121,9 @@ def main():
                 continue
             is_test = name.endswith(("_test.cc", "_fuzz.cc"))
             ok = test_reach if is_test else reach
+            if is_test and name[:-3] in test_links:
+                extra = test_links[name[:-3]]
+                ok = ok | extra | closure(links, set().union(*(links.get(f, set()) for f in extra)))
             path = os.path.join(dirpath, name)
             with open(path, encoding="utf-8", errors="replace") as fh:
                 for n, line in enumerate(fh, 1):

@@ -71,6 +71,18 @@ class CheckLayoutTest(unittest.TestCase):
                        "src/store/embedded/engine.h": "\n"})
         self.assertEqual(r.returncode, 0, r.stdout)
 
+    def test_a_test_may_use_what_its_own_link_line_adds(self):
+        layout = LAYOUT.replace("testing: store/embedded", "testing: store")
+        cmake = CMAKE.replace("target_link_libraries(loupe_testing PUBLIC loupe_embedded)",
+                              "target_link_libraries(loupe_testing PUBLIC loupe_store)")
+        files = {"src/api/api_test.cc": '#include "store/embedded/engine.h"\n',
+                 "src/store/embedded/engine.h": "\n"}
+        r = self.tree(files, cmake=cmake, layout=layout)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        r = self.tree(files, cmake=cmake + "target_link_libraries(api_test PRIVATE loupe_embedded)\n",
+                      layout=layout)
+        self.assertEqual(r.returncode, 0, r.stdout)
+
     def test_a_link_line_wider_than_the_graph_fails(self):
         r = self.tree({}, cmake=CMAKE.replace("loupe_library(loupe_api    api    loupe_store)",
                                               "loupe_library(loupe_api    api    loupe_embedded)"))

@@ -11,6 +11,11 @@
 # Everything listens on 127.0.0.1 (this machine only) unless LOUPE_BIND says
 # otherwise (e.g. LOUPE_BIND=0.0.0.0 to show the demo to another machine):
 # loupe server's three ports and the demo services alike.
+# Alerts: the demo runs its own SMTP sink (Debian's python3-aiosmtpd) on
+# 127.0.0.1:LOUPE_DEMO_SMTP_PORT (2525), points loupe server's e-mail at it,
+# and on a fresh data directory sets one channel (demo-mail) and one rule (an
+# error rate over 10 %): the first alert e-mail lands in
+# LOUPE_DATA_DIR/mail/*.json within minutes (the error_burst fault).
 # LOUPE_DEMO_BUILD_WEB=0 skips building the dashboard (the API still works;
 # tests/integration/demo_script.test.mjs uses it).
 set -euo pipefail
@@ -63,14 +68,35 @@ trap 'stop_all' EXIT
 # The server runs in its own session, so Ctrl-C (SIGINT to the terminal's
 # process group) reaches only the demo: stop_all stops the server after the
 # demo's agents have flushed their last transactions to it.
+# The demo's mailbox: an SMTP sink on loopback writing each message to
+# $mail/<n>.json (envelope, headers, text and HTML parts).
+mail="$LOUPE_DATA_DIR/mail"
+mkdir -p "$mail"
+smtp_port=${LOUPE_DEMO_SMTP_PORT:-2525}
+SMTP_SINK_DETACHED=1 /usr/bin/python3 tests/notify/smtp_sink.py "$smtp_port" "$mail" </dev/null > "$LOUPE_DATA_DIR/smtp-sink.out" 2>&1 &
+pids+=($!)
+for ((i = 0; ; i++)); do
+  if grep -q READY "$LOUPE_DATA_DIR/smtp-sink.out" 2>/dev/null; then break; fi
+  if ! kill -0 "${pids[0]}" 2>/dev/null || [ "$i" -ge 100 ]; then
+    echo "error: the demo's SMTP sink did not start on port $smtp_port:" >&2
+    cat "$LOUPE_DATA_DIR/smtp-sink.out" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+export LOUPE_SMTP_HOST=127.0.0.1 LOUPE_SMTP_PORT=$smtp_port LOUPE_SMTP_STARTTLS=off
+export LOUPE_SMTP_FROM=${LOUPE_SMTP_FROM:-loupe-demo@localhost}
+export LOUPE_EXTERNAL_URL=${LOUPE_EXTERNAL_URL:-http://$shown:$LOUPE_HTTP_PORT}  # links in the mails
+
 setsid "$LOUPE_BIN" server &
 pids+=($!)
+server_pid=$!
 
 # Wait until the server answers /healthz (or exits).
 api="http://$host:$LOUPE_HTTP_PORT"
 for ((i = 0; ; i++)); do
   if curl -fsS -o /dev/null --max-time 1 "$api/healthz" 2>/dev/null; then break; fi
-  if ! kill -0 "${pids[0]}" 2>/dev/null; then
+  if ! kill -0 "$server_pid" 2>/dev/null; then
     echo "error: loupe server exited; see its output above (is port $LOUPE_HTTP_PORT, $LOUPE_OTLP_HTTP_PORT or $LOUPE_OTLP_GRPC_PORT taken?)" >&2
     exit 1
   fi
@@ -93,6 +119,18 @@ LOUPE_INGEST_KEY=$(field ingest_key)
 LOUPE_API_TOKEN=$(field api_token)
 export LOUPE_INGEST_KEY LOUPE_API_TOKEN  # to the demo through its environment, not its argv
 
+# One e-mail channel and one rule, once (a later start keeps what the user changed).
+auth=(-H "Authorization: Bearer $LOUPE_API_TOKEN" -H "Content-Type: application/json")
+if curl -fsS "${auth[@]}" "$api/api/v1/alert-rules" | grep -q '"rules":\[\]'; then
+  channel=$(curl -fsS "${auth[@]}" -X POST "$api/api/v1/alert-channels" \
+    -d '{"name": "demo-mail", "type": "email", "addresses": ["ops@demo.localhost"]}' |
+    sed -n 's/^{"id":\([0-9]*\).*/\1/p')
+  curl -fsS -o /dev/null "${auth[@]}" -X POST "$api/api/v1/alert-rules" \
+    -d '{"name": "demo: error rate over 10 %", "signal": "error_rate", "window_s": 60,
+         "warning": 5, "critical": 10, "min_volume": 20, "channels": ['"$channel"']}' ||
+    echo "warning: could not set up the demo's alert rule" >&2
+fi
+
 "$DEMO_BIN" all --data-dir "$LOUPE_DATA_DIR/demo-app" --bind "$LOUPE_BIND" \
   --otlp-endpoint "http://$host:$LOUPE_OTLP_HTTP_PORT" --api-url "$api" &
 pids+=($!)
@@ -110,6 +148,9 @@ cat <<MSG
   Faults cycle every 75 s: slow_sql, lock, external_timeout, n_plus_one, error_burst,
   surge, hot_logging, then a calm slot. Switch one yourself:
     curl -X POST '$shop/admin/faults?name=lock&on=1'     (on=1|0|auto; GET shows all)
+
+  Alerts:           rule "demo: error rate over 10 %" mails ops@demo.localhost; the demo's
+                    SMTP sink (127.0.0.1:$smtp_port) writes each mail to $mail/<n>.json
 
   Ctrl-C stops everything.
 

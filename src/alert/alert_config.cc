@@ -573,6 +573,15 @@ std::vector<Channel> AlertConfig::Channels(uint32_t project) const {
   return out;
 }
 
+std::vector<Channel> AlertConfig::AllChannels() const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<Channel> out;
+  for (const auto& [pid, p] : projects_) {
+    for (const auto& [id, c] : p.channels) out.push_back(c);
+  }
+  return out;
+}
+
 Result<Silence> AlertConfig::AddSilence(uint32_t project, Silence s, int64_t now_us) {
   std::lock_guard<std::mutex> l(mu_);
   Project& p = projects_[project];

@@ -90,6 +90,7 @@ class AlertConfig {
   Status DeleteChannel(uint32_t project, uint64_t id);
   Result<Channel> GetChannel(uint32_t project, uint64_t id) const;
   std::vector<Channel> Channels(uint32_t project) const;
+  std::vector<Channel> AllChannels() const;  // every project's
 
   // Silences; those ended before now_us are dropped on the next change.
   Result<Silence> AddSilence(uint32_t project, Silence s, int64_t now_us);

@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <unordered_map>
@@ -38,7 +39,38 @@ bool SameTarget(const AlertRule& a, const AlertRule& b) {
          a.window_s == b.window_s && a.baseline == b.baseline && a.comparison == b.comparison;
 }
 
+// '%'-encodes s for a URL query value.
+std::string QueryEscape(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
 }  // namespace
+
+std::string AlertLink(std::string_view project, const AlertRule& rule, const ScopeKey& scope,
+                      int64_t since_us, int64_t until_us) {
+  constexpr int64_t kSec = 1'000'000;
+  int64_t from = since_us - rule.window_s * kSec - 5 * 60 * kSec;
+  int64_t to = until_us + 60 * kSec;
+  std::string link = "/#/xview?project=" + QueryEscape(project);
+  if (!scope.service.empty()) link += "&service=" + QueryEscape(scope.service);
+  if (!scope.instance.empty()) link += "&instance=" + QueryEscape(scope.instance);
+  if (!scope.endpoint.empty()) link += "&endpoint=" + QueryEscape(scope.endpoint);
+  link += "&from=" + std::to_string(from / 1000);
+  link += "&to=" + std::to_string(to / 1000);
+  if (rule.signal == Signal::kErrorRate || rule.signal == Signal::kErrorCount) link += "&error=1";
+  return link;
+}
 
 std::string AlertText(const AlertRule& rule, const AlertChange& c) {
   std::string s = rule.name;

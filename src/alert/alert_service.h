@@ -129,6 +129,12 @@ class AlertService {
   std::thread thread_;
 };
 
+// The dashboard view of an alert, relative to the dashboard's root: the
+// X-View of its scope from a window before since_us to a minute after
+// until_us (errors only for error signals), "/#/xview?project=…".
+std::string AlertLink(std::string_view project, const AlertRule& rule, const ScopeKey& scope,
+                      int64_t since_us, int64_t until_us);
+
 // The text of an alert event: "identity errors · error_rate 12.5 ≥ 10
 // (critical) · identity POST /login".
 std::string AlertText(const AlertRule& rule, const AlertChange& change);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "model/project.h"
 
 namespace loupe::alert {
 
@@ -68,7 +69,7 @@ struct QuietHours {
 
 struct AlertRule {
   uint64_t id = 0;  // assigned by the RuleSet
-  uint32_t project = 0;  // auth::Registry project id
+  model::ProjectId project = 0;
   std::string name;  // 1..200 bytes
   bool enabled = true;
 

@@ -45,7 +45,7 @@ class StoreSignalsTest : public ::testing::Test {
       b.transactions.push_back(Tx(id++, "identity", "id-1", "GET /me", end, 10, false));
       if (i < 30) b.transactions.push_back(Tx(id++, "billing", "b-1", "POST /pay", end, 50, false));
     }
-    // Outside the window: must not count.
+    // Outside the window (it ends 2 s before kNow): must not count.
     b.transactions.push_back(Tx(id++, "identity", "id-1", "POST /login", kNow - 90 * kSec, 100, true));
     b.transactions.push_back(Tx(id++, "identity", "id-1", "POST /login", kNow - kSec, 100, true));
     ASSERT_TRUE(store_->Append(kProject, std::move(b)).ok());
@@ -123,12 +123,12 @@ TEST_F(StoreSignalsTest, WindowsOfDifferentLengthsShareTheScan) {
   AlertRule two_min = minute;
   two_min.window_s = 120;
   source_.BeginTick(kNow, {minute, ten_s, two_min});
-  // Window ends at kNow - 5 s (the lag). Logins and /me end every 0.5 s
+  // Windows end at kNow - 2 s (the lag). Logins and /me end every 0.5 s
   // from kNow - 61 s to kNow - 11.5 s; one login at kNow - 90 s.
   EXPECT_DOUBLE_EQ(Read(minute)["identity||"].value, 200.0);
   EXPECT_DOUBLE_EQ(Read(two_min)["identity||"].value, 201.0);
-  EXPECT_DOUBLE_EQ(Read(ten_s)["identity||"].value, 16.0)
-      << "[kNow - 15 s, kNow - 5 s): i = 92 … 99, a login and a /me each";
+  EXPECT_DOUBLE_EQ(Read(ten_s)["identity||"].value, 4.0)
+      << "[kNow - 12 s, kNow - 2 s): i = 98, 99, a login and a /me each";
   EXPECT_EQ(source_.scans(), 1u);
 }
 

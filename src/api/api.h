@@ -64,7 +64,8 @@ struct InstanceCap {
 struct ChannelAttempt {
   int64_t at_us = 0;
   uint64_t alert_id = 0;  // 0: a test message
-  std::string kind;       // "firing", "resolved", "repeat", "level", "test"
+  std::string kind;       // what was sent: "firing", "resolved", "repeat", "level", "test"
+  std::string result;     // "delivered", "retry", "failed", "expired", "dropped"; "" untried
   bool ok = false;
   int status = 0;         // HTTP status or SMTP reply code; 0 when none came
   double latency_ms = 0;
@@ -84,7 +85,7 @@ struct ApiDeps {
   live::ActiveRegistry* active = nullptr;
   control::AgentConfigStore* agent_config = nullptr;
   // The instance cap of a project; null: GET /api/v1/instances shows none.
-  std::function<InstanceCap(store::ProjectId)> instance_cap;
+  std::function<InstanceCap(model::ProjectId)> instance_cap;
   // Alerting (docs/api.md "Alerts"); when null those endpoints answer 503.
   alert::AlertConfig* alert_config = nullptr;
   alert::AlertService* alerts = nullptr;
@@ -132,7 +133,7 @@ class Api {
  private:
   struct Routes;
   struct Subscriber {
-    store::ProjectId project;
+    model::ProjectId project;
     std::shared_ptr<net::WebSocketConnection> conn;
   };
 

@@ -39,52 +39,11 @@ void Method405(net::HttpResponse* resp, std::string_view allow) {
   resp->headers.emplace_back("Allow", std::string(allow));
 }
 
-void Created(net::HttpResponse* resp, std::string body) {
-  SetJson(resp, std::move(body));
-  resp->status = 201;
-}
+void Created(net::HttpResponse* resp, std::string body) { SetJson(resp, std::move(body), 201); }
 
-void NoContent(net::HttpResponse* resp) {
-  SetJson(resp, "");
-  resp->status = 204;
-}
-
-// '%'-encodes s for a URL query value.
-std::string QueryEscape(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
-bool ErrorSignal(alert::Signal s) {
-  return s == alert::Signal::kErrorRate || s == alert::Signal::kErrorCount;
-}
+void NoContent(net::HttpResponse* resp) { SetJson(resp, "", 204); }
 
 }  // namespace
-
-// The dashboard view of an alert: the X-View of its scope around its time.
-std::string AlertLink(std::string_view project, const alert::AlertRule& rule,
-                      const alert::ScopeKey& scope, int64_t since_us, int64_t until_us) {
-  int64_t from = since_us - rule.window_s * kMicrosPerSecond - 5 * 60 * kMicrosPerSecond;
-  int64_t to = until_us + 60 * kMicrosPerSecond;
-  std::string link = "/#/xview?project=" + QueryEscape(project);
-  if (!scope.service.empty()) link += "&service=" + QueryEscape(scope.service);
-  if (!scope.instance.empty()) link += "&instance=" + QueryEscape(scope.instance);
-  if (!scope.endpoint.empty()) link += "&endpoint=" + QueryEscape(scope.endpoint);
-  link += "&from=" + std::to_string(from / kMicrosPerMilli);
-  link += "&to=" + std::to_string(to / kMicrosPerMilli);
-  if (ErrorSignal(rule.signal)) link += "&error=1";
-  return link;
-}
 
 namespace {
 
@@ -316,7 +275,7 @@ Status Alerts(const Env& env, const Call& call, const auth::Project& project,
     WriteScope(w, a.scope);
     w.FieldBool("muted", a.muted);
     auto r = rules.find(a.rule_id);
-    if (r != rules.end()) w.Field("link", AlertLink(project.name, r->second, a.scope, a.since_us, call.now_us));
+    if (r != rules.end()) w.Field("link", alert::AlertLink(project.name, r->second, a.scope, a.since_us, call.now_us));
     w.EndObject();
   }
   w.EndArray();
@@ -336,7 +295,7 @@ Status Alerts(const Env& env, const Call& call, const auth::Project& project,
     WriteScope(w, c.alert.scope);
     w.FieldBool("notified", c.notify);
     auto r = rules.find(c.alert.rule_id);
-    if (r != rules.end()) w.Field("link", AlertLink(project.name, r->second, c.alert.scope, c.alert.since_us, c.at_us));
+    if (r != rules.end()) w.Field("link", alert::AlertLink(project.name, r->second, c.alert.scope, c.alert.since_us, c.at_us));
     w.EndObject();
   }
   w.EndArray();
@@ -386,6 +345,7 @@ Status Channels(const Env& env, const Call& call, const auth::Project& project,
       JsonWriter w(&body);
       w.StartObject();
       w.FieldBool("ok", a.ok);
+      w.Field("result", a.result);
       w.FieldInt("status", a.status);
       w.FieldDouble("latency_ms", a.latency_ms);
       if (!a.ok) w.Field("error", a.error);
@@ -408,6 +368,7 @@ Status Channels(const Env& env, const Call& call, const auth::Project& project,
           w.FieldInt("at_ms", a.at_us / kMicrosPerMilli);
           w.FieldUint("alert_id", a.alert_id);
           w.Field("kind", a.kind);
+          w.Field("result", a.result);
           w.FieldBool("ok", a.ok);
           w.FieldInt("status", a.status);
           w.FieldDouble("latency_ms", a.latency_ms);

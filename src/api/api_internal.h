@@ -1,6 +1,8 @@
-// Internal to api/: what api.cc (routing, auth, live), api_handlers.cc (the
-// JSON endpoints), api_params.cc (parameter parsing, errors) and
-// api_static.cc (dashboard files) share. Not a public interface.
+// Internal to api/: what api.cc (routing, auth, live), the JSON endpoints
+// (one file per resource: api_projects.cc, api_storage.cc,
+// api_transactions.cc, api_series.cc, api_live.cc, api_agent.cc),
+// api_params.cc (parameter parsing, errors) and api_static.cc (dashboard
+// files) share. Not a public interface.
 #ifndef LOUPE_API_API_INTERNAL_H_
 #define LOUPE_API_API_INTERNAL_H_
 
@@ -10,14 +12,17 @@
 #include <string_view>
 
 #include "api/api.h"
-#include "api/json.h"
 #include "auth/registry.h"
 #include "common/status.h"
 #include "live/live_state.h"
 #include "net/http_server.h"
 #include "store/store.h"
+#include "wire/json_writer.h"
 
 namespace loupe::api::internal {
+
+// Every endpoint writes its JSON with the project's one writer.
+using wire::JsonWriter;
 
 constexpr int64_t kMicrosPerMilli = 1000;
 constexpr int64_t kMicrosPerSecond = 1'000'000;
@@ -37,12 +42,13 @@ struct Env {
 
 // ---- errors and output (api_params.cc) ----
 
-// {"error":{"code","message"}} with that HTTP status.
+// The one way the API answers with JSON, errors included: `status`, Content-Type
+// application/json; charset=utf-8, and `body`.
+void SetJson(net::HttpResponse* resp, std::string body, int status = 200);
+// {"error":{"code","message"}} with that HTTP status (through SetJson).
 void SetError(net::HttpResponse* resp, int status, std::string_view code, std::string_view message);
 // Maps a Status to the contract's HTTP status and code.
 void SetStatusError(net::HttpResponse* resp, const Status& s);
-// 200 with a JSON body.
-void SetJson(net::HttpResponse* resp, std::string body);
 
 // The token of "Authorization: Bearer <token>"; empty if none.
 std::string_view BearerToken(std::string_view authorization);
@@ -65,8 +71,18 @@ Status Filter(const net::HttpRequest& req, int64_t now_us, int max_range_days, s
 // NotFound otherwise.
 Result<auth::Project> ResolveProject(const Env& env, const Call& call);
 
-// ---- endpoints (api_handlers.cc); fill *resp or return an error ----
+// What a read over a time range takes: the project (ResolveProject) and the
+// range with the transaction filters (Filter). The project is checked first:
+// NotFound, then InvalidArgument for the parameters.
+struct RangeRequest {
+  auth::Project project;
+  store::TxFilter filter;
+};
+Result<RangeRequest> ParseRangeRequest(const Env& env, const Call& call);
 
+// ---- endpoints; fill *resp or return an error ----
+
+// Projects (api_projects.cc, api_storage.cc).
 // POST /api/v1/projects {"name": "..."} (admin tokens only): creates the
 // project with an ingest key and an API token that sees only it; 201
 // {"name","ingest_key","api_token"}. The secrets are shown only in this answer.
@@ -81,15 +97,18 @@ Status PatchProject(const Env& env, const Call& call, std::string_view name,
                     net::HttpResponse* resp);
 // GET /api/v1/storage[?project=]: disk use per project the caller sees.
 Status GetStorage(const Env& env, const Call& call, net::HttpResponse* resp);
-Status GetInstances(const Env& env, const Call& call, net::HttpResponse* resp);
+// Transactions (api_transactions.cc).
 Status GetTransactions(const Env& env, const Call& call, net::HttpResponse* resp);
 Status GetTransaction(const Env& env, const Call& call, std::string_view id,
                       net::HttpResponse* resp);
 Status GetTrace(const Env& env, const Call& call, std::string_view id, net::HttpResponse* resp);
 Status GetXView(const Env& env, const Call& call, net::HttpResponse* resp);
+// Statistics over a range (api_series.cc).
 Status GetSeries(const Env& env, const Call& call, net::HttpResponse* resp);
 Status GetHitmap(const Env& env, const Call& call, net::HttpResponse* resp);
 Status GetEndpoints(const Env& env, const Call& call, net::HttpResponse* resp);
+// The present (api_live.cc).
+Status GetInstances(const Env& env, const Call& call, net::HttpResponse* resp);
 Status GetSummary(const Env& env, const Call& call, net::HttpResponse* resp);
 // Agent extensions (api_agent.cc).
 Status GetActive(const Env& env, const Call& call, net::HttpResponse* resp);
@@ -102,11 +121,8 @@ Status AgentConfig(const Env& env, const Call& call, net::HttpResponse* resp);
 // everything under them; `path` is the part after /api/v1/. Answers 405
 // itself for methods a resource does not take.
 Status Alerting(const Env& env, const Call& call, std::string_view path, net::HttpResponse* resp);
-// The dashboard link of an alert: the X-View of its scope around its time.
-std::string AlertLink(std::string_view project, const alert::AlertRule& rule,
-                      const alert::ScopeKey& scope, int64_t since_us, int64_t until_us);
 
-// The live tick frame of docs/api.md.
+// The live tick frame of docs/api.md (api_live.cc).
 std::string LiveFrameJson(const live::LiveFrame& frame);
 // {"type":"points","t_ms",...,"points":{...},"points_dropped"}: dots between ticks.
 std::string LivePointsJson(const live::LiveFrame& frame, int64_t now_us);

@@ -26,10 +26,8 @@ std::string Quoted(std::string_view s) {
 
 void SetError(net::HttpResponse* resp, int status, std::string_view code,
               std::string_view message) {
-  resp->status = status;
-  resp->content_type = "application/json; charset=utf-8";
-  resp->body.clear();
-  JsonWriter w(&resp->body);
+  std::string body;
+  JsonWriter w(&body);
   w.StartObject();
   w.Key("error");
   w.StartObject();
@@ -38,6 +36,7 @@ void SetError(net::HttpResponse* resp, int status, std::string_view code,
   w.EndObject();
   w.EndObject();
   w.Finish();
+  SetJson(resp, std::move(body), status);
 }
 
 void SetStatusError(net::HttpResponse* resp, const Status& s) {
@@ -67,8 +66,8 @@ void SetStatusError(net::HttpResponse* resp, const Status& s) {
   }
 }
 
-void SetJson(net::HttpResponse* resp, std::string body) {
-  resp->status = 200;
+void SetJson(net::HttpResponse* resp, std::string body, int status) {
+  resp->status = status;
   resp->content_type = "application/json; charset=utf-8";
   resp->body = std::move(body);
 }
@@ -179,6 +178,14 @@ Status Filter(const net::HttpRequest& req, int64_t now_us, int max_range_days, s
     }
   }
   return Status::OK();
+}
+
+Result<RangeRequest> ParseRangeRequest(const Env& env, const Call& call) {
+  Result<auth::Project> project = ResolveProject(env, call);
+  if (!project.ok()) return project.status();
+  RangeRequest r{std::move(*project), {}};
+  LOUPE_RETURN_IF_ERROR(Filter(*call.http, call.now_us, env.options.max_range_days, &r.filter));
+  return r;
 }
 
 Result<auth::Project> ResolveProject(const Env& env, const Call& call) {

@@ -15,7 +15,6 @@
 #include <mutex>
 
 #include "api/api_internal.h"
-#include "api/json.h"
 #include "store/embedded/embedded_store.h"
 
 namespace loupe::api {
@@ -145,7 +144,7 @@ class ApiTest : public ::testing::Test {
 
   static void Write(const std::filesystem::path& p, const std::string& s) { std::ofstream(p) << s; }
 
-  void Append(store::ProjectId p, std::vector<model::Transaction> txs) {
+  void Append(model::ProjectId p, std::vector<model::Transaction> txs) {
     store::WriteBatch b;
     b.transactions = std::move(txs);
     ASSERT_TRUE(store_->Append(p, std::move(b)).ok());
@@ -211,7 +210,7 @@ class ApiTest : public ::testing::Test {
   std::unique_ptr<live::LiveState> live_;
   std::unique_ptr<Api> api_;
   std::string admin_token_, viewer_token_;
-  auth::ProjectId default_id_ = 0, other_id_ = 0;
+  model::ProjectId default_id_ = 0, other_id_ = 0;
   std::filesystem::path web_dir_, secret_dir_;
 };
 
@@ -875,7 +874,7 @@ TEST_F(ApiTest, InstancesShowTheCapAndLeaveOutInstancesIdlePastInstanceIdle) {
   ApiOptions o;
   o.instance_idle_us = 86'400 * kSec;
   ApiDeps deps{store_.get(), registry_.get(), live_.get(), &metrics_, &clock_};
-  deps.instance_cap = [](store::ProjectId) { return InstanceCap{20'000, 1, 3}; };
+  deps.instance_cap = [](model::ProjectId) { return InstanceCap{20'000, 1, 3}; };
   api_ = std::make_unique<Api>(deps, o);
   store::InstanceInfo recent{"shop", "shop-1", "h", "", "", kNow - 7 * 86'400 * kSec, kNow - kSec};
   store::InstanceInfo idle = recent;
@@ -1072,79 +1071,6 @@ TEST_F(ApiTest, BroadcastThreadSendsFrames) {
   api_->Stop();
   EXPECT_FALSE(c->sent().empty());
   EXPECT_TRUE(c->closed());
-}
-
-// ---- JSON writer ----
-
-TEST(JsonWriter, NumbersAndIds) {
-  std::string out;
-  {
-    JsonWriter w(&out);
-    w.StartArray();
-    for (int64_t us : {int64_t{0}, int64_t{1}, int64_t{10}, int64_t{120}, int64_t{1000},
-                       int64_t{150'377}, int64_t{-3'250}, int64_t{1'700'000'000'150'500}}) {
-      w.Millis(us);
-    }
-    w.Double(std::nan(""));
-    w.Double(INFINITY);
-    w.Double(35.2);
-    w.Double(1.0 / 3);
-    w.Hex64(0x9f2c000000000001ULL);
-    const uint8_t b[2] = {0x0a, 0xff};
-    w.Hex(b, 2);
-    w.EndArray();
-  }
-  EXPECT_EQ(out,
-            "[0,0.001,0.01,0.12,1,150.377,-3.25,1700000000150.5,null,null,35.2,0.3333333333333333,"
-            "\"9f2c000000000001\",\"0aff\"]");
-}
-
-TEST(JsonWriter, AppendsToExistingText) {
-  std::string out = "prefix:";
-  {
-    JsonWriter w(&out);
-    w.StartObject();
-    w.Field("a", "b");
-    w.EndObject();
-  }
-  EXPECT_EQ(out, "prefix:{\"a\":\"b\"}");
-}
-
-TEST(JsonWriter, LargeOutputGrows) {
-  std::string out;
-  JsonWriter w(&out);
-  w.StartArray();
-  for (int i = 0; i < 100'000; ++i) w.String("value\n");
-  w.EndArray();
-  w.Finish();
-  EXPECT_EQ(out.size(), 2 + 100'000 * 10 - 1);
-  EXPECT_EQ(out.substr(0, 11), "[\"value\\n\",");
-}
-
-TEST(Utf8, SanitizeReplacesMaximalIllFormedSubsequences) {
-  std::string out;
-  struct Case {
-    std::string in, want;
-  } cases[] = {
-      {"plain", "plain"},
-      {"caf\xc3\xa9", "caf\xc3\xa9"},
-      {"\xe2\x82\xac \xf0\x9f\x98\x80", "\xe2\x82\xac \xf0\x9f\x98\x80"},
-      {"a\xff"
-       "b",
-       "a\xef\xbf\xbd"
-       "b"},
-      {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"},                  // overlong
-      {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},  // surrogate
-      {"\xe2\x82", "\xef\xbf\xbd"},                              // truncated: one replacement
-      {"\xe2\x82x", "\xef\xbf\xbdx"},
-      {"\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},  // > U+10FFFF
-      {"\xf0\x9f\x98", "\xef\xbf\xbd"},
-  };
-  for (const auto& c : cases) {
-    SanitizeUtf8(c.in, &out);
-    EXPECT_EQ(out, c.want) << c.in;
-    EXPECT_EQ(ValidUtf8Prefix(c.in) == c.in.size(), c.in == c.want) << c.in;
-  }
 }
 
 TEST(ApiParams, ParseMillis) {

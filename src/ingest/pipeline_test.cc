@@ -37,7 +37,7 @@ using testing::SpanSpec;
 using testing::TraceIdBytes;
 
 constexpr int64_t kNowUs = 1'763'700'000'000'000;
-constexpr store::ProjectId kProject = 1;
+constexpr model::ProjectId kProject = 1;
 
 // One trace: a SERVER root (span id 1) and `children` CLIENT steps; the root
 // is left out when !with_root (its steps then stay pending).

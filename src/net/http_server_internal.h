@@ -1,12 +1,17 @@
-// Private to src/net: what the HTTP sessions (http_server.cc) and the
-// WebSocket session (http_server_ws.cc) share. Not part of the net API; only
+// Private to src/net: what the server (http_server.cc), its HTTP sessions
+// (http_session.cc), its WebSocket sessions (websocket_session.cc) and the
+// request parsing (http_request.cc) share. Not part of the net API; only
 // src/net/*.cc include it (it brings in Boost).
 #ifndef LOUPE_NET_HTTP_SERVER_INTERNAL_H_
 #define LOUPE_NET_HTTP_SERVER_INTERNAL_H_
 
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
@@ -18,6 +23,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -29,6 +36,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
 
 class SessionBase {
  public:
@@ -124,7 +132,94 @@ class ClientTable : public std::enable_shared_from_this<ClientTable> {
 using ClientSlot = ClientTable::Slot;
 
 // ---------------------------------------------------------------------------
-// WebSocket session (http_server_ws.cc). Thread-safe as WebSocketConnection;
+// Request parsing (http_request.cc).
+
+// Decodes %XX escapes (and '+' as space when plus_is_space). Invalid escapes
+// fail when strict and are kept literally otherwise.
+bool PercentDecode(std::string_view in, bool plus_is_space, bool strict, std::string* out);
+
+// Fills method, path, query and headers from a parsed request head.
+// False when the target is unusable.
+bool FillRequest(const http::request<http::string_body>& h, HttpRequest* r);
+
+// ---------------------------------------------------------------------------
+// Server (http_server.cc). Thread-safe: the accessors may be called from any
+// thread; Stop() from any thread but an I/O or handler thread of its own.
+
+// Why the server refused a request or connection (loupe_http_refused_total).
+enum Refusal {
+  kRequestTimeout,
+  kTooLarge,
+  kHeaderTooLarge,
+  kMalformed,
+  kTooManyConnections,
+  kTooManyClientConnections,
+  kNumRefusals
+};
+
+class BeastHttpServer final : public HttpServer {
+ public:
+  BeastHttpServer(HttpServerOptions options, HttpHandler handler, HeaderCheck header_check,
+                  WebSocketHandler ws);
+  ~BeastHttpServer() override { Stop(); }
+
+  Status Listen();
+  void Run();
+
+  uint16_t port() const override { return port_; }
+  void Stop() override;
+
+  bool stopping() const { return stopping_.load(std::memory_order_relaxed); }
+  const HttpServerOptions& options() const { return options_; }
+  const HttpHandler& handler() const { return handler_; }
+  const HeaderCheck& header_check() const { return header_check_; }
+  const WebSocketHandler& ws_handler() const { return ws_handler_; }
+  asio::thread_pool& workers() { return workers_; }
+  const std::shared_ptr<Tracker>& tracker() const { return tracker_; }
+
+  // Counts a refusal and logs the first of its kind (rate-limited).
+  void Refused(Refusal why, const std::string& remote, std::string_view detail);
+
+ private:
+  static HttpServerOptions Normalize(HttpServerOptions o);
+  void DoAccept();
+  void OnAccept(beast::error_code ec, tcp::socket socket);
+  // Answers a connection refused at accept with a canned response and closes it.
+  void RejectConnection(tcp::socket socket, std::string_view response);
+
+  const HttpServerOptions options_;
+  const HttpHandler handler_;
+  const HeaderCheck header_check_;
+  const WebSocketHandler ws_handler_;
+  std::shared_ptr<Tracker> tracker_ = std::make_shared<Tracker>();
+  // Declared before everything holding sockets, strands or handlers, so it
+  // is destroyed after them.
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer accept_timer_;
+  asio::thread_pool workers_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard_;
+  std::vector<std::thread> io_threads_;
+  uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::mutex stop_mu_;
+  bool stopped_ = false;
+  std::shared_ptr<ClientTable> clients_;
+  std::unique_ptr<MetricsRegistry> own_metrics_;
+  Counter* refused_[kNumRefusals];
+};
+
+// ---------------------------------------------------------------------------
+// HTTP session (http_session.cc): one connection, one request at a time.
+
+// Serves an accepted connection until it closes or is upgraded: registers the
+// session with server->tracker() (which then counts it as open) and starts
+// reading. The session holds `slot` for as long as the connection lasts.
+void StartHttpSession(BeastHttpServer* server, tcp::socket socket, std::string remote,
+                      std::unique_ptr<ClientSlot> slot);
+
+// ---------------------------------------------------------------------------
+// WebSocket session (websocket_session.cc). Thread-safe as WebSocketConnection;
 // the rest runs on the connection's strand.
 
 class WsSession final : public WebSocketConnection,

@@ -41,6 +41,15 @@ struct ServerConfig {
   int request_timeout_seconds = 60;
   int max_connections_per_client = 128;
   std::string log_level = "info";
+  // Alert notifications (docs/operations.md "Alerts").
+  std::string smtp_host;  // empty: e-mail channels cannot deliver (their attempts fail, logged)
+  int smtp_port = 587;
+  std::string smtp_from = "loupe@localhost";
+  std::string smtp_user;
+  std::string smtp_password_file;     // the password is read from this file, never a flag
+  std::string smtp_starttls = "required";  // required | off
+  std::string notify_allow_hosts;     // comma-separated hosts or CIDRs notifications may reach
+  std::string external_url;           // base of links in notifications; empty: http://BIND:PORT
 };
 
 struct FlagSpec {

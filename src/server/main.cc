@@ -18,8 +18,10 @@
 #include "alert/alert_service.h"
 #include "alert/store_signals.h"
 #include "api/api.h"
+#include "notify/notifier.h"
 #include "auth/registry.h"
 #include "common/clock.h"
+#include "common/env.h"
 #include "common/logging.h"
 #include "common/memory.h"
 #include "common/metrics.h"
@@ -35,6 +37,7 @@
 #include "live/event_log.h"
 #include "live/live_state.h"
 #include "net/http_server.h"
+#include "server/alert_notify.h"
 #include "server/config.h"
 #include "server/live_restore.h"
 #include "server/memory_trim.h"
@@ -350,7 +353,61 @@ int RunServer(const std::vector<std::string>& args) {
     });
     return source;
   };
-  alert::AlertService alerts(alert_config->get(), alert_sources, live.events(), nullptr, clock);
+  // Notifications: a durable queue per channel in DATA_DIR/notify.
+  notify::NotifierOptions nopts;
+  nopts.dir = cfg.data_dir + "/notify";
+  nopts.clock = clock;
+  for (size_t b = 0, e; b < cfg.notify_allow_hosts.size(); b = e + 1) {
+    e = cfg.notify_allow_hosts.find(',', b);
+    if (e == std::string::npos) e = cfg.notify_allow_hosts.size();
+    std::string host = cfg.notify_allow_hosts.substr(b, e - b);
+    while (!host.empty() && host.front() == ' ') host.erase(0, 1);
+    while (!host.empty() && host.back() == ' ') host.pop_back();
+    if (!host.empty()) nopts.allow_hosts.push_back(host);
+  }
+  nopts.smtp.host = cfg.smtp_host;
+  nopts.smtp.port = static_cast<uint16_t>(cfg.smtp_port);
+  nopts.smtp.from = cfg.smtp_from;
+  nopts.smtp.user = cfg.smtp_user;
+  nopts.smtp.starttls = cfg.smtp_starttls == "required";
+  if (!cfg.smtp_password_file.empty()) {
+    auto password = ReadFileToString(Env::Default(), cfg.smtp_password_file);
+    if (!password.ok()) {
+      LogError("--smtp-password-file: " + password.status().message());
+      return 1;
+    }
+    nopts.smtp.password = *password;
+    while (!nopts.smtp.password.empty() &&
+           (nopts.smtp.password.back() == '\n' || nopts.smtp.password.back() == '\r')) {
+      nopts.smtp.password.pop_back();
+    }
+  }
+  const std::string external_url =
+      !cfg.external_url.empty()
+          ? cfg.external_url
+          : "http://" + (cfg.bind == "0.0.0.0" || cfg.bind == "::" ? std::string("localhost")
+                                                                  : cfg.bind) +
+                ":" + std::to_string(cfg.http_port);
+  nopts.external_url = external_url;
+  auto notifier = notify::Notifier::Open(nopts);
+  if (!notifier.ok()) {
+    LogError("notifications: " + notifier.status().message());
+    return 1;
+  }
+  auth::Registry* reg = registry->get();
+  AlertNotifier alert_notifier(
+      notifier->get(), alert_config->get(),
+      [reg](model::ProjectId id) {
+        for (const auth::Project& p : reg->AllProjects()) {
+          if (p.id == id) return p.name;
+        }
+        return std::to_string(id);
+      },
+      external_url.back() == '/' ? external_url.substr(0, external_url.size() - 1) : external_url,
+      clock);
+  alert_notifier.Sync();  // queues left from before a restart are delivered now
+  alert::AlertService alerts(alert_config->get(), alert_sources, live.events(), &alert_notifier,
+                             clock);
   alerts.RegisterMetrics(metrics);
   alerts.Start();
 
@@ -370,7 +427,11 @@ int RunServer(const std::vector<std::string>& args) {
                               }
                               return cap;
                             },
-                            alert_config->get(), &alerts, alert_sources},
+                            alert_config->get(), &alerts, alert_sources,
+                            [&](const alert::Channel& c) { return alert_notifier.Test(c); },
+                            [&](const alert::Channel& c, size_t limit) {
+                              return alert_notifier.Deliveries(c, limit);
+                            }},
                aopts);
   api.Start();
   net::HttpServerOptions ah;

@@ -39,16 +39,17 @@ std::string EncodeExportResponseProto(int64_t rejected_spans, std::string_view e
 
 std::string EncodeExportResponseJson(int64_t rejected_spans, std::string_view error_message) {
   if (rejected_spans == 0 && error_message.empty()) return "{}";
-  std::string out = "{\"partialSuccess\":{";
-  if (rejected_spans != 0) {
-    out += "\"rejectedSpans\":\"" + std::to_string(rejected_spans) + "\"";
-    if (!error_message.empty()) out += ',';
-  }
-  if (!error_message.empty()) {
-    out += "\"errorMessage\":";
-    internal::AppendJsonString(error_message, &out);
-  }
-  out += "}}";
+  std::string out;
+  JsonWriter w(&out);
+  w.StartObject();
+  w.Key("partialSuccess");
+  w.StartObject();
+  // int64 is a string in the protobuf JSON mapping.
+  if (rejected_spans != 0) w.Field("rejectedSpans", std::to_string(rejected_spans));
+  if (!error_message.empty()) w.Field("errorMessage", error_message);
+  w.EndObject();
+  w.EndObject();
+  w.Finish();
   return out;
 }
 
@@ -78,9 +79,13 @@ std::string EncodeRpcStatusWithRetryProto(int code, std::string_view message, in
 }
 
 std::string EncodeRpcStatusJson(int code, std::string_view message) {
-  std::string out = "{\"code\":" + std::to_string(code) + ",\"message\":";
-  internal::AppendJsonString(message, &out);
-  out += '}';
+  std::string out;
+  JsonWriter w(&out);
+  w.StartObject();
+  w.FieldInt("code", code);
+  w.Field("message", message);
+  w.EndObject();
+  w.Finish();
   return out;
 }
 

@@ -61,7 +61,7 @@ test('scripts/demo.sh starts server, demo and traffic on LOUPE_* ports, and Ctrl
   assert.ok(existsSync(DEMO_BIN), `loupe-demo not found at ${DEMO_BIN}`);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'loupe-demo-script-'));
   const demoPort = await freePortRun(3);
-  const ports = { http: await freePort(), otlp: await freePort(), grpc: await freePort() };
+  const ports = { http: await freePort(), otlp: await freePort(), grpc: await freePort(), smtp: await freePort() };
   const env = {
     ...process.env,
     LOUPE_BIN, LOUPE_DEMO_BIN: DEMO_BIN,
@@ -70,6 +70,7 @@ test('scripts/demo.sh starts server, demo and traffic on LOUPE_* ports, and Ctrl
     LOUPE_OTLP_HTTP_PORT: String(ports.otlp),
     LOUPE_OTLP_GRPC_PORT: String(ports.grpc),
     LOUPE_DEMO_PORT: String(demoPort),
+    LOUPE_DEMO_SMTP_PORT: String(ports.smtp),
     LOUPE_DEMO_TPS: '30',
     LOUPE_DEMO_BUILD_WEB: '0',
   };
@@ -108,6 +109,22 @@ test('scripts/demo.sh starts server, demo and traffic on LOUPE_* ports, and Ctrl
       assert.deepEqual(listenAddresses(p), ['127.0.0.1'], `port ${p} listens on ${listenAddresses(p)}`);
     }
     assert.doesNotMatch(out, /without TLS/, 'no warning on loopback');
+
+    // Alerts: one rule mailing the demo's own SMTP sink; an error burst sends it.
+    assert.match(out, new RegExp(`writes each mail to ${dataDir}/mail/<n>\\.json`), out);
+    const rules = await api('/api/v1/alert-rules');
+    assert.equal(rules.rules.length, 1, JSON.stringify(rules));
+    assert.equal(rules.rules[0].name, 'demo: error rate over 10 %');
+    const channels = await api('/api/v1/alert-channels');
+    assert.deepEqual(channels.channels.map((c) => [c.name, c.type, c.addresses]), [['demo-mail', 'email', ['ops@demo.localhost']]]);
+    const fault = await fetch(`http://127.0.0.1:${demoPort}/admin/faults?name=error_burst&on=1`, { method: 'POST' });
+    assert.equal(fault.status, 200, 'error_burst on');
+    const mails = await poll(async () => readdirSync(path.join(dataDir, 'mail')).filter((f) => f.endsWith('.json')),
+      (l) => l.length >= 1, { timeoutMs: 60000, intervalMs: 500 });
+    const mail = JSON.parse(readFileSync(path.join(dataDir, 'mail', mails[0]), 'utf8'));
+    assert.match(mail.subject, /demo: error rate over 10 %/, JSON.stringify(mail));
+    assert.deepEqual(mail.rcpt_tos, ['ops@demo.localhost']);
+    assert.match(mail.text, new RegExp(`http://localhost:${ports.http}/#/xview\\?project=default`), mail.text);
     const running = processesWith(dataDir).join('\n');
     assert.match(running, /loupe server/, running);
     assert.match(running, /loupe-demo all/, running);
@@ -119,7 +136,7 @@ test('scripts/demo.sh starts server, demo and traffic on LOUPE_* ports, and Ctrl
     assert.ok(r, `demo.sh still running 20 s after SIGINT:\n${out.slice(-3000)}`);
     const left = await poll(async () => processesWith(dataDir), (l) => l.length === 0, { timeoutMs: 5000 });
     assert.deepEqual(left, [], 'processes left after Ctrl-C');
-    for (const p of [ports.http, ports.otlp, ports.grpc, demoPort, demoPort + 1, demoPort + 2]) {
+    for (const p of [ports.http, ports.otlp, ports.grpc, ports.smtp, demoPort, demoPort + 1, demoPort + 2]) {
       assert.equal(await listening(p), false, `port ${p} still listening after Ctrl-C`);
     }
     assert.match(out, /stopped cleanly/, `the server did not stop cleanly:\n${out.slice(-3000)}`);

@@ -68,7 +68,7 @@
 #include "common/clock.h"
 #include "common/env.h"
 #include "common/status.h"
-#include "store/embedded/segment.h"
+#include "store/embedded/segment_builder.h"
 #include "store/store.h"
 
 namespace loupe::store {

@@ -13,6 +13,7 @@
 
 #include "common/coding.h"
 #include "store/embedded/compression.h"
+#include "store/embedded/segment_builder.h"
 #include "store/embedded/synthetic_workload.h"
 #include "store/profile_codec.h"
 

@@ -1,0 +1,244 @@
+#include "server/alert_notify.h"
+
+#include <chrono>
+#include <cmath>
+#include <thread>
+#include <utility>
+
+#include "common/logging.h"
+
+namespace loupe::server {
+namespace {
+
+constexpr size_t kSentRemembered = 10'000;
+
+std::string_view UnitOf(alert::Signal s, bool baseline) {
+  if (baseline) return "×";
+  switch (s) {
+    case alert::Signal::kErrorRate: return "%";
+    case alert::Signal::kResponseTime:
+    case alert::Signal::kP95:
+    case alert::Signal::kP99: return "ms";
+    case alert::Signal::kTps: return "tps";
+    case alert::Signal::kInstanceDown: return "s";
+    default: return "";
+  }
+}
+
+std::string ScopeText(const alert::ScopeKey& k) {
+  if (k.service.empty()) return "the whole project";
+  if (!k.endpoint.empty()) return "endpoint " + k.endpoint + " of " + k.service;
+  if (!k.instance.empty()) return "instance " + k.instance + " of " + k.service;
+  return "service " + k.service;
+}
+
+notify::ChannelConfig ConfigOf(const alert::Channel& c) {
+  notify::ChannelConfig n;
+  n.id = AlertNotifier::ChannelId(c.id);
+  n.name = c.name;
+  n.type = c.type == alert::ChannelType::kEmail   ? notify::ChannelType::kEmail
+           : c.type == alert::ChannelType::kSlack ? notify::ChannelType::kSlack
+                                                  : notify::ChannelType::kWebhook;
+  n.url = c.url;
+  n.addresses = c.addresses;
+  return n;
+}
+
+api::ChannelAttempt AttemptOf(const notify::DeliveryRecord& r) {
+  api::ChannelAttempt a;
+  a.at_us = r.time_ms * 1000;
+  a.result = r.result;
+  a.ok = r.result == "delivered";
+  a.status = r.code;
+  a.latency_ms = static_cast<double>(r.latency_ms);
+  a.error = r.error;
+  a.attempt = r.attempt;
+  return a;
+}
+
+}  // namespace
+
+AlertNotifier::AlertNotifier(notify::Notifier* notifier, alert::AlertConfig* config,
+                             ProjectName project_name, std::string external_url, Clock* clock)
+    : notifier_(notifier),
+      config_(config),
+      project_name_(std::move(project_name)),
+      external_url_(std::move(external_url)),
+      clock_(clock) {}
+
+void AlertNotifier::Sync() {
+  std::vector<alert::Channel> now = config_->AllChannels();
+  std::lock_guard<std::mutex> l(mu_);
+  std::map<uint64_t, alert::Channel> wanted;
+  for (alert::Channel& c : now) wanted.emplace(c.id, std::move(c));
+  for (auto it = synced_.begin(); it != synced_.end();) {
+    if (wanted.count(it->first)) {
+      ++it;
+      continue;
+    }
+    // Deleted through the API: its queue goes too.
+    Status s = notifier_->RemoveChannel(ChannelId(it->first), /*discard_queue=*/true);
+    if (!s.ok() && s.code() != Status::Code::kNotFound) {
+      LogWarning("notifications: removing channel " + ChannelId(it->first) + ": " + s.message());
+    }
+    it = synced_.erase(it);
+  }
+  for (auto& [id, c] : wanted) {
+    auto it = synced_.find(id);
+    if (it != synced_.end() && it->second == c) continue;
+    Status s = notifier_->SetChannel(ConfigOf(c));
+    if (!s.ok() && refused_[id] == s.message()) continue;  // logged already
+    if (!s.ok()) {
+      refused_[id] = s.message();
+      // The message names the field, never the URL (notify redacts).
+      LogWarning("notifications: channel " + ChannelId(id) + " (" + c.name + "): " + s.message());
+      continue;
+    }
+    refused_.erase(id);
+    synced_[id] = c;
+  }
+}
+
+void AlertNotifier::Remember(const std::string& notification_id, uint64_t alert_id,
+                             std::string kind) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (sent_.emplace(notification_id, std::make_pair(alert_id, std::move(kind))).second) {
+    sent_order_.push_back(notification_id);
+    if (sent_order_.size() > kSentRemembered) {
+      sent_.erase(sent_order_.front());
+      sent_order_.pop_front();
+    }
+  }
+}
+
+notify::Notification AlertNotifier::Build(const alert::AlertRule& rule,
+                                          const alert::AlertChange& c) const {
+  const alert::Alert& a = c.alert;
+  notify::Notification n;
+  const bool resolved = c.kind == alert::AlertChange::Kind::kResolved;
+  n.state = resolved ? notify::AlertState::kResolved : notify::AlertState::kFiring;
+  // One id per transition: a repeat and a held firing share the firing's id
+  // (since_us); a level change and a resolve are transitions of their own.
+  int64_t at_ms = (c.kind == alert::AlertChange::Kind::kFiring ||
+                   c.kind == alert::AlertChange::Kind::kRepeat)
+                      ? a.since_us / 1000
+                      : c.at_us / 1000;
+  n.alert_id = std::to_string(a.alert_id);
+  n.id = notify::MakeNotificationId(n.alert_id, n.state, at_ms);
+  n.project = project_name_(a.project);
+  n.rule_id = std::to_string(rule.id);
+  n.rule_name = rule.name;
+  n.level = a.level == alert::Level::kCritical ? "CRITICAL" : "WARNING";
+  n.signal = std::string(alert::SignalName(rule.signal));
+  n.value = std::isnan(a.value) ? 0 : a.value;
+  n.threshold = a.threshold;
+  n.unit = std::string(UnitOf(rule.signal, rule.baseline != alert::Baseline::kNone));
+  n.scope = ScopeText(a.scope);
+  n.since_ms = a.since_us / 1000;
+  n.ends_ms = resolved ? c.at_us / 1000 : 0;
+  n.link = external_url_ + alert::AlertLink(n.project, rule, a.scope, a.since_us, c.at_us);
+  std::string value = std::isnan(a.value) ? "no data" : notify::FormatValue(a.value, n.unit);
+  if (resolved) {
+    n.title = rule.name + " resolved: " + n.signal + " " + value + " · " + n.scope;
+  } else {
+    n.title = rule.name + ": " + n.signal + " " + value +
+              (rule.comparison == alert::Comparison::kAbove ? " ≥ " : " ≤ ") +
+              notify::FormatValue(a.threshold, n.unit) + " (" +
+              std::string(alert::LevelName(a.level)) + ") · " + n.scope;
+  }
+  n.labels = {{"alertname", rule.name}, {"severity", std::string(alert::LevelName(a.level))},
+              {"project", n.project}};
+  if (!a.scope.service.empty()) n.labels.emplace_back("service", a.scope.service);
+  if (!a.scope.instance.empty()) n.labels.emplace_back("instance", a.scope.instance);
+  if (!a.scope.endpoint.empty()) n.labels.emplace_back("endpoint", a.scope.endpoint);
+  n.annotations = {{"summary", n.title}};
+  return n;
+}
+
+void AlertNotifier::Notify(const alert::AlertNotice& notice) {
+  Sync();
+  for (const alert::AlertChange& c : notice.changes) {
+    notify::Notification n = Build(notice.rule, c);
+    Remember(n.id, c.alert.alert_id, std::string(alert::ChangeKindName(c.kind)));
+    for (uint64_t channel : notice.rule.channels) {
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        auto it = synced_.find(channel);
+        if (it == synced_.end() || !it->second.enabled) continue;
+      }
+      Status s = notifier_->Enqueue(ChannelId(channel), n);
+      if (!s.ok()) {
+        LogWarning("notifications: queueing alert " + n.alert_id + " on channel " +
+                   ChannelId(channel) + ": " + s.message());
+      }
+    }
+  }
+}
+
+api::ChannelAttempt AlertNotifier::Test(const alert::Channel& channel, int64_t wait_ms) {
+  Sync();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!synced_.count(channel.id)) {
+      api::ChannelAttempt a;
+      a.kind = "test";
+      auto why = refused_.find(channel.id);
+      a.error = why != refused_.end() ? why->second : "the channel could not be set up";
+      return a;
+    }
+  }
+  const int64_t now_us = clock_->NowMicros();
+  notify::Notification n;
+  n.id = "test-" + ChannelId(channel.id) + "-" + std::to_string(now_us);
+  n.project = project_name_(channel.project);
+  n.alert_id = "0";
+  n.rule_id = "0";
+  n.rule_name = "Loupe test message";
+  n.level = "WARNING";
+  n.title = "Test message from Loupe for channel " + channel.name;
+  n.scope = "a test";
+  n.since_ms = now_us / 1000;
+  n.link = external_url_ + "/";
+  n.labels = {{"alertname", "LoupeTest"}, {"severity", "warning"}, {"project", n.project}};
+  n.annotations = {{"summary", n.title}};
+  Remember(n.id, 0, "test");
+  api::ChannelAttempt a;
+  a.kind = "test";
+  a.at_us = now_us;
+  Status s = notifier_->Enqueue(ChannelId(channel.id), n);
+  if (!s.ok()) {
+    a.error = s.message();
+    return a;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    for (const notify::DeliveryRecord& r : notifier_->DeliveryLog(ChannelId(channel.id), 50)) {
+      if (r.notification_id != n.id) continue;
+      api::ChannelAttempt got = AttemptOf(r);
+      got.kind = "test";
+      return got;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  a.error = "no answer yet (still queued; it is retried like any notification)";
+  return a;
+}
+
+std::vector<api::ChannelAttempt> AlertNotifier::Deliveries(const alert::Channel& channel,
+                                                           size_t limit) {
+  Sync();
+  std::vector<api::ChannelAttempt> out;
+  for (const notify::DeliveryRecord& r : notifier_->DeliveryLog(ChannelId(channel.id), limit)) {
+    api::ChannelAttempt a = AttemptOf(r);
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = sent_.find(r.notification_id);
+    if (it != sent_.end()) {
+      a.alert_id = it->second.first;
+      a.kind = it->second.second;
+    }
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+}  // namespace loupe::server
