@@ -199,7 +199,7 @@ test('an active snapshot shows in the equalizer, the active stack and the events
   await shot('agent-04-active-stack-endpoint');
 
   // ---- Events: the throttle event, filtered by type.
-  await page.goto(loupe.base + '/#/events?project=' + encodeURIComponent(loupe.creds.project) + '&range=15m&type=throttle');
+  await page.goto(loupe.base + '/#/events?project=' + encodeURIComponent(loupe.creds.project) + '&range=15m&type=throttle&group=none');
   const ev = page.locator('[data-testid=event-row][data-type=throttle]');
   await ev.first().waitFor({ timeout: 15_000 }).catch(async (e) => {
     await shot('agent-05-events-failed');

@@ -8,6 +8,9 @@ import { parseHash } from './data/urlstate';
 import type { Route } from './data/urlstate';
 import { activeStackPage } from './pages/activestack';
 import { agentSettingsPage } from './pages/agentsettings';
+import { alertRulesPage } from './pages/alertrules';
+import { alertsPage } from './pages/alerts';
+import { channelsPage } from './pages/channels';
 import { dashboardPage } from './pages/dashboard';
 import { eventsPage } from './pages/events';
 import { loginPage } from './pages/login';
@@ -111,6 +114,15 @@ function makePage(a: App, r: Route): PageHandle {
     case 'agent-settings':
       document.title = 'Agent settings · Loupe';
       return agentSettingsPage(a, r);
+    case 'alerts':
+      document.title = 'Alerts · Loupe';
+      return alertsPage(a, r);
+    case 'alert-rules':
+      document.title = 'Alert rules · Loupe';
+      return alertRulesPage(a, r);
+    case 'alert-channels':
+      document.title = 'Alert channels · Loupe';
+      return channelsPage(a, r);
     default:
       document.title = 'Dashboard · Loupe';
       return dashboardPage(a, r);
@@ -125,6 +137,8 @@ function buildHeader(a: App) {
     { page: 'active-stack' as const, label: 'Active stack' },
     { page: 'events' as const, label: 'Events' },
     { page: 'agent-settings' as const, label: 'Agent settings' },
+    // One entry for the three alerting pages (they share tabs).
+    { page: 'alerts' as const, label: 'Alerts' },
   ].map((n) => {
     const el = h('a', { class: 'nav-link', text: n.label, testid: 'nav-' + n.page, attrs: { href: '#/' + n.page } });
     return { ...n, el };
@@ -174,7 +188,8 @@ function buildHeader(a: App) {
       projectSel.value = a.project;
     },
     update(r: Route) {
-      for (const n of nav) n.el.classList.toggle('active', n.page === r.page);
+      const navPage = r.page === 'alert-rules' || r.page === 'alert-channels' ? 'alerts' : r.page;
+      for (const n of nav) n.el.classList.toggle('active', n.page === navPage);
       for (const n of nav) n.el.setAttribute('href', a.href(n.page, r.params.service ? { service: r.params.service } : {}));
       projectSel.value = a.project;
       if (a.project !== lastProject) {

@@ -3,7 +3,8 @@
 import type {
   ActiveResponse, ActiveStackResponse, AgentConfig, AgentConfigBody, EndpointStats, EventsResponse,
   InstancesResponse, Metric, Project, SeriesResponse, Summary, Trace, TxDetail, TxSummary, XViewResponse,
-  ApiErrorBody,
+  ApiErrorBody, AlertRule, AlertRuleBody, RuleTestResponse, AlertsResponse, AlertChannel, AlertChannelBody,
+  ChannelTestResult, Delivery, Silence, SilenceBody, EventGroupsResponse,
 } from './types';
 
 /** True when the server has no such route: an older server than this dashboard (404 without a
@@ -136,6 +137,68 @@ export class Api {
   /** Removes a service's override (the service then follows the project default). */
   deleteAgentConfig(service: string, signal?: AbortSignal): Promise<unknown> {
     return this.request('DELETE', '/agent-config', { service }, undefined, signal);
+  }
+
+  /** Events grouped by `by` (type, service, endpoint or message) with counts. */
+  eventGroups(by: string, params: Params, signal?: AbortSignal): Promise<EventGroupsResponse> {
+    return this.get('/events', { ...params, group_by: by }, signal);
+  }
+
+  // ---- Alerts (docs/api.md "Alerts")
+  alertRules(signal?: AbortSignal): Promise<{ rules: AlertRule[] }> {
+    return this.get('/alert-rules', {}, signal);
+  }
+  alertRule(id: number, signal?: AbortSignal): Promise<AlertRule> {
+    return this.get('/alert-rules/' + id, {}, signal);
+  }
+  createAlertRule(body: AlertRuleBody, signal?: AbortSignal): Promise<AlertRule> {
+    return this.request('POST', '/alert-rules', {}, body, signal);
+  }
+  /** Replaces the whole rule. */
+  updateAlertRule(id: number, body: AlertRuleBody, signal?: AbortSignal): Promise<AlertRule> {
+    return this.request('PUT', '/alert-rules/' + id, {}, body, signal);
+  }
+  deleteAlertRule(id: number, signal?: AbortSignal): Promise<unknown> {
+    return this.request('DELETE', '/alert-rules/' + id, {}, undefined, signal);
+  }
+  /** Replays a stored rule (`id`) or an unsaved one (`body`) over `from` … `to` (default the
+   *  last hour) every `step_s`. */
+  testAlertRule(target: { id: number } | { body: AlertRuleBody }, range: { from?: number; to?: number; step_s?: number } = {}, signal?: AbortSignal): Promise<RuleTestResponse> {
+    if ('id' in target) return this.request('POST', '/alert-rules/' + target.id + '/test', range, undefined, signal);
+    return this.request('POST', '/alert-rules/test', range, target.body, signal);
+  }
+  /** Alerts pending or firing now and the state changes of `from` … `to` (default 24 h). */
+  alerts(params: Params = {}, signal?: AbortSignal): Promise<AlertsResponse> {
+    return this.get('/alerts', params, signal);
+  }
+  alertChannels(signal?: AbortSignal): Promise<{ channels: AlertChannel[] }> {
+    return this.get('/alert-channels', {}, signal);
+  }
+  createAlertChannel(body: AlertChannelBody, signal?: AbortSignal): Promise<AlertChannel> {
+    return this.request('POST', '/alert-channels', {}, body, signal);
+  }
+  /** Without `url` the stored URL is kept. */
+  updateAlertChannel(id: number, body: AlertChannelBody, signal?: AbortSignal): Promise<AlertChannel> {
+    return this.request('PUT', '/alert-channels/' + id, {}, body, signal);
+  }
+  deleteAlertChannel(id: number, signal?: AbortSignal): Promise<unknown> {
+    return this.request('DELETE', '/alert-channels/' + id, {}, undefined, signal);
+  }
+  /** Sends a test message now and answers the attempt. */
+  testAlertChannel(id: number, signal?: AbortSignal): Promise<ChannelTestResult> {
+    return this.request('POST', '/alert-channels/' + id + '/test', {}, undefined, signal);
+  }
+  channelDeliveries(id: number, signal?: AbortSignal): Promise<{ deliveries: Delivery[] }> {
+    return this.get('/alert-channels/' + id + '/deliveries', {}, signal);
+  }
+  silences(signal?: AbortSignal): Promise<{ silences: Silence[] }> {
+    return this.get('/silences', {}, signal);
+  }
+  createSilence(body: SilenceBody, signal?: AbortSignal): Promise<Silence> {
+    return this.request('POST', '/silences', {}, body, signal);
+  }
+  deleteSilence(id: number, signal?: AbortSignal): Promise<unknown> {
+    return this.request('DELETE', '/silences/' + id, {}, undefined, signal);
   }
 
   /** WebSocket URL of the live stream (the token goes in the query: browsers cannot set

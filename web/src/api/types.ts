@@ -290,3 +290,181 @@ export interface AgentConfig extends AgentConfigBody {
 export interface ApiErrorBody {
   error?: { code?: string; message?: string };
 }
+
+// ---- Alerts (docs/api.md "Alerts: alert-rules, alerts, alert-channels, silences")
+
+export type AlertSignal =
+  | 'tps' | 'calls' | 'response_time' | 'p95' | 'p99' | 'error_rate' | 'error_count'
+  | 'active' | 'throttled' | 'instance_down' | 'event';
+
+export interface QuietHours {
+  /** sun … sat: the day a quiet period starts. */
+  days: string[];
+  /** HH:MM; `to` < `from` runs past midnight. */
+  from: string;
+  to: string;
+  /** `UTC` or `UTC±HH:MM`. */
+  tz: string;
+}
+
+/** A rule as sent (POST/PUT, the preview's body) and answered (with `id`). */
+export interface AlertRuleBody {
+  name: string;
+  enabled: boolean;
+  service: string;
+  instance: string;
+  endpoint: string;
+  signal: AlertSignal | string;
+  /** Only with signal `event`. */
+  event_type?: string;
+  /** Only with signal `active`: −1 all bands, 0 … 3 one band. */
+  band?: number;
+  window_s: number;
+  for_s: number;
+  comparison: 'above' | 'below' | string;
+  warning: number | null;
+  critical: number | null;
+  baseline: 'none' | 'yesterday' | 'last_week' | string;
+  min_volume: number;
+  no_data: 'keep' | 'ok' | 'alerting' | string;
+  channels: number[];
+  repeat_minutes: number;
+  send_resolved: boolean;
+  quiet_hours: QuietHours | null;
+}
+
+export interface AlertRule extends AlertRuleBody {
+  id: number;
+}
+
+export interface AlertScope {
+  service: string;
+  instance: string;
+  endpoint: string;
+}
+
+export interface RuleTestChange {
+  kind: 'firing' | 'level' | 'resolved' | string;
+  level: string;
+  at_ms: number;
+  value: number | null;
+  threshold: number | null;
+  scope: AlertScope;
+}
+
+export interface RuleTestResponse {
+  changes: RuleTestChange[];
+  series: { scope: AlertScope; points: [number, number | null][] }[];
+}
+
+export interface Alert {
+  id: number;
+  rule_id: number;
+  rule_name: string;
+  state: 'pending' | 'firing' | string;
+  level: 'warning' | 'critical' | string;
+  value: number | null;
+  threshold: number | null;
+  since_ms: number;
+  scope: AlertScope;
+  muted: boolean;
+  link?: string;
+}
+
+export interface AlertChange {
+  id: number;
+  rule_id: number;
+  rule_name: string;
+  kind: 'firing' | 'level' | 'resolved' | string;
+  level: string;
+  value: number | null;
+  threshold: number | null;
+  at_ms: number;
+  since_ms: number;
+  scope: AlertScope;
+  notified: boolean;
+}
+
+export interface AlertsResponse {
+  alerts: Alert[];
+  history?: AlertChange[];
+}
+
+export type ChannelType = 'email' | 'slack' | 'webhook';
+
+/** A channel as sent: `url` only when (re)typed (write-only secret). */
+export interface AlertChannelBody {
+  name: string;
+  type: ChannelType | string;
+  addresses?: string[];
+  url?: string;
+}
+
+/** A channel as answered: `url` reduced to scheme and host. */
+export interface AlertChannel {
+  id: number;
+  name: string;
+  type: ChannelType | string;
+  addresses?: string[];
+  url?: string;
+  has_url?: boolean;
+}
+
+export interface ChannelTestResult {
+  ok: boolean;
+  status?: number;
+  latency_ms?: number;
+  error?: string;
+}
+
+export interface Delivery {
+  at_ms: number;
+  alert_id: number;
+  kind: string;
+  ok: boolean;
+  status: number;
+  latency_ms: number;
+  error: string;
+  attempt: number;
+}
+
+export interface Silence {
+  id: number;
+  rule_id?: number;
+  service?: string;
+  instance?: string;
+  endpoint?: string;
+  start_ms: number;
+  end_ms: number;
+  comment?: string;
+}
+
+export interface SilenceBody {
+  rule_id?: number;
+  service?: string;
+  instance?: string;
+  endpoint?: string;
+  start_ms?: number;
+  end_ms?: number;
+  duration_s?: number;
+  comment?: string;
+}
+
+/** `GET /api/v1/events?group_by=…`: one row per group. */
+export interface EventGroup {
+  key: string;
+  count: number;
+  first_ms: number;
+  last_ms: number;
+  example_tx_id: string;
+  level: string;
+  type: string;
+  service: string;
+  endpoint: string;
+  message: string;
+}
+
+export interface EventGroupsResponse {
+  groups: EventGroup[];
+  truncated?: boolean;
+}

@@ -18,6 +18,13 @@ export interface LineOptions {
   fixedMax?: number;
 }
 
+/** Overlays drawn over the data: horizontal levels (alert thresholds) and vertical marks
+ *  (state changes). The y scale grows to keep every level in view. */
+export interface LineMarks {
+  levels: { value: number; color: string; label: string }[];
+  marks: { t: number; color: string }[];
+}
+
 const PAD = { l: 52, r: 12, t: 10, b: 22 };
 
 export class LineChart {
@@ -28,6 +35,7 @@ export class LineChart {
   private step = 1000;
   private ys: Float64Array = new Float64Array(0);
   private hoverPx = -1;
+  private overlay: LineMarks = { levels: [], marks: [] };
   private readonly drawFn = () => this.draw();
 
   constructor(parent: HTMLElement, private readonly opts: LineOptions, testid?: string) {
@@ -62,6 +70,14 @@ export class LineChart {
     this.invalidate();
   }
 
+  /** Replaces the overlays (thresholds, change marks). */
+  setMarks(m: LineMarks): void {
+    this.overlay = m;
+    this.el.setAttribute('data-levels', m.levels.map((l) => l.value).join(','));
+    this.el.setAttribute('data-marks', String(m.marks.length));
+    this.invalidate();
+  }
+
   invalidate(): void {
     scheduleDraw(this.drawFn);
   }
@@ -80,6 +96,7 @@ export class LineChart {
       const v = this.ys[i]!;
       if (v > max) max = v;
     }
+    for (const l of this.overlay.levels) if (Number.isFinite(l.value) && l.value > max) max = l.value;
     let yMax = niceMax(Math.max(max, this.opts.minMax ?? 0));
     if (this.opts.fixedMax !== undefined && max <= this.opts.fixedMax) yMax = Math.min(yMax, this.opts.fixedMax);
     const xFrom = this.x0;
@@ -198,6 +215,35 @@ export class LineChart {
           if (next !== next) ctx.fillRect(x - 1.5, ysc(v) - 1.5, 3, 3);
         } else ctx.lineTo(x, ysc(v));
       }
+      ctx.stroke();
+    }
+    // Thresholds as dashed lines labelled at the right; state changes as vertical ticks.
+    ctx.setLineDash([5, 4]);
+    ctx.lineWidth = 1;
+    ctx.textAlign = 'right';
+    for (const l of this.overlay.levels) {
+      if (!Number.isFinite(l.value)) continue;
+      const y = Math.round(ysc(l.value)) + 0.5;
+      ctx.strokeStyle = l.color;
+      ctx.beginPath();
+      ctx.moveTo(PAD.l, y);
+      ctx.lineTo(PAD.l + pw, y);
+      ctx.stroke();
+      ctx.fillStyle = l.color;
+      // Above the line, or below it when the line runs along the top.
+      const above = y - PAD.t > 14;
+      ctx.textBaseline = above ? 'bottom' : 'top';
+      ctx.fillText(l.label, PAD.l + pw - 4, above ? y - 2 : y + 2);
+    }
+    ctx.setLineDash([]);
+    for (const m of this.overlay.marks) {
+      if (m.t < xFrom || m.t > xTo) continue;
+      const x = Math.round(xs(m.t)) + 0.5;
+      ctx.strokeStyle = m.color;
+      ctx.lineWidth = 2;
+      ctx.beginPath();
+      ctx.moveTo(x, PAD.t);
+      ctx.lineTo(x, PAD.t + ph);
       ctx.stroke();
     }
     ctx.restore();

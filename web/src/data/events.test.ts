@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { queryString } from '../api/client';
-import { eventFilterFromParams, eventFilterToParams, eventsQuery, levelClass, levelCounts, newestFirst, typeLabel } from './events';
+import { eventFilterFromParams, eventsOfGroup, groupByFromParams, groupCountText, groupEventsQuery, groupTitle, eventFilterToParams, eventsQuery, levelClass, levelCounts, newestFirst, typeLabel } from './events';
 
 describe('events filters', () => {
   it('turns URL params into the API query', () => {
@@ -35,5 +35,26 @@ describe('events list', () => {
     expect(typeLabel('throttle')).toBe('Throttled');
     expect(typeLabel('custom')).toBe('custom');
     expect(levelCounts([{ level: 'FATAL' }, { level: 'NORMAL' }, { level: 'WARNING' }, { level: 'FATAL' }])).toEqual({ normal: 1, warning: 1, fatal: 2 });
+  });
+});
+
+describe('grouped events', () => {
+  const g = { key: 'AcquirerTimeout', count: 212, first_ms: 0, last_ms: new Date(2026, 0, 1, 17, 35).getTime(), example_tx_id: 'ab', level: 'WARNING', type: 'error', service: 'payment', endpoint: 'POST /payments', message: 'AcquirerTimeout' };
+  it('titles a group by what it has in common, then count and last time', () => {
+    expect(groupTitle(g) + ' · ' + groupCountText(g)).toBe('AcquirerTimeout · payment · POST /payments · 212 times, last 17:35');
+    expect(groupTitle({ ...g, message: '', service: '', endpoint: '' })).toBe('Error');
+    expect(groupCountText({ count: 1, last_ms: g.last_ms })).toBe('once, last 17:35');
+  });
+  it('groups by message unless the URL says otherwise', () => {
+    expect(groupByFromParams({})).toBe('message');
+    expect(groupByFromParams({ group: 'service' })).toBe('service');
+    expect(groupByFromParams({ group: 'none' })).toBe('');
+  });
+  it('narrows a group by its key: in the query for type and service, after fetching otherwise', () => {
+    expect(groupEventsQuery({ range: '1h', type: 'error' }, 4_000_000, 'service', 'payment')).toMatchObject({ type: 'error', service: 'payment' });
+    expect(groupEventsQuery({ range: '1h' }, 4_000_000, 'message', 'x')).not.toHaveProperty('service', 'payment');
+    const ev = [{ type: 'error', service: 'a', endpoint: 'GET /', message: 'x' }, { type: 'error', service: 'a', endpoint: 'GET /b', message: 'x' }];
+    expect(eventsOfGroup(ev, 'endpoint', 'GET /b')).toEqual([ev[1]]);
+    expect(eventsOfGroup(ev, 'message', 'x')).toEqual(ev);
   });
 });

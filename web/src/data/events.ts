@@ -1,7 +1,8 @@
 // Events page: filters in the URL ↔ API query, and ordering / labelling of the list.
 
-import type { ApiEvent } from '../api/types';
+import type { ApiEvent, EventGroup } from '../api/types';
 import type { Params } from '../api/client';
+import { fmtHourMin } from './format';
 import { resolveRange } from './urlstate';
 
 export const EVENT_LEVELS = ['NORMAL', 'WARNING', 'FATAL'] as const;
@@ -67,4 +68,47 @@ export function levelCounts(events: readonly Pick<ApiEvent, 'level'>[]): Record<
   const c = { normal: 0, warning: 0, fatal: 0 };
   for (const e of events) c[levelClass(e.level)]++;
   return c;
+}
+
+// ---- Grouped view (GET /api/v1/events?group_by=…)
+
+export const GROUP_BY = ['type', 'service', 'endpoint', 'message'] as const;
+
+/** `group=` in the URL: one of GROUP_BY, or '' for the flat list. Default `message` (a burst of
+ *  identical errors is one row). */
+export function groupByFromParams(p: Record<string, string>): string {
+  const g = p.group ?? 'message';
+  return (GROUP_BY as readonly string[]).includes(g) ? g : '';
+}
+
+/** "AcquirerTimeout · payment · POST /payments · 212 times, last 17:35": what the group has in
+ *  common, most specific first, then its count and last time (local clock). */
+export function groupTitle(g: Pick<EventGroup, 'key' | 'message' | 'type' | 'service' | 'endpoint'>): string {
+  const parts: string[] = [];
+  for (const p of [g.message || typeLabel(g.type), g.service, g.endpoint]) if (p && !parts.includes(p)) parts.push(p);
+  if (parts.length === 0) parts.push(g.key || '(none)');
+  return parts.join(' · ');
+}
+
+export function groupCountText(g: Pick<EventGroup, 'count' | 'last_ms'>): string {
+  return (g.count === 1 ? 'once' : g.count.toLocaleString('en-US') + ' times') + ', last ' + fmtHourMin(g.last_ms);
+}
+
+/** The events of a group, from a flat list fetched with the group's type and service: the
+ *  member the group is keyed on must match (endpoint and message are not API filters). */
+export function eventsOfGroup<T extends Pick<ApiEvent, 'type' | 'service' | 'endpoint' | 'message'>>(events: readonly T[], by: string, key: string): T[] {
+  const field = by as 'type' | 'service' | 'endpoint' | 'message';
+  if (!(GROUP_BY as readonly string[]).includes(by)) return events.slice();
+  return events.filter((e) => (e[field] ?? '') === key);
+}
+
+/** Query for a group's events: the page's query narrowed by the group's key where the API can
+ *  filter on it (type, service); endpoint and message groups are filtered after fetching
+ *  (`eventsOfGroup`). The other members of a group describe its example event, not all of it,
+ *  so they do not narrow the query. */
+export function groupEventsQuery(p: Record<string, string>, nowMs: number, by: string, key: string): Params {
+  const q = eventsQuery(p, nowMs);
+  if (by === 'type') q.type = key || undefined;
+  if (by === 'service') q.service = key || undefined;
+  return q;
 }

@@ -19,6 +19,13 @@ describe('URL state', () => {
     expect(r).toEqual({ page: 'tx', id: '9f2c0a1b2c3d4e5f', params: { project: 'default' } });
   });
 
+  it('knows the alerting pages', () => {
+    for (const page of ['alerts', 'alert-rules', 'alert-channels'] as const) {
+      const h = formatHash({ page, params: { project: 'default', edit: 'new' } });
+      expect(h).toBe('#/' + page + '?edit=new&project=default');
+      expect(parseHash(h).page).toBe(page);
+    }
+  });
   it('knows the agent pages', () => {
     for (const page of ['active-stack', 'events', 'agent-settings'] as const) {
       const h = formatHash({ page, params: { project: 'default', service: 'orders' } });

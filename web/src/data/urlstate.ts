@@ -7,8 +7,11 @@
 //   #/active-stack?project=default&range=15m&instance=orders-1&endpoint=GET%20%2Forders&sort=self_samples
 //   #/events?project=default&range=1h&level=WARNING&type=throttle
 //   #/agent-settings?project=default&service=orders
+//   #/alerts?project=default&rule=12
+//   #/alert-rules?project=default&edit=12        (edit=new: a new rule)
+//   #/alert-channels?project=default&channel=3
 
-export type Page = 'login' | 'dashboard' | 'xview' | 'tx' | 'status' | 'active-stack' | 'events' | 'agent-settings';
+export type Page = 'login' | 'dashboard' | 'xview' | 'tx' | 'status' | 'active-stack' | 'events' | 'agent-settings' | 'alerts' | 'alert-rules' | 'alert-channels';
 
 export interface Route {
   page: Page;
@@ -17,7 +20,7 @@ export interface Route {
   params: Record<string, string>;
 }
 
-const PAGES: readonly Page[] = ['login', 'dashboard', 'xview', 'tx', 'status', 'active-stack', 'events', 'agent-settings'];
+const PAGES: readonly Page[] = ['login', 'dashboard', 'xview', 'tx', 'status', 'active-stack', 'events', 'agent-settings', 'alerts', 'alert-rules', 'alert-channels'];
 
 export function parseHash(hash: string): Route {
   const h = hash.replace(/^#/, '');

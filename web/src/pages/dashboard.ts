@@ -17,6 +17,7 @@ import { activeLink, activeList, activeStep, bandCounts, bandOf, effectiveThresh
 import { fmtClock, fmtCompact, fmtInt, fmtMs, fmtMsAxis, fmtPct } from '../data/format';
 import { LIVE_SECONDS, LIVE_WINDOW_MS, LiveState } from '../data/live';
 import type { Route } from '../data/urlstate';
+import { AlertStrip } from '../ui/alertstrip';
 import { h, replace, note, setText } from '../ui/dom';
 
 const BANDS_KEY = 'loupe.bands';
@@ -320,13 +321,16 @@ export function dashboardPage(app: App, route: Route): PageHandle {
   }
 
   // ---- Layout
+  const strip = new AlertStrip(app);
   const el = h(
     'div',
     { class: 'dashboard', testid: 'dashboard' },
+    strip.el,
     h('div', { class: 'tiles' }, tiles.today.el, tiles.tps.el, tiles.rt.el, tiles.err.el, tiles.users.el, liveBox),
     h('div', { class: 'dash-main' }, xvPanel, eqPanel),
     h('div', { class: 'dash-bottom' }, tpsC.el, rtC.el, errC.el, feedPanel),
   );
+  strip.onVisible = (v) => el.classList.toggle('with-strip', v);
 
   // ---- Updates
   function renderTiles(): void {
@@ -452,6 +456,7 @@ export function dashboardPage(app: App, route: Route): PageHandle {
     dispose() {
       disposed = true;
       ac.abort();
+      strip.dispose();
       socket.close();
       for (const t of timers) window.clearInterval(t);
       xview.dispose();
