@@ -1,23 +1,40 @@
 // End-to-end, as a new user would (issue 12 §5): a fresh server receives traffic with errors
 // from the OpenTelemetry JS SDK; in the browser the user adds an e-mail channel and an
 // error-rate rule (a 400 shows next to the field it names; the preview and Test answer), sees
-// the alert firing on the Alerts page and on the dashboard strip, silences it, and finds the
-// errors grouped on the Events page. Screenshots of each page (laptop screen, 1366×768) go to
+// the alert firing on the Alerts page and on the dashboard strip, receives its e-mail (Debian's
+// python3-aiosmtpd as the SMTP sink), opens the mail's link and lands on the failing
+// transactions in the X-View, silences the alert, and finds the errors grouped on the Events
+// page. Screenshots of each page (laptop screen, 1366×768) go to
 // e2e/artifacts/alerts-*.png.
 //   LOUPE_BIN=$PWD/../build/loupe node --test e2e/alerts.e2e.mjs
 
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { ARTIFACTS, LOUPE_BIN, launchBrowser, otelTracer, recordTransaction, signIn, startLoupe } from './lib.mjs';
+import { ARTIFACTS, LOUPE_BIN, WEB_DIR, freePort, launchBrowser, otelTracer, recordTransaction, signIn, startLoupe } from './lib.mjs';
 
-let loupe, browser, page, otel, timer;
+let loupe, browser, page, otel, timer, sink, mailDir;
+
+/** The SMTP sink of notify's tests: each message becomes mailDir/<n>.json. */
+async function startSmtpSink() {
+  const port = await freePort();
+  mailDir = mkdtempSync(join(tmpdir(), 'loupe-e2e-mail-'));
+  sink = spawn('/usr/bin/python3', [join(WEB_DIR, '..', 'tests', 'notify', 'smtp_sink.py'), String(port), mailDir], { stdio: ['pipe', 'pipe', 'inherit'] });
+  await new Promise((resolve, reject) => {
+    sink.stdout.on('data', (d) => { if (String(d).includes('READY')) resolve(); });
+    sink.once('exit', (c) => reject(new Error('smtp sink exited ' + c)));
+  });
+  return port;
+}
 
 before(async () => {
   assert.ok(existsSync(LOUPE_BIN), 'no loupe binary at ' + LOUPE_BIN + ' (run make build)');
-  loupe = await startLoupe({ logName: 'loupe-alerts.log' });
+  const smtpPort = await startSmtpSink();
+  loupe = await startLoupe({ logName: 'loupe-alerts.log', args: ['--smtp-host', '127.0.0.1', '--smtp-port', String(smtpPort), '--smtp-starttls', 'off', '--smtp-from', 'loupe@example.com'] });
   browser = await launchBrowser();
   page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
 });
@@ -27,6 +44,8 @@ after(async () => {
   await otel?.provider.shutdown();
   await browser?.close();
   await loupe?.stop();
+  sink?.kill('SIGTERM');
+  if (mailDir) rmSync(mailDir, { recursive: true, force: true });
 });
 
 const api = async (path) => {
@@ -87,9 +106,10 @@ async function newUserFlow() {
   await chRow.waitFor({ timeout: 10_000 });
   assert.match(await chRow.textContent(), /ops-mail.*ops@example\.com/);
   assert.equal(await page.locator('[data-testid=channel-form]').count(), 0, 'the form closes after saving');
-  // Test: whatever the server answers (no SMTP server is configured here), the attempt shows.
+  // Test: the SMTP sink takes the test message.
   await chRow.locator('[data-testid=channel-test]').click();
   await page.waitForFunction(() => /^(Sent|Failed: .+)/.test(document.querySelector('[data-testid=channel-test-result]')?.textContent ?? ''), null, { timeout: 20_000 });
+  assert.match(await chRow.locator('[data-testid=channel-test-result]').textContent(), /^Sent/);
   await chRow.locator('[data-testid=channel-log]').click();
   await page.locator('[data-testid=delivery-log]').waitFor({ timeout: 10_000 });
   assert.match(await chRow.locator('[data-testid=channel-test-result]').textContent(), /^(Sent|Failed: .+)/, 'the test result stays');
@@ -158,6 +178,29 @@ async function newUserFlow() {
   assert.match(xv, /^#\/xview\?error=1&from=\d+&project=default&service=identity&to=\d+$/);
   await page.locator('[data-testid=history-row][data-kind=firing]').first().waitFor({ timeout: 10_000 });
   await shot('alerts');
+
+  // ---- The e-mail arrives; its link opens the failing transactions in the X-View.
+  let mail;
+  for (let i = 0; i < 200 && !mail; i++) {
+    for (const f of readdirSync(mailDir).filter((n) => n.endsWith('.json')).sort()) {
+      const m = JSON.parse(readFileSync(join(mailDir, f), 'utf8'));
+      if (/identity errors/.test(m.subject)) mail = m;
+    }
+    if (!mail) await page.waitForTimeout(100);
+  }
+  assert.ok(mail, 'no alert e-mail in the SMTP sink');
+  assert.deepEqual(mail.rcpt_tos, ['ops@example.com']);
+  const link = mail.text.match(/http:\/\/127\.0\.0\.1:\d+\/#\/xview\?\S+/)?.[0];
+  assert.ok(link, 'no dashboard link in the mail:\n' + mail.text);
+  await page.goto(link);
+  await page.waitForFunction(() => /^[\d,]+ transactions · [\d,]+ errors/.test(document.querySelector('[data-testid=xview-status]')?.textContent ?? ''), null, { timeout: 20_000 });
+  const status = await page.locator('[data-testid=xview-status]').textContent();
+  const [, txs, errs] = status.match(/^([\d,]+) transactions · ([\d,]+) errors/);
+  assert.equal(txs, errs, 'the link shows the failing transactions only: ' + status);
+  assert.equal(await page.locator('[data-testid=filter-errors]').isChecked(), true);
+  await shot('mail-link-xview');
+  await page.locator('[data-testid=nav-alerts]').click();
+  await page.locator('[data-testid=alerts-page][data-ready]').waitFor({ timeout: 15_000 });
 
   // ---- The dashboard's strip shows it and leads back to the Alerts page.
   await page.locator('[data-testid=nav-dashboard]').click();

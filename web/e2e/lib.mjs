@@ -35,14 +35,14 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Starts `loupe server` with a fresh data dir; resolves once /healthz answers and the
  *  initial credentials exist. */
-export async function startLoupe({ logName = 'loupe.log' } = {}) {
+export async function startLoupe({ logName = 'loupe.log', args: extraArgs = [] } = {}) {
   if (!existsSync(LOUPE_BIN)) throw new Error('loupe binary not found at ' + LOUPE_BIN + ' (set LOUPE_BIN)');
   if (!existsSync(join(WEB_DIR, 'dist', 'index.html'))) throw new Error('web/dist is missing: run `npm run build` first');
   mkdirSync(ARTIFACTS, { recursive: true });
   const dataDir = mkdtempSync(join(tmpdir(), 'loupe-e2e-'));
   const [http, otlpHttp, otlpGrpc] = [await freePort(), await freePort(), await freePort()];
   const args = ['server', '--data-dir', dataDir, '--http-port', String(http), '--otlp-http-port', String(otlpHttp),
-    '--otlp-grpc-port', String(otlpGrpc), '--bind', '127.0.0.1', '--web-dir', join(WEB_DIR, 'dist')];
+    '--otlp-grpc-port', String(otlpGrpc), '--bind', '127.0.0.1', '--web-dir', join(WEB_DIR, 'dist'), ...extraArgs];
   const log = createWriteStream(join(ARTIFACTS, logName));
   log.write('$ ' + LOUPE_BIN + ' ' + args.join(' ') + '\n');
   const proc = spawn(LOUPE_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
