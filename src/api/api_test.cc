@@ -17,6 +17,7 @@
 #include "api/api_internal.h"
 #include "api/json.h"
 #include "store/embedded/embedded_store.h"
+#include "store/mem/mem_store.h"
 
 namespace loupe::api {
 namespace {

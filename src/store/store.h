@@ -1,9 +1,10 @@
 // Store: where transactions, profiles and instance records live.
 //
 // Two implementations stand behind this interface and one conformance suite
-// (src/testing/store_conformance.h): MemStore (in memory, for tests and
-// `--store memory`) and the embedded engine (the default, docs/format/). A
-// ClickHouse store follows for scale-out.
+// (src/testing/store_conformance.h): MemStore (store/mem/mem_store.h: in
+// memory, for tests and `--store memory`) and the embedded engine
+// (store/embedded/embedded_store.h: the default, docs/format/). A ClickHouse
+// store follows for scale-out.
 //
 // Semantics every implementation keeps:
 //  - Append is idempotent on (project, transaction id): a transaction already
@@ -252,10 +253,6 @@ class Store {
   // Further calls may fail with Unavailable.
   virtual Status Close() = 0;
 };
-
-// An in-memory store. Data lives until the process ends. `max_transactions`
-// bounds memory: past it the oldest transactions (by end time) are evicted.
-std::unique_ptr<Store> NewMemStore(size_t max_transactions = 20'000'000);
 
 }  // namespace loupe::store
 

@@ -26,6 +26,8 @@
 // std::shared_mutex over the project map, and evict_mu_ so that
 // only one thread evicts at a time. Lock order: projects_mu_ → Project::mu →
 // Partition::order_mu.
+#include "store/mem/mem_store.h"
+
 #include <pthread.h>
 
 #include <algorithm>
