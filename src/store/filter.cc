@@ -32,4 +32,23 @@ bool CompiledFilter::Compile(const ProjectDicts& project, const TxFilter& f) {
   return from < to && min_el <= max_el;
 }
 
+bool CompileRollupFilter(const ProjectDicts& project, const RollupFilter& f, int columns,
+                         RollupIdFilter* out) {
+  out->from_us = f.from_us;
+  out->to_us = f.to_us;
+  const std::string* strs[3] = {&f.service, &f.instance, &f.endpoint};
+  int64_t* want[3] = {&out->service, &out->instance, &out->endpoint};
+  for (int c = 0; c < columns && c < 3; ++c) {
+    *want[c] = -1;
+    if (strs[c]->empty()) continue;
+    *want[c] = project[kRollupDictColumn[c]].Find(*strs[c]);
+    if (*want[c] < 0) return false;
+  }
+  return true;
+}
+
+RollupNamer RollupNamerOf(const ProjectDicts& project) {
+  return [&project](int col, uint32_t id) { return project[kRollupDictColumn[col]].Get(id); };
+}
+
 }  // namespace loupe::store

@@ -8,6 +8,8 @@
 // set binds the filter to its ids (Bind, BindLocal) before testing its rows.
 // A set that holds a filtered value not at all is skipped whole.
 //
+// CompileRollupFilter does the same for rollup reads.
+//
 // Cost: no allocation and no virtual call; MatchRest reads only the string
 // tests in use. A CompiledFilter holds views into the TxFilter it was
 // compiled from, which must outlive it. Not thread-safe; cheap to copy (one
@@ -20,6 +22,7 @@
 #include <string_view>
 
 #include "store/dict.h"
+#include "store/rollup.h"
 #include "store/store.h"
 
 namespace loupe::store {
@@ -89,6 +92,21 @@ struct CompiledFilter {
     return true;
   }
 };
+
+// The dictionary columns of a rollup cell's ids, by RollupNamer column:
+// 0 service, 1 instance, 2 endpoint.
+inline constexpr int kRollupDictColumn[3] = {kDictService, kDictInstance, kDictEndpoint};
+
+// A RollupFilter resolved against a project's dictionaries into *out: its
+// range and the ids of its first `columns` strings (3: service, instance and
+// endpoint; 1: service alone, as ScanUsers reads). Returns false when one
+// names a value never seen (no cell can match).
+bool CompileRollupFilter(const ProjectDicts& project, const RollupFilter& f, int columns,
+                         RollupIdFilter* out);
+
+// Names rollup ids through the project's dictionaries. REQUIRES: `project`
+// outlives the namer, and its lock is held while the namer is used.
+RollupNamer RollupNamerOf(const ProjectDicts& project);
 
 }  // namespace loupe::store
 

@@ -144,5 +144,28 @@ TEST_F(CompiledFilterTest, BindMapsProjectIdsToASetsOwnIds) {
   EXPECT_FALSE(f.Bind([](int, uint32_t, std::string_view) -> int64_t { return -1; }));
 }
 
+TEST_F(CompiledFilterTest, RollupFilterResolvesItsFirstColumnsOrMatchesNothing) {
+  RollupFilter rf;
+  rf.from_us = 1;
+  rf.to_us = 2;
+  rf.service = "billing";
+  rf.endpoint = "GET /";
+  RollupIdFilter ids;
+  ASSERT_TRUE(CompileRollupFilter(project_, rf, 3, &ids));
+  EXPECT_EQ(ids.from_us, 1);
+  EXPECT_EQ(ids.to_us, 2);
+  EXPECT_EQ(ids.service, 2);
+  EXPECT_EQ(ids.instance, -1);
+  EXPECT_EQ(ids.endpoint, 1);
+  rf.endpoint = "GET /unknown";
+  EXPECT_FALSE(CompileRollupFilter(project_, rf, 3, &ids));
+  RollupIdFilter users;
+  ASSERT_TRUE(CompileRollupFilter(project_, rf, 1, &users));  // service alone
+  EXPECT_EQ(users.service, 2);
+  EXPECT_EQ(users.endpoint, -1);
+  EXPECT_EQ(RollupNamerOf(project_)(0, 2), "billing");
+  EXPECT_EQ(RollupNamerOf(project_)(2, 1), "GET /");
+}
+
 }  // namespace
 }  // namespace loupe::store

@@ -691,19 +691,8 @@ Status MemStore::ScanRollups(ProjectId project, RollupResolution resolution,
   if (p == nullptr) return Status::OK();
   ReadLock lock(p->mu);
   RollupIdFilter ids;
-  ids.from_us = filter.from_us;
-  ids.to_us = filter.to_us;
-  const std::string* strs[3] = {&filter.service, &filter.instance, &filter.endpoint};
-  int64_t* want[3] = {&ids.service, &ids.instance, &ids.endpoint};
-  const DictColumn kinds[3] = {kDictService, kDictInstance, kDictEndpoint};
-  for (int c = 0; c < 3; ++c) {
-    if (strs[c]->empty()) continue;
-    *want[c] = p->dicts[kinds[c]].Find(*strs[c]);
-    if (*want[c] < 0) return Status::OK();
-  }
-  EmitBuilderCells(
-      p->rollups, resolution, ids,
-      [&](int col, uint32_t id) { return p->dicts[kinds[col]].Get(id); }, visit);
+  if (!CompileRollupFilter(p->dicts, filter, 3, &ids)) return Status::OK();
+  EmitBuilderCells(p->rollups, resolution, ids, RollupNamerOf(p->dicts), visit);
   return Status::OK();
 }
 
@@ -713,16 +702,8 @@ Status MemStore::ScanUsers(ProjectId project, const RollupFilter& filter,
   if (p == nullptr) return Status::OK();
   ReadLock lock(p->mu);
   RollupIdFilter ids;
-  ids.from_us = filter.from_us;
-  ids.to_us = filter.to_us;
-  if (!filter.service.empty()) {
-    ids.service = p->dicts[kDictService].Find(filter.service);
-    if (ids.service < 0) return Status::OK();
-  }
-  EmitBuilderUsers(
-      p->rollups, ids,
-      [&](int col, uint32_t id) { return p->dicts[col == 0 ? kDictService : kDictInstance].Get(id); },
-      visit);
+  if (!CompileRollupFilter(p->dicts, filter, 1, &ids)) return Status::OK();
+  EmitBuilderUsers(p->rollups, ids, RollupNamerOf(p->dicts), visit);
   return Status::OK();
 }
 
