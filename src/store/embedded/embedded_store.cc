@@ -644,17 +644,7 @@ Status SegmentedStore::PutInstance(ProjectId project, const InstanceInfo& info) 
   Project* p = GetOrCreateProject(project);
   std::unique_lock<RwMutex> lock(p->mu);
   instances_changed_.store(true);
-  auto [it, inserted] = p->instances.try_emplace({info.service, info.instance}, info);
-  if (inserted) return Status::OK();
-  InstanceInfo& cur = it->second;
-  if (!info.host.empty()) cur.host = info.host;
-  if (!info.kind.empty()) cur.kind = info.kind;
-  if (!info.sdk.empty()) cur.sdk = info.sdk;
-  if (info.first_seen_us != 0 &&
-      (cur.first_seen_us == 0 || info.first_seen_us < cur.first_seen_us)) {
-    cur.first_seen_us = info.first_seen_us;
-  }
-  cur.last_seen_us = std::max(cur.last_seen_us, info.last_seen_us);
+  RecordInstance(&p->instances, info);
   return Status::OK();
 }
 

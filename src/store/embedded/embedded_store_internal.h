@@ -33,6 +33,7 @@
 #include "store/embedded/segment.h"
 #include "store/dict.h"
 #include "store/filter.h"
+#include "store/instances.h"
 #include "store/late_merge.h"
 #include "store/parked_late.h"
 #include "store/project_map.h"
@@ -167,7 +168,7 @@ struct Project {
   // Bounded columns only: dicts[kDictUser] and dicts[kDictClientIp] hold ""
   // alone (those strings live in memtables and segments, dict.h).
   ProjectDicts dicts;
-  std::map<std::pair<std::string, std::string>, InstanceInfo> instances;
+  InstanceMap instances;
   ParkedLateSteps parked;  // late steps that came before their transaction
   // Rollup files by partition; they outlive the partition's segments
   // (rollup_retention_days). rollup_gen changes whenever this map or a

@@ -53,6 +53,7 @@
 #include "common/hash.h"
 #include "store/dict.h"
 #include "store/filter.h"
+#include "store/instances.h"
 #include "store/late_merge.h"
 #include "store/parked_late.h"
 #include "store/profile_codec.h"
@@ -273,7 +274,7 @@ struct Project {
   FlatMap<Loc> by_id;
   FlatMap<TxId> trace_head;  // Hash64(trace id) → most recently inserted tx
   ProjectDicts dicts;        // the bounded columns; user and client IP: Partition::local
-  std::map<std::pair<std::string, std::string>, InstanceInfo> instances;
+  InstanceMap instances;
   ParkedLateSteps parked;         // late steps that came before their transaction
   std::vector<int32_t> unsorted;  // keys of partitions that turned !in_order (may repeat)
   // Rollups of everything appended (rollup.h). Eviction drops the one-second
@@ -711,15 +712,7 @@ Status MemStore::PutInstance(ProjectId project, const InstanceInfo& info) {
   if (closed_.load()) return Status::Unavailable("store is closed");
   Project* p = GetOrCreateProject(project);
   WriteLock lock(p->mu);
-  auto [it, inserted] = p->instances.try_emplace({info.service, info.instance}, info);
-  if (inserted) return Status::OK();
-  InstanceInfo& cur = it->second;
-  if (!info.host.empty()) cur.host = info.host;
-  if (!info.kind.empty()) cur.kind = info.kind;
-  if (!info.sdk.empty()) cur.sdk = info.sdk;
-  if (info.first_seen_us != 0 && (cur.first_seen_us == 0 || info.first_seen_us < cur.first_seen_us))
-    cur.first_seen_us = info.first_seen_us;
-  cur.last_seen_us = std::max(cur.last_seen_us, info.last_seen_us);
+  RecordInstance(&p->instances, info);
   return Status::OK();
 }
 
