@@ -51,7 +51,7 @@ struct World {
     live = std::make_unique<live::LiveState>(&clock);
     api = std::make_unique<Api>(ApiDeps{store.get(), registry.get(), live.get(), &metrics, &clock},
                                 ApiOptions{});
-    const auth::ProjectId project =
+    const model::ProjectId project =
         registry->FindProject(auth::Principal{"x", true, {}}, "default")->id;
 
     std::mt19937_64 rng(42);

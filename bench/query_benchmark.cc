@@ -34,7 +34,7 @@ constexpr int64_t kT0 = 1'700'000'000'000'000;  // µs
 constexpr int64_t kSecond = 1'000'000;
 constexpr int kTps = 1000;
 constexpr int kSeconds = 3600;
-constexpr store::ProjectId kProject = 1;
+constexpr model::ProjectId kProject = 1;
 
 store::Store* g_store = nullptr;
 std::vector<model::TxId> g_ids;  // a sample for Get

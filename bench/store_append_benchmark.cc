@@ -23,11 +23,11 @@
 #include <vector>
 
 #include "ingest/ingest_log.h"
+#include "log/wal.h"
 #include "query/query.h"
 #include "store/embedded/embedded_store.h"
 #include "store/embedded/segment.h"
 #include "store/embedded/synthetic_workload.h"
-#include "store/embedded/wal.h"
 
 namespace loupe::store {
 namespace {
@@ -161,14 +161,14 @@ BENCHMARK(BM_DurableAppend)->Threads(8)->Threads(32)->UseRealTime()->Unit(benchm
 // Group commit: each thread appends 1 KiB records with fsync; reports
 // records/s and records per fsync.
 void BM_WalAppendDurable(benchmark::State& state) {
-  static std::unique_ptr<Wal> wal;
+  static std::unique_ptr<log::Wal> wal;
   static std::string dir;
   if (state.thread_index() == 0) {
     dir = BenchDir("wal");
-    WalOptions o;
+    log::WalOptions o;
     o.dir = dir;
     o.commit_delay_us = state.range(0);
-    auto w = Wal::Open(o);
+    auto w = log::Wal::Open(o);
     if (!w.ok()) std::abort();
     wal = std::move(*w);
   }
@@ -179,7 +179,7 @@ void BM_WalAppendDurable(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
   if (state.thread_index() == 0) {
-    WalStats st = wal->stats();
+    log::WalStats st = wal->stats();
     state.counters["records_per_fsync"] =
         static_cast<double>(st.records) / static_cast<double>(std::max<uint64_t>(1, st.commits));
     wal.reset();

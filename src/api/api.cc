@@ -355,7 +355,7 @@ bool Api::HandleWebSocket(const net::HttpRequest& req, net::HttpResponse* reject
 void Api::BroadcastTick() {
   const int64_t now_us = deps_.clock->NowMicros();
   // Subscribers by project, dropping the closed ones.
-  std::unordered_map<store::ProjectId, std::vector<std::shared_ptr<net::WebSocketConnection>>>
+  std::unordered_map<model::ProjectId, std::vector<std::shared_ptr<net::WebSocketConnection>>>
       by_project;
   {
     std::lock_guard<std::mutex> l(subs_mu_);
@@ -365,12 +365,12 @@ void Api::BroadcastTick() {
   }
   // Every project's frame is taken, watched or not, so that a new subscriber
   // gets only points from the last second.
-  std::vector<store::ProjectId> projects = deps_.live->Projects();
+  std::vector<model::ProjectId> projects = deps_.live->Projects();
   for (const auto& [p, conns] : by_project) {
     if (std::find(projects.begin(), projects.end(), p) == projects.end()) projects.push_back(p);
   }
   live::LiveFrame frame;
-  for (store::ProjectId p : projects) {
+  for (model::ProjectId p : projects) {
     deps_.live->TakeFrame(p, now_us, &frame);
     auto it = by_project.find(p);
     if (it == by_project.end()) continue;
@@ -381,7 +381,7 @@ void Api::BroadcastTick() {
 }
 
 void Api::BroadcastPoints() {
-  std::unordered_map<store::ProjectId, std::vector<std::shared_ptr<net::WebSocketConnection>>>
+  std::unordered_map<model::ProjectId, std::vector<std::shared_ptr<net::WebSocketConnection>>>
       by_project;
   {
     std::lock_guard<std::mutex> l(subs_mu_);

@@ -70,7 +70,7 @@ struct ApiDeps {
   live::ActiveRegistry* active = nullptr;
   control::AgentConfigStore* agent_config = nullptr;
   // The instance cap of a project; null: GET /api/v1/instances shows none.
-  std::function<InstanceCap(store::ProjectId)> instance_cap;
+  std::function<InstanceCap(model::ProjectId)> instance_cap;
 };
 
 class Api {
@@ -109,7 +109,7 @@ class Api {
  private:
   struct Routes;
   struct Subscriber {
-    store::ProjectId project;
+    model::ProjectId project;
     std::shared_ptr<net::WebSocketConnection> conn;
   };
 

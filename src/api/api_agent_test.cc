@@ -51,7 +51,7 @@ class ApiAgentTest : public ::testing::Test {
   live::ActiveRegistry active_{&clock_, &events_};
   std::unique_ptr<auth::Registry> registry_;
   std::string token_;
-  auth::ProjectId project_ = 0;
+  model::ProjectId project_ = 0;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<live::LiveState> live_;
   std::unique_ptr<control::AgentConfigStore> configs_;

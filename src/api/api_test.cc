@@ -146,7 +146,7 @@ class ApiTest : public ::testing::Test {
 
   static void Write(const std::filesystem::path& p, const std::string& s) { std::ofstream(p) << s; }
 
-  void Append(store::ProjectId p, std::vector<model::Transaction> txs) {
+  void Append(model::ProjectId p, std::vector<model::Transaction> txs) {
     store::WriteBatch b;
     b.transactions = std::move(txs);
     ASSERT_TRUE(store_->Append(p, std::move(b)).ok());
@@ -212,7 +212,7 @@ class ApiTest : public ::testing::Test {
   std::unique_ptr<live::LiveState> live_;
   std::unique_ptr<Api> api_;
   std::string admin_token_, viewer_token_;
-  auth::ProjectId default_id_ = 0, other_id_ = 0;
+  model::ProjectId default_id_ = 0, other_id_ = 0;
   std::filesystem::path web_dir_, secret_dir_;
 };
 
@@ -876,7 +876,7 @@ TEST_F(ApiTest, InstancesShowTheCapAndLeaveOutInstancesIdlePastInstanceIdle) {
   ApiOptions o;
   o.instance_idle_us = 86'400 * kSec;
   ApiDeps deps{store_.get(), registry_.get(), live_.get(), &metrics_, &clock_};
-  deps.instance_cap = [](store::ProjectId) { return InstanceCap{20'000, 1, 3}; };
+  deps.instance_cap = [](model::ProjectId) { return InstanceCap{20'000, 1, 3}; };
   api_ = std::make_unique<Api>(deps, o);
   store::InstanceInfo recent{"shop", "shop-1", "h", "", "", kNow - 7 * 86'400 * kSec, kNow - kSec};
   store::InstanceInfo idle = recent;

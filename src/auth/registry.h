@@ -22,10 +22,12 @@
 #include <vector>
 
 #include "common/status.h"
+#include "model/project.h"
 
 namespace loupe::auth {
 
-using ProjectId = uint32_t;
+// Spelled unqualified here; one definition in model/project.h.
+using model::ProjectId;
 
 // Retention defaults and bounds (ARCHITECTURE.md §4): transactions and
 // profiles 31 days, rollups 400 days; both 1..3650 days, rollups at least as

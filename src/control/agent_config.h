@@ -29,10 +29,12 @@
 
 #include "common/env.h"
 #include "common/status.h"
+#include "model/project.h"
 
 namespace loupe::control {
 
-using ProjectId = uint32_t;
+// Spelled unqualified here; one definition in model/project.h.
+using model::ProjectId;
 
 struct ThrottleConfig {
   bool enabled = false;

@@ -432,7 +432,7 @@ void Assembler::Impl::MapPlans(std::vector<Plan>* plans, store::WriteBatch* out)
 }
 
 void Assembler::Impl::MapPlansByProject(std::vector<Plan>* plans,
-                                        std::map<store::ProjectId, store::WriteBatch>* out) {
+                                        std::map<model::ProjectId, store::WriteBatch>* out) {
   MappingStats stats;
   for (Plan& p : *plans) MapPlan(p, &(*out)[p.project], &stats);
   for (auto& [project, batch] : *out) store::GroupLateSteps(&batch.late_steps);
@@ -442,7 +442,7 @@ void Assembler::Impl::MapPlansByProject(std::vector<Plan>* plans,
 // ---------------------------------------------------------------------------
 // Entry points
 
-AddResult Assembler::Impl::Add(store::ProjectId project, const model::SpanBatch& batch) {
+AddResult Assembler::Impl::Add(model::ProjectId project, const model::SpanBatch& batch) {
   AddResult result;
   const int64_t now = clock_->NowMicros();
   const size_t n = batch.spans.size();
@@ -606,13 +606,13 @@ AddResult Assembler::Impl::Add(store::ProjectId project, const model::SpanBatch&
 Assembler::Assembler(Clock* clock, AssemblerOptions options, MetricsRegistry* metrics)
     : impl_(std::make_unique<Impl>(clock, std::move(options), metrics)) {}
 Assembler::~Assembler() = default;
-AddResult Assembler::Add(store::ProjectId project, const model::SpanBatch& batch) {
+AddResult Assembler::Add(model::ProjectId project, const model::SpanBatch& batch) {
   return impl_->Add(project, batch);
 }
 ProjectBatches Assembler::Tick() { return impl_->Tick(); }
 ProjectBatches Assembler::Flush() { return impl_->Flush(); }
 size_t Assembler::pending_spans() const { return impl_->pending_spans(); }
-std::vector<std::pair<store::ProjectId, std::string>> Assembler::ExportPending() const {
+std::vector<std::pair<model::ProjectId, std::string>> Assembler::ExportPending() const {
   return impl_->ExportPending();
 }
 ProjectBatches Assembler::TakePromoted() { return impl_->TakePromoted(); }

@@ -93,11 +93,11 @@ struct AddResult {
   std::string rejection_message;  // e.g. "3 spans rejected: 3 end time too far in the future"
 };
 
-using ProjectBatches = std::vector<std::pair<store::ProjectId, store::WriteBatch>>;
+using ProjectBatches = std::vector<std::pair<model::ProjectId, store::WriteBatch>>;
 
 // The instance cap of one project (Assembler::InstanceStats).
 struct InstanceCapStats {
-  store::ProjectId project = 0;
+  model::ProjectId project = 0;
   size_t instances = 0;  // real instances counted against the cap
   size_t cap = 0;        // max_instances_per_project
   // Instance identities seen within instance_idle but folded into
@@ -125,7 +125,7 @@ class Assembler {
   // duplicate. `batch` (and the memory its views point into) is only read
   // during the call. Transactions promoted early to respect max_pending_spans
   // come out of the next Tick(), not here.
-  AddResult Add(store::ProjectId project, const model::SpanBatch& batch);
+  AddResult Add(model::ProjectId project, const model::SpanBatch& batch);
 
   // Promotes orphans past orphan_timeout, forgets transactions past
   // late_window, and returns what that emitted plus what Add promoted early to
@@ -146,7 +146,7 @@ class Assembler {
   // is not kept: the late_window memory of emitted transactions (after a
   // restart a late child of one becomes an orphan transaction).
   // REQUIRES: no concurrent Add, Tick or Flush.
-  std::vector<std::pair<store::ProjectId, std::string>> ExportPending() const;
+  std::vector<std::pair<model::ProjectId, std::string>> ExportPending() const;
 
   // Takes what Tick() would return for transactions promoted early to stay
   // under max_pending_spans (they are already out of the pending state).

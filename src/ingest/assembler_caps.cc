@@ -24,7 +24,7 @@ std::unique_ptr<InstanceEntry> NewInstanceEntry(ServiceEntry* svc, const Resourc
 
 }  // namespace
 
-ProjectState* Assembler::Impl::GetProject(store::ProjectId project) {
+ProjectState* Assembler::Impl::GetProject(model::ProjectId project) {
   {
     std::shared_lock l(projects_mu_);
     auto it = projects_.find(project);

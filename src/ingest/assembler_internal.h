@@ -35,7 +35,7 @@ using model::SpanId;
 
 struct TraceKey {
   model::TraceId id{};
-  store::ProjectId project = 0;
+  model::ProjectId project = 0;
   bool operator==(const TraceKey&) const = default;
 };
 
@@ -146,7 +146,7 @@ struct Plan {
   bool late = false;
   bool orphan = false;
   bool forced = false;  // orphan promoted early (max_pending_spans)
-  store::ProjectId project = 0;
+  model::ProjectId project = 0;
   model::TxId tx = 0;
   RecordPtr root;                // !late
   std::vector<RecordPtr> spans;  // steps, parents before children
@@ -219,10 +219,10 @@ class Assembler::Impl {
  public:
   Impl(Clock* clock, AssemblerOptions options, MetricsRegistry* metrics);
 
-  AddResult Add(store::ProjectId project, const model::SpanBatch& batch);
+  AddResult Add(model::ProjectId project, const model::SpanBatch& batch);
   ProjectBatches Tick();
   ProjectBatches Flush();
-  std::vector<std::pair<store::ProjectId, std::string>> ExportPending() const;
+  std::vector<std::pair<model::ProjectId, std::string>> ExportPending() const;
   ProjectBatches TakePromoted();
   std::vector<InstanceCapStats> InstanceStats() const;
   size_t pending_spans() const {
@@ -232,7 +232,7 @@ class Assembler::Impl {
  private:
   enum class Mode { kRoot, kOrphan, kLate };
 
-  ProjectState* GetProject(store::ProjectId project);
+  ProjectState* GetProject(model::ProjectId project);
   const InstanceEntry* ResolveResource(ProjectState* ps, const ResourceInfo& info, int64_t now);
   // Forgets the instances of every project unseen for instance_idle (at most
   // once a minute per project) and frees retired entries.
@@ -259,7 +259,7 @@ class Assembler::Impl {
   // Outside locks: turns plans into model values.
   void MapPlans(std::vector<Plan>* plans, store::WriteBatch* out);
   void MapPlansByProject(std::vector<Plan>* plans,
-                         std::map<store::ProjectId, store::WriteBatch>* out);
+                         std::map<model::ProjectId, store::WriteBatch>* out);
   void MapPlan(Plan& plan, store::WriteBatch* out, MappingStats* stats);
   void AppendSteps(Plan& plan, std::vector<model::Step>* steps, uint32_t* dropped,
                    MappingStats* stats);
@@ -274,12 +274,12 @@ class Assembler::Impl {
   std::shared_ptr<std::atomic<int64_t>> pending_;  // shared with the gauge callback
 
   mutable std::shared_mutex projects_mu_;
-  boost::unordered_flat_map<store::ProjectId, std::unique_ptr<ProjectState>> projects_;
+  boost::unordered_flat_map<model::ProjectId, std::unique_ptr<ProjectState>> projects_;
 
   std::mutex evict_mu_;
   size_t evict_cursor_ = 0;  // GUARDED_BY(evict_mu_)
   std::mutex outbox_mu_;
-  std::map<store::ProjectId, store::WriteBatch> outbox_;  // GUARDED_BY(outbox_mu_)
+  std::map<model::ProjectId, store::WriteBatch> outbox_;  // GUARDED_BY(outbox_mu_)
 
   Counter* accepted_;
   Counter* duplicate_;

@@ -106,7 +106,7 @@ void Assembler::Impl::EvictIfNeeded() {
   }
   el.unlock();
   if (plans.empty()) return;
-  std::map<store::ProjectId, store::WriteBatch> out;
+  std::map<model::ProjectId, store::WriteBatch> out;
   MapPlansByProject(&plans, &out);
   std::lock_guard l(outbox_mu_);
   for (auto& [project, wb] : out) {
@@ -118,7 +118,7 @@ void Assembler::Impl::EvictIfNeeded() {
 
 ProjectBatches Assembler::Impl::Tick() {
   const int64_t now = clock_->NowMicros();
-  std::map<store::ProjectId, store::WriteBatch> out;
+  std::map<model::ProjectId, store::WriteBatch> out;
   {
     std::lock_guard l(outbox_mu_);
     out.swap(outbox_);
@@ -165,7 +165,7 @@ ProjectBatches Assembler::Impl::Tick() {
 
 ProjectBatches Assembler::Impl::Flush() {
   const int64_t now = clock_->NowMicros();
-  std::map<store::ProjectId, store::WriteBatch> out;
+  std::map<model::ProjectId, store::WriteBatch> out;
   {
     std::lock_guard l(outbox_mu_);
     out.swap(outbox_);
@@ -186,7 +186,7 @@ ProjectBatches Assembler::Impl::Flush() {
   return result;
 }
 
-std::vector<std::pair<store::ProjectId, std::string>> Assembler::Impl::ExportPending() const {
+std::vector<std::pair<model::ProjectId, std::string>> Assembler::Impl::ExportPending() const {
   // One request per project per shard, built while the shard is locked (the
   // views point into the records it owns).
   struct Builder {
@@ -200,11 +200,11 @@ std::vector<std::pair<store::ProjectId, std::string>> Assembler::Impl::ExportPen
     out.value.s = value;
     return out;
   };
-  std::vector<std::pair<store::ProjectId, std::string>> out;
+  std::vector<std::pair<model::ProjectId, std::string>> out;
   for (size_t s = 0; s <= shard_mask_; ++s) {
     Shard& sh = shards_[s];
     std::lock_guard l(sh.mu);
-    std::map<store::ProjectId, Builder> builders;
+    std::map<model::ProjectId, Builder> builders;
     for (const auto& [key, ts] : sh.traces) {
       if (ts->pending_count == 0) continue;
       Builder& b = builders[key.project];
@@ -254,7 +254,7 @@ std::vector<std::pair<store::ProjectId, std::string>> Assembler::Impl::ExportPen
 }
 
 ProjectBatches Assembler::Impl::TakePromoted() {
-  std::map<store::ProjectId, store::WriteBatch> out;
+  std::map<model::ProjectId, store::WriteBatch> out;
   {
     std::lock_guard l(outbox_mu_);
     out.swap(outbox_);

@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "common/coding.h"
-#include "store/embedded/crc32c.h"
+#include "log/crc32c.h"
 
 namespace loupe::ingest {
 namespace {
@@ -55,7 +55,7 @@ std::string EncodeCheckpoint(uint64_t segment, const std::vector<LoggedRequest>&
     PutVarint(&out, r.project);
     PutString(&out, r.body);
   }
-  PutFixed32(&out, store::crc32c::Mask(store::crc32c::Value(out)));
+  PutFixed32(&out, crc32c::Mask(crc32c::Value(out)));
   return out;
 }
 
@@ -67,7 +67,7 @@ Status DecodeCheckpoint(std::string_view data, uint64_t* segment,
   }
   const std::string_view body = data.substr(0, data.size() - 4);
   const uint32_t stored = DecodeFixed32(data.data() + data.size() - 4);
-  if (store::crc32c::Unmask(stored) != store::crc32c::Value(body)) {
+  if (crc32c::Unmask(stored) != crc32c::Value(body)) {
     return Status::Corruption("ingest checkpoint checksum mismatch");
   }
   Decoder d(body.substr(sizeof(kCheckpointMagic)));
@@ -92,7 +92,7 @@ Status DecodeCheckpoint(std::string_view data, uint64_t* segment,
   return Status::OK();
 }
 
-IngestLog::IngestLog(IngestLogOptions options, std::unique_ptr<store::Wal> wal)
+IngestLog::IngestLog(IngestLogOptions options, std::unique_ptr<log::Wal> wal)
     : options_(std::move(options)), wal_(std::move(wal)) {}
 
 IngestLog::~IngestLog() { Close(); }
@@ -125,15 +125,15 @@ Result<std::unique_ptr<IngestLog>> IngestLog::Open(const IngestLogOptions& optio
 
   // 2. The records after it.
   {
-    auto reader = store::WalReader::Open(env, options.dir, store::WalPosition{from_segment, 0, 0});
+    auto reader = log::WalReader::Open(env, options.dir, log::WalPosition{from_segment, 0, 0});
     if (!reader.ok()) return reader.status().Annotate("opening ingest log " + options.dir);
     std::string_view record;
-    store::WalPosition pos;
+    log::WalPosition pos;
     while ((*reader)->Next(&record, &pos)) {
       LoggedRequest r;
       Status s = DecodeLogRecord(record, &r);
       if (!s.ok()) {
-        return s.Annotate(options.dir + "/" + store::WalSegmentName(pos.segment) + " offset " +
+        return s.Annotate(options.dir + "/" + log::WalSegmentName(pos.segment) + " offset " +
                           std::to_string(pos.offset));
       }
       LOUPE_RETURN_IF_ERROR(replay(r));
@@ -147,13 +147,13 @@ Result<std::unique_ptr<IngestLog>> IngestLog::Open(const IngestLogOptions& optio
 
   // 3. Open for appending (a new segment) and drop segments a crash during the
   // last checkpoint left behind.
-  store::WalOptions wo;
+  log::WalOptions wo;
   wo.env = env;
   wo.dir = options.dir;
   wo.sync = options.sync;
   wo.commit_delay_us = options.commit_delay_us;
   wo.segment_bytes = options.segment_bytes;
-  auto wal = store::Wal::Open(wo);
+  auto wal = log::Wal::Open(wo);
   if (!wal.ok()) return wal.status().Annotate("opening ingest log " + options.dir);
   if (from_segment > 0) {
     Status s = (*wal)->DeleteSegmentsBefore(from_segment);

@@ -28,7 +28,7 @@
 
 #include "common/env.h"
 #include "common/status.h"
-#include "store/embedded/wal.h"
+#include "log/wal.h"
 #include "store/store.h"
 
 namespace loupe::ingest {
@@ -38,7 +38,7 @@ enum class RequestFormat : uint8_t { kOtlpProto = 1, kOtlpJson = 2 };
 // One accepted export request. `body` is decompressed (OTLP protobuf, or the
 // original OTLP/JSON text before in-situ parsing).
 struct LoggedRequest {
-  store::ProjectId project = 0;
+  model::ProjectId project = 0;
   RequestFormat format = RequestFormat::kOtlpProto;
   std::string_view body;
 };
@@ -95,16 +95,16 @@ class IngestLog {
 
   // Body bytes appended since the last checkpoint began.
   uint64_t bytes_since_checkpoint() const { return since_checkpoint_.load(); }
-  store::WalStats wal_stats() const { return wal_->stats(); }
+  log::WalStats wal_stats() const { return wal_->stats(); }
 
   // Waits for commits in flight and closes the log. Idempotent.
   Status Close();
 
  private:
-  IngestLog(IngestLogOptions options, std::unique_ptr<store::Wal> wal);
+  IngestLog(IngestLogOptions options, std::unique_ptr<log::Wal> wal);
 
   const IngestLogOptions options_;
-  std::unique_ptr<store::Wal> wal_;
+  std::unique_ptr<log::Wal> wal_;
   std::atomic<uint64_t> since_checkpoint_{0};
 };
 

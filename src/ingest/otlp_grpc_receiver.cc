@@ -12,11 +12,8 @@
 #include <thread>
 #include <vector>
 
-#include "common/logging.h"
 #include "common/memory.h"
-#include "ingest/otlp_http_receiver.h"
-#include "wire/gzip.h"
-#include "wire/otlp_proto.h"
+#include "ingest/status_mapping.h"
 #include "wire/otlp_response.h"
 
 // grpc::ByteBuffer names this class as a friend (a hook for gRPC's own tests);
@@ -36,8 +33,6 @@ class GrpcByteBufferPeer {
 
 namespace loupe::ingest {
 namespace {
-
-constexpr char kExportMethod[] = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
 // Runs Export calls off gRPC's callback threads: with the durable ingest log a
 // call waits for an fsync (milliseconds), and gRPC's callback executor is
@@ -92,24 +87,27 @@ class WorkerPool {
 
 struct Shared {
   WorkerPool* pool = nullptr;
-  auth::Registry* registry;
-  Pipeline* pipeline;
-  MetricsRegistry* metrics;
+  OtlpFrontDoor* door;
   OtlpGrpcOptions options;
 
-  void Count(const char* result) {
-    metrics
-        ->GetCounter("loupe_ingest_requests_total", "OTLP export requests by transport and result.",
-                     {{"transport", "grpc"}, {"result", result}})
-        ->Inc();
+  // Counts a call's outcome (logging the first refusal of each kind) and
+  // spells a refusal as a gRPC status (ingest/status_mapping.h).
+  grpc::Status Answer(const Refusal& refusal) {
+    door->CountGrpc(refusal);
+    if (!refusal.refused()) return grpc::Status::OK;
+    const ReasonInfo& info = Describe(refusal.reason);
+    const auto code = static_cast<grpc::StatusCode>(info.grpc_code);
+    // OTLP: RESOURCE_EXHAUSTED is retryable only with RetryInfo in the
+    // status details.
+    if (code == grpc::StatusCode::RESOURCE_EXHAUSTED && info.retry_after_seconds > 0) {
+      return grpc::Status(code, refusal.message,
+                          wire::EncodeRpcStatusWithRetryProto(info.body_code, refusal.message,
+                                                              info.retry_after_seconds));
+    }
+    return grpc::Status(code, refusal.message);
   }
-  // Counts a refused call and logs the first of its kind (rate-limited).
-  grpc::Status Refuse(const char* result, grpc::StatusCode code, const std::string& message,
-                      const std::string& details = {}) {
-    Count(result);
-    LogWarningRateLimited(std::string("otlp_grpc ") + result,
-                          std::string("OTLP/gRPC export refused (") + result + "): " + message);
-    return details.empty() ? grpc::Status(code, message) : grpc::Status(code, message, details);
+  grpc::Status Refuse(Reason reason, std::string message) {
+    return Answer(Refusal{reason, std::move(message)});
   }
 };
 
@@ -143,25 +141,18 @@ class ExportReactor final : public grpc::ServerGenericBidiReactor {
   // a key costs nothing).
   ExportReactor(Shared* shared, grpc::GenericCallbackServerContext* ctx)
       : shared_(shared), ctx_(ctx) {
-    if (ctx->method() != kExportMethod) {
-      Finish(shared_->Refuse("unimplemented", grpc::StatusCode::UNIMPLEMENTED,
-                             "Loupe accepts " + std::string(kExportMethod) + " only"));
+    handler_ = shared_->door->GrpcMethod(ctx->method());
+    if (handler_ == nullptr) {
+      Finish(shared_->Refuse(Reason::kUnimplemented,
+                             "Loupe accepts " + shared_->door->GrpcMethodNames() + " only"));
       return;
     }
     std::string_view key = BearerToken(Metadata("authorization"));
     if (key.empty()) key = Metadata("x-loupe-key");
-    if (key.empty()) {
-      Finish(shared_->Refuse("unauthenticated", grpc::StatusCode::UNAUTHENTICATED,
-                             "missing ingest key: send metadata 'authorization: Bearer <key>'"));
+    if (Refusal r = shared_->door->Authenticate(key, true, &project_); r.refused()) {
+      Finish(shared_->Answer(r));
       return;
     }
-    auto project = shared_->registry->AuthenticateIngestKey(key);
-    if (!project.ok()) {
-      Finish(shared_->Refuse("unauthenticated", grpc::StatusCode::UNAUTHENTICATED,
-                             "unknown ingest key"));
-      return;
-    }
-    project_ = *project;
     StartRead(&request_);
   }
 
@@ -170,7 +161,7 @@ class ExportReactor final : public grpc::ServerGenericBidiReactor {
       // Client half-closed without a message, or the call was cancelled: by
       // the client, or by gRPC for a message over its receive limit (20 MiB
       // as sent), which it answers RESOURCE_EXHAUSTED itself.
-      Finish(shared_->Refuse("no_message", grpc::StatusCode::INVALID_ARGUMENT,
+      Finish(shared_->Refuse(Reason::kNoMessage,
                              "no request message (cancelled, or over the size limit as sent)"));
       return;
     }
@@ -185,8 +176,7 @@ class ExportReactor final : public grpc::ServerGenericBidiReactor {
       StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
     });
     if (!posted) {
-      Finish(shared_->Refuse("unavailable", grpc::StatusCode::UNAVAILABLE,
-                             "too many export calls waiting; retry later"));
+      Finish(shared_->Refuse(Reason::kUnavailable, "too many export calls waiting; retry later"));
     }
   }
 
@@ -202,96 +192,46 @@ class ExportReactor final : public grpc::ServerGenericBidiReactor {
   grpc::Status Process() {
     RawMessage raw = TakeRaw(&request_);
     size_t held = raw.bytes.size();
-    grpc::Status status = Decode(&raw, &held);
-    // A rejected large request (a bomb inflated to the limit) leaves its
-    // buffers in glibc's heap; give them back.
-    if (!status.ok()) ReleaseFreedMemory(held);
-    return status;
-  }
-
-  // *held: the most bytes this call's buffers held at once.
-  grpc::Status Decode(RawMessage* raw, size_t* held) {
-    const size_t limit = shared_->options.max_message_bytes;
-    int64_t reserve = static_cast<int64_t>(raw->bytes.size());
-    if (!shared_->pipeline->ReserveBytes(reserve)) {
-      return shared_->Refuse("unavailable", grpc::StatusCode::UNAVAILABLE,
-                             "ingest memory budget in use; retry later");
-    }
-    struct Release {
-      Pipeline* p;
-      int64_t* n;
-      ~Release() { p->ReleaseBytes(*n); }
-    } release{shared_->pipeline, &reserve};
-
-    std::string inflated;
-    std::string* body = &raw->bytes;
-    switch (raw->compression) {
+    IngestReply reply;
+    Coding coding = Coding::kIdentity;
+    switch (raw.compression) {
       case GRPC_COMPRESS_NONE:
         break;
-      case GRPC_COMPRESS_DEFLATE:  // zlib format; wire::Gunzip reads both
-      case GRPC_COMPRESS_GZIP: {
-        Status s = wire::Gunzip(raw->bytes, limit, &inflated);
-        *held = raw->bytes.size() + inflated.capacity();
-        if (!s.ok()) {
-          if (s.code() == Status::Code::kResourceExhausted) {
-            return shared_->Refuse(
-                "too_large", grpc::StatusCode::RESOURCE_EXHAUSTED,
-                "decompressed message exceeds the limit of " + std::to_string(limit) + " bytes");
-          }
-          return shared_->Refuse("bad_gzip", grpc::StatusCode::INVALID_ARGUMENT,
-                                 "bad compressed message: " + s.message());
-        }
-        body = &inflated;
-        std::string().swap(raw->bytes);
-        if (!shared_->pipeline->ReserveBytes(static_cast<int64_t>(inflated.size()))) {
-          return shared_->Refuse("unavailable", grpc::StatusCode::UNAVAILABLE,
-                                 "ingest memory budget in use; retry later");
-        }
-        reserve += static_cast<int64_t>(inflated.size());
+      case GRPC_COMPRESS_DEFLATE:
+        coding = Coding::kDeflate;
         break;
-      }
+      case GRPC_COMPRESS_GZIP:
+        coding = Coding::kGzip;
+        break;
       default: {
         const char* name = "unknown";
-        grpc_compression_algorithm_name(raw->compression, &name);
-        return shared_->Refuse(
-            "unsupported_encoding", grpc::StatusCode::UNIMPLEMENTED,
+        grpc_compression_algorithm_name(raw.compression, &name);
+        reply = IngestReply::Refused(
+            Reason::kUnsupportedEncoding,
             std::string("unsupported grpc-encoding '") + name + "': use gzip, deflate or identity");
       }
     }
-    if (body->size() > limit) {
-      return shared_->Refuse("too_large", grpc::StatusCode::RESOURCE_EXHAUSTED,
-                             "message of " + std::to_string(body->size()) +
-                                 " bytes exceeds the limit of " + std::to_string(limit));
+    if (!reply.refusal.refused()) {
+      reply = shared_->door->Admit(project_, &raw.bytes, coding, BodyFormat::kProto,
+                                   shared_->options.max_message_bytes, nullptr, *handler_,
+                                   /*grpc=*/true, &held);
     }
-
-    model::SpanBatch batch;
-    Status s = wire::DecodeTracesProto(*body, shared_->options.limits, &batch);
-    if (!s.ok()) {
-      return shared_->Refuse("malformed", grpc::StatusCode::INVALID_ARGUMENT, s.message());
+    grpc::Status status = shared_->Answer(reply.refusal);
+    if (!status.ok()) {
+      // A rejected large request (a bomb inflated to the limit) leaves its
+      // buffers in glibc's heap; give them back.
+      std::string().swap(raw.bytes);
+      ReleaseFreedMemory(held);
+      return status;
     }
-    auto result =
-        shared_->pipeline->Submit(LoggedRequest{project_, RequestFormat::kOtlpProto, *body}, batch);
-    if (!result.ok()) {
-      if (result.status().code() == Status::Code::kResourceExhausted) {
-        // OTLP: RESOURCE_EXHAUSTED is retryable only with RetryInfo in the
-        // status details; ask for a retry in 5 s.
-        return shared_->Refuse(
-            "disk_full", grpc::StatusCode::RESOURCE_EXHAUSTED, result.status().message(),
-            wire::EncodeRpcStatusWithRetryProto(8, result.status().message(), 5));
-      }
-      return shared_->Refuse("unavailable", grpc::StatusCode::UNAVAILABLE,
-                             result.status().message());
-    }
-    shared_->Count("ok");
-    std::string out = wire::EncodeExportResponseProto(static_cast<int64_t>(result->rejected_spans),
-                                                      result->message);
-    grpc::Slice slice(out);
+    grpc::Slice slice(reply.body);
     response_ = grpc::ByteBuffer(&slice, 1);
-    return grpc::Status::OK;
+    return status;
   }
 
   Shared* shared_;
   grpc::GenericCallbackServerContext* ctx_;
+  const RouteHandler* handler_ = nullptr;
   auth::ProjectId project_ = 0;
   grpc::ByteBuffer request_;
   grpc::ByteBuffer response_;
@@ -327,7 +267,7 @@ class GrpcReceiver final : public OtlpGrpcReceiver {
     b.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     // gRPC would inflate a compressed message in full before any limit (a
     // 1 MB gzip bomb became 1 GiB of RSS). Off: messages arrive as sent and
-    // Decode() inflates them bounded by max_message_bytes. (The receive limit
+    // the door inflates them bounded by max_message_bytes. (The receive limit
     // above then applies to the compressed size.)
     b.AddChannelArgument(GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION, 0);
     b.RegisterCallbackGenericService(&service_);
@@ -360,11 +300,9 @@ class GrpcReceiver final : public OtlpGrpcReceiver {
 
 }  // namespace
 
-Result<std::unique_ptr<OtlpGrpcReceiver>> OtlpGrpcReceiver::Start(auth::Registry* registry,
-                                                                  Pipeline* pipeline,
-                                                                  MetricsRegistry* metrics,
+Result<std::unique_ptr<OtlpGrpcReceiver>> OtlpGrpcReceiver::Start(OtlpFrontDoor* door,
                                                                   OtlpGrpcOptions options) {
-  auto r = std::make_unique<GrpcReceiver>(Shared{nullptr, registry, pipeline, metrics, options});
+  auto r = std::make_unique<GrpcReceiver>(Shared{nullptr, door, options});
   Status s = r->Init();
   if (!s.ok()) return s;
   return std::unique_ptr<OtlpGrpcReceiver>(std::move(r));

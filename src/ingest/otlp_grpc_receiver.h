@@ -1,8 +1,11 @@
-// OTLP/gRPC trace receiver on the OTLP gRPC port (4317):
-// opentelemetry.proto.collector.trace.v1.TraceService/Export.
+// The OTLP gRPC port (4317): the gRPC transport of the front door
+// (ingest/otlp_front_door.h). It serves the methods receivers registered with
+// OtlpFrontDoor::AddGrpcMethod (today
+// opentelemetry.proto.collector.trace.v1.TraceService/Export, by
+// ingest/trace_receiver.h), so HTTP and gRPC share authentication, in-flight
+// limits, inflating, status mapping and the receivers' hand-written decoders.
 //
-// Implemented as a gRPC generic service over raw bytes, so the same
-// hand-written decoder (wire/otlp_proto.h) serves HTTP and gRPC. Metadata
+// Implemented as a gRPC generic service over raw bytes. Metadata
 // `authorization: Bearer <ingest key>` (or `x-loupe-key`) selects the project.
 //
 // Order of checks: the method and the ingest key are checked from the call's
@@ -12,11 +15,12 @@
 // inflated here, bounded by max_message_bytes (a gzip bomb is never inflated
 // past it); gRPC's receive limit applies to the compressed size.
 //
-// Status codes follow the OTLP spec: INVALID_ARGUMENT malformed or bad
-// compressed data, UNAUTHENTICATED bad key, UNAVAILABLE overloaded
-// (retryable), RESOURCE_EXHAUSTED over the message size limit (before or
-// after decompression; without RetryInfo, so not retried) or disk full (with
-// RetryInfo), UNIMPLEMENTED other methods or an unknown grpc-encoding.
+// Status codes follow the OTLP spec (ingest/status_mapping.h): INVALID_ARGUMENT
+// malformed or bad compressed data, UNAUTHENTICATED bad key, UNAVAILABLE
+// overloaded or a store error (retryable), RESOURCE_EXHAUSTED over the message
+// size limit (before or after decompression; without RetryInfo, so not
+// retried) or disk full (with RetryInfo), UNIMPLEMENTED other methods or an
+// unknown grpc-encoding.
 // Every outcome is counted in loupe_ingest_requests_total{transport="grpc",
 // result}; the first refusal of each kind is logged at WARN (rate-limited).
 // After a refused large message, freed memory is returned to the system
@@ -31,11 +35,8 @@
 #include <memory>
 #include <string>
 
-#include "auth/registry.h"
-#include "common/metrics.h"
 #include "common/status.h"
-#include "ingest/pipeline.h"
-#include "wire/decode_limits.h"
+#include "ingest/otlp_front_door.h"
 
 namespace loupe::ingest {
 
@@ -43,7 +44,6 @@ struct OtlpGrpcOptions {
   std::string bind_address = "0.0.0.0";
   uint16_t port = 4317;
   size_t max_message_bytes = 20u << 20;  // after decompression (OTLP's 20 MiB)
-  wire::DecodeLimits limits;
   // Export calls run on this many threads (they wait for the ingest log's
   // fsync); at most max_queued_calls wait for a thread, the rest get
   // UNAVAILABLE.
@@ -57,9 +57,8 @@ class OtlpGrpcReceiver {
   virtual uint16_t port() const = 0;
   virtual void Stop() = 0;  // stops accepting; waits for in-flight calls
 
-  static Result<std::unique_ptr<OtlpGrpcReceiver>> Start(auth::Registry* registry,
-                                                         Pipeline* pipeline,
-                                                         MetricsRegistry* metrics,
+  // REQUIRES: the door's gRPC methods are added; the door outlives the receiver.
+  static Result<std::unique_ptr<OtlpGrpcReceiver>> Start(OtlpFrontDoor* door,
                                                          OtlpGrpcOptions options);
 };
 

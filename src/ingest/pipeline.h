@@ -7,8 +7,11 @@
 // request to the log and returns only once it is durable; the tick thread
 // checkpoints the log every checkpoint_bytes / checkpoint_interval_us
 // (quiesce submits, export the assembler's pending spans, resume, flush the
-// store, commit), and Recover() replays the log at start. Without a log
-// (memory store) acknowledged data lives in memory only.
+// store, commit). At start the owner replays the log: it opens the IngestLog
+// with Replay() as the replay callback (the checkpoint's pending requests,
+// then every record after it; workers decode, assemble and store them without
+// logging them again), waits with FinishReplay(), then calls AttachLog() and
+// Start(). Without a log (memory store) acknowledged data lives in memory only.
 //
 // Admission: at most `max_inflight` Submit calls run at once; past that Submit
 // returns Unavailable at once (the receiver answers 429/UNAVAILABLE with a

@@ -18,7 +18,8 @@
 #include "common/env.h"
 #include "common/logging.h"
 #include "ingest/ingest_log.h"
-#include "ingest/otlp_http_receiver.h"
+#include "ingest/otlp_front_door.h"
+#include "ingest/trace_receiver.h"
 #include "store/embedded/embedded_store.h"
 #include "testing/otlp_builder.h"
 #include "wire/otlp_proto.h"
@@ -36,7 +37,7 @@ using testing::SpanSpec;
 using testing::TraceIdBytes;
 
 constexpr int64_t kNowUs = 1'763'700'000'000'000;
-constexpr store::ProjectId kProject = 1;
+constexpr model::ProjectId kProject = 1;
 
 // One trace: a SERVER root (span id 1) and `children` CLIENT steps; the root
 // is left out when !with_root (its steps then stay pending).
@@ -389,7 +390,9 @@ TEST_F(DurablePipelineTest, HttpReceiverAnswersDiskFullWith503RetryAfterAndRecov
   InitialCredentials creds;
   auto registry = auth::Registry::Open("", &creds);
   ASSERT_TRUE(registry.ok());
-  OtlpHttpReceiver receiver(registry->get(), pipeline_.get(), metrics_.get(), {});
+  OtlpFrontDoor door(registry->get(), pipeline_.get(), metrics_.get());
+  TraceReceiver traces(pipeline_.get(), metrics_.get());
+  traces.AddRoutes(&door);
   auto post = [&](uint64_t trace) {
     net::HttpRequest req;
     req.method = "POST";
@@ -398,7 +401,7 @@ TEST_F(DurablePipelineTest, HttpReceiverAnswersDiskFullWith503RetryAfterAndRecov
                    {"authorization", "Bearer " + creds.ingest_key}};
     req.body = TraceRequest(trace, 2);
     net::HttpResponse resp;
-    receiver.Handle(req, &resp);
+    door.Handle(req, &resp);
     return resp;
   };
   auto project = (*registry)->AuthenticateIngestKey(creds.ingest_key);

@@ -165,13 +165,13 @@ ActiveRegistry::ActiveRegistry(Clock* clock, EventLog* events, ActiveOptions opt
 
 ActiveRegistry::~ActiveRegistry() { Stop(); }
 
-ActiveRegistry::Project* ActiveRegistry::Find(store::ProjectId project) const {
+ActiveRegistry::Project* ActiveRegistry::Find(model::ProjectId project) const {
   std::shared_lock<std::shared_mutex> l(mu_);
   auto it = projects_.find(project);
   return it == projects_.end() ? nullptr : it->second.get();
 }
 
-ActiveRegistry::Project* ActiveRegistry::FindOrCreate(store::ProjectId project) {
+ActiveRegistry::Project* ActiveRegistry::FindOrCreate(model::ProjectId project) {
   if (Project* p = Find(project)) return p;
   std::unique_lock<std::shared_mutex> l(mu_);
   auto& slot = projects_[project];
@@ -189,7 +189,7 @@ void ActiveRegistry::Expire(Project* p, int64_t now_us) {
   if (n > 0) stack_evicted_.fetch_add(n);
 }
 
-Result<SubmitStats> ActiveRegistry::Submit(store::ProjectId project,
+Result<SubmitStats> ActiveRegistry::Submit(model::ProjectId project,
                                            model::ActiveSnapshot snap) noexcept {
   try {
     const int64_t now = clock_->NowMicros();
@@ -293,7 +293,7 @@ Result<SubmitStats> ActiveRegistry::Submit(store::ProjectId project,
   }
 }
 
-std::vector<InstanceActive> ActiveRegistry::Active(store::ProjectId project,
+std::vector<InstanceActive> ActiveRegistry::Active(model::ProjectId project,
                                                    const ActiveQuery& q) const {
   std::vector<InstanceActive> out;
   Project* p = Find(project);
@@ -347,7 +347,7 @@ std::vector<InstanceActive> ActiveRegistry::Active(store::ProjectId project,
   return out;
 }
 
-StackAggregate ActiveRegistry::Stacks(store::ProjectId project, const StackQuery& q) const {
+StackAggregate ActiveRegistry::Stacks(model::ProjectId project, const StackQuery& q) const {
   StackAggregate agg;
   Project* p = Find(project);
   if (p == nullptr) return agg;
@@ -406,7 +406,7 @@ StackAggregate ActiveRegistry::Stacks(store::ProjectId project, const StackQuery
 }
 
 void ActiveRegistry::Sweep() {
-  std::vector<std::pair<store::ProjectId, Project*>> projects;
+  std::vector<std::pair<model::ProjectId, Project*>> projects;
   {
     std::shared_lock<std::shared_mutex> l(mu_);
     for (const auto& [id, p] : projects_) projects.emplace_back(id, p.get());

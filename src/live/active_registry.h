@@ -44,7 +44,7 @@
 #include "common/status.h"
 #include "live/event_log.h"
 #include "model/active.h"
-#include "store/store.h"
+#include "model/project.h"
 
 namespace loupe::live {
 
@@ -120,13 +120,13 @@ class ActiveRegistry {
   // Records a decoded snapshot (REQUIRES: service and instance non-empty).
   // ResourceExhausted if it is a new instance past the project's cap;
   // Unavailable if memory ran out.
-  Result<SubmitStats> Submit(store::ProjectId project, model::ActiveSnapshot snapshot) noexcept;
+  Result<SubmitStats> Submit(model::ProjectId project, model::ActiveSnapshot snapshot) noexcept;
 
   // Instances of the project seen within omit_after, sorted by service and
   // instance.
-  std::vector<InstanceActive> Active(store::ProjectId project, const ActiveQuery& q) const;
+  std::vector<InstanceActive> Active(model::ProjectId project, const ActiveQuery& q) const;
 
-  StackAggregate Stacks(store::ProjectId project, const StackQuery& q) const;
+  StackAggregate Stacks(model::ProjectId project, const StackQuery& q) const;
 
   // Emits agent_stop events, forgets old instances and expires stack samples.
   void Sweep();
@@ -140,8 +140,8 @@ class ActiveRegistry {
 
  private:
   struct Project;
-  Project* Find(store::ProjectId project) const;
-  Project* FindOrCreate(store::ProjectId project);
+  Project* Find(model::ProjectId project) const;
+  Project* FindOrCreate(model::ProjectId project);
   void Expire(Project* p, int64_t now_us);  // REQUIRES: p->mu held
 
   Clock* const clock_;
@@ -149,7 +149,7 @@ class ActiveRegistry {
   const ActiveOptions options_;
 
   mutable std::shared_mutex mu_;  // guards projects_ (the map)
-  std::unordered_map<store::ProjectId, std::unique_ptr<Project>> projects_;
+  std::unordered_map<model::ProjectId, std::unique_ptr<Project>> projects_;
 
   std::atomic<uint64_t> stack_dropped_{0};
   std::atomic<uint64_t> stack_evicted_{0};

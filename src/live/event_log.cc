@@ -17,13 +17,13 @@ EventLog::EventLog(size_t capacity_per_project)
 
 EventLog::~EventLog() = default;
 
-EventLog::Ring* EventLog::Find(store::ProjectId project) const {
+EventLog::Ring* EventLog::Find(model::ProjectId project) const {
   std::shared_lock<std::shared_mutex> l(mu_);
   auto it = rings_.find(project);
   return it == rings_.end() ? nullptr : it->second.get();
 }
 
-EventLog::Ring* EventLog::FindOrCreate(store::ProjectId project) {
+EventLog::Ring* EventLog::FindOrCreate(model::ProjectId project) {
   if (Ring* r = Find(project)) return r;
   std::unique_lock<std::shared_mutex> l(mu_);
   auto& slot = rings_[project];
@@ -31,7 +31,7 @@ EventLog::Ring* EventLog::FindOrCreate(store::ProjectId project) {
   return slot.get();
 }
 
-uint64_t EventLog::Append(store::ProjectId project, const model::Event& e) noexcept {
+uint64_t EventLog::Append(model::ProjectId project, const model::Event& e) noexcept {
   try {
     Ring* r = FindOrCreate(project);
     std::lock_guard<std::mutex> l(r->mu);
@@ -51,7 +51,7 @@ uint64_t EventLog::Append(store::ProjectId project, const model::Event& e) noexc
   }
 }
 
-EventPage EventLog::Query(store::ProjectId project, const EventQuery& q) const {
+EventPage EventLog::Query(model::ProjectId project, const EventQuery& q) const {
   EventPage page;
   const Ring* r = Find(project);
   if (r == nullptr) return page;
@@ -73,7 +73,7 @@ EventPage EventLog::Query(store::ProjectId project, const EventQuery& q) const {
   return page;
 }
 
-uint64_t EventLog::Since(store::ProjectId project, uint64_t after, size_t max,
+uint64_t EventLog::Since(model::ProjectId project, uint64_t after, size_t max,
                          std::vector<model::Event>* out, uint64_t* skipped) const {
   *skipped = 0;
   const Ring* r = Find(project);
@@ -91,7 +91,7 @@ uint64_t EventLog::Since(store::ProjectId project, uint64_t after, size_t max,
   return r->total;
 }
 
-uint64_t EventLog::LastSeq(store::ProjectId project) const {
+uint64_t EventLog::LastSeq(model::ProjectId project) const {
   const Ring* r = Find(project);
   if (r == nullptr) return 0;
   std::lock_guard<std::mutex> l(r->mu);

@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "model/event.h"
-#include "store/store.h"
+#include "model/project.h"
 
 namespace loupe::live {
 
@@ -52,22 +52,22 @@ class EventLog {
 
   // Appends (copying) the event; returns its sequence number, 0 if memory
   // ran out (the event is then dropped and counted in dropped()).
-  uint64_t Append(store::ProjectId project, const model::Event& e) noexcept;
+  uint64_t Append(model::ProjectId project, const model::Event& e) noexcept;
 
   // Matching events newest first, in append order (agents' clocks may
   // disagree, so the order is arrival, not time_us).
-  EventPage Query(store::ProjectId project, const EventQuery& q) const;
+  EventPage Query(model::ProjectId project, const EventQuery& q) const;
 
   // Appends to *out the events with sequence > after (oldest first), at most
   // `max` of them — the newest `max` when more are pending; *skipped gets the
   // number left out (not counting those already evicted from the ring, which
   // add to it too). Returns the sequence of the newest event (the next
   // `after`).
-  uint64_t Since(store::ProjectId project, uint64_t after, size_t max,
+  uint64_t Since(model::ProjectId project, uint64_t after, size_t max,
                  std::vector<model::Event>* out, uint64_t* skipped) const;
 
   // Sequence of the newest event of the project; 0 if none.
-  uint64_t LastSeq(store::ProjectId project) const;
+  uint64_t LastSeq(model::ProjectId project) const;
 
   size_t capacity() const { return capacity_; }
   uint64_t evicted() const;  // overwritten by newer events, all projects
@@ -75,12 +75,12 @@ class EventLog {
 
  private:
   struct Ring;
-  Ring* Find(store::ProjectId project) const;
-  Ring* FindOrCreate(store::ProjectId project);
+  Ring* Find(model::ProjectId project) const;
+  Ring* FindOrCreate(model::ProjectId project);
 
   const size_t capacity_;
   mutable std::shared_mutex mu_;  // guards rings_ (the map, not the rings)
-  std::unordered_map<store::ProjectId, std::unique_ptr<Ring>> rings_;
+  std::unordered_map<model::ProjectId, std::unique_ptr<Ring>> rings_;
   std::atomic<uint64_t> evicted_{0};
   std::atomic<uint64_t> dropped_{0};
 };

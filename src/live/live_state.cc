@@ -110,13 +110,13 @@ void LiveState::DayBounds(int64_t now_us, int64_t* start, int64_t* end) const {
   *end = e;
 }
 
-LiveState::ProjectLive* LiveState::Find(store::ProjectId project) const {
+LiveState::ProjectLive* LiveState::Find(model::ProjectId project) const {
   std::shared_lock<std::shared_mutex> l(projects_mu_);
   auto it = projects_.find(project);
   return it == projects_.end() ? nullptr : it->second.get();
 }
 
-LiveState::ProjectLive* LiveState::FindOrCreate(store::ProjectId project) {
+LiveState::ProjectLive* LiveState::FindOrCreate(model::ProjectId project) {
   if (ProjectLive* p = Find(project)) return p;
   std::unique_lock<std::shared_mutex> l(projects_mu_);
   auto& slot = projects_[project];
@@ -124,7 +124,7 @@ LiveState::ProjectLive* LiveState::FindOrCreate(store::ProjectId project) {
   return slot.get();
 }
 
-void LiveState::Record(store::ProjectId project, const model::Transaction& tx) noexcept {
+void LiveState::Record(model::ProjectId project, const model::Transaction& tx) noexcept {
   ProjectLive* p;
   try {
     p = FindOrCreate(project);
@@ -212,7 +212,7 @@ void LiveState::Record(store::ProjectId project, const model::Transaction& tx) n
   }
 }
 
-void LiveState::Restore(store::ProjectId project, int64_t now_us, const LiveSeed& seed) {
+void LiveState::Restore(model::ProjectId project, int64_t now_us, const LiveSeed& seed) {
   ProjectLive* p = FindOrCreate(project);
   int64_t day_start, day_end;
   DayBounds(now_us, &day_start, &day_end);
@@ -247,7 +247,7 @@ void LiveState::Restore(store::ProjectId project, int64_t now_us, const LiveSeed
   }
 }
 
-void LiveState::TakeFrame(store::ProjectId project, int64_t now_us, LiveFrame* frame) {
+void LiveState::TakeFrame(model::ProjectId project, int64_t now_us, LiveFrame* frame) {
   const int64_t now_sec = FloorDiv(now_us, kMicrosPerSecond);
   frame->t_us = now_sec * kMicrosPerSecond;
   frame->second_us = (now_sec - 1) * kMicrosPerSecond;
@@ -296,7 +296,7 @@ void LiveState::TakeFrame(store::ProjectId project, int64_t now_us, LiveFrame* f
   frame->events_dropped = std::exchange(p->events_dropped, 0) + skipped;
 }
 
-bool LiveState::TakePoints(store::ProjectId project, LiveFrame* frame) {
+bool LiveState::TakePoints(model::ProjectId project, LiveFrame* frame) {
   frame->points.clear();
   frame->points_dropped = 0;
   ProjectLive* p = Find(project);
@@ -309,7 +309,7 @@ bool LiveState::TakePoints(store::ProjectId project, LiveFrame* frame) {
   return true;
 }
 
-LiveSummary LiveState::Summary(store::ProjectId project, int64_t now_us) const {
+LiveSummary LiveState::Summary(model::ProjectId project, int64_t now_us) const {
   LiveSummary out;
   out.avg_ms = std::nan("");
   out.error_rate = std::nan("");
@@ -347,15 +347,15 @@ LiveSummary LiveState::Summary(store::ProjectId project, int64_t now_us) const {
   return out;
 }
 
-std::vector<LiveEvent> LiveState::RecentEvents(store::ProjectId project, size_t limit) const {
+std::vector<LiveEvent> LiveState::RecentEvents(model::ProjectId project, size_t limit) const {
   EventQuery q;
   q.from_us = INT64_MIN;
   q.limit = limit;
   return std::move(events_->Query(project, q).events);
 }
 
-std::vector<store::ProjectId> LiveState::Projects() const {
-  std::vector<store::ProjectId> out;
+std::vector<model::ProjectId> LiveState::Projects() const {
+  std::vector<model::ProjectId> out;
   std::shared_lock<std::shared_mutex> l(projects_mu_);
   out.reserve(projects_.size());
   for (const auto& [id, p] : projects_) out.push_back(id);

@@ -42,8 +42,8 @@
 #include "common/clock.h"
 #include "live/event_log.h"
 #include "model/event.h"
+#include "model/project.h"
 #include "model/transaction.h"
-#include "store/store.h"
 
 namespace loupe::live {
 
@@ -127,32 +127,32 @@ class LiveState {
   // Called by ingest for every stored transaction (once per transaction).
   // Reads id, start/end, status, error, user (else client_ip), and for errors
   // service, endpoint and error_type; ingest passes only those (pipeline.cc).
-  void Record(store::ProjectId project, const model::Transaction& tx) noexcept;
+  void Record(model::ProjectId project, const model::Transaction& tx) noexcept;
 
   // Replaces the project's today's calls, per-second ring and users with
   // `seed` (as of now_us), so that a restart does not blank "today" and the
   // recent figures. Points and events are left alone. Meant for start-up,
   // before ingest runs: a Record() racing with it may be lost.
-  void Restore(store::ProjectId project, int64_t now_us, const LiveSeed& seed);
+  void Restore(model::ProjectId project, int64_t now_us, const LiveSeed& seed);
 
   // Fills *frame (reusing its buffers) for `project` at now_us and resets the
   // project's per-frame points and events. Call once per tick per project;
   // a project never recorded yields an empty frame.
-  void TakeFrame(store::ProjectId project, int64_t now_us, LiveFrame* frame);
+  void TakeFrame(model::ProjectId project, int64_t now_us, LiveFrame* frame);
 
   // Moves only the pending X-View points (and their drop count) into *frame's
   // points/points_dropped, leaving the per-second figures and events for the
   // next TakeFrame. Lets the stream deliver dots several times a second.
   // Returns false (and leaves *frame's points empty) when there are none.
-  bool TakePoints(store::ProjectId project, LiveFrame* frame);
+  bool TakePoints(model::ProjectId project, LiveFrame* frame);
 
-  LiveSummary Summary(store::ProjectId project, int64_t now_us) const;
+  LiveSummary Summary(model::ProjectId project, int64_t now_us) const;
 
   // Up to `limit` most recent events (of every type), newest first.
-  std::vector<LiveEvent> RecentEvents(store::ProjectId project, size_t limit) const;
+  std::vector<LiveEvent> RecentEvents(model::ProjectId project, size_t limit) const;
 
   // Projects that have recorded anything.
-  std::vector<store::ProjectId> Projects() const;
+  std::vector<model::ProjectId> Projects() const;
 
   const LiveOptions& options() const { return options_; }
   // The event log error events go to (owned or borrowed).
@@ -161,8 +161,8 @@ class LiveState {
  private:
   struct ProjectLive;
 
-  ProjectLive* Find(store::ProjectId project) const;
-  ProjectLive* FindOrCreate(store::ProjectId project);
+  ProjectLive* Find(model::ProjectId project) const;
+  ProjectLive* FindOrCreate(model::ProjectId project);
   // [start, end) of the local day containing now_us, cached.
   void DayBounds(int64_t now_us, int64_t* start, int64_t* end) const;
 
@@ -172,7 +172,7 @@ class LiveState {
   EventLog* const events_;
 
   mutable std::shared_mutex projects_mu_;
-  std::unordered_map<store::ProjectId, std::unique_ptr<ProjectLive>> projects_;
+  std::unordered_map<model::ProjectId, std::unique_ptr<ProjectLive>> projects_;
 
   mutable std::mutex day_mu_;
   mutable std::atomic<int64_t> day_start_us_{0};

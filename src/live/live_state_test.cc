@@ -95,7 +95,7 @@ TEST_F(LiveStateTest, UnknownProjectGivesAnEmptyFrame) {
   EXPECT_EQ(f.today_calls, 0u);
   EXPECT_TRUE(f.points.empty());
   EXPECT_EQ(live.Summary(2, kT0).today_calls, 0u);
-  EXPECT_EQ(live.Projects(), std::vector<store::ProjectId>{1});
+  EXPECT_EQ(live.Projects(), std::vector<model::ProjectId>{1});
 }
 
 TEST_F(LiveStateTest, TransactionsOlderThanTheRingAreNotLive) {

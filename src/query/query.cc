@@ -115,7 +115,7 @@ bool Before(const Ranked& a, const Ranked& b) {
 
 }  // namespace
 
-Result<TxList> ListTransactions(const store::Store& s, store::ProjectId p, const TxFilter& f,
+Result<TxList> ListTransactions(const store::Store& s, model::ProjectId p, const TxFilter& f,
                                 size_t limit, TxSort sort) {
   TxList out;
   if (sort == TxSort::kNewest) {
@@ -198,7 +198,7 @@ void CountPacked(const PackedWords& packed, size_t y_bins, BinFn&& bin, XViewBin
 
 }  // namespace
 
-Result<XView> ComputeXView(const store::Store& s, store::ProjectId p, const TxFilter& f,
+Result<XView> ComputeXView(const store::Store& s, model::ProjectId p, const TxFilter& f,
                            const XViewOptions& o) {
   if (o.x_bins < 1 || o.y_bins < 1 ||
       static_cast<size_t>(o.x_bins) * static_cast<size_t>(o.y_bins) > kMaxXViewCells) {
@@ -351,7 +351,7 @@ Result<XView> ComputeXView(const store::Store& s, store::ProjectId p, const TxFi
   return out;
 }
 
-Result<std::vector<TraceTx>> GetTrace(const store::Store& s, store::ProjectId p,
+Result<std::vector<TraceTx>> GetTrace(const store::Store& s, model::ProjectId p,
                                       const model::TraceId& trace) {
   Result<std::vector<model::Transaction>> txs = s.GetTrace(p, trace);
   if (!txs.ok()) return txs.status().Annotate("reading trace");

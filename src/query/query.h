@@ -33,7 +33,7 @@ struct TxList {
   bool truncated = false;  // more rows matched than `limit`
 };
 
-Result<TxList> ListTransactions(const store::Store& s, store::ProjectId p, const store::TxFilter& f,
+Result<TxList> ListTransactions(const store::Store& s, model::ProjectId p, const store::TxFilter& f,
                                 size_t limit, TxSort sort);
 
 // ---- X-View ----
@@ -67,7 +67,7 @@ struct XViewOptions {
   int y_bins = 100;
 };
 
-Result<XView> ComputeXView(const store::Store& s, store::ProjectId p, const store::TxFilter& f,
+Result<XView> ComputeXView(const store::Store& s, model::ProjectId p, const store::TxFilter& f,
                            const XViewOptions& o);
 
 // ---- series ----
@@ -107,7 +107,7 @@ struct Series {
 // 10,000 instances cost max_groups + 1 arrays, not 10,000 (issue 10: five
 // calls grouped by instance took the server from 187 to 436 MiB).
 constexpr size_t kSeriesOnePassGroups = 256;
-Result<Series> ComputeSeries(const store::Store& s, store::ProjectId p, const store::TxFilter& f,
+Result<Series> ComputeSeries(const store::Store& s, model::ProjectId p, const store::TxFilter& f,
                              Metric metric, int64_t step_us, GroupBy group_by,
                              size_t max_groups = 20, size_t one_pass_cells = 1'000'000);
 
@@ -125,7 +125,7 @@ struct EndpointStats {
 // range's edges from raw rows; then p50/p95/p99 come from the rollups'
 // log-scaled histograms (within ±6.1 %, store/rollup.h) and everything else
 // is exact. *source (optional) is set as Series::source.
-Result<std::vector<EndpointStats>> ComputeEndpoints(const store::Store& s, store::ProjectId p,
+Result<std::vector<EndpointStats>> ComputeEndpoints(const store::Store& s, model::ProjectId p,
                                                     const store::TxFilter& f,
                                                     std::string* source = nullptr);
 
@@ -147,7 +147,7 @@ struct Hitmap {
 };
 
 // REQUIRES: from and to set. InvalidArgument past max_x_bins buckets.
-Result<Hitmap> ComputeHitmap(const store::Store& s, store::ProjectId p, const store::TxFilter& f,
+Result<Hitmap> ComputeHitmap(const store::Store& s, model::ProjectId p, const store::TxFilter& f,
                              int64_t step_us, size_t max_x_bins = 2000);
 
 // ---- traces ----
@@ -156,7 +156,7 @@ struct TraceTx {
   model::TxId parent_tx = 0;  // the transaction holding tx.parent_span_id; 0 if none
 };
 
-Result<std::vector<TraceTx>> GetTrace(const store::Store& s, store::ProjectId p,
+Result<std::vector<TraceTx>> GetTrace(const store::Store& s, model::ProjectId p,
                                       const model::TraceId& trace);
 
 }  // namespace loupe::query

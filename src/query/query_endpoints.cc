@@ -58,7 +58,7 @@ struct EndpointAcc {
 
 constexpr size_t kDenseBins = 64 * store::kBinsPerOctave;
 
-Status FillEndpoints(const store::Store& s, store::ProjectId p, const TxFilter& f,
+Status FillEndpoints(const store::Store& s, model::ProjectId p, const TxFilter& f,
                      const std::vector<Piece>& pieces, std::vector<EndpointAcc>* out) {
   std::vector<EndpointAcc>& groups = *out;
   groups.clear();
@@ -131,7 +131,7 @@ Status FillEndpoints(const store::Store& s, store::ProjectId p, const TxFilter& 
 
 }  // namespace
 
-Result<std::vector<EndpointStats>> ComputeEndpoints(const store::Store& s, store::ProjectId p,
+Result<std::vector<EndpointStats>> ComputeEndpoints(const store::Store& s, model::ProjectId p,
                                                     const TxFilter& f, std::string* source) {
   std::vector<Piece> pieces =
       RollupsCanAnswer(s, f) && HasFrom(f) && HasTo(f)
@@ -187,7 +187,7 @@ Result<std::vector<EndpointStats>> ComputeEndpoints(const store::Store& s, store
   return out;
 }
 
-Result<Hitmap> ComputeHitmap(const store::Store& s, store::ProjectId p, const TxFilter& filter,
+Result<Hitmap> ComputeHitmap(const store::Store& s, model::ProjectId p, const TxFilter& filter,
                              int64_t step_us, size_t max_x_bins) {
   if (step_us <= 0) return Status::InvalidArgument("step must be positive");
   if (!HasFrom(filter) || !HasTo(filter))

@@ -99,7 +99,7 @@ inline const char* SourceName(const std::vector<Piece>& pieces) {
 // Visits every piece: raw rows through on_rows(span<const TxRow>), rollup
 // cells through on_cells(span<const RollupRow>). Either returns false to stop.
 template <typename OnRows, typename OnCells>
-Status VisitPieces(const store::Store& s, store::ProjectId p, const TxFilter& f,
+Status VisitPieces(const store::Store& s, model::ProjectId p, const TxFilter& f,
                    const std::vector<Piece>& pieces, bool with_hist, OnRows&& on_rows,
                    OnCells&& on_cells) {
   for (const Piece& pc : pieces) {

@@ -38,7 +38,7 @@ using store::TxRow;
 constexpr size_t kMaxSeriesBuckets = 1'000'000;
 
 // The end-time range [from, to) of the rows matching f (from > to if none).
-Status DataRange(const store::Store& s, store::ProjectId p, const TxFilter& f, int64_t* from,
+Status DataRange(const store::Store& s, model::ProjectId p, const TxFilter& f, int64_t* from,
                  int64_t* to) {
   int64_t lo = std::numeric_limits<int64_t>::max(), hi = std::numeric_limits<int64_t>::min();
   TxFilter narrow = f;
@@ -113,7 +113,7 @@ inline int64_t BucketOf(int64_t off, int64_t step_us, double inv_step) {
 // max_cells; the caller then makes two passes (totals first) in bounded
 // memory. One pass halves the cost of a
 // day grouped by endpoint from rollups (bench/rollup_benchmark.cc).
-Status FillGroupedOnePass(const store::Store& s, store::ProjectId p, const TxFilter& f,
+Status FillGroupedOnePass(const store::Store& s, model::ProjectId p, const TxFilter& f,
                           const std::vector<Piece>& pieces, int64_t step_us, GroupBy group_by,
                           size_t max_groups, size_t max_cells, std::vector<Buckets>* acc,
                           Series* out, bool* too_big) {
@@ -200,7 +200,7 @@ Status FillGroupedOnePass(const store::Store& s, store::ProjectId p, const TxFil
   return Status::OK();
 }
 
-Status FillSeries(const store::Store& s, store::ProjectId p, const TxFilter& f,
+Status FillSeries(const store::Store& s, model::ProjectId p, const TxFilter& f,
                   const std::vector<Piece>& pieces, int64_t step_us, GroupBy group_by,
                   size_t max_groups, size_t one_pass_cells, std::vector<Buckets>* acc_out,
                   Series* out) {
@@ -345,7 +345,7 @@ void FinishSeries(Metric metric, const std::vector<Buckets>& acc, Series* out) {
 
 // Distinct users per bucket from the hourly sketches: each bucket is the
 // union of the hours it covers; hours cut by the range's ends count whole.
-Result<Series> ComputeUsers(const store::Store& s, store::ProjectId p, const TxFilter& f,
+Result<Series> ComputeUsers(const store::Store& s, model::ProjectId p, const TxFilter& f,
                             int64_t step_us, GroupBy group_by, size_t max_groups) {
   if (!s.has_rollups()) return Status::InvalidArgument("users needs a store with rollups");
   if (step_us % store::kRollupHourUs != 0) {
@@ -422,7 +422,7 @@ Result<Series> ComputeUsers(const store::Store& s, store::ProjectId p, const TxF
 
 }  // namespace
 
-Result<Series> ComputeSeries(const store::Store& s, store::ProjectId p, const TxFilter& filter,
+Result<Series> ComputeSeries(const store::Store& s, model::ProjectId p, const TxFilter& filter,
                              Metric metric, int64_t step_us, GroupBy group_by, size_t max_groups,
                              size_t one_pass_cells) {
   if (step_us <= 0) return Status::InvalidArgument("step must be positive");

@@ -35,7 +35,7 @@ using ::testing::IsEmpty;
 
 constexpr int64_t kMs = 1000;
 constexpr int64_t kT = 1'700'000'000'000'000;  // a multiple of 10 s
-constexpr store::ProjectId kP = 1;
+constexpr model::ProjectId kP = 1;
 
 struct Row {
   model::TxId id;

@@ -28,7 +28,7 @@ double Value(const query::Series& s, size_t i) {
 
 }  // namespace
 
-Result<live::LiveSeed> LiveSeedFromStore(const store::Store& store, store::ProjectId project,
+Result<live::LiveSeed> LiveSeedFromStore(const store::Store& store, model::ProjectId project,
                                          const live::LiveOptions& options, int64_t now_us) {
   live::LiveSeed seed;
   const int64_t now_sec = FloorDiv(now_us, kSec);
@@ -106,10 +106,10 @@ Result<live::LiveSeed> LiveSeedFromStore(const store::Store& store, store::Proje
   return seed;
 }
 
-Status RestoreLive(const store::Store& store, const std::vector<store::ProjectId>& projects,
+Status RestoreLive(const store::Store& store, const std::vector<model::ProjectId>& projects,
                    live::LiveState* live, int64_t now_us) {
   Status first;
-  for (store::ProjectId p : projects) {
+  for (model::ProjectId p : projects) {
     Result<live::LiveSeed> seed = LiveSeedFromStore(store, p, live->options(), now_us);
     if (!seed.ok()) {
       if (first.ok()) first = seed.status().Annotate("project " + std::to_string(p));

@@ -19,12 +19,12 @@
 namespace loupe::server {
 
 // What the store says of `project` as of now_us, in LiveSeed form.
-Result<live::LiveSeed> LiveSeedFromStore(const store::Store& store, store::ProjectId project,
+Result<live::LiveSeed> LiveSeedFromStore(const store::Store& store, model::ProjectId project,
                                          const live::LiveOptions& options, int64_t now_us);
 
 // LiveSeedFromStore + LiveState::Restore for each project. Returns the first
 // error (the other projects are still restored).
-Status RestoreLive(const store::Store& store, const std::vector<store::ProjectId>& projects,
+Status RestoreLive(const store::Store& store, const std::vector<model::ProjectId>& projects,
                    live::LiveState* live, int64_t now_us);
 
 }  // namespace loupe::server

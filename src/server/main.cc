@@ -24,9 +24,10 @@
 #include "control/agent_config.h"
 #include "ingest/agent_receiver.h"
 #include "ingest/ingest_log.h"
+#include "ingest/otlp_front_door.h"
 #include "ingest/otlp_grpc_receiver.h"
-#include "ingest/otlp_http_receiver.h"
 #include "ingest/pipeline.h"
+#include "ingest/trace_receiver.h"
 #include "live/active_registry.h"
 #include "live/event_log.h"
 #include "live/live_state.h"
@@ -301,9 +302,13 @@ int RunServer(const std::vector<std::string>& args) {
   pipeline.Start();
   RegisterInstanceCapMetrics(metrics, &pipeline, registry->get());
 
-  // OTLP/HTTP, and the Loupe agent extensions (/v1/loupe/...) on the same port.
-  ingest::OtlpHttpReceiver otlp_http(registry->get(), &pipeline, metrics, {});
-  ingest::AgentReceiver agent_receiver(registry->get(), &active, agent_config->get(), metrics);
+  // The OTLP ports: one front door routes OTLP/HTTP, the Loupe agent
+  // extensions (/v1/loupe/...) and OTLP/gRPC to the receivers.
+  ingest::OtlpFrontDoor door(registry->get(), &pipeline, metrics);
+  ingest::TraceReceiver traces(&pipeline, metrics);
+  ingest::AgentReceiver agent_receiver(&active, agent_config->get(), metrics);
+  traces.AddRoutes(&door);
+  agent_receiver.AddRoutes(&door);
   net::HttpServerOptions oh;
   oh.bind_address = cfg.bind;
   oh.port = static_cast<uint16_t>(cfg.otlp_http_port);
@@ -312,35 +317,15 @@ int RunServer(const std::vector<std::string>& args) {
   oh.max_connections_per_client = static_cast<size_t>(cfg.max_connections_per_client);
   oh.metrics = metrics;
   oh.name = "otlp_http";
-  // Errors the HTTP server makes itself (408, 413...) answer OTLP requests
-  // as google.rpc.Status in the request's encoding; agent endpoints keep
-  // their JSON errors.
-  oh.error_hook = [&](const net::HttpRequest& head, net::HttpResponse* rs) {
-    if (!ingest::AgentReceiver::Handles(head.path)) otlp_http.RewriteServerError(head, rs);
-  };
-  auto otlp_http_server = net::HttpServer::Start(
-      oh,
-      [&](net::HttpRequest& rq, net::HttpResponse* rs) {
-        if (ingest::AgentReceiver::Handles(rq.path)) {
-          agent_receiver.Handle(rq, rs);
-        } else {
-          otlp_http.Handle(rq, rs);
-        }
-      },
-      [&](const net::HttpRequest& rq, net::HttpResponse* rs) {
-        return ingest::AgentReceiver::Handles(rq.path) ? agent_receiver.CheckHeaders(rq, rs)
-                                                       : otlp_http.CheckHeaders(rq, rs);
-      });
+  auto otlp_http_server = door.ServeHttp(oh);
   if (!otlp_http_server.ok()) {
     LogError("OTLP/HTTP receiver: " + otlp_http_server.status().message());
     return 1;
   }
-
-  // OTLP/gRPC.
   ingest::OtlpGrpcOptions og;
   og.bind_address = cfg.bind;
   og.port = static_cast<uint16_t>(cfg.otlp_grpc_port);
-  auto grpc = ingest::OtlpGrpcReceiver::Start(registry->get(), &pipeline, metrics, og);
+  auto grpc = ingest::OtlpGrpcReceiver::Start(&door, og);
   if (!grpc.ok()) {
     LogError("OTLP/gRPC receiver: " + grpc.status().message());
     return 1;

@@ -13,7 +13,7 @@ using Samples = std::vector<std::pair<Labels, double>>;
 // One figure of every project the registry knows that the store holds.
 template <typename Fn>
 Samples PerProject(const store::Store* store, const auth::Registry* registry, Fn figure) {
-  std::unordered_map<store::ProjectId, std::string> names;
+  std::unordered_map<model::ProjectId, std::string> names;
   for (const auth::Project& p : registry->AllProjects()) names.emplace(p.id, p.name);
   Samples out;
   for (const store::ProjectUsage& u : store->Usage().projects) {

@@ -7,10 +7,10 @@
 #include <vector>
 
 #include "ingest/ingest_log.h"
+#include "log/wal.h"
 #include "model/span.h"
 #include "store/embedded/rollup_file.h"
 #include "store/embedded/segment.h"
-#include "store/embedded/wal.h"
 #include "wire/otlp_json.h"
 #include "wire/otlp_proto.h"
 
@@ -140,14 +140,14 @@ void VerifyLog(Env* env, const std::string& dir, VerifyReport* r) {
                  std::to_string(from) + "; " + std::to_string(spans) + " pending spans\n";
     }
   }
-  auto reader = store::WalReader::Open(env, dir, store::WalPosition{from, 0, 0});
+  auto reader = log::WalReader::Open(env, dir, log::WalPosition{from, 0, 0});
   if (!reader.ok()) {
     ++r->problems;
     r->text += "  DAMAGED " + dir + ": " + reader.status().ToString() + "\n";
     return;
   }
   std::string_view rec;
-  store::WalPosition pos;
+  log::WalPosition pos;
   uint64_t spans = 0, bad = 0;
   while ((*reader)->Next(&rec, &pos)) {
     ingest::LoggedRequest req;
@@ -157,7 +157,7 @@ void VerifyLog(Env* env, const std::string& dir, VerifyReport* r) {
     r->log_bytes += rec.size();
     if (!n.ok()) {
       if (bad++ < 10) {
-        r->text += "  DAMAGED record at " + store::WalSegmentName(pos.segment) + " offset " +
+        r->text += "  DAMAGED record at " + log::WalSegmentName(pos.segment) + " offset " +
                    std::to_string(pos.offset) + ": " + n.status().ToString() + "\n";
       }
       ++r->problems;

@@ -46,12 +46,14 @@
 #include <vector>
 
 #include "common/status.h"
+#include "model/project.h"
 #include "model/transaction.h"
 #include "store/rollup.h"
 
 namespace loupe::store {
 
-using ProjectId = uint32_t;
+// The store spells it unqualified; one definition in model/project.h.
+using model::ProjectId;
 
 // Steps that arrived after their transaction was written.
 struct LateSteps {

@@ -15,26 +15,26 @@ class RawRowsStore final : public store::Store {
   explicit RawRowsStore(const store::Store& s, bool broken_rollups = false)
       : s_(s), broken_(broken_rollups) {}
 
-  Status Append(store::ProjectId, store::WriteBatch) override { return Status::OK(); }
-  Status Scan(store::ProjectId p, const store::TxFilter& f, store::ScanOrder o,
+  Status Append(model::ProjectId, store::WriteBatch) override { return Status::OK(); }
+  Status Scan(model::ProjectId p, const store::TxFilter& f, store::ScanOrder o,
               const store::RowVisitor& v) const override {
     return s_.Scan(p, f, o, v);
   }
-  Result<model::Transaction> Get(store::ProjectId p, model::TxId id) const override {
+  Result<model::Transaction> Get(model::ProjectId p, model::TxId id) const override {
     return s_.Get(p, id);
   }
-  Result<std::vector<model::Transaction>> GetTrace(store::ProjectId p,
+  Result<std::vector<model::Transaction>> GetTrace(model::ProjectId p,
                                                    const model::TraceId& t) const override {
     return s_.GetTrace(p, t);
   }
-  Status PutInstance(store::ProjectId, const store::InstanceInfo&) override { return Status::OK(); }
-  Result<std::vector<store::InstanceInfo>> ListInstances(store::ProjectId p) const override {
+  Status PutInstance(model::ProjectId, const store::InstanceInfo&) override { return Status::OK(); }
+  Result<std::vector<store::InstanceInfo>> ListInstances(model::ProjectId p) const override {
     return s_.ListInstances(p);
   }
   store::StoreStats Stats() const override { return s_.Stats(); }
   Status Close() override { return Status::OK(); }
   bool has_rollups() const override { return broken_; }
-  Status ScanRollups(store::ProjectId p, store::RollupResolution r, const store::RollupFilter& f,
+  Status ScanRollups(model::ProjectId p, store::RollupResolution r, const store::RollupFilter& f,
                      const store::RollupVisitor& v) const override {
     Status st = s_.ScanRollups(p, r, f, v);
     return st.ok() ? Status::Corruption("rollup file damaged") : st;

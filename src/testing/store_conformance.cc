@@ -28,7 +28,7 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
 
-ScatterPoints ScanScatterPoints(const store::Store& s, store::ProjectId project,
+ScatterPoints ScanScatterPoints(const store::Store& s, model::ProjectId project,
                                 const TxFilter& filter) {
   ScatterPoints points;
   Status st = s.ScanScatter(project, filter,

@@ -75,7 +75,7 @@ class StoreConformanceTest : public ::testing::TestWithParam<StoreConformancePar
 // Every point Store::ScanScatter hands over for `filter`, as (end, elapsed,
 // error); a failed scan or columns of unequal lengths fail the test.
 using ScatterPoints = std::multiset<std::tuple<int64_t, int64_t, bool>>;
-ScatterPoints ScanScatterPoints(const store::Store& s, store::ProjectId project,
+ScatterPoints ScanScatterPoints(const store::Store& s, model::ProjectId project,
                                 const store::TxFilter& filter);
 
 // Name generator for INSTANTIATE_TEST_SUITE_P (returns param.name).

@@ -27,7 +27,7 @@ void LinkStoreConformanceRollupTests();
 inline constexpr int64_t kT0 = 1'700'000'000'000'000;  // µs, on a minute boundary + 20 s
 inline constexpr int64_t kMs = 1000;
 inline constexpr int64_t kMinute = 60'000'000;
-inline constexpr store::ProjectId kP1 = 1, kP2 = 2;
+inline constexpr model::ProjectId kP1 = 1, kP2 = 2;
 
 inline model::TraceId TraceOf(uint64_t n) {
   model::TraceId t{};
@@ -67,20 +67,20 @@ inline model::Step MakeStep(model::SpanId span, model::StepKind kind, int64_t st
   return s;
 }
 
-inline Status AppendTxs(store::Store& s, store::ProjectId p, std::vector<model::Transaction> txs) {
+inline Status AppendTxs(store::Store& s, model::ProjectId p, std::vector<model::Transaction> txs) {
   store::WriteBatch b;
   b.transactions = std::move(txs);
   return s.Append(p, std::move(b));
 }
 
-inline Status AppendLate(store::Store& s, store::ProjectId p, model::TxId tx,
+inline Status AppendLate(store::Store& s, model::ProjectId p, model::TxId tx,
                          std::vector<model::Step> steps) {
   store::WriteBatch b;
   b.late_steps.push_back({tx, std::move(steps)});
   return s.Append(p, std::move(b));
 }
 
-inline std::vector<model::TxId> ScanIds(const store::Store& s, store::ProjectId p,
+inline std::vector<model::TxId> ScanIds(const store::Store& s, model::ProjectId p,
                                         const store::TxFilter& f,
                                         store::ScanOrder order = store::ScanOrder::kNewestFirst) {
   std::vector<model::TxId> ids;
@@ -92,7 +92,7 @@ inline std::vector<model::TxId> ScanIds(const store::Store& s, store::ProjectId 
   return ids;
 }
 
-inline std::vector<model::TxId> AllIds(const store::Store& s, store::ProjectId p) {
+inline std::vector<model::TxId> AllIds(const store::Store& s, model::ProjectId p) {
   return ScanIds(s, p, store::TxFilter{});
 }
 

@@ -30,7 +30,7 @@ namespace {
 using CellKey = std::tuple<int64_t, std::string, std::string, std::string>;
 
 // by_endpoint false: cells per (service, instance), endpoint "" (kMinute).
-std::map<CellKey, store::RollupStats> RawCells(const store::Store& s, store::ProjectId p,
+std::map<CellKey, store::RollupStats> RawCells(const store::Store& s, model::ProjectId p,
                                                int64_t from, int64_t to, int64_t step,
                                                bool by_endpoint = true) {
   std::map<CellKey, store::RollupStats> out;
@@ -49,7 +49,7 @@ std::map<CellKey, store::RollupStats> RawCells(const store::Store& s, store::Pro
   return out;
 }
 
-std::map<CellKey, store::RollupStats> RollupCells(const store::Store& s, store::ProjectId p,
+std::map<CellKey, store::RollupStats> RollupCells(const store::Store& s, model::ProjectId p,
                                                   store::RollupResolution res,
                                                   const store::RollupFilter& f) {
   std::map<CellKey, store::RollupStats> out;

@@ -10,7 +10,7 @@
 
 #include "common/coding.h"
 #include "common/logging.h"
-#include "store/embedded/crc32c.h"
+#include "log/crc32c.h"
 #include "store/embedded/embedded_store_internal.h"
 #include "store/late_merge.h"
 #include "store/profile_codec.h"

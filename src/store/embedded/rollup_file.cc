@@ -7,8 +7,8 @@
 #include <unordered_map>
 
 #include "common/coding.h"
+#include "log/crc32c.h"
 #include "store/embedded/compression.h"
-#include "store/embedded/crc32c.h"
 #include "store/embedded/segment.h"
 
 namespace loupe::store {

@@ -9,7 +9,7 @@
 
 #include "common/coding.h"
 #include "common/hash.h"
-#include "store/embedded/crc32c.h"
+#include "log/crc32c.h"
 #include "store/embedded/packed_ints.h"
 
 namespace loupe::store {

@@ -18,8 +18,8 @@
 //
 // Thread-safety: Append, Checkpoint, Rollover, DeleteSegmentsBefore and
 // stats() may be called concurrently. WalReader is not thread-safe.
-#ifndef LOUPE_STORE_EMBEDDED_WAL_H_
-#define LOUPE_STORE_EMBEDDED_WAL_H_
+#ifndef LOUPE_LOG_WAL_H_
+#define LOUPE_LOG_WAL_H_
 
 #include <compare>
 #include <condition_variable>
@@ -34,7 +34,7 @@
 #include "common/env.h"
 #include "common/status.h"
 
-namespace loupe::store {
+namespace loupe::log {
 
 // Where a record is: segment number, byte offset of its commit chunk in the
 // segment file, and its index among the chunk's records. Ordered like the log.
@@ -204,6 +204,6 @@ class WalReader {
 std::string WalSegmentName(uint64_t segment);
 bool ParseWalSegmentName(std::string_view name, uint64_t* segment);
 
-}  // namespace loupe::store
+}  // namespace loupe::log
 
-#endif  // LOUPE_STORE_EMBEDDED_WAL_H_
+#endif  // LOUPE_LOG_WAL_H_

@@ -1,19 +1,20 @@
 // CRC32C (Castagnoli polynomial 0x1EDC6F41, reflected 0x82F63B78), the
-// checksum of every on-disk structure of the embedded engine (docs/format/).
+// checksum of every on-disk structure: the write-ahead log and the embedded
+// engine's files (docs/format/).
 //
 // Uses the SSE4.2 crc32 instruction when the CPU has it (checked once at
 // run time), else a slicing-by-8 table implementation; both give identical
 // results. Stored checksums are masked (LevelDB util/crc32c.h) so that a CRC
 // over data that itself contains CRCs stays well distributed.
 // Thread-safety: pure functions.
-#ifndef LOUPE_STORE_EMBEDDED_CRC32C_H_
-#define LOUPE_STORE_EMBEDDED_CRC32C_H_
+#ifndef LOUPE_LOG_CRC32C_H_
+#define LOUPE_LOG_CRC32C_H_
 
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
-namespace loupe::store::crc32c {
+namespace loupe::crc32c {
 
 // Returns the CRC32C of data[0, n) continuing from init_crc (the CRC of the
 // bytes before). Extend(0, ...) starts a new checksum.
@@ -37,6 +38,6 @@ inline uint32_t Unmask(uint32_t masked) noexcept {
   return (rot >> 17) | (rot << 15);
 }
 
-}  // namespace loupe::store::crc32c
+}  // namespace loupe::crc32c
 
-#endif  // LOUPE_STORE_EMBEDDED_CRC32C_H_
+#endif  // LOUPE_LOG_CRC32C_H_

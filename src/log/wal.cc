@@ -1,5 +1,5 @@
 // Wal and WalReader (wal.h); format in docs/format/wal.md.
-#include "store/embedded/wal.h"
+#include "log/wal.h"
 
 #include <algorithm>
 #include <chrono>
@@ -8,9 +8,9 @@
 #include <utility>
 
 #include "common/coding.h"
-#include "store/embedded/crc32c.h"
+#include "log/crc32c.h"
 
-namespace loupe::store {
+namespace loupe::log {
 namespace {
 
 constexpr char kMagic[8] = {'L', 'O', 'U', 'P', 'E', 'W', 'A', 'L'};
@@ -512,4 +512,4 @@ bool WalReader::Next(std::string_view* record, WalPosition* pos) {
   }
 }
 
-}  // namespace loupe::store
+}  // namespace loupe::log

@@ -1,4 +1,4 @@
-#include "store/embedded/crc32c.h"
+#include "log/crc32c.h"
 
 #include <array>
 #include <cstring>
@@ -7,7 +7,7 @@
 #include <nmmintrin.h>
 #endif
 
-namespace loupe::store::crc32c {
+namespace loupe::crc32c {
 namespace {
 
 constexpr uint32_t kPoly = 0x82f63b78u;
@@ -169,4 +169,4 @@ uint32_t ExtendPortable(uint32_t init_crc, const void* data, size_t n) noexcept 
 
 bool HardwareAccelerated() noexcept { return kHasSse42; }
 
-}  // namespace loupe::store::crc32c
+}  // namespace loupe::crc32c
