@@ -28,10 +28,10 @@
 #include <utility>
 #include <vector>
 
+#include "store/dict.h"
 #include "store/embedded/embedded_store.h"
 #include "store/embedded/rollup_file.h"
 #include "store/embedded/segment.h"
-#include "store/dict.h"
 #include "store/filter.h"
 #include "store/instances.h"
 #include "store/late_merge.h"
@@ -44,7 +44,9 @@ namespace loupe::store::embedded_internal {
 
 using model::TxId;
 
-// The project lock (store/rw_lock.h), under the name this engine's files use.
+// The project lock (store/rw_lock.h) under its old name here, which
+// compaction.cc (being changed on another branch) still uses; to be renamed
+// to RwLock once that branch is in.
 using RwMutex = RwLock;
 
 // A transaction in a memtable: list columns plus the encoded profile.

@@ -166,9 +166,9 @@ class MemSource final : public RowSource {
   CompiledFilter bound_;  // f_ bound to this table's user and client-IP ids
   const bool desc_;
   const std::vector<uint32_t>& order_;
-  size_t lo_ = 0, hi_ = 0;                  // the rows of order_ inside the time range
-  size_t cursor_ = 0;                       // next position of order_ to examine
-  size_t pos_ = 0;                          // the current row's position in order_
+  size_t lo_ = 0, hi_ = 0;  // the rows of order_ inside the time range
+  size_t cursor_ = 0;       // next position of order_ to examine
+  size_t pos_ = 0;          // the current row's position in order_
 };
 
 // A CompiledFilter bound to one segment's local dictionary ids.
@@ -204,8 +204,8 @@ struct LocalFilter {
 
 class SegmentSource final : public RowSource {
  public:
-  SegmentSource(const Project& p, const Partition& part, const SegmentRef& ref,
-                const ScanFilter& f, bool descending, ScanErrors* errors)
+  SegmentSource(const Project& p, const Partition& part, const SegmentRef& ref, const ScanFilter& f,
+                bool descending, ScanErrors* errors)
       : p_(p),
         part_(part),
         ref_(ref),

@@ -35,8 +35,8 @@
 #include "common/env.h"
 #include "common/status.h"
 #include "model/transaction.h"
-#include "store/embedded/compression.h"
 #include "store/dict.h"
+#include "store/embedded/compression.h"
 #include "store/embedded/profile_block.h"
 
 namespace loupe::store {

@@ -400,8 +400,8 @@ void MemStore::AppendRow(Project* p, model::Transaction& tx) {
   for (int c = 0; c < kNumDictColumns; ++c) pt->dict[c].push_back(ids[c]);
   pt->summary.push_back(tx.summary);
   pt->trace_next.push_back(next);
-  p->rollups.Add(tx.end_us, tx.end_us - tx.start_us, tx.error, tx.summary,
-                 ids[kDictService], ids[kDictInstance], ids[kDictEndpoint],
+  p->rollups.Add(tx.end_us, tx.end_us - tx.start_us, tx.error, tx.summary, ids[kDictService],
+                 ids[kDictInstance], ids[kDictEndpoint],
                  !tx.user.empty() ? std::string_view(tx.user) : std::string_view(tx.client_ip));
 
   thread_local std::string scratch;
