@@ -23,6 +23,7 @@
 #include "common/hash.h"
 #include "common/metrics.h"
 #include "live/live_state.h"
+#include "store/mem/mem_store.h"
 #include "store/store.h"
 
 namespace loupe::api {

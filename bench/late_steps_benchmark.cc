@@ -32,6 +32,7 @@
 #include "common/metrics.h"
 #include "ingest/assembler.h"
 #include "store/embedded/embedded_store.h"
+#include "store/mem/mem_store.h"
 #include "store/store.h"
 
 namespace loupe::ingest {

@@ -24,6 +24,7 @@
 
 #include "common/hash.h"
 #include "query/query.h"
+#include "store/mem/mem_store.h"
 #include "store/store.h"
 
 namespace loupe {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "live/event_log.h"
+#include "store/mem/mem_store.h"
 #include "store/store.h"
 
 namespace loupe::alert {

@@ -3,6 +3,7 @@
 #include <rapidjson/document.h>
 
 #include "api/api.h"
+#include "store/mem/mem_store.h"
 
 namespace loupe::api {
 namespace {

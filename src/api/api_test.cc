@@ -16,6 +16,7 @@
 
 #include "api/api_internal.h"
 #include "store/embedded/embedded_store.h"
+#include "store/mem/mem_store.h"
 
 namespace loupe::api {
 namespace {

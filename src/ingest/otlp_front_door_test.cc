@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "live/live_state.h"
+#include "store/mem/mem_store.h"
 #include "store/store.h"
 #include "wire/otlp_response.h"
 

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "query/xview_bins.h"
+#include "store/mem/mem_store.h"
 #include "testing/raw_rows_store.h"
 
 namespace loupe::query {

@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+#include "store/mem/mem_store.h"
+
 namespace loupe::server {
 namespace {
 

@@ -44,6 +44,7 @@
 #include "server/store_metrics.h"
 #include "server/store_verify.h"
 #include "store/embedded/embedded_store.h"
+#include "store/mem/mem_store.h"
 #include "store/store.h"
 
 extern char** environ;

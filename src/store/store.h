@@ -1,16 +1,23 @@
 // Store: where transactions, profiles and instance records live.
 //
 // Two implementations stand behind this interface and one conformance suite
-// (src/testing/store_conformance.h): MemStore (in memory, for tests and
-// `--store memory`) and the embedded engine (the default, docs/format/). A
-// ClickHouse store follows for scale-out.
+// (src/testing/store_conformance.h): MemStore (store/mem/mem_store.h: in
+// memory, for tests and `--store memory`) and the embedded engine
+// (store/embedded/embedded_store.h: the default, docs/format/). A ClickHouse
+// store follows for scale-out.
 //
 // Semantics every implementation keeps:
 //  - Append is idempotent on (project, transaction id): a transaction already
 //    stored is skipped (so a span batch replayed from a log, or a root span
-//    sent twice, is stored once). Late steps are merged into their transaction
-//    and de-duplicated by span id; late steps of an unknown transaction are
-//    parked until it comes (parked_late.h) and counted in Stats() meanwhile.
+//    sent twice, is stored once).
+//  - Late steps are merged into their transaction and de-duplicated by span
+//    id (late_merge.h). Late steps of a transaction the store does not hold
+//    (two ingest requests passed each other, so it is appended later; or
+//    MemStore evicted it) are parked, per project and in memory only
+//    (parked_late.h: at most 4,096 transactions, the oldest dropped first),
+//    and merged by the Append that brings their transaction. While parked,
+//    and for good once dropped, they count in StoreStats::late_steps_orphaned.
+//    Flush does not write parked steps.
 //  - Late steps change what was stored as one: the profile (ordered by start
 //    time), the row's summary, its dropped_steps, and the rollup cells of the
 //    transaction's end time and (service, instance, endpoint), so rows and
@@ -143,7 +150,9 @@ struct StoreStats {
   uint64_t steps = 0;
   uint64_t duplicates_skipped = 0;
   uint64_t late_steps_merged = 0;
-  uint64_t late_steps_orphaned = 0;  // late steps whose transaction was unknown
+  // Late steps parked for a transaction not (yet) stored, and those dropped
+  // from the park before it came (store.h: late steps).
+  uint64_t late_steps_orphaned = 0;
   uint64_t bytes = 0;                // approximate memory or disk use
   // Strings held in memory by the stores' dictionaries (all projects), and
   // their approximate bytes. Neither may grow with the number of distinct
@@ -254,10 +263,6 @@ class Store {
   // Further calls may fail with Unavailable.
   virtual Status Close() = 0;
 };
-
-// An in-memory store. Data lives until the process ends. `max_transactions`
-// bounds memory: past it the oldest transactions (by end time) are evicted.
-std::unique_ptr<Store> NewMemStore(size_t max_transactions = 20'000'000);
 
 }  // namespace loupe::store
 

@@ -29,18 +29,6 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 
 }  // namespace
 
-uint32_t Dict::Intern(std::string_view s) {
-  auto it = index_.find(s);
-  if (it != index_.end()) return it->second;
-  const std::string& stored = strings_.emplace_back(s);
-  auto id = static_cast<uint32_t>(views_.size());
-  views_.push_back(stored);
-  index_.emplace(stored, id);
-  // The string's heap buffer (if any), the deque slot and an index node.
-  bytes_ += (stored.capacity() > 15 ? stored.capacity() + 1 : 0) + sizeof(std::string) + 48;
-  return id;
-}
-
 const std::vector<uint32_t>& MemTable::SortedOrder() const {
   std::lock_guard<std::mutex> lock(order_mu);
   if (order.size() != rows.size()) {
@@ -85,21 +73,14 @@ int64_t SegmentedStore::PartitionKey(int64_t end_us) const noexcept {
   return q;
 }
 
-Project* SegmentedStore::FindProject(ProjectId id) const {
-  std::shared_lock<std::shared_mutex> lock(projects_mu_);
-  auto it = projects_.find(id);
-  return it == projects_.end() ? nullptr : it->second.get();
-}
+Project* SegmentedStore::FindProject(ProjectId id) const { return projects_.Find(id); }
 
 Project* SegmentedStore::GetOrCreateProject(ProjectId id) {
-  if (Project* p = FindProject(id)) return p;
-  std::unique_lock<std::shared_mutex> lock(projects_mu_);
-  auto& p = projects_[id];
-  if (!p) {
-    p = std::make_unique<Project>(id);
-    InitRetention(p.get());
-  }
-  return p.get();
+  return projects_.GetOrCreate(id, [this](ProjectId id) {
+    auto p = std::make_unique<Project>(id);
+    InitRetention(p.get());  // projects_mu_ is held
+    return p;
+  });
 }
 
 int64_t SegmentedStore::FirstLiveKey(int64_t retention_us, int64_t now_us) const noexcept {
@@ -314,19 +295,11 @@ void SegmentedStore::AppendRow(Project* p, model::Transaction& tx) {
   row.end_us = tx.end_us;
   row.status = tx.status;
   row.error = tx.error;
-  row.dict[kDictService] = p->dicts[kDictService].Intern(tx.service);
-  row.dict[kDictInstance] = p->dicts[kDictInstance].Intern(tx.instance);
-  row.dict[kDictEndpoint] = p->dicts[kDictEndpoint].Intern(tx.endpoint);
-  row.dict[kDictMethod] = p->dicts[kDictMethod].Intern(tx.http_method);
-  row.dict[kDictErrorType] = p->dicts[kDictErrorType].Intern(tx.error_type);
   MemTable& mem = *part.mem;
   // User and client IP go into the memtable's dictionaries, which the flush
   // drops: a project-wide dictionary grew by every distinct visitor for
   // ever (issue 10; EmbeddedStoreTest.DistinctUsersLeaveNoDictionaryBehind).
-  const size_t local_before = mem.local[0].bytes() + mem.local[1].bytes();
-  row.dict[kDictUser] = mem.local[LocalSlot(kDictUser)].Intern(tx.user);
-  row.dict[kDictClientIp] = mem.local[LocalSlot(kDictClientIp)].Intern(tx.client_ip);
-  const size_t local_added = mem.local[0].bytes() + mem.local[1].bytes() - local_before;
+  const size_t local_added = InternColumns(tx, p->dicts, mem.local, row.dict);
   row.summary = tx.summary;
   row.steps = static_cast<uint32_t>(tx.steps.size());
   EncodeProfile(tx, &row.profile);
@@ -474,11 +447,7 @@ Status SegmentedStore::Flush() { return FlushAll(); }
 
 Status SegmentedStore::FlushAll() {
   std::lock_guard<std::mutex> flush_lock(flush_mu_);
-  std::vector<Project*> projects;
-  {
-    std::shared_lock<std::shared_mutex> lock(projects_mu_);
-    for (const auto& [id, p] : projects_) projects.push_back(p.get());
-  }
+  const std::vector<Project*> projects = projects_.All();
   Status first_error;
   for (Project* p : projects) {
     struct Job {
@@ -675,17 +644,7 @@ Status SegmentedStore::PutInstance(ProjectId project, const InstanceInfo& info) 
   Project* p = GetOrCreateProject(project);
   std::unique_lock<RwMutex> lock(p->mu);
   instances_changed_.store(true);
-  auto [it, inserted] = p->instances.try_emplace({info.service, info.instance}, info);
-  if (inserted) return Status::OK();
-  InstanceInfo& cur = it->second;
-  if (!info.host.empty()) cur.host = info.host;
-  if (!info.kind.empty()) cur.kind = info.kind;
-  if (!info.sdk.empty()) cur.sdk = info.sdk;
-  if (info.first_seen_us != 0 &&
-      (cur.first_seen_us == 0 || info.first_seen_us < cur.first_seen_us)) {
-    cur.first_seen_us = info.first_seen_us;
-  }
-  cur.last_seen_us = std::max(cur.last_seen_us, info.last_seen_us);
+  RecordInstance(&p->instances, info);
   return Status::OK();
 }
 

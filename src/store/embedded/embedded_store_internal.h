@@ -28,71 +28,26 @@
 #include <utility>
 #include <vector>
 
+#include "store/dict.h"
 #include "store/embedded/embedded_store.h"
 #include "store/embedded/rollup_file.h"
 #include "store/embedded/segment.h"
+#include "store/filter.h"
+#include "store/instances.h"
 #include "store/late_merge.h"
 #include "store/parked_late.h"
+#include "store/project_map.h"
 #include "store/rollup.h"
+#include "store/rw_lock.h"
 
 namespace loupe::store::embedded_internal {
 
 using model::TxId;
 
-// A reader-writer lock fair to both sides: a thread that wants to write
-// takes the turnstile first, so readers arriving after it queue behind it,
-// and readers pass the turnstile one by one between writers. Plain
-// std::shared_mutex (glibc's rwlock) prefers readers: two threads scanning
-// back to back kept Append and segment installs waiting for minutes in the
-// concurrent conformance test; a writer-preferring rwlock starved the
-// scanners instead. REQUIRES: no thread takes it shared twice.
-class RwMutex {
- public:
-  void lock() {
-    std::lock_guard<std::mutex> turn(turnstile_);
-    rw_.lock();
-  }
-  void unlock() { rw_.unlock(); }
-  void lock_shared() {
-    { std::lock_guard<std::mutex> turn(turnstile_); }
-    rw_.lock_shared();
-  }
-  void unlock_shared() { rw_.unlock_shared(); }
-
- private:
-  std::mutex turnstile_;
-  std::shared_mutex rw_;
-};
-
-// String ↔ dense id; id 0 is "". Views stay valid for the Dict's lifetime
-// (deque of strings). A project keeps one per bounded column (service,
-// instance, endpoint, method, error type: capped at ingest) for the store's
-// lifetime; user and client-IP strings go into their memtable's own Dicts
-// instead, which are dropped with the memtable after its flush.
-class Dict {
- public:
-  Dict() { Intern(""); }
-  uint32_t Intern(std::string_view s);
-  // The id of s, or -1 when never interned.
-  int64_t Find(std::string_view s) const {
-    auto it = index_.find(s);
-    return it == index_.end() ? -1 : it->second;
-  }
-  std::string_view Get(uint32_t id) const noexcept { return views_[id]; }
-  size_t size() const noexcept { return views_.size(); }
-  // Approximate memory held: the strings, their views and the index.
-  size_t bytes() const noexcept { return bytes_ + views_.capacity() * sizeof(std::string_view); }
-
- private:
-  std::deque<std::string> strings_;
-  std::vector<std::string_view> views_;
-  std::unordered_map<std::string_view, uint32_t> index_;
-  size_t bytes_ = 0;
-};
-
-// The slot of a high-cardinality column (IsHighCardinality) in
-// MemTable::local.
-constexpr int LocalSlot(int c) { return c == kDictUser ? 0 : 1; }
+// The project lock (store/rw_lock.h) under its old name here, which
+// compaction.cc (being changed on another branch) still uses; to be renamed
+// to RwLock once that branch is in.
+using RwMutex = RwLock;
 
 // A transaction in a memtable: list columns plus the encoded profile.
 struct MemRow {
@@ -116,7 +71,7 @@ struct MemRow {
 struct MemTable {
   std::vector<MemRow> rows;
   RollupBuilder rollup;              // the rows' rollup cells, written beside their segment
-  Dict local[2];                     // user and client IP strings of the rows (LocalSlot)
+  LocalDicts local;                  // user and client IP strings of the rows (dict.h)
   size_t bytes = 0;                  // rows, rollup and local dictionaries
   int64_t min_end = 0, max_end = 0;  // over rows; meaningless when empty
 
@@ -213,9 +168,9 @@ struct Project {
   std::map<int64_t, Partition> parts;
   std::unordered_map<TxId, MemLoc> mem_index;  // rows of mem and imm tables
   // Bounded columns only: dicts[kDictUser] and dicts[kDictClientIp] hold ""
-  // alone (those strings live in memtables and segments, LocalSlot).
-  Dict dicts[kNumDictColumns];
-  std::map<std::pair<std::string, std::string>, InstanceInfo> instances;
+  // alone (those strings live in memtables and segments, dict.h).
+  ProjectDicts dicts;
+  InstanceMap instances;
   ParkedLateSteps parked;  // late steps that came before their transaction
   // Rollup files by partition; they outlive the partition's segments
   // (rollup_retention_days). rollup_gen changes whenever this map or a
@@ -377,8 +332,9 @@ class SegmentedStore final : public EmbeddedStore {
   bool closed_ = false;         // GUARDED_BY(close_mu_)
   std::unique_ptr<FileLock> lock_;
 
-  mutable std::shared_mutex projects_mu_;
-  std::unordered_map<ProjectId, std::unique_ptr<Project>> projects_;  // GUARDED_BY(projects_mu_)
+  ProjectMap<Project> projects_;
+  // The map's lock, which also guards retention_ (project_map.h).
+  std::shared_mutex& projects_mu_ = projects_.mu();
 
   std::mutex flush_mu_;    // one flush at a time
   uint64_t next_seq_ = 1;  // GUARDED_BY(flush_mu_)

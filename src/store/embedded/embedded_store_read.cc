@@ -22,32 +22,15 @@ namespace {
 // Rows per visitor call: 256 TxRows (~60 KB) stay in L2 while the visitor runs.
 constexpr size_t kBatchRows = 256;
 
-// The string filters of TxFilter, as dictionary columns.
-constexpr int kFilterColumns[] = {kDictService, kDictInstance, kDictEndpoint, kDictUser,
-                                  kDictClientIp};
-constexpr int kNumFilterColumns = 5;
-
 constexpr uint32_t DictBit(int c) { return ColumnBit(kColDictFirst + c); }
 
-// want[] value of a user or client-IP filter: those columns have no project
-// ids, so each memtable and segment looks `value` up in its own dictionary.
-constexpr int64_t kWantLocal = -2;
+// A CompiledFilter (store/filter.h) with the segment columns a scan decodes.
+struct ScanFilter : CompiledFilter {
+  uint32_t fields = kFieldAll;  // TxFields the caller reads
+  uint32_t columns = kReadAll;  // segment columns to decode for them and the filter
 
-struct CompiledFilter {
-  int64_t from = 0, to = 0, min_el = 0, max_el = 0;
-  bool errors_only = false;
-  int64_t want[kNumFilterColumns] = {-1, -1, -1, -1, -1};  // project ids; -1: any
-  std::string_view value[kNumFilterColumns];  // the filter's strings (views into the TxFilter)
-  uint32_t fields = kFieldAll;                // TxFields the caller reads
-  uint32_t columns = kReadAll;                // segment columns to decode for them and the filter
-
-  // False when a string filter names a value never seen: nothing can match.
+  // False when nothing can match (CompiledFilter::Compile).
   bool Compile(const Project& p, const TxFilter& f) {
-    from = f.from_us;
-    to = f.to_us;
-    min_el = f.min_elapsed_us <= 0 ? std::numeric_limits<int64_t>::min() : f.min_elapsed_us;
-    max_el = f.max_elapsed_us;
-    errors_only = f.errors_only;
     fields = f.fields & kFieldAll;
     // A projection decodes only what the caller reads: the X-View (no
     // fields) needs 3 of 18 columns, about 7x less work over an hour
@@ -64,20 +47,9 @@ struct CompiledFilter {
     if (fields & kFieldSummary) {
       for (int c = kColSqlCount; c <= kColCpuUs; ++c) columns |= ColumnBit(c);
     }
-    const std::string* strs[kNumFilterColumns] = {&f.service, &f.instance, &f.endpoint, &f.user,
-                                                  &f.client_ip};
-    for (int i = 0; i < kNumFilterColumns; ++i) {
-      if (strs[i]->empty()) continue;
-      value[i] = *strs[i];
-      columns |= DictBit(kFilterColumns[i]);
-      if (IsHighCardinality(kFilterColumns[i])) {
-        want[i] = kWantLocal;
-        continue;
-      }
-      want[i] = p.dicts[kFilterColumns[i]].Find(*strs[i]);
-      if (want[i] < 0) return false;
-    }
-    return from < to && min_el <= max_el;
+    if (!CompiledFilter::Compile(p.dicts, f)) return false;
+    for (int i = 0; i < nstr; ++i) columns |= DictBit(column[i]);
+    return true;
   }
 };
 
@@ -117,15 +89,10 @@ const model::Summary* LateDelta(const Partition& part, TxId id) {
 
 class MemSource final : public RowSource {
  public:
-  MemSource(const Project& p, const Partition& part, const MemTable& t, const CompiledFilter& f,
+  MemSource(const Project& p, const Partition& part, const MemTable& t, const ScanFilter& f,
             bool descending)
-      : p_(p), part_(part), t_(t), f_(f), desc_(descending), order_(t.SortedOrder()) {
-    for (int i = 0; i < kNumFilterColumns; ++i) {
-      want_[i] = f.want[i];
-      if (want_[i] != kWantLocal) continue;
-      want_[i] = t.local[LocalSlot(kFilterColumns[i])].Find(f.value[i]);
-      if (want_[i] < 0) return;  // no row of this table can match
-    }
+      : p_(p), part_(part), t_(t), f_(f), bound_(f), desc_(descending), order_(t.SortedOrder()) {
+    if (!bound_.BindLocal(t.local)) return;  // no row of this table can match
     const std::vector<MemRow>& rows = t.rows;
     auto lo = std::lower_bound(order_.begin(), order_.end(), f.from,
                                [&](uint32_t r, int64_t v) { return rows[r].end_us < v; });
@@ -189,82 +156,56 @@ class MemSource final : public RowSource {
 
  private:
   bool Matches(const MemRow& r) const {
-    const int64_t el = r.end_us - r.start_us;
-    if (el < f_.min_el || el > f_.max_el) return false;
-    if (f_.errors_only && !r.error) return false;
-    for (int i = 0; i < kNumFilterColumns; ++i) {
-      if (want_[i] >= 0 && r.dict[kFilterColumns[i]] != want_[i]) return false;
-    }
-    return true;
+    return bound_.MatchRest(r.end_us - r.start_us, r.error, [&r](int c) { return r.dict[c]; });
   }
 
   const Project& p_;
   const Partition& part_;
   const MemTable& t_;
-  const CompiledFilter& f_;
+  const ScanFilter& f_;
+  CompiledFilter bound_;  // f_ bound to this table's user and client-IP ids
   const bool desc_;
   const std::vector<uint32_t>& order_;
-  int64_t want_[kNumFilterColumns] = {-1, -1, -1, -1,
-                                      -1};  // f_.want with user/client IP as this table's ids
-  size_t lo_ = 0, hi_ = 0;                  // the rows of order_ inside the time range
-  size_t cursor_ = 0;                       // next position of order_ to examine
-  size_t pos_ = 0;                          // the current row's position in order_
+  size_t lo_ = 0, hi_ = 0;  // the rows of order_ inside the time range
+  size_t cursor_ = 0;       // next position of order_ to examine
+  size_t pos_ = 0;          // the current row's position in order_
 };
 
-// A CompiledFilter as one segment's local dictionary ids.
+// A CompiledFilter bound to one segment's local dictionary ids.
 struct LocalFilter {
-  int64_t want[kNumFilterColumns] = {-1, -1, -1, -1, -1};  // local ids; -1: any
-  bool row_filter = false;  // a filter other than the time range is set
-  bool none = false;        // a filter value is absent from the segment: nothing matches
+  CompiledFilter f;
+  bool none = false;  // a filter value is absent from the segment: nothing matches
 
   // Reads the segment's user or client-IP dictionary through *dicts when
   // the filter names one (a damaged one matches nothing: dicts->status()).
-  LocalFilter(const CompiledFilter& f, const SegmentRef& ref, SegmentLocalDicts* dicts) {
-    for (int i = 0; i < kNumFilterColumns; ++i) {
-      if (f.want[i] == kWantLocal) {
-        const StringTable* t = dicts->Get(kFilterColumns[i]);
-        want[i] = t != nullptr ? t->Find(f.value[i]) : -1;
-        if (want[i] < 0) {
-          none = true;
-          return;
-        }
-        row_filter = true;
-        continue;
+  LocalFilter(const CompiledFilter& compiled, const SegmentRef& ref, SegmentLocalDicts* dicts)
+      : f(compiled) {
+    none = !f.Bind([&](int c, uint32_t project, std::string_view value) -> int64_t {
+      if (IsHighCardinality(c)) {
+        const StringTable* t = dicts->Get(c);
+        return t != nullptr ? t->Find(value) : -1;
       }
-      if (f.want[i] < 0) continue;
-      const std::vector<uint32_t>& g = ref.to_global[kFilterColumns[i]];
-      auto it = std::find(g.begin(), g.end(), static_cast<uint32_t>(f.want[i]));
-      if (it == g.end()) {
-        none = true;
-        return;
-      }
-      want[i] = it - g.begin();
-      row_filter = true;
-    }
-    row_filter |= f.min_el != std::numeric_limits<int64_t>::min() ||
-                  f.max_el != std::numeric_limits<int64_t>::max() || f.errors_only;
+      const std::vector<uint32_t>& g = ref.to_global[c];
+      auto it = std::find(g.begin(), g.end(), project);
+      return it == g.end() ? -1 : it - g.begin();
+    });
   }
 
   // True when every row of group g matches.
-  bool AllMatch(const CompiledFilter& f, const Segment::Group& g) const {
-    return !row_filter && g.min_end >= f.from && g.max_end < f.to;
+  bool AllMatch(const Segment::Group& g) const {
+    return !f.rest && g.min_end >= f.from && g.max_end < f.to;
   }
 
-  bool Matches(const CompiledFilter& f, const DecodedGroup& g, uint32_t i) const {
-    if (g.end[i] < f.from || g.end[i] >= f.to) return false;
-    if (g.elapsed[i] < f.min_el || g.elapsed[i] > f.max_el) return false;
-    if (f.errors_only && g.error[i] == 0) return false;
-    for (int k = 0; k < kNumFilterColumns; ++k) {
-      if (want[k] >= 0 && g.dict[kFilterColumns[k]][i] != want[k]) return false;
-    }
-    return true;
+  bool Matches(const DecodedGroup& g, uint32_t i) const {
+    return f.InRange(g.end[i]) &&
+           f.MatchRest(g.elapsed[i], g.error[i] != 0, [&g, i](int c) { return g.dict[c][i]; });
   }
 };
 
 class SegmentSource final : public RowSource {
  public:
-  SegmentSource(const Project& p, const Partition& part, const SegmentRef& ref,
-                const CompiledFilter& f, bool descending, ScanErrors* errors)
+  SegmentSource(const Project& p, const Partition& part, const SegmentRef& ref, const ScanFilter& f,
+                bool descending, ScanErrors* errors)
       : p_(p),
         part_(part),
         ref_(ref),
@@ -395,7 +336,7 @@ class SegmentSource final : public RowSource {
         continue;
       }
       loaded_ = true;
-      all_match_ = local_.AllMatch(f_, g);
+      all_match_ = local_.AllMatch(g);
       row_ = desc_ ? group_.rows - 1 : 0;
       return true;
     }
@@ -403,12 +344,12 @@ class SegmentSource final : public RowSource {
     return false;
   }
 
-  bool Matches(uint32_t i) const { return local_.Matches(f_, group_, i); }
+  bool Matches(uint32_t i) const { return local_.Matches(group_, i); }
 
   const Project& p_;
   const Partition& part_;
   const SegmentRef& ref_;
-  const CompiledFilter& f_;
+  const ScanFilter& f_;
   const bool desc_;
   ScanErrors* const errors_;
   // User and client-IP strings, decoded on the first row that needs them
@@ -430,7 +371,7 @@ Status SegmentedStore::Scan(ProjectId project, const TxFilter& filter, ScanOrder
   const Project* p = FindProject(project);
   if (p == nullptr) return Status::OK();
   std::shared_lock<RwMutex> lock(p->mu);
-  CompiledFilter f;
+  ScanFilter f;
   if (!f.Compile(*p, filter)) return Status::OK();
   const bool desc = order == ScanOrder::kNewestFirst;
   const int64_t first_key = PartitionKey(f.from);
@@ -618,7 +559,7 @@ Status SegmentedStore::ScanScatter(ProjectId project, const TxFilter& filter,
   std::shared_lock<RwMutex> lock(p->mu);
   TxFilter narrow = filter;
   narrow.fields = 0;
-  CompiledFilter f;
+  ScanFilter f;
   if (!f.Compile(*p, narrow)) return Status::OK();
   const uint32_t columns = f.columns & ~(kMapIds | kReadIds);
   const int64_t first_key = PartitionKey(f.from);
@@ -689,14 +630,14 @@ Status SegmentedStore::ScanScatter(ProjectId project, const TxFilter& filter,
             if (auto c = NarrowScatter(g, group.min_end)) AddScatter(ScatterKey(ref.seq, gi), c);
           }
         }
-        if (local.AllMatch(f, group)) {
+        if (local.AllMatch(group)) {
           stopped = !visit(std::span<const int64_t>(g.end.data(), g.rows),
                            std::span<const int64_t>(g.elapsed.data(), g.rows),
                            std::span<const uint8_t>(g.error.data(), g.rows));
           continue;
         }
         for (uint32_t i = 0; i < g.rows; ++i) {
-          if (local.Matches(f, g, i)) add(g.end[i], g.elapsed[i], g.error[i] != 0);
+          if (local.Matches(g, i)) add(g.end[i], g.elapsed[i], g.error[i] != 0);
         }
         pass_on(false);
       }

@@ -11,8 +11,6 @@
 namespace loupe::store::embedded_internal {
 namespace {
 
-constexpr int kRollupDictColumn[3] = {kDictService, kDictInstance, kDictEndpoint};
-
 constexpr uint32_t DictBit(int d) { return ColumnBit(static_cast<int>(kColDictFirst) + d); }
 
 // Column bits BuildRollups reads: everything but ids, traces and status.
@@ -22,25 +20,6 @@ constexpr uint32_t kRollupColumns =
     ColumnBit(kColSqlCount) | ColumnBit(kColSqlUs) | ColumnBit(kColFetchCount) |
     ColumnBit(kColFetchUs) | ColumnBit(kColExternalCount) | ColumnBit(kColExternalUs) |
     ColumnBit(kColCpuUs);
-
-// Names ids through the project's dictionaries. REQUIRES: p.mu held while used.
-RollupNamer RollupNamerOf(const Project& p) {
-  return [&p](int col, uint32_t id) { return p.dicts[kRollupDictColumn[col]].Get(id); };
-}
-
-// Sets the ids of the filter's first `columns` strings (service, instance,
-// endpoint) in ids; false when one names a value never seen (nothing can
-// match). REQUIRES: p.mu held.
-bool ResolveRollupIds(const Project& p, const RollupFilter& f, int columns, RollupIdFilter* ids) {
-  const std::string* strs[3] = {&f.service, &f.instance, &f.endpoint};
-  int64_t* want[3] = {&ids->service, &ids->instance, &ids->endpoint};
-  for (int c = 0; c < columns; ++c) {
-    if (strs[c]->empty()) continue;
-    *want[c] = p.dicts[kRollupDictColumn[c]].Find(*strs[c]);
-    if (*want[c] < 0) return false;
-  }
-  return true;
-}
 
 // Calls fn with the rollup builder of every memtable (frozen ones first) of
 // the partitions in [first_key, last_key]; false as soon as fn returns false.
@@ -349,9 +328,9 @@ Status SegmentedStore::ScanRollups(ProjectId project, RollupResolution res,
   Status damaged;
   bool done = false;  // nothing can match, or the visitor stopped
   OpenRollupsThen(p, res, first_key, last_key, &files, &damaged, [&] {
-    done = !ResolveRollupIds(*p, filter, 3, &ids) ||
+    done = !CompileRollupFilter(p->dicts, filter, 3, &ids) ||
            !EachMemRollup(*p, first_key, last_key, [&](const RollupBuilder& b) {
-             return EmitBuilderCells(b, res, ids, RollupNamerOf(*p), visit);
+             return EmitBuilderCells(b, res, ids, RollupNamerOf(p->dicts), visit);
            });
   });
   if (done) return Status::OK();
@@ -409,9 +388,9 @@ Status SegmentedStore::ScanUsers(ProjectId project, const RollupFilter& filter,
   bool done = false;
   // Sketches live in the five-minute files.
   OpenRollupsThen(p, RollupResolution::kFiveMinutes, first_key, last_key, &files, &damaged, [&] {
-    done = !ResolveRollupIds(*p, filter, 1, &ids) ||
+    done = !CompileRollupFilter(p->dicts, filter, 1, &ids) ||
            !EachMemRollup(*p, first_key, last_key, [&](const RollupBuilder& b) {
-             return EmitBuilderUsers(b, ids, RollupNamerOf(*p), visit);
+             return EmitBuilderUsers(b, ids, RollupNamerOf(p->dicts), visit);
            });
   });
   if (done) return Status::OK();

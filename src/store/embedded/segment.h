@@ -38,29 +38,14 @@
 #include "common/env.h"
 #include "common/status.h"
 #include "model/transaction.h"
+#include "store/dict.h"
 #include "store/embedded/compression.h"
 #include "store/embedded/profile_block.h"
 
 namespace loupe::store {
 
-// The dictionary-encoded columns, in file order.
-enum DictColumn : int {
-  kDictService = 0,
-  kDictInstance,
-  kDictEndpoint,
-  kDictUser,
-  kDictClientIp,
-  kDictMethod,
-  kDictErrorType,
-  kNumDictColumns,
-};
-
-// Columns whose values come with each request (user ids, client IPs): one
-// new value per visitor, millions a week. An open Segment does not keep
-// their dictionaries in memory (ReadDict decodes one when a read needs it),
-// and the engine keeps no project-wide dictionary for them, so memory does
-// not grow with the number of distinct users (docs/design/storage.md).
-constexpr bool IsHighCardinality(int c) { return c == kDictUser || c == kDictClientIp; }
+// The dictionary-encoded columns (DictColumn, IsHighCardinality) are
+// store/dict.h's, in file order.
 
 // A decoded dictionary: id -> string, in one buffer (one allocation for the
 // strings instead of one per entry). Not thread-safe; a value.

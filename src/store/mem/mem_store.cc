@@ -21,12 +21,16 @@
 // newest-first by walking it backwards; otherwise a sorted permutation is
 // built lazily on the first ordered read and cached until the next append.
 //
-// Locking: one writer-preferring RwLock per project (Append and eviction
-// exclusive, reads shared; a Scan holds it while its visitor runs), a
-// std::shared_mutex over the project map, and evict_mu_ so that
-// only one thread evicts at a time. Lock order: projects_mu_ → Project::mu →
-// Partition::order_mu.
-#include <pthread.h>
+// Shared with the embedded engine (store/): dictionaries (dict.h), compiled
+// filters (filter.h), the project map (project_map.h), the lock (rw_lock.h),
+// parked late steps (parked_late.h), late merges (late_merge.h), rollup
+// cells (rollup.h) and the profile codec (profile_codec.h).
+//
+// Locking: one RwLock per project (Append and eviction exclusive, reads
+// shared; a Scan holds it while its visitor runs), the project map's lock,
+// and evict_mu_ so that only one thread evicts at a time. Lock order:
+// projects_.mu() → Project::mu → Partition::order_mu.
+#include "store/mem/mem_store.h"
 
 #include <algorithm>
 #include <atomic>
@@ -47,9 +51,14 @@
 #include <vector>
 
 #include "common/hash.h"
+#include "store/dict.h"
+#include "store/filter.h"
+#include "store/instances.h"
 #include "store/late_merge.h"
 #include "store/parked_late.h"
 #include "store/profile_codec.h"
+#include "store/project_map.h"
+#include "store/rw_lock.h"
 #include "store/store.h"
 
 namespace loupe::store {
@@ -73,34 +82,6 @@ int32_t PartitionKey(int64_t end_us) noexcept {
 }
 
 uint64_t TraceHash(const model::TraceId& t) noexcept { return Hash64(t.data(), t.size()); }
-
-// A reader/writer lock that lets a waiting writer in before new readers.
-// glibc's default (and so std::shared_mutex) prefers readers: with two
-// threads scanning back to back, appends waited for seconds in
-// ConcurrentAppendsAndScansLoseNothing (2.4 s vs 18 ms with this lock).
-// Not recursive: a Scan visitor must not call back into the store.
-class RwLock {
- public:
-  RwLock() {
-    pthread_rwlockattr_t attr;
-    pthread_rwlockattr_init(&attr);
-    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    pthread_rwlock_init(&lock_, &attr);
-    pthread_rwlockattr_destroy(&attr);
-  }
-  ~RwLock() { pthread_rwlock_destroy(&lock_); }
-  RwLock(const RwLock&) = delete;
-  RwLock& operator=(const RwLock&) = delete;
-  void lock() noexcept { pthread_rwlock_wrlock(&lock_); }
-  void unlock() noexcept { pthread_rwlock_unlock(&lock_); }
-  void lock_shared() noexcept { pthread_rwlock_rdlock(&lock_); }
-  void unlock_shared() noexcept { pthread_rwlock_unlock(&lock_); }
-
- private:
-  pthread_rwlock_t lock_;
-};
-using ReadLock = std::shared_lock<RwLock>;
-using WriteLock = std::unique_lock<RwLock>;
 
 // ---- FlatMap: uint64 key → V, open addressing with linear probing ----
 // Key 0 is kept out of the table (it marks empty slots) in a side slot.
@@ -190,42 +171,6 @@ class FlatMap {
   V zero_{};
 };
 
-// ---- Dict: string ↔ dense id; id 0 is "" ----
-class Dict {
- public:
-  Dict() { Intern(""); }
-  uint32_t Intern(std::string_view s) {
-    auto it = index_.find(s);
-    if (it != index_.end()) return it->second;
-    const std::string& stored = strings_.emplace_back(s);
-    auto id = static_cast<uint32_t>(views_.size());
-    views_.push_back(stored);
-    index_.emplace(stored, id);
-    bytes_ += stored.capacity() + sizeof(std::string) + 64;
-    return id;
-  }
-  // The id of s, or -1 when s was never interned.
-  int64_t Find(std::string_view s) const {
-    auto it = index_.find(s);
-    return it == index_.end() ? -1 : it->second;
-  }
-  std::string_view Get(uint32_t id) const noexcept { return views_[id]; }
-  size_t bytes() const noexcept { return bytes_ + views_.capacity() * sizeof(std::string_view); }
-  size_t size() const noexcept { return views_.size(); }
-
- private:
-  std::deque<std::string> strings_;  // stable addresses, SSO buffers included
-  std::vector<std::string_view> views_;
-  std::unordered_map<std::string_view, uint32_t> index_;
-  size_t bytes_ = 0;
-};
-
-enum DictKind { kService, kInstance, kEndpoint, kUser, kClientIp, kMethod, kErrorType, kNumDicts };
-
-// User and client IP: dictionaries per partition (Partition::local).
-constexpr bool IsLocal(int k) { return k == kUser || k == kClientIp; }
-constexpr int LocalSlot(int k) { return k == kUser ? 0 : 1; }
-
 // ---- Arena: stable byte storage for encoded profiles ----
 class Arena {
  public:
@@ -276,13 +221,13 @@ struct Partition {
   std::vector<int64_t> start, end;
   std::vector<int32_t> status;
   std::vector<uint8_t> error;
-  std::vector<uint32_t> dict[kNumDicts];
+  std::vector<uint32_t> dict[kNumDictColumns];
   std::vector<model::Summary> summary;
   std::vector<TxId> trace_next;  // next (older-inserted) tx of the same trace hash
   std::vector<const char*> profile;
   std::vector<uint32_t> profile_len;
   Arena arena;
-  Dict local[2];  // user and client IP strings of the rows (LocalSlot)
+  LocalDicts local;  // user and client IP strings of the rows (dict.h)
 
   // Row numbers sorted by ascending end time, built lazily for partitions
   // that are not in_order; valid while order_rows == rows().
@@ -328,8 +273,8 @@ struct Project {
   std::map<int32_t, std::unique_ptr<Partition>> parts;
   FlatMap<Loc> by_id;
   FlatMap<TxId> trace_head;  // Hash64(trace id) → most recently inserted tx
-  Dict dicts[kNumDicts];     // the bounded columns; user and client IP: Partition::local
-  std::map<std::pair<std::string, std::string>, InstanceInfo> instances;
+  ProjectDicts dicts;        // the bounded columns; user and client IP: Partition::local
+  InstanceMap instances;
   ParkedLateSteps parked;         // late steps that came before their transaction
   std::vector<int32_t> unsorted;  // keys of partitions that turned !in_order (may repeat)
   // Rollups of everything appended (rollup.h). Eviction drops the one-second
@@ -347,70 +292,11 @@ struct Project {
   }
 };
 
-// A TxFilter resolved against one project's dictionaries.
-struct CompiledFilter {
-  int64_t from, to, min_el, max_el;
-  bool errors_only;
-  bool rest = false;  // any test besides the time range
-  int nstr = 0;       // string filters in use
-  int kind[5];
-  uint32_t want[5];           // project ids; for user and client IP, the bound partition's
-  std::string_view value[5];  // the filter strings (views into the TxFilter)
-
-  // Returns false when a string filter names a value never seen (no row can match).
-  bool Compile(const Project& p, const TxFilter& f) {
-    from = f.from_us;
-    to = f.to_us;
-    // min_elapsed_us <= 0 is no lower bound (negative elapsed is bad data, still shown).
-    min_el = f.min_elapsed_us <= 0 ? std::numeric_limits<int64_t>::min() : f.min_elapsed_us;
-    max_el = f.max_elapsed_us;
-    errors_only = f.errors_only;
-    const std::pair<DictKind, const std::string*> strs[] = {{kService, &f.service},
-                                                            {kInstance, &f.instance},
-                                                            {kEndpoint, &f.endpoint},
-                                                            {kUser, &f.user},
-                                                            {kClientIp, &f.client_ip}};
-    for (const auto& [k, s] : strs) {
-      if (s->empty()) continue;
-      kind[nstr] = k;
-      value[nstr] = *s;
-      if (!IsLocal(k)) {
-        int64_t id = p.dicts[k].Find(*s);
-        if (id < 0) return false;
-        want[nstr] = static_cast<uint32_t>(id);
-      }
-      ++nstr;
-    }
-    rest = nstr > 0 || errors_only || min_el != std::numeric_limits<int64_t>::min() ||
-           max_el != std::numeric_limits<int64_t>::max();
-    return from < to && min_el <= max_el;
-  }
-
-  // Resolves the user and client-IP filters against pt's dictionaries;
-  // false when pt holds no such value (no row of pt can match). REQUIRES:
-  // called before MatchRest on pt's rows.
-  bool Bind(const Partition& pt) noexcept {
-    for (int i = 0; i < nstr; ++i) {
-      if (!IsLocal(kind[i])) continue;
-      const int64_t id = pt.local[LocalSlot(kind[i])].Find(value[i]);
-      if (id < 0) return false;
-      want[i] = static_cast<uint32_t>(id);
-    }
-    return true;
-  }
-
-  // Everything but the time range.
-  bool MatchRest(const Partition& pt, uint32_t r) const noexcept {
-    if (!rest) return true;
-    int64_t el = pt.end[r] - pt.start[r];
-    if (el < min_el || el > max_el) return false;
-    if (errors_only && !pt.error[r]) return false;
-    for (int i = 0; i < nstr; ++i) {
-      if (pt.dict[kind[i]][r] != want[i]) return false;
-    }
-    return true;
-  }
-};
+// Every test of f but the time range, on row r of pt. REQUIRES: f bound to pt.
+inline bool MatchRest(const CompiledFilter& f, const Partition& pt, uint32_t r) noexcept {
+  return f.MatchRest(pt.end[r] - pt.start[r], pt.error[r] != 0,
+                     [&pt, r](int c) { return pt.dict[c][r]; });
+}
 
 class MemStore final : public Store {
  public:
@@ -451,25 +337,16 @@ class MemStore final : public Store {
   void DropPartition(Project* p, std::map<int32_t, std::unique_ptr<Partition>>::iterator it);
 
   const size_t max_rows_;
-  mutable std::shared_mutex projects_mu_;
-  std::unordered_map<ProjectId, std::unique_ptr<Project>> projects_;  // never erased
+  ProjectMap<Project> projects_;
   std::mutex evict_mu_;
   std::atomic<uint64_t> rows_{0}, steps_{0}, dups_{0}, merged_{0}, orphaned_{0};
   std::atomic<bool> closed_{false};
 };
 
-Project* MemStore::FindProject(ProjectId id) const {
-  std::shared_lock<std::shared_mutex> lock(projects_mu_);
-  auto it = projects_.find(id);
-  return it == projects_.end() ? nullptr : it->second.get();
-}
+Project* MemStore::FindProject(ProjectId id) const { return projects_.Find(id); }
 
 Project* MemStore::GetOrCreateProject(ProjectId id) {
-  if (Project* p = FindProject(id)) return p;
-  std::unique_lock<std::shared_mutex> lock(projects_mu_);
-  auto& p = projects_[id];
-  if (!p) p = std::make_unique<Project>();
-  return p.get();
+  return projects_.GetOrCreate(id, [](ProjectId) { return std::make_unique<Project>(); });
 }
 
 Status MemStore::Append(ProjectId project, WriteBatch batch) {
@@ -518,17 +395,13 @@ void MemStore::AppendRow(Project* p, model::Transaction& tx) {
   pt->end.push_back(tx.end_us);
   pt->status.push_back(tx.status);
   pt->error.push_back(tx.error ? 1 : 0);
-  pt->dict[kService].push_back(p->dicts[kService].Intern(tx.service));
-  pt->dict[kInstance].push_back(p->dicts[kInstance].Intern(tx.instance));
-  pt->dict[kEndpoint].push_back(p->dicts[kEndpoint].Intern(tx.endpoint));
-  pt->dict[kUser].push_back(pt->local[LocalSlot(kUser)].Intern(tx.user));
-  pt->dict[kClientIp].push_back(pt->local[LocalSlot(kClientIp)].Intern(tx.client_ip));
-  pt->dict[kMethod].push_back(p->dicts[kMethod].Intern(tx.http_method));
-  pt->dict[kErrorType].push_back(p->dicts[kErrorType].Intern(tx.error_type));
+  uint32_t ids[kNumDictColumns];
+  InternColumns(tx, p->dicts, pt->local, ids);
+  for (int c = 0; c < kNumDictColumns; ++c) pt->dict[c].push_back(ids[c]);
   pt->summary.push_back(tx.summary);
   pt->trace_next.push_back(next);
-  p->rollups.Add(tx.end_us, tx.end_us - tx.start_us, tx.error, tx.summary,
-                 pt->dict[kService].back(), pt->dict[kInstance].back(), pt->dict[kEndpoint].back(),
+  p->rollups.Add(tx.end_us, tx.end_us - tx.start_us, tx.error, tx.summary, ids[kDictService],
+                 ids[kDictInstance], ids[kDictEndpoint],
                  !tx.user.empty() ? std::string_view(tx.user) : std::string_view(tx.client_ip));
 
   thread_local std::string scratch;
@@ -615,8 +488,8 @@ void MemStore::MergeLate(Project* p, LateSteps& late) {
   const size_t merged = m.merged;
   if (merged > 0) {
     AddSummary(&pt->summary[r], m.delta);
-    p->rollups.AddLate(pt->end[r], m.delta, pt->dict[kService][r], pt->dict[kInstance][r],
-                       pt->dict[kEndpoint][r]);
+    p->rollups.AddLate(pt->end[r], m.delta, pt->dict[kDictService][r], pt->dict[kDictInstance][r],
+                       pt->dict[kDictEndpoint][r]);
   }
   char* blob = pt->arena.Allocate(scratch.size());
   std::memcpy(blob, scratch.data(), scratch.size());
@@ -637,20 +510,20 @@ inline void MemStore::FillRow(const Project& p, const Partition& pt, uint32_t r,
   if (fields & kFieldTraceId) out->trace_id = pt.trace[r];
   if (fields & kFieldStatus) {
     out->status = pt.status[r];
-    out->error_type = p.dicts[kErrorType].Get(pt.dict[kErrorType][r]);
+    out->error_type = p.dicts[kDictErrorType].Get(pt.dict[kDictErrorType][r]);
   }
   if (fields & kFieldGroups) {
-    out->service_id = pt.dict[kService][r];
-    out->instance_id = pt.dict[kInstance][r];
-    out->endpoint_id = pt.dict[kEndpoint][r];
-    out->service = p.dicts[kService].Get(out->service_id);
-    out->instance = p.dicts[kInstance].Get(out->instance_id);
-    out->endpoint = p.dicts[kEndpoint].Get(out->endpoint_id);
+    out->service_id = pt.dict[kDictService][r];
+    out->instance_id = pt.dict[kDictInstance][r];
+    out->endpoint_id = pt.dict[kDictEndpoint][r];
+    out->service = p.dicts[kDictService].Get(out->service_id);
+    out->instance = p.dicts[kDictInstance].Get(out->instance_id);
+    out->endpoint = p.dicts[kDictEndpoint].Get(out->endpoint_id);
   }
   if (fields & kFieldClient) {
-    out->user = pt.local[LocalSlot(kUser)].Get(pt.dict[kUser][r]);
-    out->client_ip = pt.local[LocalSlot(kClientIp)].Get(pt.dict[kClientIp][r]);
-    out->http_method = p.dicts[kMethod].Get(pt.dict[kMethod][r]);
+    out->user = pt.local[LocalSlot(kDictUser)].Get(pt.dict[kDictUser][r]);
+    out->client_ip = pt.local[LocalSlot(kDictClientIp)].Get(pt.dict[kDictClientIp][r]);
+    out->http_method = p.dicts[kDictMethod].Get(pt.dict[kDictMethod][r]);
   }
   if (fields & kFieldSummary) out->summary = pt.summary[r];
 }
@@ -664,7 +537,7 @@ Status MemStore::ScanScatter(ProjectId project, const TxFilter& filter,
   if (p == nullptr) return Status::OK();
   ReadLock lock(p->mu);
   CompiledFilter all;
-  if (!all.Compile(*p, filter)) return Status::OK();
+  if (!all.Compile(p->dicts, filter)) return Status::OK();
   constexpr size_t kRows = 16384;  // per visitor call
   std::vector<int64_t> end, elapsed;
   std::vector<uint8_t> error;
@@ -678,12 +551,12 @@ Status MemStore::ScanScatter(ProjectId project, const TxFilter& filter,
   for (const auto& [key, ptr] : p->parts) {
     const Partition& pt = *ptr;
     CompiledFilter f = all;
-    if (pt.max_end < f.from || pt.min_end >= f.to || !f.Bind(pt)) continue;
+    if (pt.max_end < f.from || pt.min_end >= f.to || !f.BindLocal(pt.local)) continue;
     const bool all_in = pt.min_end >= f.from && pt.max_end < f.to;
     const auto rows = static_cast<uint32_t>(pt.rows());
     for (uint32_t r = 0; r < rows; ++r) {
       if (!all_in && (pt.end[r] < f.from || pt.end[r] >= f.to)) continue;
-      if (!f.MatchRest(pt, r)) continue;
+      if (!MatchRest(f, pt, r)) continue;
       end.push_back(pt.end[r]);
       elapsed.push_back(pt.end[r] - pt.start[r]);
       error.push_back(pt.error[r] != 0 ? 1 : 0);
@@ -700,7 +573,7 @@ Status MemStore::Scan(ProjectId project, const TxFilter& filter, ScanOrder order
   if (p == nullptr) return Status::OK();
   ReadLock lock(p->mu);
   CompiledFilter all;
-  if (!all.Compile(*p, filter)) return Status::OK();
+  if (!all.Compile(p->dicts, filter)) return Status::OK();
 
   // One buffer per Scan, reused for every batch.
   std::unique_ptr<TxRow[]> batch(new TxRow[kBatchRows]);
@@ -719,12 +592,12 @@ Status MemStore::Scan(ProjectId project, const TxFilter& filter, ScanOrder order
     for (const auto& [key, ptr] : p->parts) {
       const Partition& pt = *ptr;
       CompiledFilter f = all;
-      if (pt.max_end < f.from || pt.min_end >= f.to || !f.Bind(pt)) continue;
+      if (pt.max_end < f.from || pt.min_end >= f.to || !f.BindLocal(pt.local)) continue;
       const bool all_in = pt.min_end >= f.from && pt.max_end < f.to;
       const auto rows = static_cast<uint32_t>(pt.rows());
       for (uint32_t r = 0; r < rows && !stopped; ++r) {
         if (!all_in && (pt.end[r] < f.from || pt.end[r] >= f.to)) continue;
-        if (f.MatchRest(pt, r)) emit(pt, r);
+        if (MatchRest(f, pt, r)) emit(pt, r);
       }
       if (stopped) return Status::OK();
     }
@@ -732,7 +605,7 @@ Status MemStore::Scan(ProjectId project, const TxFilter& filter, ScanOrder order
     for (auto it = p->parts.rbegin(); it != p->parts.rend(); ++it) {
       const Partition& pt = *it->second;
       CompiledFilter f = all;
-      if (pt.max_end < f.from || pt.min_end >= f.to || !f.Bind(pt)) continue;
+      if (pt.max_end < f.from || pt.min_end >= f.to || !f.BindLocal(pt.local)) continue;
       const int64_t* end = pt.end.data();
       if (pt.in_order) {
         // Rows are ascending in end time: bound [lo, hi) by binary search.
@@ -740,7 +613,7 @@ Status MemStore::Scan(ProjectId project, const TxFilter& filter, ScanOrder order
         size_t hi = std::lower_bound(end + lo, end + pt.rows(), f.to) - end;
         for (size_t i = hi; i > lo && !stopped; --i) {
           auto r = static_cast<uint32_t>(i - 1);
-          if (f.MatchRest(pt, r)) emit(pt, r);
+          if (MatchRest(f, pt, r)) emit(pt, r);
         }
       } else {
         const std::vector<uint32_t>& ord = pt.SortedOrder();
@@ -750,7 +623,7 @@ Status MemStore::Scan(ProjectId project, const TxFilter& filter, ScanOrder order
                                       [end](uint32_t r, int64_t t) { return end[r] < t; });
         for (auto i = hi_it; i != lo_it && !stopped;) {
           --i;
-          if (f.MatchRest(pt, *i)) emit(pt, *i);
+          if (MatchRest(f, pt, *i)) emit(pt, *i);
         }
       }
       if (stopped) return Status::OK();
@@ -764,17 +637,17 @@ model::Transaction MemStore::ReadTx(const Project& p, const Partition& pt, uint3
   model::Transaction tx;
   tx.id = pt.id[r];
   tx.trace_id = pt.trace[r];
-  tx.service = p.dicts[kService].Get(pt.dict[kService][r]);
-  tx.instance = p.dicts[kInstance].Get(pt.dict[kInstance][r]);
-  tx.endpoint = p.dicts[kEndpoint].Get(pt.dict[kEndpoint][r]);
-  tx.http_method = p.dicts[kMethod].Get(pt.dict[kMethod][r]);
+  tx.service = p.dicts[kDictService].Get(pt.dict[kDictService][r]);
+  tx.instance = p.dicts[kDictInstance].Get(pt.dict[kDictInstance][r]);
+  tx.endpoint = p.dicts[kDictEndpoint].Get(pt.dict[kDictEndpoint][r]);
+  tx.http_method = p.dicts[kDictMethod].Get(pt.dict[kDictMethod][r]);
   tx.start_us = pt.start[r];
   tx.end_us = pt.end[r];
   tx.status = pt.status[r];
   tx.error = pt.error[r] != 0;
-  tx.error_type = p.dicts[kErrorType].Get(pt.dict[kErrorType][r]);
-  tx.client_ip = pt.local[LocalSlot(kClientIp)].Get(pt.dict[kClientIp][r]);
-  tx.user = pt.local[LocalSlot(kUser)].Get(pt.dict[kUser][r]);
+  tx.error_type = p.dicts[kDictErrorType].Get(pt.dict[kDictErrorType][r]);
+  tx.client_ip = pt.local[LocalSlot(kDictClientIp)].Get(pt.dict[kDictClientIp][r]);
+  tx.user = pt.local[LocalSlot(kDictUser)].Get(pt.dict[kDictUser][r]);
   tx.summary = pt.summary[r];
   DecodeProfile(std::string_view(pt.profile[r], pt.profile_len[r]), &tx);
   return tx;
@@ -819,19 +692,8 @@ Status MemStore::ScanRollups(ProjectId project, RollupResolution resolution,
   if (p == nullptr) return Status::OK();
   ReadLock lock(p->mu);
   RollupIdFilter ids;
-  ids.from_us = filter.from_us;
-  ids.to_us = filter.to_us;
-  const std::string* strs[3] = {&filter.service, &filter.instance, &filter.endpoint};
-  int64_t* want[3] = {&ids.service, &ids.instance, &ids.endpoint};
-  const DictKind kinds[3] = {kService, kInstance, kEndpoint};
-  for (int c = 0; c < 3; ++c) {
-    if (strs[c]->empty()) continue;
-    *want[c] = p->dicts[kinds[c]].Find(*strs[c]);
-    if (*want[c] < 0) return Status::OK();
-  }
-  EmitBuilderCells(
-      p->rollups, resolution, ids,
-      [&](int col, uint32_t id) { return p->dicts[kinds[col]].Get(id); }, visit);
+  if (!CompileRollupFilter(p->dicts, filter, 3, &ids)) return Status::OK();
+  EmitBuilderCells(p->rollups, resolution, ids, RollupNamerOf(p->dicts), visit);
   return Status::OK();
 }
 
@@ -841,16 +703,8 @@ Status MemStore::ScanUsers(ProjectId project, const RollupFilter& filter,
   if (p == nullptr) return Status::OK();
   ReadLock lock(p->mu);
   RollupIdFilter ids;
-  ids.from_us = filter.from_us;
-  ids.to_us = filter.to_us;
-  if (!filter.service.empty()) {
-    ids.service = p->dicts[kService].Find(filter.service);
-    if (ids.service < 0) return Status::OK();
-  }
-  EmitBuilderUsers(
-      p->rollups, ids,
-      [&](int col, uint32_t id) { return p->dicts[col == 0 ? kService : kInstance].Get(id); },
-      visit);
+  if (!CompileRollupFilter(p->dicts, filter, 1, &ids)) return Status::OK();
+  EmitBuilderUsers(p->rollups, ids, RollupNamerOf(p->dicts), visit);
   return Status::OK();
 }
 
@@ -858,15 +712,7 @@ Status MemStore::PutInstance(ProjectId project, const InstanceInfo& info) {
   if (closed_.load()) return Status::Unavailable("store is closed");
   Project* p = GetOrCreateProject(project);
   WriteLock lock(p->mu);
-  auto [it, inserted] = p->instances.try_emplace({info.service, info.instance}, info);
-  if (inserted) return Status::OK();
-  InstanceInfo& cur = it->second;
-  if (!info.host.empty()) cur.host = info.host;
-  if (!info.kind.empty()) cur.kind = info.kind;
-  if (!info.sdk.empty()) cur.sdk = info.sdk;
-  if (info.first_seen_us != 0 && (cur.first_seen_us == 0 || info.first_seen_us < cur.first_seen_us))
-    cur.first_seen_us = info.first_seen_us;
-  cur.last_seen_us = std::max(cur.last_seen_us, info.last_seen_us);
+  RecordInstance(&p->instances, info);
   return Status::OK();
 }
 
@@ -887,8 +733,7 @@ StoreStats MemStore::Stats() const {
   s.duplicates_skipped = dups_.load();
   s.late_steps_merged = merged_.load();
   s.late_steps_orphaned = orphaned_.load();
-  std::shared_lock<std::shared_mutex> lock(projects_mu_);
-  for (const auto& [id, p] : projects_) {
+  for (const Project* p : projects_.All()) {
     ReadLock plock(p->mu);
     s.bytes += sizeof(Project) + p->by_id.bytes() + p->trace_head.bytes();
     for (const Dict& d : p->dicts) {
@@ -916,12 +761,11 @@ void MemStore::EvictIfNeeded() {
     Project* victim = nullptr;
     int32_t oldest = std::numeric_limits<int32_t>::max();
     {
-      std::shared_lock<std::shared_mutex> lock(projects_mu_);
-      for (const auto& [id, p] : projects_) {
+      for (Project* p : projects_.All()) {
         ReadLock plock(p->mu);
         if (!p->parts.empty() && (victim == nullptr || p->parts.begin()->first < oldest)) {
           oldest = p->parts.begin()->first;
-          victim = p.get();
+          victim = p;
         }
       }
     }

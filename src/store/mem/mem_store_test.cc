@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "store/store.h"
+#include "store/mem/mem_store.h"
 #include "testing/store_conformance.h"
 
 namespace loupe::store {
