@@ -9,8 +9,7 @@
 #include "ingest/ingest_log.h"
 #include "log/wal.h"
 #include "model/span.h"
-#include "store/embedded/rollup_file.h"
-#include "store/embedded/segment.h"
+#include "store/embedded/embedded_store.h"
 #include "wire/otlp_json.h"
 #include "wire/otlp_proto.h"
 
@@ -25,75 +24,6 @@ std::string Bytes(uint64_t n) {
     std::snprintf(buf, sizeof(buf), "%.1f KiB", static_cast<double>(n) / 1024);
   }
   return buf;
-}
-
-void VerifyStore(Env* env, const std::string& dir, VerifyReport* r) {
-  auto children = env->GetChildren(dir);
-  if (!children.ok()) {
-    r->text += "store  " + dir + ": not present (" + children.status().message() + ")\n";
-    return;
-  }
-  std::vector<std::string> names(children->begin(), children->end());
-  std::sort(names.begin(), names.end());
-  std::set<uint32_t> projects;
-  std::set<std::pair<uint32_t, int64_t>> partitions;
-  std::string lines;
-  std::string rollup_lines;
-  for (const std::string& name : names) {
-    uint32_t project;
-    int64_t partition;
-    uint64_t seq;
-    store::RollupResolution res;
-    if (store::ParseRollupFileName(name, &project, &partition, &seq, &res)) {
-      // Every block and the user sketches, checksums and structure.
-      const std::string path = dir + "/" + name;
-      auto f = store::RollupFile::Open(env, path);
-      Status s = f.status();
-      store::RollupBlock block;
-      for (size_t b = 0; s.ok() && b < (*f)->blocks().size(); ++b) s = (*f)->ReadBlock(b, &block);
-      std::vector<std::pair<store::UsersKey, HyperLogLog>> users;
-      if (s.ok()) s = (*f)->ReadUsers(&users);
-      ++r->rollup_files;
-      auto size = env->GetFileSize(path);
-      if (size.ok()) r->rollup_bytes += *size;
-      if (!s.ok()) {
-        // Derived data: the engine rebuilds a segment's missing rollup
-        // files from its rows (docs/format/rollup.md), so deleting a damaged
-        // one repairs it while the segment is still kept.
-        ++r->problems;
-        rollup_lines += "  DAMAGED " + name + ": " + s.ToString() +
-                        " (while its .seg is kept, delete it: the store rebuilds it at the next start)\n";
-        continue;
-      }
-      r->rollup_cells += (*f)->cells();
-      continue;
-    }
-    if (!store::ParseSegmentFileName(name, &project, &partition, &seq)) continue;
-    const std::string path = dir + "/" + name;
-    auto seg = store::Segment::Open(env, path);
-    Status s = seg.ok() ? (*seg)->Verify() : seg.status();
-    ++r->segments;
-    auto size = env->GetFileSize(path);
-    if (size.ok()) r->segment_bytes += *size;
-    if (!s.ok()) {
-      ++r->problems;
-      lines += "  DAMAGED " + name + ": " + s.ToString() + "\n";
-      continue;
-    }
-    projects.insert(project);
-    partitions.insert({project, partition});
-    r->transactions += (*seg)->rows();
-    lines += "  ok      " + name + "  project " + std::to_string(project) + "  " +
-             std::to_string((*seg)->rows()) + " transactions, " +
-             std::to_string((*seg)->steps()) + " steps, " + Bytes(size.ok() ? *size : 0) + "\n";
-  }
-  r->text += "store  " + dir + ": " + std::to_string(r->segments) + " segments, " +
-             std::to_string(projects.size()) + " projects, " + std::to_string(partitions.size()) +
-             " partitions, " + std::to_string(r->transactions) + " transactions, " +
-             Bytes(r->segment_bytes) + "\n" + lines;
-  r->text += "rollups  " + std::to_string(r->rollup_files) + " files, " +
-             std::to_string(r->rollup_cells) + " cells, " + Bytes(r->rollup_bytes) + "\n" +
-             rollup_lines;
 }
 
 // Decodes a logged request's OTLP body; returns its span count.
@@ -184,7 +114,16 @@ void VerifyLog(Env* env, const std::string& dir, VerifyReport* r) {
 
 VerifyReport VerifyDataDir(Env* env, const std::string& data_dir) {
   VerifyReport r;
-  VerifyStore(env, data_dir + "/store", &r);
+  store::EmbeddedStore::FilesReport files =
+      store::EmbeddedStore::VerifyFiles(env, data_dir + "/store");
+  r.segments = files.segments;
+  r.segment_bytes = files.segment_bytes;
+  r.transactions = files.transactions;
+  r.rollup_files = files.rollup_files;
+  r.rollup_bytes = files.rollup_bytes;
+  r.rollup_cells = files.rollup_cells;
+  r.problems += files.problems;
+  r.text += files.text;
   VerifyLog(env, data_dir + "/wal", &r);
   r.text += r.problems == 0 ? "result: ok\n"
                             : "result: " + std::to_string(r.problems) + " problem(s) found\n";

@@ -142,6 +142,18 @@ class EmbeddedStore : public Store {
   // until Close().
   static Result<std::unique_ptr<EmbeddedStore>> Open(const EmbeddedOptions& options);
 
+  // `loupe store verify`: reads every segment (in full) and rollup file in
+  // dir without opening the store or taking its lock, and reports a line per
+  // damaged file (and per sound segment). Safe beside a running server,
+  // though files it writes meanwhile may show as incomplete.
+  struct FilesReport {
+    uint64_t segments = 0, segment_bytes = 0, transactions = 0;
+    uint64_t rollup_files = 0, rollup_bytes = 0, rollup_cells = 0;
+    uint64_t problems = 0;  // damaged files
+    std::string text;       // the human-readable part of the report
+  };
+  static FilesReport VerifyFiles(Env* env, const std::string& dir);
+
   // Writes every memtable (and pending late steps) to segments and fsyncs
   // them; also the instance list. On error the data stays in memory and a
   // later Flush retries.
