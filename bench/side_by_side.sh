@@ -4,7 +4,7 @@
 # re-measured side by side with the previous commit's binary in one run").
 # Alternates the builds (base, new, new, base, ...) ROUNDS times over:
 #   ingest   bench/ingest_durability.sh (RUNS=1, embedded and memory store)
-#   xview    store_append_benchmark BM_ComputeXViewHour (compacted hour, every row group)
+#   xview    store_append_benchmark BM_ComputeXViewHour/3 (compacted hour, every row group)
 #   endpoints rollup_benchmark BM_EndpointsHour/1 (ragged hour from rollups)
 # and prints per build the medians and the ratio new/base (> 1: new is slower
 # for times, faster for throughput).
@@ -30,7 +30,7 @@ one() {  # one round of one build: $1 = label, $2 = build dir
   local label=$1 b=$2
   RUNS=1 LOG_MB=0 bench/ingest_durability.sh "$b" 2>/dev/null | grep '^median' |
     sed "s/^/$label ingest /" >> "$OUT/lines"
-  "$b/store_append_benchmark" --benchmark_filter='BM_ComputeXViewHour$' \
+  "$b/store_append_benchmark" --benchmark_filter='BM_ComputeXViewHour/3/' \
     --benchmark_repetitions="$REPS" --benchmark_format=json 2>/dev/null > "$OUT/x.json"
   python3 - "$OUT/x.json" "$label xview" >> "$OUT/lines" <<'PY'
 import json, sys
@@ -38,7 +38,7 @@ for b in json.load(open(sys.argv[1]))['benchmarks']:
     if b.get('run_type') == 'iteration':
         print(f"{sys.argv[2]} real_ms={b['real_time']:.3f} cpu_ms={b['cpu_time']:.3f}")
 PY
-  "$b/rollup_benchmark" --benchmark_filter='BM_EndpointsHour/1$' \
+  "$b/rollup_benchmark" --benchmark_filter='BM_EndpointsHour/1/' \
     --benchmark_repetitions="$REPS" --benchmark_format=json 2>/dev/null > "$OUT/e.json"
   python3 - "$OUT/e.json" "$label endpoints" >> "$OUT/lines" <<'PY'
 import json, sys
