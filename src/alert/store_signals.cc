@@ -318,7 +318,7 @@ void StoreSignalSource::ReadEvents(const AlertRule& rule, int64_t from_us, int64
   live::EventQuery q;
   q.from_us = from_us;
   q.to_us = to_us;
-  q.type = rule.signal == Signal::kThrottled ? model::kEventThrottle : rule.event_type;
+  q.type = rule.signal == Signal::kThrottled ? model::kEventThrottled : rule.event_type;
   q.service = rule.service;
   q.limit = 100'000;
   struct Less {

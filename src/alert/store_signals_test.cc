@@ -160,7 +160,7 @@ TEST_F(StoreSignalsTest, EventsAndThrottledCountInTheWindow) {
   crash.time_us = kNow - 600 * kSec;  // before the window
   events_.Append(kProject, crash);
   model::Event throttle;
-  throttle.type = model::kEventThrottle;
+  throttle.type = model::kEventThrottled;
   throttle.service = "identity";
   throttle.time_us = kNow - 20 * kSec;
   throttle.count = 40;

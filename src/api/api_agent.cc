@@ -327,10 +327,12 @@ Status GetEvents(const Env& env, const Call& call, net::HttpResponse* resp) {
     return Status::InvalidArgument("level must be NORMAL, WARNING or FATAL");
   }
   q.type = call.http->Param("type").value_or("");
-  if (!q.type.empty() && q.type != model::kEventError && q.type != model::kEventAgentStart &&
-      q.type != model::kEventAgentStop && q.type != model::kEventThrottle &&
-      q.type != model::kEventAlert) {
-    return Status::InvalidArgument("type must be error, agent_start, agent_stop, throttle or alert");
+  if (!q.type.empty() &&
+      std::none_of(std::begin(model::kEventTypes), std::end(model::kEventTypes),
+                   [&](const char* t) { return q.type == t; })) {
+    return Status::InvalidArgument(
+        "type must be SERVICE_EXCEPTION, HTTP_ERROR, SQL_EXCEPTION, EXTERNALCALL_EXCEPTION, "
+        "BAD_RESPONSE_TIME, THROTTLED, AGENT_START, AGENT_STOP or ALERT");
   }
   q.service = call.http->Param("service").value_or("");
   const std::string group_by = call.http->Param("group_by").value_or("");

@@ -163,14 +163,15 @@ TEST_F(ApiAgentTest, EventsIncludeTransactionErrorsAndAgentEvents) {
   clock_.Advance(kSec);  // the default range is [now - 1 h, now)
   auto d = Json(Call("GET", "/api/v1/events", ""));
   ASSERT_EQ(d["events"].Size(), 2u);
-  EXPECT_STREQ(d["events"][0]["type"].GetString(), "agent_start");
+  EXPECT_STREQ(d["events"][0]["type"].GetString(), "AGENT_START");
   EXPECT_STREQ(d["events"][0]["tx_id"].GetString(), "");
-  EXPECT_STREQ(d["events"][1]["type"].GetString(), "error");
+  EXPECT_STREQ(d["events"][1]["type"].GetString(), "SERVICE_EXCEPTION");
   EXPECT_STREQ(d["events"][1]["tx_id"].GetString(), "0000000000000abc");
   EXPECT_STREQ(d["events"][1]["message"].GetString(), "Timeout");
   EXPECT_FALSE(d["truncated"].GetBool());
-  d = Json(Call("GET", "/api/v1/events", "type=error"));
+  d = Json(Call("GET", "/api/v1/events", "type=SERVICE_EXCEPTION"));
   EXPECT_EQ(d["events"].Size(), 1u);
+  EXPECT_EQ(Call("GET", "/api/v1/events", "type=error").status, 400) << "types are upper case";
   EXPECT_EQ(Call("GET", "/api/v1/events", "type=nope").status, 400);
   EXPECT_EQ(Call("GET", "/api/v1/events", "project=other").status, 404);
 }

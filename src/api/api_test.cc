@@ -1027,7 +1027,7 @@ TEST_F(ApiTest, LiveWebSocket) {
   ASSERT_EQ(d["events"].Size(), 1u);
   const auto& e = d["events"][0];
   EXPECT_STREQ(e["level"].GetString(), "WARNING");
-  EXPECT_STREQ(e["type"].GetString(), "error");
+  EXPECT_STREQ(e["type"].GetString(), "SERVICE_EXCEPTION");
   EXPECT_STREQ(e["message"].GetString(), "TimeoutError");
   EXPECT_STREQ(e["tx_id"].GetString(), model::TxIdToHex(2).c_str());
   EXPECT_STREQ(e["service"].GetString(), "shop");

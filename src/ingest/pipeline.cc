@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/logging.h"
@@ -78,25 +80,41 @@ Status Pipeline::Write(store::ProjectId project, store::WriteBatch batch) {
     // moves into the store.
     std::vector<model::Transaction> txs_for_live;
     txs_for_live.reserve(batch.transactions.size());
+    // A slow transaction becomes an event (BAD_RESPONSE_TIME) and needs its
+    // names; the threshold is asked once per service and batch.
+    std::unordered_map<std::string_view, int64_t> slow_us;
     for (const auto& tx : batch.transactions) {
-      // Only what LiveState::Record reads: times, the user (or client IP)
-      // for concurrent users, and for errors the event's texts.
+      // Only what LiveState::Record reads: times, the service, the user (or
+      // client IP) for concurrent users, and for events their texts and the
+      // steps that failed.
       model::Transaction lite;
       lite.id = tx.id;
       lite.start_us = tx.start_us;
       lite.end_us = tx.end_us;
       lite.status = tx.status;
       lite.error = tx.error;
+      lite.service = tx.service;
       if (!tx.user.empty()) {
         lite.user = tx.user;
       } else {
         lite.client_ip = tx.client_ip;
       }
-      if (tx.error) {
-        lite.service = tx.service;
+      auto limit = slow_us.find(tx.service);
+      if (limit == slow_us.end()) {
+        limit = slow_us.emplace(tx.service, live_->BadResponseUs(project, tx.service)).first;
+      }
+      if (tx.error || (limit->second > 0 && tx.elapsed_us() > limit->second)) {
         lite.instance = tx.instance;
         lite.endpoint = tx.endpoint;
         lite.error_type = tx.error_type;
+        for (const model::Step& st : tx.steps) {
+          if (st.error || st.kind == model::StepKind::kError) {
+            model::Step& f = lite.steps.emplace_back();
+            f.kind = st.kind;
+            f.error = st.error;
+            if (st.kind == model::StepKind::kError) f.name = st.name;
+          }
+        }
       }
       txs_for_live.push_back(std::move(lite));
     }

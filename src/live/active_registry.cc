@@ -243,7 +243,7 @@ Result<SubmitStats> ActiveRegistry::Submit(model::ProjectId project,
         if (i < cap) {
           std::string verb = t.action == "redirect" ? "redirected " : "rejected ";
           model::Event& e =
-              event(model::kLevelWarning, model::kEventThrottle,
+              event(model::kLevelWarning, model::kEventThrottled,
                     verb + Plural(t.count, "request") + ": " + std::to_string(t.active) +
                         " active, limit " + std::to_string(t.limit),
                     t.time_us != 0 ? t.time_us : snap.time_us);
@@ -255,7 +255,7 @@ Result<SubmitStats> ActiveRegistry::Submit(model::ProjectId project,
         }
       }
       if (rest_entries > 0) {
-        event(model::kLevelWarning, model::kEventThrottle,
+        event(model::kLevelWarning, model::kEventThrottled,
               "throttled " + Plural(rest_count, "more request") + " on " +
                   Plural(static_cast<int64_t>(rest_entries), "more endpoint"),
               snap.time_us)

@@ -92,22 +92,22 @@ TEST_F(ActiveRegistryTest, StartRestartStopAndResumeEvents) {
   ActiveRegistry reg(&clock_, &events_);
   ASSERT_TRUE(reg.Submit(1, Snap("i1", kT0)).ok());
   ASSERT_TRUE(reg.Submit(1, Snap("i1", kT0 + kSec)).ok());  // same start: nothing
-  EXPECT_EQ(Types(events_), (std::vector<std::string>{"agent_start"}));
+  EXPECT_EQ(Types(events_), (std::vector<std::string>{"AGENT_START"}));
   ASSERT_TRUE(reg.Submit(1, Snap("i1", kT0 + 2 * kSec, kT0 + 2 * kSec)).ok());
-  EXPECT_EQ(Types(events_), (std::vector<std::string>{"agent_start", "agent_start"}));
+  EXPECT_EQ(Types(events_), (std::vector<std::string>{"AGENT_START", "AGENT_START"}));
   clock_.Advance(29 * kSec);
   reg.Sweep();
   EXPECT_EQ(Types(events_).size(), 2u);
   clock_.Advance(1 * kSec);
   reg.Sweep();
   reg.Sweep();  // once only
-  EXPECT_EQ(Types(events_), (std::vector<std::string>{"agent_start", "agent_start", "agent_stop"}));
+  EXPECT_EQ(Types(events_), (std::vector<std::string>{"AGENT_START", "AGENT_START", "AGENT_STOP"}));
   EventQuery q;
   q.from_us = 0;
-  q.type = "agent_stop";
+  q.type = "AGENT_STOP";
   EXPECT_STREQ(events_.Query(1, q).events[0].level, "WARNING");
   ASSERT_TRUE(reg.Submit(1, Snap("i1", clock_.NowMicros(), kT0 + 2 * kSec)).ok());
-  EXPECT_EQ(Types(events_).back(), "agent_start");  // reporting again
+  EXPECT_EQ(Types(events_).back(), "AGENT_START");  // reporting again
 }
 
 TEST_F(ActiveRegistryTest, ThrottleEventsAreCappedPerSnapshot) {
@@ -129,7 +129,7 @@ TEST_F(ActiveRegistryTest, ThrottleEventsAreCappedPerSnapshot) {
   EXPECT_EQ(r->events, 4u);  // start + 2 + 1 folded
   EventQuery q;
   q.from_us = 0;
-  q.type = "throttle";
+  q.type = "THROTTLED";
   auto page = events_.Query(1, q);
   ASSERT_EQ(page.events.size(), 3u);
   EXPECT_NE(page.events[0].message.find("30 more requests on 3 more endpoints"), std::string::npos)

@@ -18,7 +18,7 @@ model::Event Ev(int64_t t, const char* type, const char* level = model::kLevelWa
 
 TEST(EventLog, KeepsTheNewestUpToCapacityNewestFirst) {
   EventLog log(3);
-  for (int i = 1; i <= 5; ++i) EXPECT_EQ(log.Append(1, Ev(i, model::kEventError)), uint64_t(i));
+  for (int i = 1; i <= 5; ++i) EXPECT_EQ(log.Append(1, Ev(i, model::kEventServiceException)), uint64_t(i));
   EventPage p = log.Query(1, EventQuery{});
   ASSERT_EQ(p.events.size(), 3u);
   EXPECT_EQ(p.events[0].time_us, 5);
@@ -30,10 +30,10 @@ TEST(EventLog, KeepsTheNewestUpToCapacityNewestFirst) {
 
 TEST(EventLog, FiltersByTimeLevelTypeServiceAndLimit) {
   EventLog log(100);
-  log.Append(1, Ev(10, model::kEventError));
+  log.Append(1, Ev(10, model::kEventServiceException));
   log.Append(1, Ev(20, model::kEventAgentStart, model::kLevelNormal));
   log.Append(1, Ev(30, model::kEventAgentStop, model::kLevelWarning, "other"));
-  log.Append(1, Ev(40, model::kEventThrottle));
+  log.Append(1, Ev(40, model::kEventThrottled));
   EventQuery q;
   q.from_us = 20;
   q.to_us = 40;
@@ -41,9 +41,9 @@ TEST(EventLog, FiltersByTimeLevelTypeServiceAndLimit) {
   q = {};
   q.level = "NORMAL";
   ASSERT_EQ(log.Query(1, q).events.size(), 1u);
-  EXPECT_STREQ(log.Query(1, q).events[0].type, "agent_start");
+  EXPECT_STREQ(log.Query(1, q).events[0].type, "AGENT_START");
   q = {};
-  q.type = "throttle";
+  q.type = "THROTTLED";
   EXPECT_EQ(log.Query(1, q).events.size(), 1u);
   q = {};
   q.service = "other";
@@ -61,13 +61,13 @@ TEST(EventLog, SinceReturnsNewEventsAndCountsSkipped) {
   std::vector<model::Event> out;
   uint64_t skipped = 0;
   EXPECT_EQ(log.Since(1, 0, 10, &out, &skipped), 0u);
-  for (int i = 1; i <= 3; ++i) log.Append(1, Ev(i, model::kEventError));
+  for (int i = 1; i <= 3; ++i) log.Append(1, Ev(i, model::kEventServiceException));
   uint64_t seq = log.Since(1, 0, 2, &out, &skipped);
   EXPECT_EQ(seq, 3u);
   ASSERT_EQ(out.size(), 2u);  // the newest two
   EXPECT_EQ(out[0].time_us, 2);
   EXPECT_EQ(skipped, 1u);
-  for (int i = 4; i <= 9; ++i) log.Append(1, Ev(i, model::kEventError));
+  for (int i = 4; i <= 9; ++i) log.Append(1, Ev(i, model::kEventServiceException));
   out.clear();
   seq = log.Since(1, seq, 10, &out, &skipped);
   EXPECT_EQ(seq, 9u);

@@ -5,11 +5,32 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string_view>
+#include <unordered_map>
 
 #include "common/hll.h"
 
 namespace loupe::live {
 namespace {
+
+// The event type of a failed transaction (model/event.h): the failed step
+// that most likely caused it, else an exception (on the root or any step),
+// else its HTTP status. *exception: the first exception step's type, if any.
+const char* ErrorEventType(const model::Transaction& tx, std::string_view* exception) {
+  bool sql = false, external = false;
+  for (const model::Step& st : tx.steps) {
+    if (st.kind == model::StepKind::kError && exception->empty()) *exception = st.name;
+    if (!st.error) continue;
+    sql |= st.kind == model::StepKind::kSql;
+    external |= st.kind == model::StepKind::kExternal;
+  }
+  if (sql) return model::kEventSqlException;
+  if (external) return model::kEventExternalCallException;
+  const bool http_only = tx.error_type.empty() || tx.error_type.rfind("HTTP ", 0) == 0;
+  if (http_only && exception->empty() && tx.status >= 500) return model::kEventHttpError;
+  return model::kEventServiceException;
+}
+
 
 constexpr int64_t kMicrosPerSecond = 1'000'000;
 constexpr int64_t kNoSecond = std::numeric_limits<int64_t>::min();
@@ -67,6 +88,10 @@ struct LiveState::ProjectLive {
   uint64_t errors_since_frame = 0;   // error events recorded since the last frame
   uint64_t events_seq_at_frame = 0;  // EventLog sequence at the last frame
   uint64_t events_dropped = 0;       // since the last frame
+  // BAD_RESPONSE_TIME thresholds by service, asked of the options' function
+  // at most once a second per service (not per transaction).
+  std::unordered_map<std::string, int64_t> bad_response_us;
+  int64_t bad_response_sec = kNoSecond;
 };
 
 LiveState::LiveState(Clock* clock, LiveOptions options, EventLog* events)
@@ -124,6 +149,35 @@ LiveState::ProjectLive* LiveState::FindOrCreate(model::ProjectId project) {
   return slot.get();
 }
 
+int64_t LiveState::BadResponseLocked(ProjectLive* p, model::ProjectId project,
+                                     const std::string& service, int64_t now_sec) noexcept {
+  if (p->bad_response_sec != now_sec) {
+    p->bad_response_us.clear();
+    p->bad_response_sec = now_sec;
+  }
+  try {
+    auto it = p->bad_response_us.find(service);
+    if (it == p->bad_response_us.end()) {
+      it = p->bad_response_us.emplace(service, options_.bad_response_us(project, service)).first;
+    }
+    return it->second;
+  } catch (...) {  // out of memory: no event, as for the others
+    return 0;
+  }
+}
+
+int64_t LiveState::BadResponseUs(model::ProjectId project, const std::string& service) noexcept {
+  if (!options_.bad_response_us) return 0;
+  ProjectLive* p;
+  try {
+    p = FindOrCreate(project);
+  } catch (...) {
+    return 0;
+  }
+  std::lock_guard<std::mutex> l(p->mu);
+  return BadResponseLocked(p, project, service, FloorDiv(clock_->NowMicros(), kMicrosPerSecond));
+}
+
 void LiveState::Record(model::ProjectId project, const model::Transaction& tx) noexcept {
   ProjectLive* p;
   try {
@@ -179,36 +233,48 @@ void LiveState::Record(model::ProjectId project, const model::Transaction& tx) n
     ++p->points_dropped;
   }
 
+  const char* type = nullptr;
+  std::string_view exception;
   if (tx.error) {
-    if (p->errors_since_frame >= options_.max_events_per_frame) {
-      ++p->events_dropped;
-      return;
+    type = ErrorEventType(tx, &exception);
+  } else if (options_.bad_response_us) {
+    const int64_t limit = BadResponseLocked(p, project, tx.service, now_sec);
+    if (limit > 0 && elapsed_us > limit) type = model::kEventBadResponseTime;
+  }
+  if (type == nullptr) return;
+  if (p->errors_since_frame >= options_.max_events_per_frame) {
+    ++p->events_dropped;
+    return;
+  }
+  try {
+    model::Event e;
+    e.time_us = tx.end_us;
+    e.level = model::kLevelWarning;
+    e.type = type;
+    if (type == model::kEventBadResponseTime) {
+      e.message.assign(std::to_string(elapsed_us / 1000));
+      e.message.append(" ms");
+    } else if (!tx.error_type.empty() && (tx.error_type.rfind("HTTP ", 0) != 0 || exception.empty())) {
+      e.message.assign(tx.error_type);
+    } else if (!exception.empty()) {
+      e.message.assign(exception);
+    } else if (tx.status >= 400) {
+      e.message.assign("HTTP ");
+      e.message.append(std::to_string(tx.status));
+    } else {
+      e.message.assign("error");
     }
-    try {
-      model::Event e;
-      e.time_us = tx.end_us;
-      e.level = model::kLevelWarning;
-      e.type = model::kEventError;
-      if (!tx.error_type.empty()) {
-        e.message.assign(tx.error_type);
-      } else if (tx.status >= 400) {
-        e.message.assign("HTTP ");
-        e.message.append(std::to_string(tx.status));
-      } else {
-        e.message.assign("error");
-      }
-      e.tx_id = tx.id;
-      e.service.assign(tx.service);
-      e.instance.assign(tx.instance);
-      e.endpoint.assign(tx.endpoint);
-      if (events_->Append(project, e) != 0) {
-        ++p->errors_since_frame;
-      } else {
-        ++p->events_dropped;
-      }
-    } catch (...) {
+    e.tx_id = tx.id;
+    e.service.assign(tx.service);
+    e.instance.assign(tx.instance);
+    e.endpoint.assign(tx.endpoint);
+    if (events_->Append(project, e) != 0) {
+      ++p->errors_since_frame;
+    } else {
       ++p->events_dropped;
     }
+  } catch (...) {
+    ++p->events_dropped;
   }
 }
 

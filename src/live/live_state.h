@@ -37,6 +37,7 @@
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+#include <functional>
 #include <vector>
 
 #include "common/clock.h"
@@ -54,6 +55,10 @@ struct LiveOptions {
   size_t max_points_per_frame = 5000;
   size_t max_events_per_frame = 50;
   size_t recent_events = 200;  // capacity of the EventLog LiveState makes when given none
+  // A transaction slower than this (µs) for its service is a BAD_RESPONSE_TIME
+  // event (when it did not fail: a failure is its own event). Null, or 0 for
+  // a service: none. The server uses the service's highest active band.
+  std::function<int64_t(model::ProjectId, const std::string& service)> bad_response_us;
 };
 
 // One X-View point (a finished transaction).
@@ -129,6 +134,12 @@ class LiveState {
   // service, endpoint and error_type; ingest passes only those (pipeline.cc).
   void Record(model::ProjectId project, const model::Transaction& tx) noexcept;
 
+  // The BAD_RESPONSE_TIME threshold of a service (µs; 0: none), from
+  // options.bad_response_us, asked at most once a second per service.
+  // Callers that copy transactions for Record use it to keep the names of
+  // the slow ones only.
+  int64_t BadResponseUs(model::ProjectId project, const std::string& service) noexcept;
+
   // Replaces the project's today's calls, per-second ring and users with
   // `seed` (as of now_us), so that a restart does not blank "today" and the
   // recent figures. Points and events are left alone. Meant for start-up,
@@ -162,6 +173,9 @@ class LiveState {
   struct ProjectLive;
 
   ProjectLive* Find(model::ProjectId project) const;
+  // REQUIRES: p->mu held.
+  int64_t BadResponseLocked(ProjectLive* p, model::ProjectId project, const std::string& service,
+                            int64_t now_sec) noexcept;
   ProjectLive* FindOrCreate(model::ProjectId project);
   // [start, end) of the local day containing now_us, cached.
   void DayBounds(int64_t now_us, int64_t* start, int64_t* end) const;

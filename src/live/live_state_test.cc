@@ -66,7 +66,7 @@ TEST_F(LiveStateTest, FrameDescribesTheLastWholeSecond) {
   EXPECT_EQ(f.events[0].tx_id, 2u);
   EXPECT_EQ(f.events[0].time_us, kT0 + 4 * kSec + 900'000);
   EXPECT_STREQ(f.events[0].level, "WARNING");
-  EXPECT_STREQ(f.events[0].type, "error");
+  EXPECT_STREQ(f.events[0].type, "SERVICE_EXCEPTION");
   EXPECT_EQ(f.events[0].service, "shop");
   EXPECT_EQ(f.events[0].endpoint, "GET /x");
 
@@ -389,6 +389,78 @@ TEST_F(LiveStateRestoreTest, RestoreReplacesWhatWasRecordedBefore) {
   live.Restore(1, kT0, seed);
   EXPECT_EQ(live.Summary(1, kT0).today_calls, 5u);
   EXPECT_EQ(live.Summary(1, kT0).tps, 0.0);
+}
+
+}  // namespace
+}  // namespace loupe::live
+
+namespace loupe::live {
+namespace {
+
+constexpr int64_t kT1 = 1'796'601'600'000'000;  // 2026-12-07 00:00 UTC
+
+model::Transaction Failed(model::TxId id, int status, std::string error_type,
+                          model::StepKind failed_step, bool step_failed) {
+  model::Transaction t;
+  t.id = id;
+  t.end_us = kT1 + 500'000;
+  t.start_us = t.end_us - 1000;
+  t.service = "shop";
+  t.error = true;
+  t.status = status;
+  t.error_type = std::move(error_type);
+  model::Step s;
+  s.kind = failed_step;
+  s.error = step_failed;
+  t.steps.push_back(s);
+  return t;
+}
+
+TEST(LiveEventTypes, AFailedTransactionIsTypedByWhatFailed) {
+  ManualClock clock(kT1 + 2'000'000);
+  EventLog log(100);
+  LiveState live(&clock, LiveOptions{}, &log);
+  live.Record(1, Failed(1, 500, "PDOException", model::StepKind::kSql, true));
+  live.Record(1, Failed(2, 502, "", model::StepKind::kExternal, true));
+  live.Record(1, Failed(3, 500, "TemplateError", model::StepKind::kMethod, false));
+  live.Record(1, Failed(4, 503, "HTTP 503", model::StepKind::kMethod, false));
+  live.Record(1, Failed(5, 200, "", model::StepKind::kMethod, false));
+  model::Transaction thrown = Failed(6, 500, "HTTP 500", model::StepKind::kError, true);
+  thrown.steps[0].name = "TemplateError";  // an exception in a step, not on the root
+  live.Record(1, thrown);
+  EventQuery q;
+  auto page = log.Query(1, q);  // newest first
+  std::vector<std::string> types;
+  for (auto it = page.events.rbegin(); it != page.events.rend(); ++it) types.push_back(it->type);
+  EXPECT_EQ(types, (std::vector<std::string>{"SQL_EXCEPTION", "EXTERNALCALL_EXCEPTION",
+                                             "SERVICE_EXCEPTION", "HTTP_ERROR",
+                                             "SERVICE_EXCEPTION", "SERVICE_EXCEPTION"}));
+  EXPECT_EQ(page.events[0].message, "TemplateError") << "named by the step's exception";
+}
+
+TEST(LiveEventTypes, SlowerThanTheServiceThresholdIsBadResponseTime) {
+  ManualClock clock(kT1 + 2'000'000);
+  EventLog log(100);
+  LiveOptions o;
+  int asked = 0;
+  o.bad_response_us = [&](model::ProjectId, const std::string& service) -> int64_t {
+    ++asked;
+    return service == "shop" ? 3'000'000 : 0;
+  };
+  LiveState live(&clock, o, &log);
+  for (int i = 0; i < 10; ++i) {
+    model::Transaction t;
+    t.id = static_cast<model::TxId>(i + 1);
+    t.service = i < 8 ? "shop" : "batch";
+    t.end_us = kT1 + 500'000;
+    t.start_us = t.end_us - (i % 2 ? 4'000'000 : 2'000'000);  // odd ones slow
+    live.Record(1, t);
+  }
+  auto page = log.Query(1, EventQuery{});
+  ASSERT_EQ(page.events.size(), 4u) << "4 slow shop calls; batch has no threshold";
+  EXPECT_STREQ(page.events[0].type, "BAD_RESPONSE_TIME");
+  EXPECT_EQ(page.events[0].message, "4000 ms");
+  EXPECT_EQ(asked, 2) << "asked once per service and second, not per transaction";
 }
 
 }  // namespace

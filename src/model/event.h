@@ -18,16 +18,30 @@ inline constexpr const char* kLevelNormal = "NORMAL";
 inline constexpr const char* kLevelWarning = "WARNING";
 inline constexpr const char* kLevelFatal = "FATAL";
 
-inline constexpr const char* kEventError = "error";
-inline constexpr const char* kEventAgentStart = "agent_start";
-inline constexpr const char* kEventAgentStop = "agent_stop";
-inline constexpr const char* kEventThrottle = "throttle";
-inline constexpr const char* kEventAlert = "alert";  // an alert rule fired or resolved
+// Event types (docs/api.md "GET /api/v1/events" maps what produces each):
+// a failed transaction is SQL_EXCEPTION or EXTERNALCALL_EXCEPTION when one of
+// its SQL or external steps failed, else SERVICE_EXCEPTION when it carries an
+// exception, else HTTP_ERROR (5xx without an exception).
+inline constexpr const char* kEventServiceException = "SERVICE_EXCEPTION";
+inline constexpr const char* kEventHttpError = "HTTP_ERROR";
+inline constexpr const char* kEventSqlException = "SQL_EXCEPTION";
+inline constexpr const char* kEventExternalCallException = "EXTERNALCALL_EXCEPTION";
+inline constexpr const char* kEventBadResponseTime = "BAD_RESPONSE_TIME";  // slower than the service's threshold
+inline constexpr const char* kEventThrottled = "THROTTLED";
+inline constexpr const char* kEventAgentStart = "AGENT_START";
+inline constexpr const char* kEventAgentStop = "AGENT_STOP";
+inline constexpr const char* kEventAlert = "ALERT";  // an alert rule fired, changed level or resolved
+
+// Every type, for validating filters.
+inline constexpr const char* kEventTypes[] = {
+    kEventServiceException, kEventHttpError,  kEventSqlException, kEventExternalCallException,
+    kEventBadResponseTime,  kEventThrottled,  kEventAgentStart,   kEventAgentStop,
+    kEventAlert};
 
 struct Event {
   int64_t time_us = 0;
   const char* level = kLevelWarning;  // one of kLevel*
-  const char* type = kEventError;     // one of kEvent*
+  const char* type = kEventServiceException;  // one of kEventTypes
   std::string message;
   std::string service;
   std::string instance;

@@ -229,18 +229,25 @@ int RunServer(const std::vector<std::string>& args) {
     store = store::NewMemStore(static_cast<size_t>(cfg.max_transactions));
   }
   RegisterStoreMetrics(metrics, store.get(), embedded_store, registry->get());
-  live::EventLog events(10000);  // per project, in memory (docs/api.md)
-  live::LiveState live(clock, live::LiveOptions{}, &events);
-  live::ActiveOptions active_opts;
-  active_opts.max_instances_per_project = static_cast<size_t>(cfg.max_instances_per_project);
-  live::ActiveRegistry active(clock, &events, active_opts);
-  active.Start();
   auto agent_config = control::AgentConfigStore::Open(cfg.data_dir);
   if (!agent_config.ok()) {
     LogError("opening agent configuration in " + cfg.data_dir + ": " +
              agent_config.status().message());
     return 1;
   }
+  live::EventLog events(10000);  // per project, in memory (docs/api.md)
+  live::LiveOptions live_opts;
+  // BAD_RESPONSE_TIME: slower than the service's highest active band (8 s by default).
+  live_opts.bad_response_us = [configs = agent_config->get()](model::ProjectId project,
+                                                              const std::string& service) {
+    const std::vector<int64_t>& bands = configs->Get(project, service).config.bands_ms;
+    return bands.empty() ? int64_t{0} : bands.back() * 1000;
+  };
+  live::LiveState live(clock, live_opts, &events);
+  live::ActiveOptions active_opts;
+  active_opts.max_instances_per_project = static_cast<size_t>(cfg.max_instances_per_project);
+  live::ActiveRegistry active(clock, &events, active_opts);
+  active.Start();
 
   ingest::PipelineOptions popts;
   popts.max_inflight = cfg.max_inflight;

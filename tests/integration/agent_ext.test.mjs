@@ -125,7 +125,7 @@ it('agent start, restart and throttling become events', async () => {
   const all = await srv.api('/api/v1/events', { service: 'evt', from: now - 60_000, to: now + 60_000 });
   assert.equal(all.truncated, false);
   const types = all.events.map((e) => e.type);
-  assert.deepEqual(types, ['agent_start', 'throttle', 'agent_start'], JSON.stringify(all.events));
+  assert.deepEqual(types, ['AGENT_START', 'THROTTLED', 'AGENT_START'], JSON.stringify(all.events));
   const th = all.events[1];
   assert.equal(th.level, 'WARNING');
   assert.equal(th.endpoint, 'POST /checkout');
@@ -135,7 +135,7 @@ it('agent start, restart and throttling become events', async () => {
   assert.equal(all.events[0].tx_id, '');
 
   const warn = await srv.api('/api/v1/events', { service: 'evt', level: 'WARNING', from: now - 60_000, to: now + 60_000 });
-  assert.deepEqual(warn.events.map((e) => e.type), ['throttle']);
+  assert.deepEqual(warn.events.map((e) => e.type), ['THROTTLED']);
   const one = await srv.api('/api/v1/events', { service: 'evt', limit: 1, from: now - 60_000, to: now + 60_000 });
   assert.equal(one.events.length, 1);
   assert.equal(one.truncated, true);
@@ -237,7 +237,7 @@ it('a silent agent is reported stopped after 30 s', async () => {
   const stale = await poll(() => srv.api('/api/v1/active', { service: 'stop' }), (b) => b.instances[0]?.stale === true, { timeoutMs: 10_000, intervalMs: 250 });
   assert.deepEqual(stale.instances[0].active, []);
   const ev = await poll(
-    () => srv.api('/api/v1/events', { service: 'stop', type: 'agent_stop', from: now - 1000, to: Date.now() + 60_000 }),
+    () => srv.api('/api/v1/events', { service: 'stop', type: 'AGENT_STOP', from: now - 1000, to: Date.now() + 60_000 }),
     (b) => b.events.length === 1, { timeoutMs: 40_000, intervalMs: 500 });
   assert.equal(ev.events[0].level, 'WARNING');
   assert.equal(ev.events[0].instance, 'stop-1');

@@ -60,19 +60,21 @@ test('an error-rate rule fires on SDK traffic, shows as an alert event, and reso
       assert.match(a.link, /^\/#\/xview\?project=default&service=identity&from=\d+&to=\d+&error=1$/);
       assert.ok(a.since_ms > Date.now() - 60_000);
 
-      const ev = await srv.api('/api/v1/events', { type: 'alert' });
+      const ev = await srv.api('/api/v1/events', { type: 'ALERT' });
       assert.equal(ev.events.length, 1);
       assert.equal(ev.events[0].level, 'FATAL');
       assert.match(ev.events[0].message, /^identity errors · error_rate 20 ≥ 10 \(critical\) · identity$/);
 
       // Grouped events: the 20 failed logins are one row, with an example.
       const grouped = await srv.api('/api/v1/events', { group_by: 'type' });
-      const errors = grouped.groups.find((g) => g.key === 'error');
+      const errors = grouped.groups.find((g) => g.key === 'SERVICE_EXCEPTION');
+      assert.ok(errors, JSON.stringify(grouped));
+      assert.equal(errors.message, 'TemplateError', 'named by the exception in the failing step');
       assert.equal(errors.count, 20, JSON.stringify(grouped));
       assert.match(errors.example_tx_id, /^[0-9a-f]{16}$/);
       assert.ok(errors.first_ms <= errors.last_ms);
-      assert.equal(grouped.groups.find((g) => g.key === 'alert').count, 1);
-      const byMessage = await srv.api('/api/v1/events', { group_by: 'message', type: 'error' });
+      assert.equal(grouped.groups.find((g) => g.key === 'ALERT').count, 1);
+      const byMessage = await srv.api('/api/v1/events', { group_by: 'message', type: 'SERVICE_EXCEPTION' });
       assert.equal(byMessage.groups.length, 1, JSON.stringify(byMessage));
       assert.equal(byMessage.groups[0].service, 'identity');
       assert.equal((await srv.apiRaw('/api/v1/events', { group_by: 'colour' })).status, 400);
@@ -180,6 +182,31 @@ test('rules, channels and silences survive a restart; secrets stay write-only', 
       assert.equal((await send(srv, `/api/v1/alert-rules/${ruleId}`, 'DELETE')).status, 204);
       assert.equal((await send(srv, `/api/v1/alert-channels/${channelId}`, 'DELETE')).status, 204);
       assert.deepEqual((await srv.api('/api/v1/alert-rules')).rules, []);
+    });
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('a transaction slower than its service\'s highest band is a BAD_RESPONSE_TIME event', { timeout: 60_000 }, async () => {
+  const srv = await startServer();
+  try {
+    await withServerLog(srv, async () => {
+      const client = makeClient(srv, { protocol: 'proto', service: 'reports', instance: 'reports-1' });
+      const now = Date.now();
+      for (const [i, elapsed] of [[0, 9000], [1, 7000], [2, 20]].entries()) {
+        const spec = webSpec({ start_ms: now - 30_000 + i * 1000, elapsed_ms: elapsed[1] });
+        Object.assign(spec, { method: 'GET', route: '/export', path: '/export', children: [] });
+        emitTransaction(client.tracer, spec);
+      }
+      await client.flush();
+      const ev = await poll(() => srv.api('/api/v1/events', { type: 'BAD_RESPONSE_TIME' }), (b) => b.events.length >= 1, { timeoutMs: 10_000 });
+      assert.equal(ev.events.length, 1, 'only the 9-second one passes the default 8 s band');
+      assert.equal(ev.events[0].message, '9000 ms');
+      assert.equal(ev.events[0].endpoint, 'GET /export');
+      assert.equal(ev.events[0].instance, 'reports-1');
+      assert.match(ev.events[0].tx_id, /^[0-9a-f]{16}$/);
+      await client.shutdown();
     });
   } finally {
     await srv.stop();

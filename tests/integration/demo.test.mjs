@@ -249,11 +249,11 @@ test('throttling rejects checkouts over the limit and Loupe shows the rejections
   const stats = await demo.agentStats();
   assert.ok(stats.throttled >= rejected, `agent counted ${stats.throttled} throttled, the client saw ${rejected}`);
 
-  const events = await poll(() => srv.api('/api/v1/events', { type: 'throttle', from: t0 }),
+  const events = await poll(() => srv.api('/api/v1/events', { type: 'THROTTLED', from: t0 }),
     (b) => b.events.some((e) => e.service === 'shop'), { timeoutMs: 10000 });
   const ev = events.events.find((e) => e.service === 'shop');
   assert.ok(ev, `no throttle event: ${JSON.stringify(events)}`);
-  assert.equal(ev.type, 'throttle');
+  assert.equal(ev.type, 'THROTTLED');
   assert.equal(ev.endpoint, 'POST /checkout');
 
   const rejectedTx = await poll(() => txList({ service: 'shop', endpoint: 'POST /checkout', error: 1, from: t0 }),
@@ -320,7 +320,7 @@ test('a configuration change reaches every agent within 5 s; an instance limit r
   assert.equal(busy.status, 200);
   assert.match(busy.text, /very busy/);
 
-  const events = await poll(() => srv.api('/api/v1/events', { type: 'throttle', from: t0 }),
+  const events = await poll(() => srv.api('/api/v1/events', { type: 'THROTTLED', from: t0 }),
     (b) => b.events.some((e) => e.service === 'shop' && e.endpoint === 'POST /checkout'), { timeoutMs: 10000 });
   assert.ok(events.events.some((e) => e.service === 'shop' && e.endpoint === 'POST /checkout'),
     `no throttle event for the redirects: ${JSON.stringify(events)}`);

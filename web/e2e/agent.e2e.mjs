@@ -199,15 +199,15 @@ test('an active snapshot shows in the equalizer, the active stack and the events
   await shot('agent-04-active-stack-endpoint');
 
   // ---- Events: the throttle event, filtered by type.
-  await page.goto(loupe.base + '/#/events?project=' + encodeURIComponent(loupe.creds.project) + '&range=15m&type=throttle&group=none');
-  const ev = page.locator('[data-testid=event-row][data-type=throttle]');
+  await page.goto(loupe.base + '/#/events?project=' + encodeURIComponent(loupe.creds.project) + '&range=15m&type=THROTTLED&group=none');
+  const ev = page.locator('[data-testid=event-row][data-type=THROTTLED]');
   await ev.first().waitFor({ timeout: 15_000 }).catch(async (e) => {
     await shot('agent-05-events-failed');
     throw e;
   });
   const evText = await ev.first().textContent();
   assert.ok(evText.includes('POST /checkout'), 'the throttle event names the endpoint: ' + evText);
-  assert.equal(await page.locator('[data-testid=event-row]:not([data-type=throttle])').count(), 0, 'the type filter holds');
+  assert.equal(await page.locator('[data-testid=event-row]:not([data-type=THROTTLED])').count(), 0, 'the type filter holds');
   await shot('agent-05-events-throttle');
   await page.locator('[data-testid=events-type]').selectOption('');
   await page.waitForFunction(() => !document.querySelector('[data-testid=events-page]')?.hasAttribute('data-loading') && !location.hash.includes('type='), null, { timeout: 10_000 });

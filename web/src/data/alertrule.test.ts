@@ -69,12 +69,12 @@ describe('rule form ↔ JSON', () => {
     const f = newRuleForm();
     f.name = 'x';
     f.critical = '1';
-    f.eventType = 'error';
+    f.eventType = 'SQL_EXCEPTION';
     f.band = '2';
     expect(formToRule(f).body).not.toHaveProperty('event_type');
     expect(formToRule(f).body).not.toHaveProperty('band');
     f.signal = 'event';
-    expect(formToRule(f).body!.event_type).toBe('error');
+    expect(formToRule(f).body!.event_type).toBe('SQL_EXCEPTION');
     f.signal = 'active';
     expect(formToRule(f).body!.band).toBe(2);
     f.band = '0';

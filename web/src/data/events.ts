@@ -7,7 +7,7 @@ import { resolveRange } from './urlstate';
 
 export const EVENT_LEVELS = ['NORMAL', 'WARNING', 'FATAL'] as const;
 /** Types the server is known to emit; others it sends are shown as they come. */
-export const EVENT_TYPES = ['error', 'throttle', 'agent_start', 'agent_stop'] as const;
+export const EVENT_TYPES = ['SERVICE_EXCEPTION', 'HTTP_ERROR', 'SQL_EXCEPTION', 'EXTERNALCALL_EXCEPTION', 'BAD_RESPONSE_TIME', 'THROTTLED', 'AGENT_START', 'AGENT_STOP', 'ALERT'] as const;
 export const EVENT_PRESETS = ['5m', '15m', '1h', '6h', '24h'] as const;
 export const EVENTS_LIMIT = 1000;
 
@@ -57,7 +57,17 @@ export function levelClass(level: string | undefined): 'normal' | 'warning' | 'f
   return l === 'FATAL' ? 'fatal' : l === 'WARNING' ? 'warning' : 'normal';
 }
 
-const TYPE_LABEL: Record<string, string> = { error: 'Error', throttle: 'Throttled', agent_start: 'Agent start', agent_stop: 'Agent stop' };
+const TYPE_LABEL: Record<string, string> = {
+  SERVICE_EXCEPTION: 'Service exception',
+  HTTP_ERROR: 'HTTP error',
+  SQL_EXCEPTION: 'SQL exception',
+  EXTERNALCALL_EXCEPTION: 'External call exception',
+  BAD_RESPONSE_TIME: 'Bad response time',
+  THROTTLED: 'Throttled',
+  AGENT_START: 'Agent start',
+  AGENT_STOP: 'Agent stop',
+  ALERT: 'Alert',
+};
 
 export function typeLabel(type: string): string {
   return TYPE_LABEL[type] ?? type;

@@ -53,8 +53,8 @@ describe('LiveState', () => {
     for (let i = 0; i < 150; i++) {
       s.merge(frame(1000 * (i + 1), {
         events: [
-          { time_ms: i * 10, level: 'WARNING', type: 'error', message: 'm' + i, tx_id: '', service: 's', endpoint: 'e' },
-          { time_ms: i * 10 + 5, level: 'WARNING', type: 'error', message: 'n' + i, tx_id: '', service: 's', endpoint: 'e' },
+          { time_ms: i * 10, level: 'WARNING', type: 'SERVICE_EXCEPTION', message: 'm' + i, tx_id: '', service: 's', endpoint: 'e' },
+          { time_ms: i * 10 + 5, level: 'WARNING', type: 'SERVICE_EXCEPTION', message: 'n' + i, tx_id: '', service: 's', endpoint: 'e' },
         ],
       }));
     }

@@ -2,6 +2,7 @@
 // X-View and 10-minute TPS / response time / error rate charts, updated from the one-a-second
 // WebSocket after a backfill of the last 10 minutes.
 
+import { typeLabel } from '../data/events';
 import { ApiError } from '../api/client';
 import { LiveSocket } from '../api/live';
 import type { LiveStatus } from '../api/live';
@@ -309,7 +310,7 @@ export function dashboardPage(app: App, route: Route): PageHandle {
         const row = h('div', { class: 'feed-row level-' + (e.level || 'NORMAL').toLowerCase() },
           h('span', { class: 'feed-time', text: fmtClock(e.time_ms) }),
           h('span', { class: 'badge', text: e.level || 'EVENT' }),
-          h('span', { class: 'feed-type', text: e.type }),
+          h('span', { class: 'feed-type', text: typeLabel(e.type) }),
           h('span', { class: 'feed-where mono', text: [e.service, e.endpoint].filter(Boolean).join(' · ') }),
           h('span', { class: 'feed-msg', text: e.message }));
         if (!e.tx_id) return row;

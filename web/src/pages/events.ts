@@ -80,7 +80,7 @@ export function eventsPage(app: App, route: Route): PageHandle {
   function eventRow(e: ApiEvent): HTMLElement {
     const lvl = levelClass(e.level);
     const where = [e.service, e.instance].filter(Boolean).join(' / ');
-    return h('tr', { class: 'event-row level-' + lvl + (e.type === 'throttle' ? ' throttle' : ''), testid: 'event-row', attrs: { 'data-type': e.type, 'data-level': lvl } },
+    return h('tr', { class: 'event-row level-' + lvl + (e.type === 'THROTTLED' ? ' throttle' : ''), testid: 'event-row', attrs: { 'data-type': e.type, 'data-level': lvl } },
       h('td', { class: 'muted nowrap', text: fmtDateTime(e.time_ms) }),
       h('td', null, h('span', { class: 'badge', text: (e.level || 'NORMAL').toUpperCase() })),
       h('td', { class: 'feed-type', text: typeLabel(e.type) }),

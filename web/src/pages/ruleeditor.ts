@@ -55,7 +55,7 @@ export function ruleEditor(app: App, rule: AlertRule | null, channels: AlertChan
   narrowValue.classList.add('wide');
   const signal = select('rule-signal', 'Signal', SIGNALS.map((s) => [s.value, s.label]));
   const typeList = h('datalist', { attrs: { id: 'rule-event-types' } }, ...EVENT_TYPES.map((t) => h('option', { attrs: { value: t } })));
-  const eventType = text('rule-event-type', 'Event type', { list: 'rule-event-types', placeholder: 'error', maxlength: '64' });
+  const eventType = text('rule-event-type', 'Event type', { list: 'rule-event-types', placeholder: 'SQL_EXCEPTION', maxlength: '64' });
   const band = select('rule-band', 'Band', [['-1', 'all bands'], ['0', 'band 1 (normal)'], ['1', 'band 2 (slow)'], ['2', 'band 3 (very slow)'], ['3', 'band 4']]);
   const windowS = number('rule-window', 'Window (s)', { min: '5', max: '86400', step: '1' });
   const forS = number('rule-for', 'For (s)', { min: '0', max: '86400', step: '1' });
