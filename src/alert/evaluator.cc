@@ -321,7 +321,10 @@ std::vector<AlertChange> Backtest(const AlertRule& rule, SignalSource* source, i
   std::vector<AlertRule> rules{rule};
   rules[0].enabled = true;
   std::vector<AlertChange> changes;
-  for (int64_t t = from_us; t < to_us; t += std::max<int64_t>(step_us, 1'000'000)) {
+  // Every step from from_us, and a last one at to_us itself: "the last
+  // hour" includes what arrived in its final seconds.
+  const int64_t step = std::max<int64_t>(step_us, 1'000'000);
+  for (int64_t t = from_us; t <= to_us; t = t < to_us && t + step > to_us ? to_us : t + step) {
     ev.Evaluate(rules, {}, source, t, &changes);
   }
   return changes;

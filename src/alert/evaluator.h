@@ -174,7 +174,7 @@ bool InQuietHours(const QuietHours& q, int64_t now_us) noexcept;
 bool Silenced(const std::vector<Silence>& silences, const AlertRule& rule, const ScopeKey& scope,
               int64_t now_us) noexcept;
 
-// Replays a rule over [from_us, to_us) every step_us against `source` (which
+// Replays a rule at from_us, every step_us after it, and at to_us, against `source` (which
 // must answer for past windows, e.g. from rollups) and returns what would
 // have happened: POST /api/v1/alert-rules/{id}/test.
 std::vector<AlertChange> Backtest(const AlertRule& rule, SignalSource* source, int64_t from_us,

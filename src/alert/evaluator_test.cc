@@ -353,6 +353,15 @@ TEST(Evaluator, AlertIdsContinueFromTheRestoredCounter) {
   EXPECT_EQ(ev.next_alert_id(), 1001u);
 }
 
+TEST(Backtest, TheLastStepIsTheEndItself) {
+  FakeSource src;
+  // The breach begins 3 s before the end: only an evaluation at the end sees it.
+  src.Set({"identity", "", ""}, [](int64_t t) { return t >= kMonday + 3597 * kSec ? 15.0 : 0.5; });
+  auto changes = Backtest(ErrorRateRule(), &src, kMonday, kMonday + 3600 * kSec, 5 * kSec);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].at_us, kMonday + 3600 * kSec);
+}
+
 TEST(Backtest, SaysWhenARuleWouldHaveFiredInThePastHour) {
   FakeSource src;
   src.Set({"identity", "", ""}, [](int64_t t) {
