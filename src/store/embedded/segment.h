@@ -26,6 +26,7 @@
 #include <atomic>
 #include <cassert>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -311,6 +312,11 @@ class Segment {
     return true;
   }
 
+  // Drops the mapped file's pages from the process's resident set now (a
+  // reader that reads the file once, as a compaction does its inputs).
+  // Thread-safe.
+  void ReleasePages() const { file_->DropResidentPages(); }
+
   // True the first time it is called: lets a caller log damage of this
   // segment once instead of on every lookup.
   bool FirstDamageReport() const { return !damage_reported_.exchange(true); }
@@ -393,6 +399,19 @@ class SegmentWriter {
   Status Finish(const std::vector<std::string> (&dicts)[kNumDictColumns],
                 const std::vector<LateRecord>& late, const std::vector<uint64_t>& replaces,
                 SegmentSizes* sizes = nullptr);
+  // Appends column c's dictionary to *out as a segment stores it: the entry
+  // count (varint), then each entry in id order (varint length, bytes; id 0
+  // is ""). Called once per column, in column order.
+  using DictSerializer = std::function<void(int c, std::string* out)>;
+  // The same, the dictionaries serialized by the caller one at a time (a
+  // compaction frees each once it is written).
+  Status Finish(const DictSerializer& dicts, const std::vector<LateRecord>& late,
+                const std::vector<uint64_t>& replaces, SegmentSizes* sizes = nullptr);
+  // Reserves the ids of `rows` rows (a compaction knows its row count).
+  void Reserve(size_t rows) {
+    ids_.reserve(rows);
+    traces_.reserve(rows);
+  }
   uint64_t rows() const { return rows_; }
   // Profile steps not counted by Add (a compaction knows only the inputs'
   // totals); they go into the meta block's step count.
