@@ -35,10 +35,11 @@ void SubtractSummary(model::Summary* s, const model::Summary& d) noexcept {
 
 // The union of the inputs' dictionaries of one column, id 0 = "", kept as
 // a segment stores it (varint length, bytes) with each entry's offset, and an
-// open-addressing index of the ids while the union is built. With a user id
-// or client IP per request there are as many entries as rows: this costs
-// ~5 bytes an entry over the strings' own, where a vector of std::string
-// with an unordered_map index cost ~90.
+// open-addressing index of the ids while the union is built: ~5 bytes an
+// entry over the strings' own, where a vector of std::string with an
+// unordered_map index cost ~90. With a user id or client IP per request
+// there are as many entries as rows, so those two are freed once built (see
+// CompactPartition).
 class DictUnion {
  public:
   // expected: an upper bound of the entries (the inputs' dictionary sizes).
@@ -110,10 +111,12 @@ class DictUnion {
   bool too_large_ = false;
 };
 
-int64_t FloorToSecond(int64_t us) {
-  const int64_t r = us % kRollupSecondUs;
-  return us - (r < 0 ? r + kRollupSecondUs : r);
+int64_t FloorTo(int64_t us, int64_t step) {
+  const int64_t r = us % step;
+  return us - (r < 0 ? r + step : r);
 }
+
+constexpr uint32_t DictBit(int d) { return ColumnBit(static_cast<int>(kColDictFirst) + d); }
 
 // Rows merged between two releases of the inputs' mapped pages: each
 // release costs the re-faults of the pages the cursors are on (a group and
@@ -218,6 +221,7 @@ Status SegmentedStore::CompactPartition(Project* p, int64_t key) {
   //    one input at a time.
   std::vector<std::unique_ptr<DictUnion>> dicts;
   std::vector<std::vector<uint32_t>> remap[kNumDictColumns];
+  uint32_t union_size[kNumDictColumns] = {};
   for (int c = 0; c < kNumDictColumns; ++c) {
     size_t expected = 0;
     for (const SegmentRef& in : inputs) expected += in.seg->dict_size(c);
@@ -238,6 +242,11 @@ Status SegmentedStore::CompactPartition(Project* p, int64_t key) {
     if (dict.too_large()) {
       return Status::ResourceExhausted("compaction: a dictionary of the partition passed 4 GiB");
     }
+    // Ids are assigned in input order, so remap alone says which entry
+    // came first: Finish re-reads the inputs' dictionaries instead of the
+    // union holding an hour of user ids and client IPs.
+    union_size[c] = dict.size();
+    if (IsHighCardinality(c)) dict.Free();
   }
   // The new segment's ids of the bounded columns in the project's
   // dictionaries, which its rollup cells use.
@@ -342,6 +351,37 @@ Status SegmentedStore::CompactPartition(Project* p, int64_t key) {
     rollup.AddLate(l.end_us, l.delta, global(kDictService, l.cell[0]),
                    global(kDictInstance, l.cell[1]), global(kDictEndpoint, l.cell[2]));
   }
+  // The hourly user sketches (user id, else client IP, by service), one
+  // input at a time with its own dictionaries: a sketch does not depend on
+  // the order its values come in.
+  {
+    StringTable users, ips;
+    DecodedGroup g;
+    constexpr uint32_t kUserColumns =
+        DictBit(kDictService) | DictBit(kDictUser) | DictBit(kDictClientIp);
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const Segment& in = *inputs[i].seg;
+      LOUPE_RETURN_IF_ERROR(in.ReadDict(kDictUser, &users));
+      LOUPE_RETURN_IF_ERROR(in.ReadDict(kDictClientIp, &ips));
+      const std::vector<uint32_t>& service = remap[kDictService][i];
+      for (size_t k = 0; k < in.groups().size(); ++k) {
+        LOUPE_RETURN_IF_ERROR(in.ReadGroup(k, &g, kUserColumns));
+        for (uint32_t r = 0; r < g.rows; ++r) {
+          const uint32_t u = g.dict[kDictUser][r];
+          std::string_view user = u < users.size() ? users.Get(u) : std::string_view();
+          if (user.empty()) {
+            const uint32_t ip = g.dict[kDictClientIp][r];
+            if (ip < ips.size()) user = ips.Get(ip);
+          }
+          if (user.empty()) continue;
+          const UsersKey key{FloorTo(g.end[r], kRollupHourUs),
+                             global(kDictService, service[g.dict[kDictService][r]])};
+          rollup.mutable_users().try_emplace(key, kUsersHllPrecision).first->second.Add(user);
+        }
+      }
+      in.ReleasePages();
+    }
+  }
   std::vector<std::unique_ptr<InputCursor>> cursors;
   std::vector<InputCursor*> heap;
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -404,16 +444,14 @@ Status SegmentedStore::CompactPartition(Project* p, int64_t key) {
       r.profile = folded;
     }
     LOUPE_RETURN_IF_ERROR((*writer)->Add(r));
-    std::string_view user = dicts[kDictUser]->Get(r.dict[kDictUser]);
-    if (user.empty()) user = dicts[kDictClientIp]->Get(r.dict[kDictClientIp]);
     rollup.Add(r.end_us, r.end_us - r.start_us, r.error, r.summary,
                global(kDictService, r.dict[kDictService]),
                global(kDictInstance, r.dict[kDictInstance]),
-               global(kDictEndpoint, r.dict[kDictEndpoint]), user);
+               global(kDictEndpoint, r.dict[kDictEndpoint]), /*user=*/"");
     if (r.end_us >= next_rollup_write) {
       // Later rows end at or after this one: the cells of earlier seconds
       // are complete.
-      const int64_t second = FloorToSecond(r.end_us);
+      const int64_t second = FloorTo(r.end_us, kRollupSecondUs);
       LOUPE_RETURN_IF_ERROR(seconds.WriteBlocks(rollup, second));
       if (seconds.written_until() != std::numeric_limits<int64_t>::min()) {
         rollup.EraseSeconds(std::numeric_limits<int64_t>::min(), seconds.written_until() - 1);
@@ -431,25 +469,49 @@ Status SegmentedStore::CompactPartition(Project* p, int64_t key) {
   }
   cursors.clear();
   for (const SegmentRef& in : inputs) in.seg->ReleasePages();
-  for (auto& r : remap) std::vector<std::vector<uint32_t>>().swap(r);
   // The segment first, its rollup files after it: a crash between them
   // leaves a segment whose rollups Open rebuilds, never rollup files that
-  // would count the inputs' rows twice. The user and client-IP dictionaries
-  // are freed as soon as they are written (the rollups' names come from the
-  // bounded columns).
+  // would count the inputs' rows twice.
   std::vector<RollupRef> rollup_refs;
   auto drop_outputs = [&] {
     env_->DeleteFile(path);
     for (const RollupRef& f : rollup_refs) env_->DeleteFile(f.path);
   };
   (*writer)->AddSteps(total_steps);
+  Status dict_status;
   LOUPE_RETURN_IF_ERROR((*writer)->Finish(
       [&](int c, std::string* out) {
-        dicts[c]->Serialize(out);
-        if (IsHighCardinality(c)) dicts[c]->Free();
+        if (!IsHighCardinality(c)) {
+          dicts[c]->Serialize(out);
+          return;
+        }
+        // The union again, in id order: an input's entry is new when its
+        // id is the next one (the union added them in this order).
+        PutVarint(out, union_size[c]);
+        PutString(out, "");
+        uint32_t next = 1;
+        StringTable decoded;
+        for (size_t i = 0; i < inputs.size() && dict_status.ok(); ++i) {
+          dict_status = inputs[i].seg->ReadDict(c, &decoded);
+          const std::vector<uint32_t>& ids = remap[c][i];
+          for (uint32_t k = 0; dict_status.ok() && k < decoded.size(); ++k) {
+            if (ids[k] == next) {
+              PutString(out, decoded.Get(k));
+              ++next;
+            }
+          }
+        }
+        if (dict_status.ok() && next != union_size[c]) {
+          dict_status = Status::Corruption("an input dictionary changed while compacting");
+        }
+        std::vector<std::vector<uint32_t>>().swap(remap[c]);
       },
       keep, replaces));
   writer->reset();
+  if (!dict_status.ok()) {
+    drop_outputs();
+    return dict_status.Annotate("writing the compacted segment's dictionaries");
+  }
   for (size_t w = 0; w < rollup_writers.size(); ++w) {
     RollupRef rr;
     rr.seq = seq;
