@@ -69,6 +69,8 @@ class DictUnion {
   }
   bool too_large() const { return too_large_; }
   uint32_t size() const { return static_cast<uint32_t>(offsets_.size()); }
+  // Bytes of the entries as stored.
+  size_t bytes() const { return bytes_.size(); }
   std::string_view Get(uint32_t id) const {
     const auto* p = reinterpret_cast<const uint8_t*>(bytes_.data()) + offsets_[id];
     uint64_t len = 0;
@@ -129,12 +131,20 @@ class InputCursor {
  public:
   InputCursor(const Segment& seg, size_t index) : seg_(seg), index_(index), profiles_(seg) {}
 
-  // Loads the first row; false at the end or on error (see status()).
-  bool Start() { return LoadGroup(); }
+  // Before Load nothing is decoded and end() is the segment's first end
+  // time: flushed segments hold consecutive stretches of the hour, so only
+  // the inputs the merge has reached hold a decoded group (~1 MiB each).
+  bool loaded() const { return loaded_; }
+  // Decodes the first row group; false when there is none or on error
+  // (see status()).
+  bool Load() {
+    loaded_ = true;
+    return LoadGroup();
+  }
   bool valid() const { return valid_; }
   const Status& status() const { return status_; }
   size_t index() const { return index_; }
-  int64_t end() const { return g_.end[i_]; }
+  int64_t end() const { return loaded_ ? g_.end[i_] : seg_.min_end(); }
   const DecodedGroup& group() const { return g_; }
   uint32_t row() const { return i_; }
 
@@ -162,6 +172,7 @@ class InputCursor {
   size_t next_group_ = 0;
   DecodedGroup g_;
   uint32_t i_ = 0;
+  bool loaded_ = false;
   bool valid_ = false;
   Status status_;
   Segment::ProfileCursor profiles_;
@@ -222,6 +233,7 @@ Status SegmentedStore::CompactPartition(Project* p, int64_t key) {
   std::vector<std::unique_ptr<DictUnion>> dicts;
   std::vector<std::vector<uint32_t>> remap[kNumDictColumns];
   uint32_t union_size[kNumDictColumns] = {};
+  size_t union_bytes[kNumDictColumns] = {};
   for (int c = 0; c < kNumDictColumns; ++c) {
     size_t expected = 0;
     for (const SegmentRef& in : inputs) expected += in.seg->dict_size(c);
@@ -246,6 +258,7 @@ Status SegmentedStore::CompactPartition(Project* p, int64_t key) {
     // came first: Finish re-reads the inputs' dictionaries instead of the
     // union holding an hour of user ids and client IPs.
     union_size[c] = dict.size();
+    union_bytes[c] = dict.bytes();
     if (IsHighCardinality(c)) dict.Free();
   }
   // The new segment's ids of the bounded columns in the project's
@@ -386,11 +399,7 @@ Status SegmentedStore::CompactPartition(Project* p, int64_t key) {
   std::vector<InputCursor*> heap;
   for (size_t i = 0; i < inputs.size(); ++i) {
     auto& c = cursors.emplace_back(std::make_unique<InputCursor>(*inputs[i].seg, i));
-    if (c->Start()) {
-      heap.push_back(c.get());
-    } else if (!c->status().ok()) {
-      return c->status();
-    }
+    if (inputs[i].seg->rows() > 0) heap.push_back(c.get());
   }
   // Oldest end first; equal ends in input (write) order, so rows keep the
   // order a reader of the inputs would see.
@@ -411,6 +420,17 @@ Status SegmentedStore::CompactPartition(Project* p, int64_t key) {
     }
     std::pop_heap(heap.begin(), heap.end(), later);
     InputCursor* cur = heap.back();
+    if (!cur->loaded()) {
+      // Its turn has come: decode, and place it again by its first row's
+      // end (the same unless the meta block disagrees with the rows).
+      if (cur->Load()) {
+        std::push_heap(heap.begin(), heap.end(), later);
+      } else {
+        if (!cur->status().ok()) return cur->status();
+        heap.pop_back();
+      }
+      continue;
+    }
     const DecodedGroup& g = cur->group();
     const uint32_t i = cur->row();
     SegmentRow r;
@@ -487,6 +507,7 @@ Status SegmentedStore::CompactPartition(Project* p, int64_t key) {
         }
         // The union again, in id order: an input's entry is new when its
         // id is the next one (the union added them in this order).
+        out->reserve(out->size() + 10 + union_bytes[c]);  // not twice that as it grows
         PutVarint(out, union_size[c]);
         PutString(out, "");
         uint32_t next = 1;
