@@ -381,7 +381,12 @@ Status SegmentWriter::Finish(const DictSerializer& dicts, const std::vector<Late
     sizes_.dicts += ch.length;
     PutChunk(&meta, ch);
   }
-  std::string().swap(buf);  // a compaction's dictionary of users can be MiBs
+  // A compaction's user and client-IP dictionaries are MiBs: write them out
+  // and free their buffers before the id sections are built.
+  std::string().swap(buf);
+  std::string().swap(scratch_);
+  if (Status s = MaybeWrite(true); !s.ok()) return s.Annotate("writing segment " + path_);
+  std::string().swap(buf_);
   // Late steps.
   buf.clear();
   PutVarint(&buf, late.size());
