@@ -19,19 +19,6 @@ constexpr uint32_t kVersion = 1;
 constexpr size_t kTrailerBytes = 16;            // fixed64 index offset, fixed32 size, fixed32 magic
 constexpr int64_t kSecondBlockUs = 60'000'000;  // one-second files: a block a minute
 
-// Appends `raw` compressed, with its masked CRC32C, to *file; fills *info.
-void AppendPart(std::string_view raw, int level, std::string* file, RollupBlockInfo* info) {
-  std::string stored;
-  Compression c = Compress(Compression::kZstd, level, raw, &stored);
-  if (c == Compression::kNone) stored.assign(raw);
-  info->offset = file->size();
-  info->raw = raw.size();
-  info->codec = static_cast<uint8_t>(c);
-  file->append(stored);
-  PutFixed32(file, crc32c::Mask(crc32c::Value(stored)));
-  info->stored = stored.size() + 4;
-}
-
 void PutPartInfo(std::string* out, const RollupBlockInfo& b) {
   PutVarint(out, b.offset);
   PutVarint(out, b.stored);
@@ -77,128 +64,172 @@ bool ParseRollupFileName(std::string_view name, uint32_t* project, int64_t* part
   return ParseFileStem(stem, project, partition, seq);
 }
 
-Status WriteRollupFile(Env* env, const std::string& path, uint32_t project, int64_t partition,
-                       RollupResolution r, const RollupBuilder& b, const RollupNamer& name,
-                       int zstd_level) {
-  const RollupBuilder::CellMap& cells = b.cells(r);
-  const bool with_users = r == RollupResolution::kFiveMinutes && !b.users().empty();
-  if (cells.empty() && !with_users) return Status::OK();
-  const int64_t step = RollupStepUs(r);
+RollupFileWriter::RollupFileWriter(Env* env, std::string path, uint32_t project, int64_t partition,
+                                   RollupResolution r, RollupNamer name, int zstd_level)
+    : env_(env),
+      path_(std::move(path)),
+      tmp_(path_ + ".tmp"),
+      project_(project),
+      partition_(partition),
+      resolution_(r),
+      name_(std::move(name)),
+      zstd_level_(zstd_level) {
+  for (int c = 0; c < 3; ++c) LocalId(c, 0);
+}
 
-  // Local dictionaries, id 0 = "".
-  std::vector<std::string> dict[3];
-  std::unordered_map<uint32_t, uint32_t> local[3];
-  auto local_id = [&](int col, uint32_t id) -> uint32_t {
-    if (dict[col].empty()) {
-      dict[col].emplace_back();
-      local[col].emplace(0, 0);
-    }
-    auto [it, added] = local[col].emplace(id, static_cast<uint32_t>(dict[col].size()));
-    if (added) dict[col].emplace_back(name(col, id));
-    return it->second;
-  };
-  for (int c = 0; c < 3; ++c) local_id(c, 0);
-  if (with_users) {
-    for (const auto& [k, hll] : b.users()) local_id(0, k.service);
+RollupFileWriter::~RollupFileWriter() {
+  if (file_ != nullptr && !finished_) {
+    file_->Close();
+    env_->DeleteFile(tmp_);
   }
+}
 
+uint32_t RollupFileWriter::LocalId(int col, uint32_t id) {
+  if (dict_[col].empty()) {
+    dict_[col].emplace_back();
+    local_[col].emplace(0, 0);
+  }
+  auto [it, added] = local_[col].emplace(id, static_cast<uint32_t>(dict_[col].size()));
+  if (added) dict_[col].emplace_back(name_(col, id));
+  return it->second;
+}
+
+Status RollupFileWriter::AppendPart(std::string_view raw, RollupBlockInfo* info) {
+  if (file_ == nullptr) {
+    auto f = env_->NewWritableFile(tmp_);
+    if (!f.ok()) return f.status();
+    file_ = std::move(*f);
+  }
+  Compression c = Compress(Compression::kZstd, zstd_level_, raw, &stored_);
+  if (c == Compression::kNone) stored_.assign(raw);
+  PutFixed32(&stored_, crc32c::Mask(crc32c::Value(stored_)));
+  info->offset = offset_;
+  info->raw = raw.size();
+  info->codec = static_cast<uint8_t>(c);
+  info->stored = stored_.size();
+  offset_ += stored_.size();
+  return file_->Append(stored_);
+}
+
+Status RollupFileWriter::WriteBlocks(const RollupBuilder& b, int64_t before_us) {
+  if (!status_.ok()) return status_;
+  const RollupBuilder::BucketIndex& index = b.by_bucket(resolution_);
+  const int64_t step = RollupStepUs(resolution_);
+  // Minute and five-minute files: a block an hour (one per file with hourly
+  // partitions); one-second files: a block a minute.
+  const int64_t block_us = resolution_ == RollupResolution::kSecond ? kSecondBlockUs : INT64_MAX;
   struct Cell {
     RollupKey key;  // local ids
     const RollupStats* stats;
   };
   std::vector<Cell> sorted;
-  sorted.reserve(cells.size());
-  for (const auto& [k, st] : cells) {
-    sorted.push_back(Cell{RollupKey{k.bucket_us, local_id(0, k.service), local_id(1, k.instance),
-                                    local_id(2, k.endpoint)},
-                          &st});
-  }
-  std::sort(sorted.begin(), sorted.end(), [](const Cell& a, const Cell& c) {
-    const RollupKey &x = a.key, &y = c.key;
-    if (x.bucket_us != y.bucket_us) return x.bucket_us < y.bucket_us;
-    if (x.service != y.service) return x.service < y.service;
-    if (x.instance != y.instance) return x.instance < y.instance;
-    return x.endpoint < y.endpoint;
-  });
-
-  std::string file, raw;
-  std::vector<RollupBlockInfo> blocks;
-  // Minute files: a block an hour (one per file with hourly partitions).
-  const int64_t block_us = r == RollupResolution::kSecond ? kSecondBlockUs : INT64_MAX;
-  for (size_t i = 0; i < sorted.size();) {
-    const int64_t first = sorted[i].key.bucket_us;
-    // Blocks start at a bucket and take every cell within block_us of it.
-    size_t j = i;
-    while (j < sorted.size() && sorted[j].key.bucket_us - first < block_us) ++j;
-    raw.clear();
-    PutVarint(&raw, j - i);
+  auto it = index.lower_bound(written_until_);
+  while (it != index.end()) {
+    const int64_t first = it->first;
+    // Blocks start at a bucket and take every cell within block_us of it;
+    // a block is written once no later cell can fall into it.
+    const int64_t limit = first > INT64_MAX - block_us ? INT64_MAX : first + block_us;
+    if (limit > before_us) break;
+    sorted.clear();
+    for (; it != index.end() && it->first < limit; ++it) {
+      for (const RollupBuilder::CellMap::value_type* c : it->second) {
+        const RollupKey& k = c->first;
+        sorted.push_back(Cell{RollupKey{k.bucket_us, LocalId(0, k.service), LocalId(1, k.instance),
+                                        LocalId(2, k.endpoint)},
+                              &c->second});
+      }
+    }
+    written_until_ = limit;
+    if (sorted.empty()) continue;
+    std::sort(sorted.begin(), sorted.end(), [](const Cell& a, const Cell& c) {
+      const RollupKey &x = a.key, &y = c.key;
+      if (x.bucket_us != y.bucket_us) return x.bucket_us < y.bucket_us;
+      if (x.service != y.service) return x.service < y.service;
+      if (x.instance != y.instance) return x.instance < y.instance;
+      return x.endpoint < y.endpoint;
+    });
+    raw_.clear();
+    PutVarint(&raw_, sorted.size());
     int64_t prev = first;
-    for (size_t c = i; c < j; ++c) {
-      const RollupKey& k = sorted[c].key;
-      const RollupStats& s = *sorted[c].stats;
-      PutVarint(&raw, static_cast<uint64_t>((k.bucket_us - prev) / step));
+    for (const Cell& cell : sorted) {
+      const RollupKey& k = cell.key;
+      const RollupStats& s = *cell.stats;
+      PutVarint(&raw_, static_cast<uint64_t>((k.bucket_us - prev) / step));
       prev = k.bucket_us;
-      PutVarint(&raw, k.service);
-      PutVarint(&raw, k.instance);
-      PutVarint(&raw, k.endpoint);
-      PutVarint(&raw, s.count);
-      PutVarint(&raw, s.errors);
-      PutZigZag(&raw, s.elapsed_sum_us);
-      PutZigZag(&raw, s.elapsed_max_us);
-      PutVarint(&raw, s.sql_count);
-      PutZigZag(&raw, s.sql_us);
-      PutVarint(&raw, s.external_count);
-      PutZigZag(&raw, s.external_us);
-      PutVarint(&raw, s.hist.size());
+      PutVarint(&raw_, k.service);
+      PutVarint(&raw_, k.instance);
+      PutVarint(&raw_, k.endpoint);
+      PutVarint(&raw_, s.count);
+      PutVarint(&raw_, s.errors);
+      PutZigZag(&raw_, s.elapsed_sum_us);
+      PutZigZag(&raw_, s.elapsed_max_us);
+      PutVarint(&raw_, s.sql_count);
+      PutZigZag(&raw_, s.sql_us);
+      PutVarint(&raw_, s.external_count);
+      PutZigZag(&raw_, s.external_us);
+      PutVarint(&raw_, s.hist.size());
     }
     // Histograms after all the cells: a reader that needs only the sums
     // stops before them.
-    for (size_t c = i; c < j; ++c) {
+    for (const Cell& cell : sorted) {
       uint16_t prev_bin = 0;
-      for (const HistBin& h : sorted[c].stats->hist) {
-        PutVarint(&raw, h.bin - prev_bin);
+      for (const HistBin& h : cell.stats->hist) {
+        PutVarint(&raw_, h.bin - prev_bin);
         prev_bin = h.bin;
-        PutVarint(&raw, h.count);
-        PutVarint(&raw, h.errors);
+        PutVarint(&raw_, h.count);
+        PutVarint(&raw_, h.errors);
       }
     }
-    RollupBlockInfo& info = blocks.emplace_back();
+    RollupBlockInfo& info = blocks_.emplace_back();
     info.first_bucket_us = first;
     info.last_bucket_us = prev;
-    info.cells = j - i;
-    AppendPart(raw, zstd_level, &file, &info);
-    i = j;
+    info.cells = sorted.size();
+    cells_ += sorted.size();
+    status_ = AppendPart(raw_, &info);
+    if (!status_.ok()) return status_;
   }
+  return Status::OK();
+}
 
-  RollupBlockInfo dict_info;
-  raw.clear();
-  for (const auto& d : dict) {
-    PutVarint(&raw, d.size());
-    for (const std::string& s : d) PutString(&raw, s);
+Status RollupFileWriter::Finish(const RollupBuilder& b) {
+  LOUPE_RETURN_IF_ERROR(WriteBlocks(b, INT64_MAX));
+  const bool with_users = resolution_ == RollupResolution::kFiveMinutes && !b.users().empty();
+  if (blocks_.empty() && !with_users) {
+    finished_ = true;  // nothing to write: no file
+    return Status::OK();
   }
-  AppendPart(raw, zstd_level, &file, &dict_info);
+  if (with_users) {
+    for (const auto& [k, hll] : b.users()) LocalId(0, k.service);
+  }
+  RollupBlockInfo dict_info;
+  raw_.clear();
+  for (const auto& d : dict_) {
+    PutVarint(&raw_, d.size());
+    for (const std::string& s : d) PutString(&raw_, s);
+  }
+  LOUPE_RETURN_IF_ERROR(AppendPart(raw_, &dict_info));
 
   RollupBlockInfo users_info;
   if (with_users) {
-    raw.clear();
-    PutVarint(&raw, b.users().size());
+    raw_.clear();
+    PutVarint(&raw_, b.users().size());
     for (const auto& [k, hll] : b.users()) {
-      PutZigZag(&raw, k.hour_us);
-      PutVarint(&raw, local_id(0, k.service));
-      PutVarint(&raw, static_cast<uint64_t>(hll.precision()));
-      raw.append(reinterpret_cast<const char*>(hll.registers().data()), hll.registers().size());
+      PutZigZag(&raw_, k.hour_us);
+      PutVarint(&raw_, LocalId(0, k.service));
+      PutVarint(&raw_, static_cast<uint64_t>(hll.precision()));
+      raw_.append(reinterpret_cast<const char*>(hll.registers().data()), hll.registers().size());
     }
-    AppendPart(raw, zstd_level, &file, &users_info);
+    LOUPE_RETURN_IF_ERROR(AppendPart(raw_, &users_info));
   }
 
   std::string index;
   PutFixed32(&index, kVersion);
-  index.push_back(static_cast<char>(r));
-  PutVarint(&index, project);
-  PutZigZag(&index, partition);
-  PutVarint(&index, sorted.size());
-  PutVarint(&index, blocks.size());
-  for (const RollupBlockInfo& bi : blocks) {
+  index.push_back(static_cast<char>(resolution_));
+  PutVarint(&index, project_);
+  PutZigZag(&index, partition_);
+  PutVarint(&index, cells_);
+  PutVarint(&index, blocks_.size());
+  for (const RollupBlockInfo& bi : blocks_) {
     PutZigZag(&index, bi.first_bucket_us);
     PutZigZag(&index, bi.last_bucket_us);
     PutVarint(&index, bi.cells);
@@ -207,12 +238,26 @@ Status WriteRollupFile(Env* env, const std::string& path, uint32_t project, int6
   PutPartInfo(&index, dict_info);
   PutPartInfo(&index, users_info);
   PutFixed32(&index, crc32c::Mask(crc32c::Value(index)));
-  const uint64_t index_offset = file.size();
-  file.append(index);
-  PutFixed64(&file, index_offset);
-  PutFixed32(&file, static_cast<uint32_t>(index.size()));
-  PutFixed32(&file, kMagic);
-  return WriteFileAtomically(env, path, file).Annotate("writing rollup file " + path);
+  const auto index_size = static_cast<uint32_t>(index.size());
+  PutFixed64(&index, offset_);  // the trailer
+  PutFixed32(&index, index_size);
+  PutFixed32(&index, kMagic);
+  Status s = file_->Append(index);
+  if (s.ok()) s = file_->Sync();
+  Status c = file_->Close();
+  if (s.ok()) s = c;
+  if (s.ok()) s = env_->RenameFile(tmp_, path_);
+  if (!s.ok()) return s.Annotate("writing rollup file " + path_);
+  finished_ = true;
+  auto slash = path_.rfind('/');
+  return env_->SyncDir(slash == std::string::npos ? "." : path_.substr(0, slash));
+}
+
+Status WriteRollupFile(Env* env, const std::string& path, uint32_t project, int64_t partition,
+                       RollupResolution r, const RollupBuilder& b, const RollupNamer& name,
+                       int zstd_level) {
+  RollupFileWriter w(env, path, project, partition, r, name, zstd_level);
+  return w.Finish(b);
 }
 
 Result<std::shared_ptr<const RollupFile>> RollupFile::Open(Env* env, const std::string& path) {

@@ -16,8 +16,9 @@
 // block), a dictionary of the service/instance/endpoint names the cells use
 // (local ids), the user sketches, and an index; every part is checksummed.
 //
-// Thread-safety: WriteRollupFile is a pure function of its inputs. A
-// RollupFile is immutable after Open; its methods may be called concurrently.
+// Thread-safety: WriteRollupFile is a pure function of its inputs; a
+// RollupFileWriter is not thread-safe. A RollupFile is immutable after Open;
+// its methods may be called concurrently.
 #ifndef LOUPE_STORE_EMBEDDED_ROLLUP_FILE_H_
 #define LOUPE_STORE_EMBEDDED_ROLLUP_FILE_H_
 
@@ -25,6 +26,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/env.h"
@@ -63,6 +65,60 @@ struct RollupBlockInfo {
 Status WriteRollupFile(Env* env, const std::string& path, uint32_t project, int64_t partition,
                        RollupResolution r, const RollupBuilder& b, const RollupNamer& name,
                        int zstd_level);
+
+// Writes one rollup file block by block, so that a caller producing cells
+// in bucket order holds only the cells not yet written: a compaction merges
+// an hour's rows by end time and writes its one-second cells a minute at a
+// time instead of building the hour's (measured at 200 TPS: ~130 bytes a
+// transaction for one-second cells held whole). Appends go to path + ".tmp";
+// Finish writes the dictionary, the user sketches (kFiveMinutes) and the
+// index, fsyncs, renames to path and fsyncs the directory. The destructor
+// deletes the temporary file unless Finish succeeded. Ids in the builders
+// passed are named with `name`, called during WriteBlocks and Finish.
+class RollupFileWriter {
+ public:
+  RollupFileWriter(Env* env, std::string path, uint32_t project, int64_t partition,
+                   RollupResolution r, RollupNamer name, int zstd_level);
+  ~RollupFileWriter();
+  RollupFileWriter(const RollupFileWriter&) = delete;
+  RollupFileWriter& operator=(const RollupFileWriter&) = delete;
+
+  // Writes the blocks of b's cells of this resolution, from written_until()
+  // on, that end at or before before_us (one-second files: a block holds the
+  // cells of the minute from its first bucket; other resolutions: one block,
+  // written by Finish). REQUIRES: b holds every cell it will ever hold with
+  // a bucket below before_us, and its cells below written_until() are those
+  // already written (or erased).
+  Status WriteBlocks(const RollupBuilder& b, int64_t before_us);
+  // Buckets below this are written: the caller may erase them from its
+  // builder (RollupBuilder::EraseSeconds).
+  int64_t written_until() const { return written_until_; }
+  // Writes the remaining cells of b and completes the file. Leaves no file
+  // and returns OK when nothing at all was written (no cells, no sketches).
+  Status Finish(const RollupBuilder& b);
+
+ private:
+  uint32_t LocalId(int col, uint32_t id);
+  Status AppendPart(std::string_view raw, RollupBlockInfo* info);
+
+  Env* const env_;
+  const std::string path_, tmp_;
+  const uint32_t project_;
+  const int64_t partition_;
+  const RollupResolution resolution_;
+  const RollupNamer name_;
+  const int zstd_level_;
+  std::unique_ptr<WritableFile> file_;  // created with the first block
+  uint64_t offset_ = 0;
+  bool finished_ = false;
+  Status status_;
+  int64_t written_until_ = INT64_MIN;
+  uint64_t cells_ = 0;
+  std::vector<RollupBlockInfo> blocks_;
+  std::vector<std::string> dict_[3];  // local ids, 0 = ""
+  std::unordered_map<uint32_t, uint32_t> local_[3];
+  std::string raw_, stored_;
+};
 
 class RollupFile {
  public:

@@ -29,6 +29,7 @@
 #include <atomic>
 #include <cassert>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -243,6 +244,11 @@ class Segment {
     file_->DropResidentPages();
     return true;
   }
+
+  // Drops the mapped file's pages from the process's resident set now (a
+  // reader that reads the file once, as a compaction does its inputs).
+  // Thread-safe.
+  void ReleasePages() const { file_->DropResidentPages(); }
 
   // True the first time it is called: lets a caller log damage of this
   // segment once instead of on every lookup.

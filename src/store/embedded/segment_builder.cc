@@ -165,6 +165,16 @@ void SegmentWriter::FlushBlock() {
 Status SegmentWriter::Finish(const std::vector<std::string> (&dicts)[kNumDictColumns],
                              const std::vector<LateRecord>& late,
                              const std::vector<uint64_t>& replaces, SegmentSizes* sizes) {
+  return Finish(
+      [&](int c, std::string* out) {
+        PutVarint(out, dicts[c].size());
+        for (const std::string& s : dicts[c]) PutString(out, s);
+      },
+      late, replaces, sizes);
+}
+
+Status SegmentWriter::Finish(const DictSerializer& dicts, const std::vector<LateRecord>& late,
+                             const std::vector<uint64_t>& replaces, SegmentSizes* sizes) {
   if (!status_.ok()) return status_;
   FlushGroup();
   FlushBlock();
@@ -187,12 +197,17 @@ Status SegmentWriter::Finish(const std::vector<std::string> (&dicts)[kNumDictCol
   std::string buf;
   for (int c = 0; c < kNumDictColumns; ++c) {
     buf.clear();
-    PutVarint(&buf, dicts[c].size());
-    for (const std::string& s : dicts[c]) PutString(&buf, s);
+    dicts(c, &buf);
     Segment::Chunk ch = AddChunk(buf, Compression::kZstd);
     sizes_.dicts += ch.length;
     PutChunk(&meta, ch);
   }
+  // A compaction's user and client-IP dictionaries are MiBs: write them out
+  // and free their buffers before the id sections are built.
+  std::string().swap(buf);
+  std::string().swap(scratch_);
+  if (Status s = MaybeWrite(true); !s.ok()) return s.Annotate("writing segment " + path_);
+  std::string().swap(buf_);
   // Late steps.
   buf.clear();
   PutVarint(&buf, late.size());
@@ -218,7 +233,12 @@ Status SegmentWriter::Finish(const std::vector<std::string> (&dicts)[kNumDictCol
     PutVarint(&meta, Offset());
     PutVarint(&meta, data.size());
     PutFixed32(&meta, crc32c::Mask(crc32c::Value(data)));
-    buf_.append(data);
+    // Straight to the file: buffered, the sections of a compacted hour (~33
+    // bytes a row) were all held at once.
+    if (MaybeWrite(true).ok()) {
+      status_ = file_->Append(data);
+      written_ += data.size();
+    }
     sizes_.ids += data.size();
   };
   for (uint32_t i = 0; i < n; ++i) PutFixed64(&section, ids_[i]);
@@ -242,6 +262,7 @@ Status SegmentWriter::Finish(const std::vector<std::string> (&dicts)[kNumDictCol
   put_section(section);
   BloomBuild(ids_, options_.bloom_bits_per_key, &section);
   put_section(section);
+  if (!status_.ok()) return status_.Annotate("writing segment " + path_);
 
   PutVarint(&meta, groups_);
   meta.append(groups_meta_);

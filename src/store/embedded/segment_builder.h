@@ -8,6 +8,7 @@
 #define LOUPE_STORE_EMBEDDED_SEGMENT_BUILDER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -103,6 +104,19 @@ class SegmentWriter {
   Status Finish(const std::vector<std::string> (&dicts)[kNumDictColumns],
                 const std::vector<LateRecord>& late, const std::vector<uint64_t>& replaces,
                 SegmentSizes* sizes = nullptr);
+  // Appends column c's dictionary to *out as a segment stores it: the entry
+  // count (varint), then each entry in id order (varint length, bytes; id 0
+  // is ""). Called once per column, in column order.
+  using DictSerializer = std::function<void(int c, std::string* out)>;
+  // The same, the dictionaries serialized by the caller one at a time (a
+  // compaction frees each once it is written).
+  Status Finish(const DictSerializer& dicts, const std::vector<LateRecord>& late,
+                const std::vector<uint64_t>& replaces, SegmentSizes* sizes = nullptr);
+  // Reserves the ids of `rows` rows (a compaction knows its row count).
+  void Reserve(size_t rows) {
+    ids_.reserve(rows);
+    traces_.reserve(rows);
+  }
   uint64_t rows() const { return rows_; }
   // Profile steps not counted by Add (a compaction knows only the inputs'
   // totals); they go into the meta block's step count.
