@@ -421,6 +421,7 @@ Result<AlertRule> AlertConfig::AddRule(uint32_t project, AlertRule rule) {
   std::lock_guard<std::mutex> l(mu_);
   Project& p = projects_[project];
   if (p.rules.size() >= kMaxRules) {
+    refused_over_cap_.fetch_add(1, std::memory_order_relaxed);
     return Status::ResourceExhausted("a project has at most " + std::to_string(kMaxRules) +
                                      " alert rules");
   }
@@ -506,6 +507,7 @@ Result<Channel> AlertConfig::AddChannel(uint32_t project, Channel c) {
   std::lock_guard<std::mutex> l(mu_);
   Project& p = projects_[project];
   if (p.channels.size() >= kMaxChannels) {
+    refused_over_cap_.fetch_add(1, std::memory_order_relaxed);
     return Status::ResourceExhausted("a project has at most " + std::to_string(kMaxChannels) +
                                      " alert channels");
   }
@@ -589,6 +591,7 @@ Result<Silence> AlertConfig::AddSilence(uint32_t project, Silence s, int64_t now
   std::erase_if(p.silences, [&](const auto& kv) { return kv.second.end_us <= now_us; });
   if (p.silences.size() >= kMaxSilences) {
     p.silences = std::move(before);
+    refused_over_cap_.fetch_add(1, std::memory_order_relaxed);
     return Status::ResourceExhausted("a project has at most " + std::to_string(kMaxSilences) +
                                      " silences");
   }

@@ -19,6 +19,7 @@
 #ifndef LOUPE_ALERT_ALERT_CONFIG_H_
 #define LOUPE_ALERT_ALERT_CONFIG_H_
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -98,6 +99,9 @@ class AlertConfig {
   std::vector<Silence> Silences(uint32_t project) const;
   std::vector<Silence> AllSilences() const;
 
+  // Additions refused because a project was at a cap (since start).
+  uint64_t refused_over_cap() const { return refused_over_cap_.load(std::memory_order_relaxed); }
+
  private:
   struct Project {
     std::map<uint64_t, AlertRule> rules;
@@ -116,6 +120,7 @@ class AlertConfig {
   std::map<uint32_t, Project> projects_;  // guarded by mu_
   uint64_t next_id_ = 1;                  // guarded by mu_
   uint64_t version_ = 1;                  // guarded by mu_
+  std::atomic<uint64_t> refused_over_cap_{0};
 };
 
 }  // namespace loupe::alert

@@ -149,6 +149,7 @@ TEST(AlertConfig, RuleCountIsCappedPerProject) {
   auto over = (*c)->AddRule(1, Rule());
   ASSERT_FALSE(over.ok());
   EXPECT_EQ(over.status().code(), Status::Code::kResourceExhausted);
+  EXPECT_EQ((*c)->refused_over_cap(), 1u) << "counted for /metrics";
   EXPECT_TRUE((*c)->AddRule(2, Rule()).ok()) << "another project has its own cap";
 }
 

@@ -257,6 +257,12 @@ void AlertService::RegisterMetrics(MetricsRegistry* m) {
   m->AddCounterCallback(
       "loupe_alert_evaluation_cpu_seconds_total", "CPU time spent evaluating alert rules.",
       one([](const Stats& s) { return static_cast<double>(s.evaluation_cpu_us) / 1e6; }));
+  m->AddCounterCallback(
+      "loupe_alert_config_refused_total",
+      "Alert rules, channels or silences refused because the project was at its cap.",
+      [this]() -> std::vector<std::pair<Labels, double>> {
+        return {{{}, static_cast<double>(config_->refused_over_cap())}};
+      });
   m->AddCounterCallback("loupe_alert_notices_total",
                         "Alert notices handed to notifications (one per rule and tick).",
                         one([](const Stats& s) { return static_cast<double>(s.notices); }));

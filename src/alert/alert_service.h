@@ -97,7 +97,8 @@ class AlertService {
 
   // Adds to /metrics, read at scrape time: loupe_alert_rules,
   // loupe_alerts_firing (gauges), loupe_alert_evaluations_total,
-  // loupe_alert_evaluation_cpu_seconds_total, loupe_alert_notices_total.
+  // loupe_alert_evaluation_cpu_seconds_total, loupe_alert_notices_total,
+  // loupe_alert_config_refused_total (rules, channels, silences over a cap).
   // The service must outlive the registry's last Render().
   void RegisterMetrics(MetricsRegistry* metrics);
 

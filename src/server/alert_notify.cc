@@ -76,7 +76,14 @@ void AlertNotifier::Sync() {
       ++it;
       continue;
     }
-    // Deleted through the API: its queue goes too.
+    // Deleted through the API: its queue goes too, its counts into retired_.
+    if (auto st = notifier_->Stats(ChannelId(it->first)); st.ok()) {
+      retired_.delivered += st->delivered;
+      retired_.retries += st->retries;
+      retired_.failed += st->failed;
+      retired_.expired += st->expired;
+      retired_.dropped_overflow += st->dropped_overflow;
+    }
     Status s = notifier_->RemoveChannel(ChannelId(it->first), /*discard_queue=*/true);
     if (!s.ok() && s.code() != Status::Code::kNotFound) {
       LogWarning("notifications: removing channel " + ChannelId(it->first) + ": " + s.message());
@@ -173,6 +180,41 @@ void AlertNotifier::Notify(const alert::AlertNotice& notice) {
       }
     }
   }
+}
+
+void AlertNotifier::RegisterMetrics(MetricsRegistry* m) {
+  // Sums every channel's stats into one ChannelStats (pending included).
+  auto total = [this] {
+    std::lock_guard<std::mutex> l(mu_);
+    notify::ChannelStats t = retired_;
+    t.pending = 0;
+    for (const auto& [id, c] : synced_) {
+      auto st = notifier_->Stats(ChannelId(id));
+      if (!st.ok()) continue;
+      t.delivered += st->delivered;
+      t.retries += st->retries;
+      t.failed += st->failed;
+      t.expired += st->expired;
+      t.dropped_overflow += st->dropped_overflow;
+      t.pending += st->pending;
+    }
+    return t;
+  };
+  m->AddCounterCallback(
+      "loupe_notify_deliveries_total",
+      "Notification delivery attempts and drops by result (all channels).",
+      [total]() -> std::vector<std::pair<Labels, double>> {
+        notify::ChannelStats t = total();
+        auto row = [](const char* result, uint64_t v) {
+          return std::pair<Labels, double>{{{"result", result}}, static_cast<double>(v)};
+        };
+        return {row("delivered", t.delivered), row("retry", t.retries), row("failed", t.failed),
+                row("expired", t.expired), row("dropped", t.dropped_overflow)};
+      });
+  m->AddCallback("loupe_notify_pending", "Notifications queued, not yet delivered (all channels).",
+                 [total]() -> std::vector<std::pair<Labels, double>> {
+                   return {{{}, static_cast<double>(total().pending)}};
+                 });
 }
 
 api::ChannelAttempt AlertNotifier::Test(const alert::Channel& channel, int64_t wait_ms) {

@@ -28,6 +28,7 @@
 #include "alert/alert_service.h"
 #include "api/api.h"
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "model/project.h"
 #include "notify/notifier.h"
 
@@ -54,6 +55,12 @@ class AlertNotifier final : public alert::AlertSink {
   // Mirrors AlertConfig's channels into the Notifier (idempotent).
   void Sync();
 
+  // Adds to /metrics, summed over channels (read at scrape time):
+  // loupe_notify_deliveries_total{result="delivered"|"retry"|"failed"|
+  // "expired"|"dropped"} and loupe_notify_pending. Deleted channels' counts
+  // stay in the totals. This object must outlive the registry's last Render().
+  void RegisterMetrics(MetricsRegistry* metrics);
+
   // notify's id of an AlertConfig channel ("c12").
   static std::string ChannelId(uint64_t id) { return "c" + std::to_string(id); }
 
@@ -70,6 +77,7 @@ class AlertNotifier final : public alert::AlertSink {
   std::mutex mu_;
   std::map<uint64_t, alert::Channel> synced_;  // what the Notifier has, by channel id
   std::map<uint64_t, std::string> refused_;    // why SetChannel refused a channel
+  notify::ChannelStats retired_;               // counts of channels removed since start
   // notification id → (alert id, kind) for the delivery log; bounded FIFO.
   std::map<std::string, std::pair<uint64_t, std::string>> sent_;
   std::deque<std::string> sent_order_;

@@ -414,6 +414,7 @@ int RunServer(const std::vector<std::string>& args) {
       external_url.back() == '/' ? external_url.substr(0, external_url.size() - 1) : external_url,
       clock);
   alert_notifier.Sync();  // queues left from before a restart are delivered now
+  alert_notifier.RegisterMetrics(metrics);
   alert::AlertService alerts(alert_config->get(), alert_sources, live.events(), &alert_notifier,
                              clock);
   alerts.RegisterMetrics(metrics);

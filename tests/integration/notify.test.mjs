@@ -135,6 +135,10 @@ test('a firing alert reaches a webhook in Alertmanager format and resolves; e-ma
       assert.deepEqual(log.deliveries.map((d) => `${d.kind}:${d.result}`), ['resolved:delivered', 'firing:delivered']);
       assert.equal(JSON.stringify(log).includes('s3cr3t'), false, 'no secret in the delivery log');
       assert.equal(srv.output().includes('s3cr3t'), false, 'no secret in the server log');
+      const metrics = (await srv.metricsText()).text;
+      const delivered = Number(metrics.match(/^loupe_notify_deliveries_total\{result="delivered"\} (\d+)$/m)?.[1]);
+      assert.ok(delivered >= 4, `test mail, firing webhook and mail, resolved webhook: ${delivered}`);
+      assert.match(metrics, /^loupe_notify_pending \d+$/m);
     });
   } finally {
     await srv.stop();
