@@ -227,16 +227,16 @@ Status GetActiveStack(const Env& env, const Call& call, net::HttpResponse* resp)
 
 namespace {
 
+// Events a grouped request reads at most; past it the answer says truncated.
+constexpr size_t kMaxGroupedEvents = 1'000'000;
+
 // GET /api/v1/events?group_by=: one row per key over every matching event
-// the log holds (not only `limit` of them), largest count first; `limit`
-// caps the groups.
-Status GroupEvents(const Env& env, const auth::Project& project, live::EventQuery q,
-                   const std::string& by, net::HttpResponse* resp) {
-  const size_t max_groups = q.limit;
-  q.limit = env.deps.live->events()->capacity();
-  live::EventPage page = env.deps.live->events()->Query(project.id, q);
+// the store holds (up to kMaxGroupedEvents of the newest), largest count
+// first; `limit` caps the groups.
+Status GroupEvents(const Env& env, const auth::Project& project, const store::EventFilter& f,
+                   size_t max_groups, const std::string& by, net::HttpResponse* resp) {
   struct Group {
-    const model::Event* latest = nullptr;  // events come newest first
+    model::Event latest;  // events come newest first
     uint64_t count = 0;
     int64_t first_us = 0, last_us = 0;
     model::TxId example_tx = 0;
@@ -248,15 +248,31 @@ Status GroupEvents(const Env& env, const auth::Project& project, live::EventQuer
   };
   // Key: the grouped field; message groups also keep type and service apart.
   std::unordered_map<std::string, Group> groups;
-  for (const model::Event& e : page.events) {
-    std::string key = by == "type"      ? std::string(e.type)
-                      : by == "service" ? e.service
-                      : by == "endpoint"
-                          ? e.service + '\x1f' + e.endpoint
-                          : std::string(e.type) + '\x1f' + e.service + '\x1f' + e.message;
-    Group& g = groups[key];
-    if (g.latest == nullptr) {
-      g.latest = &e;
+  size_t seen = 0;
+  bool scan_truncated = false;
+  std::string key;
+  LOUPE_RETURN_IF_ERROR(env.deps.store->ScanEvents(project.id, f, [&](const model::Event& e) {
+    if (++seen > kMaxGroupedEvents) {
+      scan_truncated = true;
+      return false;
+    }
+    key.clear();
+    if (by == "type") {
+      key = e.type;
+    } else if (by == "service") {
+      key = e.service;
+    } else if (by == "endpoint") {
+      key.append(e.service).push_back('\x1f');
+      key.append(e.endpoint);
+    } else {
+      key.append(e.type).push_back('\x1f');
+      key.append(e.service).push_back('\x1f');
+      key.append(e.message);
+    }
+    auto [it, fresh] = groups.try_emplace(key);
+    Group& g = it->second;
+    if (fresh) {
+      g.latest = e;
       g.first_us = g.last_us = e.time_us;
     }
     g.count += static_cast<uint64_t>(std::max<int64_t>(e.count, 1));
@@ -264,14 +280,15 @@ Status GroupEvents(const Env& env, const auth::Project& project, live::EventQuer
     g.last_us = std::max(g.last_us, e.time_us);
     if (g.example_tx == 0) g.example_tx = e.tx_id;  // the newest event with a transaction
     g.level = std::max(g.level, rank(e.level));
-  }
+    return true;
+  }));
   std::vector<const Group*> order;
   order.reserve(groups.size());
   for (const auto& [k, g] : groups) order.push_back(&g);
   std::sort(order.begin(), order.end(), [](const Group* a, const Group* b) {
     return a->count != b->count ? a->count > b->count : a->last_us > b->last_us;
   });
-  const bool truncated = order.size() > max_groups || page.truncated;
+  const bool truncated = order.size() > max_groups || scan_truncated;
   if (order.size() > max_groups) order.resize(max_groups);
   constexpr const char* kLevels[] = {model::kLevelNormal, model::kLevelWarning, model::kLevelFatal};
 
@@ -280,7 +297,7 @@ Status GroupEvents(const Env& env, const auth::Project& project, live::EventQuer
   w.StartObject();
   w.Key("groups").StartArray();
   for (const Group* g : order) {
-    const model::Event& e = *g->latest;
+    const model::Event& e = g->latest;
     w.StartObject();
     w.Field("key", by == "type"      ? std::string(e.type)
                    : by == "service" ? e.service
@@ -315,42 +332,47 @@ Status GroupEvents(const Env& env, const auth::Project& project, live::EventQuer
 Status GetEvents(const Env& env, const Call& call, net::HttpResponse* resp) {
   Result<auth::Project> project = ResolveProject(env, call);
   if (!project.ok()) return project.status();
-  live::EventQuery q;
+  store::EventFilter f;
   LOUPE_RETURN_IF_ERROR(
-      TimeRange(*call.http, call.now_us, env.options.max_range_days, &q.from_us, &q.to_us));
+      TimeRange(*call.http, call.now_us, env.options.max_range_days, &f.from_us, &f.to_us));
   int64_t limit = 100;
   LOUPE_RETURN_IF_ERROR(IntParam(*call.http, "limit", 1, kMaxLimit, &limit));
-  q.limit = static_cast<size_t>(limit);
-  q.level = call.http->Param("level").value_or("");
-  if (!q.level.empty() && q.level != model::kLevelNormal && q.level != model::kLevelWarning &&
-      q.level != model::kLevelFatal) {
+  f.level = call.http->Param("level").value_or("");
+  if (!f.level.empty() && f.level != model::kLevelNormal && f.level != model::kLevelWarning &&
+      f.level != model::kLevelFatal) {
     return Status::InvalidArgument("level must be NORMAL, WARNING or FATAL");
   }
-  q.type = call.http->Param("type").value_or("");
-  if (!q.type.empty() &&
+  f.type = call.http->Param("type").value_or("");
+  if (!f.type.empty() &&
       std::none_of(std::begin(model::kEventTypes), std::end(model::kEventTypes),
-                   [&](const char* t) { return q.type == t; })) {
-    return Status::InvalidArgument(
-        "type must be SERVICE_EXCEPTION, HTTP_ERROR, SQL_EXCEPTION, EXTERNALCALL_EXCEPTION, "
-        "BAD_RESPONSE_TIME, THROTTLED, AGENT_START, AGENT_STOP or ALERT");
+                   [&](const char* t) { return f.type == t; })) {
+    std::string all;
+    for (const char* t : model::kEventTypes) all += (all.empty() ? "" : ", ") + std::string(t);
+    return Status::InvalidArgument("type must be one of " + all);
   }
-  q.service = call.http->Param("service").value_or("");
+  f.service = call.http->Param("service").value_or("");
   const std::string group_by = call.http->Param("group_by").value_or("");
   if (!group_by.empty()) {
     if (group_by != "type" && group_by != "service" && group_by != "endpoint" &&
         group_by != "message") {
       return Status::InvalidArgument("group_by must be type, service, endpoint or message");
     }
-    return GroupEvents(env, *project, q, group_by, resp);
+    return GroupEvents(env, *project, f, static_cast<size_t>(limit), group_by, resp);
   }
-  live::EventPage page = env.deps.live->events()->Query(project->id, q);
 
   std::string body;
   JsonWriter w(&body);
   w.StartObject();
   w.Key("events");
   w.StartArray();
-  for (const auto& e : page.events) {
+  size_t n = 0;
+  bool truncated = false;
+  LOUPE_RETURN_IF_ERROR(env.deps.store->ScanEvents(project->id, f, [&](const model::Event& e) {
+    if (n == static_cast<size_t>(limit)) {
+      truncated = true;
+      return false;
+    }
+    ++n;
     w.StartObject();
     w.FieldMillis("time_ms", e.time_us);
     w.Field("level", e.level);
@@ -366,9 +388,10 @@ Status GetEvents(const Env& env, const Call& call, net::HttpResponse* resp) {
       w.Hex64(e.tx_id);
     }
     w.EndObject();
-  }
+    return true;
+  }));
   w.EndArray();
-  w.FieldBool("truncated", page.truncated);
+  w.FieldBool("truncated", truncated);
   w.EndObject();
   w.Finish();
   SetJson(resp, std::move(body));

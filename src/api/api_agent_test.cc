@@ -19,6 +19,10 @@ class ApiAgentTest : public ::testing::Test {
     token_ = creds.api_token;
     project_ = registry_->FindProject(auth::Principal{"x", true, {}}, "default")->id;
     store_ = store::NewMemStore();
+    // As the server does: the store keeps every event the live ring gets.
+    events_.SetSink([this](model::ProjectId p, const model::Event& e) {
+      store_->AppendEvents(p, {&e, 1});
+    });
     live_ = std::make_unique<live::LiveState>(&clock_, live::LiveOptions{}, &events_);
     configs_ = std::move(control::AgentConfigStore::Open("")).value();
     api_ = std::make_unique<Api>(ApiDeps{store_.get(), registry_.get(), live_.get(), &metrics_,

@@ -33,18 +33,23 @@ EventLog::Ring* EventLog::FindOrCreate(model::ProjectId project) {
 
 uint64_t EventLog::Append(model::ProjectId project, const model::Event& e) noexcept {
   try {
-    Ring* r = FindOrCreate(project);
-    std::lock_guard<std::mutex> l(r->mu);
-    const size_t at = r->total % capacity_;
-    if (r->slots.size() < capacity_) {
-      // Grow by doubling rather than to capacity at once: most projects see
-      // few events, and 10,000 empty events are ~1.3 MB.
-      r->slots.push_back(e);
-    } else {
-      r->slots[at] = e;
-      evicted_.fetch_add(1, std::memory_order_relaxed);
+    uint64_t seq;
+    {
+      Ring* r = FindOrCreate(project);
+      std::lock_guard<std::mutex> l(r->mu);
+      const size_t at = r->total % capacity_;
+      if (r->slots.size() < capacity_) {
+        // Grow by doubling rather than to capacity at once: most projects see
+        // few events, and 10,000 empty events are ~1.3 MB.
+        r->slots.push_back(e);
+      } else {
+        r->slots[at] = e;
+        evicted_.fetch_add(1, std::memory_order_relaxed);
+      }
+      seq = ++r->total;
     }
-    return ++r->total;
+    if (sink_) sink_(project, e);
+    return seq;
   } catch (...) {
     dropped_.fetch_add(1, std::memory_order_relaxed);
     return 0;

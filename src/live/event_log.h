@@ -6,7 +6,10 @@
 // per-project sequence number (1, 2, ...), so readers can take "what is new
 // since seq N" (the live stream) without a second buffer.
 // Producers: LiveState (transaction errors, with its per-frame storm cap),
-// ActiveRegistry (agent_start, agent_stop, throttle).
+// ActiveRegistry (agent_start, agent_stop, throttle), AlertService (alert).
+// The ring is what the live stream and alert rules read; the durable copy
+// of every event is the store's (store.h, "Events"), which the server keeps
+// by setting a sink that receives each appended event.
 //
 // Thread-safety: all methods are thread-safe (one mutex per project, held
 // for the copy of one event on append).
@@ -17,6 +20,7 @@
 #include <climits>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -50,8 +54,15 @@ class EventLog {
   EventLog(const EventLog&) = delete;
   EventLog& operator=(const EventLog&) = delete;
 
-  // Appends (copying) the event; returns its sequence number, 0 if memory
-  // ran out (the event is then dropped and counted in dropped()).
+  // Called with every appended event, after the ring took it, outside the
+  // ring's lock; it must not call back into the log. Set before the first
+  // Append (not thread-safe against Append).
+  using Sink = std::function<void(model::ProjectId, const model::Event&)>;
+  void SetSink(Sink sink) { sink_ = std::move(sink); }
+
+  // Appends (copying) the event and hands it to the sink; returns its
+  // sequence number, 0 if memory ran out (the event is then dropped and
+  // counted in dropped()).
   uint64_t Append(model::ProjectId project, const model::Event& e) noexcept;
 
   // Matching events newest first, in append order (agents' clocks may
@@ -79,6 +90,7 @@ class EventLog {
   Ring* FindOrCreate(model::ProjectId project);
 
   const size_t capacity_;
+  Sink sink_;
   mutable std::shared_mutex mu_;  // guards rings_ (the map, not the rings)
   std::unordered_map<model::ProjectId, std::unique_ptr<Ring>> rings_;
   std::atomic<uint64_t> evicted_{0};

@@ -235,7 +235,12 @@ int RunServer(const std::vector<std::string>& args) {
              agent_config.status().message());
     return 1;
   }
-  live::EventLog events(10000);  // per project, in memory (docs/api.md)
+  // The live ring (per project, in memory) feeds the live stream and alert
+  // rules; every event is also kept by the store (GET /api/v1/events).
+  live::EventLog events(10000);
+  events.SetSink([st = store.get()](model::ProjectId project, const model::Event& e) {
+    st->AppendEvents(project, {&e, 1});  // a refusal is counted by the store
+  });
   live::LiveOptions live_opts;
   // BAD_RESPONSE_TIME: slower than the service's highest active band (8 s by default).
   live_opts.bad_response_us = [configs = agent_config->get()](model::ProjectId project,

@@ -110,6 +110,25 @@ void RegisterStoreMetrics(MetricsRegistry* metrics, const store::Store* store,
                              {{{"result", "hit"}}, static_cast<double>(s.scatter_cache_hits)},
                              {{{"result", "miss"}}, static_cast<double>(s.scatter_cache_misses)}};
                        });
+  metrics->AddCallback("loupe_events_stored",
+                       "Events written to the store's event journal since start, and those it "
+                       "skipped or refused, by result (written, replay_duplicate, refused).",
+                       [=] {
+                         const store::EventJournalStats e = embedded->embedded_stats().events;
+                         return Samples{
+                             {{{"result", "written"}}, static_cast<double>(e.events)},
+                             {{{"result", "replay_duplicate"}},
+                              static_cast<double>(e.replay_duplicates)},
+                             {{{"result", "refused"}}, static_cast<double>(e.refused)}};
+                       });
+  metrics->AddCallback("loupe_events_write_errors_total",
+                       "Failed commits of the event journal (their events are retried).", [=] {
+                         return Samples{{{}, static_cast<double>(
+                                                 embedded->embedded_stats().events.write_errors)}};
+                       });
+  metrics->AddCallback("loupe_events_disk_bytes", "Bytes of the event journal on disk.", [=] {
+    return Samples{{{}, static_cast<double>(embedded->embedded_stats().events.bytes)}};
+  });
   metrics->AddCallback(
       "loupe_store_scatter_cache_bytes",
       "Memory held by the X-View's decoded-column cache (--scatter-cache-mb).", [=] {

@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "model/event.h"
 #include "model/project.h"
 #include "model/transaction.h"
 #include "store/rollup.h"
@@ -162,6 +163,18 @@ struct StoreStats {
   uint64_t dictionary_bytes = 0;
 };
 
+// Filters of ScanEvents. Empty strings match all; string filters are exact.
+struct EventFilter {
+  int64_t from_us = 0;  // time_us >= from_us
+  int64_t to_us = std::numeric_limits<int64_t>::max();  // time_us < to_us
+  std::string level;    // "WARNING"
+  std::string type;     // "SQL_EXCEPTION"
+  std::string service;
+};
+
+// Visitor of ScanEvents: one event, valid during the call; false stops.
+using EventVisitor = std::function<bool(const model::Event&)>;
+
 // How long a project's data is kept. 0 keeps everything.
 struct Retention {
   int retention_days = 0;         // transactions and profiles
@@ -219,6 +232,19 @@ class Store {
   virtual Result<std::vector<InstanceInfo>> ListInstances(ProjectId project) const = 0;
 
   virtual StoreStats Stats() const = 0;
+
+  // Events (model/event.h): appended as they happen, kept as long as the
+  // project's transactions (retention_days), and durable like them: an
+  // event is visible to reads once AppendEvents returns, and durable after
+  // the next Flush. Events of transactions that the ingest log replays after
+  // a crash are produced again by the replay; a durable store keeps one
+  // copy (the embedded engine recognises them by transaction id and type).
+  virtual Status AppendEvents(ProjectId project, std::span<const model::Event> events) = 0;
+  // Matching events newest first (in append order: agents' clocks may
+  // disagree, so arrival, not time_us, orders them). A store may hold a lock
+  // while visit runs: visit must not call into the store.
+  virtual Status ScanEvents(ProjectId project, const EventFilter& filter,
+                            const EventVisitor& visit) const = 0;
 
   // Sets how long a project's data is kept. A store that drops old data
   // (the embedded engine: whole time partitions, in a background pass)

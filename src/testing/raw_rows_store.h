@@ -32,6 +32,13 @@ class RawRowsStore final : public store::Store {
     return s_.ListInstances(p);
   }
   store::StoreStats Stats() const override { return s_.Stats(); }
+  Status AppendEvents(model::ProjectId, std::span<const model::Event>) override {
+    return Status::OK();
+  }
+  Status ScanEvents(model::ProjectId p, const store::EventFilter& f,
+                    const store::EventVisitor& v) const override {
+    return s_.ScanEvents(p, f, v);
+  }
   Status Close() override { return Status::OK(); }
   bool has_rollups() const override { return broken_; }
   Status ScanRollups(model::ProjectId p, store::RollupResolution r, const store::RollupFilter& f,

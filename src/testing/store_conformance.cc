@@ -47,6 +47,7 @@ ScatterPoints ScanScatterPoints(const store::Store& s, model::ProjectId project,
 std::string StoreConformanceName(const ::testing::TestParamInfo<StoreConformanceParam>& info) {
   LinkStoreConformanceLateTests();
   LinkStoreConformanceRollupTests();
+  LinkStoreConformanceEventTests();
   return info.param.name;
 }
 

@@ -17,12 +17,13 @@
 
 namespace loupe::testing {
 
-// Defined in store_conformance_late.cc and store_conformance_rollup.cc, and
+// Defined in store_conformance_late.cc, _rollup.cc and _events.cc, and
 // called by StoreConformanceName (which LOUPE_INSTANTIATE_STORE_CONFORMANCE
 // references), so that the linker keeps the tests of those files of this
 // static library too. They do nothing.
 void LinkStoreConformanceLateTests();
 void LinkStoreConformanceRollupTests();
+void LinkStoreConformanceEventTests();
 
 inline constexpr int64_t kT0 = 1'700'000'000'000'000;  // µs, on a minute boundary + 20 s
 inline constexpr int64_t kMs = 1000;

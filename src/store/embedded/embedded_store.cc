@@ -182,6 +182,13 @@ Status SegmentedStore::OpenFiles() {
     segments_.fetch_add(1);
     segment_bytes_.fetch_add(s->file_size());
   }
+  EventJournalOptions jo;
+  jo.env = env_;
+  jo.clock = options_.clock;
+  jo.dir = dir + "/events";
+  auto journal = EventJournal::Open(jo);
+  if (!journal.ok()) return journal.status().Annotate("opening the events in " + jo.dir);
+  events_ = std::move(*journal);
   AddRollupFiles(rollup_names);
   DropReplacedSegments();
   LOUPE_RETURN_IF_ERROR(LoadInstances());
@@ -443,7 +450,38 @@ void SegmentedStore::MergeLate(Project* p, LateSteps& late) {
 
 // ---- Flush ----
 
-Status SegmentedStore::Flush() { return FlushAll(); }
+Status SegmentedStore::Flush() {
+  Status s = FlushAll();
+  if (events_) {
+    Status e = events_->Sync();
+    if (s.ok()) s = e;
+  }
+  return s;
+}
+
+// ---- Events (event_journal.h) ----
+
+Status SegmentedStore::AppendEvents(ProjectId project, std::span<const model::Event> events) {
+  std::shared_lock<std::shared_mutex> close_lock(close_mu_);
+  if (closed_) return Status::Unavailable("store is closed");
+  return events_->Append(project, events);
+}
+
+Status SegmentedStore::ScanEvents(ProjectId project, const EventFilter& filter,
+                                  const EventVisitor& visit) const {
+  // Kept as long as the project's transactions: older events are not read
+  // even while their segment (shared by every project) is still on disk.
+  int64_t not_before_us = INT64_MIN;
+  {
+    std::shared_lock<std::shared_mutex> lock(projects_mu_);
+    auto it = retention_.find(project);
+    const Retention& r = it == retention_.end() ? options_.default_retention : it->second;
+    if (r.retention_days > 0) {
+      not_before_us = options_.clock->NowMicros() - int64_t{r.retention_days} * 86'400'000'000;
+    }
+  }
+  return events_->Scan(project, filter, not_before_us, visit);
+}
 
 Status SegmentedStore::FlushAll() {
   std::lock_guard<std::mutex> flush_lock(flush_mu_);
@@ -776,6 +814,7 @@ StoreStats SegmentedStore::Stats() const {
 
 EmbeddedStats SegmentedStore::embedded_stats() const {
   EmbeddedStats s;
+  if (events_) s.events = events_->stats();
   s.segments = segments_.load();
   s.segment_bytes = segment_bytes_.load();
   s.memtable_bytes = mem_bytes_.load();
@@ -816,6 +855,10 @@ Status SegmentedStore::Close() {
   if (flusher_.joinable()) flusher_.join();
   if (maintainer_.joinable()) maintainer_.join();
   Status s = FlushAll();
+  if (events_) {
+    Status e = events_->Close();
+    if (s.ok()) s = e;
+  }
   if (lock_) {
     Status u = env_->UnlockFile(std::move(lock_));
     if (s.ok()) s = u;

@@ -68,6 +68,7 @@
 #include "common/clock.h"
 #include "common/env.h"
 #include "common/status.h"
+#include "store/embedded/event_journal.h"
 #include "store/embedded/segment_builder.h"
 #include "store/store.h"
 
@@ -133,6 +134,7 @@ struct EmbeddedStats {
   uint64_t scatter_cache_hits = 0;    // row groups ScanScatter took from the cache
   uint64_t scatter_cache_misses = 0;  // row groups it decoded (cache enabled)
   uint64_t scatter_cache_bytes = 0;   // held now
+  EventJournalStats events;           // the event table (event_journal.h)
 };
 
 class EmbeddedStore : public Store {
@@ -149,6 +151,7 @@ class EmbeddedStore : public Store {
   struct FilesReport {
     uint64_t segments = 0, segment_bytes = 0, transactions = 0;
     uint64_t rollup_files = 0, rollup_bytes = 0, rollup_cells = 0;
+    uint64_t events_records = 0;  // records of the event journal (events/)
     uint64_t problems = 0;  // damaged files
     std::string text;       // the human-readable part of the report
   };

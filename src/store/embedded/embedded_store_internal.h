@@ -30,6 +30,7 @@
 
 #include "store/dict.h"
 #include "store/embedded/embedded_store.h"
+#include "store/embedded/event_journal.h"
 #include "store/embedded/rollup_file.h"
 #include "store/embedded/segment.h"
 #include "store/filter.h"
@@ -237,6 +238,9 @@ class SegmentedStore final : public EmbeddedStore {
                      const RollupVisitor& visit) const override;
   Status ScanUsers(ProjectId project, const RollupFilter& filter,
                    const UsersVisitor& visit) const override;
+  Status AppendEvents(ProjectId project, std::span<const model::Event> events) override;
+  Status ScanEvents(ProjectId project, const EventFilter& filter,
+                    const EventVisitor& visit) const override;
   Status Close() override;
 
   // EmbeddedStore
@@ -331,6 +335,7 @@ class SegmentedStore final : public EmbeddedStore {
   std::shared_mutex close_mu_;  // Append/PutInstance shared, Close exclusive
   bool closed_ = false;         // GUARDED_BY(close_mu_)
   std::unique_ptr<FileLock> lock_;
+  std::unique_ptr<EventJournal> events_;  // dir/events (event_journal.h)
 
   ProjectMap<Project> projects_;
   // The map's lock, which also guards retention_ (project_map.h).

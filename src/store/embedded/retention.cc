@@ -60,6 +60,24 @@ Status SegmentedStore::ApplyRetention() {
   }
   Status r = RollupRetention(now_us);
   if (!r.ok() && first_error.ok()) first_error = r;
+  // Events of every project share one log: a day goes when the longest
+  // retention has passed it (reads cut each project at its own).
+  int64_t longest_us = 0;
+  {
+    std::shared_lock<std::shared_mutex> lock(projects_mu_);
+    longest_us = int64_t{options_.default_retention.retention_days} * kMicrosPerDay;
+    for (const auto& [id, rt] : retention_) {
+      if (rt.retention_days <= 0 || longest_us <= 0) {
+        longest_us = 0;
+        break;
+      }
+      longest_us = std::max(longest_us, int64_t{rt.retention_days} * kMicrosPerDay);
+    }
+  }
+  if (longest_us > 0 && events_) {
+    Status e = events_->DropBefore(now_us - longest_us);
+    if (!e.ok() && first_error.ok()) first_error = e;
+  }
   return first_error;
 }
 

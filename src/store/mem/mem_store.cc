@@ -72,6 +72,8 @@ constexpr int64_t kPartitionUs = 60'000'000;
 // Rows per visitor call: 64 TxRows (~15 KB) stay in L1 while the visitor
 // runs (256 did not, and cost ~10 % of a narrow scan).
 constexpr size_t kBatchRows = 64;
+// Events kept per project (MemStore is for tests and short runs).
+constexpr size_t kMaxEventsPerProject = 100'000;
 
 int32_t PartitionKey(int64_t end_us) noexcept {
   int64_t q = end_us / kPartitionUs;
@@ -280,6 +282,8 @@ struct Project {
   // Rollups of everything appended (rollup.h). Eviction drops the one-second
   // cells of evicted partitions; five-minute cells and user sketches stay.
   RollupBuilder rollups;
+  // Events in append order, the oldest dropped past kMaxEventsPerProject.
+  std::deque<model::Event> events;
 
   Partition* PartitionFor(int32_t key) {
     auto& p = parts[key];
@@ -313,6 +317,9 @@ class MemStore final : public Store {
   Status PutInstance(ProjectId project, const InstanceInfo& info) override;
   Result<std::vector<InstanceInfo>> ListInstances(ProjectId project) const override;
   StoreStats Stats() const override;
+  Status AppendEvents(ProjectId project, std::span<const model::Event> events) override;
+  Status ScanEvents(ProjectId project, const EventFilter& filter,
+                    const EventVisitor& visit) const override;
   Status Close() override {
     closed_.store(true);
     return Status::OK();
@@ -705,6 +712,35 @@ Status MemStore::ScanUsers(ProjectId project, const RollupFilter& filter,
   RollupIdFilter ids;
   if (!CompileRollupFilter(p->dicts, filter, 1, &ids)) return Status::OK();
   EmitBuilderUsers(p->rollups, ids, RollupNamerOf(p->dicts), visit);
+  return Status::OK();
+}
+
+Status MemStore::AppendEvents(ProjectId project, std::span<const model::Event> events) {
+  if (closed_.load()) return Status::Unavailable("store is closed");
+  if (events.empty()) return Status::OK();
+  Project* p = GetOrCreateProject(project);
+  WriteLock lock(p->mu);
+  for (const model::Event& e : events) {
+    if (p->events.size() >= kMaxEventsPerProject) p->events.pop_front();
+    p->events.push_back(e);
+  }
+  return Status::OK();
+}
+
+Status MemStore::ScanEvents(ProjectId project, const EventFilter& f,
+                            const EventVisitor& visit) const {
+  const Project* p = FindProject(project);
+  if (p == nullptr) return Status::OK();
+  ReadLock lock(p->mu);
+  for (auto it = p->events.rbegin(); it != p->events.rend(); ++it) {
+    const model::Event& e = *it;
+    if (e.time_us < f.from_us || e.time_us >= f.to_us) continue;
+    if ((!f.level.empty() && f.level != e.level) || (!f.type.empty() && f.type != e.type) ||
+        (!f.service.empty() && f.service != e.service)) {
+      continue;
+    }
+    if (!visit(e)) break;
+  }
   return Status::OK();
 }
 

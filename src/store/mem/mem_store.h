@@ -5,7 +5,8 @@
 // over all projects, the oldest partition (by end time) goes, with its
 // rows, their profiles, their user and client-IP strings and their
 // one-second rollup cells (five-minute cells and user sketches stay).
-// Nothing is durable; Flush is a no-op and SetRetention is ignored.
+// Events: the last 100,000 per project. Nothing is durable; Flush is a
+// no-op and SetRetention is ignored.
 //
 // Thread-safety: as Store. Append and eviction hold a project's lock
 // exclusively, reads hold it shared while their visitor runs.

@@ -45,6 +45,13 @@ class DirStore final : public Store {
     return s_->ListInstances(p);
   }
   StoreStats Stats() const override { return s_->Stats(); }
+  Status AppendEvents(ProjectId p, std::span<const model::Event> e) override {
+    if (closed_) return Status::Unavailable("closed");
+    return s_->AppendEvents(p, e);
+  }
+  Status ScanEvents(ProjectId p, const EventFilter& f, const EventVisitor& v) const override {
+    return s_->ScanEvents(p, f, v);
+  }
   bool has_rollups() const override { return s_->has_rollups(); }
   Status ScanRollups(ProjectId p, RollupResolution r, const RollupFilter& f,
                      const RollupVisitor& v) const override {
