@@ -4,6 +4,9 @@
 //    deflate), recorded in the ActiveRegistry; answers
 //    200 {"config_version": N}.
 //  - GET /v1/loupe/config?service=S: the effective agent configuration.
+//  - POST /v1/loupe/crash: a crash report (model::CrashReport), recorded as
+//    a FATAL NATIVE_CRITICAL_ERROR event and answered 200 {} once the store
+//    holds it durably (the agent deletes its report file then).
 // Served through the front door (ingest/otlp_front_door.h), which routes,
 // authenticates (like OTLP ingest), limits (max_body_bytes before and after
 // decompression) and inflates, and answers refusals as
@@ -28,6 +31,8 @@
 #include "control/agent_config.h"
 #include "ingest/otlp_front_door.h"
 #include "live/active_registry.h"
+#include "live/event_log.h"
+#include "store/store.h"
 #include "wire/agent_json.h"
 
 namespace loupe::ingest {
@@ -39,21 +44,28 @@ struct AgentReceiverOptions {
 
 class AgentReceiver {
  public:
+  // events and store (for crash reports) may be null: crash reports are then
+  // refused with 503.
   AgentReceiver(live::ActiveRegistry* active, control::AgentConfigStore* config,
-                MetricsRegistry* metrics, AgentReceiverOptions options = {});
+                MetricsRegistry* metrics, AgentReceiverOptions options = {},
+                live::EventLog* events = nullptr, store::Store* store = nullptr);
 
-  // Adds /v1/loupe/active and /v1/loupe/config to the door.
+  // Adds /v1/loupe/active, /v1/loupe/config and /v1/loupe/crash to the door.
   // REQUIRES: the receiver outlives the door's servers.
   void AddRoutes(OtlpFrontDoor* door);
 
   // RouteHandlers.
   IngestReply PostActive(IngestCall& call);
   IngestReply GetConfig(IngestCall& call);
+  IngestReply PostCrash(IngestCall& call);
 
  private:
   live::ActiveRegistry* active_;
   control::AgentConfigStore* config_;
   const AgentReceiverOptions options_;
+  live::EventLog* events_;
+  store::Store* store_;
+  Counter* crashes_;
   Counter* config_requests_;
   Counter* dropped_budget_;
   Counter* dropped_cap_;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "model/transaction.h"
 
@@ -31,12 +32,13 @@ inline constexpr const char* kEventThrottled = "THROTTLED";
 inline constexpr const char* kEventAgentStart = "AGENT_START";
 inline constexpr const char* kEventAgentStop = "AGENT_STOP";
 inline constexpr const char* kEventAlert = "ALERT";  // an alert rule fired, changed level or resolved
+inline constexpr const char* kEventNativeCriticalError = "NATIVE_CRITICAL_ERROR";  // a crash an agent reported
 
 // Every type, for validating filters.
 inline constexpr const char* kEventTypes[] = {
     kEventServiceException, kEventHttpError,  kEventSqlException, kEventExternalCallException,
     kEventBadResponseTime,  kEventThrottled,  kEventAgentStart,   kEventAgentStop,
-    kEventAlert};
+    kEventAlert,            kEventNativeCriticalError};
 
 struct Event {
   int64_t time_us = 0;
@@ -48,6 +50,23 @@ struct Event {
   std::string endpoint;
   TxId tx_id = 0;  // 0: none
   int64_t count = 1;  // occurrences this event stands for (a throttle event: requests)
+};
+
+// A process crash as an agent reports it (POST /v1/loupe/crash): the signal
+// and the native stack of the crashing thread, and the transaction it was
+// serving if it knew. Becomes a NATIVE_CRITICAL_ERROR event.
+struct CrashReport {
+  std::string service;
+  std::string instance;
+  std::string endpoint;    // of the transaction in flight; may be empty
+  int64_t time_us = 0;     // when the process crashed
+  int32_t pid = 0;
+  std::string signal;      // "SIGSEGV"
+  int32_t signal_number = 0;
+  std::string address;     // faulting address, "0x0"; may be empty
+  std::string message;     // anything else the agent says ("abort: assertion ...")
+  std::vector<std::string> frames;  // innermost first
+  TxId tx_id = 0;          // the transaction in flight; 0 if none or unknown
 };
 
 }  // namespace loupe::model

@@ -324,7 +324,8 @@ int RunServer(const std::vector<std::string>& args) {
   // extensions (/v1/loupe/...) and OTLP/gRPC to the receivers.
   ingest::OtlpFrontDoor door(registry->get(), &pipeline, metrics);
   ingest::TraceReceiver traces(&pipeline, metrics);
-  ingest::AgentReceiver agent_receiver(&active, agent_config->get(), metrics);
+  ingest::AgentReceiver agent_receiver(&active, agent_config->get(), metrics, {}, &events,
+                                       store.get());
   traces.AddRoutes(&door);
   agent_receiver.AddRoutes(&door);
   net::HttpServerOptions oh;

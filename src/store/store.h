@@ -240,6 +240,10 @@ class Store {
   // a crash are produced again by the replay; a durable store keeps one
   // copy (the embedded engine recognises them by transaction id and type).
   virtual Status AppendEvents(ProjectId project, std::span<const model::Event> events) = 0;
+  // Returns once every event appended before the call is durable: for an
+  // event that has no transaction behind it in the ingest log (an agent's
+  // crash report) and is acknowledged to its sender. Non-durable stores: OK.
+  virtual Status SyncEvents() { return Status::OK(); }
   // Matching events newest first (in append order: agents' clocks may
   // disagree, so arrival, not time_us, orders them). A store may hold a lock
   // while visit runs: visit must not call into the store.

@@ -302,3 +302,114 @@ Status DecodeActiveSnapshotJson(std::string* body, const AgentLimits& limits,
 }
 
 }  // namespace loupe::wire
+
+namespace loupe::wire {
+namespace {
+
+constexpr size_t kMaxCrashFrames = 128;
+
+bool CrashFail(Status* st, std::string_view path, std::string_view what) {
+  *st = Status::InvalidArgument("invalid crash report: " + std::string(path) + ": " +
+                                std::string(what));
+  return false;
+}
+
+}  // namespace
+
+Status DecodeCrashReportJson(std::string* body, const AgentLimits& limits,
+                             model::CrashReport* out) noexcept {
+  try {
+    *out = model::CrashReport{};
+    if (size_t bad = internal::FindInvalidJsonByte(*body); bad != std::string_view::npos) {
+      return Status::InvalidArgument(std::string("invalid crash report JSON at byte ") +
+                                     std::to_string(bad) +
+                                     ((*body)[bad] == '\0' ? ": NUL byte" : ": invalid UTF-8"));
+    }
+    rapidjson::Document doc;
+    doc.ParseInsitu<kParseFlags>(body->data());
+    if (doc.HasParseError()) {
+      return Status::InvalidArgument(std::string("invalid crash report JSON at byte ") +
+                                     std::to_string(doc.GetErrorOffset()) + ": " +
+                                     rapidjson::GetParseError_En(doc.GetParseError()));
+    }
+    Status st;
+    if (!doc.IsObject()) return (CrashFail(&st, "(root)", "expected an object"), st);
+    auto get_string = [&](const Value& v, std::string_view path, std::string* dst) {
+      if (v.IsNull()) return true;
+      if (!v.IsString()) return CrashFail(&st, path, "expected a string");
+      *dst = std::string(internal::TruncateUtf8(Str(v), limits.max_string_bytes));
+      return true;
+    };
+    bool has_time = false;
+    for (const auto& m : doc.GetObject()) {
+      std::string_view k = Str(m.name);
+      const Value& v = m.value;
+      bool ok = true;
+      if (k == "service") {
+        ok = get_string(v, "service", &out->service);
+      } else if (k == "instance") {
+        ok = get_string(v, "instance", &out->instance);
+      } else if (k == "endpoint") {
+        ok = get_string(v, "endpoint", &out->endpoint);
+      } else if (k == "signal") {
+        ok = get_string(v, "signal", &out->signal);
+      } else if (k == "message") {
+        ok = get_string(v, "message", &out->message);
+      } else if (k == "address") {
+        ok = get_string(v, "address", &out->address);
+      } else if (k == "signal_number" || k == "pid") {
+        if (v.IsNull()) continue;
+        if (!v.IsInt64() || v.GetInt64() < 0 || v.GetInt64() > INT32_MAX) {
+          ok = CrashFail(&st, k, "expected a non-negative integer");
+        } else {
+          (k == "pid" ? out->pid : out->signal_number) = static_cast<int32_t>(v.GetInt64());
+        }
+      } else if (k == "time_ms") {
+        if (v.IsNull()) continue;
+        const double ms = v.IsNumber() ? v.GetDouble() : -1;
+        if (!(ms >= 0 && ms <= kMaxMs)) {
+          ok = CrashFail(&st, "time_ms", "expected a non-negative number of milliseconds");
+        } else {
+          out->time_us = static_cast<int64_t>(std::llround(ms * 1000.0));
+          has_time = true;
+        }
+      } else if (k == "tx_id") {
+        if (v.IsNull()) continue;
+        std::string hex;
+        ok = get_string(v, "tx_id", &hex);
+        if (ok && (hex.size() != 16 ||
+                   hex.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)) {
+          ok = CrashFail(&st, "tx_id", "expected 16 hex digits");
+        }
+        if (ok) out->tx_id = std::stoull(hex, nullptr, 16);
+      } else if (k == "frames") {
+        if (v.IsNull()) continue;
+        if (!v.IsArray()) {
+          ok = CrashFail(&st, "frames", "expected an array of strings");
+        } else if (v.Size() > kMaxCrashFrames) {
+          ok = CrashFail(&st, "frames",
+                         "at most " + std::to_string(kMaxCrashFrames) + " frames");
+        } else {
+          for (SizeType i = 0; ok && i < v.Size(); ++i) {
+            ok = get_string(v[i], "frames[" + std::to_string(i) + "]",
+                            &out->frames.emplace_back());
+          }
+        }
+      }
+      if (!ok) return st;
+    }
+    if (out->service.empty()) return (CrashFail(&st, "service", "required, a non-empty string"), st);
+    if (out->instance.empty()) {
+      return (CrashFail(&st, "instance", "required, a non-empty string"), st);
+    }
+    if (!has_time) return (CrashFail(&st, "time_ms", "required"), st);
+    if (out->signal.empty() && out->signal_number == 0) {
+      return (CrashFail(&st, "signal", "signal or signal_number is required"), st);
+    }
+    return Status::OK();
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted("out of memory decoding a crash report");
+  }
+}
+
+}  // namespace loupe::wire

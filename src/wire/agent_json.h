@@ -1,5 +1,6 @@
 // Decoding of Loupe agent extension bodies (docs/format/agent-protocol.md):
-// the active snapshot of POST /v1/loupe/active into a model::ActiveSnapshot.
+// the active snapshot of POST /v1/loupe/active into a model::ActiveSnapshot,
+// and the crash report of POST /v1/loupe/crash into a model::CrashReport.
 //
 // Format: a JSON object; times and elapsed values are milliseconds (JSON
 // numbers, fractions allowed), converted to microseconds (rounded). Unknown
@@ -15,6 +16,7 @@
 
 #include "common/status.h"
 #include "model/active.h"
+#include "model/event.h"
 
 namespace loupe::wire {
 
@@ -46,6 +48,13 @@ struct AgentLimits {
 // document takes up to about 8x the body size while decoding.
 Status DecodeActiveSnapshotJson(std::string* body, const AgentLimits& limits,
                                 model::ActiveSnapshot* out) noexcept;
+
+// Decodes a crash report of POST /v1/loupe/crash (docs/format/agent-protocol.md)
+// into *out, in situ like DecodeActiveSnapshotJson. Required: service,
+// instance, time_ms, and signal or signal_number; at most 128 frames; strings
+// are cut at limits.max_string_bytes. InvalidArgument names the field.
+Status DecodeCrashReportJson(std::string* body, const AgentLimits& limits,
+                             model::CrashReport* out) noexcept;
 
 }  // namespace loupe::wire
 

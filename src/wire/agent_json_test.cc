@@ -131,3 +131,59 @@ TEST(AgentJson, NullMeansAbsentAndFractionsRound) {
 
 }  // namespace
 }  // namespace loupe::wire
+
+namespace loupe::wire {
+namespace {
+
+TEST(CrashJson, DecodesAReport) {
+  std::string body = R"J({"service":"php-fpm","instance":"web-1","pid":4242,"time_ms":1763700123456.5,
+    "signal":"SIGSEGV","signal_number":11,"address":"0x0","endpoint":"GET /cart",
+    "tx_id":"00000000000abc12","message":"in zend_execute",
+    "frames":["0x7f01 zend_execute+0x12 (php-fpm)","0x7f02 main+0x40 (php-fpm)"],"extra":1})J";
+  model::CrashReport c;
+  ASSERT_TRUE(DecodeCrashReportJson(&body, AgentLimits{}, &c).ok());
+  EXPECT_EQ(c.service, "php-fpm");
+  EXPECT_EQ(c.instance, "web-1");
+  EXPECT_EQ(c.pid, 4242);
+  EXPECT_EQ(c.time_us, 1763700123456500);
+  EXPECT_EQ(c.signal, "SIGSEGV");
+  EXPECT_EQ(c.signal_number, 11);
+  EXPECT_EQ(c.address, "0x0");
+  EXPECT_EQ(c.endpoint, "GET /cart");
+  EXPECT_EQ(c.tx_id, 0xabc12u);
+  EXPECT_EQ(c.message, "in zend_execute");
+  ASSERT_EQ(c.frames.size(), 2u);
+  EXPECT_EQ(c.frames[1], "0x7f02 main+0x40 (php-fpm)");
+}
+
+TEST(CrashJson, RefusesBadReportsNamingTheField) {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"instance":"i","time_ms":1,"signal":"SIGABRT"})", "service"},
+      {R"({"service":"s","time_ms":1,"signal":"SIGABRT"})", "instance"},
+      {R"({"service":"s","instance":"i","signal":"SIGABRT"})", "time_ms"},
+      {R"({"service":"s","instance":"i","time_ms":1})", "signal"},
+      {R"({"service":"s","instance":"i","time_ms":-5,"signal":"X"})", "time_ms"},
+      {R"({"service":"s","instance":"i","time_ms":1,"signal_number":-1})", "signal_number"},
+      {R"({"service":"s","instance":"i","time_ms":1,"signal":"X","tx_id":"xyz"})", "tx_id"},
+      {R"({"service":"s","instance":"i","time_ms":1,"signal":"X","frames":"main"})", "frames"},
+      {R"({"service":"s","instance":"i","time_ms":1,"signal":"X","frames":[1]})", "frames[0]"},
+      {R"([1,2])", "(root)"},
+      {R"({"service":)", "JSON"},
+  };
+  for (const auto& [text, field] : cases) {
+    std::string body = text;
+    model::CrashReport c;
+    Status s = DecodeCrashReportJson(&body, AgentLimits{}, &c);
+    EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << text;
+    EXPECT_NE(s.message().find(field), std::string::npos) << text << " → " << s.message();
+  }
+  std::string many = R"({"service":"s","instance":"i","time_ms":1,"signal":"X","frames":[)";
+  for (int i = 0; i < 129; ++i) many += (i ? ",\"f\"" : "\"f\"");
+  many += "]}";
+  model::CrashReport c;
+  Status s = DecodeCrashReportJson(&many, AgentLimits{}, &c);
+  EXPECT_NE(s.message().find("at most 128 frames"), std::string::npos) << s.message();
+}
+
+}  // namespace
+}  // namespace loupe::wire

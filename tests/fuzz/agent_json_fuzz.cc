@@ -1,5 +1,6 @@
-// libFuzzer target: DecodeActiveSnapshotJson on arbitrary bytes, with default
-// and with tiny limits; a successful decode must respect the limits.
+// libFuzzer target: DecodeActiveSnapshotJson and DecodeCrashReportJson on
+// arbitrary bytes, with default and with tiny limits; a successful decode must
+// respect the limits.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -46,6 +47,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       AGENT_FUZZ_CHECK(s.frames.size() <= limits.max_frames);
       for (const auto& f : s.frames) AGENT_FUZZ_CHECK(f.size() <= limits.max_string_bytes);
     }
+  }
+  for (const wire::AgentLimits& limits : {wire::AgentLimits{}, tiny}) {
+    std::string body(reinterpret_cast<const char*>(data), size);
+    model::CrashReport crash;
+    Status st = wire::DecodeCrashReportJson(&body, limits, &crash);
+    if (!st.ok()) {
+      AGENT_FUZZ_CHECK(st.code() == Status::Code::kInvalidArgument);
+      continue;
+    }
+    AGENT_FUZZ_CHECK(!crash.service.empty() && !crash.instance.empty());
+    AGENT_FUZZ_CHECK(!crash.signal.empty() || crash.signal_number > 0);
+    AGENT_FUZZ_CHECK(crash.frames.size() <= 128 && crash.time_us >= 0);
+    for (const auto& f : crash.frames) AGENT_FUZZ_CHECK(f.size() <= limits.max_string_bytes);
   }
   return 0;
 }

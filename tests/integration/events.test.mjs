@@ -88,3 +88,50 @@ it('events survive kill -9 exactly once, before and after a checkpoint', { timeo
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+it('an agent crash report is a NATIVE_CRITICAL_ERROR event, kept once acknowledged', { timeout: 60_000 }, async () => {
+  let srv = await startServer();
+  const { dataDir, credentials } = srv;
+  const post = (body) => fetch(`${srv.otlpHttpBase}/v1/loupe/crash`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${srv.ingestKey}` },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  try {
+    await withServerLog(srv, async () => {
+      const now = Date.now();
+      const r = await post({
+        service: 'native-svc', instance: 'native-1', pid: 777, time_ms: now, signal: 'SIGSEGV',
+        signal_number: 11, address: '0x0', endpoint: 'GET /boom', tx_id: '00000000000000aa',
+        frames: ['0x1 crash_here+0x4 (app)', '0x2 main+0x10 (app)'],
+      });
+      assert.equal(r.status, 200, await r.text());
+      // Acknowledged: durable now, whatever happens next.
+      await srv.kill9();
+      srv = await startServer({ dataDir, credentials });
+      const ev = await srv.api('/api/v1/events', { type: 'NATIVE_CRITICAL_ERROR', from: now - 60_000 });
+      assert.equal(ev.events.length, 1, JSON.stringify(ev));
+      const e = ev.events[0];
+      assert.equal(e.level, 'FATAL');
+      assert.equal(e.service, 'native-svc');
+      assert.equal(e.instance, 'native-1');
+      assert.equal(e.endpoint, 'GET /boom');
+      assert.equal(e.tx_id, '00000000000000aa');
+      assert.equal(e.message, 'SIGSEGV (11) at 0x0, pid 777\n#0 0x1 crash_here+0x4 (app)\n#1 0x2 main+0x10 (app)');
+      assert.equal(Math.round(e.time_ms), now);
+
+      // Bad reports: 400 naming the field; the server goes on.
+      const bad = await post({ service: 'native-svc', instance: 'native-1', time_ms: now });
+      assert.equal(bad.status, 400);
+      assert.match(await bad.text(), /signal/);
+      assert.equal((await post('{"service":')).status, 400);
+      const unauth = await fetch(`${srv.otlpHttpBase}/v1/loupe/crash`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}',
+      });
+      assert.equal(unauth.status, 401);
+    });
+  } finally {
+    await srv.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "agent_internal.h"
+#include "crash_handler.h"
 #include "native_stack.h"
 #include "tx_record.h"
 
@@ -100,6 +102,15 @@ Agent::Impl::~Impl() {
 void Agent::Impl::Start() {
   if (!options.enabled) return;
   exporter_thread = std::thread([this] { ExportLoop(); });
+  if (options.loupe_extensions && options.crash_reports) {
+    crash_dir = options.crash_dir;
+    if (crash_dir.empty()) {
+      const char* env = std::getenv("LOUPE_CRASH_DIR");
+      if (env == nullptr || *env == '\0') env = std::getenv("TMPDIR");
+      crash_dir = env != nullptr && *env != '\0' ? env : "/tmp";
+    }
+    if (!internal::InstallCrashHandler(crash_dir, options.service, instance)) crash_dir.clear();
+  }
   if (options.loupe_extensions) {
     native_stacks =
         options.native_stacks && internal::NativeStackSampler::Init(options.native_stack_signal);
@@ -278,6 +289,7 @@ AgentStats Agent::stats() const {
   s.steps_truncated = a.steps_truncated.load(std::memory_order_relaxed);
   s.throttled = a.throttled.load(std::memory_order_relaxed);
   s.snapshots_sent = a.snapshots_sent.load(std::memory_order_relaxed);
+  s.crash_reports_sent = a.crash_reports_sent.load(std::memory_order_relaxed);
   s.stack_samples = a.stack_samples.load(std::memory_order_relaxed);
   s.config_version = a.config_version.load(std::memory_order_relaxed);
   return s;

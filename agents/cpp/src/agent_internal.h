@@ -45,6 +45,9 @@ uint32_t ThreadId();
 // Names the calling thread (<= 15 bytes) so top -H, perf and /proc/PID/task
 // show the agent's threads apart from the application's.
 void NameThisThread(const char* name);
+// For the crash handler (async-signal-safe): the span id and endpoint of the
+// calling thread's innermost transaction; false when it serves none.
+bool CurrentTransactionForCrash(uint64_t* span_id, std::string_view* endpoint);
 
 // Test-and-test-and-set lock for very short critical sections (a step push
 // on the application thread against a snapshot read). Uncontended cost is one
@@ -320,6 +323,10 @@ struct Agent::Impl {
   bool FetchConfig(internal::HttpClient* client);
   // POSTs one snapshot; sets *server_version from the answer (0 if none).
   bool SendSnapshot(internal::HttpClient* client, uint64_t* server_version);
+  // Sends the crash reports earlier runs left in crash_dir (crash_handler.h)
+  // and deletes each the server acknowledged.
+  void SendCrashReports(internal::HttpClient* client);
+  std::string crash_dir;  // resolved at Start; empty: crash reports off
   std::string BuildSnapshotJson(uint64_t now_ns);
   void SampleStacks(uint64_t now_ns);
   // Appends native frames to samples[first...] (native_stacks).
@@ -335,7 +342,8 @@ struct Agent::Impl {
 
   // Counters (AgentStats).
   std::atomic<uint64_t> transactions{0}, exported{0}, dropped_queue_full{0}, dropped_export{0},
-      export_retries{0}, steps_truncated{0}, throttled{0}, snapshots_sent{0}, stack_samples{0};
+      export_retries{0}, steps_truncated{0}, throttled{0}, snapshots_sent{0}, stack_samples{0},
+      crash_reports_sent{0};
   std::atomic<uint64_t> stack_samples_dropped{0};
 
   // Configuration: published under config_mu; the generation changes with

@@ -5,10 +5,12 @@
 // version).
 
 #include <algorithm>
+#include <cstdio>
 #include <chrono>
 #include <cstring>
 
 #include "agent_internal.h"
+#include "crash_handler.h"
 #include "json.h"
 #include "native_stack.h"
 
@@ -52,6 +54,36 @@ std::string StepText(const internal::StepRecord& r) {
 
 }  // namespace
 
+void Agent::Impl::SendCrashReports(internal::HttpClient* client) {
+  if (crash_dir.empty()) return;
+  for (const std::string& path : internal::FindCrashReports(crash_dir, options.service)) {
+    std::string text;
+    if (FILE* f = std::fopen(path.c_str(), "rb")) {
+      char buf[4096];
+      size_t n;
+      while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0 && text.size() < (1u << 20)) {
+        text.append(buf, n);
+      }
+      std::fclose(f);
+    }
+    std::string body;
+    if (!internal::CrashReportJson(text, &body)) {
+      std::remove(path.c_str());  // cut short before its signal: nothing to tell
+      continue;
+    }
+    internal::HttpResponse resp;
+    std::string error;
+    if (client->Request("POST", "/v1/loupe/crash", AuthHeaders("application/json"), body, &resp,
+                        &error) &&
+        resp.status == 200) {
+      std::remove(path.c_str());
+      crash_reports_sent.fetch_add(1, std::memory_order_relaxed);
+    } else if (resp.status == 400) {
+      std::remove(path.c_str());  // the server will never take it
+    }  // else kept for the next start
+  }
+}
+
 void Agent::Impl::ExtensionLoop() {
   internal::NameThisThread("loupe-active");
   internal::HttpClient client(options.endpoint, options.request_timeout_ms, &cancel_extensions);
@@ -59,6 +91,7 @@ void Agent::Impl::ExtensionLoop() {
   uint64_t next_config = now;
   uint64_t next_snapshot = now + std::max(10, options.snapshot_interval_ms);
   uint64_t next_sample = now + config()->stack_interval_ms;
+  SendCrashReports(&client);
   for (;;) {
     now = internal::NowSteadyMs();
     if (config_refetch.exchange(false) || now >= next_config) {

@@ -314,6 +314,20 @@ Transaction* Transaction::Current() {
   return tls_current == nullptr ? nullptr : tls_current->owner;
 }
 
+namespace internal {
+
+bool CurrentTransactionForCrash(uint64_t* span_id, std::string_view* endpoint) {
+  const Transaction::State* s = tls_current;
+  if (s == nullptr) return false;
+  uint64_t v = 0;
+  for (uint8_t b : s->span_id) v = (v << 8) | b;
+  *span_id = v;
+  *endpoint = s->endpoint;
+  return true;
+}
+
+}  // namespace internal
+
 // client_ip and user are written under the lock (the snapshot thread reads
 // them); at most 256 bytes.
 void Transaction::SetClientIp(std::string_view ip) {

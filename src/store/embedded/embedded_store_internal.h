@@ -241,6 +241,7 @@ class SegmentedStore final : public EmbeddedStore {
   Status AppendEvents(ProjectId project, std::span<const model::Event> events) override;
   Status ScanEvents(ProjectId project, const EventFilter& filter,
                     const EventVisitor& visit) const override;
+  Status SyncEvents() override { return events_->WaitDurable(); }
   Status Close() override;
 
   // EmbeddedStore

@@ -338,19 +338,21 @@ Status EventJournal::WriteIndexLocked() {
   return WriteFileAtomically(env_, options_.dir + "/" + kIndexFile, text);
 }
 
-Status EventJournal::Sync() {
-  {
-    std::unique_lock<std::mutex> l(mu_);
-    const uint64_t target = next_seq_ - 1;
-    const uint64_t failed_before = failed_commits_;
-    durable_cv_.wait(l, [&] {
-      return durable_seq_ >= target || failed_commits_ != failed_before || closing_;
-    });
-    if (durable_seq_ < target) {
-      return writer_error_.ok() ? Status::Unavailable("the event journal is closed")
-                                : writer_error_;
-    }
+Status EventJournal::WaitDurable() {
+  std::unique_lock<std::mutex> l(mu_);
+  const uint64_t target = next_seq_ - 1;
+  const uint64_t failed_before = failed_commits_;
+  durable_cv_.wait(l, [&] {
+    return durable_seq_ >= target || failed_commits_ != failed_before || closing_;
+  });
+  if (durable_seq_ < target) {
+    return writer_error_.ok() ? Status::Unavailable("the event journal is closed") : writer_error_;
   }
+  return Status::OK();
+}
+
+Status EventJournal::Sync() {
+  LOUPE_RETURN_IF_ERROR(WaitDurable());
   // After the events it covers; concurrent events may land on either side,
   // which only widens what the next Open treats as replayable.
   Result<log::WalPosition> mark = wal_->Append(std::string(1, kMarkRecord));

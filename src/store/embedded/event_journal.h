@@ -90,6 +90,9 @@ class EventJournal {
   Status Scan(ProjectId project, const EventFilter& filter, int64_t not_before_us,
               const EventVisitor& visit) const;
 
+  // Returns once every event appended before the call is durable (no mark).
+  Status WaitDurable();
+
   // Makes every event appended before the call durable, then writes a mark
   // (see above) and ends the replay de-duplication.
   Status Sync();

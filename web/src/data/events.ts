@@ -7,7 +7,7 @@ import { resolveRange } from './urlstate';
 
 export const EVENT_LEVELS = ['NORMAL', 'WARNING', 'FATAL'] as const;
 /** Types the server is known to emit; others it sends are shown as they come. */
-export const EVENT_TYPES = ['SERVICE_EXCEPTION', 'HTTP_ERROR', 'SQL_EXCEPTION', 'EXTERNALCALL_EXCEPTION', 'BAD_RESPONSE_TIME', 'THROTTLED', 'AGENT_START', 'AGENT_STOP', 'ALERT'] as const;
+export const EVENT_TYPES = ['SERVICE_EXCEPTION', 'HTTP_ERROR', 'SQL_EXCEPTION', 'EXTERNALCALL_EXCEPTION', 'BAD_RESPONSE_TIME', 'THROTTLED', 'AGENT_START', 'AGENT_STOP', 'ALERT', 'NATIVE_CRITICAL_ERROR'] as const;
 export const EVENT_PRESETS = ['5m', '15m', '1h', '6h', '24h'] as const;
 export const EVENTS_LIMIT = 1000;
 
@@ -67,6 +67,7 @@ const TYPE_LABEL: Record<string, string> = {
   AGENT_START: 'Agent start',
   AGENT_STOP: 'Agent stop',
   ALERT: 'Alert',
+  NATIVE_CRITICAL_ERROR: 'Native crash',
 };
 
 export function typeLabel(type: string): string {

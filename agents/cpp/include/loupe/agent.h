@@ -63,6 +63,15 @@ struct AgentOptions {
   bool native_stacks = false;
   int native_stack_signal = 0;
   int config_poll_interval_ms = 30000;  // configuration poll fallback
+  // Crash reports (loupe_extensions): on SIGSEGV, SIGBUS, SIGFPE, SIGILL or
+  // SIGABRT (where the application has no handler of its own) the process
+  // writes the signal, the native stack and the transaction in flight to
+  // crash_dir/loupe-crash-<service>-<pid>.txt; the next start sends the
+  // service's reports to the server (a NATIVE_CRITICAL_ERROR event) and
+  // deletes them once acknowledged. crash_dir empty: $LOUPE_CRASH_DIR, else
+  // the system temporary directory ($TMPDIR, else /tmp).
+  bool crash_reports = true;
+  std::string crash_dir;
 };
 
 // Counters since start (monotonic), for tests and the application's own metrics.
@@ -71,6 +80,7 @@ struct AgentStats {
   uint64_t exported = 0;            // acknowledged by the server
   uint64_t dropped_queue_full = 0;  // dropped because the queue was full
   uint64_t dropped_export = 0;      // dropped after retries failed or 4xx
+  uint64_t crash_reports_sent = 0;  // crash reports of earlier runs acknowledged by the server
   uint64_t export_retries = 0;
   uint64_t steps_truncated = 0;
   uint64_t throttled = 0;  // requests rejected or redirected by throttling
