@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <deque>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -491,6 +493,93 @@ TEST(OtlpMetricsProto, EveryPrefixOfARequestDecodesOrFailsCleanly) {
       EXPECT_TRUE(st.ok() || st.code() == Status::Code::kInvalidArgument) << n;
     }
   }
+}
+
+// What @opentelemetry/sdk-metrics 2.12.1 with exporter-metrics-otlp-proto
+// 0.223.0 sent (tests/integration/capture_metrics_golden.mjs).
+TEST(OtlpMetricsProto, DecodesWhatTheOpenTelemetryJsSdkSends) {
+  std::ifstream in(LOUPE_SOURCE_DIR "/tests/fixtures/otlp/js_sdk_metrics.pb", std::ios::binary);
+  ASSERT_TRUE(in) << "missing golden file";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  MetricBatch b;
+  ASSERT_TRUE(Decode(ss.str(), &b).ok());
+  EXPECT_EQ(b.skipped_metrics + b.invalid_points + b.dropped_attributes, 0u);
+  ASSERT_EQ(b.resources.size(), 1u);
+  EXPECT_EQ(b.Find(b.resources[0].attrs, "service.name")->value.s, "golden");
+  ASSERT_EQ(b.metrics.size(), 5u);
+  for (const model::Metric& m : b.metrics) {
+    EXPECT_EQ(m.scope_name, "golden-meter");
+    EXPECT_EQ(m.scope_version, "1.0.0");
+    ASSERT_GE(m.points_count, 1u);
+    EXPECT_GT(b.points[m.points_begin].time_unix_nano, kT0);
+    if (m.type != MetricType::kGauge) {
+      EXPECT_EQ(m.temporality, Temporality::kCumulative);
+    }
+  }
+
+  const model::Metric& exp = b.metrics[0];
+  EXPECT_EQ(exp.name, "exp.latency");
+  EXPECT_EQ(exp.unit, "s");
+  ASSERT_EQ(exp.type, MetricType::kExponentialHistogram);
+  const model::MetricPoint& e = b.points[exp.points_begin];
+  EXPECT_EQ(e.count, 5u);
+  EXPECT_EQ(e.sum, 7.5);
+  EXPECT_EQ(e.min, 0);
+  EXPECT_EQ(e.max, 4);
+  EXPECT_EQ(e.scale, 5);
+  EXPECT_EQ(e.zero_count, 1u);
+  EXPECT_EQ(e.positive.offset, -33);
+  ASSERT_EQ(e.positive.counts.count, 97u);
+  uint64_t positive = 0;
+  for (uint32_t k = 0; k < 97; ++k) positive += b.Count(e.positive.counts, k);
+  EXPECT_EQ(positive, 4u);
+  EXPECT_EQ(b.Count(e.positive.counts, 0), 1u);
+  EXPECT_EQ(b.Count(e.positive.counts, 96), 1u);
+  EXPECT_EQ(e.negative.counts.count, 0u);
+
+  const model::Metric& requests = b.metrics[1];
+  EXPECT_EQ(requests.name, "http.requests");
+  EXPECT_EQ(requests.description, "requests");
+  EXPECT_EQ(requests.unit, "{request}");
+  ASSERT_EQ(requests.type, MetricType::kSum);
+  EXPECT_TRUE(requests.monotonic);
+  ASSERT_EQ(requests.points_count, 2u);
+  const model::MetricPoint& a = b.points[requests.points_begin];
+  EXPECT_EQ(b.Find(a.attrs, "route")->value.s, "/a");
+  EXPECT_FALSE(a.value.is_int);
+  EXPECT_EQ(a.value.d, 3);
+  EXPECT_EQ(b.points[requests.points_begin + 1].value.d, 4);
+
+  const model::Metric& inflight = b.metrics[2];
+  EXPECT_EQ(inflight.name, "http.inflight");
+  ASSERT_EQ(inflight.type, MetricType::kSum);
+  EXPECT_FALSE(inflight.monotonic);
+  EXPECT_TRUE(b.points[inflight.points_begin].value.is_int);
+  EXPECT_EQ(b.points[inflight.points_begin].value.i, 3);
+
+  const model::Metric& latency = b.metrics[3];
+  EXPECT_EQ(latency.name, "http.latency");
+  ASSERT_EQ(latency.type, MetricType::kHistogram);
+  const model::MetricPoint& h = b.points[latency.points_begin];
+  EXPECT_EQ(h.count, 4u);
+  EXPECT_EQ(h.sum, 562);
+  EXPECT_EQ(h.min, 5);
+  EXPECT_EQ(h.max, 500);
+  ASSERT_EQ(h.bounds.count, 2u);
+  EXPECT_EQ(b.Bound(h, 0), 10);
+  EXPECT_EQ(b.Bound(h, 1), 100);
+  ASSERT_EQ(h.bucket_counts.count, 3u);
+  EXPECT_EQ(b.Count(h.bucket_counts, 0), 2u);
+  EXPECT_EQ(b.Count(h.bucket_counts, 1), 1u);
+  EXPECT_EQ(b.Count(h.bucket_counts, 2), 1u);
+
+  const model::Metric& temperature = b.metrics[4];
+  EXPECT_EQ(temperature.name, "temperature");
+  EXPECT_EQ(temperature.unit, "Cel");
+  ASSERT_EQ(temperature.type, MetricType::kGauge);
+  EXPECT_EQ(b.points[temperature.points_begin].value.d, 21.5);
+  EXPECT_EQ(b.Find(b.points[temperature.points_begin].attrs, "room")->value.s, "lab");
 }
 
 }  // namespace
