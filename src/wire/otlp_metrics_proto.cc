@@ -1,12 +1,12 @@
 #include "wire/otlp_metrics_proto.h"
 
 #include <bit>
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <string>
 
+#include "wire/metric_rules.h"
 #include "wire/proto_reader.h"
 
 namespace loupe::wire {
@@ -89,9 +89,6 @@ enum ExemplarField : uint32_t {
   kExAttributes = 7,
 };
 
-constexpr int32_t kMinScale = -10;
-constexpr int32_t kMaxScale = 20;
-
 inline int32_t ZigZagDecode32(uint64_t v) {
   const auto u = static_cast<uint32_t>(v);  // protobuf keeps the low 32 bits
   return static_cast<int32_t>((u >> 1) ^ (~(u & 1) + 1));
@@ -119,24 +116,6 @@ class MetricsDecoder : public ProtoReader<MetricBatch> {
   }
 
  private:
-  // What a point's decoding added, to take back when the point is invalid.
-  struct Mark {
-    size_t attrs, exemplars, bounds, counts, arena;
-    uint64_t truncated_values;
-  };
-  Mark MarkPosition() const {
-    return {out_->attrs.size(), out_->exemplars.size(), out_->bounds.size(),
-            out_->counts.size(), out_->arena.size(), out_->truncated_values};
-  }
-  void Rollback(const Mark& m) {
-    out_->attrs.resize(m.attrs);
-    out_->exemplars.resize(m.exemplars);
-    out_->bounds.resize(m.bounds);
-    out_->counts.resize(m.counts);
-    while (out_->arena.size() > m.arena) out_->arena.pop_back();
-    out_->truncated_values = m.truncated_values;
-  }
-
   // Two passes so that the resource's attributes are contiguous and known
   // before its metrics, whatever the field order.
   bool DecodeResourceMetrics(const uint8_t* begin, const uint8_t* end) {
@@ -432,7 +411,7 @@ class MetricsDecoder : public ProtoReader<MetricBatch> {
   }
 
   bool DecodeHistogramPoint(const Field& point) {
-    const Mark mark = MarkPosition();
+    const PointMark mark = MarkPoint(*out_);
     MetricPoint pt;
     pt.attrs.begin = static_cast<uint32_t>(out_->attrs.size());
     pt.bounds.begin = static_cast<uint32_t>(out_->bounds.size());
@@ -490,16 +469,8 @@ class MetricsDecoder : public ProtoReader<MetricBatch> {
     }
     pt.bounds.count = static_cast<uint32_t>(out_->bounds.size()) - pt.bounds.begin;
     pt.bucket_counts.count = static_cast<uint32_t>(out_->counts.size()) - pt.bucket_counts.begin;
-    bool valid = !over && (pt.bucket_counts.count == 0 ? pt.bounds.count == 0
-                                                       : pt.bucket_counts.count ==
-                                                             pt.bounds.count + 1);
-    for (uint32_t k = 1; valid && k < pt.bounds.count; ++k) {
-      valid = out_->Bound(pt, k - 1) < out_->Bound(pt, k);
-    }
-    if (pt.bounds.count == 1) valid = valid && !std::isnan(out_->Bound(pt, 0));
-    if (!valid) {
-      Rollback(mark);
-      ++out_->invalid_points;
+    if (over || !HistogramPointValid(*out_, pt)) {
+      DiscardInvalidPoint(out_, mark);
       return true;
     }
     return FinishPoint(point, kHistExemplars, dropped, &pt);
@@ -540,16 +511,11 @@ class MetricsDecoder : public ProtoReader<MetricBatch> {
       }
     }
     out->counts.count = static_cast<uint32_t>(out_->counts.size()) - out->counts.begin;
-    // The last bucket's index, offset + count - 1, must fit an int32.
-    if (out->counts.count > 0 &&
-        int64_t{out->offset} + out->counts.count - 1 > std::numeric_limits<int32_t>::max()) {
-      *over = true;
-    }
     return true;
   }
 
   bool DecodeExpHistogramPoint(const Field& point) {
-    const Mark mark = MarkPosition();
+    const PointMark mark = MarkPoint(*out_);
     MetricPoint pt;
     pt.attrs.begin = static_cast<uint32_t>(out_->attrs.size());
     uint32_t dropped = 0;
@@ -607,9 +573,8 @@ class MetricsDecoder : public ProtoReader<MetricBatch> {
           break;
       }
     }
-    if (over || pt.scale < kMinScale || pt.scale > kMaxScale) {
-      Rollback(mark);
-      ++out_->invalid_points;
+    if (over || !ExpHistogramPointValid(pt)) {
+      DiscardInvalidPoint(out_, mark);
       return true;
     }
     return FinishPoint(point, kExpExemplars, dropped, &pt);
