@@ -170,7 +170,13 @@ void Collector::ReadFileSystems(HostSnapshot* out) {
       if (fields_.size() == 2 && fields_[0] == "nodev") nodev.emplace_back(fields_[1]);
     }
   }
-  if (!fs_.Read("/proc/self/mountinfo", &text)) return;
+  // Under another root (the host's / mounted into the agent's container),
+  // /proc/self is the agent's own mount namespace; pid 1's is the host's.
+  const bool other_root = options_.root != "/" && !options_.root.empty();
+  if (!(other_root && fs_.Read("/proc/1/mountinfo", &text)) &&
+      !fs_.Read("/proc/self/mountinfo", &text)) {
+    return;
+  }
   struct Mount {
     std::string device_id, source, mountpoint, type;
     bool read_only;

@@ -5,7 +5,8 @@
 // /proc/stat, /proc/loadavg, /proc/meminfo, /proc/diskstats (whole disks:
 // partitions, loop, ram and zram devices skipped), /proc/self/mountinfo with
 // statvfs of each real file system (types /proc/filesystems marks "nodev"
-// are virtual and skipped; each device once), /proc/net/dev (lo skipped),
+// are virtual and skipped; each device once; under a root other than "/",
+// /proc/1/mountinfo first, the host's mounts), /proc/net/dev (lo skipped),
 // /proc/net/tcp and tcp6, /proc/PID/{stat,status,cmdline,fd} with user
 // names from ROOT/etc/passwd, and container cgroups under
 // ROOT/sys/fs/cgroup (v2 when cgroup.controllers exists there, else the v1
