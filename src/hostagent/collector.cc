@@ -245,17 +245,19 @@ void Collector::ReadNet(HostSnapshot* out) {
 
 void Collector::ReadTcp(HostSnapshot* out) {
   for (const char* path : {"/proc/net/tcp", "/proc/net/tcp6"}) {
-    std::string_view text, line;
-    if (!fs_.Read(path, &text, 256 << 20)) continue;
-    NextLine(&text, &line);  // header
-    while (NextLine(&text, &line)) {
-      // "  sl  local_address rem_address   st ..."; st is two hex digits.
+    bool header = true;
+    fs_.ForEachLine(path, [&](std::string_view line) {
+      if (header) {  // "  sl  local_address rem_address   st ..."
+        header = false;
+        return;
+      }
+      // The state is the 4th field, two hex digits.
       SplitFields(line, &fields_);
-      if (fields_.size() < 4 || fields_[3].size() != 2) continue;
+      if (fields_.size() < 4 || fields_[3].size() != 2) return;
       auto hex = [](char c) { return c >= 'A' ? (c | 0x20) - 'a' + 10 : c - '0'; };
       const int st = hex(fields_[3][0]) * 16 + hex(fields_[3][1]);
       if (st >= 1 && st <= 11) ++out->tcp.count[st];
-    }
+    });
   }
 }
 

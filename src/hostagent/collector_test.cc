@@ -254,6 +254,29 @@ TEST(ParseContainerCgroup, ReadsIdsAndPodUidsOfBothKubeletDrivers) {
   EXPECT_EQ(c, "");
 }
 
+// A /proc/net/tcp larger than the 64 KiB read chunk: every line is counted
+// once, including those that straddle two chunks.
+TEST(Collector, CountsTcpTablesLargerThanTheReadChunk) {
+  const std::string root = ::testing::TempDir() + "/hostagent_tcp";
+  std::filesystem::remove_all(root);
+  std::filesystem::copy(kFixtures + "/v1", root, std::filesystem::copy_options::recursive);
+  {
+    std::ofstream tcp(root + "/proc/net/tcp");
+    tcp << "  sl  local_address rem_address   st tx_queue rx_queue\n";
+    for (int i = 0; i < 3000; ++i) {
+      tcp << "  " << i << ": 0100007F:1F90 0100007F:D431 " << (i % 3 == 0 ? "06" : "01")
+          << " 00000000:00000000 00:00000000 00000000  1000        0 2 1 0000000000000000\n";
+    }
+  }
+  std::filesystem::remove(root + "/proc/net/tcp6");
+  Collector c(FixtureOptions(root));
+  HostSnapshot s;
+  ASSERT_TRUE(c.Collect(kT0, &s).ok());
+  EXPECT_EQ(s.tcp.count[6], 1000u);
+  EXPECT_EQ(s.tcp.count[1], 2000u);
+  std::filesystem::remove_all(root);
+}
+
 TEST(Collector, AMissingProcStatFailsTheCollection) {
   Collector c(FixtureOptions(kFixtures + "/does-not-exist"));
   HostSnapshot s;

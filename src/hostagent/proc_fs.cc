@@ -22,8 +22,21 @@ std::string ProcFs::Path(std::string_view path) const {
   return p;
 }
 
+int ProcFs::OpenForRead(std::string_view path) const {
+  return ::open(Path(path).c_str(), O_RDONLY | O_CLOEXEC);
+}
+
+long ProcFs::ReadSome(int fd, char* dst, size_t n) {
+  for (;;) {
+    const ssize_t r = ::read(fd, dst, n);
+    if (r >= 0 || errno != EINTR) return static_cast<long>(r);
+  }
+}
+
+void ProcFs::CloseFd(int fd) { ::close(fd); }
+
 bool ProcFs::Read(std::string_view path, std::string_view* out, size_t limit) {
-  const int fd = ::open(Path(path).c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = OpenForRead(path);
   if (fd < 0) return false;
   // /proc files report size 0, so read until EOF into a buffer kept between
   // calls (it settles at the size of the largest file, e.g. /proc/net/tcp).
