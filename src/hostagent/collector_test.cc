@@ -1,12 +1,15 @@
 #include "hostagent/collector.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace loupe::hostagent {
 namespace {
@@ -281,6 +284,79 @@ TEST(Collector, AMissingProcStatFailsTheCollection) {
   Collector c(FixtureOptions(kFixtures + "/does-not-exist"));
   HostSnapshot s;
   EXPECT_EQ(c.Collect(kT0, &s).code(), Status::Code::kIoError);
+}
+
+// Writes `text` to an existing file (a cgroup control file); false on error.
+bool WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream f(path);
+  f << text;
+  f.flush();
+  return static_cast<bool>(f);
+}
+
+// A real cgroup on this machine with a child process burning CPU in it: the
+// collector finds it as a container and measures its CPU. Needs root and a
+// writable cgroup tree (v2, or the v1 cpuacct and memory hierarchies);
+// skipped elsewhere.
+TEST(Collector, MeasuresARealChildCgroupBurningCpu) {
+  namespace fs = std::filesystem;
+  const std::string id = "feed" + std::string(56, '0') + std::to_string(1000 + ::getpid() % 9000);
+  ASSERT_EQ(id.size(), 64u);
+  const std::string group = "loupe-test-" + std::to_string(::getpid());
+  const bool v2 = fs::exists("/sys/fs/cgroup/cgroup.controllers");
+  std::vector<std::string> dirs;  // created, deepest last
+  std::string procs;              // where the burner goes
+  std::error_code ec;
+  if (v2) {
+    dirs = {"/sys/fs/cgroup/" + group, "/sys/fs/cgroup/" + group + "/docker-" + id + ".scope"};
+    procs = dirs[1] + "/cgroup.procs";
+  } else {
+    for (const char* h : {"memory", "cpuacct"}) {
+      dirs.push_back(std::string("/sys/fs/cgroup/") + h + "/" + group);
+      dirs.push_back(dirs.back() + "/" + id);
+    }
+    procs = dirs[3] + "/cgroup.procs";
+  }
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to create cgroups";
+  for (size_t i = 0; i < dirs.size(); ++i) {
+    if (!fs::create_directory(dirs[i], ec) && ec) {
+      const std::string failed = dirs[i];
+      while (i-- > 0) ::rmdir(dirs[i].c_str());
+      GTEST_SKIP() << "cannot create " << failed << ": " << ec.message();
+    }
+  }
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    volatile uint64_t spin = 0;
+    for (;;) spin = spin + 1;
+  }
+  const bool moved = WriteFile(procs, std::to_string(child));
+  Collector c(Collector::Options{});
+  HostSnapshot a, b;
+  Status s1 = c.Collect(kT0, &a);
+  ::usleep(1'000'000);
+  Status s2 = c.Collect(kT0 + 1'000'000'000, &b);
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) {
+    for (int i = 0; i < 50 && ::rmdir(it->c_str()) != 0 && errno == EBUSY; ++i) ::usleep(20'000);
+  }
+  ASSERT_TRUE(moved) << "cannot write " << procs;
+  ASSERT_TRUE(s1.ok() && s2.ok());
+  auto find = [&](const HostSnapshot& s) -> const Container* {
+    for (const Container& k : s.containers) {
+      if (k.id == id) return &k;
+    }
+    return nullptr;
+  };
+  const Container* before = find(a);
+  const Container* after = find(b);
+  ASSERT_NE(before, nullptr) << "cgroup v" << (v2 ? 2 : 1) << " container not found";
+  ASSERT_NE(after, nullptr);
+  // A second of a busy loop on a shared 2-core machine: well over 0.1 s of CPU.
+  EXPECT_GT(after->cpu_time - before->cpu_time, 0.1);
+  EXPECT_LT(after->cpu_time - before->cpu_time, 1.5);
 }
 
 // The real machine's /proc: whatever it holds, the collector reads its basics.
