@@ -11,7 +11,8 @@
 // Drops are counted (stats()) and logged at most once a minute.
 //
 // Thread-safety: Run() on one thread; Stop() from any thread or a signal
-// handler (it only sets an atomic flag).
+// handler (it only sets an atomic flag); Run() returns within 100 ms, or
+// after the request in flight (bounded by the transport's timeout).
 #ifndef LOUPE_HOSTAGENT_AGENT_H_
 #define LOUPE_HOSTAGENT_AGENT_H_
 
