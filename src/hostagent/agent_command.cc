@@ -24,6 +24,8 @@ constexpr Flag kFlags[] = {
     {"key", "the project's ingest key (sent as Authorization: Bearer KEY)", ""},
     {"interval-seconds", "seconds between collections", "5"},
     {"top-processes", "processes reported: the top N by CPU and the top N by memory", "10"},
+    {"command-lines", "send the top processes' command lines (on or off; off if arguments may "
+                      "hold secrets)", "on"},
     {"root", "directory standing for / when reading /proc, /sys and /etc (a container "
              "watching its host mounts the host's / there)", "/"},
     {"buffer-mb", "requests kept in memory while the server is unreachable, MiB", "8"},
@@ -114,6 +116,9 @@ Result<AgentConfig> ParseAgentConfig(const std::vector<std::string>& args,
   }
   c.agent.max_buffer_bytes = static_cast<size_t>(buffer_mb) << 20;
   c.agent.collector.root = values["root"].empty() ? "/" : values["root"];
+  const std::string& cmd = values["command-lines"];
+  if (cmd != "on" && cmd != "off") return Status::InvalidArgument("--command-lines must be on or off");
+  c.agent.collector.command_lines = cmd == "on";
   c.agent.host_name = values["host-name"];
   // The timeouts stay under one interval so that a hung server delays the
   // next collection by little.

@@ -135,14 +135,19 @@ TEST(ParseAgentConfig, FlagsWinOverTheEnvironment) {
   EXPECT_EQ(c->agent.interval_seconds, 10);
   EXPECT_EQ(c->agent.collector.top_processes, 3);
   EXPECT_EQ(c->agent.collector.root, "/host");
+  EXPECT_TRUE(c->agent.collector.command_lines);
   EXPECT_FALSE(help);
+  c = ParseAgentConfig({"--command-lines", "off"}, {}, &help);
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE(c->agent.collector.command_lines);
 }
 
 TEST(ParseAgentConfig, BadValuesNameTheFlag) {
   bool help = false;
   for (std::vector<std::string> args :
        {std::vector<std::string>{"--interval-seconds", "0"}, {"--server", "ftp://x"},
-        {"--nope", "1"}, {"--top-processes", "x"}, {"--key"}}) {
+        {"--nope", "1"}, {"--top-processes", "x"}, {"--key"},
+        {"--command-lines", "yes"}}) {
     auto c = ParseAgentConfig(args, {}, &help);
     EXPECT_EQ(c.status().code(), Status::Code::kInvalidArgument) << args[0];
   }

@@ -71,7 +71,7 @@ void Collector::LoadUsers() {
 void Collector::ReadProcessDetails(Process* p) {
   const std::string dir = "/proc/" + std::to_string(p->pid);
   std::string_view text, line;
-  if (fs_.Read(dir + "/cmdline", &text, kMaxCommandLine)) {
+  if (options_.command_lines && fs_.Read(dir + "/cmdline", &text, kMaxCommandLine)) {
     std::string cmd(text);
     while (!cmd.empty() && cmd.back() == '\0') cmd.pop_back();
     std::replace(cmd.begin(), cmd.end(), '\0', ' ');

@@ -43,6 +43,9 @@ class Collector {
     // Processes reported: the top N by CPU and the top N by resident memory
     // (a process in both lists is reported once). 0 = none.
     int top_processes = 10;
+    // Whether the top processes' command lines are read and sent (they may
+    // hold secrets passed as arguments); false leaves them empty.
+    bool command_lines = true;
     // Kernel constants; tests of fixture trees set them, 0 = this machine's.
     int64_t clock_ticks = 0;  // sysconf(_SC_CLK_TCK)
     int64_t page_size = 0;    // sysconf(_SC_PAGESIZE)

@@ -148,6 +148,17 @@ TEST(Collector, ReportsTheTopProcessesByCpuAndMemoryWithTheirDetails) {
   EXPECT_EQ(s.processes[0].user, "www-data");
 }
 
+TEST(Collector, CommandLinesCanBeLeftOut) {
+  Collector::Options o = FixtureOptions(kFixtures + "/v2");
+  o.command_lines = false;
+  Collector c(o);
+  HostSnapshot s;
+  ASSERT_TRUE(c.Collect(kT0, &s).ok());
+  ASSERT_EQ(s.processes.size(), 2u);
+  EXPECT_EQ(s.processes[1].command_line, "");
+  EXPECT_EQ(s.processes[1].name, "java (app) x");
+}
+
 TEST(Collector, ProcessCpuRatesComeFromTheDifferenceOfTwoCollections) {
   const std::string root = ::testing::TempDir() + "/hostagent_rates";
   std::filesystem::remove_all(root);

@@ -19,8 +19,14 @@ struct Attr {
   std::string_view s;
   int64_t i = 0;
   bool is_int = false;
+  bool omit_if_empty = false;
 
   Attr(std::string_view k, std::string_view v) : key(k), s(v) {}
+  static Attr Optional(std::string_view k, std::string_view v) {
+    Attr a(k, v);
+    a.omit_if_empty = true;
+    return a;
+  }
   Attr(std::string_view k, int64_t v) : key(k), i(v), is_int(true) {}
 };
 
@@ -88,7 +94,9 @@ class Writer {
     if (b_->metrics.back().type == MetricType::kSum) p.start_unix_nano = start_;
     p.value = v;
     p.attrs.begin = static_cast<uint32_t>(b_->attrs.size());
-    for (const Attr& a : attrs) Push(a);
+    for (const Attr& a : attrs) {
+      if (a.is_int || !a.s.empty() || !a.omit_if_empty) Push(a);
+    }
     p.attrs.count = static_cast<uint32_t>(b_->attrs.size()) - p.attrs.begin;
     b_->points.push_back(p);
     ++b_->metrics.back().points_count;
@@ -335,8 +343,8 @@ void ProcessMetrics(Writer& w, const HostSnapshot& cur) {
       const Process& p = cur.processes[i];
       point(p, std::initializer_list<Attr>{{"process.pid", static_cast<int64_t>(p.pid)},
                                            {"process.executable.name", ids[i][0]},
-                                           {"process.command_line", ids[i][1]},
-                                           {"process.owner", ids[i][2]}});
+                                           Attr::Optional("process.command_line", ids[i][1]),
+                                           Attr::Optional("process.owner", ids[i][2])});
     }
   };
   w.Gauge("process.cpu.utilization", "1",

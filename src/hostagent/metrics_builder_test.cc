@@ -229,6 +229,16 @@ TEST(BuildMetrics, ProcessesCarryTheirIdentityInPointAttributes) {
   EXPECT_EQ(Get(b, "system.process.count").points[""], 90);
 }
 
+TEST(BuildMetrics, AnEmptyCommandLineIsLeftOut) {
+  HostSnapshot s = First();
+  s.processes[0].command_line.clear();
+  MetricBatch b;
+  BuildMetrics(kHost, kStart, nullptr, s, &b);
+  EXPECT_EQ(Get(b, "process.memory.usage")
+                .points["process.pid=42,process.executable.name=nginx,process.owner=www-data"],
+            1 << 20);
+}
+
 TEST(BuildMetrics, ContainersHaveAResourceEachWithCpuAgainstTheirLimit) {
   const HostSnapshot a = First(), c = Second();
   MetricBatch b;
