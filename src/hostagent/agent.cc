@@ -143,8 +143,7 @@ void Agent::LogDrops(uint64_t now_unix_nano) {
   LogWarning("agent: " + std::to_string(drops - drops_logged_) +
              " requests dropped in the last minute (" + std::to_string(stats_.dropped_full) +
              " for a full buffer, " + std::to_string(stats_.dropped_refused) +
-             " refused by the server, in total); " + std::to_string(stats_.buffered) +
-             " waiting");
+             " refused by the server, in total); " + std::to_string(stats_.buffered) + " waiting");
   drops_logged_ = drops;
   drops_logged_at_ = now_unix_nano;
 }

@@ -24,10 +24,14 @@ constexpr Flag kFlags[] = {
     {"key", "the project's ingest key (sent as Authorization: Bearer KEY)", ""},
     {"interval-seconds", "seconds between collections", "5"},
     {"top-processes", "processes reported: the top N by CPU and the top N by memory", "10"},
-    {"command-lines", "send the top processes' command lines (on or off; off if arguments may "
-                      "hold secrets)", "on"},
-    {"root", "directory standing for / when reading /proc, /sys and /etc (a container "
-             "watching its host mounts the host's / there)", "/"},
+    {"command-lines",
+     "send the top processes' command lines (on or off; off if arguments may "
+     "hold secrets)",
+     "on"},
+    {"root",
+     "directory standing for / when reading /proc, /sys and /etc (a container "
+     "watching its host mounts the host's / there)",
+     "/"},
     {"buffer-mb", "requests kept in memory while the server is unreachable, MiB", "8"},
     {"host-name", "host.name to report; default: the root's kernel host name", ""},
     {"log-level", "debug, info, warning or error", "info"},
@@ -101,8 +105,7 @@ Result<AgentConfig> ParseAgentConfig(const std::vector<std::string>& args,
   c.http.server = values["server"];
   c.http.key = values["key"];
   if (c.http.server.rfind("http://", 0) != 0 && c.http.server.rfind("https://", 0) != 0) {
-    return Status::InvalidArgument("--server must be an http:// or https:// URL: " +
-                                   c.http.server);
+    return Status::InvalidArgument("--server must be an http:// or https:// URL: " + c.http.server);
   }
   int buffer_mb = 0;
   if (!ParseInt(values["interval-seconds"], 1, 3600, &c.agent.interval_seconds)) {
@@ -117,7 +120,8 @@ Result<AgentConfig> ParseAgentConfig(const std::vector<std::string>& args,
   c.agent.max_buffer_bytes = static_cast<size_t>(buffer_mb) << 20;
   c.agent.collector.root = values["root"].empty() ? "/" : values["root"];
   const std::string& cmd = values["command-lines"];
-  if (cmd != "on" && cmd != "off") return Status::InvalidArgument("--command-lines must be on or off");
+  if (cmd != "on" && cmd != "off")
+    return Status::InvalidArgument("--command-lines must be on or off");
   c.agent.collector.command_lines = cmd == "on";
   c.agent.host_name = values["host-name"];
   // The timeouts stay under one interval so that a hung server delays the
@@ -125,11 +129,16 @@ Result<AgentConfig> ParseAgentConfig(const std::vector<std::string>& args,
   c.http.total_timeout_ms = std::min(10000, c.agent.interval_seconds * 1000);
   c.http.connect_timeout_ms = std::min(3000, c.http.total_timeout_ms);
   const std::string& level = values["log-level"];
-  if (level == "debug") c.log_level = LogLevel::kDebug;
-  else if (level == "info") c.log_level = LogLevel::kInfo;
-  else if (level == "warning") c.log_level = LogLevel::kWarning;
-  else if (level == "error") c.log_level = LogLevel::kError;
-  else return Status::InvalidArgument("--log-level must be debug, info, warning or error");
+  if (level == "debug")
+    c.log_level = LogLevel::kDebug;
+  else if (level == "info")
+    c.log_level = LogLevel::kInfo;
+  else if (level == "warning")
+    c.log_level = LogLevel::kWarning;
+  else if (level == "error")
+    c.log_level = LogLevel::kError;
+  else
+    return Status::InvalidArgument("--log-level must be debug, info, warning or error");
   return c;
 }
 
@@ -163,8 +172,8 @@ int RunAgentCommand(const std::vector<std::string>& args) {
   g_agent = &agent;
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
-  LogInfo("agent: host " + agent.host().name + " sending to " + config->http.server +
-          " every " + std::to_string(config->agent.interval_seconds) + " s");
+  LogInfo("agent: host " + agent.host().name + " sending to " + config->http.server + " every " +
+          std::to_string(config->agent.interval_seconds) + " s");
   Status s = agent.Run();
   g_agent = nullptr;
   if (!s.ok()) {

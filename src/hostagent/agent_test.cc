@@ -124,11 +124,12 @@ TEST(Agent, AWrongRootFailsTheTick) {
 
 TEST(ParseAgentConfig, FlagsWinOverTheEnvironment) {
   bool help = false;
-  auto c = ParseAgentConfig({"--server", "http://h:4318", "--interval-seconds=10", "--root",
-                             "/host"},
-                            {{"LOUPE_AGENT_KEY", "k1"}, {"LOUPE_AGENT_SERVER", "http://env"},
-                             {"LOUPE_AGENT_TOP_PROCESSES", "3"}},
-                            &help);
+  auto c =
+      ParseAgentConfig({"--server", "http://h:4318", "--interval-seconds=10", "--root", "/host"},
+                       {{"LOUPE_AGENT_KEY", "k1"},
+                        {"LOUPE_AGENT_SERVER", "http://env"},
+                        {"LOUPE_AGENT_TOP_PROCESSES", "3"}},
+                       &help);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->http.server, "http://h:4318");
   EXPECT_EQ(c->http.key, "k1");
@@ -144,10 +145,12 @@ TEST(ParseAgentConfig, FlagsWinOverTheEnvironment) {
 
 TEST(ParseAgentConfig, BadValuesNameTheFlag) {
   bool help = false;
-  for (std::vector<std::string> args :
-       {std::vector<std::string>{"--interval-seconds", "0"}, {"--server", "ftp://x"},
-        {"--nope", "1"}, {"--top-processes", "x"}, {"--key"},
-        {"--command-lines", "yes"}}) {
+  for (std::vector<std::string> args : {std::vector<std::string>{"--interval-seconds", "0"},
+                                        {"--server", "ftp://x"},
+                                        {"--nope", "1"},
+                                        {"--top-processes", "x"},
+                                        {"--key"},
+                                        {"--command-lines", "yes"}}) {
     auto c = ParseAgentConfig(args, {}, &help);
     EXPECT_EQ(c.status().code(), Status::Code::kInvalidArgument) << args[0];
   }

@@ -48,8 +48,7 @@ bool ReadNumber(ProcFs* fs, const std::string& path, uint64_t* v) {
 
 }  // namespace
 
-void ParseContainerCgroup(std::string_view path, std::string* container_id,
-                          std::string* pod_uid) {
+void ParseContainerCgroup(std::string_view path, std::string* container_id, std::string* pod_uid) {
   container_id->clear();
   pod_uid->clear();
   const bool kube = path.find("kubepods") != std::string_view::npos;
@@ -105,10 +104,14 @@ void Collector::ReadContainerV2(Container* c) {
       SplitFields(line, &fields_);
       uint64_t v = 0;
       if (fields_.size() != 2 || !ParseU64(fields_[1], &v)) continue;
-      if (fields_[0] == "usage_usec") c->cpu_time = static_cast<double>(v) / 1e6;
-      else if (fields_[0] == "nr_periods") c->periods = v;
-      else if (fields_[0] == "nr_throttled") c->throttled_periods = v;
-      else if (fields_[0] == "throttled_usec") c->throttled_time = static_cast<double>(v) / 1e6;
+      if (fields_[0] == "usage_usec")
+        c->cpu_time = static_cast<double>(v) / 1e6;
+      else if (fields_[0] == "nr_periods")
+        c->periods = v;
+      else if (fields_[0] == "nr_throttled")
+        c->throttled_periods = v;
+      else if (fields_[0] == "throttled_usec")
+        c->throttled_time = static_cast<double>(v) / 1e6;
     }
   }
   if (fs_.Read(dir + "/cpu.max", &text, 256)) {  // "max 100000" or "50000 100000"
@@ -146,9 +149,12 @@ void Collector::ReadContainerV1(const std::string& path, Container* c) {
     while (NextLine(&text, &line)) {
       SplitFields(line, &fields_);
       if (fields_.size() != 2 || !ParseU64(fields_[1], &v)) continue;
-      if (fields_[0] == "nr_periods") c->periods = v;
-      else if (fields_[0] == "nr_throttled") c->throttled_periods = v;
-      else if (fields_[0] == "throttled_time") c->throttled_time = static_cast<double>(v) / 1e9;
+      if (fields_[0] == "nr_periods")
+        c->periods = v;
+      else if (fields_[0] == "nr_throttled")
+        c->throttled_periods = v;
+      else if (fields_[0] == "throttled_time")
+        c->throttled_time = static_cast<double>(v) / 1e9;
     }
     uint64_t period = 0;
     if (fs_.Read(dir + "/cpu.cfs_quota_us", &text, 64)) {

@@ -62,8 +62,8 @@ bool IsWholeDisk(std::string_view name) {
   const bool ends_digit = !name.empty() && name.back() >= '0' && name.back() <= '9';
   if (starts("nvme") || starts("mmcblk")) {
     const size_t p = name.rfind('p');
-    return !(p != std::string_view::npos && p > 4 && ends_digit &&
-             name[p - 1] >= '0' && name[p - 1] <= '9');
+    return !(p != std::string_view::npos && p > 4 && ends_digit && name[p - 1] >= '0' &&
+             name[p - 1] <= '9');
   }
   if (starts("sd") || starts("vd") || starts("xvd") || starts("hd")) return !ends_digit;
   return true;  // dm-N, md-N and others are whole devices
@@ -74,8 +74,8 @@ std::string UnescapeMount(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '7') {
-      out.push_back(static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 +
-                                      (s[i + 3] - '0')));
+      out.push_back(
+          static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
       i += 3;
     } else {
       out.push_back(s[i]);
@@ -125,14 +125,22 @@ void Collector::ReadMemory(HostSnapshot* out) {
     if (!ParseU64(fields_[1], &kb)) continue;
     const uint64_t bytes = kb * 1024;
     const std::string_view key = fields_[0];
-    if (key == "MemTotal:") out->memory.total = bytes;
-    else if (key == "MemFree:") out->memory.free = bytes;
-    else if (key == "MemAvailable:") out->memory.available = bytes;
-    else if (key == "Buffers:") out->memory.buffers = bytes;
-    else if (key == "Cached:") out->memory.cached = bytes;
-    else if (key == "SReclaimable:") sreclaimable = bytes;
-    else if (key == "SwapTotal:") out->memory.swap_total = bytes;
-    else if (key == "SwapFree:") out->memory.swap_free = bytes;
+    if (key == "MemTotal:")
+      out->memory.total = bytes;
+    else if (key == "MemFree:")
+      out->memory.free = bytes;
+    else if (key == "MemAvailable:")
+      out->memory.available = bytes;
+    else if (key == "Buffers:")
+      out->memory.buffers = bytes;
+    else if (key == "Cached:")
+      out->memory.cached = bytes;
+    else if (key == "SReclaimable:")
+      sreclaimable = bytes;
+    else if (key == "SwapTotal:")
+      out->memory.swap_total = bytes;
+    else if (key == "SwapFree:")
+      out->memory.swap_free = bytes;
   }
   // free(1) counts reclaimable slab as cache.
   out->memory.cached += sreclaimable;
@@ -191,8 +199,7 @@ void Collector::ReadFileSystems(HostSnapshot* out) {
     if (std::find(nodev.begin(), nodev.end(), type) != nodev.end()) continue;
     const std::string_view options = fields_[5];
     mounts.push_back({std::string(fields_[2]), UnescapeMount(dash[2]), UnescapeMount(fields_[4]),
-                      std::string(type),
-                      options == "ro" || options.substr(0, 3) == "ro,"});
+                      std::string(type), options == "ro" || options.substr(0, 3) == "ro,"});
   }
   std::vector<std::string> devices_done;
   for (const Mount& m : mounts) {

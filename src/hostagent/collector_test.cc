@@ -177,7 +177,7 @@ TEST(Collector, ProcessCpuRatesComeFromTheDifferenceOfTwoCollections) {
   EXPECT_EQ(sleeper.pid, 300);
   ASSERT_TRUE(sleeper.cpu_utilization.has_value());
   EXPECT_DOUBLE_EQ(*sleeper.cpu_utilization, 1.0);
-  EXPECT_EQ(sleeper.user, "4242");  // no /etc/passwd entry
+  EXPECT_EQ(sleeper.user, "4242");    // no /etc/passwd entry
   EXPECT_EQ(sleeper.open_files, -1);  // the fixture has no /proc/300/fd
   ASSERT_TRUE(second.processes[2].cpu_utilization.has_value());
   EXPECT_DOUBLE_EQ(*second.processes[2].cpu_utilization, 0.0);
@@ -203,7 +203,7 @@ TEST(Collector, ReadsContainersFromCgroupV2) {
   EXPECT_EQ(a.oom_kills, 1u);
   const Container& b = s.containers[1];
   EXPECT_EQ(b.id, std::string(64, 'b'));
-  EXPECT_DOUBLE_EQ(b.cpu_limit, 0);         // "max"
+  EXPECT_DOUBLE_EQ(b.cpu_limit, 0);          // "max"
   EXPECT_FALSE(b.memory_limit.has_value());  // "max"
 }
 
@@ -245,13 +245,12 @@ TEST(ParseContainerCgroup, ReadsIdsAndPodUidsOfBothKubeletDrivers) {
   EXPECT_EQ(p, uid);
   ParseContainerCgroup("/kubepods/pod" + uid + "/" + id, &c, &p);  // guaranteed QoS
   EXPECT_EQ(p, uid);
-  ParseContainerCgroup("/kubepods.slice/kubepods-pod" + uid_ + ".slice/cri-containerd-" + id +
-                           ".scope",
-                       &c, &p);
+  ParseContainerCgroup(
+      "/kubepods.slice/kubepods-pod" + uid_ + ".slice/cri-containerd-" + id + ".scope", &c, &p);
   EXPECT_EQ(c, id);
   EXPECT_EQ(p, uid);
-  ParseContainerCgroup("/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" +
-                           uid_ + ".slice/crio-" + id + ".scope",
+  ParseContainerCgroup("/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" + uid_ +
+                           ".slice/crio-" + id + ".scope",
                        &c, &p);
   EXPECT_EQ(c, id);
   EXPECT_EQ(p, uid);

@@ -82,11 +82,11 @@ struct Process {
 
 // One container's cgroup: cgroup v2 files, or the v1 cpuacct/cpu/memory ones.
 struct Container {
-  std::string id;       // 64 hex digits from the cgroup path
-  std::string pod_uid;  // Kubernetes pod uid (dashed), when under kubepods
-  std::string cgroup;   // path under the hierarchy root, for logs
-  double cpu_time = 0;  // seconds, all cores
-  double cpu_limit = 0; // cores allowed (quota / period); 0 = no limit
+  std::string id;        // 64 hex digits from the cgroup path
+  std::string pod_uid;   // Kubernetes pod uid (dashed), when under kubepods
+  std::string cgroup;    // path under the hierarchy root, for logs
+  double cpu_time = 0;   // seconds, all cores
+  double cpu_limit = 0;  // cores allowed (quota / period); 0 = no limit
   uint64_t throttled_periods = 0, periods = 0;
   double throttled_time = 0;  // seconds
   uint64_t memory_usage = 0;
@@ -107,7 +107,7 @@ struct HostSnapshot {
   // The top processes by CPU and by memory (Collector::Options), by pid.
   std::vector<Process> processes;
   uint64_t process_count = 0;  // all processes seen
-  int cgroup_version = 0;  // 1, 2, or 0 when no cgroup tree was found
+  int cgroup_version = 0;      // 1, 2, or 0 when no cgroup tree was found
   std::vector<Container> containers;
 };
 

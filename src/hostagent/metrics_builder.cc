@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <array>
-#include <vector>
 #include <initializer_list>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace loupe::hostagent {
 namespace {
@@ -34,7 +34,8 @@ struct Attr {
 // string literals; other strings are copied into the batch's arena by Own().
 class Writer {
  public:
-  Writer(model::MetricBatch* b, uint64_t start, uint64_t time) : b_(b), start_(start), time_(time) {}
+  Writer(model::MetricBatch* b, uint64_t start, uint64_t time)
+      : b_(b), start_(start), time_(time) {}
 
   void Resource(std::initializer_list<Attr> attrs) {
     DropEmptyMetric();
@@ -123,9 +124,9 @@ class Writer {
 
 // TCP states by the kernel's number (include/net/tcp_states.h), as
 // network.connection.state values.
-constexpr const char* kTcpStates[12] = {
-    "",          "established", "syn_sent",  "syn_recv", "fin_wait_1", "fin_wait_2",
-    "time_wait", "close",       "close_wait", "last_ack", "listen",     "closing"};
+constexpr const char* kTcpStates[12] = {"",           "established", "syn_sent",  "syn_recv",
+                                        "fin_wait_1", "fin_wait_2",  "time_wait", "close",
+                                        "close_wait", "last_ack",    "listen",    "closing"};
 
 double Ratio(double a, double b) { return b > 0 ? a / b : 0; }
 
@@ -226,13 +227,17 @@ void DiskMetrics(Writer& w, const HostSnapshot* prev, const HostSnapshot& cur, d
   }
   w.Counter("system.disk.operation_time", "s", "Time spent on reads and writes per disk");
   for (const Disk& d : cur.disks) {
-    w.Point(d.read_time, {{"system.device", dev[&d - cur.disks.data()]}, {"disk.io.direction", "read"}});
-    w.Point(d.write_time, {{"system.device", dev[&d - cur.disks.data()]}, {"disk.io.direction", "write"}});
+    w.Point(d.read_time,
+            {{"system.device", dev[&d - cur.disks.data()]}, {"disk.io.direction", "read"}});
+    w.Point(d.write_time,
+            {{"system.device", dev[&d - cur.disks.data()]}, {"disk.io.direction", "write"}});
   }
   w.Counter("system.disk.io_time", "s", "Time each disk was busy");
-  for (const Disk& d : cur.disks) w.Point(d.io_time, {{"system.device", dev[&d - cur.disks.data()]}});
+  for (const Disk& d : cur.disks)
+    w.Point(d.io_time, {{"system.device", dev[&d - cur.disks.data()]}});
   if (prev == nullptr) return;
-  w.Gauge("system.disk.io.rate", "By/s", "Bytes read and written per second since the last collection");
+  w.Gauge("system.disk.io.rate", "By/s",
+          "Bytes read and written per second since the last collection");
   for (const Disk& d : cur.disks) {
     auto it = std::find_if(prev->disks.begin(), prev->disks.end(),
                            [&](const Disk& p) { return p.device == d.device; });
@@ -258,7 +263,8 @@ void FileSystemMetrics(Writer& w, const HostSnapshot& cur) {
   for (const FileSystem& f : cur.filesystems) {
     const Id& id = ids[&f - cur.filesystems.data()];
     const char* mode = f.read_only ? "ro" : "rw";
-    for (auto [state, v] : {std::pair{"used", f.used}, {"free", f.free}, {"reserved", f.reserved}}) {
+    for (auto [state, v] :
+         {std::pair{"used", f.used}, {"free", f.free}, {"reserved", f.reserved}}) {
       w.PointInt(static_cast<int64_t>(v), {{"system.device", id.device},
                                            {"system.filesystem.mountpoint", id.mountpoint},
                                            {"system.filesystem.type", id.type},
@@ -290,21 +296,23 @@ void Network(Writer& w, const HostSnapshot* prev, const HostSnapshot& cur, doubl
       uint64_t NetInterface::*rx;
       uint64_t NetInterface::*tx;
     };
-    for (const Pair& m : {Pair{"system.network.io", "By", "Bytes received and sent",
-                               &NetInterface::rx_bytes, &NetInterface::tx_bytes},
-                          Pair{"system.network.packets", "{packet}", "Packets received and sent",
-                               &NetInterface::rx_packets, &NetInterface::tx_packets},
-                          Pair{"system.network.errors", "{error}", "Receive and send errors",
-                               &NetInterface::rx_errors, &NetInterface::tx_errors},
-                          Pair{"system.network.packet.dropped", "{packet}",
-                               "Packets dropped on receive and send", &NetInterface::rx_dropped,
-                               &NetInterface::tx_dropped}}) {
+    for (const Pair& m :
+         {Pair{"system.network.io", "By", "Bytes received and sent", &NetInterface::rx_bytes,
+               &NetInterface::tx_bytes},
+          Pair{"system.network.packets", "{packet}", "Packets received and sent",
+               &NetInterface::rx_packets, &NetInterface::tx_packets},
+          Pair{"system.network.errors", "{error}", "Receive and send errors",
+               &NetInterface::rx_errors, &NetInterface::tx_errors},
+          Pair{"system.network.packet.dropped", "{packet}", "Packets dropped on receive and send",
+               &NetInterface::rx_dropped, &NetInterface::tx_dropped}}) {
       w.Counter(m.name, m.unit, m.description);
       for (const NetInterface& n : cur.interfaces) {
         w.PointInt(static_cast<int64_t>(n.*m.rx),
-                   {{"network.interface.name", ifname[&n - cur.interfaces.data()]}, {"network.io.direction", "receive"}});
+                   {{"network.interface.name", ifname[&n - cur.interfaces.data()]},
+                    {"network.io.direction", "receive"}});
         w.PointInt(static_cast<int64_t>(n.*m.tx),
-                   {{"network.interface.name", ifname[&n - cur.interfaces.data()]}, {"network.io.direction", "transmit"}});
+                   {{"network.interface.name", ifname[&n - cur.interfaces.data()]},
+                    {"network.io.direction", "transmit"}});
       }
     }
     if (prev != nullptr) {
@@ -315,9 +323,11 @@ void Network(Writer& w, const HostSnapshot* prev, const HostSnapshot& cur, doubl
                                [&](const NetInterface& p) { return p.name == n.name; });
         if (it == prev->interfaces.end()) continue;
         w.Point(Rate(it->rx_bytes, n.rx_bytes, seconds),
-                {{"network.interface.name", ifname[&n - cur.interfaces.data()]}, {"network.io.direction", "receive"}});
+                {{"network.interface.name", ifname[&n - cur.interfaces.data()]},
+                 {"network.io.direction", "receive"}});
         w.Point(Rate(it->tx_bytes, n.tx_bytes, seconds),
-                {{"network.interface.name", ifname[&n - cur.interfaces.data()]}, {"network.io.direction", "transmit"}});
+                {{"network.interface.name", ifname[&n - cur.interfaces.data()]},
+                 {"network.io.direction", "transmit"}});
       }
     }
   }
@@ -374,7 +384,7 @@ void ProcessMetrics(Writer& w, const HostSnapshot& cur) {
 }
 
 void ContainerMetrics(Writer& w, std::string_view host_name, std::string_view host_id,
-                const HostSnapshot* prev, const HostSnapshot& cur, double seconds) {
+                      const HostSnapshot* prev, const HostSnapshot& cur, double seconds) {
   const double cpus = std::max<double>(1, static_cast<double>(cur.cores.size()));
   for (const Container& c : cur.containers) {
     w.Resource({{"host.name", host_name},
@@ -412,8 +422,7 @@ void ContainerMetrics(Writer& w, std::string_view host_name, std::string_view ho
       w.UpDown("container.memory.limit", "By", "Memory limit of the container's cgroup");
       w.PointInt(static_cast<int64_t>(*c.memory_limit), {});
       w.Gauge("container.memory.utilization", "1", "Memory used over the limit");
-      w.Point(Ratio(static_cast<double>(c.memory_usage), static_cast<double>(*c.memory_limit)),
-              {});
+      w.Point(Ratio(static_cast<double>(c.memory_usage), static_cast<double>(*c.memory_limit)), {});
     }
     w.Counter("container.memory.oom_kills", "{kill}", "Processes killed by the OOM killer");
     w.PointInt(static_cast<int64_t>(c.oom_kills), {});

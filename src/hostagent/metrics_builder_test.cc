@@ -26,12 +26,21 @@ HostSnapshot First() {
   s.cpu = {10, 0, 5, 80, 5, 0, 0, 0};
   s.cores = {{0, {6, 0, 3, 40, 1, 0, 0, 0}}, {1, {4, 0, 2, 40, 4, 0, 0, 0}}};
   s.load1 = 1.5;
-  s.memory = {.total = 1000, .free = 100, .available = 600, .buffers = 50, .cached = 250,
-              .swap_total = 200, .swap_free = 150};
+  s.memory = {.total = 1000,
+              .free = 100,
+              .available = 600,
+              .buffers = 50,
+              .cached = 250,
+              .swap_total = 200,
+              .swap_free = 150};
   s.interfaces.push_back({.name = "eth0", .rx_bytes = 1000, .tx_bytes = 500});
   s.disks.push_back({.device = "sda", .read_bytes = 4096, .written_bytes = 0});
-  s.filesystems.push_back({.device = "/dev/sda1", .mountpoint = "/", .type = "ext4",
-                           .used = 600, .free = 300, .reserved = 100});
+  s.filesystems.push_back({.device = "/dev/sda1",
+                           .mountpoint = "/",
+                           .type = "ext4",
+                           .used = 600,
+                           .free = 300,
+                           .reserved = 100});
   s.tcp.count[1] = 7;
   s.tcp.count[10] = 3;
   s.process_count = 90;
@@ -134,9 +143,9 @@ TEST(BuildMetrics, CpuTimeIsACumulativeCounterPerCoreAndMode) {
 TEST(BuildMetrics, RatesNeedAPreviousSnapshot) {
   MetricBatch b;
   BuildMetrics(kHost, kStart, nullptr, First(), &b);
-  for (const char* name : {"system.cpu.utilization", "system.network.io.rate",
-                           "system.disk.io.rate", "process.cpu.utilization",
-                           "container.cpu.usage", "container.cpu.utilization"}) {
+  for (const char* name :
+       {"system.cpu.utilization", "system.network.io.rate", "system.disk.io.rate",
+        "process.cpu.utilization", "container.cpu.usage", "container.cpu.utilization"}) {
     EXPECT_EQ(Get(b, name).metric, nullptr) << name;
   }
 }

@@ -146,10 +146,11 @@ class JsonReader {
   // Validates and parses *body in situ into *doc. False (status_ set) if it
   // is not UTF-8 JSON without NUL bytes.
   bool Parse(std::string* body, rapidjson::Document* doc) {
-    if (size_t bad = ::loupe::wire::internal::FindInvalidJsonByte(*body); bad != std::string_view::npos) {
-      status_ = Status::InvalidArgument(std::string("invalid OTLP JSON at byte ") +
-                                        std::to_string(bad) +
-                                        ((*body)[bad] == '\0' ? ": NUL byte" : ": invalid UTF-8"));
+    if (size_t bad = ::loupe::wire::internal::FindInvalidJsonByte(*body);
+        bad != std::string_view::npos) {
+      status_ =
+          Status::InvalidArgument(std::string("invalid OTLP JSON at byte ") + std::to_string(bad) +
+                                  ((*body)[bad] == '\0' ? ": NUL byte" : ": invalid UTF-8"));
       return false;
     }
     doc->ParseInsitu<kParseFlags>(body->data());
@@ -410,7 +411,8 @@ class JsonReader {
   }
 
   // Renders an ArrayValue whose elements are at nesting level `depth`.
-  bool RenderArray(const Value& v, const Path& path, int depth, ::loupe::wire::internal::BoundedJsonWriter* w) {
+  bool RenderArray(const Value& v, const Path& path, int depth,
+                   ::loupe::wire::internal::BoundedJsonWriter* w) {
     if (depth > max_depth_) return TooDeep(path);
     const Value* values;
     Path vp;
@@ -427,7 +429,8 @@ class JsonReader {
   }
 
   // Renders a KeyValueList whose values are at nesting level `depth`.
-  bool RenderKvList(const Value& v, const Path& path, int depth, ::loupe::wire::internal::BoundedJsonWriter* w) {
+  bool RenderKvList(const Value& v, const Path& path, int depth,
+                    ::loupe::wire::internal::BoundedJsonWriter* w) {
     if (depth > max_depth_) return TooDeep(path);
     const Value* values;
     Path vp;
@@ -468,7 +471,8 @@ class JsonReader {
 
   // Renders an AnyValue at nesting level `depth`: its last non-null member,
   // or null.
-  bool RenderAnyValue(const Value& v, const Path& path, int depth, ::loupe::wire::internal::BoundedJsonWriter* w) {
+  bool RenderAnyValue(const Value& v, const Path& path, int depth,
+                      ::loupe::wire::internal::BoundedJsonWriter* w) {
     if (v.IsNull()) {
       w->Null();
       return true;

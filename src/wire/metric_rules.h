@@ -37,8 +37,8 @@ inline bool HistogramPointValid(const model::MetricBatch& b, const model::Metric
 inline bool ExpHistogramPointValid(const model::MetricPoint& p) {
   if (p.scale < kMinExpScale || p.scale > kMaxExpScale) return false;
   for (const model::ExpBuckets* side : {&p.positive, &p.negative}) {
-    if (side->counts.count > 0 && int64_t{side->offset} + side->counts.count - 1 >
-                                      std::numeric_limits<int32_t>::max()) {
+    if (side->counts.count > 0 &&
+        int64_t{side->offset} + side->counts.count - 1 > std::numeric_limits<int32_t>::max()) {
       return false;
     }
   }
@@ -54,7 +54,7 @@ struct PointMark {
 
 inline PointMark MarkPoint(const model::MetricBatch& b) {
   return {b.attrs.size(),  b.exemplars.size(), b.bounds.size(),
-          b.counts.size(), b.arena.size(),      b.truncated_values};
+          b.counts.size(), b.arena.size(),     b.truncated_values};
 }
 
 // Undoes everything added since `m` and counts the point as invalid.

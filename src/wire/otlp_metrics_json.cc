@@ -166,8 +166,8 @@ class MetricsJsonDecoder : public JsonReader<MetricBatch> {
           m->type != MetricType::kGauge) {
         int t = 0;
         if (!GetEnum(f.value, p, kTemporalityNames, &t)) return false;
-        m->temporality = t < 0 ? model::Temporality::kUnspecified
-                               : static_cast<model::Temporality>(t);
+        m->temporality =
+            t < 0 ? model::Temporality::kUnspecified : static_cast<model::Temporality>(t);
       } else if (Is(name, "isMonotonic", "is_monotonic") && m->type == MetricType::kSum) {
         if (!f.value.IsNull() && !f.value.IsBool()) return Fail(p, "expected true or false");
         m->monotonic = f.value.IsBool() && f.value.GetBool();
@@ -177,11 +177,10 @@ class MetricsJsonDecoder : public JsonReader<MetricBatch> {
       }
     }
     m->points_begin = static_cast<uint32_t>(out_->points.size());
-    if (points != nullptr &&
-        !ForEach(*points, points_path, [&](const Value& e, const Path& ep) {
+    if (points != nullptr && !ForEach(*points, points_path, [&](const Value& e, const Path& ep) {
           if (points_seen_ >= limits_.max_points) {
-            return Fail(ep, "request has more than " + std::to_string(limits_.max_points) +
-                                " data points");
+            return Fail(
+                ep, "request has more than " + std::to_string(limits_.max_points) + " data points");
           }
           ++points_seen_;
           return DecodePoint(e, ep, m->type);
@@ -211,10 +210,9 @@ class MetricsJsonDecoder : public JsonReader<MetricBatch> {
   }
 
   bool Counts(const Value& v, const Path& path, bool* over) {
-    return Numbers<uint64_t>(v, path, &out_->counts, over,
-                             [this](const Value& e, const Path& ep, uint64_t* x) {
-                               return GetUint64(e, ep, x);
-                             });
+    return Numbers<uint64_t>(
+        v, path, &out_->counts, over,
+        [this](const Value& e, const Path& ep, uint64_t* x) { return GetUint64(e, ep, x); });
   }
 
   bool DecodeBuckets(const Value& v, const Path& path, model::ExpBuckets* side, bool* over) {
@@ -275,8 +273,7 @@ class MetricsJsonDecoder : public JsonReader<MetricBatch> {
       const Value& value = f.value;
       bool ok = true;
       if (name == "attributes") {
-        ok = DecodeAttributes(value, p, pt.attrs.begin, limits_.max_attributes_per_point,
-                              &dropped);
+        ok = DecodeAttributes(value, p, pt.attrs.begin, limits_.max_attributes_per_point, &dropped);
       } else if (Is(name, "startTimeUnixNano", "start_time_unix_nano")) {
         ok = GetUint64(value, p, &pt.start_unix_nano);
       } else if (Is(name, "timeUnixNano", "time_unix_nano")) {
@@ -304,10 +301,9 @@ class MetricsJsonDecoder : public JsonReader<MetricBatch> {
       } else if (histogram && Is(name, "bucketCounts", "bucket_counts")) {
         ok = Counts(value, p, &over);
       } else if (histogram && Is(name, "explicitBounds", "explicit_bounds")) {
-        ok = Numbers<double>(value, p, &out_->bounds, &over,
-                             [this](const Value& e, const Path& ep, double* x) {
-                               return GetDouble(e, ep, x);
-                             });
+        ok = Numbers<double>(
+            value, p, &out_->bounds, &over,
+            [this](const Value& e, const Path& ep, double* x) { return GetDouble(e, ep, x); });
       } else if (exp && name == "scale") {
         int64_t scale = 0;
         ok = GetInt64(value, p, &scale);
@@ -378,8 +374,7 @@ class MetricsJsonDecoder : public JsonReader<MetricBatch> {
           }
         }
       } else if (Is(name, "filteredAttributes", "filtered_attributes")) {
-        ok = DecodeAttributes(value, p, ex.attrs.begin, limits_.max_attributes_per_point,
-                              &dropped);
+        ok = DecodeAttributes(value, p, ex.attrs.begin, limits_.max_attributes_per_point, &dropped);
       }
       if (!ok) return false;
     }

@@ -98,7 +98,8 @@ TEST(OtlpMetricsJson, DecodesWhatTheJsSdkSendsLikeItsProtobuf) {
 TEST(OtlpMetricsJson, ReadsStringsAndNamesForNumbersAndEnums) {
   MetricBatch b;
   Status st = Decode(
-      Wrap(R"({"name":"c","sum":{"aggregationTemporality":"AGGREGATION_TEMPORALITY_DELTA","isMonotonic":true,
+      Wrap(
+          R"({"name":"c","sum":{"aggregationTemporality":"AGGREGATION_TEMPORALITY_DELTA","isMonotonic":true,
               "dataPoints":[{"timeUnixNano":"1700000000000000001","asInt":"-9007199254740993","flags":1},
                             {"time_unix_nano":5,"as_double":"NaN"}]}})"),
       &b);
@@ -168,8 +169,9 @@ TEST(OtlpMetricsJson, ErrorsNameThePathOfTheBadField) {
   MetricBatch b;
   Status st = Decode(Wrap(R"({"name":"g","gauge":{"dataPoints":[{"asInt":"x"}]}})"), &b);
   EXPECT_EQ(st.code(), Status::Code::kInvalidArgument);
-  EXPECT_NE(st.message().find("resourceMetrics[0].scopeMetrics[0].metrics[0].gauge.dataPoints[0].asInt"),
-            std::string::npos)
+  EXPECT_NE(
+      st.message().find("resourceMetrics[0].scopeMetrics[0].metrics[0].gauge.dataPoints[0].asInt"),
+      std::string::npos)
       << st.ToString();
   EXPECT_EQ(Decode("[1]", &b).code(), Status::Code::kInvalidArgument);
   EXPECT_EQ(Decode("{\"resourceMetrics\":", &b).code(), Status::Code::kInvalidArgument);

@@ -18,7 +18,7 @@ using model::MetricPoint;
 using model::MetricType;
 
 // Field numbers, opentelemetry-proto metrics v1, common v1 and resource v1.
-constexpr uint32_t kRequestResourceMetrics = 1;  // ExportMetricsServiceRequest
+constexpr uint32_t kRequestResourceMetrics = 1;   // ExportMetricsServiceRequest
 constexpr uint32_t kResourceMetricsResource = 1;  // ResourceMetrics
 constexpr uint32_t kResourceMetricsScopeMetrics = 2;
 constexpr uint32_t kResourceAttributes = 1;  // Resource
@@ -214,10 +214,18 @@ class MetricsDecoder : public ProtoReader<MetricBatch> {
       }
     }
     switch (data.number) {
-      case kMetricGauge: m->type = MetricType::kGauge; break;
-      case kMetricSum: m->type = MetricType::kSum; break;
-      case kMetricHistogram: m->type = MetricType::kHistogram; break;
-      case kMetricExpHistogram: m->type = MetricType::kExponentialHistogram; break;
+      case kMetricGauge:
+        m->type = MetricType::kGauge;
+        break;
+      case kMetricSum:
+        m->type = MetricType::kSum;
+        break;
+      case kMetricHistogram:
+        m->type = MetricType::kHistogram;
+        break;
+      case kMetricExpHistogram:
+        m->type = MetricType::kExponentialHistogram;
+        break;
       default:  // Summary or no data
         ++out_->skipped_metrics;
         return true;
@@ -249,10 +257,9 @@ class MetricsDecoder : public ProtoReader<MetricBatch> {
       if (!ReadField(&p, data.end, message, &f)) return false;
       if (f.number != kDataPoints) continue;
       if (points_seen_ >= limits_.max_points) {
-        status_ = Status::InvalidArgument("OTLP request has more than " +
-                                          std::to_string(limits_.max_points) +
-                                          " data points (at byte " +
-                                          std::to_string(f.begin - base_) + ")");
+        status_ = Status::InvalidArgument(
+            "OTLP request has more than " + std::to_string(limits_.max_points) +
+            " data points (at byte " + std::to_string(f.begin - base_) + ")");
         return false;
       }
       ++points_seen_;

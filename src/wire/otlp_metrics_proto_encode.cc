@@ -28,8 +28,8 @@ void NumberValue(uint32_t double_field, uint32_t int_field, const model::MetricV
 }
 
 void Exemplars(uint32_t field, const MetricBatch& b, const MetricPoint& p, std::string* out) {
-  const size_t end = std::min<size_t>(size_t{p.exemplars_begin} + p.exemplars_count,
-                                      b.exemplars.size());
+  const size_t end =
+      std::min<size_t>(size_t{p.exemplars_begin} + p.exemplars_count, b.exemplars.size());
   for (size_t i = p.exemplars_begin; i < end; ++i) {
     const model::Exemplar& e = b.exemplars[i];
     std::string ex;
@@ -82,7 +82,8 @@ void Point(const MetricBatch& b, MetricType type, const MetricPoint& p, std::str
       Fixed64(4, p.count, out);
       if (p.has_sum) Double(5, p.sum, out);
       std::vector<uint64_t> bits(p.bounds.count);
-      for (uint32_t k = 0; k < p.bounds.count; ++k) bits[k] = std::bit_cast<uint64_t>(b.Bound(p, k));
+      for (uint32_t k = 0; k < p.bounds.count; ++k)
+        bits[k] = std::bit_cast<uint64_t>(b.Bound(p, k));
       if (p.bucket_counts.count > 0) {
         PackedFixed64(6, &b.counts[p.bucket_counts.begin], p.bucket_counts.count, out);
       }
@@ -144,7 +145,8 @@ void EncodeMetricsProto(const MetricBatch& batch, std::string* out) {
   for (size_t i = 0; i < batch.metrics.size(); ++i) {
     const model::Metric& m = batch.metrics[i];
     const Key key{m.resource, m.scope_name, m.scope_version};
-    auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == key; });
+    auto it =
+        std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == key; });
     if (it == groups.end()) {
       groups.emplace_back(key, std::vector<size_t>{});
       it = groups.end() - 1;

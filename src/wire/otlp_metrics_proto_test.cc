@@ -121,8 +121,13 @@ std::string PackedFixed(std::vector<uint64_t> v) {
 
 TEST(OtlpMetricsProto, DecodesHistogramPackedAndUnpacked) {
   ProtoWriter packed, unpacked, h;
-  packed.Fixed64(3, kT0).Fixed64(4, 6).Double(5, 12.5).Bytes(6, PackedFixed({1, 2, 3}))
-      .Bytes(7, PackedDoubles({1.0, 5.0})).Double(11, 0.5).Double(12, 9.0)
+  packed.Fixed64(3, kT0)
+      .Fixed64(4, 6)
+      .Double(5, 12.5)
+      .Bytes(6, PackedFixed({1, 2, 3}))
+      .Bytes(7, PackedDoubles({1.0, 5.0}))
+      .Double(11, 0.5)
+      .Double(12, 9.0)
       .Message(9, Kv("route", "/a"));
   unpacked.Fixed64(3, kT0).Fixed64(4, 3).Fixed64(6, 1).Double(7, 10.0).Fixed64(6, 2);
   h.Message(1, packed).Message(1, unpacked).Varint(2, 1);
@@ -154,7 +159,9 @@ TEST(OtlpMetricsProto, DecodesHistogramPackedAndUnpacked) {
 
 TEST(OtlpMetricsProto, InvalidHistogramPointsAreSkippedCountedAndLeaveNothingBehind) {
   ProtoWriter mismatch, unordered, nan_bound, good, h;
-  mismatch.Fixed64(3, kT0).Bytes(6, PackedFixed({1, 2})).Bytes(7, PackedDoubles({1, 2}))
+  mismatch.Fixed64(3, kT0)
+      .Bytes(6, PackedFixed({1, 2}))
+      .Bytes(7, PackedDoubles({1, 2}))
       .Message(9, Kv("a", "b"));
   unordered.Fixed64(3, kT0).Bytes(6, PackedFixed({1, 2, 3})).Bytes(7, PackedDoubles({2, 1}));
   nan_bound.Fixed64(3, kT0).Bytes(6, PackedFixed({1, 2})).Bytes(7, PackedDoubles({NAN}));
@@ -186,16 +193,26 @@ TEST(OtlpMetricsProto, HistogramWithMoreBucketsThanTheLimitIsInvalid) {
   EXPECT_EQ(b.points.size(), 1u);
 }
 
-uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
+uint64_t ZigZag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
 
 TEST(OtlpMetricsProto, DecodesExponentialHistogram) {
   ProtoWriter pos, neg, packed, p, eh;
   packed.RawVarint(3).RawVarint(0).RawVarint(300);
   pos.Varint(1, ZigZag(-2)).Bytes(2, packed.data());
   neg.Varint(1, ZigZag(5)).Varint(2, 7).Varint(2, 8);  // unpacked
-  p.Message(1, Kv("k", "v")).Fixed64(3, kT0).Fixed64(4, 318).Double(5, 1.5)
-      .Varint(6, ZigZag(-3)).Fixed64(7, 0).Message(8, pos).Message(9, neg)
-      .Double(12, -4.0).Double(13, 100.0).Double(14, 1e-9);
+  p.Message(1, Kv("k", "v"))
+      .Fixed64(3, kT0)
+      .Fixed64(4, 318)
+      .Double(5, 1.5)
+      .Varint(6, ZigZag(-3))
+      .Fixed64(7, 0)
+      .Message(8, pos)
+      .Message(9, neg)
+      .Double(12, -4.0)
+      .Double(13, 100.0)
+      .Double(14, 1e-9);
   eh.Message(1, p).Varint(2, 2);
   MetricBatch b;
   ASSERT_TRUE(Decode(Request({Metric("latency", 10, eh)}), &b).ok());
@@ -428,8 +445,7 @@ TEST(OtlpMetricsProto, EncodeThenDecodeKeepsEverything) {
     EXPECT_EQ(b->description, a.description);
     EXPECT_EQ(b->unit, a.unit);
     EXPECT_EQ(b->scope_name, "loupe");
-    EXPECT_EQ(out.Find(out.resources[b->resource].attrs, "host.name") != nullptr,
-              a.resource == 0);
+    EXPECT_EQ(out.Find(out.resources[b->resource].attrs, "host.name") != nullptr, a.resource == 0);
     ASSERT_EQ(b->points_count, 1u);
     const model::MetricPoint& x = in.points[a.points_begin];
     const model::MetricPoint& y = out.points[b->points_begin];

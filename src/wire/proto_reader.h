@@ -28,7 +28,6 @@
 
 namespace loupe::wire::internal {
 
-
 // Wire types.
 constexpr uint32_t kVarint = 0;
 constexpr uint32_t kFixed64 = 1;

@@ -50,7 +50,8 @@ void Check(const model::MetricBatch& b, const wire::DecodeLimits& l) {
       }
     }
   }
-  for (const model::Exemplar& e : b.exemplars) CheckRange(e.attrs.begin, e.attrs.count, b.attrs.size());
+  for (const model::Exemplar& e : b.exemplars)
+    CheckRange(e.attrs.begin, e.attrs.count, b.attrs.size());
 }
 
 }  // namespace
