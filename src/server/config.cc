@@ -254,6 +254,7 @@ std::string MainHelp() {
          "  server     run the server (OTLP ingest, storage, API, dashboard)\n"
          "  store verify DATA_DIR\n"
          "             check a data directory's segments and ingest log\n"
+         "  agent      send this host's metrics to a server ('loupe agent --help')\n"
          "  version    print the version\n"
          "  help       this text\n\n"
          "Run 'loupe server --help' for the server's flags.\n";

@@ -27,6 +27,7 @@
 #include "common/metrics.h"
 #include "common/process_metrics.h"
 #include "control/agent_config.h"
+#include "hostagent/agent_command.h"
 #include "ingest/agent_receiver.h"
 #include "ingest/ingest_log.h"
 #include "ingest/otlp_front_door.h"
@@ -533,6 +534,9 @@ int main(int argc, char** argv) {
     return loupe::server::RunServer(std::vector<std::string>(args.begin() + 1, args.end()));
   }
   if (args[0] == "store") return loupe::server::RunStoreCommand(argc - 2, argv + 2);
+  if (args[0] == "agent") {
+    return loupe::hostagent::RunAgentCommand(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
   std::fprintf(stderr, "loupe: unknown command '%s'\n\n%s", args[0].c_str(),
                loupe::server::MainHelp().c_str());
   return 2;

@@ -4,7 +4,8 @@
 // cost at most a bounded amount of memory per span. What a limit cuts is not an
 // error: it is counted in the SpanBatch counters (truncated_values,
 // dropped_attributes, dropped_events) and, per span, in Span::dropped_*.
-// Only max_spans and max_depth reject the whole request (InvalidArgument).
+// Only max_spans, max_points and max_depth reject the whole request
+// (InvalidArgument). Metric decoders count in MetricBatch instead.
 //
 // Thread-safety: a plain value.
 #ifndef LOUPE_WIRE_DECODE_LIMITS_H_
@@ -49,6 +50,18 @@ struct DecodeLimits {
   // elements of an array or kvlist value at level n are at level n + 1.
   // Deeper -> InvalidArgument. Values above 64 are treated as 64.
   int max_depth = 8;
+
+  // Metrics (otlp_metrics_proto.h). Attributes kept per data point or
+  // exemplar, the rest counted in MetricBatch::dropped_attributes.
+  size_t max_attributes_per_point = 128;
+  // More data points than this in one request -> InvalidArgument.
+  size_t max_points = 1000000;
+  // A histogram point with more buckets than this (explicit or one side of an
+  // exponential histogram) is skipped and counted in MetricBatch::invalid_points.
+  size_t max_buckets_per_point = 4096;
+  // Exemplars kept per point; the rest are counted in
+  // MetricBatch::dropped_exemplars.
+  size_t max_exemplars_per_point = 16;
 };
 
 // Attributes whose string values are cut at max_text_value_bytes rather than
