@@ -193,3 +193,41 @@ test('an alert that fired before kill -9 is delivered after the restart, with th
     await hook.close();
   }
 });
+
+test('a firing alert survives kill -9: same id and history after the restart, one firing message', { timeout: 120_000 }, async () => {
+  const hook = await receiver();
+  let srv = await startServer({ args: ['--notify-allow-hosts', '127.0.0.1'] });
+  const { dataDir, credentials } = srv;
+  try {
+    let before;
+    await withServerLog(srv, async () => {
+      const wh = await send(srv, '/api/v1/alert-channels', 'POST', { name: 'hook', type: 'webhook', url: hook.url });
+      await errorRule(srv, [wh.json.id]);
+      await failingLogins(srv);
+      const got = await poll(() => srv.api('/api/v1/alerts'), (b) => b.alerts.some((a) => a.state === 'firing'),
+        { timeoutMs: 30_000, intervalMs: 200 });
+      before = got.alerts.find((a) => a.state === 'firing');
+      await poll(async () => hook.got.length, (n) => n >= 1, { timeoutMs: 20_000, intervalMs: 200 });
+    });
+    await srv.kill9();
+    srv = await startServer({ dataDir, credentials, args: ['--notify-allow-hosts', '127.0.0.1'] });
+    await withServerLog(srv, async () => {
+      const now = await srv.api('/api/v1/alerts');
+      const same = now.alerts.find((a) => a.id === before.id);
+      assert.ok(same, `alert ${before.id} after the restart: ${JSON.stringify(now.alerts)}`);
+      assert.equal(same.state, 'firing');
+      assert.equal(same.since_ms, before.since_ms);
+      assert.ok(now.history.some((h) => h.id === before.id && h.kind === 'firing'), 'history from before the restart');
+      // Three ticks on the restarted server, the breach still in its window.
+      await new Promise((r) => setTimeout(r, 15_000));
+      const after = await srv.api('/api/v1/alerts');
+      assert.deepEqual(after.alerts.map((a) => a.id), [before.id], 'still the same alert, no new one');
+      const firing = hook.got.filter((g) => g.body.status === 'firing');
+      assert.equal(new Set(firing.map((g) => g.body.notificationId)).size, 1,
+        `one firing notification id: ${JSON.stringify(firing.map((g) => g.body.notificationId))}`);
+    });
+  } finally {
+    await srv.stop();
+    await hook.close();
+  }
+});
