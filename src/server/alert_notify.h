@@ -1,10 +1,12 @@
 // AlertNotifier: the bridge from alerts to notifications (docs/design/alerts.md).
 //
-// - As the AlertService's sink it turns each alert change of a notice into a
-//   notify::Notification (title, value against threshold, scope, since, the
-//   dashboard link under --external-url, Alertmanager labels) and queues it
-//   durably on each of the rule's enabled channels. Notification ids are
-//   stable per transition (a repeat shares its firing's id), so receivers
+// - As the AlertService's sink it turns a notice (the alerts of one rule that
+//   changed in one tick) into one notify::Notification listing them (title,
+//   value against threshold, scope, since, the dashboard link under
+//   --external-url, Alertmanager labels; more than 100 alerts are cut into
+//   messages of 100) and queues it durably on each of the rule's enabled
+//   channels. Ids are stable: per alert transition (a repeat shares its
+//   firing's id), and for a group a hash of its members' ids, so receivers
 //   de-duplicate what at-least-once delivery sends twice.
 // - It keeps the Notifier's channels in step with AlertConfig's (added,
 //   changed, deleted through the API) before each use.
@@ -66,6 +68,10 @@ class AlertNotifier final : public alert::AlertSink {
 
  private:
   notify::Notification Build(const alert::AlertRule& rule, const alert::AlertChange& change) const;
+  // One notification for `members` (one: itself), at now_us.
+  notify::Notification Group(const alert::AlertRule& rule,
+                             const std::vector<notify::Notification>& members,
+                             int64_t now_us) const;
   void Remember(const std::string& notification_id, uint64_t alert_id, std::string kind);
 
   notify::Notifier* const notifier_;

@@ -59,13 +59,15 @@ async function send(srv, p, method, body) {
   return srv.apiRaw(p, {}, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
 }
 
-async function failingLogins(srv, n = 60, errors = 30) {
+async function failingLogins(srv, n = 60, errors = 30, routes = ['/login']) {
   const client = makeClient(srv, { protocol: 'proto', service: 'identity', instance: 'identity-1' });
   const end = Date.now() - 3000;
-  for (let i = 0; i < n; i++) {
-    const spec = webSpec({ start_ms: end - 3000 + i * 40, elapsed_ms: 20, error: i < errors });
-    Object.assign(spec, { method: 'POST', route: '/login', path: '/login' });
-    emitTransaction(client.tracer, spec);
+  for (const route of routes) {
+    for (let i = 0; i < n; i++) {
+      const spec = webSpec({ start_ms: end - 3000 + i * 40, elapsed_ms: 20, error: i < errors });
+      Object.assign(spec, { method: 'POST', route, path: route });
+      emitTransaction(client.tracer, spec);
+    }
   }
   await client.flush();
   await client.shutdown();
@@ -225,6 +227,34 @@ test('a firing alert survives kill -9: same id and history after the restart, on
       const firing = hook.got.filter((g) => g.body.status === 'firing');
       assert.equal(new Set(firing.map((g) => g.body.notificationId)).size, 1,
         `one firing notification id: ${JSON.stringify(firing.map((g) => g.body.notificationId))}`);
+    });
+  } finally {
+    await srv.stop();
+    await hook.close();
+  }
+});
+
+test('the alerts of one rule in one tick are one webhook message listing them', { timeout: 90_000 }, async () => {
+  const hook = await receiver();
+  const srv = await startServer({ args: ['--notify-allow-hosts', '127.0.0.1'] });
+  try {
+    await withServerLog(srv, async () => {
+      const wh = await send(srv, '/api/v1/alert-channels', 'POST', { name: 'hook', type: 'webhook', url: hook.url });
+      await errorRule(srv, [wh.json.id], { endpoint: '*' });
+      await failingLogins(srv, 60, 30, ['/login', '/token', '/logout']);
+      await poll(() => srv.api('/api/v1/alerts'), (b) => b.alerts.filter((a) => a.state === 'firing').length === 3,
+        { timeoutMs: 30_000, intervalMs: 200 });
+      await poll(async () => hook.got.length, (n) => n >= 1, { timeoutMs: 20_000, intervalMs: 200 });
+      await new Promise((r) => setTimeout(r, 6_000));  // a tick more: nothing else arrives
+      assert.equal(hook.got.length, 1, JSON.stringify(hook.got.map((g) => g.body.alerts.length)));
+      const body = hook.got[0].body;
+      assert.equal(body.status, 'firing');
+      assert.equal(body.alerts.length, 3);
+      assert.deepEqual(body.alerts.map((a) => a.labels.endpoint).sort(), ['POST /login', 'POST /logout', 'POST /token']);
+      assert.ok(body.alerts.every((a) => a.status === 'firing'));
+      assert.equal(body.commonLabels.alertname, 'identity errors');
+      assert.equal(body.commonLabels.endpoint, undefined);
+      assert.equal(hook.got[0].headers['idempotency-key'], body.notificationId);
     });
   } finally {
     await srv.stop();
