@@ -74,7 +74,8 @@ Level LevelOf(const AlertRule& r, double value, double* threshold) noexcept {
 
 bool InQuietHours(const QuietHours& q, int64_t now_us) noexcept {
   if (q.weekdays == 0) return false;
-  int64_t local_s = now_us / 1'000'000 + int64_t{q.tz_offset_minutes} * 60;
+  const int64_t now_s = now_us >= 0 ? now_us / 1'000'000 : (now_us - 999'999) / 1'000'000;
+  int64_t local_s = now_s + (q.tz != nullptr ? q.tz->OffsetAt(now_s) : q.tz_offset_minutes * 60);
   int64_t day = local_s >= 0 ? local_s / 86400 : (local_s - 86399) / 86400;
   int minute = static_cast<int>((local_s - day * 86400) / 60);
   int weekday = static_cast<int>(((day + 4) % 7 + 7) % 7);  // 1970-01-01 was a Thursday

@@ -189,7 +189,8 @@ class Evaluator {
 // The level a value reaches under a rule's thresholds, and that threshold.
 Level LevelOf(const AlertRule& rule, double value, double* threshold) noexcept;
 
-// True when `now_us` falls in the rule's quiet hours.
+// True when `now_us` falls in the rule's quiet hours (in its time zone,
+// daylight saving time included).
 bool InQuietHours(const QuietHours& q, int64_t now_us) noexcept;
 
 // True when a silence mutes this rule's scope at now_us.
