@@ -1,9 +1,7 @@
 #include "server/alert_notify.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <thread>
 #include <utility>
 
 #include "common/logging.h"
@@ -268,7 +266,7 @@ void AlertNotifier::RegisterMetrics(MetricsRegistry* m) {
                  });
 }
 
-api::ChannelAttempt AlertNotifier::Test(const alert::Channel& channel, int64_t wait_ms) {
+api::ChannelAttempt AlertNotifier::Test(const alert::Channel& channel, int64_t timeout_ms) {
   Sync();
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -295,25 +293,16 @@ api::ChannelAttempt AlertNotifier::Test(const alert::Channel& channel, int64_t w
   n.labels = {{"alertname", "LoupeTest"}, {"severity", "warning"}, {"project", n.project}};
   n.annotations = {{"summary", n.title}};
   Remember(n.id, 0, "test");
-  api::ChannelAttempt a;
-  a.kind = "test";
-  a.at_us = now_us;
-  Status s = notifier_->Enqueue(ChannelId(channel.id), n);
-  if (!s.ok()) {
-    a.error = s.message();
+  Result<notify::DeliveryRecord> r = notifier_->SendNow(ChannelId(channel.id), n, timeout_ms);
+  if (!r.ok()) {
+    api::ChannelAttempt a;
+    a.kind = "test";
+    a.at_us = now_us;
+    a.error = r.status().message();
     return a;
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    for (const notify::DeliveryRecord& r : notifier_->DeliveryLog(ChannelId(channel.id), 50)) {
-      if (r.notification_id != n.id) continue;
-      api::ChannelAttempt got = AttemptOf(r);
-      got.kind = "test";
-      return got;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  a.error = "no answer yet (still queued; it is retried like any notification)";
+  api::ChannelAttempt a = AttemptOf(*r);
+  a.kind = "test";
   return a;
 }
 

@@ -10,8 +10,8 @@
 //   de-duplicate what at-least-once delivery sends twice.
 // - It keeps the Notifier's channels in step with AlertConfig's (added,
 //   changed, deleted through the API) before each use.
-// - It answers the API's channel test (queue a test message, wait for its
-//   first attempt) and delivery log.
+// - It answers the API's channel test (one synchronous attempt, not queued)
+//   and delivery log.
 //
 // Thread-safety: all methods are thread-safe (the evaluation thread notifies
 // while API threads test and read logs).
@@ -47,9 +47,10 @@ class AlertNotifier final : public alert::AlertSink {
 
   void Notify(const alert::AlertNotice& notice) override;
 
-  // Queues a test message on the channel and waits (at most wait_ms) for its
-  // first attempt's result.
-  api::ChannelAttempt Test(const alert::Channel& channel, int64_t wait_ms = 20'000);
+  // Sends a test message to the channel now, once (at most timeout_ms, then
+  // "failed"), and returns the attempt. Never queued, never retried; the
+  // attempt is in the channel's delivery log.
+  api::ChannelAttempt Test(const alert::Channel& channel, int64_t timeout_ms = 10'000);
 
   // The channel's delivery log, newest first.
   std::vector<api::ChannelAttempt> Deliveries(const alert::Channel& channel, size_t limit);

@@ -261,3 +261,31 @@ test('the alerts of one rule in one tick are one webhook message listing them', 
     await hook.close();
   }
 });
+
+test('a channel test message is sent once, answered synchronously and never retried', { timeout: 60_000 }, async () => {
+  const hook = await receiver();
+  hook.answer(() => 500);
+  const srv = await startServer({ args: ['--notify-allow-hosts', '127.0.0.1'] });
+  try {
+    await withServerLog(srv, async () => {
+      const wh = await send(srv, '/api/v1/alert-channels', 'POST', { name: 'hook', type: 'webhook', url: hook.url });
+      const t0 = Date.now();
+      const t = await send(srv, `/api/v1/alert-channels/${wh.json.id}/test`, 'POST');
+      assert.equal(t.status, 200, t.text);
+      assert.ok(Date.now() - t0 < 10_000);
+      assert.equal(t.json.ok, false, t.text);
+      assert.equal(t.json.result, 'failed');
+      assert.equal(t.json.status, 500);
+      assert.equal(hook.got.length, 1, 'the receiver saw it once, before the answer');
+      await new Promise((r) => setTimeout(r, 4_000));  // back-off would have retried by now
+      assert.equal(hook.got.length, 1, 'not retried');
+      const log = await srv.api(`/api/v1/alert-channels/${wh.json.id}/deliveries`);
+      assert.deepEqual(log.deliveries.map((d) => `${d.kind}:${d.result}:${d.status}`), ['test:failed:500']);
+      const metrics = (await srv.metricsText()).text;
+      assert.match(metrics, /^loupe_notify_pending 0$/m, 'nothing left in the queue');
+    });
+  } finally {
+    await srv.stop();
+    await hook.close();
+  }
+});
