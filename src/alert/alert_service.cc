@@ -122,8 +122,7 @@ void AlertService::LoadState() {
     // Alerts matter less than starting: begin empty (a still-breached rule
     // fires again under a new id) and keep the bad file for a post-mortem.
     Status moved = env_->RenameFile(path, path + ".bad");
-    LogError("alert state " + path + ": " + state.status().ToString() +
-             "; starting without it (" +
+    LogError("alert state " + path + ": " + state.status().ToString() + "; starting without it (" +
              (moved.ok() ? "moved to " + path + ".bad" : "not moved: " + moved.message()) + ")");
     return;
   }

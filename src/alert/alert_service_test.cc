@@ -1,7 +1,6 @@
 #include "alert/alert_service.h"
 
 #include <gtest/gtest.h>
-
 #include <stdlib.h>
 
 #include <chrono>
@@ -170,7 +169,6 @@ TEST_F(AlertServiceTest, TheThreadTicksUntilStopped) {
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_EQ(svc.stats().ticks, ticks);
 }
-
 
 // A data directory for the durable state, removed afterwards.
 class StateDir {

@@ -11,8 +11,17 @@ AlertStateData Sample() {
   AlertStateData s;
   s.next_alert_id = 42;
   HeldAlert firing;
-  firing.alert = {7, 3, 1, {"identity", "", "POST /login"}, AlertState::kFiring,
-                  Level::kCritical, 12.5, 10, 1'000'000, 2'000'000, false};
+  firing.alert = {7,
+                  3,
+                  1,
+                  {"identity", "", "POST /login"},
+                  AlertState::kFiring,
+                  Level::kCritical,
+                  12.5,
+                  10,
+                  1'000'000,
+                  2'000'000,
+                  false};
   firing.notified_level = Level::kCritical;
   HeldAlert held = firing;
   held.alert.alert_id = 8;

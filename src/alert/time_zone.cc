@@ -227,8 +227,7 @@ int32_t PosixOffsetAt(const PosixTz& tz, int64_t t) noexcept {
   return dst ? tz.dst_offset_s : tz.std_offset_s;
 }
 
-Result<std::shared_ptr<const TimeZone>> TimeZone::FromTzif(std::string name,
-                                                           std::string_view b) {
+Result<std::shared_ptr<const TimeZone>> TimeZone::FromTzif(std::string name, std::string_view b) {
   auto bad = [&](const char* what) {
     return Status::Corruption("time zone " + name + ": " + what);
   };
@@ -288,8 +287,8 @@ Result<std::shared_ptr<const TimeZone>> TimeZone::Named(std::string_view name) {
   std::lock_guard<std::mutex> l(mu);
   if (auto it = cache.find(name); it != cache.end()) return it->second;
   const char* dir = std::getenv("TZDIR");
-  std::string path = std::string(dir != nullptr && *dir ? dir : "/usr/share/zoneinfo") + "/" +
-                     std::string(name);
+  std::string path =
+      std::string(dir != nullptr && *dir ? dir : "/usr/share/zoneinfo") + "/" + std::string(name);
   Env* env = Env::Default();
   if (!env->FileExists(path)) return Status::NotFound("unknown time zone");
   Result<uint64_t> size = env->GetFileSize(path);

@@ -32,9 +32,9 @@ struct PosixTz {
   // last — of month m), at `time_s` seconds of local time.
   struct Date {
     enum class Kind : uint8_t { kJulian1, kJulian0, kMonthWeekDay } kind = Kind::kMonthWeekDay;
-    int day = 0;    // Jn / n
-    int month = 0;  // M: 1..12
-    int week = 0;   // M: 1..5
+    int day = 0;      // Jn / n
+    int month = 0;    // M: 1..12
+    int week = 0;     // M: 1..5
     int weekday = 0;  // M: 0 = Sunday
     int32_t time_s = 7200;
   };
@@ -53,8 +53,7 @@ int32_t PosixOffsetAt(const PosixTz& tz, int64_t unix_s) noexcept;
 class TimeZone {
  public:
   // Builds a zone from the bytes of a TZif file. Corruption when malformed.
-  static Result<std::shared_ptr<const TimeZone>> FromTzif(std::string name,
-                                                          std::string_view bytes);
+  static Result<std::shared_ptr<const TimeZone>> FromTzif(std::string name, std::string_view bytes);
 
   // The zone `name` ("Europe/Berlin") read from $TZDIR or /usr/share/zoneinfo,
   // cached for the process (one object per name). InvalidArgument for a name
@@ -72,10 +71,10 @@ class TimeZone {
   TimeZone() = default;
 
   std::string name_;
-  std::vector<int64_t> transitions_;   // Unix seconds, ascending
+  std::vector<int64_t> transitions_;      // Unix seconds, ascending
   std::vector<uint8_t> transition_type_;  // index into offsets_, per transition
-  std::vector<int32_t> offsets_;       // per local time type, seconds east
-  std::optional<PosixTz> footer_;      // for times after the last transition
+  std::vector<int32_t> offsets_;          // per local time type, seconds east
+  std::optional<PosixTz> footer_;         // for times after the last transition
 };
 
 }  // namespace loupe::alert

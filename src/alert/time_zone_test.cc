@@ -50,8 +50,8 @@ TEST(TimeZone, NewYorkSwitchesOnTheSecondSundayOfMarchAndTheFirstOfNovember) {
 TEST(TimeZone, AgreesWithTheCLibraryEveryHourFrom1970To2080) {
   const char* old = getenv("TZ");
   std::string saved = old != nullptr ? old : "";
-  for (const char* name : {"Europe/Berlin", "America/New_York", "Australia/Sydney",
-                           "Asia/Kolkata", "America/Nuuk", "Pacific/Chatham"}) {
+  for (const char* name : {"Europe/Berlin", "America/New_York", "Australia/Sydney", "Asia/Kolkata",
+                           "America/Nuuk", "Pacific/Chatham"}) {
     auto z = Zone(name);
     ASSERT_NE(z, nullptr);
     setenv("TZ", name, 1);

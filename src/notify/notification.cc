@@ -190,7 +190,9 @@ Result<Notification> DecodeNotification(std::string_view in) {
   if (version == kEncodingVersion) {
     uint64_t members = d.Varint();
     // A member takes at least 30 bytes: a larger count is damage.
-    if (!d.ok() || members > d.remaining() / 30) return Status::Corruption("notification: bad count");
+    if (!d.ok() || members > d.remaining() / 30) {
+      return Status::Corruption("notification: bad count");
+    }
     n.alerts.resize(members);
     for (NotificationAlert& a : n.alerts) {
       if (!GetMember(&d, &a)) return Status::Corruption("notification: bad member");

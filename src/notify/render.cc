@@ -318,8 +318,8 @@ std::string RenderSlack(const Notification& n) {
     const size_t listed = std::min(members.size(), kSlackListed);
     for (size_t i = 0; i < listed; ++i) {
       const NotificationAlert& a = members[i];
-      std::string line =
-          StateTag(a.state, a.level) + SlackEscape(a.scope) + ": " + SlackEscape(ValueLine(a, n.unit));
+      std::string line = StateTag(a.state, a.level) + SlackEscape(a.scope) + ": " +
+                         SlackEscape(ValueLine(a, n.unit));
       // Our links are query-escaped; one that could end mrkdwn's <url|text> early is left out.
       if (!a.link.empty() && a.link.find_first_of("|<> ") == std::string::npos) {
         line = "<" + a.link + "|" + line + ">";
@@ -468,8 +468,9 @@ std::string RenderEmail(const Notification& n, std::string_view from,
     // Every alert of the group (AlertNotifier keeps groups to a size a mail
     // can list), each with its state, value, time and link.
     text += std::to_string(members.size()) + " alerts:\r\n";
-    html += "<table><tr><th align=\"left\">State</th><th align=\"left\">Scope</th>"
-            "<th align=\"left\">Value</th><th align=\"left\">Since</th></tr>";
+    html +=
+        "<table><tr><th align=\"left\">State</th><th align=\"left\">Scope</th>"
+        "<th align=\"left\">Value</th><th align=\"left\">Since</th></tr>";
     for (const NotificationAlert& a : members) {
       std::string tag = StateTag(a.state, a.level);
       text += "- " + tag + a.scope + ": " + ValueLine(a, n.unit) + ", since " + SinceLine(a);

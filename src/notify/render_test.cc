@@ -274,7 +274,8 @@ TEST(Alertmanager, AGroupListsEveryAlertWithItsOwnStatus) {
   EXPECT_STREQ(d["alerts"][2]["status"].GetString(), "resolved");
   EXPECT_STRNE(d["alerts"][2]["endsAt"].GetString(), "0001-01-01T00:00:00Z");
   EXPECT_STREQ(d["alerts"][1]["labels"]["endpoint"].GetString(), "GET /e1");
-  EXPECT_STRNE(d["alerts"][0]["fingerprint"].GetString(), d["alerts"][1]["fingerprint"].GetString());
+  EXPECT_STRNE(d["alerts"][0]["fingerprint"].GetString(),
+               d["alerts"][1]["fingerprint"].GetString());
   // Common labels: what all share, not what one has.
   EXPECT_STREQ(d["commonLabels"]["alertname"].GetString(), "identity errors");
   EXPECT_STREQ(d["commonLabels"]["service"].GetString(), "identity");

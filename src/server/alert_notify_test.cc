@@ -21,8 +21,9 @@ class AlertNotifierTest : public ::testing::Test {
  protected:
   void SetUp() override {
     config_ = std::move(alert::AlertConfig::Open("").value());
-    auto ch = config_->AddChannel(1, *alert::ParseChannel(
-        R"({"name": "hook", "type": "webhook", "url": ")" + rx_.url() + R"("})"));
+    auto ch = config_->AddChannel(
+        1, *alert::ParseChannel(R"({"name": "hook", "type": "webhook", "url": ")" + rx_.url() +
+                                R"("})"));
     ASSERT_TRUE(ch.ok()) << ch.status().ToString();
     auto rule = alert::ParseRule(R"({"name": "identity errors", "service": "identity",
         "endpoint": "*", "signal": "error_rate", "warning": 5, "critical": 10})");
@@ -111,7 +112,8 @@ TEST_F(AlertNotifierTest, ABurstIsCutIntoMessagesOfAHundredWithStableIds) {
   auto again = Bodies(6);
   ASSERT_EQ(again.size(), 6u);
   for (size_t i = 0; i < 3; ++i) {
-    EXPECT_STREQ(again[3 + i]["notificationId"].GetString(), again[i]["notificationId"].GetString());
+    EXPECT_STREQ(again[3 + i]["notificationId"].GetString(),
+                 again[i]["notificationId"].GetString());
   }
 }
 
