@@ -7,7 +7,8 @@ pkgs=(build-essential cmake ninja-build ccache pkg-config
       libboost1.81-dev libgrpc++-dev libssl-dev zlib1g-dev rapidjson-dev
       liblz4-dev libzstd-dev libgtest-dev libgmock-dev libbenchmark-dev
       clang-14 libclang-rt-14-dev libsqlite3-dev curl
-      libcurl4-openssl-dev python3-aiosmtpd python3)
+      libcurl4-openssl-dev python3-aiosmtpd python3
+      tzdata)  # quiet hours read /usr/share/zoneinfo (src/alert/time_zone.h)
 # Node.js may come from another Debian-format repository already set up on the machine.
 command -v node >/dev/null || pkgs+=(nodejs)
 command -v npm >/dev/null || pkgs+=(npm)

@@ -9,6 +9,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "alert/alert_state.h"
+#include "common/logging.h"
 #include "model/event.h"
 
 namespace loupe::alert {
@@ -105,7 +107,64 @@ AlertService::AlertService(AlertConfig* config, SourceFactory sources, live::Eve
       sink_(sink),
       clock_(clock),
       options_(options),
-      source_(sources_()) {}
+      source_(sources_()),
+      env_(options.env != nullptr ? options.env : Env::Default()) {
+  LoadState();
+}
+
+void AlertService::LoadState() {
+  const std::string& path = options_.state_path;
+  if (path.empty() || !env_->FileExists(path)) return;
+  Result<std::string> bytes = ReadFileToString(env_, path);
+  Result<AlertStateData> state =
+      bytes.ok() ? DecodeAlertState(*bytes) : Result<AlertStateData>(bytes.status());
+  if (!state.ok()) {
+    // Alerts matter less than starting: begin empty (a still-breached rule
+    // fires again under a new id) and keep the bad file for a post-mortem.
+    Status moved = env_->RenameFile(path, path + ".bad");
+    LogError("alert state " + path + ": " + state.status().ToString() + "; starting without it (" +
+             (moved.ok() ? "moved to " + path + ".bad" : "not moved: " + moved.message()) + ")");
+    return;
+  }
+  evaluator_.Restore(state->held);
+  evaluator_.set_next_alert_id(std::max(evaluator_.next_alert_id(), state->next_alert_id));
+  saved_state_version_ = evaluator_.state_version();
+  std::map<uint32_t, std::vector<Alert>> current;
+  for (Alert& a : evaluator_.Current()) current[a.project].push_back(std::move(a));
+  std::lock_guard<std::mutex> l(mu_);
+  history_ = std::move(state->history);
+  for (auto& [project, h] : history_) {
+    while (h.size() > options_.history_per_project) h.pop_front();
+  }
+  current_ = std::move(current);
+}
+
+void AlertService::SaveState() {
+  if (options_.state_path.empty()) return;
+  AlertStateData state;
+  std::string bytes;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!history_dirty_ && evaluator_.state_version() == saved_state_version_) return;
+    state.next_alert_id = evaluator_.next_alert_id();
+    state.held = evaluator_.Held();
+    state.history = history_;
+    history_dirty_ = false;
+  }
+  const uint64_t version = evaluator_.state_version();
+  EncodeAlertState(state, &bytes);
+  Status st = WriteFileAtomically(env_, options_.state_path, bytes);
+  std::lock_guard<std::mutex> l(mu_);
+  if (!st.ok()) {
+    history_dirty_ = true;  // try again next tick
+    if (stats_.state_write_errors++ % 100 == 0) {
+      LogWarning("alert state: " + st.ToString() + " (retried every tick)");
+    }
+    return;
+  }
+  saved_state_version_ = version;
+  ++stats_.state_writes;
+}
 
 AlertService::~AlertService() { Stop(); }
 
@@ -155,6 +214,10 @@ void AlertService::Tick() {
   std::vector<AlertChange> changes;
   evaluator_.Evaluate(rules_, silences, source_.get(), now, &changes);
   Record(changes, rules_);
+  // After Record: the tick's notifications are queued durably before the
+  // state says they were sent, so a crash in between repeats a message
+  // (receivers de-duplicate) rather than losing one.
+  SaveState();
 
   std::map<uint32_t, std::vector<Alert>> current;
   uint64_t firing = 0;
@@ -187,6 +250,7 @@ void AlertService::Record(const std::vector<AlertChange>& changes,
       auto& h = history_[c.alert.project];
       h.push_back(c);
       while (h.size() > options_.history_per_project) h.pop_front();
+      history_dirty_ = true;
     }
   }
   for (const AlertChange& c : changes) {

@@ -1,12 +1,16 @@
 #include "alert/alert_service.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <thread>
 
+#include "alert/alert_state.h"
+#include "common/env.h"
 #include "live/event_log.h"
 
 namespace loupe::alert {
@@ -164,6 +168,168 @@ TEST_F(AlertServiceTest, TheThreadTicksUntilStopped) {
   EXPECT_GE(ticks, 3u);
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_EQ(svc.stats().ticks, ticks);
+}
+
+// A data directory for the durable state, removed afterwards.
+class StateDir {
+ public:
+  StateDir() {
+    char tmpl[] = "/tmp/loupe-alert-state-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  ~StateDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  std::string file() const { return dir_ + "/alert-state.bin"; }
+
+ private:
+  std::string dir_;
+};
+
+class AlertStateTest : public AlertServiceTest {
+ protected:
+  // A service as the server makes one after a restart (or a kill -9: the
+  // old one is simply abandoned, its state as last written).
+  std::unique_ptr<AlertService> Restart() {
+    AlertServiceOptions o;
+    o.state_path = dir_.file();
+    return std::make_unique<AlertService>(
+        config_.get(), [this] { return std::make_unique<ScriptedSource>(&levels_); }, &events_,
+        &sink_, &clock_, o);
+  }
+  StateDir dir_;
+};
+
+TEST_F(AlertStateTest, AFiringAlertKeepsItsIdAndSinceAcrossARestartAndIsNotSentAgain) {
+  auto svc = Restart();
+  Set("POST /login", 30);
+  svc->Tick();
+  ASSERT_EQ(sink_.notices.size(), 1u);
+  Alert before = svc->Current(1).at(0);
+  svc.reset();
+
+  clock_.Advance(5 * kSec);
+  svc = Restart();
+  ASSERT_EQ(svc->Current(1).size(), 1u) << "shown before the first tick";
+  EXPECT_EQ(svc->Current(1)[0].alert_id, before.alert_id);
+  svc->Tick();
+  EXPECT_EQ(sink_.notices.size(), 1u) << "no second firing message";
+  ASSERT_EQ(svc->Current(1).size(), 1u);
+  EXPECT_EQ(svc->Current(1)[0].alert_id, before.alert_id);
+  EXPECT_EQ(svc->Current(1)[0].since_us, before.since_us);
+
+  Set("POST /login", 0);
+  clock_.Advance(5 * kSec);
+  svc->Tick();
+  ASSERT_EQ(sink_.notices.size(), 2u);
+  EXPECT_EQ(sink_.notices[1].changes.at(0).kind, AlertChange::Kind::kResolved);
+  EXPECT_EQ(sink_.notices[1].changes.at(0).alert.alert_id, before.alert_id);
+  auto history = svc->History(1, 0, INT64_MAX, 100);
+  ASSERT_EQ(history.size(), 2u) << "the firing from before the restart is still there";
+  EXPECT_EQ(history[1].kind, AlertChange::Kind::kFiring);
+}
+
+TEST_F(AlertStateTest, NewAlertsAfterARestartGetNewIds) {
+  auto svc = Restart();
+  Set("POST /login", 30);
+  svc->Tick();
+  uint64_t first = svc->Current(1).at(0).alert_id;
+  Set("POST /login", 0);
+  clock_.Advance(5 * kSec);
+  svc->Tick();
+  svc = Restart();
+  Set("POST /login", 30);
+  clock_.Advance(5 * kSec);
+  svc->Tick();
+  EXPECT_GT(svc->Current(1).at(0).alert_id, first);
+}
+
+TEST_F(AlertStateTest, APendingTimerAndARepeatTimerContinueAcrossARestart) {
+  AlertRule r = rule_;
+  r.for_s = 60;
+  r.repeat_minutes = 10;
+  ASSERT_TRUE(config_->UpdateRule(1, rule_.id, r).ok());
+  auto svc = Restart();
+  Set("POST /login", 30);
+  svc->Tick();  // pending from now
+  clock_.Advance(50 * kSec);
+  svc = Restart();
+  svc->Tick();
+  EXPECT_TRUE(sink_.notices.empty()) << "50 s of a 60 s `for`";
+  clock_.Advance(10 * kSec);
+  svc = Restart();
+  svc->Tick();
+  ASSERT_EQ(sink_.notices.size(), 1u) << "the `for` counted from before the restarts";
+
+  clock_.Advance(9 * 60 * kSec);
+  svc = Restart();
+  svc->Tick();
+  EXPECT_EQ(sink_.notices.size(), 1u);
+  clock_.Advance(60 * kSec);
+  svc = Restart();
+  svc->Tick();
+  ASSERT_EQ(sink_.notices.size(), 2u);
+  EXPECT_EQ(sink_.notices[1].changes.at(0).kind, AlertChange::Kind::kRepeat);
+}
+
+TEST_F(AlertStateTest, ATickThatChangesNothingWritesNothing) {
+  auto svc = Restart();
+  Set("POST /login", 30);
+  svc->Tick();
+  EXPECT_EQ(svc->stats().state_writes, 1u);
+  for (int i = 0; i < 3; ++i) {
+    Set("POST /login", 30 + i);  // the value moves, the state does not
+    clock_.Advance(5 * kSec);
+    svc->Tick();
+  }
+  EXPECT_EQ(svc->stats().state_writes, 1u);
+  Set("POST /login", 0);
+  clock_.Advance(5 * kSec);
+  svc->Tick();
+  EXPECT_EQ(svc->stats().state_writes, 2u);
+}
+
+TEST_F(AlertStateTest, ACorruptFileIsMovedAsideAndTheServiceStartsEmpty) {
+  auto svc = Restart();
+  Set("POST /login", 30);
+  svc->Tick();
+  svc.reset();
+  std::string bytes = ReadFileToString(Env::Default(), dir_.file()).value();
+  bytes[bytes.size() / 2] ^= 0x40;
+  ASSERT_TRUE(WriteFileAtomically(Env::Default(), dir_.file(), bytes).ok());
+
+  svc = Restart();
+  EXPECT_TRUE(svc->Current(1).empty());
+  EXPECT_TRUE(svc->History(1, 0, INT64_MAX, 100).empty());
+  EXPECT_TRUE(Env::Default()->FileExists(dir_.file() + ".bad"));
+  EXPECT_FALSE(Env::Default()->FileExists(dir_.file()));
+  clock_.Advance(5 * kSec);
+  svc->Tick();
+  EXPECT_EQ(sink_.notices.size(), 2u) << "fires again, as without state";
+  EXPECT_TRUE(Env::Default()->FileExists(dir_.file()));
+}
+
+TEST_F(AlertStateTest, HistoryStaysCappedWhenLoaded) {
+  AlertStateData state;
+  for (int i = 0; i < 20; ++i) {
+    AlertChange c;
+    c.alert.project = 1;
+    c.alert.alert_id = i + 1;
+    c.at_us = kNow + i;
+    state.history[1].push_back(c);
+  }
+  std::string bytes;
+  EncodeAlertState(state, &bytes);
+  ASSERT_TRUE(WriteFileAtomically(Env::Default(), dir_.file(), bytes).ok());
+  AlertServiceOptions o;
+  o.state_path = dir_.file();
+  o.history_per_project = 5;
+  AlertService svc(config_.get(), [this] { return std::make_unique<ScriptedSource>(&levels_); },
+                   nullptr, nullptr, &clock_, o);
+  auto h = svc.History(1, 0, INT64_MAX, 100);
+  ASSERT_EQ(h.size(), 5u);
+  EXPECT_EQ(h[0].alert.alert_id, 20u) << "the newest kept";
 }
 
 }  // namespace

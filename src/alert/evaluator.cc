@@ -74,7 +74,8 @@ Level LevelOf(const AlertRule& r, double value, double* threshold) noexcept {
 
 bool InQuietHours(const QuietHours& q, int64_t now_us) noexcept {
   if (q.weekdays == 0) return false;
-  int64_t local_s = now_us / 1'000'000 + int64_t{q.tz_offset_minutes} * 60;
+  const int64_t now_s = now_us >= 0 ? now_us / 1'000'000 : (now_us - 999'999) / 1'000'000;
+  int64_t local_s = now_s + (q.tz != nullptr ? q.tz->OffsetAt(now_s) : q.tz_offset_minutes * 60);
   int64_t day = local_s >= 0 ? local_s / 86400 : (local_s - 86399) / 86400;
   int minute = static_cast<int>((local_s - day * 86400) / 60);
   int weekday = static_cast<int>(((day + 4) % 7 + 7) % 7);  // 1970-01-01 was a Thursday
@@ -221,6 +222,22 @@ void Evaluator::Step(const AlertRule& rule, Entry* e, Level level, double value,
   if (!muted) e->notified_level = a.level;
 }
 
+void Evaluator::StepTracked(const AlertRule& rule, Entry* e, Level level, double value,
+                            double threshold, bool has_data, bool muted, int64_t now_us,
+                            std::vector<AlertChange>* changes) {
+  // The fields a restart needs; value and muted are refreshed every tick and
+  // would make every tick a write.
+  auto key = [](const Entry& x) {
+    const Alert& a = x.alert;
+    return std::make_tuple(a.alert_id, a.state, a.level, a.since_us, a.last_notified_us,
+                           x.notified_level, x.resolve_held);
+  };
+  auto before = key(*e);
+  size_t emitted = changes->size();
+  Step(rule, e, level, value, threshold, has_data, muted, now_us, changes);
+  if (changes->size() != emitted || key(*e) != before) ++state_version_;
+}
+
 void Evaluator::Evaluate(const std::vector<AlertRule>& rules, const std::vector<Silence>& silences,
                          SignalSource* source, int64_t now_us,
                          std::vector<AlertChange>* changes) {
@@ -264,7 +281,7 @@ void Evaluator::Evaluate(const std::vector<AlertRule>& rules, const std::vector<
       }
       it->second.seen = true;
       bool muted = quiet || Silenced(silences, rule, s.scope, now_us);
-      Step(rule, &it->second, level, value, threshold, true, muted, now_us, changes);
+      StepTracked(rule, &it->second, level, value, threshold, true, muted, now_us, changes);
     }
 
     // A fixed scope that should alert without data has no entry yet.
@@ -285,7 +302,7 @@ void Evaluator::Evaluate(const std::vector<AlertRule>& rules, const std::vector<
       Entry& e = it->second;
       if (!e.seen) {
         bool muted = quiet || Silenced(silences, rule, it->first, now_us);
-        Step(rule, &e, Level::kNone, 0, 0, false, muted, now_us, changes);
+        StepTracked(rule, &e, Level::kNone, 0, 0, false, muted, now_us, changes);
       }
       if (e.alert.state == AlertState::kNormal && !e.resolve_held) {
         it = alerts.erase(it);
@@ -295,7 +312,12 @@ void Evaluator::Evaluate(const std::vector<AlertRule>& rules, const std::vector<
     }
   }
   for (auto it = alerts_.begin(); it != alerts_.end();) {
-    it = live_rules.count(it->first) && !it->second.empty() ? std::next(it) : alerts_.erase(it);
+    if (live_rules.count(it->first) && !it->second.empty()) {
+      ++it;
+      continue;
+    }
+    if (!it->second.empty()) ++state_version_;  // a disabled or deleted rule's alerts
+    it = alerts_.erase(it);
   }
 }
 
@@ -313,7 +335,34 @@ std::vector<Alert> Evaluator::Current() const {
   return out;
 }
 
-void Evaluator::Forget(uint64_t rule_id) { alerts_.erase(rule_id); }
+void Evaluator::Forget(uint64_t rule_id) {
+  if (alerts_.erase(rule_id) > 0) ++state_version_;
+}
+
+std::vector<HeldAlert> Evaluator::Held() const {
+  std::vector<HeldAlert> out;
+  for (const auto& [id, m] : alerts_) {
+    for (const auto& [scope, e] : m) out.push_back(e);
+  }
+  std::sort(out.begin(), out.end(), [](const HeldAlert& a, const HeldAlert& b) {
+    const Alert& x = a.alert;
+    const Alert& y = b.alert;
+    return std::tie(x.rule_id, x.scope.service, x.scope.instance, x.scope.endpoint) <
+           std::tie(y.rule_id, y.scope.service, y.scope.instance, y.scope.endpoint);
+  });
+  return out;
+}
+
+void Evaluator::Restore(const std::vector<HeldAlert>& held) {
+  alerts_.clear();
+  for (const HeldAlert& h : held) {
+    Entry e;
+    static_cast<HeldAlert&>(e) = h;
+    alerts_[h.alert.rule_id][h.alert.scope] = std::move(e);
+    next_alert_id_ = std::max(next_alert_id_, h.alert.alert_id + 1);
+  }
+  ++state_version_;
+}
 
 std::vector<AlertChange> Backtest(const AlertRule& rule, SignalSource* source, int64_t from_us,
                                   int64_t to_us, int64_t step_us) {

@@ -116,6 +116,15 @@ struct AlertChange {
 
 std::string_view ChangeKindName(AlertChange::Kind k) noexcept;  // "firing", "level", "repeat", "resolved"
 
+// An alert as the evaluator holds it between ticks: what durable state
+// (alert_state.h) keeps so that a restart continues every alert where it was.
+struct HeldAlert {
+  Alert alert;
+  Level notified_level = Level::kNone;  // last level sent in this episode
+  bool resolve_held = false;            // resolved while muted; send when unmuted
+  Alert held_resolve;                   // the alert as it resolved (when resolve_held)
+};
+
 class Evaluator {
  public:
   Evaluator() = default;
@@ -141,13 +150,21 @@ class Evaluator {
   // Alerts held (Pending, Firing, or a resolve held by a mute).
   size_t size() const;
 
+  // Everything held, ordered by rule then scope, and its inverse: Restore
+  // replaces what is held (alerts of rules no longer enabled are dropped by
+  // the next Evaluate, as for any rule that goes away).
+  std::vector<HeldAlert> Held() const;
+  void Restore(const std::vector<HeldAlert>& held);
+
+  // Changes whenever what Held() returns changes in anything but the alerts'
+  // `value` and `muted` (which every tick refreshes): a new alert, a state,
+  // level, timer or notification change, a dropped alert. The durable state
+  // is rewritten only when it moved.
+  uint64_t state_version() const { return state_version_; }
+
  private:
-  struct Entry {
-    Alert alert;
-    Level notified_level = Level::kNone;  // last level sent in this episode
-    bool resolve_held = false;            // resolved while muted; send when unmuted
-    Alert held_resolve;                   // the alert as it resolved (when resolve_held)
-    bool seen = false;                    // had a sample this tick
+  struct Entry : HeldAlert {
+    bool seen = false;  // had a sample this tick
   };
   struct ScopeHash {
     size_t operator()(const ScopeKey& k) const noexcept;
@@ -158,8 +175,13 @@ class Evaluator {
   void Step(const AlertRule& rule, Entry* e, Level level, double value, double threshold,
             bool has_data, bool muted, int64_t now_us, std::vector<AlertChange>* changes);
 
+  // Advances e by Step and bumps state_version_ if a durable field moved.
+  void StepTracked(const AlertRule& rule, Entry* e, Level level, double value, double threshold,
+                   bool has_data, bool muted, int64_t now_us, std::vector<AlertChange>* changes);
+
   std::unordered_map<uint64_t, RuleAlerts> alerts_;  // by rule id
   uint64_t next_alert_id_ = 1;
+  uint64_t state_version_ = 0;
   std::vector<ScopeSample> samples_;  // scratch, reused across rules
   std::vector<ScopeSample> base_;     // scratch: the baseline window's samples
 };
@@ -167,7 +189,8 @@ class Evaluator {
 // The level a value reaches under a rule's thresholds, and that threshold.
 Level LevelOf(const AlertRule& rule, double value, double* threshold) noexcept;
 
-// True when `now_us` falls in the rule's quiet hours.
+// True when `now_us` falls in the rule's quiet hours (in its time zone,
+// daylight saving time included).
 bool InQuietHours(const QuietHours& q, int64_t now_us) noexcept;
 
 // True when a silence mutes this rule's scope at now_us.

@@ -267,6 +267,48 @@ TEST(QuietHours, WeekdaysTimesAndOffsets) {
   EXPECT_FALSE(InQuietHours(night, friday + 5 * 60 * kMin)) << "Friday 05:00 belongs to Thursday";
 }
 
+TEST(QuietHours, InABerlinNightTheHoursMoveWithDaylightSavingTime) {
+  QuietHours q;
+  q.weekdays = 0x7f;  // every day, 22:00 → 07:00 in Berlin
+  q.from_minute = 22 * 60;
+  q.to_minute = 7 * 60;
+  q.zone = "Europe/Berlin";
+  q.tz = *TimeZone::Named(q.zone);
+  // Saturday 2026-03-28, the night daylight saving time starts.
+  const int64_t mar28 = 1774656000LL * kSec;  // 00:00 UTC
+  EXPECT_FALSE(InQuietHours(q, mar28 + 20 * 60 * kMin + 59 * kMin)) << "21:59 CET";
+  EXPECT_TRUE(InQuietHours(q, mar28 + 21 * 60 * kMin)) << "22:00 CET";
+  EXPECT_TRUE(InQuietHours(q, mar28 + kDay + 4 * 60 * kMin + 59 * kMin)) << "06:59 CEST";
+  EXPECT_FALSE(InQuietHours(q, mar28 + kDay + 5 * 60 * kMin)) << "07:00 CEST = 05:00 UTC";
+  // The evening before: 06:00 UTC was 07:00 CET, no longer quiet.
+  EXPECT_FALSE(InQuietHours(q, mar28 + 6 * 60 * kMin));
+  EXPECT_TRUE(InQuietHours(q, mar28 + 5 * 60 * kMin + 59 * kMin)) << "06:59 CET";
+  // Sunday 2026-10-25, when it ends: 07:00 CET is 06:00 UTC.
+  const int64_t oct25 = 1792886400LL * kSec;
+  EXPECT_TRUE(InQuietHours(q, oct25 + 5 * 60 * kMin + 59 * kMin)) << "06:59 CET";
+  EXPECT_FALSE(InQuietHours(q, oct25 + 6 * 60 * kMin)) << "07:00 CET";
+  EXPECT_TRUE(InQuietHours(q, oct25 - 2 * 60 * kMin)) << "Saturday 24:00 CEST";
+}
+
+TEST(QuietHours, NewYorkOfficeHoursFollowTheirWeekdayAndDaylightTime) {
+  QuietHours q;
+  q.weekdays = 1u << 1;  // Mondays 09:00 → 17:00 in New York
+  q.from_minute = 9 * 60;
+  q.to_minute = 17 * 60;
+  q.zone = "America/New_York";
+  q.tz = *TimeZone::Named(q.zone);
+  const int64_t mar9 = 1773014400LL * kSec;  // Monday 2026-03-09 00:00 UTC, EDT (-4) since Sunday
+  EXPECT_FALSE(InQuietHours(q, mar9 + 12 * 60 * kMin + 59 * kMin)) << "08:59 EDT";
+  EXPECT_TRUE(InQuietHours(q, mar9 + 13 * 60 * kMin)) << "09:00 EDT";
+  EXPECT_TRUE(InQuietHours(q, mar9 + 20 * 60 * kMin + 59 * kMin)) << "16:59 EDT";
+  EXPECT_FALSE(InQuietHours(q, mar9 + 21 * 60 * kMin)) << "17:00 EDT";
+  const int64_t mar2 = mar9 - 7 * kDay;  // a week earlier: EST (-5)
+  EXPECT_FALSE(InQuietHours(q, mar2 + 13 * 60 * kMin + 59 * kMin)) << "08:59 EST";
+  EXPECT_TRUE(InQuietHours(q, mar2 + 14 * 60 * kMin)) << "09:00 EST";
+  EXPECT_FALSE(InQuietHours(q, mar9 + kDay + 14 * 60 * kMin)) << "Tuesday";
+  EXPECT_FALSE(InQuietHours(q, mar9 + 2 * 60 * kMin)) << "Sunday 22:00 in New York";
+}
+
 TEST(Evaluator, QuietHoursHoldTheNotificationUntilTheyEnd) {
   Evaluator ev;
   FakeSource src;

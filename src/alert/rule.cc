@@ -183,8 +183,18 @@ Status ReadQuiet(const Value& o, QuietHours* q) {
     return Field("quiet_hours.from", "must be HH:MM (00:00–23:59)");
   }
   if (!ParseClock(to, &q->to_minute)) return Field("quiet_hours.to", "must be HH:MM (00:00–24:00)");
+  q->zone.clear();
+  q->tz.reset();
   if (!ParseOffset(tz, &q->tz_offset_minutes)) {
-    return Field("quiet_hours.tz", "must be UTC or UTC±HH:MM (at most 14 hours)");
+    Result<std::shared_ptr<const TimeZone>> zone = TimeZone::Named(tz);
+    if (!zone.ok()) {
+      return Field("quiet_hours.tz",
+                   "must be UTC, UTC±HH:MM (at most 14 hours) or a time zone this server knows, "
+                   "such as Europe/Berlin");
+    }
+    q->tz_offset_minutes = 0;
+    q->zone = tz;
+    q->tz = *std::move(zone);
   }
   return Status::OK();
 }
@@ -267,6 +277,9 @@ Status ValidateRule(const AlertRule& r) {
     if (r.quiet.from_minute < 0 || r.quiet.from_minute >= 1440 || r.quiet.to_minute < 0 ||
         r.quiet.to_minute > 1440 || r.quiet.from_minute == r.quiet.to_minute) {
       return Field("quiet_hours", "from and to must differ");
+    }
+    if ((r.quiet.tz == nullptr) != r.quiet.zone.empty()) {
+      return Field("quiet_hours.tz", "a time zone name needs its zone loaded");
     }
     if (r.quiet.tz_offset_minutes < -840 || r.quiet.tz_offset_minutes > 840) {
       return Field("quiet_hours.tz", "at most 14 hours from UTC");
@@ -402,7 +415,7 @@ std::string RuleToJson(const AlertRule& r) {
     w.EndArray();
     str("from", ClockText(r.quiet.from_minute));
     str("to", ClockText(r.quiet.to_minute));
-    str("tz", OffsetText(r.quiet.tz_offset_minutes));
+    str("tz", r.quiet.zone.empty() ? OffsetText(r.quiet.tz_offset_minutes) : r.quiet.zone);
     w.EndObject();
   }
   w.EndObject();

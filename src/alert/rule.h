@@ -13,11 +13,13 @@
 #define LOUPE_ALERT_RULE_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "alert/time_zone.h"
 #include "common/status.h"
 #include "model/project.h"
 
@@ -58,12 +60,16 @@ enum class NoData : uint8_t { kKeep, kOk, kAlerting };
 
 // Quiet hours: notifications are held back (alerts still change state and are
 // shown) on the given weekdays between `from_minute` and `to_minute` of the
-// day in `tz_offset_minutes` east of UTC (to < from: across midnight).
+// day (to < from: across midnight) in a time zone: the IANA zone `zone`
+// ("Europe/Berlin", daylight saving time followed) when set, else the fixed
+// `tz_offset_minutes` east of UTC.
 struct QuietHours {
   uint8_t weekdays = 0;      // bit 0 = Sunday … bit 6 = Saturday; 0 = none
   int from_minute = 0;       // 0..1439
   int to_minute = 0;         // 0..1440
-  int tz_offset_minutes = 0; // -840..840
+  int tz_offset_minutes = 0; // -840..840; used when zone is empty
+  std::string zone;          // IANA name, or empty
+  std::shared_ptr<const TimeZone> tz;  // zone loaded (TimeZone::Named); set iff zone is
   bool operator==(const QuietHours&) const = default;
 };
 

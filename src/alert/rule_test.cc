@@ -107,6 +107,27 @@ TEST(RuleParse, QuietHoursParseAndValidate) {
   EXPECT_EQ(ErrorOf(R"({"name": "q", "signal": "tps", "critical": 1,
       "quiet_hours": {"days": ["mon"], "from": "01:00", "to": "07:00", "tz": "Mars/Olympus"}})")
                 .rfind("quiet_hours.tz:", 0), 0u);
+  EXPECT_EQ(ErrorOf(R"({"name": "q", "signal": "tps", "critical": 1,
+      "quiet_hours": {"days": ["mon"], "from": "01:00", "to": "07:00", "tz": "../etc/passwd"}})")
+                .rfind("quiet_hours.tz:", 0), 0u);
+}
+
+TEST(RuleParse, QuietHoursTakeAnIanaTimeZoneAndGiveItBack) {
+  auto r = ParseRule(R"({"name": "q", "signal": "tps", "critical": 1,
+      "quiet_hours": {"days": ["sat"], "from": "22:00", "to": "07:00", "tz": "Europe/Berlin"}})");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->quiet.zone, "Europe/Berlin");
+  ASSERT_NE(r->quiet.tz, nullptr);
+  EXPECT_EQ(r->quiet.tz->name(), "Europe/Berlin");
+  EXPECT_EQ(r->quiet.tz_offset_minutes, 0);
+  std::string json = RuleToJson(*r);
+  EXPECT_NE(json.find(R"("tz":"Europe/Berlin")"), std::string::npos) << json;
+  auto back = ParseRule(json);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->quiet, r->quiet);
+  AlertRule no_zone = *r;
+  no_zone.quiet.tz.reset();
+  EXPECT_EQ(ValidateRule(no_zone).message().rfind("quiet_hours.tz:", 0), 0u);
 }
 
 TEST(RuleParse, WhatGetAddsIsIgnoredOnInput) {

@@ -12,8 +12,10 @@ namespace loupe::notify {
 namespace {
 
 // Bumped when the encoding changes; Decode refuses versions it does not know
-// rather than guessing (a queue written by a newer server).
-constexpr uint8_t kEncodingVersion = 1;
+// rather than guessing (a queue written by a newer server). 1: one alert;
+// 2: version 1's fields, then the members of a grouped notification.
+constexpr uint8_t kEncodingVersion = 2;
+constexpr uint8_t kEncodingVersionSingle = 1;
 
 void PutPairs(std::string* out, const Pairs& pairs) {
   PutVarint(out, pairs.size());
@@ -37,7 +39,65 @@ bool GetPairs(Decoder* d, Pairs* pairs) {
   return d->ok();
 }
 
+void PutMember(std::string* out, const NotificationAlert& a) {
+  PutString(out, a.alert_id);
+  out->push_back(static_cast<char>(a.state));
+  PutString(out, a.level);
+  PutString(out, a.title);
+  PutFixed64(out, std::bit_cast<uint64_t>(a.value));
+  PutFixed64(out, std::bit_cast<uint64_t>(a.threshold));
+  PutString(out, a.scope);
+  PutZigZag(out, a.since_ms);
+  PutZigZag(out, a.ends_ms);
+  PutString(out, a.link);
+  PutPairs(out, a.labels);
+  PutPairs(out, a.annotations);
+}
+
+bool GetState(Decoder* d, AlertState* state) {
+  uint8_t s = d->Byte();
+  if (s != static_cast<uint8_t>(AlertState::kFiring) &&
+      s != static_cast<uint8_t>(AlertState::kResolved)) {
+    return false;
+  }
+  *state = static_cast<AlertState>(s);
+  return true;
+}
+
+bool GetMember(Decoder* d, NotificationAlert* a) {
+  a->alert_id = d->String();
+  if (!GetState(d, &a->state)) return false;
+  a->level = d->String();
+  a->title = d->String();
+  a->value = std::bit_cast<double>(d->Fixed64());
+  a->threshold = std::bit_cast<double>(d->Fixed64());
+  a->scope = d->String();
+  a->since_ms = d->ZigZag();
+  a->ends_ms = d->ZigZag();
+  a->link = d->String();
+  return GetPairs(d, &a->labels) && GetPairs(d, &a->annotations) && d->ok();
+}
+
 }  // namespace
+
+std::vector<NotificationAlert> MembersOf(const Notification& n) {
+  if (!n.alerts.empty()) return n.alerts;
+  return {NotificationAlert{n.alert_id, n.state, n.level, n.title, n.value, n.threshold, n.scope,
+                            n.since_ms, n.ends_ms, n.link, n.labels, n.annotations}};
+}
+
+std::string MakeGroupNotificationId(const std::vector<std::string>& member_ids) {
+  if (member_ids.size() == 1) return member_ids[0];
+  std::string key = "group";
+  for (const std::string& id : member_ids) {
+    key.push_back('\0');
+    key += id;
+  }
+  char buf[33];
+  std::snprintf(buf, sizeof(buf), "%016llx%016llx", static_cast<unsigned long long>(Hash64(key, 1)),
+                static_cast<unsigned long long>(Hash64(key, 2)));
+  return buf;
+}
 
 std::string_view AlertStateName(AlertState s) noexcept {
   return s == AlertState::kResolved ? "resolved" : "firing";
@@ -97,23 +157,23 @@ void EncodeNotification(const Notification& n, std::string* out) {
   PutString(out, n.link);
   PutPairs(out, n.labels);
   PutPairs(out, n.annotations);
+  PutVarint(out, n.alerts.size());
+  for (const NotificationAlert& a : n.alerts) PutMember(out, a);
 }
 
 Result<Notification> DecodeNotification(std::string_view in) {
   Decoder d(in);
   Notification n;
-  if (d.Byte() != kEncodingVersion) return Status::Corruption("notification: unknown encoding");
+  const uint8_t version = d.Byte();
+  if (version != kEncodingVersion && version != kEncodingVersionSingle) {
+    return Status::Corruption("notification: unknown encoding");
+  }
   n.id = d.String();
   n.project = d.String();
   n.rule_id = d.String();
   n.rule_name = d.String();
   n.alert_id = d.String();
-  uint8_t state = d.Byte();
-  if (state != static_cast<uint8_t>(AlertState::kFiring) &&
-      state != static_cast<uint8_t>(AlertState::kResolved)) {
-    return Status::Corruption("notification: bad state");
-  }
-  n.state = static_cast<AlertState>(state);
+  if (!GetState(&d, &n.state)) return Status::Corruption("notification: bad state");
   n.level = d.String();
   n.title = d.String();
   n.signal = d.String();
@@ -124,9 +184,21 @@ Result<Notification> DecodeNotification(std::string_view in) {
   n.since_ms = d.ZigZag();
   n.ends_ms = d.ZigZag();
   n.link = d.String();
-  if (!GetPairs(&d, &n.labels) || !GetPairs(&d, &n.annotations) || !d.ok() || !d.done()) {
-    return Status::Corruption("notification: truncated or trailing bytes");
+  if (!GetPairs(&d, &n.labels) || !GetPairs(&d, &n.annotations) || !d.ok()) {
+    return Status::Corruption("notification: truncated");
   }
+  if (version == kEncodingVersion) {
+    uint64_t members = d.Varint();
+    // A member takes at least 30 bytes: a larger count is damage.
+    if (!d.ok() || members > d.remaining() / 30) {
+      return Status::Corruption("notification: bad count");
+    }
+    n.alerts.resize(members);
+    for (NotificationAlert& a : n.alerts) {
+      if (!GetMember(&d, &a)) return Status::Corruption("notification: bad member");
+    }
+  }
+  if (!d.ok() || !d.done()) return Status::Corruption("notification: truncated or trailing bytes");
   return n;
 }
 

@@ -28,6 +28,27 @@ std::string_view AlertStateName(AlertState s) noexcept;
 // Ordered name/value pairs; names are unique (the renderers keep the first).
 using Pairs = std::vector<std::pair<std::string, std::string>>;
 
+// One alert of a grouped notification (the per-alert part of Notification).
+struct NotificationAlert {
+  std::string alert_id;
+  AlertState state = AlertState::kFiring;
+  std::string level;
+  std::string title;
+  double value = 0;
+  double threshold = 0;
+  std::string scope;
+  int64_t since_ms = 0;
+  int64_t ends_ms = 0;
+  std::string link;
+  Pairs labels;
+  Pairs annotations;
+};
+
+// A notification is about one rule. Its flat fields describe one alert (the
+// first, when several); `alerts` lists every alert of a grouped notification
+// (the alerts of one rule that changed in one evaluation tick), or is empty
+// when the notification is about that one alert alone. `state` is then the
+// group's: firing while any member fires; `level` the highest firing one.
 struct Notification {
   std::string id;       // stable de-duplication key (MakeNotificationId)
   std::string project;  // project name
@@ -47,7 +68,16 @@ struct Notification {
   std::string link;      // dashboard view that shows it (absolute URL)
   Pairs labels;          // identifying: alertname, service, ... (webhook labels)
   Pairs annotations;     // descriptive: summary, description, runbook_url ...
+  std::vector<NotificationAlert> alerts;  // grouped: every member, the first included
 };
+
+// The alerts a notification is about: its `alerts`, or one member made of its
+// flat fields when that is empty.
+std::vector<NotificationAlert> MembersOf(const Notification& n);
+
+// The stable id of a grouped notification: a hex hash of its members' ids
+// (each from MakeNotificationId), in order. One member: that member's id.
+std::string MakeGroupNotificationId(const std::vector<std::string>& member_ids);
 
 // The stable id of one alert transition: a hex hash of the alert id, the
 // state and the time the state began (since_ms when firing, ends_ms when
@@ -59,7 +89,9 @@ std::string MakeNotificationId(std::string_view alert_id, AlertState state, int6
 std::string FormatValue(double v, std::string_view unit);
 
 // Binary encoding for the durable queue (docs/design/notify.md, "Queue
-// format"). Decode returns kCorruption on malformed input.
+// format"): version 2 (with members); Decode also reads version 1, what
+// servers before grouping queued. Decode returns kCorruption on malformed
+// input or an unknown version.
 void EncodeNotification(const Notification& n, std::string* out);
 Result<Notification> DecodeNotification(std::string_view in);
 

@@ -259,6 +259,66 @@ Result<ChannelStats> Notifier::Stats(std::string_view channel_id) const {
   return s;
 }
 
+AttemptOutcome Notifier::Attempt(const ChannelConfig& cfg, const Notification& n,
+                                 const Timeouts& timeouts, std::atomic<bool>* cancel,
+                                 DeliveryRecord* rec) {
+  const int64_t now_ms = options_.clock->NowMicros() / 1000;
+  const auto t0 = std::chrono::steady_clock::now();
+  AttemptOutcome o;
+  switch (cfg.type) {
+    case ChannelType::kSlack:
+      rec->target = RedactUrl(cfg.url);
+      o = PostJson(guard_, cfg.url, RenderSlack(n), {}, timeouts, now_ms, cancel);
+      break;
+    case ChannelType::kWebhook:
+      rec->target = RedactUrl(cfg.url);
+      o = PostJson(guard_, cfg.url, RenderAlertmanager(n, cfg.name, options_.external_url),
+                   {"Idempotency-Key: " + n.id, "X-Loupe-Notification-Id: " + n.id}, timeouts,
+                   now_ms, cancel);
+      break;
+    case ChannelType::kEmail:
+      rec->target = SmtpTarget(options_.smtp);
+      o = SendMail(options_.smtp, cfg.addresses,
+                   RenderEmail(n, options_.smtp.from, cfg.addresses, now_ms), timeouts, cancel);
+      break;
+  }
+  rec->latency_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
+  rec->time_ms = options_.clock->NowMicros() / 1000;
+  rec->code = o.code;
+  rec->error = o.error;
+  return o;
+}
+
+Result<DeliveryRecord> Notifier::SendNow(std::string_view channel_id, const Notification& n,
+                                         int64_t timeout_ms) {
+  if (!ValidId(n.id, 128, true)) return Status::InvalidArgument("notification id");
+  std::shared_ptr<Channel> ch;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = channels_.find(channel_id);
+    if (it == channels_.end()) return Status::NotFound("channel " + std::string(channel_id));
+    ch = it->second;
+  }
+  ChannelConfig cfg;
+  {
+    std::lock_guard<std::mutex> l(ch->mu);
+    cfg = ch->config;
+  }
+  Timeouts t = options_.timeouts;
+  t.total_ms = std::min(t.total_ms, std::max<int64_t>(timeout_ms, 1));
+  t.connect_ms = std::min(t.connect_ms, t.total_ms);
+  DeliveryRecord rec;
+  rec.channel_id = cfg.id;
+  rec.notification_id = n.id;
+  rec.attempt = 1;
+  AttemptOutcome o = Attempt(cfg, n, t, &ch->stop, &rec);
+  rec.result = o.kind == AttemptOutcome::Kind::kDelivered ? "delivered" : "failed";
+  Record(ch.get(), rec);
+  return rec;
+}
+
 void Notifier::Run(Channel* ch) {
   std::mt19937_64 rng(std::random_device{}());
   uint64_t current_seq = 0;
@@ -300,32 +360,7 @@ void Notifier::Run(Channel* ch) {
     DeliveryRecord rec;
     rec.notification_id = n.id;
     rec.attempt = attempt;
-    const auto t0 = std::chrono::steady_clock::now();
-    AttemptOutcome o;
-    switch (cfg.type) {
-      case ChannelType::kSlack:
-        rec.target = RedactUrl(cfg.url);
-        o = PostJson(guard_, cfg.url, RenderSlack(n), {}, options_.timeouts, now_ms, &ch->stop);
-        break;
-      case ChannelType::kWebhook:
-        rec.target = RedactUrl(cfg.url);
-        o = PostJson(guard_, cfg.url, RenderAlertmanager(n, cfg.name, options_.external_url),
-                     {"Idempotency-Key: " + n.id, "X-Loupe-Notification-Id: " + n.id},
-                     options_.timeouts, now_ms, &ch->stop);
-        break;
-      case ChannelType::kEmail:
-        rec.target = SmtpTarget(options_.smtp);
-        o = SendMail(options_.smtp, cfg.addresses,
-                     RenderEmail(n, options_.smtp.from, cfg.addresses, now_ms), options_.timeouts,
-                     &ch->stop);
-        break;
-    }
-    rec.latency_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
-            .count();
-    rec.time_ms = options_.clock->NowMicros() / 1000;
-    rec.code = o.code;
-    rec.error = o.error;
+    AttemptOutcome o = Attempt(cfg, n, options_.timeouts, &ch->stop, &rec);
 
     int64_t wait_ms = 0;
     switch (o.kind) {

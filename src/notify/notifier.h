@@ -32,6 +32,7 @@
 #ifndef LOUPE_NOTIFY_NOTIFIER_H_
 #define LOUPE_NOTIFY_NOTIFIER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -137,6 +138,16 @@ class Notifier {
   // queued). A full queue drops its oldest entry (counted, logged) instead.
   Status Enqueue(std::string_view channel_id, const Notification& n);
 
+  // Delivers n to the channel now, once, bypassing its queue: one attempt
+  // that takes at most timeout_ms (capped by options.timeouts), never
+  // retried and never queued (a channel's test message). Blocks the caller
+  // for the attempt; runs beside the channel's worker. The attempt is in the
+  // delivery log and the stats like any, with result "delivered" or
+  // "failed" (a retryable error too: nothing will retry it). kNotFound: no
+  // such channel; kInvalidArgument: a bad n.id.
+  Result<DeliveryRecord> SendNow(std::string_view channel_id, const Notification& n,
+                                 int64_t timeout_ms);
+
   // The channel's delivery log, newest first, at most `limit` records.
   // Empty for an unknown channel.
   std::vector<DeliveryRecord> DeliveryLog(std::string_view channel_id, size_t limit) const;
@@ -151,6 +162,10 @@ class Notifier {
 
   explicit Notifier(const NotifierOptions& options);
   void Run(Channel* ch);
+  // One attempt of n on the channel as configured in cfg; fills rec's target,
+  // code, error, latency and time. `cancel` aborts it.
+  AttemptOutcome Attempt(const ChannelConfig& cfg, const Notification& n, const Timeouts& timeouts,
+                         std::atomic<bool>* cancel, DeliveryRecord* rec);
   // Appends to the channel's delivery log and counts rec.result in its stats.
   void Record(Channel* ch, DeliveryRecord rec);
 

@@ -124,6 +124,53 @@ TEST(Notifier, DeliversAlertmanagerBodyWithStableIdToWebhook) {
   EXPECT_EQ(n->Stats("hook")->delivered, 1u);
 }
 
+TEST(Notifier, SendNowMakesOneAttemptAndQueuesNothing) {
+  ScopedTempDir tmp;
+  HttpReceiver rx({}, {500});
+  auto n = OpenNotifier(Options(tmp.path()));
+  ASSERT_TRUE(n->SetChannel(Webhook("hook", rx.url())).ok());
+  Notification note = Note();
+  note.id = "test-hook-1";
+  Result<DeliveryRecord> r = n->SendNow("hook", note, 2000);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->result, "failed") << "a 500 is not retried for a send-now";
+  EXPECT_EQ(r->code, 500);
+  EXPECT_EQ(r->attempt, 1);
+  EXPECT_EQ(r->notification_id, "test-hook-1");
+  EXPECT_EQ(Pending(n.get(), "hook"), 0u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // several back-off steps
+  EXPECT_EQ(rx.requests().size(), 1u);
+  auto log = n->DeliveryLog("hook", 10);
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].result, "failed");
+  EXPECT_EQ(log[0].notification_id, "test-hook-1");
+  EXPECT_EQ(n->Stats("hook")->failed, 1u);
+  EXPECT_EQ(n->Stats("hook")->enqueued, 0u);
+
+  // Reopened: nothing comes back from the queue either.
+  n.reset();
+  n = OpenNotifier(Options(tmp.path()));
+  ASSERT_TRUE(n->SetChannel(Webhook("hook", rx.url())).ok());
+  EXPECT_EQ(n->Stats("hook")->replayed, 0u);
+  EXPECT_EQ(Pending(n.get(), "hook"), 0u);
+}
+
+TEST(Notifier, SendNowGivesUpAtItsTimeout) {
+  ScopedTempDir tmp;
+  HttpAnswer slow{200};
+  slow.delay_ms = 3000;
+  HttpReceiver rx({}, slow);
+  auto n = OpenNotifier(Options(tmp.path()));
+  ASSERT_TRUE(n->SetChannel(Webhook("hook", rx.url())).ok());
+  auto t0 = Clock_::now();
+  Result<DeliveryRecord> r = n->SendNow("hook", Note(), 300);
+  ASSERT_TRUE(r.ok());
+  EXPECT_LT(Clock_::now() - t0, std::chrono::milliseconds(2000));
+  EXPECT_EQ(r->result, "failed");
+  EXPECT_FALSE(r->error.empty());
+  EXPECT_EQ(n->SendNow("nope", Note(), 300).status().code(), Status::Code::kNotFound);
+}
+
 TEST(Notifier, DeliversSlackBlocks) {
   ScopedTempDir tmp;
   HttpReceiver rx;

@@ -16,6 +16,9 @@ namespace {
 
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
+// Alerts a grouped Slack message lists; the rest are "and N more".
+constexpr size_t kSlackListed = 10;
+
 void Str(JsonWriter* w, std::string_view s) {
   w->String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }
@@ -168,50 +171,64 @@ std::string EncodeHeaderValue(std::string_view s) {
   return out;
 }
 
-std::string ValueLine(const Notification& n) {
-  std::string s = FormatValue(n.value, n.unit);
-  if (n.state == AlertState::kResolved) return s;
-  return s + " (threshold " + FormatValue(n.threshold, n.unit) + ")";
+std::string ValueLine(const NotificationAlert& a, std::string_view unit) {
+  std::string s = FormatValue(a.value, unit);
+  if (a.state == AlertState::kResolved) return s;
+  return s + " (threshold " + FormatValue(a.threshold, unit) + ")";
 }
 
-std::string SinceLine(const Notification& n) {
-  std::string s = FormatRfc3339(n.since_ms);
-  if (n.state == AlertState::kResolved && n.ends_ms != 0) s += " until " + FormatRfc3339(n.ends_ms);
+std::string SinceLine(const NotificationAlert& a) {
+  std::string s = FormatRfc3339(a.since_ms);
+  if (a.state == AlertState::kResolved && a.ends_ms != 0) s += " until " + FormatRfc3339(a.ends_ms);
   return s;
+}
+
+// "[FIRING CRITICAL] " or "[RESOLVED] ".
+std::string StateTag(AlertState state, std::string_view level) {
+  return state == AlertState::kFiring ? "[FIRING " + Upper(level) + "] " : "[RESOLVED] ";
+}
+
+// Adds k=v unless k is there already (the first wins).
+void AddUnique(Pairs* out, std::string_view k, std::string_view v) {
+  for (const auto& p : *out) {
+    if (p.first == k) return;
+  }
+  out->emplace_back(std::string(k), std::string(v));
 }
 
 // Labels with alertname and severity first (unless the caller set them), the
 // names unique (first wins), as Alertmanager's label sets are.
-Pairs AlertLabels(const Notification& n) {
+Pairs AlertLabels(const Notification& n, const NotificationAlert& a) {
   Pairs out;
-  auto add = [&out](std::string_view k, std::string_view v) {
-    for (const auto& p : out) {
-      if (p.first == k) return;
-    }
-    out.emplace_back(std::string(k), std::string(v));
-  };
-  for (const auto& [k, v] : n.labels) add(k, v);
-  add("alertname", n.rule_name.empty() ? n.title : n.rule_name);
-  add("severity", Lower(n.level));
-  if (!n.project.empty()) add("project", n.project);
+  for (const auto& [k, v] : a.labels) AddUnique(&out, k, v);
+  AddUnique(&out, "alertname", n.rule_name.empty() ? a.title : n.rule_name);
+  AddUnique(&out, "severity", Lower(a.level));
+  if (!n.project.empty()) AddUnique(&out, "project", n.project);
   std::sort(out.begin(), out.end());
   return out;
 }
 
-Pairs AlertAnnotations(const Notification& n) {
+Pairs AlertAnnotations(const Notification& n, const NotificationAlert& a) {
   Pairs out;
-  auto add = [&out](std::string_view k, std::string_view v) {
-    for (const auto& p : out) {
-      if (p.first == k) return;
-    }
-    out.emplace_back(std::string(k), std::string(v));
-  };
-  for (const auto& [k, v] : n.annotations) add(k, v);
-  add("summary", n.title);
-  add("description", "value " + ValueLine(n) + ", scope " + n.scope);
-  add("value", FormatValue(n.value, ""));
-  add("threshold", FormatValue(n.threshold, ""));
+  for (const auto& [k, v] : a.annotations) AddUnique(&out, k, v);
+  AddUnique(&out, "summary", a.title);
+  AddUnique(&out, "description", "value " + ValueLine(a, n.unit) + ", scope " + a.scope);
+  AddUnique(&out, "value", FormatValue(a.value, ""));
+  AddUnique(&out, "threshold", FormatValue(a.threshold, ""));
   std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The pairs every set holds with the same value (Alertmanager's common
+// labels and annotations). REQUIRES: sets not empty, each sorted.
+Pairs Common(const std::vector<Pairs>& sets) {
+  Pairs out;
+  for (const auto& p : sets[0]) {
+    bool everywhere = std::all_of(sets.begin() + 1, sets.end(), [&](const Pairs& other) {
+      return std::binary_search(other.begin(), other.end(), p);
+    });
+    if (everywhere) out.push_back(p);
+  }
   return out;
 }
 
@@ -259,9 +276,15 @@ std::string FormatRfc5322Date(int64_t ms) {
 }
 
 std::string RenderSlack(const Notification& n) {
-  const bool firing = n.state == AlertState::kFiring;
-  const std::string head = firing ? "[FIRING " + Upper(n.level) + "] " : "[RESOLVED] ";
-  std::string fallback = head + n.title + " \xE2\x80\x94 " + ValueLine(n) + ", " + n.scope;
+  const std::vector<NotificationAlert> members = MembersOf(n);
+  const NotificationAlert& lead = members[0];
+  const std::string head = StateTag(n.state, n.level);
+  std::string fallback = head + n.title + " \xE2\x80\x94 ";
+  if (members.size() == 1) {
+    fallback += ValueLine(lead, n.unit) + ", " + lead.scope;
+  } else {
+    fallback += std::to_string(members.size()) + " alerts: " + lead.scope + ", \xE2\x80\xA6";
+  }
   if (!n.link.empty()) fallback += " " + n.link;
 
   rapidjson::StringBuffer sb;
@@ -277,16 +300,41 @@ std::string RenderSlack(const Notification& n) {
   SlackText(&w, "plain_text", Truncate(head + n.title, 150));
   w.EndObject();
 
-  w.StartObject();
-  KeyStr(&w, "type", "section");
-  Str(&w, "fields");
-  w.StartArray();
-  SlackText(&w, "mrkdwn", Truncate("*Value*\n" + SlackEscape(ValueLine(n)), 2000));
-  SlackText(&w, "mrkdwn", Truncate("*Scope*\n" + SlackEscape(n.scope), 2000));
-  SlackText(&w, "mrkdwn", Truncate("*Since*\n" + SinceLine(n), 2000));
-  SlackText(&w, "mrkdwn", Truncate("*Rule*\n" + SlackEscape(n.rule_name), 2000));
-  w.EndArray();
-  w.EndObject();
+  if (members.size() == 1) {
+    w.StartObject();
+    KeyStr(&w, "type", "section");
+    Str(&w, "fields");
+    w.StartArray();
+    SlackText(&w, "mrkdwn", Truncate("*Value*\n" + SlackEscape(ValueLine(lead, n.unit)), 2000));
+    SlackText(&w, "mrkdwn", Truncate("*Scope*\n" + SlackEscape(lead.scope), 2000));
+    SlackText(&w, "mrkdwn", Truncate("*Since*\n" + SinceLine(lead), 2000));
+    SlackText(&w, "mrkdwn", Truncate("*Rule*\n" + SlackEscape(n.rule_name), 2000));
+    w.EndArray();
+    w.EndObject();
+  } else {
+    // One line per alert, the first kSlackListed of them: a message of
+    // hundreds of lines helps nobody, the link and the e-mail have them all.
+    std::string list = "*Rule* " + SlackEscape(n.rule_name) + "\n";
+    const size_t listed = std::min(members.size(), kSlackListed);
+    for (size_t i = 0; i < listed; ++i) {
+      const NotificationAlert& a = members[i];
+      std::string line = StateTag(a.state, a.level) + SlackEscape(a.scope) + ": " +
+                         SlackEscape(ValueLine(a, n.unit));
+      // Our links are query-escaped; one that could end mrkdwn's <url|text> early is left out.
+      if (!a.link.empty() && a.link.find_first_of("|<> ") == std::string::npos) {
+        line = "<" + a.link + "|" + line + ">";
+      }
+      list += "\xE2\x80\xA2 " + line + "\n";
+    }
+    if (members.size() > listed) {
+      list += "and " + std::to_string(members.size() - listed) + " more";
+    }
+    w.StartObject();
+    KeyStr(&w, "type", "section");
+    Str(&w, "text");
+    SlackText(&w, "mrkdwn", Truncate(list, 3000));
+    w.EndObject();
+  }
 
   std::string context = "Loupe \xC2\xB7 " + SlackEscape(n.project) + " \xC2\xB7 " +
                         SlackEscape(n.signal) + " \xC2\xB7 id " + n.id;
@@ -320,18 +368,18 @@ std::string RenderSlack(const Notification& n) {
 
 std::string RenderAlertmanager(const Notification& n, std::string_view receiver,
                                std::string_view external_url) {
-  const Pairs labels = AlertLabels(n);
-  const Pairs annotations = AlertAnnotations(n);
-  const std::string alertname = n.rule_name.empty() ? n.title : n.rule_name;
+  const std::vector<NotificationAlert> members = MembersOf(n);
+  std::vector<Pairs> labels, annotations;
+  for (const NotificationAlert& a : members) {
+    labels.push_back(AlertLabels(n, a));
+    annotations.push_back(AlertAnnotations(n, a));
+  }
+  const std::string alertname = n.rule_name.empty() ? members[0].title : n.rule_name;
   std::string escaped_name;
   for (char c : alertname) {
     if (c == '"' || c == '\\') escaped_name.push_back('\\');
     escaped_name.push_back(c);
   }
-  uint64_t fp = 0;
-  for (const auto& [k, v] : labels) fp = Hash64(v, Hash64(k, fp));
-  char fingerprint[17];
-  std::snprintf(fingerprint, sizeof(fingerprint), "%016llx", static_cast<unsigned long long>(fp));
 
   rapidjson::StringBuffer sb;
   JsonWriter w(sb);
@@ -344,25 +392,31 @@ std::string RenderAlertmanager(const Notification& n, std::string_view receiver,
   KeyStr(&w, "receiver", receiver);
   Str(&w, "groupLabels");
   WritePairs(&w, {{"alertname", alertname}});
-  // One alert per body: the common sets are the alert's own.
   Str(&w, "commonLabels");
-  WritePairs(&w, labels);
+  WritePairs(&w, Common(labels));
   Str(&w, "commonAnnotations");
-  WritePairs(&w, annotations);
+  WritePairs(&w, Common(annotations));
   KeyStr(&w, "externalURL", external_url);
   Str(&w, "alerts");
   w.StartArray();
-  w.StartObject();
-  KeyStr(&w, "status", AlertStateName(n.state));
-  Str(&w, "labels");
-  WritePairs(&w, labels);
-  Str(&w, "annotations");
-  WritePairs(&w, annotations);
-  KeyStr(&w, "startsAt", FormatRfc3339(n.since_ms));
-  KeyStr(&w, "endsAt", FormatRfc3339(n.state == AlertState::kResolved ? n.ends_ms : 0));
-  KeyStr(&w, "generatorURL", n.link);
-  KeyStr(&w, "fingerprint", fingerprint);
-  w.EndObject();
+  for (size_t i = 0; i < members.size(); ++i) {
+    const NotificationAlert& a = members[i];
+    uint64_t fp = 0;
+    for (const auto& [k, v] : labels[i]) fp = Hash64(v, Hash64(k, fp));
+    char fingerprint[17];
+    std::snprintf(fingerprint, sizeof(fingerprint), "%016llx", static_cast<unsigned long long>(fp));
+    w.StartObject();
+    KeyStr(&w, "status", AlertStateName(a.state));
+    Str(&w, "labels");
+    WritePairs(&w, labels[i]);
+    Str(&w, "annotations");
+    WritePairs(&w, annotations[i]);
+    KeyStr(&w, "startsAt", FormatRfc3339(a.since_ms));
+    KeyStr(&w, "endsAt", FormatRfc3339(a.state == AlertState::kResolved ? a.ends_ms : 0));
+    KeyStr(&w, "generatorURL", a.link);
+    KeyStr(&w, "fingerprint", fingerprint);
+    w.EndObject();
+  }
   w.EndArray();
   KeyStr(&w, "notificationId", n.id);
   w.EndObject();
@@ -387,33 +441,55 @@ Status ValidateEmailAddress(std::string_view addr) {
   return Status::OK();
 }
 
-std::string EmailSubject(const Notification& n) {
-  if (n.state == AlertState::kResolved) return "[RESOLVED] " + n.title;
-  return "[FIRING " + Upper(n.level) + "] " + n.title;
-}
+std::string EmailSubject(const Notification& n) { return StateTag(n.state, n.level) + n.title; }
 
 std::string RenderEmail(const Notification& n, std::string_view from,
                         const std::vector<std::string>& to, int64_t now_ms) {
   std::string domain(from.substr(from.find('@') + 1));
   const std::string boundary = "loupe-" + n.id;
+  const std::vector<NotificationAlert> members = MembersOf(n);
 
   std::string text = EmailSubject(n) + "\r\n\r\n";
-  text += "Value: " + ValueLine(n) + "\r\n";
-  text += "Scope: " + n.scope + "\r\n";
-  text += "Since: " + SinceLine(n) + "\r\n";
+  std::string html = "<!DOCTYPE html><html><body>";
+  html += "<h2>" + HtmlEscape(EmailSubject(n)) + "</h2>";
+  auto row = [&html](std::string_view k, std::string_view v) {
+    html += "<tr><th align=\"left\">" + std::string(k) + "</th><td>" + HtmlEscape(v) + "</td></tr>";
+  };
+  if (members.size() == 1) {
+    const NotificationAlert& a = members[0];
+    text += "Value: " + ValueLine(a, n.unit) + "\r\n";
+    text += "Scope: " + a.scope + "\r\n";
+    text += "Since: " + SinceLine(a) + "\r\n";
+    html += "<table>";
+    row("Value", ValueLine(a, n.unit));
+    row("Scope", a.scope);
+    row("Since", SinceLine(a));
+  } else {
+    // Every alert of the group (AlertNotifier keeps groups to a size a mail
+    // can list), each with its state, value, time and link.
+    text += std::to_string(members.size()) + " alerts:\r\n";
+    html +=
+        "<table><tr><th align=\"left\">State</th><th align=\"left\">Scope</th>"
+        "<th align=\"left\">Value</th><th align=\"left\">Since</th></tr>";
+    for (const NotificationAlert& a : members) {
+      std::string tag = StateTag(a.state, a.level);
+      text += "- " + tag + a.scope + ": " + ValueLine(a, n.unit) + ", since " + SinceLine(a);
+      if (!a.link.empty()) text += "\r\n  " + a.link;
+      text += "\r\n";
+      std::string scope = HtmlEscape(a.scope);
+      if (!a.link.empty()) scope = "<a href=\"" + HtmlEscape(a.link) + "\">" + scope + "</a>";
+      html += "<tr><td>" + HtmlEscape(tag) + "</td><td>" + scope + "</td><td>" +
+              HtmlEscape(ValueLine(a, n.unit)) + "</td><td>" + HtmlEscape(SinceLine(a)) +
+              "</td></tr>";
+    }
+    html += "</table><table>";
+    text += "\r\n";
+  }
   text += "Rule: " + n.rule_name + "\r\n";
   if (!n.project.empty()) text += "Project: " + n.project + "\r\n";
   if (!n.link.empty()) text += "\r\nOpen in Loupe: " + n.link + "\r\n";
   text += "\r\nNotification id: " + n.id + "\r\n";
 
-  std::string html = "<!DOCTYPE html><html><body>";
-  html += "<h2>" + HtmlEscape(EmailSubject(n)) + "</h2><table>";
-  auto row = [&html](std::string_view k, std::string_view v) {
-    html += "<tr><th align=\"left\">" + std::string(k) + "</th><td>" + HtmlEscape(v) + "</td></tr>";
-  };
-  row("Value", ValueLine(n));
-  row("Scope", n.scope);
-  row("Since", SinceLine(n));
   row("Rule", n.rule_name);
   if (!n.project.empty()) row("Project", n.project);
   html += "</table>";

@@ -4,7 +4,8 @@
 //  - Slack incoming webhook: Block Kit `blocks` with a plain `text` fallback
 //    (what notifications and old clients show).
 //  - Generic webhook: a body in Prometheus Alertmanager's webhook format
-//    (version "4", one alert per body), so receivers written for
+//    (version "4", every alert of the notification in `alerts`, the group's
+//    status and common labels), so receivers written for
 //    Alertmanager work unchanged. Loupe adds one top-level field,
 //    "notificationId" (the stable de-duplication key), which such receivers
 //    ignore.
@@ -30,8 +31,9 @@
 namespace loupe::notify {
 
 // Slack message JSON: {"text": fallback, "blocks": [header, section with
-// fields, context, actions (when n.link is set)]}. Texts are cut to Slack's
-// block limits.
+// fields (one alert) or listing the first 10 alerts and "and N more",
+// context, actions (when n.link is set)]}. Texts are cut to Slack's block
+// limits. E-mail lists every alert of a grouped notification.
 std::string RenderSlack(const Notification& n);
 
 // Alertmanager webhook JSON. `receiver` is the channel's name, `external_url`
@@ -58,7 +60,7 @@ std::string RenderEmail(const Notification& n, std::string_view from,
                         const std::vector<std::string>& to, int64_t now_ms);
 
 // The e-mail Subject before encoding: "[FIRING CRITICAL] title" or
-// "[RESOLVED] title".
+// "[RESOLVED] title" (the group's state and level).
 std::string EmailSubject(const Notification& n);
 
 }  // namespace loupe::notify

@@ -32,6 +32,57 @@ Notification Sample() {
   return n;
 }
 
+// A notification of `n` alerts of one rule: endpoint i, the last one resolved.
+Notification Grouped(int n) {
+  Notification g = Sample();
+  std::vector<std::string> ids;
+  for (int i = 0; i < n; ++i) {
+    NotificationAlert a;
+    a.alert_id = "a" + std::to_string(100 + i);
+    a.state = i == n - 1 ? AlertState::kResolved : AlertState::kFiring;
+    a.level = i == 0 ? "CRITICAL" : "WARNING";
+    a.title = "endpoint " + std::to_string(i);
+    a.value = 10 + i;
+    a.threshold = 5;
+    a.scope = "endpoint GET /e" + std::to_string(i) + " of identity";
+    a.since_ms = g.since_ms + i * 1000;
+    a.ends_ms = a.state == AlertState::kResolved ? g.since_ms + 60'000 : 0;
+    a.link = "https://loupe.example.com/#/xview?endpoint=e" + std::to_string(i);
+    a.labels = {{"service", "identity"}, {"endpoint", "GET /e" + std::to_string(i)}};
+    g.alerts.push_back(a);
+    ids.push_back(MakeNotificationId(a.alert_id, a.state, a.since_ms));
+  }
+  g.title = "identity errors: " + std::to_string(n) + " alerts";
+  g.id = MakeGroupNotificationId(ids);
+  return g;
+}
+
+// Decodes the base64 body of the MIME part whose Content-Type starts with `type`.
+std::string MimePart(const std::string& m, const std::string& type) {
+  size_t p = m.find("Content-Type: " + type);
+  p = m.find("\r\n\r\n", p) + 4;
+  size_t end = m.find("--", p);
+  std::string out;
+  uint32_t bits = 0;
+  int n = 0;
+  for (size_t i = p; i < end; ++i) {
+    char c = m[i];
+    int v = c >= 'A' && c <= 'Z'   ? c - 'A'
+            : c >= 'a' && c <= 'z' ? c - 'a' + 26
+            : c >= '0' && c <= '9' ? c - '0' + 52
+            : c == '+'             ? 62
+            : c == '/'             ? 63
+                                   : -1;
+    if (v < 0) continue;
+    bits = bits << 6 | v;
+    if ((n += 6) >= 8) {
+      n -= 8;
+      out.push_back(static_cast<char>((bits >> n) & 0xff));
+    }
+  }
+  return out;
+}
+
 rapidjson::Document Parse(const std::string& s) {
   rapidjson::Document d;
   d.Parse(s.c_str(), s.size());
@@ -77,6 +128,55 @@ TEST(NotificationEncoding, EveryTruncationIsCorruptionNotACrash) {
     EXPECT_FALSE(DecodeNotification(std::string_view(enc).substr(0, i)).ok()) << i;
   }
   EXPECT_FALSE(DecodeNotification(enc + "x").ok());
+}
+
+TEST(NotificationEncoding, RoundTripsTheMembersOfAGroup) {
+  Notification g = Grouped(3);
+  std::string enc;
+  EncodeNotification(g, &enc);
+  Result<Notification> d = DecodeNotification(enc);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  ASSERT_EQ(d->alerts.size(), 3u);
+  EXPECT_EQ(d->alerts[2].alert_id, "a102");
+  EXPECT_EQ(d->alerts[2].state, AlertState::kResolved);
+  EXPECT_EQ(d->alerts[2].ends_ms, g.alerts[2].ends_ms);
+  EXPECT_EQ(d->alerts[1].value, 11);
+  EXPECT_EQ(d->alerts[1].labels, g.alerts[1].labels);
+  EXPECT_EQ(d->alerts[0].link, g.alerts[0].link);
+  for (size_t i = 0; i < enc.size(); ++i) {
+    EXPECT_FALSE(DecodeNotification(std::string_view(enc).substr(0, i)).ok()) << i;
+  }
+}
+
+TEST(NotificationEncoding, ARecordOfTheOneAlertVersionStillDecodes) {
+  // Version 1, as servers before grouping queued it: version 2's bytes for a
+  // notification without members, less the member count, under version 1.
+  Notification n = Sample();
+  std::string enc;
+  EncodeNotification(n, &enc);
+  ASSERT_EQ(enc[0], 2);
+  ASSERT_EQ(enc.back(), 0);
+  std::string v1 = enc.substr(0, enc.size() - 1);
+  v1[0] = 1;
+  Result<Notification> d = DecodeNotification(v1);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->id, n.id);
+  EXPECT_EQ(d->title, n.title);
+  EXPECT_EQ(d->annotations, n.annotations);
+  EXPECT_TRUE(d->alerts.empty());
+  ASSERT_EQ(MembersOf(*d).size(), 1u);
+  EXPECT_EQ(MembersOf(*d)[0].alert_id, "a7");
+  EXPECT_FALSE(DecodeNotification(v1 + std::string(1, '\0')).ok()) << "no members in version 1";
+  v1[0] = 3;
+  EXPECT_FALSE(DecodeNotification(v1).ok()) << "an unknown version";
+}
+
+TEST(NotificationId, AGroupIdIsStableAndDependsOnEveryMember) {
+  EXPECT_EQ(MakeGroupNotificationId({"x"}), "x");
+  EXPECT_EQ(MakeGroupNotificationId({"x", "y"}), MakeGroupNotificationId({"x", "y"}));
+  EXPECT_NE(MakeGroupNotificationId({"x", "y"}), MakeGroupNotificationId({"x", "z"}));
+  EXPECT_NE(MakeGroupNotificationId({"x", "y"}), MakeGroupNotificationId({"x", "y", "z"}));
+  EXPECT_EQ(MakeGroupNotificationId({"x", "y"}).size(), 32u);
 }
 
 TEST(FormatValue, TrimsZerosAndAddsUnit) {
@@ -162,6 +262,51 @@ TEST(Alertmanager, ResolvedHasEndsAtAndSameFingerprint) {
                firing["alerts"][0]["fingerprint"].GetString());
 }
 
+TEST(Alertmanager, AGroupListsEveryAlertWithItsOwnStatus) {
+  Notification g = Grouped(3);
+  rapidjson::Document d = Parse(RenderAlertmanager(g, "hook", ""));
+  EXPECT_STREQ(d["status"].GetString(), "firing") << "firing while any member fires";
+  EXPECT_STREQ(d["notificationId"].GetString(), g.id.c_str());
+  ASSERT_EQ(d["alerts"].Size(), 3u);
+  EXPECT_STREQ(d["alerts"][0]["status"].GetString(), "firing");
+  EXPECT_STREQ(d["alerts"][0]["labels"]["severity"].GetString(), "critical");
+  EXPECT_STREQ(d["alerts"][1]["labels"]["severity"].GetString(), "warning");
+  EXPECT_STREQ(d["alerts"][2]["status"].GetString(), "resolved");
+  EXPECT_STRNE(d["alerts"][2]["endsAt"].GetString(), "0001-01-01T00:00:00Z");
+  EXPECT_STREQ(d["alerts"][1]["labels"]["endpoint"].GetString(), "GET /e1");
+  EXPECT_STRNE(d["alerts"][0]["fingerprint"].GetString(),
+               d["alerts"][1]["fingerprint"].GetString());
+  // Common labels: what all share, not what one has.
+  EXPECT_STREQ(d["commonLabels"]["alertname"].GetString(), "identity errors");
+  EXPECT_STREQ(d["commonLabels"]["service"].GetString(), "identity");
+  EXPECT_FALSE(d["commonLabels"].HasMember("endpoint"));
+  EXPECT_FALSE(d["commonLabels"].HasMember("severity"));
+  EXPECT_FALSE(d["commonAnnotations"].HasMember("summary"));
+
+  for (NotificationAlert& a : g.alerts) a.state = AlertState::kResolved;
+  g.state = AlertState::kResolved;
+  EXPECT_STREQ(Parse(RenderAlertmanager(g, "hook", ""))["status"].GetString(), "resolved");
+}
+
+TEST(Slack, AGroupIsOneMessageListingTenAndCountingTheRest) {
+  Notification g = Grouped(13);
+  rapidjson::Document d = Parse(RenderSlack(g));
+  const auto& blocks = d["blocks"];
+  ASSERT_EQ(blocks.Size(), 4u);
+  EXPECT_STREQ(blocks[1]["type"].GetString(), "section");
+  std::string list = blocks[1]["text"]["text"].GetString();
+  EXPECT_NE(list.find("GET /e0"), std::string::npos);
+  EXPECT_NE(list.find("GET /e9"), std::string::npos);
+  EXPECT_EQ(list.find("GET /e10"), std::string::npos);
+  EXPECT_NE(list.find("and 3 more"), std::string::npos) << list;
+  EXPECT_NE(list.find("<https://loupe.example.com/#/xview?endpoint=e0|"), std::string::npos);
+  EXPECT_NE(std::string(d["text"].GetString()).find("13 alerts"), std::string::npos);
+  Notification three = Grouped(3);
+  std::string short_list = Parse(RenderSlack(three))["blocks"][1]["text"]["text"].GetString();
+  EXPECT_EQ(short_list.find("more"), std::string::npos);
+  EXPECT_NE(short_list.find("[RESOLVED] endpoint GET /e2"), std::string::npos) << short_list;
+}
+
 TEST(Email, AddressValidationRefusesHeaderInjection) {
   EXPECT_TRUE(ValidateEmailAddress("ops@example.com").ok());
   EXPECT_TRUE(ValidateEmailAddress("a.b+c@sub.example.com").ok());
@@ -231,6 +376,22 @@ TEST(Email, ResolvedSubject) {
   Notification n = Sample();
   n.state = AlertState::kResolved;
   EXPECT_EQ(EmailSubject(n), "[RESOLVED] Error rate of identity is 12.5 %");
+}
+
+TEST(Email, AGroupIsOneMailListingEveryAlert) {
+  Notification g = Grouped(13);
+  std::string m = RenderEmail(g, "loupe@example.com", {"ops@example.com"}, 0);
+  EXPECT_EQ(Header(m, "Subject"), "[FIRING CRITICAL] identity errors: 13 alerts");
+  EXPECT_EQ(Header(m, "Message-ID"), "<" + g.id + "@example.com>");
+  std::string text = MimePart(m, "text/plain");
+  std::string html = MimePart(m, "text/html");
+  for (int i = 0; i < 13; ++i) {
+    std::string e = "GET /e" + std::to_string(i) + " of identity";
+    EXPECT_NE(text.find(e), std::string::npos) << e << "\n" << text;
+    EXPECT_NE(html.find(e), std::string::npos) << e;
+  }
+  EXPECT_NE(text.find("[RESOLVED] endpoint GET /e12"), std::string::npos);
+  EXPECT_NE(html.find("href=\"https://loupe.example.com/#/xview?endpoint=e3\""), std::string::npos);
 }
 
 }  // namespace

@@ -1,8 +1,7 @@
 #include "server/alert_notify.h"
 
-#include <chrono>
+#include <algorithm>
 #include <cmath>
-#include <thread>
 #include <utility>
 
 #include "common/logging.h"
@@ -11,6 +10,7 @@ namespace loupe::server {
 namespace {
 
 constexpr size_t kSentRemembered = 10'000;
+constexpr size_t kGroupMax = 100;
 
 std::string_view UnitOf(alert::Signal s, bool baseline) {
   if (baseline) return "×";
@@ -162,11 +162,60 @@ notify::Notification AlertNotifier::Build(const alert::AlertRule& rule,
   return n;
 }
 
+notify::Notification AlertNotifier::Group(const alert::AlertRule& rule,
+                                          const std::vector<notify::Notification>& members,
+                                          int64_t now_us) const {
+  if (members.size() == 1) return members[0];
+  notify::Notification g = members[0];  // the flat fields describe the first alert
+  std::vector<std::string> ids;
+  size_t firing = 0;
+  bool critical = false;
+  int64_t since_ms = members[0].since_ms;
+  for (const notify::Notification& m : members) {
+    ids.push_back(m.id);
+    g.alerts.push_back({m.alert_id, m.state, m.level, m.title, m.value, m.threshold, m.scope,
+                        m.since_ms, m.ends_ms, m.link, m.labels, m.annotations});
+    if (m.state == notify::AlertState::kFiring) {
+      ++firing;
+      critical |= m.level == "CRITICAL";
+    }
+    since_ms = std::min(since_ms, m.since_ms);
+  }
+  g.id = notify::MakeGroupNotificationId(ids);
+  g.state = firing > 0 ? notify::AlertState::kFiring : notify::AlertState::kResolved;
+  if (firing > 0) g.level = critical ? "CRITICAL" : "WARNING";
+  g.title = rule.name + ": " + std::to_string(members.size()) + " alerts";
+  if (firing > 0 && firing < members.size()) {
+    g.title += " (" + std::to_string(firing) + " firing, " +
+               std::to_string(members.size() - firing) + " resolved)";
+  } else {
+    g.title += firing > 0 ? " firing" : " resolved";
+  }
+  g.title += " · " + g.signal;
+  // The link shows the rule's whole scope ("*" = every endpoint / instance)
+  // from the earliest alert on.
+  alert::ScopeKey scope{rule.service, rule.instance == "*" ? "" : rule.instance,
+                        rule.endpoint == "*" ? "" : rule.endpoint};
+  g.scope = ScopeText(scope);
+  g.link = external_url_ + alert::AlertLink(g.project, rule, scope, since_ms * 1000, now_us);
+  g.labels = {{"alertname", rule.name}, {"project", g.project}};
+  if (!rule.service.empty()) g.labels.emplace_back("service", rule.service);
+  g.annotations = {{"summary", g.title}};
+  return g;
+}
+
 void AlertNotifier::Notify(const alert::AlertNotice& notice) {
   Sync();
-  for (const alert::AlertChange& c : notice.changes) {
-    notify::Notification n = Build(notice.rule, c);
-    Remember(n.id, c.alert.alert_id, std::string(alert::ChangeKindName(c.kind)));
+  // One message per rule and tick; a burst larger than kGroupMax alerts
+  // (thousands of endpoints at once) is cut into messages of kGroupMax so
+  // each stays far under the queue's 256 KiB per notification.
+  for (size_t begin = 0; begin < notice.changes.size(); begin += kGroupMax) {
+    size_t end = std::min(notice.changes.size(), begin + kGroupMax);
+    std::vector<notify::Notification> members;
+    for (size_t i = begin; i < end; ++i) members.push_back(Build(notice.rule, notice.changes[i]));
+    notify::Notification n = Group(notice.rule, members, notice.changes[begin].at_us);
+    const alert::AlertChange& lead = notice.changes[begin];
+    Remember(n.id, lead.alert.alert_id, std::string(alert::ChangeKindName(lead.kind)));
     for (uint64_t channel : notice.rule.channels) {
       {
         std::lock_guard<std::mutex> l(mu_);
@@ -217,7 +266,7 @@ void AlertNotifier::RegisterMetrics(MetricsRegistry* m) {
                  });
 }
 
-api::ChannelAttempt AlertNotifier::Test(const alert::Channel& channel, int64_t wait_ms) {
+api::ChannelAttempt AlertNotifier::Test(const alert::Channel& channel, int64_t timeout_ms) {
   Sync();
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -244,25 +293,16 @@ api::ChannelAttempt AlertNotifier::Test(const alert::Channel& channel, int64_t w
   n.labels = {{"alertname", "LoupeTest"}, {"severity", "warning"}, {"project", n.project}};
   n.annotations = {{"summary", n.title}};
   Remember(n.id, 0, "test");
-  api::ChannelAttempt a;
-  a.kind = "test";
-  a.at_us = now_us;
-  Status s = notifier_->Enqueue(ChannelId(channel.id), n);
-  if (!s.ok()) {
-    a.error = s.message();
+  Result<notify::DeliveryRecord> r = notifier_->SendNow(ChannelId(channel.id), n, timeout_ms);
+  if (!r.ok()) {
+    api::ChannelAttempt a;
+    a.kind = "test";
+    a.at_us = now_us;
+    a.error = r.status().message();
     return a;
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    for (const notify::DeliveryRecord& r : notifier_->DeliveryLog(ChannelId(channel.id), 50)) {
-      if (r.notification_id != n.id) continue;
-      api::ChannelAttempt got = AttemptOf(r);
-      got.kind = "test";
-      return got;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  a.error = "no answer yet (still queued; it is retried like any notification)";
+  api::ChannelAttempt a = AttemptOf(*r);
+  a.kind = "test";
   return a;
 }
 

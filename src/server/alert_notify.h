@@ -1,15 +1,17 @@
 // AlertNotifier: the bridge from alerts to notifications (docs/design/alerts.md).
 //
-// - As the AlertService's sink it turns each alert change of a notice into a
-//   notify::Notification (title, value against threshold, scope, since, the
-//   dashboard link under --external-url, Alertmanager labels) and queues it
-//   durably on each of the rule's enabled channels. Notification ids are
-//   stable per transition (a repeat shares its firing's id), so receivers
+// - As the AlertService's sink it turns a notice (the alerts of one rule that
+//   changed in one tick) into one notify::Notification listing them (title,
+//   value against threshold, scope, since, the dashboard link under
+//   --external-url, Alertmanager labels; more than 100 alerts are cut into
+//   messages of 100) and queues it durably on each of the rule's enabled
+//   channels. Ids are stable: per alert transition (a repeat shares its
+//   firing's id), and for a group a hash of its members' ids, so receivers
 //   de-duplicate what at-least-once delivery sends twice.
 // - It keeps the Notifier's channels in step with AlertConfig's (added,
 //   changed, deleted through the API) before each use.
-// - It answers the API's channel test (queue a test message, wait for its
-//   first attempt) and delivery log.
+// - It answers the API's channel test (one synchronous attempt, not queued)
+//   and delivery log.
 //
 // Thread-safety: all methods are thread-safe (the evaluation thread notifies
 // while API threads test and read logs).
@@ -45,9 +47,10 @@ class AlertNotifier final : public alert::AlertSink {
 
   void Notify(const alert::AlertNotice& notice) override;
 
-  // Queues a test message on the channel and waits (at most wait_ms) for its
-  // first attempt's result.
-  api::ChannelAttempt Test(const alert::Channel& channel, int64_t wait_ms = 20'000);
+  // Sends a test message to the channel now, once (at most timeout_ms, then
+  // "failed"), and returns the attempt. Never queued, never retried; the
+  // attempt is in the channel's delivery log.
+  api::ChannelAttempt Test(const alert::Channel& channel, int64_t timeout_ms = 10'000);
 
   // The channel's delivery log, newest first.
   std::vector<api::ChannelAttempt> Deliveries(const alert::Channel& channel, size_t limit);
@@ -66,6 +69,10 @@ class AlertNotifier final : public alert::AlertSink {
 
  private:
   notify::Notification Build(const alert::AlertRule& rule, const alert::AlertChange& change) const;
+  // One notification for `members` (one: itself), at now_us.
+  notify::Notification Group(const alert::AlertRule& rule,
+                             const std::vector<notify::Notification>& members,
+                             int64_t now_us) const;
   void Remember(const std::string& notification_id, uint64_t alert_id, std::string kind);
 
   notify::Notifier* const notifier_;

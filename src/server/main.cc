@@ -422,8 +422,10 @@ int RunServer(const std::vector<std::string>& args) {
       clock);
   alert_notifier.Sync();  // queues left from before a restart are delivered now
   alert_notifier.RegisterMetrics(metrics);
+  alert::AlertServiceOptions alert_opts;
+  alert_opts.state_path = cfg.data_dir + "/alert-state.bin";
   alert::AlertService alerts(alert_config->get(), alert_sources, live.events(), &alert_notifier,
-                             clock);
+                             clock, alert_opts);
   alerts.RegisterMetrics(metrics);
   alerts.Start();
 

@@ -121,6 +121,10 @@ test('bad rules and channels get a 400 naming the field', { timeout: 60_000 }, a
         ['/api/v1/alert-channels', { name: 'm', type: 'email', addresses: ['a@b.c\r\nBcc: x@evil.example'] }, /^addresses: /],
         ['/api/v1/alert-channels', { name: 'h', type: 'webhook', url: 'file:///etc/passwd' }, /^url: /],
         ['/api/v1/silences', { service: 'identity' }, /^end_ms: /],
+        ['/api/v1/alert-rules', { name: 'x', signal: 'tps', critical: 1,
+          quiet_hours: { days: ['sat'], from: '22:00', to: '07:00', tz: 'Mars/Olympus' } }, /^quiet_hours\.tz: /],
+        ['/api/v1/alert-rules', { name: 'x', signal: 'tps', critical: 1,
+          quiet_hours: { days: ['sat'], from: '22:00', to: '07:00', tz: '../../etc/passwd' } }, /^quiet_hours\.tz: /],
       ];
       for (const [path, body, re] of cases) {
         const r = await send(srv, path, 'POST', body);
@@ -128,6 +132,11 @@ test('bad rules and channels get a 400 naming the field', { timeout: 60_000 }, a
         assert.equal(r.json.error.code, 'invalid_argument');
         assert.match(r.json.error.message, re, JSON.stringify(body));
       }
+      const berlin = await send(srv, '/api/v1/alert-rules', 'POST', { name: 'quiet in Berlin', signal: 'tps', critical: 1,
+        quiet_hours: { days: ['sat', 'sun'], from: '22:00', to: '07:00', tz: 'Europe/Berlin' } });
+      assert.equal(berlin.status, 201, berlin.text);
+      const got = await srv.api(`/api/v1/alert-rules/${berlin.json.id}`);
+      assert.equal(got.quiet_hours.tz, 'Europe/Berlin', JSON.stringify(got));
       const bad = await srv.apiRaw('/api/v1/alert-rules', {}, { method: 'POST', body: '{"name": ' });
       assert.equal(bad.status, 400);
       assert.equal((await send(srv, '/api/v1/alert-rules/77', 'GET')).status, 404);

@@ -59,13 +59,15 @@ async function send(srv, p, method, body) {
   return srv.apiRaw(p, {}, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
 }
 
-async function failingLogins(srv, n = 60, errors = 30) {
+async function failingLogins(srv, n = 60, errors = 30, routes = ['/login']) {
   const client = makeClient(srv, { protocol: 'proto', service: 'identity', instance: 'identity-1' });
   const end = Date.now() - 3000;
-  for (let i = 0; i < n; i++) {
-    const spec = webSpec({ start_ms: end - 3000 + i * 40, elapsed_ms: 20, error: i < errors });
-    Object.assign(spec, { method: 'POST', route: '/login', path: '/login' });
-    emitTransaction(client.tracer, spec);
+  for (const route of routes) {
+    for (let i = 0; i < n; i++) {
+      const spec = webSpec({ start_ms: end - 3000 + i * 40, elapsed_ms: 20, error: i < errors });
+      Object.assign(spec, { method: 'POST', route, path: route });
+      emitTransaction(client.tracer, spec);
+    }
   }
   await client.flush();
   await client.shutdown();
@@ -187,6 +189,100 @@ test('an alert that fired before kill -9 is delivered after the restart, with th
       const ok = await poll(async () => hook.got.filter((g) => g.answered === 200), (l) => l.length >= 1, { timeoutMs: 30_000, intervalMs: 200 });
       assert.equal(ok[0].body.notificationId, firstId, 'the queued notification, not a new one');
       assert.equal(ok[0].body.status, 'firing');
+    });
+  } finally {
+    await srv.stop();
+    await hook.close();
+  }
+});
+
+test('a firing alert survives kill -9: same id and history after the restart, one firing message', { timeout: 120_000 }, async () => {
+  const hook = await receiver();
+  let srv = await startServer({ args: ['--notify-allow-hosts', '127.0.0.1'] });
+  const { dataDir, credentials } = srv;
+  try {
+    let before;
+    await withServerLog(srv, async () => {
+      const wh = await send(srv, '/api/v1/alert-channels', 'POST', { name: 'hook', type: 'webhook', url: hook.url });
+      await errorRule(srv, [wh.json.id]);
+      await failingLogins(srv);
+      const got = await poll(() => srv.api('/api/v1/alerts'), (b) => b.alerts.some((a) => a.state === 'firing'),
+        { timeoutMs: 30_000, intervalMs: 200 });
+      before = got.alerts.find((a) => a.state === 'firing');
+      await poll(async () => hook.got.length, (n) => n >= 1, { timeoutMs: 20_000, intervalMs: 200 });
+    });
+    await srv.kill9();
+    srv = await startServer({ dataDir, credentials, args: ['--notify-allow-hosts', '127.0.0.1'] });
+    await withServerLog(srv, async () => {
+      const now = await srv.api('/api/v1/alerts');
+      const same = now.alerts.find((a) => a.id === before.id);
+      assert.ok(same, `alert ${before.id} after the restart: ${JSON.stringify(now.alerts)}`);
+      assert.equal(same.state, 'firing');
+      assert.equal(same.since_ms, before.since_ms);
+      assert.ok(now.history.some((h) => h.id === before.id && h.kind === 'firing'), 'history from before the restart');
+      // Three ticks on the restarted server, the breach still in its window.
+      await new Promise((r) => setTimeout(r, 15_000));
+      const after = await srv.api('/api/v1/alerts');
+      assert.deepEqual(after.alerts.map((a) => a.id), [before.id], 'still the same alert, no new one');
+      const firing = hook.got.filter((g) => g.body.status === 'firing');
+      assert.equal(new Set(firing.map((g) => g.body.notificationId)).size, 1,
+        `one firing notification id: ${JSON.stringify(firing.map((g) => g.body.notificationId))}`);
+    });
+  } finally {
+    await srv.stop();
+    await hook.close();
+  }
+});
+
+test('the alerts of one rule in one tick are one webhook message listing them', { timeout: 90_000 }, async () => {
+  const hook = await receiver();
+  const srv = await startServer({ args: ['--notify-allow-hosts', '127.0.0.1'] });
+  try {
+    await withServerLog(srv, async () => {
+      const wh = await send(srv, '/api/v1/alert-channels', 'POST', { name: 'hook', type: 'webhook', url: hook.url });
+      await errorRule(srv, [wh.json.id], { endpoint: '*' });
+      await failingLogins(srv, 60, 30, ['/login', '/token', '/logout']);
+      await poll(() => srv.api('/api/v1/alerts'), (b) => b.alerts.filter((a) => a.state === 'firing').length === 3,
+        { timeoutMs: 30_000, intervalMs: 200 });
+      await poll(async () => hook.got.length, (n) => n >= 1, { timeoutMs: 20_000, intervalMs: 200 });
+      await new Promise((r) => setTimeout(r, 6_000));  // a tick more: nothing else arrives
+      assert.equal(hook.got.length, 1, JSON.stringify(hook.got.map((g) => g.body.alerts.length)));
+      const body = hook.got[0].body;
+      assert.equal(body.status, 'firing');
+      assert.equal(body.alerts.length, 3);
+      assert.deepEqual(body.alerts.map((a) => a.labels.endpoint).sort(), ['POST /login', 'POST /logout', 'POST /token']);
+      assert.ok(body.alerts.every((a) => a.status === 'firing'));
+      assert.equal(body.commonLabels.alertname, 'identity errors');
+      assert.equal(body.commonLabels.endpoint, undefined);
+      assert.equal(hook.got[0].headers['idempotency-key'], body.notificationId);
+    });
+  } finally {
+    await srv.stop();
+    await hook.close();
+  }
+});
+
+test('a channel test message is sent once, answered synchronously and never retried', { timeout: 60_000 }, async () => {
+  const hook = await receiver();
+  hook.answer(() => 500);
+  const srv = await startServer({ args: ['--notify-allow-hosts', '127.0.0.1'] });
+  try {
+    await withServerLog(srv, async () => {
+      const wh = await send(srv, '/api/v1/alert-channels', 'POST', { name: 'hook', type: 'webhook', url: hook.url });
+      const t0 = Date.now();
+      const t = await send(srv, `/api/v1/alert-channels/${wh.json.id}/test`, 'POST');
+      assert.equal(t.status, 200, t.text);
+      assert.ok(Date.now() - t0 < 10_000);
+      assert.equal(t.json.ok, false, t.text);
+      assert.equal(t.json.result, 'failed');
+      assert.equal(t.json.status, 500);
+      assert.equal(hook.got.length, 1, 'the receiver saw it once, before the answer');
+      await new Promise((r) => setTimeout(r, 4_000));  // back-off would have retried by now
+      assert.equal(hook.got.length, 1, 'not retried');
+      const log = await srv.api(`/api/v1/alert-channels/${wh.json.id}/deliveries`);
+      assert.deepEqual(log.deliveries.map((d) => `${d.kind}:${d.result}:${d.status}`), ['test:failed:500']);
+      const metrics = (await srv.metricsText()).text;
+      assert.match(metrics, /^loupe_notify_pending 0$/m, 'nothing left in the queue');
     });
   } finally {
     await srv.stop();
