@@ -73,8 +73,11 @@ export function ruleEditor(app: App, rule: AlertRule | null, channels: AlertChan
   // HH:MM as text, not <input type=time>: the end may be 24:00.
   const quietFrom = h('input', { class: 'inp clock-in', testid: 'rule-quiet-from', attrs: { type: 'text', maxlength: '5', placeholder: '22:00', 'aria-label': 'Quiet from' } });
   const quietTo = h('input', { class: 'inp clock-in', testid: 'rule-quiet-to', attrs: { type: 'text', maxlength: '5', placeholder: '07:00', 'aria-label': 'Quiet until' } });
-  const tzList = h('datalist', { attrs: { id: 'rule-tz-list' } }, ...['UTC', 'UTC+01:00', 'UTC+02:00', 'UTC+05:30', 'UTC+08:00', 'UTC+09:00', 'UTC-05:00', 'UTC-08:00'].map((t) => h('option', { attrs: { value: t } })));
-  const quietTz = text('rule-quiet-tz', 'Time zone', { list: 'rule-tz-list', placeholder: 'UTC+09:00' });
+  // IANA zones follow daylight saving; the browser's own comes first.
+  const browserTz = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  const zones = [browserTz, 'UTC', 'Europe/London', 'Europe/Berlin', 'America/New_York', 'America/Los_Angeles', 'Asia/Seoul', 'Asia/Tokyo', 'Asia/Kolkata', 'Australia/Sydney', 'UTC+09:00', 'UTC-05:00'];
+  const tzList = h('datalist', { attrs: { id: 'rule-tz-list' } }, ...[...new Set(zones)].map((t) => h('option', { attrs: { value: t } })));
+  const quietTz = text('rule-quiet-tz', 'Time zone', { list: 'rule-tz-list', placeholder: browserTz });
 
   // ---- Rows with a place for the field's error
   const errSpans = new Map<string, HTMLElement>();
