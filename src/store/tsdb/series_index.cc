@@ -4,6 +4,8 @@
 #include <regex>
 #include <set>
 
+#include "common/hash.h"
+
 #include "store/tsdb/time_series_store.h"
 
 namespace loupe::tsdb {
@@ -38,26 +40,27 @@ std::string_view SeriesInfo::Label(std::string_view name) const noexcept {
   return it->second;
 }
 
-const std::string& SeriesIndex::Key(std::string_view metric, const Labels& labels) {
-  // Names and values cannot hold the separators' meaning ambiguously: each
-  // string is length-prefixed.
-  scratch_.clear();
-  auto put = [this](std::string_view s) {
-    const auto n = static_cast<uint32_t>(s.size());
-    scratch_.append(reinterpret_cast<const char*>(&n), sizeof(n));
-    scratch_.append(s);
-  };
-  put(metric);
+uint64_t SeriesIndex::Hash(std::string_view metric, const Labels& labels) noexcept {
+  // The strings are hashed independently (so the CPU overlaps them) and
+  // combined with one multiply each; chaining each hash into the next's seed
+  // made hashing 40 % of Append (perf on BM_TsdbAppend). Names and values
+  // use different multipliers so that swapping them changes the hash.
+  uint64_t h = Hash64(metric);
   for (const auto& [k, v] : labels) {
-    put(k);
-    put(v);
+    h = (h ^ Hash64(k)) * 0x9e3779b97f4a7c15ULL;
+    h = (h ^ Hash64(v)) * 0xc2b2ae3d27d4eb4fULL;
   }
-  return scratch_;
+  return Mix64(h);
 }
 
-uint32_t SeriesIndex::Find(std::string_view metric, const Labels& labels) {
-  auto it = by_key_.find(Key(metric, labels));
-  return it == by_key_.end() ? kNone : it->second;
+uint32_t SeriesIndex::Find(std::string_view metric, const Labels& labels) const {
+  auto it = by_hash_.find(Hash(metric, labels));
+  if (it == by_hash_.end()) return kNone;
+  for (uint32_t id = it->second; id != kNone; id = by_id_[id]->next_same_hash) {
+    const SeriesInfo& s = *by_id_[id];
+    if (s.metric == metric && s.labels == labels) return id;
+  }
+  return kNone;
 }
 
 namespace {
@@ -87,7 +90,12 @@ uint32_t SeriesIndex::Add(std::string_view metric, const Labels& labels, SeriesK
   info->labels = labels;
   info->kind = kind;
   info->overflow = info->Label(kOverflowLabel) == "true";
-  by_key_.emplace(Key(metric, labels), id);
+  auto [slot, added] = by_hash_.emplace(Hash(metric, labels), id);
+  if (!added) {  // a collision: chain behind the first
+    info->next_same_hash = slot->second;
+    slot->second = id;
+  }
+  ++size_;
   InsertSorted(&by_metric_[info->metric], id);
   for (const auto& [k, v] : labels) InsertSorted(&postings_[PostingKey(k, v)], id);
   by_id_[id] = std::move(info);
