@@ -29,28 +29,10 @@ std::string BitWriter::Bytes() const {
   return out;
 }
 
-bool BitReader::Refill() noexcept {
-  while (avail_ <= 56 && p_ < end_) {
-    acc_ |= static_cast<uint64_t>(*p_++) << (56 - avail_);
-    avail_ += 8;
-  }
-  return avail_ > 0;
-}
-
-bool BitReader::Read(int n, uint64_t* v) noexcept {
-  if (n > 32) {
-    uint64_t hi, lo;
-    if (!Read(n - 32, &hi) || !Read(32, &lo)) return false;
-    *v = (hi << 32) | lo;
-    return true;
-  }
-  if (avail_ < n) {
-    Refill();
-    if (avail_ < n) return false;
-  }
-  *v = acc_ >> (64 - n);
-  acc_ <<= n;
-  avail_ -= n;
+bool BitReader::ReadWide(int n, uint64_t* v) noexcept {
+  uint64_t hi, lo;
+  if (!Read(n - 32, &hi) || !Read(32, &lo)) return false;
+  *v = (hi << 32) | lo;
   return true;
 }
 
@@ -77,29 +59,6 @@ void PutDod(int64_t d, BitWriter* w) noexcept {
     w->Write(0b1111, 4);
     w->Write(u, 64);
   }
-}
-
-bool GetDod(BitReader* r, int64_t* d) noexcept {
-  int width = 0;
-  for (int prefix = 0; prefix < 4; ++prefix) {
-    bool bit;
-    if (!r->ReadBit(&bit)) return false;
-    if (!bit) {
-      static constexpr int kWidths[4] = {0, 7, 12, 20};
-      width = kWidths[prefix];
-      break;
-    }
-    if (prefix == 3) width = 64;
-  }
-  if (width == 0) {
-    *d = 0;
-    return true;
-  }
-  uint64_t u;
-  if (!r->Read(width, &u)) return false;
-  if (width < 64 && u > (1ULL << (width - 1))) u -= 1ULL << width;
-  *d = static_cast<int64_t>(u);
-  return true;
 }
 
 // Scaled decimals use the timestamp codec: integers as first value, delta,
@@ -149,22 +108,6 @@ void TimestampEncoder::Append(int64_t t, BitWriter* w) noexcept {
   ++n_;
 }
 
-bool TimestampDecoder::Next(BitReader* r, int64_t* t) noexcept {
-  if (n_ == 0) {
-    uint64_t u;
-    if (!r->Read(64, &u)) return false;
-    prev_ = static_cast<int64_t>(u);
-  } else {
-    int64_t d;
-    if (!GetDod(r, &d)) return false;
-    delta_ = n_ == 1 ? d : Wrap(static_cast<uint64_t>(delta_) + static_cast<uint64_t>(d));
-    prev_ = Wrap(static_cast<uint64_t>(prev_) + static_cast<uint64_t>(delta_));
-  }
-  ++n_;
-  *t = prev_;
-  return true;
-}
-
 void XorEncoder::Append(double v, BitWriter* w) noexcept {
   const uint64_t bits = Bits(v);
   if (first_) {
@@ -195,35 +138,6 @@ void XorEncoder::Append(double v, BitWriter* w) noexcept {
   w->Write(static_cast<uint64_t>(lead), 5);
   w->Write(static_cast<uint64_t>(sig == 64 ? 0 : sig), 6);
   w->Write(x >> trail, sig);
-}
-
-bool XorDecoder::Next(BitReader* r, double* v) noexcept {
-  if (first_) {
-    if (!r->Read(64, &prev_)) return false;
-    first_ = false;
-    *v = std::bit_cast<double>(prev_);
-    return true;
-  }
-  bool bit;
-  if (!r->ReadBit(&bit)) return false;
-  if (bit) {
-    if (!r->ReadBit(&bit)) return false;
-    if (bit) {
-      uint64_t lead, sig;
-      if (!r->Read(5, &lead) || !r->Read(6, &sig)) return false;
-      if (sig == 0) sig = 64;
-      if (lead + sig > 64) return false;
-      leading_ = static_cast<int>(lead);
-      trailing_ = static_cast<int>(64 - lead - sig);
-    }
-    const int sig = 64 - leading_ - trailing_;
-    if (sig <= 0) return false;
-    uint64_t x;
-    if (!r->Read(sig, &x)) return false;
-    prev_ ^= x << trailing_;
-  }
-  *v = std::bit_cast<double>(prev_);
-  return true;
 }
 
 void EncodeTimestamps(std::span<const int64_t> ts, std::string* out) {

@@ -47,7 +47,18 @@ class StepAccumulator {
       if (agg_ == TimeAgg::kRate) prev_ = last;
       return;
     }
-    const auto i = static_cast<size_t>((t - from_) / step_);
+    // Times ascend: move the step forward instead of dividing (the division
+    // was a fifth of BM_TsdbQuery24h).
+    if (t >= step_end_) {
+      if (t - step_end_ < step_) {
+        ++i_;
+        step_end_ += step_;
+      } else {
+        i_ = static_cast<size_t>((t - from_) / step_);
+        step_end_ = from_ + static_cast<int64_t>(i_ + 1) * step_;
+      }
+    }
+    const size_t i = i_;
     if (i >= v_.size()) return;
     double& v = v_[i];
     double& c = c_[i];
@@ -102,6 +113,8 @@ class StepAccumulator {
   const int64_t from_, step_;
   std::vector<double> v_, c_;
   double prev_ = kNaN;
+  size_t i_ = 0;              // the step of the last bucket added
+  int64_t step_end_ = from_ + step_;  // its end
 };
 
 double Reduce(GroupAgg agg, std::vector<double>* vals) {
