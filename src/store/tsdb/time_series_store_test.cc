@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <thread>
+#include <atomic>
 
 namespace loupe::tsdb {
 namespace {
@@ -394,6 +396,55 @@ TEST_F(TsdbTest, QueryCapsFailWithAClearError) {
   EXPECT_TRUE(store_->Query(1, q).ok());
   EXPECT_EQ(store_->Query(1, Q("m", kT0, kT0, kMin)).status().code(),
             Status::Code::kInvalidArgument);
+}
+
+TEST_F(TsdbTest, AggregateColumnsStoredAsReferencesReadBack) {
+  // A counter without resets: min is first and max is last in every bucket.
+  std::vector<Sample> s;
+  for (int i = 0; i < 240; ++i) s.push_back({kT0 + i * 15'000, 100.0 + i * 2.5});
+  Append(1, Series("c", {}, s, SeriesKind::kCounter));
+  ASSERT_TRUE(store_->Maintain(kT0 + 2 * kHour + options_.head_grace_ms).ok());
+  for (TimeAgg agg : {TimeAgg::kMin, TimeAgg::kMax, TimeAgg::kCount, TimeAgg::kRate}) {
+    const auto r = Query(Q("c", kT0 + kMin, kT0 + kHour, kMin, agg));
+    EXPECT_EQ(r.resolution_ms, kMin);
+    ASSERT_EQ(r.series.size(), 1u);
+    for (size_t i = 0; i < r.series[0].values.size(); ++i) {
+      const double first = 100.0 + (i + 1) * 4 * 2.5;  // four samples a minute
+      const double want = agg == TimeAgg::kMin   ? first
+                          : agg == TimeAgg::kMax ? first + 7.5
+                          : agg == TimeAgg::kCount ? 4
+                                                   : 10.0 / 60;
+      EXPECT_DOUBLE_EQ(r.series[0].values[i], want) << i;
+    }
+  }
+  auto checks = Verify(Env::Default(), dir_);
+  ASSERT_TRUE(checks.ok());
+  ASSERT_EQ(checks->size(), 2u);
+  for (const auto& c : *checks) EXPECT_TRUE(c.status.ok()) << c.file << c.status.ToString();
+}
+
+TEST_F(TsdbTest, FlushAndQueryWhileAppendingLoseNothing) {
+  constexpr int kSamples = 20'000;
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (int i = 0; i < kSamples; i += 100) {
+      const auto batch = Series("g", {{"t", "w"}}, Ramp(kT0 + i * 1000LL, 1000, 100, i));
+      ASSERT_TRUE(store_->Append(1, std::span(&batch, 1)).ok());
+    }
+    done = true;
+  });
+  while (!done) {
+    ASSERT_TRUE(store_->Flush().ok());
+    auto r = store_->Query(1, Q("g", kT0, kT0 + kSamples * 1000LL, kDay, TimeAgg::kCount));
+    ASSERT_TRUE(r.ok());
+  }
+  writer.join();
+  ASSERT_TRUE(store_->Flush().ok());
+  Reopen();
+  auto r = Query(Q("g", kT0, kT0 + kSamples * 1000LL, kDay, TimeAgg::kCount));
+  ASSERT_EQ(r.series.size(), 1u);
+  EXPECT_EQ(r.series[0].values[0], kSamples);
+  EXPECT_EQ(store_->Stats().duplicates_skipped + store_->Stats().out_of_order_dropped, 0u);
 }
 
 }  // namespace
