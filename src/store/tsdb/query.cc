@@ -154,6 +154,9 @@ Result<QueryResult> TimeSeriesStore::Query(ProjectId project, const MetricQuery&
   if (q.metric.empty()) return Status::InvalidArgument("metric query: no metric name");
   if (q.step_ms <= 0) return Status::InvalidArgument("metric query: step must be positive");
   if (q.to_ms <= q.from_ms) return Status::InvalidArgument("metric query: to must be after from");
+  if (q.from_ms < -(int64_t{1} << 61) || q.to_ms > (int64_t{1} << 61)) {
+    return Status::InvalidArgument("metric query: from/to out of range");
+  }
   const auto n_steps = static_cast<size_t>((q.to_ms - q.from_ms + q.step_ms - 1) / q.step_ms);
   QueryResult result;
   result.from_ms = q.from_ms;

@@ -116,24 +116,40 @@ Status TimeSeriesStore::LoadProject(ProjectId id, const std::string& path, std::
     }
   }
   // A raw block without its aggregates was not sealed: it returns to the
-  // head, so that the rest of its window can still be appended.
+  // head, so that the rest of its window can still be appended. One whose
+  // columns do not decode (it passed its checksum, so a writer bug) is
+  // skipped like a corrupt block.
   std::vector<int64_t> time;
   std::vector<double> value;
-  for (const auto& [start, block] : p->raw) {
-    if (p->agg.count(start) != 0) continue;
+  for (auto it = p->raw.begin(); it != p->raw.end();) {
+    const auto& [start, block] = *it;
+    if (p->agg.count(start) != 0) {
+      ++it;
+      continue;
+    }
     auto w = std::make_unique<Window>();
     w->start_ms = start;
     w->chunks.resize(p->index.id_limit());
+    bool ok = true;
     for (const Block::Entry& e : block->entries()) {
       if (!block->ReadRaw(e, &time, &value)) {
-        return Status::Corruption("tsdb: block " + block->path() + ": a series does not decode");
+        ok = false;
+        break;
       }
       auto chunk = std::make_unique<HeadChunk>();
       for (size_t i = 0; i < time.size(); ++i) chunk->Append(time[i], value[i]);
       w->chunks[e.id] = std::move(chunk);
     }
+    if (!ok) {
+      if (!corrupt->empty()) corrupt->append("; ");
+      corrupt->append("block " + block->path() + ": a series does not decode");
+      blocks_corrupt_.fetch_add(1, std::memory_order_relaxed);
+      it = p->raw.erase(it);
+      continue;
+    }
     w->version = w->flushed_version = 1;
     p->head[start] = std::move(w);
+    ++it;
   }
   return Status::OK();
 }
