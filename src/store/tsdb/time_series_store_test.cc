@@ -190,6 +190,43 @@ TEST_F(TsdbTest, FlushSurvivesACrashThatDropsUnsyncedData) {
   EXPECT_EQ(r.series[0].values[0], 100);
 }
 
+TEST_F(TsdbTest, AFullDiskFailsFlushAndALaterFlushWritesEverything) {
+  FaultInjectionEnv env(Env::Default());
+  options_.env = &env;
+  Reopen();
+  Append(1, Series("cpu", {}, Ramp(kT0, 1000, 500)));
+  env.SetWriteBudget(100);
+  const Status st = store_->Flush();
+  EXPECT_EQ(st.code(), Status::Code::kResourceExhausted) << st.ToString();
+  EXPECT_TRUE(BlockFiles().empty());  // no partial block under a final name
+  Append(1, Series("cpu", {}, Ramp(kT0 + 500'000, 1000, 10)));  // still accepted
+  env.SetWriteBudget(-1);
+  ASSERT_TRUE(store_->Flush().ok());
+  store_.reset();
+  ASSERT_TRUE(env.DropUnsyncedData().ok());
+  Reopen();
+  EXPECT_TRUE(store_->open_status().ok());
+  EXPECT_EQ(Query(Q("cpu", kT0, kT0 + kHour, kHour, TimeAgg::kCount)).series[0].values[0], 510);
+}
+
+TEST_F(TsdbTest, AFailedSealLeavesTheWindowInTheHeadAndWritable) {
+  FaultInjectionEnv env(Env::Default());
+  options_.env = &env;
+  Reopen();
+  Append(1, Series("cpu", {}, {{kT0, 1}}));
+  env.SetSyncError(true);
+  EXPECT_FALSE(store_->Maintain(kT0 + 2 * kHour + options_.head_grace_ms).ok());
+  EXPECT_EQ(store_->Stats().head_windows, 1u);
+  Append(1, Series("cpu", {}, {{kT0 + 1, 2}}));
+  EXPECT_EQ(store_->Stats().samples_appended, 2u);
+  env.SetSyncError(false);
+  ASSERT_TRUE(store_->Maintain(kT0 + 2 * kHour + options_.head_grace_ms).ok());
+  EXPECT_EQ(store_->Stats().head_windows, 0u);
+  auto r = Query(Q("cpu", kT0, kT0 + kMin, kMin, TimeAgg::kSum));
+  EXPECT_EQ(r.resolution_ms, kMin);
+  EXPECT_EQ(r.series[0].values[0], 3);
+}
+
 TEST_F(TsdbTest, ACorruptBlockIsSkippedAndReportedOthersLoad) {
   Append(1, Series("cpu", {}, Ramp(kT0, kMin, 10)));
   Append(1, Series("cpu", {}, Ramp(kT0 + 4 * kHour, kMin, 10)));
