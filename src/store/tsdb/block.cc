@@ -207,7 +207,7 @@ Result<std::unique_ptr<Block>> Block::Open(Env* env, const std::string& path,
   if (crc32c::Value(d.data(), d.size() - 8) != stored) return fail("checksum mismatch");
   if (static_cast<uint8_t>(d[4]) != kVersion) return fail("unknown version");
   const auto kind = static_cast<uint8_t>(d[5]);
-  if (kind > 1) return fail("unknown kind");
+  if (kind > 2) return fail("unknown kind");
   b->header_.kind = static_cast<BlockKind>(kind);
   b->header_.project = DecodeFixed32(d.data() + 8);
   b->header_.start_ms = static_cast<int64_t>(DecodeFixed64(d.data() + 16));
@@ -326,8 +326,8 @@ bool Block::ReadAgg(const Entry& e, int res, uint8_t mask, AggColumns* out) cons
 }
 
 std::string BlockFileName(BlockKind kind, int64_t start_ms) {
-  return std::string(kind == BlockKind::kRaw ? "raw-" : "agg-") + std::to_string(start_ms) +
-         ".tsb";
+  const char* prefix = kind == BlockKind::kRaw ? "raw-" : kind == BlockKind::kAggregate ? "agg-" : "day-";
+  return prefix + std::to_string(start_ms) + ".tsb";
 }
 
 bool ParseBlockFileName(std::string_view name, BlockKind* kind, int64_t* start_ms) {
@@ -337,6 +337,8 @@ bool ParseBlockFileName(std::string_view name, BlockKind* kind, int64_t* start_m
     *kind = BlockKind::kRaw;
   } else if (name.starts_with("agg-")) {
     *kind = BlockKind::kAggregate;
+  } else if (name.starts_with("day-")) {
+    *kind = BlockKind::kDayAggregate;
   } else {
     return false;
   }

@@ -20,7 +20,11 @@
 
 namespace loupe::tsdb {
 
-enum class BlockKind : uint8_t { kRaw = 0, kAggregate = 1 };
+// kDayAggregate: the aggregate blocks of one UTC day merged into one file
+// (Maintain's compaction); same payloads as kAggregate.
+enum class BlockKind : uint8_t { kRaw = 0, kAggregate = 1, kDayAggregate = 2 };
+
+inline constexpr int64_t kDayMs = 86'400'000;
 
 // Aggregate resolutions, in the order their columns are stored.
 inline constexpr int64_t kAggResolutionsMs[2] = {60'000, 3'600'000};
@@ -147,7 +151,8 @@ class Block {
   std::vector<Entry> entries_;  // sorted by id after Remap
 };
 
-// The file name of a block: "raw-<start_ms>.tsb" or "agg-<start_ms>.tsb".
+// The file name of a block: "raw-<start_ms>.tsb", "agg-<start_ms>.tsb" or
+// "day-<start_ms>.tsb".
 std::string BlockFileName(BlockKind kind, int64_t start_ms);
 // Parses a block file name; false for any other name.
 bool ParseBlockFileName(std::string_view name, BlockKind* kind, int64_t* start_ms);

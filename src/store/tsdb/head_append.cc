@@ -104,7 +104,7 @@ Status TimeSeriesStore::Append(ProjectId project, std::span<const SeriesSamples>
       if (w == nullptr || w->start_ms != start) {
         auto it = p->head.find(start);
         if (it == p->head.end()) {
-          if (p->agg.count(start) != 0) {  // sealed
+          if (AggCovering(p->agg, start) != nullptr) {  // sealed
             ++out_of_order;
             continue;
           }

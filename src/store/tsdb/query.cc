@@ -222,7 +222,8 @@ Result<QueryResult> TimeSeriesStore::Query(ProjectId project, const MetricQuery&
         acc.Add(ts[i], vs[i], vs[i], vs[i], 1, vs[i], vs[i], 0);
       }
     };
-    auto feed_agg = [&](const Block& b, int r) {
+    // Buckets at or after `from` (a day block may cover windows already read raw).
+    auto feed_agg = [&](const Block& b, int r, int64_t from) {
       const Block::Entry* e = b.Find(id);
       if (e == nullptr) return;
       if (!b.ReadAgg(*e, r, mask, &cols)) return;
@@ -230,16 +231,22 @@ Result<QueryResult> TimeSeriesStore::Query(ProjectId project, const MetricQuery&
       auto col = [n](const std::vector<double>& c, size_t i) { return c.size() == n ? c[i] : 0.0; };
       for (size_t i = 0; i < n; ++i) {
         const int64_t t = cols.time[i];
-        if (t < read_from) continue;
+        if (t < from) continue;
         if (t >= q.to_ms) break;
         acc.Add(t, col(cols.min, i), col(cols.max, i), col(cols.sum, i), col(cols.count, i),
                 col(cols.last, i), col(cols.first, i), col(cols.inc, i));
       }
     };
+    int64_t covered_until = std::numeric_limits<int64_t>::min();  // by an aggregate block read
     for (int64_t w = WindowStart(read_from, block_ms); w < q.to_ms; w += block_ms) {
-      auto agg = p->agg.find(w);
-      if (res >= 0 && agg != p->agg.end()) {
-        feed_agg(*agg->second, res);
+      if (w < covered_until) continue;
+      const Block* agg = AggCovering(p->agg, w);
+      auto feed_covering = [&](int r) {
+        feed_agg(*agg, r, std::max(read_from, w));
+        covered_until = agg->header().start_ms + agg->header().window_ms;
+      };
+      if (res >= 0 && agg != nullptr) {
+        feed_covering(res);
         continue;
       }
       if (auto hw = p->head.find(w); hw != p->head.end()) {
@@ -258,7 +265,7 @@ Result<QueryResult> TimeSeriesStore::Query(ProjectId project, const MetricQuery&
         continue;
       }
       // Raw data past retention: the minute aggregates stand in.
-      if (agg != p->agg.end()) feed_agg(*agg->second, 0);
+      if (agg != nullptr) feed_covering(0);
     }
     acc.Finish(&values[k]);
   }

@@ -11,7 +11,6 @@
 namespace loupe::tsdb {
 
 namespace {
-constexpr int64_t kDayMs = 86'400'000;
 
 bool ParseProjectDir(const std::string& name, ProjectId* id) {
   auto [p, ec] = std::from_chars(name.data(), name.data() + name.size(), *id);
@@ -87,9 +86,10 @@ Status TimeSeriesStore::LoadProject(ProjectId id, const std::string& path, std::
   for (const auto& [start, kind] : files) {
     const std::string file = path + "/" + BlockFileName(kind, start);
     auto block = Block::Open(env_, file, &infos);
+    const int64_t window = kind == BlockKind::kDayAggregate ? kDayMs : options_.block_ms;
     if (!block.ok() || (*block)->header().start_ms != start ||
         (*block)->header().kind != kind || (*block)->header().project != id ||
-        (*block)->header().window_ms != options_.block_ms) {
+        (*block)->header().window_ms != window) {
       if (!corrupt->empty()) corrupt->append("; ");
       corrupt->append(block.ok() ? "block " + file + ": header does not match its name"
                                  : block.status().message());
@@ -112,7 +112,21 @@ Status TimeSeriesStore::LoadProject(ProjectId id, const std::string& path, std::
       }
       p->raw[start] = std::move(shared);
     } else {
+      // Files come sorted by (start, kind): a day block replaces the window
+      // block of its first window, loaded just before it.
       p->agg[start] = std::move(shared);
+    }
+  }
+  // Window aggregate blocks inside a day block are left over from a crash
+  // during compaction (the day block is durable before they are deleted).
+  for (const auto& [start, block] : p->agg) {
+    if (block->header().kind != BlockKind::kDayAggregate) continue;
+    for (int64_t w = start; w < start + kDayMs; w += options_.block_ms) {
+      const std::string left = path + "/" + BlockFileName(BlockKind::kAggregate, w);
+      if (env_->FileExists(left)) env_->DeleteFile(left);
+    }
+    for (auto it = p->agg.upper_bound(start); it != p->agg.end() && it->first < start + kDayMs;) {
+      it = p->agg.erase(it);
     }
   }
   // A raw block without its aggregates was not sealed: it returns to the
@@ -123,7 +137,7 @@ Status TimeSeriesStore::LoadProject(ProjectId id, const std::string& path, std::
   std::vector<double> value;
   for (auto it = p->raw.begin(); it != p->raw.end();) {
     const auto& [start, block] = *it;
-    if (p->agg.count(start) != 0) {
+    if (AggCovering(p->agg, start) != nullptr) {
       ++it;
       continue;
     }
@@ -296,6 +310,7 @@ Status TimeSeriesStore::Flush() {
 Status TimeSeriesStore::Maintain(int64_t now_ms) {
   std::lock_guard lock(write_mu_);
   LOUPE_RETURN_IF_ERROR(WriteWindows(true, now_ms - options_.head_grace_ms));
+  LOUPE_RETURN_IF_ERROR(CompactDays(now_ms - options_.head_grace_ms));
   return ApplyRetention(now_ms);
 }
 
@@ -319,9 +334,10 @@ Status TimeSeriesStore::ApplyRetention(int64_t now_ms) {
         const int64_t horizon = now_ms - days * kDayMs;
         // Whole blocks only: a block goes once its window has ended before the horizon.
         for (auto it = blocks->begin(); it != blocks->end();) {
-          if (it->first + options_.block_ms > horizon) break;
-          if (p->head.count(it->first) != 0) {
-            ++it;  // still in the head: sealed (and then dropped) by a later Maintain
+          if (it->first >= horizon) break;
+          if (it->first + it->second->header().window_ms > horizon ||
+              p->head.count(it->first) != 0) {
+            ++it;  // ends after the horizon, or still in the head (a later Maintain seals it)
             continue;
           }
           doomed.push_back(it->second);
@@ -340,6 +356,95 @@ Status TimeSeriesStore::ApplyRetention(int64_t now_ms) {
       }
     }
     if (!doomed.empty()) env_->SyncDir(p->dir);
+  }
+  return result;
+}
+
+Status TimeSeriesStore::CompactDays(int64_t sealed_before) {
+  if (!options_.compact_aggregate_days || options_.block_ms >= kDayMs ||
+      kDayMs % options_.block_ms != 0) {
+    return Status::OK();
+  }
+  std::vector<Project*> projects;
+  {
+    std::shared_lock lock(projects_mu_);
+    for (auto& [id, p] : projects_) projects.push_back(p.get());
+  }
+  Status result;
+  std::vector<AggColumns> cols(2);
+  for (Project* p : projects) {
+    // Days whose every window is sealed (its end is before sealed_before and
+    // no window of it is in the head), with their window aggregate blocks.
+    std::map<int64_t, std::vector<std::shared_ptr<const Block>>> days;
+    std::map<uint32_t, SeriesRef> refs;
+    {
+      std::shared_lock lock(p->mu);
+      for (const auto& [start, block] : p->agg) {
+        if (block->header().kind != BlockKind::kAggregate) continue;
+        const int64_t day = WindowStart(start, kDayMs);
+        if (day + kDayMs > sealed_before) continue;
+        auto head = p->head.lower_bound(day);
+        if (head != p->head.end() && head->first < day + kDayMs) continue;
+        days[day].push_back(block);
+        for (const Block::Entry& e : block->entries()) {
+          const SeriesInfo& info = p->index.info(e.id);  // stable; see WriteWindows
+          refs.emplace(e.id, SeriesRef{e.id, &info.metric, &info.labels, info.kind});
+        }
+      }
+    }
+    for (const auto& [day, blocks] : days) {
+      std::map<uint32_t, AggSeriesData> merged;
+      Status st;
+      for (const auto& block : blocks) {  // ascending start
+        for (const Block::Entry& e : block->entries()) {
+          AggSeriesData& out = merged[e.id];
+          out.ref = refs[e.id];
+          for (int r = 0; r < 2 && st.ok(); ++r) {
+            if (!block->ReadAgg(e, r, kAllColumns, &cols[r])) {
+              st = Status::Corruption("tsdb: block " + block->path() + " does not decode");
+              break;
+            }
+            AggColumns& dst = out.res[r];
+            dst.time.insert(dst.time.end(), cols[r].time.begin(), cols[r].time.end());
+            for (int c = 0; c < AggColumns::kColumns; ++c) {
+              dst.column(c)->insert(dst.column(c)->end(), cols[r].column(c)->begin(),
+                                    cols[r].column(c)->end());
+            }
+          }
+        }
+      }
+      std::shared_ptr<const Block> day_block;
+      const std::string path = p->dir + "/" + BlockFileName(BlockKind::kDayAggregate, day);
+      if (st.ok()) {
+        std::vector<AggSeriesData> series;
+        series.reserve(merged.size());
+        for (auto& [id, data] : merged) series.push_back(std::move(data));
+        const BlockHeader header{BlockKind::kDayAggregate, p->id, day, kDayMs};
+        st = WriteFileAtomically(env_, path, EncodeAggBlock(header, series));
+      }
+      if (st.ok()) {
+        auto b = Block::Open(env_, path, nullptr);
+        if (b.ok()) {
+          std::vector<uint32_t> ids;
+          for (const Block::Entry& e : (*b)->entries()) ids.push_back(e.id);
+          (*b)->Remap(ids);
+          day_block = std::move(b.value());
+        } else {
+          st = b.status();
+        }
+      }
+      if (!st.ok()) {
+        if (result.ok()) result = st.Annotate("tsdb: compacting day " + std::to_string(day));
+        continue;
+      }
+      {
+        std::unique_lock lock(p->mu);
+        for (const auto& block : blocks) p->agg.erase(block->header().start_ms);
+        p->agg[day] = day_block;
+      }
+      for (const auto& block : blocks) env_->DeleteFile(block->path());
+      env_->SyncDir(p->dir);
+    }
   }
   return result;
 }
@@ -412,7 +517,8 @@ Result<std::vector<BlockCheck>> Verify(Env* env, const std::string& dir) {
         continue;
       }
       const Block& b = **block;
-      if (b.header().kind != kind || b.header().start_ms != start || b.header().project != id) {
+      if (b.header().kind != kind || b.header().start_ms != start || b.header().project != id ||
+          (kind == BlockKind::kDayAggregate && b.header().window_ms != kDayMs)) {
         check.status = Status::Corruption("block " + check.file + ": header does not match its name");
       }
       for (const Block::Entry& e : b.entries()) {

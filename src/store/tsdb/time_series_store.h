@@ -4,7 +4,8 @@
 // Layout. <dir>/<project>/ holds immutable block files, one per project,
 // resolution and time window (TsdbOptions::block_ms, 2 h by default):
 // raw-<start_ms>.tsb (samples) and agg-<start_ms>.tsb (1-minute and 1-hour
-// aggregates: min, max, sum, count, last). Each block is self-contained: its
+// aggregates: min, max, sum, count, last), the latter merged per UTC day
+// into day-<start_ms>.tsb once the day is sealed. Each block is self-contained: its
 // own string table, series list (id, metric, labels, kind) and compressed
 // columns, with one CRC32C over the file.
 //
@@ -37,8 +38,11 @@
 // Sealing, downsampling, retention: Maintain(now_ms). A head window whose
 // end is head_grace_ms or more before now is sealed: its raw block is
 // written (if changed), its aggregate block computed, and it leaves memory.
-// Raw blocks whose window ended raw_retention_days before now are deleted,
-// aggregate blocks after the project's aggregate retention. Series stay
+// Then the aggregate blocks of every sealed UTC day are merged into one day
+// block (the window blocks are deleted after it is durable; Open deletes
+// any left by a crash in between). Raw blocks whose window ended
+// raw_retention_days before now are deleted, aggregate blocks after the
+// project's aggregate retention. Series stay
 // listed while any block or head window holds them.
 //
 // Corruption. Open() loads every block; a block that fails its checksum or
@@ -84,6 +88,9 @@ struct TsdbOptions {
   int raw_retention_days = 8;             // 0 keeps raw blocks for ever
   int aggregate_retention_days = 400;     // default for every project; 0 = for ever
   std::map<ProjectId, int> aggregate_retention_per_project;  // overrides
+  // Maintain merges the aggregate blocks of each finished UTC day into one
+  // day block (when block_ms divides a day). Off only in tests.
+  bool compact_aggregate_days = true;
   // Query caps: series selected by one query, and output points (steps ×
   // output series). Past them Query fails with kResourceExhausted.
   size_t max_query_series = 20'000;
@@ -211,6 +218,7 @@ class TimeSeriesStore {
   Project* GetProject(ProjectId id) const;
   Project* GetOrCreateProject(ProjectId id);
   Status WriteWindows(bool seal_before_set, int64_t seal_before);
+  Status CompactDays(int64_t sealed_before);
   Status ApplyRetention(int64_t now_ms);
   int AggregateRetentionDays(ProjectId id) const;
   std::string ProjectDir(ProjectId id) const;

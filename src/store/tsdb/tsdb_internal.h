@@ -63,6 +63,16 @@ struct TimeSeriesStore::Project {
   std::map<int64_t, std::shared_ptr<const Block>> agg;   // GUARDED_BY(mu)
 };
 
+// The aggregate block (window or day) covering the window starting at w, or null.
+inline const Block* AggCovering(const std::map<int64_t, std::shared_ptr<const Block>>& agg,
+                                int64_t w) noexcept {
+  auto it = agg.upper_bound(w);
+  if (it == agg.begin()) return nullptr;
+  --it;
+  const BlockHeader& h = it->second->header();
+  return w < h.start_ms + h.window_ms ? it->second.get() : nullptr;
+}
+
 // Start of the window holding t (floor division, negative times too).
 inline int64_t WindowStart(int64_t t, int64_t window_ms) noexcept {
   int64_t s = t / window_ms * window_ms;
