@@ -4,10 +4,11 @@
 // Layout. <dir>/<project>/ holds immutable block files, one per project,
 // resolution and time window (TsdbOptions::block_ms, 2 h by default):
 // raw-<start_ms>.tsb (samples) and agg-<start_ms>.tsb (1-minute and 1-hour
-// aggregates: min, max, sum, count, last), the latter merged per UTC day
-// into day-<start_ms>.tsb once the day is sealed. Each block is self-contained: its
-// own string table, series list (id, metric, labels, kind) and compressed
-// columns, with one CRC32C over the file.
+// aggregates: min, max, sum, count, last, and first and inc for exact
+// counter rates), the latter merged per UTC day into day-<start_ms>.tsb once
+// the day is sealed. Each block is self-contained: its own string table,
+// series list (id, metric, labels, kind) and compressed columns, with one
+// CRC32C over the file.
 //
 // Head. Samples of windows not yet sealed live in memory, per series and
 // window, as streaming delta-of-delta / XOR chunks (chunk.h). Append is
@@ -26,7 +27,8 @@
 // replayed request changes nothing. A series accepts samples in time order
 // only: a sample older than the series' newest held one and not a duplicate
 // is dropped and counted (out_of_order_dropped), as is a sample whose
-// window is already sealed. NaN and ±Inf values are dropped and counted
+// window is already sealed or older than the raw retention horizon of the
+// last Maintain. NaN and ±Inf values are dropped and counted
 // (invalid_dropped): a stored value is always finite.
 //
 // Caps. A project holds at most max_series_per_project series and a metric
@@ -42,8 +44,8 @@
 // block (the window blocks are deleted after it is durable; Open deletes
 // any left by a crash in between). Raw blocks whose window ended
 // raw_retention_days before now are deleted, aggregate blocks after the
-// project's aggregate retention. Series stay
-// listed while any block or head window holds them.
+// project's aggregate retention. Series stay in the index until a restart,
+// which brings back only those some block holds.
 //
 // Corruption. Open() loads every block; a block that fails its checksum or
 // parse is skipped and named in the returned status (kCorruption, the file
