@@ -8,6 +8,7 @@
 
 #include "testing/store_conformance.h"
 #include "testing/store_conformance_internal.h"
+#include "testing/event_filter.h"
 
 namespace loupe::testing {
 
@@ -17,18 +18,6 @@ void LinkStoreConformanceEventTests() {}
 
 namespace {
 
-// Filters spelled out (designated initializers would leave members unnamed).
-store::EventFilter Filter(int64_t from_us, int64_t to_us, const char* level = "",
-                          const char* type = "", const char* service = "") {
-  store::EventFilter f;
-  f.from_us = from_us;
-  f.to_us = to_us;
-  f.level = level;
-  f.type = type;
-  f.service = service;
-  return f;
-}
-constexpr int64_t kAny = INT64_MAX;
 
 model::Event Ev(int64_t t, const char* type, const char* level, std::string service,
                 model::TxId tx = 0) {
@@ -74,7 +63,7 @@ TEST_P(StoreConformanceTest, EventsComeNewestFirstInAppendOrder) {
   EXPECT_THAT(Messages(store(), kP1, {}, 1), ElementsAre(ev[2].message));  // the visitor stops
 
   model::Event got;
-  ASSERT_TRUE(store().ScanEvents(kP1, Filter(0, kAny, "", model::kEventHttpError),
+  ASSERT_TRUE(store().ScanEvents(kP1, EventFilterOf(0, kAnyTime, "", model::kEventHttpError),
                                  [&](const model::Event& e) {
                                    got = e;
                                    return true;
@@ -90,13 +79,13 @@ TEST_P(StoreConformanceTest, EventsComeNewestFirstInAppendOrder) {
 TEST_P(StoreConformanceTest, EventFiltersAreExactAndTimeIsHalfOpen) {
   std::vector<model::Event> ev = Sample();
   ASSERT_TRUE(store().AppendEvents(kP1, ev).ok());
-  EXPECT_THAT(Messages(store(), kP1, Filter(0, kAny, model::kLevelNormal)), ElementsAre(ev[1].message));
-  EXPECT_THAT(Messages(store(), kP1, Filter(0, kAny, "", model::kEventSqlException)),
+  EXPECT_THAT(Messages(store(), kP1, EventFilterOf(0, kAnyTime, model::kLevelNormal)), ElementsAre(ev[1].message));
+  EXPECT_THAT(Messages(store(), kP1, EventFilterOf(0, kAnyTime, "", model::kEventSqlException)),
               ElementsAre(ev[0].message));
-  EXPECT_THAT(Messages(store(), kP1, Filter(0, kAny, "", "", "shop")),
+  EXPECT_THAT(Messages(store(), kP1, EventFilterOf(0, kAnyTime, "", "", "shop")),
               ElementsAre(ev[1].message, ev[0].message));
-  EXPECT_TRUE(Messages(store(), kP1, Filter(0, kAny, "", "", "sho")).empty());
-  EXPECT_THAT(Messages(store(), kP1, Filter(kT0 + 1, kT0 + 5)),
+  EXPECT_TRUE(Messages(store(), kP1, EventFilterOf(0, kAnyTime, "", "", "sho")).empty());
+  EXPECT_THAT(Messages(store(), kP1, EventFilterOf(kT0 + 1, kT0 + 5)),
               ElementsAre(ev[1].message, ev[0].message));
 }
 

@@ -27,24 +27,31 @@ constexpr double kMaxMs = 1e14;
 
 inline std::string_view Str(const Value& v) { return {v.GetString(), v.GetStringLength()}; }
 
+// Checks and parses an agent body in situ; `what` names it in errors
+// ("snapshot", "crash report").
+Status ParseBody(std::string* body, const char* what, rapidjson::Document* doc) {
+  if (size_t bad = internal::FindInvalidJsonByte(*body); bad != std::string_view::npos) {
+    return Status::InvalidArgument(std::string("invalid ") + what + " JSON at byte " +
+                                   std::to_string(bad) +
+                                   ((*body)[bad] == '\0' ? ": NUL byte" : ": invalid UTF-8"));
+  }
+  doc->ParseInsitu<kParseFlags>(body->data());
+  if (doc->HasParseError()) {
+    return Status::InvalidArgument(std::string("invalid ") + what + " JSON at byte " +
+                                   std::to_string(doc->GetErrorOffset()) + ": " +
+                                   rapidjson::GetParseError_En(doc->GetParseError()));
+  }
+  return Status::OK();
+}
+
 class Decoder {
  public:
   Decoder(const AgentLimits& limits, model::ActiveSnapshot* out) : limits_(limits), out_(out) {}
 
   Status Decode(std::string* body) {
     *out_ = model::ActiveSnapshot{};
-    if (size_t bad = internal::FindInvalidJsonByte(*body); bad != std::string_view::npos) {
-      return Status::InvalidArgument(std::string("invalid snapshot JSON at byte ") +
-                                     std::to_string(bad) +
-                                     ((*body)[bad] == '\0' ? ": NUL byte" : ": invalid UTF-8"));
-    }
     rapidjson::Document doc;
-    doc.ParseInsitu<kParseFlags>(body->data());
-    if (doc.HasParseError()) {
-      return Status::InvalidArgument(std::string("invalid snapshot JSON at byte ") +
-                                     std::to_string(doc.GetErrorOffset()) + ": " +
-                                     rapidjson::GetParseError_En(doc.GetParseError()));
-    }
+    if (Status p = ParseBody(body, "snapshot", &doc); !p.ok()) return p;
     if (!doc.IsObject()) return (Fail("(root)", "expected an object"), status_);
     bool has_time = false;
     for (const auto& m : doc.GetObject()) {
@@ -320,18 +327,8 @@ Status DecodeCrashReportJson(std::string* body, const AgentLimits& limits,
                              model::CrashReport* out) noexcept {
   try {
     *out = model::CrashReport{};
-    if (size_t bad = internal::FindInvalidJsonByte(*body); bad != std::string_view::npos) {
-      return Status::InvalidArgument(std::string("invalid crash report JSON at byte ") +
-                                     std::to_string(bad) +
-                                     ((*body)[bad] == '\0' ? ": NUL byte" : ": invalid UTF-8"));
-    }
     rapidjson::Document doc;
-    doc.ParseInsitu<kParseFlags>(body->data());
-    if (doc.HasParseError()) {
-      return Status::InvalidArgument(std::string("invalid crash report JSON at byte ") +
-                                     std::to_string(doc.GetErrorOffset()) + ": " +
-                                     rapidjson::GetParseError_En(doc.GetParseError()));
-    }
+    if (Status p = ParseBody(body, "crash report", &doc); !p.ok()) return p;
     Status st;
     if (!doc.IsObject()) return (CrashFail(&st, "(root)", "expected an object"), st);
     auto get_string = [&](const Value& v, std::string_view path, std::string* dst) {

@@ -9,22 +9,13 @@
 
 #include "common/clock.h"
 #include "log/wal.h"
+#include "testing/event_filter.h"
 
 namespace loupe::store {
 namespace {
 
-// Filters spelled out (designated initializers would leave members unnamed).
-store::EventFilter Filter(int64_t from_us, int64_t to_us, const char* level = "",
-                          const char* type = "", const char* service = "") {
-  store::EventFilter f;
-  f.from_us = from_us;
-  f.to_us = to_us;
-  f.level = level;
-  f.type = type;
-  f.service = service;
-  return f;
-}
-constexpr int64_t kAny = INT64_MAX;
+using testing::EventFilterOf;
+using testing::kAnyTime;
 
 namespace fs = std::filesystem;
 constexpr int64_t kDay = int64_t{86'400} * 1'000'000;
@@ -107,17 +98,17 @@ TEST_F(EventJournalTest, NewestFirstWithFiltersAndProjectsApart) {
 
   EXPECT_EQ(Times(*j, 1), (std::vector<int64_t>{kT0 + 4, kT0 + 3, kT0 + 1}));
   EXPECT_EQ(Times(*j, 2), (std::vector<int64_t>{kT0 + 2}));
-  EXPECT_EQ(Times(*j, 1, Filter(0, kAny, "", model::kEventSqlException)),
+  EXPECT_EQ(Times(*j, 1, EventFilterOf(0, kAnyTime, "", model::kEventSqlException)),
             (std::vector<int64_t>{kT0 + 4, kT0 + 1}));
-  EXPECT_EQ(Times(*j, 1, Filter(0, kAny, model::kLevelNormal)),
+  EXPECT_EQ(Times(*j, 1, EventFilterOf(0, kAnyTime, model::kLevelNormal)),
             (std::vector<int64_t>{kT0 + 3}));
-  EXPECT_EQ(Times(*j, 1, Filter(kT0 + 2, kT0 + 4)),
+  EXPECT_EQ(Times(*j, 1, EventFilterOf(kT0 + 2, kT0 + 4)),
             (std::vector<int64_t>{kT0 + 3}));
   EXPECT_EQ(Times(*j, 1, {}, kT0 + 3), (std::vector<int64_t>{kT0 + 4, kT0 + 3}));
 
   // Every field comes back.
   model::Event got;
-  ASSERT_TRUE(j->Scan(1, Filter(kT0 + 4, kAny), INT64_MIN, [&](const model::Event& e) {
+  ASSERT_TRUE(j->Scan(1, EventFilterOf(kT0 + 4, kAnyTime), INT64_MIN, [&](const model::Event& e) {
                  got = e;
                  return false;
                }).ok());
@@ -202,7 +193,7 @@ TEST_F(EventJournalTest, DaySegmentsAndRetentionByWholeDays) {
   // The index agrees after a reopen; a query outside the kept days reads nothing.
   auto j = Open();
   EXPECT_EQ(Times(*j, 1), (std::vector<int64_t>{kT0 + 3 * kDay, kT0 + 2 * kDay}));
-  EXPECT_TRUE(Times(*j, 1, Filter(0, kT0 + kDay)).empty());
+  EXPECT_TRUE(Times(*j, 1, EventFilterOf(0, kT0 + kDay)).empty());
   EXPECT_EQ(j->stats().segments, 2u);
 }
 
