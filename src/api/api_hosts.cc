@@ -225,7 +225,7 @@ void WriteHost(JsonWriter* w, const HostRow& h, int64_t now_ms,
     w->Field("service", i->service);
     w->Field("instance", i->instance);
     w->Field("kind", i->kind);
-    w->FieldBool("up", now_us - i->last_seen_us < 30 * kMicrosPerSecond);
+    w->FieldBool("up", now_us - i->last_seen_us < kInstanceUpWindowUs);
     w->EndObject();
   }
   w->EndArray();

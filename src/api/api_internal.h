@@ -28,6 +28,8 @@ using wire::JsonWriter;
 constexpr int64_t kMicrosPerMilli = 1000;
 constexpr int64_t kMicrosPerSecond = 1'000'000;
 constexpr int64_t kDefaultRangeUs = 3600 * kMicrosPerSecond;
+// Instances that sent nothing for this long are shown as down (instances, hosts).
+constexpr int64_t kInstanceUpWindowUs = 60 * kMicrosPerSecond;
 
 // An authenticated API request.
 struct Call {
