@@ -111,10 +111,12 @@ interface ChartSpec {
   fixedMax?: number;
 }
 
+const fmtPctAxis = (v: number) => (v < 10 && v % 1 ? v.toFixed(1) : v.toFixed(0)) + '%';
+
 const CHARTS: ChartSpec[] = [
-  { key: 'cpu_pct', title: 'CPU', color: COLORS.tps, format: (v) => v.toFixed(0) + '%', fixedMax: 100 },
-  { key: 'mem_pct', title: 'Memory', color: COLORS.rt, format: (v) => v.toFixed(0) + '%', fixedMax: 100 },
-  { key: 'disk_pct', title: 'Disk (fullest file system)', color: '#ffd166', format: (v) => v.toFixed(0) + '%', fixedMax: 100 },
+  { key: 'cpu_pct', title: 'CPU', color: COLORS.tps, format: fmtPctAxis, fixedMax: 100 },
+  { key: 'mem_pct', title: 'Memory', color: COLORS.rt, format: fmtPctAxis, fixedMax: 100 },
+  { key: 'disk_pct', title: 'Disk (fullest file system)', color: '#ffd166', format: fmtPctAxis, fixedMax: 100 },
   { key: 'net_rx_bps', title: 'Network in', color: '#06d6a0', format: (v) => fmtCompact(v) + 'B/s' },
   { key: 'net_tx_bps', title: 'Network out', color: '#ef476f', format: (v) => fmtCompact(v) + 'B/s' },
   { key: 'load_1m', title: 'Load (1 min)', color: COLORS.accent, format: (v) => v.toFixed(1) },
