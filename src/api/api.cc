@@ -52,6 +52,11 @@ enum class Route : int {
   kAlertChannels,
   kSilences,
   kLive,
+  kMetricNames,
+  kMetricLabels,
+  kMetricQuery,
+  kHosts,
+  kHost,
   kMetrics,
   kHealthz,
   kStatic,
@@ -63,7 +68,7 @@ constexpr const char* kRouteNames[] = {
     "projects",     "project", "storage",   "instances", "transactions", "transaction",  "trace",
     "xview",        "series",  "hitmap",    "endpoints", "summary",      "active",       "active_stack", "events",
     "agent_config", "alert_rules", "alerts", "alert_channels", "silences",
-    "live",    "metrics",   "healthz",   "static",       "not_found",
+    "live", "metric_names", "metric_labels", "metric_query", "hosts", "host", "metrics",   "healthz",   "static",       "not_found",
 };
 static_assert(std::size(kRouteNames) == static_cast<size_t>(Route::kCount));
 
@@ -90,6 +95,8 @@ Route MatchApi(std::string_view path, std::string_view* arg) {
       {"active", Route::kActive},       {"active-stack", Route::kActiveStack},
       {"events", Route::kEvents},       {"agent-config", Route::kAgentConfig},
       {"live", Route::kLive},
+      {"metrics/names", Route::kMetricNames}, {"metrics/labels", Route::kMetricLabels},
+      {"metrics/query", Route::kMetricQuery}, {"hosts", Route::kHosts},
   };
   if (auto it = kExact.find(rest); it != kExact.end()) return it->second;
   // Alerting resources route by prefix; api_alerts.cc takes the rest.
@@ -105,7 +112,13 @@ Route MatchApi(std::string_view path, std::string_view* arg) {
       return route;
     }
   }
-  constexpr std::string_view kTx = "transactions/", kTrace = "traces/", kProj = "projects/";
+  constexpr std::string_view kTx = "transactions/", kTrace = "traces/", kProj = "projects/",
+                             kHost = "hosts/";
+  if (rest.rfind(kHost, 0) == 0 && rest.size() > kHost.size() &&
+      rest.find('/', kHost.size()) == std::string_view::npos) {
+    *arg = rest.substr(kHost.size());
+    return Route::kHost;
+  }
   if (rest.rfind(kProj, 0) == 0 && rest.size() > kProj.size() &&
       rest.find('/', kProj.size()) == std::string_view::npos) {
     *arg = rest.substr(kProj.size());
@@ -289,6 +302,21 @@ void Api::Handle(net::HttpRequest& req, net::HttpResponse* resp) {
             case Route::kAlertChannels:
             case Route::kSilences:
               st = internal::Alerting(env, call, arg, resp);
+              break;
+            case Route::kMetricNames:
+              st = internal::GetMetricNames(env, call, resp);
+              break;
+            case Route::kMetricLabels:
+              st = internal::GetMetricLabels(env, call, resp);
+              break;
+            case Route::kMetricQuery:
+              st = internal::GetMetricQuery(env, call, resp);
+              break;
+            case Route::kHosts:
+              st = internal::GetHosts(env, call, resp);
+              break;
+            case Route::kHost:
+              st = internal::GetHost(env, call, arg, resp);
               break;
             case Route::kLive:
               st = Status::InvalidArgument("the live stream needs a WebSocket upgrade");

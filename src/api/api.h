@@ -40,6 +40,7 @@
 #include "live/live_state.h"
 #include "net/http_server.h"
 #include "store/store.h"
+#include "store/tsdb/time_series_store.h"
 
 namespace loupe::api {
 
@@ -95,6 +96,9 @@ struct ApiDeps {
   // Notifications: send a test message now; the delivery log of a channel.
   std::function<ChannelAttempt(const alert::Channel&)> test_channel;
   std::function<std::vector<ChannelAttempt>(const alert::Channel&, size_t limit)> deliveries;
+  // Infrastructure and OTLP metrics (docs/api.md "Metrics"); when null the
+  // metrics and hosts endpoints answer 404 "metrics are not kept by this server".
+  tsdb::TimeSeriesStore* tsdb = nullptr;
 };
 
 class Api {

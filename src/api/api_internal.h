@@ -1,6 +1,7 @@
 // Internal to api/: what api.cc (routing, auth, live), the JSON endpoints
 // (one file per resource: api_projects.cc, api_storage.cc,
-// api_transactions.cc, api_series.cc, api_live.cc, api_agent.cc),
+// api_transactions.cc, api_series.cc, api_live.cc, api_agent.cc,
+// api_metrics.cc, api_hosts.cc),
 // api_params.cc (parameter parsing, errors) and api_static.cc (dashboard
 // files) share. Not a public interface.
 #ifndef LOUPE_API_API_INTERNAL_H_
@@ -27,6 +28,8 @@ using wire::JsonWriter;
 constexpr int64_t kMicrosPerMilli = 1000;
 constexpr int64_t kMicrosPerSecond = 1'000'000;
 constexpr int64_t kDefaultRangeUs = 3600 * kMicrosPerSecond;
+// Instances that sent nothing for this long are shown as down (instances, hosts).
+constexpr int64_t kInstanceUpWindowUs = 60 * kMicrosPerSecond;
 
 // An authenticated API request.
 struct Call {
@@ -121,6 +124,15 @@ Status AgentConfig(const Env& env, const Call& call, net::HttpResponse* resp);
 // everything under them; `path` is the part after /api/v1/. Answers 405
 // itself for methods a resource does not take.
 Status Alerting(const Env& env, const Call& call, std::string_view path, net::HttpResponse* resp);
+
+// Metrics (api_metrics.cc): GET /api/v1/metrics/names, /metrics/labels,
+// /metrics/query.
+Status GetMetricNames(const Env& env, const Call& call, net::HttpResponse* resp);
+Status GetMetricLabels(const Env& env, const Call& call, net::HttpResponse* resp);
+Status GetMetricQuery(const Env& env, const Call& call, net::HttpResponse* resp);
+// Hosts (api_hosts.cc): GET /api/v1/hosts and /api/v1/hosts/{id}.
+Status GetHosts(const Env& env, const Call& call, net::HttpResponse* resp);
+Status GetHost(const Env& env, const Call& call, std::string_view id, net::HttpResponse* resp);
 
 // The live tick frame of docs/api.md (api_live.cc).
 std::string LiveFrameJson(const live::LiveFrame& frame);

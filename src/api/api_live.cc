@@ -5,9 +5,6 @@
 namespace loupe::api::internal {
 namespace {
 
-// Instances that sent nothing for this long are shown as down.
-constexpr int64_t kInstanceUpWindowUs = 60 * kMicrosPerSecond;
-
 void WriteTxId(JsonWriter& w, model::TxId id) {
   w.Key("tx_id");
   if (id == 0) {

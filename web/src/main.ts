@@ -14,7 +14,9 @@ import { channelsPage } from './pages/channels';
 import { dashboardPage } from './pages/dashboard';
 import { eventsPage } from './pages/events';
 import { loginPage } from './pages/login';
+import { metricsPage } from './pages/metrics';
 import { profilePage } from './pages/profile';
+import { hostPage, serversPage } from './pages/servers';
 import { statusPage } from './pages/status';
 import { xviewPage } from './pages/xview';
 import { h, replace } from './ui/dom';
@@ -123,6 +125,15 @@ function makePage(a: App, r: Route): PageHandle {
     case 'alert-channels':
       document.title = 'Alert channels · Loupe';
       return channelsPage(a, r);
+    case 'servers':
+      document.title = 'Servers · Loupe';
+      return serversPage(a, r);
+    case 'host':
+      document.title = 'Server · Loupe';
+      return hostPage(a, r);
+    case 'metrics':
+      document.title = 'Performance browser · Loupe';
+      return metricsPage(a, r);
     default:
       document.title = 'Dashboard · Loupe';
       return dashboardPage(a, r);
@@ -137,6 +148,8 @@ function buildHeader(a: App) {
     { page: 'active-stack' as const, label: 'Active stack' },
     { page: 'events' as const, label: 'Events' },
     { page: 'agent-settings' as const, label: 'Agent settings' },
+    { page: 'servers' as const, label: 'Servers' },
+    { page: 'metrics' as const, label: 'Performance' },
     // One entry for the three alerting pages (they share tabs).
     { page: 'alerts' as const, label: 'Alerts' },
   ].map((n) => {
@@ -145,7 +158,7 @@ function buildHeader(a: App) {
   });
   const projectSel = h('select', { class: 'sel', testid: 'project-select', attrs: { 'aria-label': 'Project' } });
   projectSel.addEventListener('change', () => {
-    a.go(a.route.page === 'tx' ? 'dashboard' : a.route.page, { project: projectSel.value });
+    a.go(a.route.page === 'tx' ? 'dashboard' : a.route.page === 'host' ? 'servers' : a.route.page, { project: projectSel.value });
   });
   const serviceSel = h('select', { class: 'sel', testid: 'service-select', attrs: { 'aria-label': 'Service' } });
   serviceSel.addEventListener('change', () => a.setParams({ service: serviceSel.value }, true));
@@ -188,7 +201,7 @@ function buildHeader(a: App) {
       projectSel.value = a.project;
     },
     update(r: Route) {
-      const navPage = r.page === 'alert-rules' || r.page === 'alert-channels' ? 'alerts' : r.page;
+      const navPage = r.page === 'alert-rules' || r.page === 'alert-channels' ? 'alerts' : r.page === 'host' ? 'servers' : r.page;
       for (const n of nav) n.el.classList.toggle('active', n.page === navPage);
       for (const n of nav) n.el.setAttribute('href', a.href(n.page, r.params.service ? { service: r.params.service } : {}));
       projectSel.value = a.project;

@@ -53,6 +53,10 @@ describe('api client', () => {
     expect(queryString({ a: 0, b: false, c: NaN, d: null })).toBe('?a=0');
   });
 
+  it('repeats a parameter given as an array', () => {
+    expect(queryString({ name: 'x', 'match[]': ['a=1', 'b!=2'] })).toBe('?name=x&match%5B%5D=a%3D1&match%5B%5D=b%21%3D2');
+  });
+
   it('PUTs the agent configuration as JSON and DELETEs an override', async () => {
     const fn = stubFetch(200, { version: 8, overridden: true });
     const api = new Api('tok', 'default');

@@ -25,13 +25,18 @@ export class ApiError extends Error {
   }
 }
 
-export type Params = Record<string, string | number | boolean | null | undefined>;
+/** A string array repeats the parameter (`match[]`). */
+export type Params = Record<string, string | number | boolean | null | undefined | readonly string[]>;
 
 /** Builds a query string, leaving out empty values; `true` becomes 1 (as in `error=1`). */
 export function queryString(params: Params): string {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) {
     if (v === undefined || v === null || v === '' || v === false) continue;
+    if (Array.isArray(v)) {
+      for (const x of v as readonly string[]) q.append(k, x);
+      continue;
+    }
     if (typeof v === 'number' && !Number.isFinite(v)) continue;
     q.set(k, v === true ? '1' : String(v));
   }

@@ -19,6 +19,14 @@ describe('URL state', () => {
     expect(r).toEqual({ page: 'tx', id: '9f2c0a1b2c3d4e5f', params: { project: 'default' } });
   });
 
+  it('round-trips a host id and knows the metrics pages', () => {
+    const r = parseHash(formatHash({ page: 'host', id: 'web 1/a', params: { range: '6h' } }));
+    expect(r).toEqual({ page: 'host', id: 'web 1/a', params: { range: '6h' } });
+    expect(formatHash({ page: 'host', id: 'web 1/a', params: {} })).toBe('#/host/web%201%2Fa');
+    expect(parseHash('#/servers?sort=cpu_pct').page).toBe('servers');
+    expect(parseHash('#/metrics').page).toBe('metrics');
+  });
+
   it('knows the alerting pages', () => {
     for (const page of ['alerts', 'alert-rules', 'alert-channels'] as const) {
       const h = formatHash({ page, params: { project: 'default', edit: 'new' } });

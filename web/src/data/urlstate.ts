@@ -10,8 +10,11 @@
 //   #/alerts?project=default&rule=12
 //   #/alert-rules?project=default&edit=12        (edit=new: a new rule)
 //   #/alert-channels?project=default&channel=3
+//   #/servers?project=default&q=web&sort=cpu_pct&dir=desc
+//   #/host/4f1c2a?project=default&range=6h
+//   #/metrics?project=default&metric=system.cpu.utilization&group_by=host.name&agg=max&range=1h
 
-export type Page = 'login' | 'dashboard' | 'xview' | 'tx' | 'status' | 'active-stack' | 'events' | 'agent-settings' | 'alerts' | 'alert-rules' | 'alert-channels';
+export type Page = 'login' | 'dashboard' | 'xview' | 'tx' | 'status' | 'active-stack' | 'events' | 'agent-settings' | 'alerts' | 'alert-rules' | 'alert-channels' | 'servers' | 'host' | 'metrics';
 
 export interface Route {
   page: Page;
@@ -20,7 +23,10 @@ export interface Route {
   params: Record<string, string>;
 }
 
-const PAGES: readonly Page[] = ['login', 'dashboard', 'xview', 'tx', 'status', 'active-stack', 'events', 'agent-settings', 'alerts', 'alert-rules', 'alert-channels'];
+const PAGES: readonly Page[] = ['login', 'dashboard', 'xview', 'tx', 'status', 'active-stack', 'events', 'agent-settings', 'alerts', 'alert-rules', 'alert-channels', 'servers', 'host', 'metrics'];
+
+/** Pages whose second path segment is an id (#/tx/ID, #/host/ID). */
+const WITH_ID: readonly Page[] = ['tx', 'host'];
 
 export function parseHash(hash: string): Route {
   const h = hash.replace(/^#/, '');
@@ -40,13 +46,13 @@ export function parseHash(hash: string): Route {
   const first = parts[0] ?? 'dashboard';
   const page = (PAGES as readonly string[]).includes(first) ? (first as Page) : 'dashboard';
   const route: Route = { page, params };
-  if (page === 'tx' && parts[1]) route.id = parts[1];
+  if (WITH_ID.includes(page) && parts[1]) route.id = parts[1];
   return route;
 }
 
 export function formatHash(r: Route): string {
   let s = '#/' + r.page;
-  if (r.page === 'tx' && r.id) s += '/' + encodeURIComponent(r.id);
+  if (WITH_ID.includes(r.page) && r.id) s += '/' + encodeURIComponent(r.id);
   const q = new URLSearchParams();
   for (const k of Object.keys(r.params).sort()) {
     const v = r.params[k];
