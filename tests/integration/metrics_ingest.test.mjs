@@ -14,6 +14,7 @@ import zlib from 'node:zlib';
 
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { OTLPMetricExporter as JsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 
 import { LOUPE_BIN, REPO_ROOT, parsePrometheus, sleep, startServer } from './lib/server.mjs';
@@ -137,6 +138,29 @@ test('the OpenTelemetry metrics SDK sends a gauge, a counter and a histogram: al
   await srv.stop({ keepData: true });
   const v = verify(srv.dataDir);
   assert.deepEqual([v.blocks, v.series, v.samples], [1, 20, stored], v.text);
+});
+
+test('the SDK\'s OTLP/JSON exporter is stored the same way', { timeout: 60_000 }, async () => {
+  const srv = await start();
+  const reader = new PeriodicExportingMetricReader({
+    exporter: new JsonMetricExporter({
+      url: `${srv.otlpHttpBase}/v1/metrics`,
+      headers: { authorization: `Bearer ${srv.ingestKey}` },
+    }),
+    exportIntervalMillis: 3_600_000,
+  });
+  const provider = new MeterProvider({ resource: resourceFromAttributes({ 'service.name': 'it-json' }), readers: [reader] });
+  const meter = provider.getMeter('it');
+  meter.createCounter('jobs').add(5, { queue: 'q' });
+  meter.createUpDownCounter('inflight').add(-2);
+  const h = meter.createHistogram('size', { advice: { explicitBucketBoundaries: [10, 100] } });
+  h.record(50);
+  await reader.forceFlush();
+  // counter 1 + up-down counter (a gauge) 1 + histogram (3 buckets, sum, count) 5.
+  assert.equal(await metric(srv, 'loupe_ingest_metric_points_total', { result: 'accepted' }), 3);
+  assert.equal(await metric(srv, 'loupe_tsdb_samples_total', { result: 'stored' }), 7);
+  assert.equal(await metric(srv, 'loupe_tsdb_series'), 7);
+  await provider.shutdown();
 });
 
 test('JSON, gzip and gRPC requests are stored; a resend is a duplicate', { timeout: 60_000 }, async () => {
