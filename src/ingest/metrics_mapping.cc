@@ -55,8 +55,7 @@ class Mapper {
         Labels labels = AttrLabels(p.attrs, resource);
         switch (m.type) {
           case MetricType::kGauge:
-            Add(std::string(m.name), std::move(labels), SeriesKind::kGauge, ms,
-                p.value.AsDouble());
+            Add(std::string(m.name), std::move(labels), SeriesKind::kGauge, ms, p.value.AsDouble());
             break;
           case MetricType::kSum:
             Add(std::string(m.name), std::move(labels), SumKind(m), ms, p.value.AsDouble());
@@ -163,7 +162,9 @@ class Mapper {
     if (shift > 0) ++out_->exp_points_downscaled;
     const int scale = p.scale - shift;
     // base^i = 2^(i · 2^-scale).
-    auto power = [scale](int64_t i) { return std::exp2(std::ldexp(static_cast<double>(i), -scale)); };
+    auto power = [scale](int64_t i) {
+      return std::exp2(std::ldexp(static_cast<double>(i), -scale));
+    };
 
     std::vector<std::pair<std::string, uint64_t>> buckets;
     uint64_t cumulative = 0;

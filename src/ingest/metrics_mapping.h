@@ -41,7 +41,7 @@
 namespace loupe::ingest {
 
 struct MetricsMappingOptions {
-  int max_exp_scale = 3;        // base 2^(1/8): bounds ~9% apart
+  int max_exp_scale = 3;           // base 2^(1/8): bounds ~9% apart
   uint32_t max_exp_buckets = 160;  // per side, after downscaling
 };
 

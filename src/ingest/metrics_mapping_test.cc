@@ -41,8 +41,8 @@ class BatchBuilder {
     return r;
   }
 
-  model::Metric& AddMetric(std::string name, MetricType type, Temporality t = Temporality::kCumulative,
-                           bool monotonic = false) {
+  model::Metric& AddMetric(std::string name, MetricType type,
+                           Temporality t = Temporality::kCumulative, bool monotonic = false) {
     model::Metric& m = b_.metrics.emplace_back();
     m.name = b_.Own(std::move(name));
     m.type = type;
@@ -114,8 +114,7 @@ TEST(MetricsMappingTest, GaugeLabelsAreResourceThenPointAttributesSortedPointWin
   MappedMetrics m = Map(bb.batch());
   ASSERT_EQ(m.series.size(), 1u);
   EXPECT_EQ(m.series[0].metric, "cpu");
-  EXPECT_EQ(m.series[0].labels,
-            (Labels{{"cpu", "0"}, {"host", "h2"}, {"service.name", "api"}}));
+  EXPECT_EQ(m.series[0].labels, (Labels{{"cpu", "0"}, {"host", "h2"}, {"service.name", "api"}}));
   EXPECT_TRUE(tsdb::LabelsNormalized(m.series[0].labels));
   EXPECT_EQ(m.series[0].kind, SeriesKind::kGauge);
   ASSERT_EQ(m.series[0].samples.size(), 1u);
@@ -153,15 +152,14 @@ TEST(MetricsMappingTest, HistogramBecomesCumulativeBucketsSumAndCount) {
   p.has_sum = true;
   p.sum = 12.25;
   MappedMetrics m = Map(bb.batch());
-  EXPECT_THAT(
-      Render(m),
-      testing::ElementsAre(
-          "latency_bucket{host=h1,le=0.005,route=/a,service.name=api} 1 1700000000123=1",
-          "latency_bucket{host=h1,le=0.1,route=/a,service.name=api} 1 1700000000123=3",
-          "latency_bucket{host=h1,le=1e+06,route=/a,service.name=api} 1 1700000000123=3",
-          "latency_bucket{host=h1,le=+Inf,route=/a,service.name=api} 1 1700000000123=7",
-          "latency_sum{host=h1,route=/a,service.name=api} 1 1700000000123=12.25",
-          "latency_count{host=h1,route=/a,service.name=api} 1 1700000000123=7"));
+  EXPECT_THAT(Render(m),
+              testing::ElementsAre(
+                  "latency_bucket{host=h1,le=0.005,route=/a,service.name=api} 1 1700000000123=1",
+                  "latency_bucket{host=h1,le=0.1,route=/a,service.name=api} 1 1700000000123=3",
+                  "latency_bucket{host=h1,le=1e+06,route=/a,service.name=api} 1 1700000000123=3",
+                  "latency_bucket{host=h1,le=+Inf,route=/a,service.name=api} 1 1700000000123=7",
+                  "latency_sum{host=h1,route=/a,service.name=api} 1 1700000000123=12.25",
+                  "latency_count{host=h1,route=/a,service.name=api} 1 1700000000123=7"));
   EXPECT_EQ(m.samples, 6u);
 }
 
@@ -170,9 +168,9 @@ TEST(MetricsMappingTest, DeltaHistogramWithoutSumOrBucketsMakesDeltaInfAndCount)
   bb.AddMetric("jobs", MetricType::kHistogram, Temporality::kDelta);
   bb.AddPoint().count = 5;
   MappedMetrics m = Map(bb.batch());
-  EXPECT_THAT(Render(m),
-              testing::ElementsAre("jobs_bucket{host=h1,le=+Inf,service.name=api} 2 1700000000123=5",
-                                   "jobs_count{host=h1,service.name=api} 2 1700000000123=5"));
+  EXPECT_THAT(Render(m), testing::ElementsAre(
+                             "jobs_bucket{host=h1,le=+Inf,service.name=api} 2 1700000000123=5",
+                             "jobs_count{host=h1,service.name=api} 2 1700000000123=5"));
 }
 
 TEST(MetricsMappingTest, ExponentialHistogramBoundsFromScaleAndOffset) {
@@ -189,14 +187,14 @@ TEST(MetricsMappingTest, ExponentialHistogramBoundsFromScaleAndOffset) {
   p.has_sum = true;
   p.sum = 20;
   MappedMetrics m = Map(bb.batch());
-  EXPECT_THAT(Render(m),
-              testing::ElementsAre("size_bucket{host=h1,le=-1,service.name=api} 1 1700000000123=4",
-                                   "size_bucket{host=h1,le=0,service.name=api} 1 1700000000123=5",
-                                   "size_bucket{host=h1,le=4,service.name=api} 1 1700000000123=7",
-                                   "size_bucket{host=h1,le=8,service.name=api} 1 1700000000123=10",
-                                   "size_bucket{host=h1,le=+Inf,service.name=api} 1 1700000000123=10",
-                                   "size_sum{host=h1,service.name=api} 1 1700000000123=20",
-                                   "size_count{host=h1,service.name=api} 1 1700000000123=10"));
+  EXPECT_THAT(Render(m), testing::ElementsAre(
+                             "size_bucket{host=h1,le=-1,service.name=api} 1 1700000000123=4",
+                             "size_bucket{host=h1,le=0,service.name=api} 1 1700000000123=5",
+                             "size_bucket{host=h1,le=4,service.name=api} 1 1700000000123=7",
+                             "size_bucket{host=h1,le=8,service.name=api} 1 1700000000123=10",
+                             "size_bucket{host=h1,le=+Inf,service.name=api} 1 1700000000123=10",
+                             "size_sum{host=h1,service.name=api} 1 1700000000123=20",
+                             "size_count{host=h1,service.name=api} 1 1700000000123=10"));
   EXPECT_EQ(m.exp_points_downscaled, 0u);
 }
 
@@ -211,11 +209,11 @@ TEST(MetricsMappingTest, ExponentialHistogramIsDownscaledToTheScaleCap) {
   MetricsMappingOptions options;
   options.max_exp_scale = 0;  // merged into index 1 at base 2: (2,4]
   MappedMetrics m = Map(bb.batch(), options);
-  EXPECT_THAT(Render(m),
-              testing::ElementsAre("size_bucket{host=h1,le=0,service.name=api} 2 1700000000123=0",
-                                   "size_bucket{host=h1,le=4,service.name=api} 2 1700000000123=4",
-                                   "size_bucket{host=h1,le=+Inf,service.name=api} 2 1700000000123=4",
-                                   "size_count{host=h1,service.name=api} 2 1700000000123=4"));
+  EXPECT_THAT(Render(m), testing::ElementsAre(
+                             "size_bucket{host=h1,le=0,service.name=api} 2 1700000000123=0",
+                             "size_bucket{host=h1,le=4,service.name=api} 2 1700000000123=4",
+                             "size_bucket{host=h1,le=+Inf,service.name=api} 2 1700000000123=4",
+                             "size_count{host=h1,service.name=api} 2 1700000000123=4"));
   EXPECT_EQ(m.exp_points_downscaled, 1u);
 }
 
@@ -230,12 +228,12 @@ TEST(MetricsMappingTest, ExponentialHistogramIsDownscaledUntilTheBucketCapHolds)
   MetricsMappingOptions options;
   options.max_exp_buckets = 2;  // scale -1 (base 4): (1,4], (4,16]
   MappedMetrics m = Map(bb.batch(), options);
-  EXPECT_THAT(Render(m),
-              testing::ElementsAre("size_bucket{host=h1,le=0,service.name=api} 1 1700000000123=0",
-                                   "size_bucket{host=h1,le=4,service.name=api} 1 1700000000123=1",
-                                   "size_bucket{host=h1,le=16,service.name=api} 1 1700000000123=2",
-                                   "size_bucket{host=h1,le=+Inf,service.name=api} 1 1700000000123=2",
-                                   "size_count{host=h1,service.name=api} 1 1700000000123=2"));
+  EXPECT_THAT(Render(m), testing::ElementsAre(
+                             "size_bucket{host=h1,le=0,service.name=api} 1 1700000000123=0",
+                             "size_bucket{host=h1,le=4,service.name=api} 1 1700000000123=1",
+                             "size_bucket{host=h1,le=16,service.name=api} 1 1700000000123=2",
+                             "size_bucket{host=h1,le=+Inf,service.name=api} 1 1700000000123=2",
+                             "size_count{host=h1,service.name=api} 1 1700000000123=2"));
 }
 
 TEST(MetricsMappingTest, ExponentialBoundsOfFineScalesHaveSixDigits) {

@@ -31,8 +31,8 @@ std::string SumJson(double value, bool with_empty_point = false) {
   std::string points = R"({"timeUnixNano":")" + std::to_string(kT0Ms * 1'000'000) +
                        R"(","asDouble":)" + std::to_string(value) + "}";
   if (with_empty_point) {
-    points += R"(,{"timeUnixNano":")" + std::to_string((kT0Ms + 1000) * 1'000'000) +
-              R"(","flags":1})";
+    points +=
+        R"(,{"timeUnixNano":")" + std::to_string((kT0Ms + 1000) * 1'000'000) + R"(","flags":1})";
   }
   return R"({"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":)"
          R"({"stringValue":"shop"}}]},"scopeMetrics":[{"metrics":[{"name":"requests_total",)"
@@ -69,8 +69,8 @@ class MetricsReceiverTest : public ::testing::Test {
     auto ts = tsdb::TimeSeriesStore::Open(to);
     ASSERT_TRUE(ts.ok());
     tsdb_ = std::move(*ts);
-    pipeline_ = std::make_unique<Pipeline>(store_.get(), &live_, &clock_, &metrics_,
-                                           PipelineOptions{});
+    pipeline_ =
+        std::make_unique<Pipeline>(store_.get(), &live_, &clock_, &metrics_, PipelineOptions{});
     pipeline_->AttachMetricsStore(tsdb_.get());
     door_ = std::make_unique<OtlpFrontDoor>(registry_.get(), pipeline_.get(), &metrics_);
     receiver_ = std::make_unique<MetricsReceiver>(pipeline_.get());
@@ -142,9 +142,10 @@ TEST_F(MetricsReceiverTest, JsonWithAnEmptyPointIsAPartialSuccessCountingDataPoi
   EXPECT_EQ(resp.status, 200);
   EXPECT_EQ(resp.content_type, "application/json");
   EXPECT_EQ(resp.body, wire::EncodeMetricsExportResponseJson(
-                           1, "0 histogram points with invalid buckets, 1 points without a value "
-                              "or time, 0 metrics without a name or of an unsupported type "
-                              "(Summary) were skipped"));
+                           1,
+                           "0 histogram points with invalid buckets, 1 points without a value "
+                           "or time, 0 metrics without a name or of an unsupported type "
+                           "(Summary) were skipped"));
   EXPECT_EQ(Stored(), 7.0);
 }
 

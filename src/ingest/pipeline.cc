@@ -24,7 +24,8 @@ Pipeline::Pipeline(store::Store* store, live::LiveState* live, Clock* clock,
       metrics_(metrics),
       assembler_(clock, options.assembler, metrics) {
   const char* kBatches = "loupe_ingest_batches_total";
-  const char* kHelp = "Export requests (spans or metrics) submitted to the ingest pipeline, by outcome.";
+  const char* kHelp =
+      "Export requests (spans or metrics) submitted to the ingest pipeline, by outcome.";
   batches_ok_ = metrics->GetCounter(kBatches, kHelp, {{"result", "ok"}});
   batches_rejected_overload_ = metrics->GetCounter(kBatches, kHelp, {{"result", "overloaded"}});
   batches_failed_store_ = metrics->GetCounter(kBatches, kHelp, {{"result", "store_error"}});
@@ -60,9 +61,9 @@ Pipeline::Pipeline(store::Store* store, live::LiveState* live, Clock* clock,
       "invalid histogram buckets).";
   metric_points_accepted_ = metrics->GetCounter(kPoints, kPointsHelp, {{"result", "accepted"}});
   metric_points_skipped_ = metrics->GetCounter(kPoints, kPointsHelp, {{"result", "skipped"}});
-  metric_samples_ = metrics->GetCounter(
-      "loupe_ingest_metric_samples_total",
-      "Samples the OTLP metric points became (a histogram point makes one per bucket, sum, count).");
+  metric_samples_ = metrics->GetCounter("loupe_ingest_metric_samples_total",
+                                        "Samples the OTLP metric points became (a histogram point "
+                                        "makes one per bucket, sum, count).");
   metric_exemplars_dropped_ = metrics->GetCounter(
       "loupe_ingest_metric_exemplars_dropped_total",
       "Exemplars of OTLP metric points, dropped: the time-series store keeps values only.");
@@ -215,8 +216,8 @@ Result<R> Pipeline::LogAndProcess(const LoggedRequest& request, F&& process) {
 
 Result<SubmitResult> Pipeline::Submit(const LoggedRequest& request, const model::SpanBatch& batch) {
   const int64_t t0 = clock_->NowMicros();
-  Result<SubmitResult> r = LogAndProcess<SubmitResult>(
-      request, [&] { return Process(request.project, batch); });
+  Result<SubmitResult> r =
+      LogAndProcess<SubmitResult>(request, [&] { return Process(request.project, batch); });
   if (!r.ok()) return r;
   if (r->rejected_spans > 0) {
     // Counted by the assembler per reason; the message lists them.
@@ -300,8 +301,8 @@ Result<Pipeline::MetricsResult> Pipeline::SubmitMetrics(const LoggedRequest& req
                                                         const model::MetricBatch& batch) {
   if (tsdb_ == nullptr) return Status::Internal("no time-series store");
   const int64_t t0 = clock_->NowMicros();
-  Result<MetricsResult> r = LogAndProcess<MetricsResult>(
-      request, [&] { return ProcessMetrics(request.project, batch); });
+  Result<MetricsResult> r =
+      LogAndProcess<MetricsResult>(request, [&] { return ProcessMetrics(request.project, batch); });
   if (!r.ok()) return r;
   if (batch.dropped_attributes > 0) decoder_dropped_attributes_->Inc(batch.dropped_attributes);
   if (batch.truncated_values > 0) decoder_truncated_values_->Inc(batch.truncated_values);

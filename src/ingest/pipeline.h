@@ -140,7 +140,8 @@ class Pipeline {
   Status FinishReplay();
 
   // With a log: quiesces submits, exports pending spans, flushes the store
-  // (and the time-series store) and commits a checkpoint. The tick thread calls it; Stop() calls it last.
+  // (and the time-series store) and commits a checkpoint. The tick thread calls it; Stop() calls it
+  // last.
   Status Checkpoint();
 
   // Makes Submit log every request to `log` (not owned; must outlive the

@@ -283,8 +283,7 @@ TEST_F(DurablePipelineTest, MetricsCountersReachTheRegistry) {
   ASSERT_TRUE(SubmitGauge(kT0, 1, false).ok());
   ASSERT_TRUE(SubmitGauge(kT0, 1, true).ok());  // a resend: a duplicate sample
   const std::string text = metrics_->Render();
-  EXPECT_NE(text.find("loupe_ingest_metric_points_total{result=\"accepted\"} 2"),
-            std::string::npos)
+  EXPECT_NE(text.find("loupe_ingest_metric_points_total{result=\"accepted\"} 2"), std::string::npos)
       << text;
   EXPECT_NE(text.find("loupe_tsdb_samples_total{result=\"stored\"} 1"), std::string::npos);
   EXPECT_NE(text.find("loupe_tsdb_samples_total{result=\"duplicate\"} 1"), std::string::npos);

@@ -45,7 +45,8 @@ void MetricsMaintainer::Loop() {
     if (stop_) break;
     l.unlock();
     Status s = tsdb_->Maintain(clock_->NowMicros() / 1000);
-    if (!s.ok()) LogWarningRateLimited("tsdb maintain", "time-series store maintenance: " + s.ToString());
+    if (!s.ok())
+      LogWarningRateLimited("tsdb maintain", "time-series store maintenance: " + s.ToString());
     l.lock();
   }
 }

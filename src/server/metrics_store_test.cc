@@ -51,8 +51,8 @@ TEST_F(MetricsStoreTest, MaintainerAppliesEachProjectsRollupRetentionToAggregate
   // 40 days old: past raw retention (8 days) for both, past the aggregate
   // retention of `short` (30) but not of `kept` (400).
   for (model::ProjectId p : {short_lived, kept}) {
-    tsdb::SeriesSamples s{"temp", {{"host", "h"}}, tsdb::SeriesKind::kGauge,
-                          {{kNowMs - 40 * kDayMs, 1.0}}};
+    tsdb::SeriesSamples s{
+        "temp", {{"host", "h"}}, tsdb::SeriesKind::kGauge, {{kNowMs - 40 * kDayMs, 1.0}}};
     ASSERT_TRUE((*tsdb)->Append(p, {&s, 1}).ok());
   }
   ManualClock clock(kNowMs * 1000);

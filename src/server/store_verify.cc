@@ -117,14 +117,14 @@ void VerifyLog(Env* env, const std::string& dir, VerifyReport* r) {
     ++r->problems;
     r->text += "  DAMAGED " + (*reader)->status().ToString() + "\n";
   }
-  std::string head = "ingest log  " + dir + ": " + std::to_string(st.segments) + " segments, " +
-                     std::to_string(r->log_records) + " requests (" + std::to_string(spans) +
-                     " spans, " + std::to_string(points) + " metric points, " +
-                     Bytes(r->log_bytes) + ") to replay" +
-                     (st.torn_tail ? ", torn tail of " + std::to_string(st.torn_bytes) +
-                                         " bytes (cut at the next start)"
-                                   : "") +
-                     "\n";
+  std::string head =
+      "ingest log  " + dir + ": " + std::to_string(st.segments) + " segments, " +
+      std::to_string(r->log_records) + " requests (" + std::to_string(spans) + " spans, " +
+      std::to_string(points) + " metric points, " + Bytes(r->log_bytes) + ") to replay" +
+      (st.torn_tail
+           ? ", torn tail of " + std::to_string(st.torn_bytes) + " bytes (cut at the next start)"
+           : "") +
+      "\n";
   r->text += head;
 }
 
