@@ -335,7 +335,7 @@ int RunServer(const std::vector<std::string>& args) {
   }
   pipeline.Start();
   RegisterInstanceCapMetrics(metrics, &pipeline, registry->get());
-  MetricsMaintainer tsdb_maintainer(tsdb.get(), clock);
+  MetricsMaintainer tsdb_maintainer(tsdb.get(), registry->get(), clock);
   if (tsdb) tsdb_maintainer.Start();
 
   // The OTLP ports: one front door routes OTLP/HTTP, the Loupe agent

@@ -44,6 +44,9 @@ void MetricsMaintainer::Loop() {
     cv_.wait_for(l, std::chrono::milliseconds(interval_ms_));
     if (stop_) break;
     l.unlock();
+    for (const auth::Project& p : registry_->AllProjects()) {
+      tsdb_->SetAggregateRetention(p.id, p.rollup_retention_days);
+    }
     Status s = tsdb_->Maintain(clock_->NowMicros() / 1000);
     if (!s.ok())
       LogWarningRateLimited("tsdb maintain", "time-series store maintenance: " + s.ToString());

@@ -6,9 +6,10 @@
 // Only the embedded store mode has one: with --store memory the server takes
 // no metrics and /v1/metrics answers 404 (docs/operations.md).
 //
-// A project's rollup_retention_days applies to its metric aggregates; raw
-// samples are kept raw_retention_days (8 by default). A retention change made
-// through the API applies to metrics from the next start.
+// A project's rollup_retention_days applies to its metric aggregates (read
+// from the registry at open and before every Maintain, so a change made
+// through the API applies within a minute); raw samples are kept
+// raw_retention_days (8 by default).
 //
 // Thread-safety: MetricsMaintainer's Start and Stop from one thread.
 #ifndef LOUPE_SERVER_METRICS_STORE_H_
@@ -33,12 +34,14 @@ namespace loupe::server {
 Result<std::unique_ptr<tsdb::TimeSeriesStore>> OpenMetricsStore(const std::string& data_dir,
                                                                 const auth::Registry& registry);
 
-// Calls tsdb->Maintain(now) every `interval_ms` until Stop(); failures are
-// logged and retried at the next turn. Both are borrowed and must outlive it.
+// Every `interval_ms` until Stop(): sets each project's aggregate retention
+// from the registry, then calls tsdb->Maintain(now); failures are logged and
+// retried at the next turn. All three are borrowed and must outlive it.
 class MetricsMaintainer {
  public:
-  MetricsMaintainer(tsdb::TimeSeriesStore* tsdb, Clock* clock, int64_t interval_ms = 60'000)
-      : tsdb_(tsdb), clock_(clock), interval_ms_(interval_ms) {}
+  MetricsMaintainer(tsdb::TimeSeriesStore* tsdb, const auth::Registry* registry, Clock* clock,
+                    int64_t interval_ms = 60'000)
+      : tsdb_(tsdb), registry_(registry), clock_(clock), interval_ms_(interval_ms) {}
   ~MetricsMaintainer() { Stop(); }
   MetricsMaintainer(const MetricsMaintainer&) = delete;
   MetricsMaintainer& operator=(const MetricsMaintainer&) = delete;
@@ -50,6 +53,7 @@ class MetricsMaintainer {
   void Loop();
 
   tsdb::TimeSeriesStore* tsdb_;
+  const auth::Registry* registry_;
   Clock* clock_;
   const int64_t interval_ms_;
   std::mutex mu_;
