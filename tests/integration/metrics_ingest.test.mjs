@@ -197,6 +197,15 @@ test('bad metrics input is a 400 and the server keeps serving', { timeout: 60_00
   assert.equal(await metric(srv, 'loupe_ingest_requests_total', { transport: 'http', result: 'malformed' }), 2);
 });
 
+test('with --store memory the server takes no metrics: 404 naming what it takes', { timeout: 60_000 }, async () => {
+  const srv = await start({ args: ['--store', 'memory'] });
+  const r = await postMetrics(srv, Buffer.from(gaugeJson('temp', [Date.now()])), { contentType: 'application/json' });
+  assert.equal(r.status, 404, r.text);
+  assert.deepEqual(JSON.parse(r.text), {
+    code: 12, message: 'this Loupe server accepts OTLP on /v1/traces only; /v1/metrics is not supported yet',
+  });
+});
+
 test('kill -9 after the acknowledgement loses no sample, and replays none twice', { timeout: 90_000 }, async () => {
   const srv = await start();
   const now = Date.now();
