@@ -13,8 +13,8 @@ constexpr char kCheckpointMagic[8] = {'L', 'O', 'U', 'P', 'E', 'C', 'K', 'P'};
 constexpr uint32_t kCheckpointVersion = 1;
 
 bool ValidFormat(uint8_t f) {
-  return f == static_cast<uint8_t>(RequestFormat::kOtlpProto) ||
-         f == static_cast<uint8_t>(RequestFormat::kOtlpJson);
+  return f >= static_cast<uint8_t>(RequestFormat::kOtlpProto) &&
+         f <= static_cast<uint8_t>(RequestFormat::kOtlpMetricsJson);
 }
 
 std::string CheckpointPath(const std::string& dir) {

@@ -33,7 +33,20 @@
 
 namespace loupe::ingest {
 
-enum class RequestFormat : uint8_t { kOtlpProto = 1, kOtlpJson = 2 };
+// What a logged body is: an OTLP trace export (1, 2) or, since the metrics
+// receiver, an OTLP metrics export (3, 4). Logs written before hold only 1
+// and 2 and replay unchanged.
+enum class RequestFormat : uint8_t {
+  kOtlpProto = 1,
+  kOtlpJson = 2,
+  kOtlpMetricsProto = 3,
+  kOtlpMetricsJson = 4,
+};
+
+// True for the metrics formats.
+inline bool IsMetricsFormat(RequestFormat f) {
+  return f == RequestFormat::kOtlpMetricsProto || f == RequestFormat::kOtlpMetricsJson;
+}
 
 // One accepted export request. `body` is decompressed (OTLP protobuf, or the
 // original OTLP/JSON text before in-situ parsing).

@@ -223,11 +223,18 @@ const HttpRoute* OtlpFrontDoor::Check(const net::HttpRequest& req, auth::Project
     return nullptr;
   }
   if (!route->handler) {
-    Refuse(
-        route->family, err,
-        {Reason::kUnsupportedSignal, "this Loupe server accepts traces only (POST /v1/traces); " +
-                                         req.path + " is not supported yet"},
-        resp);
+    // Name what is taken, so a sender pointed at the wrong signal learns
+    // where its data can go.
+    std::string taken;
+    for (const auto& [path, r] : http_routes_) {
+      if (r.family != RouteFamily::kOtlp || !r.handler) continue;
+      if (!taken.empty()) taken += " and ";
+      taken += path;
+    }
+    Refuse(route->family, err,
+           {Reason::kUnsupportedSignal, "this Loupe server accepts OTLP on " + taken + " only; " +
+                                            req.path + " is not supported yet"},
+           resp);
     return nullptr;
   }
   if (req.method != route->method) {

@@ -1,5 +1,5 @@
 // OtlpFrontDoor: the one entry of every request on the OTLP ports. A receiver
-// (traces; the Loupe agent extensions; metrics and logs later) only decodes
+// (traces; metrics; the Loupe agent extensions; logs later) only decodes
 // and submits: it registers a RouteHandler for its path (HTTP, port 4318)
 // and, for gRPC (port 4317, ingest/otlp_grpc_receiver.h), for its service
 // method. Adding a signal is one AddHttpRoute / AddGrpcMethod call.
@@ -7,7 +7,8 @@
 // Steps the door takes once for every request, in this order:
 //  1. route lookup: an unknown path is a 404 (an OTLP google.rpc.Status, or a
 //     Loupe agent error under /v1/loupe/); /v1/metrics and /v1/logs answer
-//     404 UNIMPLEMENTED "not supported yet" until a receiver takes them;
+//     404 UNIMPLEMENTED "not supported yet" (naming the OTLP paths taken)
+//     until a receiver takes them;
 //  2. method (405 with Allow);
 //  3. authentication: `Authorization: Bearer <ingest key>` or `x-loupe-key`
 //     (gRPC: the same metadata) selects the project (401);

@@ -147,8 +147,8 @@ TEST_F(FrontDoorTest, MetricsAndLogsAreUnsupportedUntilARouteTakesThem) {
   EXPECT_EQ(resp.status, 404);
   EXPECT_EQ(resp.body, wire::EncodeRpcStatusProto(
                            kRpcUnimplemented,
-                           "this Loupe server accepts traces only (POST /v1/traces); /v1/metrics "
-                           "is not supported yet"));
+                           "this Loupe server accepts OTLP on /v1/test only; /v1/metrics is not "
+                           "supported yet"));
   EXPECT_EQ(Send(Request("/v1/logs")).status, 404);
   HttpRoute metrics;
   metrics.path = "/v1/metrics";
@@ -158,6 +158,10 @@ TEST_F(FrontDoorTest, MetricsAndLogsAreUnsupportedUntilARouteTakesThem) {
   door_->AddHttpRoute(metrics);
   EXPECT_EQ(Send(Request("/v1/metrics")).status, 200);
   EXPECT_EQ(calls_, 1);
+  EXPECT_EQ(Send(Request("/v1/logs")).body,
+            wire::EncodeRpcStatusProto(kRpcUnimplemented,
+                                       "this Loupe server accepts OTLP on /v1/metrics and /v1/test "
+                                       "only; /v1/logs is not supported yet"));
 }
 
 TEST_F(FrontDoorTest, WrongMethodIs405WithAllow) {

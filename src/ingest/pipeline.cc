@@ -9,6 +9,8 @@
 
 #include "common/logging.h"
 #include "wire/otlp_json.h"
+#include "wire/otlp_metrics_json.h"
+#include "wire/otlp_metrics_proto.h"
 #include "wire/otlp_proto.h"
 
 namespace loupe::ingest {
@@ -22,7 +24,8 @@ Pipeline::Pipeline(store::Store* store, live::LiveState* live, Clock* clock,
       metrics_(metrics),
       assembler_(clock, options.assembler, metrics) {
   const char* kBatches = "loupe_ingest_batches_total";
-  const char* kHelp = "Span batches submitted to the ingest pipeline, by outcome.";
+  const char* kHelp =
+      "Export requests (spans or metrics) submitted to the ingest pipeline, by outcome.";
   batches_ok_ = metrics->GetCounter(kBatches, kHelp, {{"result", "ok"}});
   batches_rejected_overload_ = metrics->GetCounter(kBatches, kHelp, {{"result", "overloaded"}});
   batches_failed_store_ = metrics->GetCounter(kBatches, kHelp, {{"result", "store_error"}});
@@ -52,6 +55,18 @@ Pipeline::Pipeline(store::Store* store, live::LiveState* live, Clock* clock,
   checkpoint_seconds_ = metrics->GetHistogram("loupe_ingest_checkpoint_seconds",
                                               "Duration of ingest log checkpoints.",
                                               {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30});
+  const char* kPoints = "loupe_ingest_metric_points_total";
+  const char* kPointsHelp =
+      "OTLP metric data points in accepted requests: accepted, or skipped (no value, no time, "
+      "invalid histogram buckets).";
+  metric_points_accepted_ = metrics->GetCounter(kPoints, kPointsHelp, {{"result", "accepted"}});
+  metric_points_skipped_ = metrics->GetCounter(kPoints, kPointsHelp, {{"result", "skipped"}});
+  metric_samples_ = metrics->GetCounter("loupe_ingest_metric_samples_total",
+                                        "Samples the OTLP metric points became (a histogram point "
+                                        "makes one per bucket, sum, count).");
+  metric_exemplars_dropped_ = metrics->GetCounter(
+      "loupe_ingest_metric_exemplars_dropped_total",
+      "Exemplars of OTLP metric points, dropped: the time-series store keeps values only.");
   last_checkpoint_us_ = clock_->NowMicros();
   metrics->AddCallback("loupe_ingest_inflight_batches", "Batches being processed now.", [this] {
     return std::vector<std::pair<Labels, double>>{{{}, static_cast<double>(inflight_.load())}};
@@ -151,7 +166,8 @@ Result<SubmitResult> Pipeline::Process(store::ProjectId project, const model::Sp
   return r;
 }
 
-Result<SubmitResult> Pipeline::Submit(const LoggedRequest& request, const model::SpanBatch& batch) {
+template <typename R, typename F>
+Result<R> Pipeline::LogAndProcess(const LoggedRequest& request, F&& process) {
   if (stopping_.load(std::memory_order_relaxed)) {
     return Status::Unavailable("server is shutting down");
   }
@@ -163,12 +179,11 @@ Result<SubmitResult> Pipeline::Submit(const LoggedRequest& request, const model:
                               " requests in flight already (--max-inflight); answered 503");
     return Status::Unavailable("too many export requests in flight; retry later");
   }
-  const int64_t t0 = clock_->NowMicros();
   EnterShared();
-  Result<SubmitResult> r = SubmitResult{};
+  Result<R> r = R{};
   Status logged;
   if (log_ != nullptr) logged = log_->Append(request);
-  if (logged.ok()) r = Process(request.project, batch);
+  if (logged.ok()) r = process();
   LeaveShared();
   inflight_.fetch_sub(1);
   if (!logged.ok()) {
@@ -196,6 +211,14 @@ Result<SubmitResult> Pipeline::Submit(const LoggedRequest& request, const model:
     return r.status();
   }
   batches_ok_->Inc();
+  return r;
+}
+
+Result<SubmitResult> Pipeline::Submit(const LoggedRequest& request, const model::SpanBatch& batch) {
+  const int64_t t0 = clock_->NowMicros();
+  Result<SubmitResult> r =
+      LogAndProcess<SubmitResult>(request, [&] { return Process(request.project, batch); });
+  if (!r.ok()) return r;
   if (r->rejected_spans > 0) {
     // Counted by the assembler per reason; the message lists them.
     LogWarningRateLimited(
@@ -210,7 +233,93 @@ Result<SubmitResult> Pipeline::Submit(const LoggedRequest& request, const model:
   return r;
 }
 
+void Pipeline::AttachMetricsStore(tsdb::TimeSeriesStore* tsdb) {
+  tsdb_ = tsdb;
+  RegisterTsdbMetrics();
+}
+
+void Pipeline::RegisterTsdbMetrics() {
+  tsdb::TimeSeriesStore* t = tsdb_;
+  metrics_->AddCounterCallback(
+      "loupe_tsdb_samples_total",
+      "Samples given to the time-series store, by outcome: stored, duplicate (already held; "
+      "replays), out_of_order (older than the series' newest, or past retention), invalid "
+      "(NaN, Inf).",
+      [t] {
+        const tsdb::TsdbStats st = t->Stats();
+        return std::vector<std::pair<Labels, double>>{
+            {{{"result", "stored"}}, static_cast<double>(st.samples_appended)},
+            {{{"result", "duplicate"}}, static_cast<double>(st.duplicates_skipped)},
+            {{{"result", "out_of_order"}}, static_cast<double>(st.out_of_order_dropped)},
+            {{{"result", "invalid"}}, static_cast<double>(st.invalid_dropped)}};
+      });
+  metrics_->AddCounterCallback(
+      "loupe_tsdb_series_overflowed_total",
+      "Series samples folded into a metric's overflow series (series caps reached).", [t] {
+        return std::vector<std::pair<Labels, double>>{
+            {{}, static_cast<double>(t->Stats().series_overflowed)}};
+      });
+  auto gauge = [this, t](const char* name, const char* help, uint64_t tsdb::TsdbStats::*field) {
+    metrics_->AddCallback(name, help, [t, field] {
+      return std::vector<std::pair<Labels, double>>{{{}, static_cast<double>(t->Stats().*field)}};
+    });
+  };
+  gauge("loupe_tsdb_series", "Series in the time-series store (all projects).",
+        &tsdb::TsdbStats::series);
+  gauge("loupe_tsdb_head_bytes", "Approximate memory of the time-series store's head chunks.",
+        &tsdb::TsdbStats::head_bytes);
+  gauge("loupe_tsdb_head_windows", "Time windows of the time-series store held in memory.",
+        &tsdb::TsdbStats::head_windows);
+  gauge("loupe_tsdb_blocks", "Block files of the time-series store.", &tsdb::TsdbStats::blocks);
+  gauge("loupe_tsdb_block_bytes", "Size of the time-series store's block files on disk.",
+        &tsdb::TsdbStats::block_bytes);
+}
+
+Result<Pipeline::MetricsResult> Pipeline::ProcessMetrics(store::ProjectId project,
+                                                         const model::MetricBatch& batch) {
+  MappedMetrics mapped;
+  MapMetrics(batch, mapping_, &mapped);
+  Status s = tsdb_->Append(project, mapped.series);
+  if (!s.ok()) return s.Annotate("storing metrics");
+  metric_points_accepted_->Inc(mapped.points - mapped.skipped_points);
+  if (mapped.skipped_points > 0) metric_points_skipped_->Inc(mapped.skipped_points);
+  metric_samples_->Inc(mapped.samples);
+  metric_exemplars_dropped_->Inc(mapped.dropped_exemplars + batch.dropped_exemplars);
+  MetricsResult r;
+  r.accepted_points = mapped.points - mapped.skipped_points;
+  r.rejected_points = mapped.skipped_points + batch.invalid_points;
+  if (r.rejected_points > 0 || batch.skipped_metrics > 0) {
+    r.message = std::to_string(batch.invalid_points) + " histogram points with invalid buckets, " +
+                std::to_string(mapped.skipped_points) + " points without a value or time, " +
+                std::to_string(batch.skipped_metrics) +
+                " metrics without a name or of an unsupported type (Summary) were skipped";
+  }
+  return r;
+}
+
+Result<Pipeline::MetricsResult> Pipeline::SubmitMetrics(const LoggedRequest& request,
+                                                        const model::MetricBatch& batch) {
+  if (tsdb_ == nullptr) return Status::Internal("no time-series store");
+  const int64_t t0 = clock_->NowMicros();
+  Result<MetricsResult> r =
+      LogAndProcess<MetricsResult>(request, [&] { return ProcessMetrics(request.project, batch); });
+  if (!r.ok()) return r;
+  if (batch.dropped_attributes > 0) decoder_dropped_attributes_->Inc(batch.dropped_attributes);
+  if (batch.truncated_values > 0) decoder_truncated_values_->Inc(batch.truncated_values);
+  submit_seconds_->Observe(static_cast<double>(clock_->NowMicros() - t0) / 1e6);
+  return r;
+}
+
 Status Pipeline::Replay(const LoggedRequest& request) {
+  // The time-series store takes a series' samples in time order only, and
+  // the log holds them in the order they were acknowledged: metrics are
+  // replayed here, in log order, not by the parallel workers.
+  if (IsMetricsFormat(request.format)) {
+    Status s = ReplayMetrics(request);
+    std::lock_guard<std::mutex> l(replay_mu_);
+    if (!s.ok() && replay_error_.ok()) replay_error_ = s;
+    return replay_error_;
+  }
   std::unique_lock<std::mutex> l(replay_mu_);
   if (replay_workers_.empty()) {
     replay_end_ = false;
@@ -280,6 +389,27 @@ Status Pipeline::ReplayOne(const LoggedRequest& request) {
   return Status::OK();
 }
 
+Status Pipeline::ReplayMetrics(const LoggedRequest& request) {
+  model::MetricBatch batch;
+  Status s;
+  std::string text;
+  if (tsdb_ == nullptr) {
+    s = Status::Internal("a metrics request but no time-series store");
+  } else if (request.format == RequestFormat::kOtlpMetricsJson) {
+    text = std::string(request.body);  // parsed in place
+    s = wire::DecodeMetricsJson(&text, options_.replay_limits, &batch);
+  } else {
+    s = wire::DecodeMetricsProto(request.body, options_.replay_limits, &batch);
+  }
+  if (s.ok()) {
+    auto r = ProcessMetrics(request.project, batch);
+    return r.ok() ? Status::OK() : r.status();
+  }
+  replay_skipped_->Inc();
+  LogError("ingest log replay: skipping a metrics request: " + s.message());
+  return Status::OK();
+}
+
 Status Pipeline::Checkpoint() {
   if (log_ == nullptr) return Status::OK();
   std::lock_guard<std::mutex> one(checkpoint_mu_);
@@ -305,6 +435,7 @@ Status Pipeline::Checkpoint() {
   // 2. Everything stored before the checkpoint began becomes durable in
   // segments; then the checkpoint may replace the log before it.
   if (s.ok()) s = store_->Flush();
+  if (s.ok() && tsdb_ != nullptr) s = tsdb_->Flush();
   if (s.ok()) {
     std::vector<LoggedRequest> reqs;
     reqs.reserve(pending.size());

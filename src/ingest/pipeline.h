@@ -1,7 +1,9 @@
 // Pipeline: the path every decoded span batch takes, whatever transport it
 // came on: ingest log (durable before ack) → assemble (spans → transactions)
 // → store → live figures. Receivers (OTLP/HTTP, OTLP/gRPC) call Submit() and
-// answer the sender from its result.
+// answer the sender from its result. Decoded metrics take the same log, then
+// the mapping (ingest/metrics_mapping.h) into the time-series store
+// (SubmitMetrics, after AttachMetricsStore).
 //
 // Durability (with an IngestLog, docs/design/storage.md): Submit appends the
 // request to the log and returns only once it is durable; the tick thread
@@ -29,7 +31,15 @@
 // dropped_events, truncated_values) is counted in
 // loupe_ingest_decoder_cut_total{what}.
 //
-// Thread-safety: Submit is thread-safe.
+// Metrics requests are counted in loupe_ingest_metric_points_total{result}
+// (accepted, skipped), loupe_ingest_metric_samples_total and
+// loupe_ingest_metric_exemplars_dropped_total; the time-series store's own
+// figures are loupe_tsdb_samples_total{result} (stored, duplicate,
+// out_of_order, invalid), loupe_tsdb_series_overflowed_total, and the gauges
+// loupe_tsdb_series, loupe_tsdb_head_bytes, loupe_tsdb_head_windows,
+// loupe_tsdb_blocks, loupe_tsdb_block_bytes.
+//
+// Thread-safety: Submit and SubmitMetrics are thread-safe.
 #ifndef LOUPE_INGEST_PIPELINE_H_
 #define LOUPE_INGEST_PIPELINE_H_
 
@@ -48,9 +58,12 @@
 #include "common/status.h"
 #include "ingest/assembler.h"
 #include "ingest/ingest_log.h"
+#include "ingest/metrics_mapping.h"
 #include "live/live_state.h"
+#include "model/metric.h"
 #include "model/span.h"
 #include "store/store.h"
+#include "store/tsdb/time_series_store.h"
 #include "wire/decode_limits.h"
 
 namespace loupe::ingest {
@@ -93,10 +106,31 @@ class Pipeline {
   // (log write failed), others from the store.
   Result<SubmitResult> Submit(const LoggedRequest& request, const model::SpanBatch& batch);
 
+  // What SubmitMetrics did with one metrics request.
+  struct MetricsResult {
+    uint64_t accepted_points = 0;
+    uint64_t rejected_points = 0;  // skipped by the decoder or the mapping
+    std::string message;           // partial-success explanation when rejected_points > 0
+  };
+
+  // Metrics requests go to `tsdb` (not owned; must outlive the pipeline):
+  // SubmitMetrics works, replayed metrics records are stored, and checkpoints
+  // flush it. Call before Replay() and Start().
+  void AttachMetricsStore(tsdb::TimeSeriesStore* tsdb);
+  bool has_metrics_store() const { return tsdb_ != nullptr; }
+
+  // As Submit for a metrics request (format kOtlpMetrics*): logs it, maps it
+  // and appends the samples to the time-series store. Errors as Submit;
+  // Internal without AttachMetricsStore.
+  Result<MetricsResult> SubmitMetrics(const LoggedRequest& request,
+                                      const model::MetricBatch& batch);
+
   // Replays one logged request at start (IngestLog::Open's callback): copies
   // it to a bounded queue served by replay_threads workers, which decode,
   // assemble and store it without logging it again (the assembler joins spans
   // in any order, so parallel replay stores what serial replay would).
+  // Metrics requests are replayed on the calling thread before it returns,
+  // in log order (the time-series store drops a series' older samples).
   // Undecodable requests are skipped and counted (they were acknowledged, so
   // they decoded once: only a change of decode limits can cause this).
   // Returns the first error a worker met, if any.
@@ -105,8 +139,9 @@ class Pipeline {
   // Returns the first error a worker met. Call before AttachLog/Start.
   Status FinishReplay();
 
-  // With a log: quiesces submits, exports pending spans, flushes the store and
-  // commits a checkpoint. The tick thread calls it; Stop() calls it last.
+  // With a log: quiesces submits, exports pending spans, flushes the store
+  // (and the time-series store) and commits a checkpoint. The tick thread calls it; Stop() calls it
+  // last.
   Status Checkpoint();
 
   // Makes Submit log every request to `log` (not owned; must outlive the
@@ -133,9 +168,16 @@ class Pipeline {
  private:
   Status Write(store::ProjectId project, store::WriteBatch batch);
   Result<SubmitResult> Process(store::ProjectId project, const model::SpanBatch& batch);
+  Result<MetricsResult> ProcessMetrics(store::ProjectId project, const model::MetricBatch& batch);
+  // Admission, the log append and `process` inside the checkpoint gate;
+  // maps log errors and counts. Shared by Submit and SubmitMetrics.
+  template <typename R, typename F>
+  Result<R> LogAndProcess(const LoggedRequest& request, F&& process);
+  void RegisterTsdbMetrics();
   void TickLoop();
   void ReplayWorker();
   Status ReplayOne(const LoggedRequest& request);
+  Status ReplayMetrics(const LoggedRequest& request);
   // Writer-preferring gate: Submit/Tick enter shared, Checkpoint exclusive.
   void EnterShared();
   void LeaveShared();
@@ -146,6 +188,8 @@ class Pipeline {
   PipelineOptions options_;
   MetricsRegistry* metrics_;
   IngestLog* log_ = nullptr;
+  tsdb::TimeSeriesStore* tsdb_ = nullptr;
+  MetricsMappingOptions mapping_;
   Assembler assembler_;
 
   std::atomic<int> inflight_{0};
@@ -185,6 +229,10 @@ class Pipeline {
   Counter* decoder_dropped_events_;
   Counter* decoder_truncated_values_;
   Histogram* checkpoint_seconds_;
+  Counter* metric_points_accepted_;
+  Counter* metric_points_skipped_;
+  Counter* metric_samples_;
+  Counter* metric_exemplars_dropped_;
 };
 
 }  // namespace loupe::ingest

@@ -21,7 +21,10 @@
 #include "ingest/otlp_front_door.h"
 #include "ingest/trace_receiver.h"
 #include "store/embedded/embedded_store.h"
+#include "store/tsdb/time_series_store.h"
 #include "testing/otlp_builder.h"
+#include "wire/otlp_metrics_json.h"
+#include "wire/otlp_metrics_proto.h"
 #include "wire/otlp_proto.h"
 
 namespace loupe::ingest {
@@ -81,6 +84,15 @@ model::TxId RootId(uint64_t trace) {
   return model::MakeTxId(t, 1);
 }
 
+// An OTLP/JSON metrics request: gauge `temp` of service shop at `time_ms`.
+std::string GaugeJson(int64_t time_ms, double value) {
+  return R"({"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":)"
+         R"({"stringValue":"shop"}}]},"scopeMetrics":[{"metrics":[{"name":"temp","gauge":)"
+         R"({"dataPoints":[{"timeUnixNano":")" +
+         std::to_string(time_ms * 1'000'000) + R"(","asDouble":)" + std::to_string(value) +
+         "}]}}]}]}]}";
+}
+
 class DurablePipelineTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -107,6 +119,13 @@ class DurablePipelineTest : public ::testing::Test {
     PipelineOptions po;
     po.checkpoint_interval_us = int64_t{3600} * 1'000'000;
     pipeline_ = std::make_unique<Pipeline>(store_.get(), live_.get(), &clock_, metrics_.get(), po);
+    tsdb::TsdbOptions to;
+    to.dir = root_ + "/tsdb";
+    to.env = &env_;
+    auto ts = tsdb::TimeSeriesStore::Open(to);
+    ASSERT_TRUE(ts.ok()) << ts.status().ToString();
+    tsdb_ = std::move(*ts);
+    pipeline_->AttachMetricsStore(tsdb_.get());
     IngestLogOptions lo;
     lo.env = &env_;
     lo.dir = root_ + "/wal";
@@ -133,7 +152,43 @@ class DurablePipelineTest : public ::testing::Test {
     log_.reset();
     if (store_) store_->Close();
     store_.reset();
+    tsdb_.reset();
     live_.reset();
+  }
+
+  // Submits a gauge sample, as protobuf or (json) as OTLP/JSON.
+  Status SubmitGauge(int64_t time_ms, double value, bool json) {
+    std::string text = GaugeJson(time_ms, value);
+    const std::string original = text;
+    model::MetricBatch batch;
+    Status s = wire::DecodeMetricsJson(&text, {}, &batch);
+    if (!s.ok()) return s;
+    std::string proto;
+    wire::EncodeMetricsProto(batch, &proto);
+    LoggedRequest req{kProject, RequestFormat::kOtlpMetricsJson, original};
+    if (!json) {
+      batch = model::MetricBatch{};
+      s = wire::DecodeMetricsProto(proto, {}, &batch);
+      if (!s.ok()) return s;
+      req = LoggedRequest{kProject, RequestFormat::kOtlpMetricsProto, proto};
+    }
+    auto r = pipeline_->SubmitMetrics(req, batch);
+    return r.ok() ? Status::OK() : r.status();
+  }
+
+  // The raw samples of gauge `temp` in [from_ms, to_ms), one per ms step.
+  std::vector<double> Gauge(int64_t from_ms, int64_t to_ms) {
+    tsdb::MetricQuery q;
+    q.metric = "temp";
+    q.from_ms = from_ms;
+    q.to_ms = to_ms;
+    q.step_ms = 1000;
+    q.agg = tsdb::TimeAgg::kCount;
+    auto r = tsdb_->Query(kProject, q);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (!r.ok() || r->series.size() != 1) return {};
+    EXPECT_EQ(r->series[0].labels, (tsdb::Labels{{"service.name", "shop"}}));
+    return r->series[0].values;
   }
 
   Status Submit(const std::string& body) {
@@ -165,6 +220,7 @@ class DurablePipelineTest : public ::testing::Test {
   FaultInjectionEnv env_{Env::Default()};
   ManualClock clock_{kNowUs};
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<tsdb::TimeSeriesStore> tsdb_;
   std::unique_ptr<MetricsRegistry> metrics_;
   std::unique_ptr<live::LiveState> live_;
   std::unique_ptr<Pipeline> pipeline_;
@@ -188,6 +244,50 @@ TEST_F(DurablePipelineTest, AcknowledgedTransactionsSurviveACrashExactlyOnce) {
     ASSERT_EQ(rows[RootId(t)], 1) << "trace " << t;
     EXPECT_EQ(Steps(RootId(t)), 3u) << "trace " << t;
   }
+}
+
+TEST_F(DurablePipelineTest, AcknowledgedMetricsSurviveACrashExactlyOnce) {
+  constexpr int64_t kT0 = kNowUs / 1000;
+  Open();
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(SubmitGauge(kT0 + i * 1000, i, i % 2 == 0).ok());
+  // Half of it reached a block before the crash (replay skips it), half only the log.
+  ASSERT_TRUE(tsdb_->Flush().ok());
+  for (int i = 10; i < 20; ++i) ASSERT_TRUE(SubmitGauge(kT0 + i * 1000, i, i % 2 == 0).ok());
+  Crash();
+
+  IngestReplayStats stats;
+  Open(&stats);
+  EXPECT_EQ(stats.records, 20u);
+  EXPECT_EQ(Gauge(kT0, kT0 + 20'000), std::vector<double>(20, 1.0));
+  const tsdb::TsdbStats ts = tsdb_->Stats();
+  EXPECT_EQ(ts.samples_appended, 10u);
+  EXPECT_EQ(ts.duplicates_skipped, 10u);
+}
+
+TEST_F(DurablePipelineTest, CheckpointFlushesTheTimeSeriesStoreBeforeCuttingTheLog) {
+  constexpr int64_t kT0 = kNowUs / 1000;
+  Open();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(SubmitGauge(kT0 + i * 1000, i, false).ok());
+  ASSERT_TRUE(pipeline_->Checkpoint().ok());
+  Crash();
+
+  IngestReplayStats stats;
+  Open(&stats);
+  EXPECT_EQ(stats.records, 0u);
+  EXPECT_EQ(Gauge(kT0, kT0 + 5000), std::vector<double>(5, 1.0));
+}
+
+TEST_F(DurablePipelineTest, MetricsCountersReachTheRegistry) {
+  constexpr int64_t kT0 = kNowUs / 1000;
+  Open();
+  ASSERT_TRUE(SubmitGauge(kT0, 1, false).ok());
+  ASSERT_TRUE(SubmitGauge(kT0, 1, true).ok());  // a resend: a duplicate sample
+  const std::string text = metrics_->Render();
+  EXPECT_NE(text.find("loupe_ingest_metric_points_total{result=\"accepted\"} 2"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("loupe_tsdb_samples_total{result=\"stored\"} 1"), std::string::npos);
+  EXPECT_NE(text.find("loupe_tsdb_samples_total{result=\"duplicate\"} 1"), std::string::npos);
+  EXPECT_NE(text.find("loupe_tsdb_series 1"), std::string::npos);
 }
 
 TEST_F(DurablePipelineTest, PendingSpansSurviveACheckpointAndACrash) {
@@ -456,6 +556,13 @@ TEST(IngestLogFormat, RecordRoundTrips) {
   EXPECT_EQ(back.format, RequestFormat::kOtlpJson);
   EXPECT_EQ(back.body, r.body);
   EXPECT_FALSE(DecodeLogRecord(std::string("\x09\x01", 2), &back).ok());
+  EXPECT_FALSE(DecodeLogRecord(std::string("\x05\x01", 2), &back).ok());
+  for (RequestFormat f : {RequestFormat::kOtlpMetricsProto, RequestFormat::kOtlpMetricsJson}) {
+    ASSERT_TRUE(DecodeLogRecord(EncodeLogRecord(LoggedRequest{9, f, "m"}), &back).ok());
+    EXPECT_EQ(back.format, f);
+    EXPECT_TRUE(IsMetricsFormat(back.format));
+    EXPECT_EQ(back.body, "m");
+  }
   EXPECT_FALSE(DecodeLogRecord("", &back).ok());
 }
 

@@ -30,6 +30,7 @@
 #include "hostagent/agent_command.h"
 #include "ingest/agent_receiver.h"
 #include "ingest/ingest_log.h"
+#include "ingest/metrics_receiver.h"
 #include "ingest/otlp_front_door.h"
 #include "ingest/otlp_grpc_receiver.h"
 #include "ingest/pipeline.h"
@@ -42,6 +43,7 @@
 #include "server/config.h"
 #include "server/live_restore.h"
 #include "server/memory_trim.h"
+#include "server/metrics_store.h"
 #include "server/store_metrics.h"
 #include "server/store_verify.h"
 #include "store/embedded/embedded_store.h"
@@ -261,10 +263,23 @@ int RunServer(const std::vector<std::string>& args) {
   popts.checkpoint_interval_us = cfg.checkpoint_seconds * 1'000'000;
   popts.assembler.max_instances_per_project = static_cast<size_t>(cfg.max_instances_per_project);
   popts.assembler.instance_idle_us = cfg.instance_idle_seconds * 1'000'000;
+  // Metrics (OTLP, host agent) go to the time-series store; embedded mode
+  // only. Declared before the pipeline, like the log: its checkpoints flush it.
+  std::unique_ptr<tsdb::TimeSeriesStore> tsdb;
+  if (embedded) {
+    auto opened = OpenMetricsStore(cfg.data_dir, **registry);
+    if (!opened.ok()) {
+      LogError("opening the time-series store in " + cfg.data_dir +
+               "/tsdb: " + opened.status().ToString());
+      return 1;
+    }
+    tsdb = std::move(*opened);
+  }
   // Declared before the pipeline so that it outlives it: the pipeline's
   // destructor may take a last checkpoint (early-return paths).
   std::unique_ptr<ingest::IngestLog> ingest_log;
   ingest::Pipeline pipeline(store.get(), &live, clock, metrics, popts);
+  if (tsdb) pipeline.AttachMetricsStore(tsdb.get());
 
   // Recovery: replay the ingest log (what was acknowledged since the last
   // checkpoint), then log every new request before acknowledging it.
@@ -320,6 +335,8 @@ int RunServer(const std::vector<std::string>& args) {
   }
   pipeline.Start();
   RegisterInstanceCapMetrics(metrics, &pipeline, registry->get());
+  MetricsMaintainer tsdb_maintainer(tsdb.get(), registry->get(), clock);
+  if (tsdb) tsdb_maintainer.Start();
 
   // The OTLP ports: one front door routes OTLP/HTTP, the Loupe agent
   // extensions (/v1/loupe/...) and OTLP/gRPC to the receivers.
@@ -328,6 +345,9 @@ int RunServer(const std::vector<std::string>& args) {
   ingest::AgentReceiver agent_receiver(&active, agent_config->get(), metrics, {}, &events,
                                        store.get());
   traces.AddRoutes(&door);
+  // Without a time-series store (--store memory) /v1/metrics stays a 404.
+  ingest::MetricsReceiver metrics_receiver(&pipeline);
+  if (tsdb) metrics_receiver.AddRoutes(&door);
   agent_receiver.AddRoutes(&door);
   net::HttpServerOptions oh;
   oh.bind_address = cfg.bind;
@@ -502,6 +522,7 @@ int RunServer(const std::vector<std::string>& args) {
   (*otlp_http_server)->Stop();
   (*grpc)->Stop();
   pipeline.Stop();
+  tsdb_maintainer.Stop();
   alerts.Stop();
   active.Stop();
   api.Stop();
@@ -509,6 +530,10 @@ int RunServer(const std::vector<std::string>& args) {
   if (ingest_log) {
     s = ingest_log->Close();
     if (!s.ok()) LogError("closing the ingest log: " + s.message());
+  }
+  if (tsdb) {
+    s = tsdb->Close();
+    if (!s.ok()) LogError("closing the time-series store: " + s.message());
   }
   s = store->Close();
   if (!s.ok()) {

@@ -11,6 +11,7 @@
 #include "ingest/ingest_log.h"
 #include "store/embedded/embedded_store.h"
 #include "store/embedded/synthetic_workload.h"
+#include "store/tsdb/time_series_store.h"
 #include "testing/otlp_builder.h"
 
 namespace loupe::server {
@@ -145,6 +146,65 @@ TEST_F(StoreVerifyTest, ADamagedLogRecordIsReported) {
   VerifyReport r = VerifyDataDir(Env::Default(), dir_);
   EXPECT_GE(r.problems, 1u) << r.text;
   EXPECT_NE(r.text.find("DAMAGED"), std::string::npos) << r.text;
+}
+
+// Two flushed windows of one gauge series in DIR/tsdb; returns the block files.
+std::vector<std::string> WriteTsdb(const std::string& dir) {
+  tsdb::TsdbOptions o;
+  o.dir = dir + "/tsdb";
+  auto ts = tsdb::TimeSeriesStore::Open(o);
+  EXPECT_TRUE(ts.ok());
+  const int64_t t0_ms = kT0 / 1000;
+  for (int w = 0; w < 2; ++w) {
+    tsdb::SeriesSamples s{"temp", {{"host", "h1"}}, tsdb::SeriesKind::kGauge, {}};
+    for (int i = 0; i < 3; ++i) s.samples.push_back({t0_ms + w * 2 * kHour / 1000 + i * 1000, 1.5});
+    EXPECT_TRUE((*ts)->Append(1, {&s, 1}).ok());
+  }
+  EXPECT_TRUE((*ts)->Close().ok());
+  std::vector<std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(o.dir)) {
+    if (e.is_regular_file() && e.path().extension() == ".tsb") files.push_back(e.path());
+  }
+  return files;
+}
+
+TEST_F(StoreVerifyTest, TimeSeriesBlocksAreVerified) {
+  ASSERT_EQ(WriteTsdb(dir_).size(), 2u);
+  VerifyReport r = VerifyDataDir(Env::Default(), dir_);
+  EXPECT_EQ(r.problems, 0u) << r.text;
+  EXPECT_EQ(r.tsdb_blocks, 2u);
+  EXPECT_EQ(r.tsdb_samples, 6u);
+  EXPECT_NE(r.text.find("2 blocks ok"), std::string::npos) << r.text;
+}
+
+TEST_F(StoreVerifyTest, ADamagedTimeSeriesBlockIsReported) {
+  std::vector<std::string> files = WriteTsdb(dir_);
+  ASSERT_EQ(files.size(), 2u);
+  {
+    std::fstream f(files[0], std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(10);
+    f.put('\x7f');
+  }
+  VerifyReport r = VerifyDataDir(Env::Default(), dir_);
+  EXPECT_EQ(r.problems, 1u) << r.text;
+  EXPECT_EQ(r.tsdb_blocks, 1u);
+  EXPECT_NE(r.text.find("DAMAGED " + files[0]), std::string::npos) << r.text;
+}
+
+TEST_F(StoreVerifyTest, MetricsLogRecordsAreDecodedAndCounted) {
+  ingest::IngestLogOptions lo;
+  lo.dir = dir_ + "/wal";
+  auto log = ingest::IngestLog::Open(lo, [](const ingest::LoggedRequest&) { return Status::OK(); });
+  ASSERT_TRUE(log.ok());
+  const std::string json =
+      R"({"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"temp","gauge":)"
+      R"({"dataPoints":[{"timeUnixNano":"1","asDouble":1},{"timeUnixNano":"2","asDouble":2}]}}]}]}]})";
+  ASSERT_TRUE((*log)->Append({1, ingest::RequestFormat::kOtlpMetricsJson, json}).ok());
+  ASSERT_TRUE((*log)->Close().ok());
+  VerifyReport r = VerifyDataDir(Env::Default(), dir_);
+  EXPECT_EQ(r.problems, 0u) << r.text;
+  EXPECT_EQ(r.log_records, 3u);
+  EXPECT_NE(r.text.find("2 metric points"), std::string::npos) << r.text;
 }
 
 }  // namespace

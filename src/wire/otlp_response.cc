@@ -37,20 +37,34 @@ std::string EncodeExportResponseProto(int64_t rejected_spans, std::string_view e
   return out;
 }
 
-std::string EncodeExportResponseJson(int64_t rejected_spans, std::string_view error_message) {
-  if (rejected_spans == 0 && error_message.empty()) return "{}";
+namespace {
+
+std::string PartialSuccessJson(std::string_view rejected_key, int64_t rejected,
+                               std::string_view error_message) {
+  if (rejected == 0 && error_message.empty()) return "{}";
   std::string out;
   JsonWriter w(&out);
   w.StartObject();
   w.Key("partialSuccess");
   w.StartObject();
   // int64 is a string in the protobuf JSON mapping.
-  if (rejected_spans != 0) w.Field("rejectedSpans", std::to_string(rejected_spans));
+  if (rejected != 0) w.Field(rejected_key, std::to_string(rejected));
   if (!error_message.empty()) w.Field("errorMessage", error_message);
   w.EndObject();
   w.EndObject();
   w.Finish();
   return out;
+}
+
+}  // namespace
+
+std::string EncodeExportResponseJson(int64_t rejected_spans, std::string_view error_message) {
+  return PartialSuccessJson("rejectedSpans", rejected_spans, error_message);
+}
+
+std::string EncodeMetricsExportResponseJson(int64_t rejected_data_points,
+                                            std::string_view error_message) {
+  return PartialSuccessJson("rejectedDataPoints", rejected_data_points, error_message);
 }
 
 std::string EncodeRpcStatusProto(int code, std::string_view message) {

@@ -3,6 +3,9 @@
 // ExportTraceServiceResponse (opentelemetry-proto collector/trace/v1):
 //   1 partial_success: ExportTracePartialSuccess
 //       1 rejected_spans: int64, 2 error_message: string
+// ExportMetricsServiceResponse (collector/metrics/v1) has the same layout
+// (1 partial_success: 1 rejected_data_points, 2 error_message), so
+// EncodeExportResponseProto serves it too; only the JSON names differ.
 // google.rpc.Status: 1 code: int32, 2 message: string (details omitted).
 // JSON forms follow the protobuf JSON mapping (int64 as a decimal string).
 //
@@ -26,6 +29,11 @@ std::string EncodeExportResponseProto(int64_t rejected_spans, std::string_view e
 // Strings are escaped so the result is valid JSON for any input bytes
 // (invalid UTF-8 becomes U+FFFD).
 std::string EncodeExportResponseJson(int64_t rejected_spans, std::string_view error_message);
+
+// ExportMetricsServiceResponse as JSON: "{}" or
+// {"partialSuccess":{"rejectedDataPoints":"3","errorMessage":"..."}}.
+std::string EncodeMetricsExportResponseJson(int64_t rejected_data_points,
+                                            std::string_view error_message);
 
 // google.rpc.Status as protobuf, the body of an OTLP/HTTP error response.
 // `code` is a google.rpc.Code (e.g. 3 INVALID_ARGUMENT).

@@ -34,6 +34,12 @@ TEST(OtlpResponse, PartialSuccessJson) {
   EXPECT_EQ(EncodeExportResponseJson(0, "w"), R"({"partialSuccess":{"errorMessage":"w"}})");
 }
 
+TEST(OtlpResponse, MetricsPartialSuccessJsonCountsDataPoints) {
+  EXPECT_EQ(EncodeMetricsExportResponseJson(0, ""), "{}");
+  EXPECT_EQ(EncodeMetricsExportResponseJson(2, "skipped"),
+            R"({"partialSuccess":{"rejectedDataPoints":"2","errorMessage":"skipped"}})");
+}
+
 TEST(OtlpResponse, JsonEscapesAnyMessage) {
   std::string message = "q\"b\\n\n\t\x01 é \xff end"s;
   std::string json = EncodeExportResponseJson(1, message);

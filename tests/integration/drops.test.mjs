@@ -68,7 +68,7 @@ it('a refusal is counted per request and logged at WARN once, not per request', 
   const count = () => metric('loupe_ingest_requests_total', { transport: 'http', result: 'unsupported_signal' });
   const before = await count();
   for (let i = 0; i < 5; i++) {
-    const r = await postRaw(`${srv.otlpHttpBase}/v1/metrics`, Buffer.from('x'), { key: srv.ingestKey });
+    const r = await postRaw(`${srv.otlpHttpBase}/v1/logs`, Buffer.from('x'), { key: srv.ingestKey });
     assert.equal(r.status, 404);
   }
   assert.equal(await count(), before + 5);

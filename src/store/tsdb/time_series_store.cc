@@ -33,7 +33,9 @@ bool DecodeHeadChunk(const std::string& time_bytes, const std::string& value_byt
 }
 
 TimeSeriesStore::TimeSeriesStore(TsdbOptions options)
-    : options_(std::move(options)), env_(options_.env ? options_.env : Env::Default()) {}
+    : options_(std::move(options)),
+      env_(options_.env ? options_.env : Env::Default()),
+      retention_per_project_(options_.aggregate_retention_per_project) {}
 
 TimeSeriesStore::~TimeSeriesStore() = default;
 
@@ -42,9 +44,14 @@ std::string TimeSeriesStore::ProjectDir(ProjectId id) const {
 }
 
 int TimeSeriesStore::AggregateRetentionDays(ProjectId id) const {
-  auto it = options_.aggregate_retention_per_project.find(id);
-  return it != options_.aggregate_retention_per_project.end() ? it->second
-                                                             : options_.aggregate_retention_days;
+  std::lock_guard<std::mutex> l(retention_mu_);
+  auto it = retention_per_project_.find(id);
+  return it != retention_per_project_.end() ? it->second : options_.aggregate_retention_days;
+}
+
+void TimeSeriesStore::SetAggregateRetention(ProjectId project, int days) {
+  std::lock_guard<std::mutex> l(retention_mu_);
+  retention_per_project_[project] = days;
 }
 
 Result<std::unique_ptr<TimeSeriesStore>> TimeSeriesStore::Open(TsdbOptions options) {

@@ -208,6 +208,10 @@ class TimeSeriesStore {
 
   TsdbStats Stats() const;
 
+  // Sets a project's aggregate retention in days (0 = for ever), replacing
+  // TsdbOptions' value; the next Maintain applies it.
+  void SetAggregateRetention(ProjectId project, int days);
+
   // Flushes; further Appends fail with kUnavailable.
   Status Close();
 
@@ -237,6 +241,9 @@ class TimeSeriesStore {
   // Samples older than this are dropped as out of order: their raw window
   // is past retention (set by Maintain).
   std::atomic<int64_t> horizon_ms_{std::numeric_limits<int64_t>::min()};
+
+  mutable std::mutex retention_mu_;
+  std::map<ProjectId, int> retention_per_project_;  // GUARDED_BY(retention_mu_)
 
   std::atomic<uint64_t> samples_appended_{0}, duplicates_skipped_{0}, out_of_order_dropped_{0},
       invalid_dropped_{0}, series_overflowed_{0}, blocks_corrupt_{0}, blocks_deleted_{0};

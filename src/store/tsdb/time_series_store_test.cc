@@ -348,6 +348,18 @@ TEST_F(TsdbTest, PerProjectAggregateRetention) {
   EXPECT_NE(BlockFiles()[0].find("/1/day-"), std::string::npos);
 }
 
+TEST_F(TsdbTest, AggregateRetentionSetLaterAppliesAtTheNextMaintain) {
+  options_.raw_retention_days = 1;
+  options_.aggregate_retention_days = 0;  // for ever
+  Reopen();
+  Append(1, Series("g", {}, {{kT0, 1}}));
+  Append(2, Series("g", {}, {{kT0, 1}}));
+  store_->SetAggregateRetention(1, 1);
+  ASSERT_TRUE(store_->Maintain(kT0 + 3 * kDay).ok());
+  EXPECT_EQ(BlockFiles().size(), 1u);
+  EXPECT_NE(BlockFiles()[0].find("/2/day-"), std::string::npos);
+}
+
 // A day of a gauge and a counter (one sample a minute, values i and 2i),
 // plus the first window of the next day.
 void AppendDay(TimeSeriesStore* store) {
