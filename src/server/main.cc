@@ -469,7 +469,8 @@ int RunServer(const std::vector<std::string>& args) {
                             [&](const alert::Channel& c) { return alert_notifier.Test(c); },
                             [&](const alert::Channel& c, size_t limit) {
                               return alert_notifier.Deliveries(c, limit);
-                            }},
+                            },
+                            tsdb.get()},
                aopts);
   api.Start();
   net::HttpServerOptions ah;
