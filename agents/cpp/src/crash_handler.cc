@@ -92,12 +92,16 @@ void WriteAll(int fd, const char* p, size_t n) {
 
 void OnFatalSignal(int signo, siginfo_t* info, void*) {
   const int saved_errno = errno;
+  // Written as .tmp and renamed to .txt when complete, so a reader (this
+  // process's own sender thread, still running) never sees half a report.
   Buf path;
   path.Put(g_prefix);
   path.Dec(static_cast<uint64_t>(::getpid()));
-  path.Put(".txt");
-  path.Put("", 0);
+  Buf done = path;
+  path.Put(".tmp");
+  done.Put(".txt");
   path.data[std::min(path.n, sizeof(path.data) - 1)] = '\0';
+  done.data[std::min(done.n, sizeof(done.data) - 1)] = '\0';
   const int fd = ::open(path.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd >= 0) {
     Buf b;
@@ -129,6 +133,7 @@ void OnFatalSignal(int signo, siginfo_t* info, void*) {
     // Frame 0 is this handler and 1 the signal trampoline: the crash is below.
     if (n > 2) ::backtrace_symbols_fd(frames + 2, n - 2, fd);
     ::close(fd);
+    ::rename(path.data, done.data);
   }
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
@@ -192,6 +197,26 @@ bool InstallCrashHandler(const std::string& dir, std::string_view service,
     }
   });
   return installed;
+}
+
+void RemoveStaleCrashTemps(const std::string& dir, std::string_view service) {
+  // A .tmp the handler never renamed: the process died inside it. After an
+  // hour nothing will complete it.
+  const std::string prefix = "loupe-crash-" + FileSafe(service) + "-";
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  const time_t now = ::time(nullptr);
+  while (dirent* e = ::readdir(d)) {
+    std::string_view name(e->d_name);
+    if (name.substr(0, prefix.size()) != prefix || name.size() < 4 ||
+        name.substr(name.size() - 4) != ".tmp") {
+      continue;
+    }
+    const std::string path = dir + "/" + std::string(name);
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && now - st.st_mtime > 3600) ::unlink(path.c_str());
+  }
+  ::closedir(d);
 }
 
 std::vector<std::string> FindCrashReports(const std::string& dir, std::string_view service) {

@@ -12,8 +12,8 @@
 //   service <name>\n instance <name>\n pid <n>\n time_ms <n>\n signal <n>\n
 //   address 0x<hex>\n [tx_id <16 hex>\n endpoint <text>\n] frames\n <one per line>
 //
-// to <dir>/loupe-crash-<service>-<pid>.txt (the transaction lines when the
-// crashing thread was serving one). Handlers are installed only for signals
+// to <dir>/loupe-crash-<service>-<pid>.tmp, renamed to .txt once complete
+// (the transaction lines when the crashing thread was serving one). Handlers are installed only for signals
 // whose action is still the default (an application with its own handler
 // keeps it), on an alternate stack for the installing thread (a stack
 // overflow on another thread crashes without a report).
@@ -33,8 +33,12 @@ namespace loupe::internal {
 bool InstallCrashHandler(const std::string& dir, std::string_view service,
                          std::string_view instance);
 
-// The report files of `service` in dir (full paths), oldest first.
+// The complete report files of `service` in dir (full paths), oldest first.
 std::vector<std::string> FindCrashReports(const std::string& dir, std::string_view service);
+
+// Deletes report files of `service` the handler began but never finished
+// (.tmp older than an hour).
+void RemoveStaleCrashTemps(const std::string& dir, std::string_view service);
 
 // The JSON body of POST /v1/loupe/crash for a report file's text; false when
 // the text is not a report (a file cut short before its signal line).

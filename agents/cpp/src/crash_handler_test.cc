@@ -131,6 +131,36 @@ TEST(CrashHandler, TheNextStartSendsReportsAndDeletesWhatWasAcknowledged) {
   fs::remove_all(dir);
 }
 
+// A report still being written (the crashing process's own sender thread may
+// look while its handler writes) is a .tmp: never read, never deleted while
+// fresh. The finished report next to it is sent.
+TEST(CrashHandler, AReportBeingWrittenIsLeftAlone) {
+  // Written by hand: a child forked after this process installed its
+  // handlers (the previous test) would write to that test's directory.
+  const std::string dir = TempDir("partial");
+  {
+    std::ofstream(dir + "/loupe-crash-orders-99998.txt")
+        << "service orders\ninstance orders-1\npid 99998\ntime_ms 1700000000000\nsignal 11\n"
+           "address 0x0\nframes\n./app(main+0x10)[0x401000]\n";
+    std::ofstream(dir + "/loupe-crash-orders-99999.tmp") << "service orders\ninstance i\n";
+  }
+  FakeHttpServer server;
+  std::atomic<int> calls{0};
+  server.SetHandler([&](const FakeRequest& r) {
+    if (r.path() == "/v1/loupe/crash") calls.fetch_add(1);
+    return FakeResponse{};
+  });
+  AgentOptions o = TestOptions(server.url());
+  o.loupe_extensions = true;
+  o.crash_dir = dir;
+  Agent agent(o);
+  ASSERT_TRUE(FakeHttpServer::WaitFor([&] { return agent.stats().crash_reports_sent == 1; }));
+  agent.Shutdown(1000);
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_TRUE(fs::exists(dir + "/loupe-crash-orders-99999.tmp"));
+  fs::remove_all(dir);
+}
+
 TEST(CrashHandler, ATruncatedReportIsNotSent) {
   std::string json;
   EXPECT_FALSE(internal::CrashReportJson("service orders\ninstance i\npid 3\n", &json));

@@ -56,6 +56,7 @@ std::string StepText(const internal::StepRecord& r) {
 
 void Agent::Impl::SendCrashReports(internal::HttpClient* client) {
   if (crash_dir.empty()) return;
+  internal::RemoveStaleCrashTemps(crash_dir, options.service);
   for (const std::string& path : internal::FindCrashReports(crash_dir, options.service)) {
     std::string text;
     if (FILE* f = std::fopen(path.c_str(), "rb")) {
