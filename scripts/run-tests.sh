@@ -25,7 +25,7 @@ step "integration tests (OpenTelemetry JS SDK against build/loupe)"
 if [ -f web/package.json ]; then
   step "web dashboard: unit tests, build, Chromium end-to-end"
   ( cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build && npm test \
-      && node --test --test-concurrency=1 e2e/dashboard.e2e.mjs e2e/agent.e2e.mjs e2e/instances.e2e.mjs e2e/alerts.e2e.mjs ) || failed+=(web)
+      && node --test --test-concurrency=1 e2e/dashboard.e2e.mjs e2e/agent.e2e.mjs e2e/instances.e2e.mjs e2e/alerts.e2e.mjs e2e/servers.e2e.mjs ) || failed+=(web)
 fi
 
 echo
