@@ -149,6 +149,24 @@ TEST_F(MetricsReceiverTest, JsonWithAnEmptyPointIsAPartialSuccessCountingDataPoi
   EXPECT_EQ(Stored(), 7.0);
 }
 
+// A histogram point whose bucket counts do not fit its bounds is refused by
+// the decoder: reported back and counted as skipped, like the mapping's skips.
+TEST_F(MetricsReceiverTest, AnInvalidHistogramPointIsReportedAndCountedAsSkipped) {
+  const std::string t = std::to_string(kT0Ms * 1'000'000);
+  std::string json =
+      R"({"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":)"
+      R"({"stringValue":"shop"}}]},"scopeMetrics":[{"metrics":[{"name":"latency",)"
+      R"("histogram":{"aggregationTemporality":2,"dataPoints":[{"timeUnixNano":")" +
+      t + R"(","count":"3","sum":6,"bucketCounts":["1","2"],"explicitBounds":[1,2]}]}}]}]}]})";
+  net::HttpResponse resp = Send(json, "application/json");
+  EXPECT_EQ(resp.status, 200);
+  EXPECT_NE(resp.body.find("1 histogram points with invalid buckets"), std::string::npos)
+      << resp.body;
+  EXPECT_EQ(metrics_.GetCounter("loupe_ingest_metric_points_total", "", {{"result", "skipped"}})
+                ->value(),
+            1u);
+}
+
 TEST_F(MetricsReceiverTest, UndecodableBodyIs400AndTheNextRequestIsServed) {
   net::HttpResponse resp = Send("\xff\xff\xff", "application/x-protobuf");
   EXPECT_EQ(resp.status, 400);

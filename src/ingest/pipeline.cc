@@ -282,7 +282,11 @@ Result<Pipeline::MetricsResult> Pipeline::ProcessMetrics(store::ProjectId projec
   Status s = tsdb_->Append(project, mapped.series);
   if (!s.ok()) return s.Annotate("storing metrics");
   metric_points_accepted_->Inc(mapped.points - mapped.skipped_points);
-  if (mapped.skipped_points > 0) metric_points_skipped_->Inc(mapped.skipped_points);
+  // Points the decoder refused (a histogram over the bucket cap or with
+  // inconsistent buckets) are skipped as much as those the mapping skipped.
+  if (mapped.skipped_points + batch.invalid_points > 0) {
+    metric_points_skipped_->Inc(mapped.skipped_points + batch.invalid_points);
+  }
   metric_samples_->Inc(mapped.samples);
   metric_exemplars_dropped_->Inc(mapped.dropped_exemplars + batch.dropped_exemplars);
   MetricsResult r;
